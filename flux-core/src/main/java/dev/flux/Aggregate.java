@@ -1,0 +1,128 @@
+package dev.flux;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The base class of event-sourced aggregates. A command method checks its rules and calls
+ * {@link #update(Object)}; that applies the event to the aggregate's state through the method named
+ * {@code handle} + the event class's simple name (any visibility, on the class or a superclass) and
+ * buffers it; {@link #save()} appends the buffered events to the store.
+ *
+ * <pre>{@code
+ * public class Account extends Aggregate {
+ *     private long balance;
+ *
+ *     public void credit(long amount) {
+ *         if (amount <= 0) throw new IllegalArgumentException("amount must be positive");
+ *         update(new AccountCredited(amount));
+ *     }
+ *
+ *     private void handleAccountCredited(AccountCredited e) { balance += e.amount(); }
+ * }
+ * }</pre>
+ *
+ * <p>Subclasses need a no-argument constructor (any visibility); {@link Repository} creates and
+ * replays them. Handlers only change state: they must not throw for events that were recorded,
+ * since replay runs them again. An aggregate instance is not thread-safe: load one per unit of work.
+ */
+public abstract class Aggregate {
+    private final Handlers handlers = Handlers.of(getClass());
+    private final List<Object> uncommitted = new ArrayList<>();
+    private final List<Map<String, String>> uncommittedMetadata = new ArrayList<>();
+    private String id;
+    private long version = ExpectedVersion.NO_STREAM;
+    private Repository<?> repository;
+
+    protected Aggregate() {
+    }
+
+    /** The aggregate's id within its category; {@code null} until a {@link Repository} loads it. */
+    public final String id() {
+        return id;
+    }
+
+    /**
+     * The version of the last committed event: -1 for a new aggregate, 0 after its first event.
+     * {@link #update} does not move it; {@link #save()} does.
+     */
+    public final long version() {
+        return version;
+    }
+
+    /** The events applied since the last load or save, in order; a read-only view. */
+    public final List<Object> uncommittedEvents() {
+        return Collections.unmodifiableList(uncommitted);
+    }
+
+    /**
+     * Applies {@code event} to this aggregate's state through its handler and buffers it for
+     * {@link #save()}.
+     *
+     * @throws IllegalArgumentException when the event is null
+     * @throws MissingHandlerException  when this class has no {@code handle<EventName>} method for it;
+     *                                  nothing is applied or buffered
+     */
+    public final void update(Object event) {
+        update(event, Map.of());
+    }
+
+    /**
+     * Like {@link #update(Object)}, with metadata recorded beside the event (see {@link Metadata}).
+     */
+    public final void update(Object event, Map<String, String> metadata) {
+        if (event == null) {
+            throw new IllegalArgumentException("event must not be null (aggregate " + getClass().getSimpleName() + " "
+                    + id + ")");
+        }
+        Map<String, String> checked = Metadata.copyOf(metadata, "event " + event.getClass().getSimpleName());
+        handlers.apply(this, event);
+        uncommitted.add(event);
+        uncommittedMetadata.add(checked);
+    }
+
+    /**
+     * Appends the uncommitted events to the store, atomically, expecting the stream at
+     * {@link #version()}. On success the buffer clears and the version advances to the last event
+     * saved; with nothing to save it does nothing.
+     *
+     * @throws ConcurrencyConflictException when another writer saved first; nothing was written and
+     *                                      this aggregate is left as it was (reload it and retry)
+     * @throws IllegalStateException        when the aggregate did not come from a {@link Repository}
+     * @throws FluxException                when the store fails; the aggregate is left as it was
+     */
+    public final void save() {
+        if (repository == null) {
+            throw new IllegalStateException(getClass().getSimpleName()
+                    + " was not created by a Repository: get it with repository.load(id) to save it");
+        }
+        saveThrough(repository);
+    }
+
+    @SuppressWarnings("unchecked")
+    private <A extends Aggregate> void saveThrough(Repository<A> owner) {
+        owner.save((A) this);
+    }
+
+    final void bind(Repository<?> owner, String aggregateId) {
+        this.repository = owner;
+        this.id = aggregateId;
+    }
+
+    final void replay(Object event, long eventVersion) {
+        handlers.apply(this, event);
+        version = eventVersion;
+    }
+
+    final List<Map<String, String>> uncommittedMetadata() {
+        return uncommittedMetadata;
+    }
+
+    final void markCommitted(long newVersion) {
+        uncommitted.clear();
+        uncommittedMetadata.clear();
+        version = newVersion;
+    }
+}

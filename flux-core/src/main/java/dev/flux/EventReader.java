@@ -1,0 +1,95 @@
+package dev.flux;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * The reading role of an {@link EventStore}: what projections, subscriptions and the feed need.
+ *
+ * <p>Every read returns at most {@code maxCount} events and <em>may return fewer even when more
+ * exist</em> (a store may cut a page short); only an empty list means there is nothing more after
+ * the given place. Read in a loop until an empty page. Reads never block writers and are safe from
+ * any number of threads.
+ *
+ * <p><b>The global-log rule.</b> Positions start at 1 and only grow in the order events become
+ * visible: a reader that has seen position {@code P} never later finds a new event at a position
+ * {@code <= P}. Positions need not be contiguous.
+ */
+public interface EventReader {
+
+    /**
+     * Events of one stream with version {@code >= fromVersion}, in version order.
+     *
+     * @return an empty list when the stream has no such events
+     * @throws IllegalArgumentException when the stream id is null or blank, or a number is negative
+     */
+    List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount);
+
+    /**
+     * The version of the stream's last event, {@link ExpectedVersion#NO_STREAM} (-1) when it has none.
+     *
+     * @throws IllegalArgumentException when the stream id is null or blank
+     */
+    long streamVersion(String streamId);
+
+    /**
+     * Events of the global log with position {@code > afterPosition}, in position (commit) order.
+     * Pass 0 to read from the start.
+     *
+     * @throws IllegalArgumentException when a number is negative
+     */
+    List<RecordedEvent> readAll(long afterPosition, int maxCount);
+
+    /**
+     * Events of the global log whose stream is in {@code category} (see {@link StreamName#category})
+     * with position {@code > afterPosition}, in position order. The default filters
+     * {@link #readAll}; stores with a category index override it.
+     *
+     * @throws IllegalArgumentException when the category is null, blank or holds {@code -}, or a number is negative
+     */
+    default List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+        StreamName.requireCategory(category);
+        requireRange(afterPosition, maxCount);
+        List<RecordedEvent> found = new ArrayList<>();
+        long after = afterPosition;
+        while (found.isEmpty() && maxCount > 0) {
+            List<RecordedEvent> page = readAll(after, Math.max(maxCount, 256));
+            if (page.isEmpty()) {
+                break;
+            }
+            for (RecordedEvent event : page) {
+                if (found.size() == maxCount) {
+                    break;
+                }
+                if (category.equals(event.category())) {
+                    found.add(event);
+                }
+            }
+            after = page.get(page.size() - 1).position();
+        }
+        return found;
+    }
+
+    /**
+     * The event with this id, wherever it is.
+     *
+     * @throws IllegalArgumentException when the id is null
+     */
+    Optional<RecordedEvent> readEvent(UUID eventId);
+
+    /**
+     * Checks the place and count arguments of a read.
+     *
+     * @throws IllegalArgumentException when either is negative
+     */
+    static void requireRange(long from, int maxCount) {
+        if (from < 0) {
+            throw new IllegalArgumentException("position/version to read from must be >= 0, was " + from);
+        }
+        if (maxCount < 0) {
+            throw new IllegalArgumentException("maxCount must be >= 0, was " + maxCount);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+package dev.flux;
+
+/**
+ * An event store: streams of events under optimistic versioning, and a global log of all of them
+ * in commit order. It works on bytes ({@link EventData}, {@link RecordedEvent}) and knows nothing
+ * of event classes or JSON.
+ *
+ * <p>Implementations: {@code InMemoryEventStore} (flux-store-memory), {@code XodusEventStore}
+ * (flux-store-xodus), {@code MongoEventStore} (flux-store-mongo). Each passes {@code
+ * EventStoreContract} from flux-test, which states the promises of {@link EventReader} and
+ * {@link EventAppender} as tests. All methods are safe to call from any number of threads.
+ */
+public interface EventStore extends EventReader, EventAppender, AutoCloseable {
+
+    /** Releases the store's files, connections and threads. Calls after close fail. */
+    @Override
+    void close();
+}

@@ -1,0 +1,48 @@
+package dev.flux;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * Well-known metadata keys. Metadata is a string map that travels with every event; flux reads the
+ * keys below, and anything else is the application's own.
+ */
+public final class Metadata {
+    /** Id of the request or conversation an event belongs to; copied from cause to effect. */
+    public static final String CORRELATION_ID = "correlation_id";
+    /** Id of the message (command or event) that caused this event. */
+    public static final String CAUSATION_ID = "causation_id";
+    /** The schema version of the event body, for upcasting; 1 when absent. */
+    public static final String SCHEMA_VERSION = "schema_version";
+
+    private Metadata() {
+    }
+
+    /** Metadata saying that an event was caused by message {@code causationId} in conversation {@code correlationId}. */
+    public static Map<String, String> causedBy(UUID correlationId, UUID causationId) {
+        return Map.of(CORRELATION_ID, correlationId.toString(), CAUSATION_ID, causationId.toString());
+    }
+
+    static Map<String, String> copyOf(Map<String, String> metadata, String owner) {
+        if (metadata == null || metadata.isEmpty()) {
+            return Map.of();
+        }
+        for (Map.Entry<String, String> entry : metadata.entrySet()) {
+            if (entry.getKey() == null || entry.getValue() == null) {
+                throw new IllegalArgumentException("metadata of " + owner + " must not hold nulls, had "
+                        + entry.getKey() + "=" + entry.getValue());
+            }
+        }
+        return Map.copyOf(metadata);
+    }
+
+    static Map<String, String> merge(Map<String, String> base, Map<String, String> extra) {
+        if (extra.isEmpty()) {
+            return base;
+        }
+        Map<String, String> merged = new HashMap<>(base);
+        merged.putAll(extra);
+        return merged;
+    }
+}

@@ -1,0 +1,266 @@
+package dev.flux;
+
+import dev.flux.serialization.EventSerializer;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * Loads and saves aggregates of one class in an {@link EventStore}. The aggregate with id {@code 42}
+ * lives in the stream {@code <category>-42}; the category defaults to the class's simple name.
+ *
+ * <pre>{@code
+ * Repository<Account> accounts = Repository.of(Account.class, store);
+ * Account account = accounts.load("42");      // replays stream "Account-42"; version -1 if new
+ * account.credit(100);
+ * account.save();                             // ConcurrencyConflictException if someone saved first
+ * accounts.update("42", a -> a.credit(5));    // load, act, save; retried on conflict
+ * }</pre>
+ *
+ * <p>The event classes the aggregate's handlers take are registered in the serializer's
+ * {@link EventTypes} when the repository is built. A repository is immutable and thread-safe; the
+ * aggregates it returns are not (one per unit of work).
+ */
+public final class Repository<A extends Aggregate> {
+    /** How many attempts {@link #update} makes by default before rethrowing the last conflict. */
+    public static final int DEFAULT_MAX_ATTEMPTS = 50;
+    private static final int PAGE_SIZE = 1_000;
+
+    private final Class<A> aggregateClass;
+    private final EventStore store;
+    private final MethodHandle constructor;
+    private final String category;
+    private final EventSerializer serializer;
+    private final int maxAttempts;
+
+    private Repository(Builder<A> builder) {
+        this.aggregateClass = builder.aggregateClass;
+        this.store = builder.store;
+        this.constructor = noArgConstructor(aggregateClass);
+        this.category = builder.category;
+        this.serializer = builder.serializer != null ? builder.serializer
+                : new JacksonEventSerializer(new EventTypes());
+        this.maxAttempts = builder.maxAttempts;
+        for (Class<?> eventClass : Handlers.of(aggregateClass).eventClasses()) {
+            serializer.eventTypes().register(eventClass);
+        }
+    }
+
+    /**
+     * A repository with the defaults: category = the class's simple name, JSON through Jackson, up to
+     * {@value #DEFAULT_MAX_ATTEMPTS} attempts in {@link #update}.
+     *
+     * @throws IllegalArgumentException when an argument is null, or the class has no no-argument
+     *                                  constructor or is abstract
+     */
+    public static <A extends Aggregate> Repository<A> of(Class<A> aggregateClass, EventStore store) {
+        return builder(aggregateClass, store).build();
+    }
+
+    /** A builder to set the category, serializer or retry attempts. */
+    public static <A extends Aggregate> Builder<A> builder(Class<A> aggregateClass, EventStore store) {
+        return new Builder<>(aggregateClass, store);
+    }
+
+    /**
+     * The aggregate with this id, rebuilt by replaying its stream through its handlers; a new
+     * aggregate at version -1 when the stream has no events.
+     *
+     * @throws IllegalArgumentException                         when the id is null or blank
+     * @throws MissingHandlerException                          when a recorded event has no handler
+     * @throws dev.flux.serialization.EventDecodingException    when a recorded event cannot be decoded
+     */
+    public A load(String id) {
+        String streamId = streamId(id);
+        A aggregate = newAggregate();
+        aggregate.bind(this, id);
+        long next = 0;
+        while (true) {
+            List<RecordedEvent> page = store.readStream(streamId, next, PAGE_SIZE);
+            if (page.isEmpty()) {
+                return aggregate;
+            }
+            for (RecordedEvent recorded : page) {
+                aggregate.replay(serializer.deserialize(recorded), recorded.version());
+            }
+            next = page.get(page.size() - 1).version() + 1;
+        }
+    }
+
+    /**
+     * Appends the aggregate's uncommitted events; {@code aggregate.save()} calls this. See
+     * {@link Aggregate#save()}.
+     */
+    public void save(A aggregate) {
+        if (aggregate == null) {
+            throw new IllegalArgumentException("aggregate must not be null");
+        }
+        if (aggregate.id() == null) {
+            throw new IllegalStateException(aggregateClass.getSimpleName()
+                    + " has no id: get it with repository.load(id) before saving it");
+        }
+        List<Object> events = aggregate.uncommittedEvents();
+        if (events.isEmpty()) {
+            return;
+        }
+        List<Map<String, String>> metadata = aggregate.uncommittedMetadata();
+        List<EventData> batch = new ArrayList<>(events.size());
+        for (int i = 0; i < events.size(); i++) {
+            batch.add(serializer.serialize(events.get(i), metadata.get(i)));
+        }
+        long newVersion = store.append(streamId(aggregate.id()), aggregate.version(), batch);
+        aggregate.markCommitted(newVersion);
+    }
+
+    /**
+     * Loads the aggregate, runs {@code action} on it and saves it; on a
+     * {@link ConcurrencyConflictException} it reloads and runs the action again, up to the configured
+     * number of attempts, waiting a short random time between attempts after the first retry.
+     *
+     * @return the saved aggregate
+     * @throws ConcurrencyConflictException the last conflict, when every attempt met one
+     * @throws RuntimeException             whatever the action throws (nothing is saved then)
+     */
+    public A update(String id, Consumer<? super A> action) {
+        if (action == null) {
+            throw new IllegalArgumentException("action must not be null");
+        }
+        for (int attempt = 1; ; attempt++) {
+            A aggregate = load(id);
+            action.accept(aggregate);
+            try {
+                save(aggregate);
+                return aggregate;
+            } catch (ConcurrencyConflictException conflict) {
+                if (attempt >= maxAttempts) {
+                    throw conflict;
+                }
+                backOff(attempt, conflict);
+            }
+        }
+    }
+
+    /** The stream id of the aggregate with this id: {@code <category>-<id>}. */
+    public String streamId(String id) {
+        if (id == null || id.isBlank()) {
+            throw new IllegalArgumentException("aggregate id must not be null or blank, was "
+                    + (id == null ? "null" : "'" + id + "'"));
+        }
+        return category + '-' + id;
+    }
+
+    /** The category this repository's streams are in. */
+    public String category() {
+        return category;
+    }
+
+    /** The serializer, whose {@link EventTypes} holds this aggregate's event classes. */
+    public EventSerializer serializer() {
+        return serializer;
+    }
+
+    /** The store this repository reads and writes. */
+    public EventStore store() {
+        return store;
+    }
+
+    private A newAggregate() {
+        try {
+            return aggregateClass.cast(constructor.invoke());
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new FluxException("The constructor of " + aggregateClass.getName() + " threw", e);
+        }
+    }
+
+    private static void backOff(int attempt, ConcurrencyConflictException conflict) {
+        if (attempt == 1) {
+            return;
+        }
+        long capMicros = Math.min(50_000L, 500L << Math.min(attempt - 2, 10));
+        try {
+            TimeUnit.MICROSECONDS.sleep(ThreadLocalRandom.current().nextLong(capMicros + 1));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FluxException("Interrupted while retrying after a conflict on " + conflict.streamId(), conflict);
+        }
+    }
+
+    private static MethodHandle noArgConstructor(Class<?> aggregateClass) {
+        if (java.lang.reflect.Modifier.isAbstract(aggregateClass.getModifiers())) {
+            throw new IllegalArgumentException(aggregateClass.getName() + " is abstract: a Repository needs a concrete class");
+        }
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(aggregateClass, MethodHandles.lookup());
+            return lookup.findConstructor(aggregateClass, MethodType.methodType(void.class));
+        } catch (NoSuchMethodException e) {
+            throw new IllegalArgumentException(aggregateClass.getName()
+                    + " needs a no-argument constructor (any visibility) for the Repository to create it", e);
+        } catch (IllegalAccessException e) {
+            throw new IllegalArgumentException("Cannot access the constructor of " + aggregateClass.getName()
+                    + ": if it is in a named module, open its package to dev.flux.core", e);
+        }
+    }
+
+    /** Options for a {@link Repository}; every one has a default. */
+    public static final class Builder<A extends Aggregate> {
+        private final Class<A> aggregateClass;
+        private final EventStore store;
+        private String category;
+        private EventSerializer serializer;
+        private int maxAttempts = DEFAULT_MAX_ATTEMPTS;
+
+        private Builder(Class<A> aggregateClass, EventStore store) {
+            if (aggregateClass == null || store == null) {
+                throw new IllegalArgumentException("aggregateClass and store must not be null");
+            }
+            this.aggregateClass = aggregateClass;
+            this.store = store;
+            this.category = aggregateClass.getSimpleName();
+        }
+
+        /** The category of the streams (default: the class's simple name); must not contain {@code -}. */
+        public Builder<A> category(String category) {
+            this.category = StreamName.requireCategory(category);
+            return this;
+        }
+
+        /** The serializer (default: a {@link JacksonEventSerializer} with its own {@link EventTypes}). */
+        public Builder<A> serializer(EventSerializer serializer) {
+            if (serializer == null) {
+                throw new IllegalArgumentException("serializer must not be null");
+            }
+            this.serializer = serializer;
+            return this;
+        }
+
+        /** How many times {@link Repository#update} tries before rethrowing a conflict (default {@value Repository#DEFAULT_MAX_ATTEMPTS}). */
+        public Builder<A> maxAttempts(int maxAttempts) {
+            if (maxAttempts < 1) {
+                throw new IllegalArgumentException("maxAttempts must be >= 1, was " + maxAttempts);
+            }
+            this.maxAttempts = maxAttempts;
+            return this;
+        }
+
+
+        /**
+         * The repository.
+         *
+         * @throws IllegalArgumentException when the aggregate class is abstract or has no no-argument constructor
+         */
+        public Repository<A> build() {
+            return new Repository<>(this);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+package dev.flux.memory;
+
+import dev.flux.DuplicateEventIdException;
+import dev.flux.EventData;
+import dev.flux.EventReader;
+import dev.flux.EventStore;
+import dev.flux.ExpectedVersion;
+import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An {@link EventStore} in the heap: for tests, prototypes, and processes whose events may be lost
+ * with them. It passes the full {@code EventStoreContract} except durability (it has nothing to reopen).
+ *
+ * <p>Concurrency: appends take one lock, {@code appendLock}, only to check the version and ids, give
+ * positions and publish; the events are validated and copied before it. Reads take no lock: the
+ * global log, each stream and each category are append-only arrays whose new events become visible
+ * all at once when their size is published (see {@link AppendOnlyArray}). Positions are contiguous
+ * from 1.
+ */
+public final class InMemoryEventStore implements EventStore {
+    private final ReentrantLock appendLock = new ReentrantLock();
+    private final AppendOnlyArray<RecordedEvent> log = new AppendOnlyArray<>();
+    private final Map<String, AppendOnlyArray<RecordedEvent>> streams = new ConcurrentHashMap<>();
+    private final Map<String, AppendOnlyArray<RecordedEvent>> categories = new ConcurrentHashMap<>();
+    private final Map<UUID, RecordedEvent> byId = new ConcurrentHashMap<>();
+    private volatile boolean closed;
+
+    /** An empty store. */
+    public InMemoryEventStore() {
+    }
+
+    @Override
+    public long append(String streamId, long expectedVersion, List<EventData> events) {
+        StreamName.requireStreamId(streamId);
+        ExpectedVersion.requireValid(expectedVersion);
+        EventData.requireBatch(streamId, events);
+        requireOpen();
+        String category = StreamName.category(streamId);
+        appendLock.lock();
+        try {
+            AppendOnlyArray<RecordedEvent> stream = streams.get(streamId);
+            long actual = stream == null ? ExpectedVersion.NO_STREAM : stream.size() - 1;
+            ExpectedVersion.check(streamId, expectedVersion, actual);
+            requireNewIds(streamId, events);
+            Instant now = Instant.now();
+            long position = log.size();
+            List<RecordedEvent> recorded = new ArrayList<>(events.size());
+            for (EventData event : events) {
+                recorded.add(RecordedEvent.of(streamId, ++actual, ++position, event, now));
+            }
+            streams.computeIfAbsent(streamId, s -> new AppendOnlyArray<>()).addAll(recorded);
+            categories.computeIfAbsent(category, c -> new AppendOnlyArray<>()).addAll(recorded);
+            log.addAll(recorded);
+            for (RecordedEvent event : recorded) {
+                byId.put(event.eventId(), event);
+            }
+            return actual;
+        } finally {
+            appendLock.unlock();
+        }
+    }
+
+    private void requireNewIds(String streamId, List<EventData> events) {
+        Set<UUID> batch = events.size() > 1 ? new HashSet<>() : null;
+        for (EventData event : events) {
+            if (byId.containsKey(event.eventId()) || (batch != null && !batch.add(event.eventId()))) {
+                throw new DuplicateEventIdException(streamId, event.eventId());
+            }
+        }
+    }
+
+    @Override
+    public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+        StreamName.requireStreamId(streamId);
+        EventReader.requireRange(fromVersion, maxCount);
+        requireOpen();
+        AppendOnlyArray<RecordedEvent> stream = streams.get(streamId);
+        return stream == null ? List.of() : stream.slice(fromVersion, maxCount);
+    }
+
+    @Override
+    public long streamVersion(String streamId) {
+        StreamName.requireStreamId(streamId);
+        requireOpen();
+        AppendOnlyArray<RecordedEvent> stream = streams.get(streamId);
+        return stream == null ? ExpectedVersion.NO_STREAM : stream.size() - 1;
+    }
+
+    @Override
+    public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+        EventReader.requireRange(afterPosition, maxCount);
+        requireOpen();
+        return log.slice(afterPosition, maxCount);
+    }
+
+    @Override
+    public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+        StreamName.requireCategory(category);
+        EventReader.requireRange(afterPosition, maxCount);
+        requireOpen();
+        AppendOnlyArray<RecordedEvent> events = categories.get(category);
+        return events == null ? List.of() : events.slice(firstAfter(events, afterPosition), maxCount);
+    }
+
+    /** Index of the first event with a position above {@code afterPosition}: a binary search. */
+    private static int firstAfter(AppendOnlyArray<RecordedEvent> events, long afterPosition) {
+        int low = 0;
+        int high = events.size();
+        while (low < high) {
+            int mid = (low + high) >>> 1;
+            if (events.get(mid).position() <= afterPosition) {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        return low;
+    }
+
+    @Override
+    public Optional<RecordedEvent> readEvent(UUID eventId) {
+        if (eventId == null) {
+            throw new IllegalArgumentException("eventId must not be null");
+        }
+        requireOpen();
+        return Optional.ofNullable(byId.get(eventId));
+    }
+
+    /** Later calls fail with {@link IllegalStateException}. */
+    @Override
+    public void close() {
+        closed = true;
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("InMemoryEventStore is closed");
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package dev.flux.test;
+
+import dev.flux.subscription.OffsetStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The promises of {@link OffsetStore}, as a JUnit 5 suite every implementation runs unchanged: a
+ * subclass supplies a fresh store, and a durable one says how to reopen it.
+ */
+public abstract class OffsetStoreContract {
+    /** The offset store under test; a fresh one for every test. */
+    protected OffsetStore offsets;
+
+    /** A new, empty offset store. */
+    protected abstract OffsetStore newOffsetStore() throws Exception;
+
+    /** Closes {@code current} and opens the same offsets again. Durable stores override it with {@link #isDurable()}. */
+    protected OffsetStore reopen(OffsetStore current) throws Exception {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " declares an offset store that cannot be reopened");
+    }
+
+    /** Whether saved offsets survive {@link #reopen}. */
+    protected boolean isDurable() {
+        return false;
+    }
+
+    @BeforeEach
+    void openOffsets() throws Exception {
+        offsets = newOffsetStore();
+    }
+
+    @AfterEach
+    void closeOffsets() throws Exception {
+        if (offsets instanceof AutoCloseable closeable) {
+            closeable.close();
+        }
+    }
+
+    @Test
+    void anUnknownNameStartsAtZero() {
+        assertEquals(0, offsets.load("never-saved"));
+    }
+
+    @Test
+    void aSavedPositionLoadsBackAndCanBeReplaced() {
+        offsets.save("balances", 42);
+        assertEquals(42, offsets.load("balances"));
+
+        offsets.save("balances", 7);
+
+        assertEquals(7, offsets.load("balances"), "a save replaces, also backwards (reset)");
+    }
+
+    @Test
+    void namesAreKeptApart() {
+        offsets.save("a", 1);
+        offsets.save("b", 2);
+
+        assertEquals(1, offsets.load("a"));
+        assertEquals(2, offsets.load("b"));
+    }
+
+    @Test
+    void deleteForgetsThePosition() {
+        offsets.save("balances", 42);
+
+        offsets.delete("balances");
+        offsets.delete("never-saved");
+
+        assertEquals(0, offsets.load("balances"));
+    }
+
+    @Test
+    void badArgumentsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> offsets.load(null));
+        assertThrows(IllegalArgumentException.class, () -> offsets.load(" "));
+        assertThrows(IllegalArgumentException.class, () -> offsets.save(null, 1));
+        assertThrows(IllegalArgumentException.class, () -> offsets.save("a", -1));
+        assertThrows(IllegalArgumentException.class, () -> offsets.delete(""));
+        assertEquals(0, offsets.load("a"), "a refused save stored nothing");
+    }
+
+    @Test
+    void concurrentSaversOfDifferentNamesAllLand() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<?>> savers = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                String name = "sub-" + t;
+                savers.add(pool.submit(() -> {
+                    for (long p = 1; p <= 50; p++) {
+                        offsets.save(name, p);
+                    }
+                }));
+            }
+            for (Future<?> saver : savers) {
+                saver.get();
+            }
+        } finally {
+            pool.shutdown();
+            assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+        }
+        for (int t = 0; t < 8; t++) {
+            assertEquals(50, offsets.load("sub-" + t));
+        }
+    }
+
+    @Test
+    void savedPositionsSurviveAReopen() throws Exception {
+        assumeTrue(isDurable(), "this offset store declares itself not durable: nothing to reopen");
+        offsets.save("balances", 1234);
+        offsets.save("gone", 5);
+        offsets.delete("gone");
+
+        offsets = reopen(offsets);
+
+        assertEquals(1234, offsets.load("balances"));
+        assertEquals(0, offsets.load("gone"));
+    }
+}
