@@ -80,6 +80,23 @@ public interface EventReader {
     Optional<RecordedEvent> readEvent(UUID eventId);
 
     /**
+     * Asks to be told when events land, so an in-process reader that has caught up can read again at
+     * once instead of waiting for its next poll. {@code listener} runs on the appending thread after
+     * the new events are visible, so it must return quickly (signal a waiting thread, say) and not
+     * throw. A store that cannot tell (one shared by many processes) keeps the default, which never
+     * calls the listener: readers then poll.
+     *
+     * @return what to run to stop being told
+     * @throws IllegalArgumentException when the listener is null
+     */
+    default Runnable onAppend(Runnable listener) {
+        if (listener == null) {
+            throw new IllegalArgumentException("listener must not be null");
+        }
+        return () -> { };
+    }
+
+    /**
      * Checks the place and count arguments of a read.
      *
      * @throws IllegalArgumentException when either is negative

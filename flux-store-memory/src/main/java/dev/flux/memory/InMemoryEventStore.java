@@ -17,6 +17,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -35,6 +36,7 @@ public final class InMemoryEventStore implements EventStore {
     private final Map<String, AppendOnlyArray<RecordedEvent>> streams = new ConcurrentHashMap<>();
     private final Map<String, AppendOnlyArray<RecordedEvent>> categories = new ConcurrentHashMap<>();
     private final Map<UUID, RecordedEvent> byId = new ConcurrentHashMap<>();
+    private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
     /** An empty store. */
@@ -48,6 +50,7 @@ public final class InMemoryEventStore implements EventStore {
         EventData.requireBatch(streamId, events);
         requireOpen();
         String category = StreamName.category(streamId);
+        long newVersion;
         appendLock.lock();
         try {
             AppendOnlyArray<RecordedEvent> stream = streams.get(streamId);
@@ -66,10 +69,24 @@ public final class InMemoryEventStore implements EventStore {
             for (RecordedEvent event : recorded) {
                 byId.put(event.eventId(), event);
             }
-            return actual;
+            newVersion = actual;
         } finally {
             appendLock.unlock();
         }
+        for (Runnable listener : appendListeners) {
+            listener.run();
+        }
+        return newVersion;
+    }
+
+    /** Listeners run on the appending thread after each append, outside the append lock. */
+    @Override
+    public Runnable onAppend(Runnable listener) {
+        if (listener == null) {
+            throw new IllegalArgumentException("listener must not be null");
+        }
+        appendListeners.add(listener);
+        return () -> appendListeners.remove(listener);
     }
 
     private void requireNewIds(String streamId, List<EventData> events) {

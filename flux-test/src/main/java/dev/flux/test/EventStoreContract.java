@@ -530,6 +530,21 @@ public abstract class EventStoreContract {
         }
     }
 
+    @Test
+    void anAppendListenerIsToldOnlyAfterTheEventsAreVisible() {
+        List<Integer> seenByListener = new ArrayList<>();
+        Runnable stop = store.onAppend(() -> seenByListener.add(readAll().size()));
+
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(2));
+        stop.run();
+        store.append("account-1", 1, events(1));
+
+        assertTrue(seenByListener.isEmpty() || seenByListener.equals(List.of(2)),
+                "a store either never calls the listener (readers poll) or calls it once the events are readable: "
+                        + seenByListener);
+        assertThrows(IllegalArgumentException.class, () -> store.onAppend(null));
+    }
+
     // ---- durability ----
 
     @Test
