@@ -1,0 +1,141 @@
+package dev.flux;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class AggregateTest {
+
+    record Opened(String owner) {}
+
+    record Credited(long amount) {}
+
+    record Debited(long amount) {}
+
+    record Closed() {}
+
+    static class Unhandled {}
+
+    static class BaseAccount extends Aggregate {
+        String owner;
+
+        void open(String name) {
+            update(new Opened(name));
+        }
+
+        @SuppressWarnings("unused")
+        private void handleOpened(Opened e) {
+            owner = e.owner();
+        }
+
+        protected void handleCredited(Credited e) {
+            throw new AssertionError("the subclass's handler overrides this one");
+        }
+    }
+
+    static class Account extends BaseAccount {
+        long balance;
+        int creditsHandled;
+
+        void credit(long amount) {
+            update(new Credited(amount), Map.of(Metadata.CORRELATION_ID, "c-1"));
+        }
+
+        @Override
+        protected void handleCredited(Credited e) {
+            balance += e.amount();
+            creditsHandled++;
+        }
+
+        @SuppressWarnings("unused")
+        void handleDebited(Debited e) {
+            balance -= e.amount();
+        }
+    }
+
+    @Test
+    void updateAppliesThroughPrivateInheritedAndOverridingHandlers() {
+        Account account = new Account();
+
+        account.open("ana");
+        account.credit(100);
+        account.update(new Debited(30));
+
+        assertEquals("ana", account.owner);
+        assertEquals(70, account.balance);
+        assertEquals(1, account.creditsHandled, "the overriding handler ran once");
+        assertEquals(List.of(new Opened("ana"), new Credited(100), new Debited(30)), account.uncommittedEvents());
+    }
+
+    @Test
+    void updateDoesNotMoveTheVersionBeforeSave() {
+        Account account = new Account();
+
+        account.credit(5);
+
+        assertEquals(ExpectedVersion.NO_STREAM, account.version());
+        assertEquals(null, account.id());
+    }
+
+    @Test
+    void aMissingHandlerFailsFastNamingTheMethodAndBuffersNothing() {
+        Account account = new Account();
+
+        MissingHandlerException missing = assertThrows(MissingHandlerException.class, () -> account.update(new Closed()));
+
+        assertTrue(missing.getMessage().contains("handleClosed(Closed event)"), missing.getMessage());
+        assertTrue(missing.getMessage().contains(Account.class.getName()), missing.getMessage());
+        assertEquals(List.of(), account.uncommittedEvents());
+        assertThrows(MissingHandlerException.class, () -> account.update(new Unhandled()));
+    }
+
+    @Test
+    void uncommittedEventsAreReadOnly() {
+        Account account = new Account();
+        account.credit(1);
+
+        assertThrows(UnsupportedOperationException.class, () -> account.uncommittedEvents().clear());
+    }
+
+    @Test
+    void badUpdatesAreRefused() {
+        Account account = new Account();
+
+        assertThrows(IllegalArgumentException.class, () -> account.update(null));
+        assertEquals(List.of(), account.uncommittedEvents());
+    }
+
+    @Test
+    void saveWithoutARepositorySaysHowToGetOne() {
+        Account account = new Account();
+        account.credit(1);
+
+        IllegalStateException error = assertThrows(IllegalStateException.class, account::save);
+
+        assertTrue(error.getMessage().contains("repository.load"), error.getMessage());
+    }
+
+    @Test
+    void aHandlerExceptionPropagatesAndNothingIsBuffered() {
+        class Strict extends Aggregate {
+            @SuppressWarnings("unused")
+            private void handleCredited(Credited e) {
+                throw new IllegalStateException("no credits today");
+            }
+        }
+        Strict strict = new Strict();
+
+        assertThrows(IllegalStateException.class, () -> strict.update(new Credited(1)));
+        assertEquals(List.of(), strict.uncommittedEvents());
+    }
+
+    @Test
+    void theHandlersEventClassesAreKnownPerClass() {
+        assertEquals(java.util.Set.of(Opened.class, Credited.class, Debited.class), Handlers.of(Account.class).eventClasses());
+    }
+}

@@ -1,0 +1,97 @@
+package dev.flux;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RecordsTest {
+    private static final byte[] BODY = "{\"amount\":5}".getBytes(StandardCharsets.UTF_8);
+
+    @Test
+    void eventDataCopiesItsBodyAndMetadataOnTheWayInAndOut() {
+        byte[] body = BODY.clone();
+        Map<String, String> metadata = new HashMap<>(Map.of("user", "ana"));
+        EventData event = EventData.of("Credited", body, metadata);
+
+        body[0] = 'X';
+        metadata.put("user", "bob");
+        event.data()[1] = 'Y';
+
+        assertArrayEquals(BODY, event.data());
+        assertEquals(Map.of("user", "ana"), event.metadata());
+        assertThrows(UnsupportedOperationException.class, () -> event.metadata().put("k", "v"));
+    }
+
+    @Test
+    void eventDataRefusesMissingParts() {
+        assertThrows(IllegalArgumentException.class, () -> new EventData(null, "T", BODY, Map.of()));
+        assertThrows(IllegalArgumentException.class, () -> new EventData(UUID.randomUUID(), " ", BODY, Map.of()));
+        assertThrows(IllegalArgumentException.class, () -> new EventData(UUID.randomUUID(), "T", null, Map.of()));
+        Map<String, String> withNull = new HashMap<>();
+        withNull.put("k", null);
+        IllegalArgumentException nullValue = assertThrows(IllegalArgumentException.class,
+                () -> new EventData(UUID.randomUUID(), "T", BODY, withNull));
+        assertTrue(nullValue.getMessage().contains("k"), nullValue.getMessage());
+        assertEquals(Map.of(), new EventData(UUID.randomUUID(), "T", BODY, null).metadata());
+    }
+
+    @Test
+    void eventsWithEqualContentAreEqual() {
+        UUID id = UUID.randomUUID();
+        assertEquals(new EventData(id, "T", BODY.clone(), Map.of()), new EventData(id, "T", BODY.clone(), Map.of()));
+        Instant now = Instant.now();
+        EventData data = new EventData(id, "T", BODY, Map.of("a", "b"));
+        assertEquals(RecordedEvent.of("s-1", 0, 1, data, now), RecordedEvent.of("s-1", 0, 1, data, now));
+        assertEquals(data, RecordedEvent.of("s-1", 0, 1, data, now).toEventData());
+    }
+
+    @Test
+    void newEventIdsAreTimeOrderedVersion7AndUnique() {
+        Set<UUID> ids = new HashSet<>();
+        UUID previous = EventData.newEventId();
+        for (int i = 0; i < 100_000; i++) {
+            UUID id = EventData.newEventId();
+            assertEquals(7, id.version());
+            assertEquals(2, id.variant());
+            assertTrue((id.getMostSignificantBits() >>> 16) >= (previous.getMostSignificantBits() >>> 16),
+                    "the millisecond part never goes back");
+            assertTrue(ids.add(id));
+            previous = id;
+        }
+    }
+
+    @Test
+    void recordedEventRefusesImpossiblePlaces() {
+        EventData data = EventData.of("T", BODY, Map.of());
+        Instant now = Instant.now();
+        assertThrows(IllegalArgumentException.class, () -> RecordedEvent.of("s-1", -1, 1, data, now));
+        assertThrows(IllegalArgumentException.class, () -> RecordedEvent.of("s-1", 0, 0, data, now));
+        assertThrows(IllegalArgumentException.class, () -> RecordedEvent.of("", 0, 1, data, now));
+        assertThrows(IllegalArgumentException.class, () -> RecordedEvent.of("s-1", 0, 1, data, null));
+        assertEquals("s", RecordedEvent.of("s-1", 0, 1, data, now).category());
+    }
+
+    @Test
+    void expectedVersionsMatchAsDocumented() {
+        assertTrue(ExpectedVersion.matches(ExpectedVersion.ANY, 17));
+        assertTrue(ExpectedVersion.matches(ExpectedVersion.NO_STREAM, -1));
+        assertTrue(ExpectedVersion.matches(3, 3));
+        assertEquals(false, ExpectedVersion.matches(3, 4));
+        assertThrows(IllegalArgumentException.class, () -> ExpectedVersion.requireValid(-3));
+        ConcurrencyConflictException conflict = assertThrows(ConcurrencyConflictException.class,
+                () -> ExpectedVersion.check("Account-42", 3, 5));
+        assertTrue(conflict.getMessage().contains("Account-42") && conflict.getMessage().contains("version 3")
+                && conflict.getMessage().contains("version 5"), conflict.getMessage());
+    }
+}

@@ -1,0 +1,129 @@
+package dev.flux.serialization;
+
+import dev.flux.EventData;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class JacksonEventSerializerTest {
+
+    record Credited(long amount, Instant at, List<String> tags) {}
+
+    /** A plain class: private final fields, no getters, a private no-argument constructor. */
+    static final class Renamed {
+        private final String from;
+        private final String to;
+        private final LocalDate on;
+
+        @SuppressWarnings("unused")
+        private Renamed() {
+            this(null, null, null);
+        }
+
+        Renamed(String from, String to, LocalDate on) {
+            this.from = from;
+            this.to = to;
+            this.on = on;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Renamed r && Objects.equals(from, r.from) && Objects.equals(to, r.to) && Objects.equals(on, r.on);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(from, to, on);
+        }
+    }
+
+    private final EventTypes types = EventTypes.of(Credited.class).register("account-renamed", Renamed.class);
+    private final JacksonEventSerializer serializer = new JacksonEventSerializer(types);
+
+    @Test
+    void recordsAndPlainClassesRoundTrip() {
+        Credited credited = new Credited(100, Instant.parse("2026-11-22T10:15:30.123Z"), List.of("a", "b"));
+        Renamed renamed = new Renamed("ana", "anna", LocalDate.of(2026, 11, 22));
+
+        assertEquals(credited, serializer.deserialize(recorded(serializer.serialize(credited, Map.of()))));
+        assertEquals(renamed, serializer.deserialize(recorded(serializer.serialize(renamed, Map.of()))));
+    }
+
+    @Test
+    void theTypeNameIsTheRegisteredNameAndDatesAreIsoStrings() {
+        EventData data = serializer.serialize(new Credited(1, Instant.parse("2026-11-22T10:15:30Z"), List.of()), Map.of("k", "v"));
+
+        assertEquals("Credited", data.type());
+        assertEquals("{\"amount\":1,\"at\":\"2026-11-22T10:15:30Z\",\"tags\":[]}", new String(data.data(), StandardCharsets.UTF_8));
+        assertEquals(Map.of("k", "v"), data.metadata());
+        assertEquals("account-renamed", serializer.serialize(new Renamed("a", "b", null), Map.of()).type());
+    }
+
+    @Test
+    void anUnknownTypeNameIsRefusedNamingStreamVersionAndType() {
+        RecordedEvent unknown = recorded("java.lang.Runtime", "{}");
+
+        EventDecodingException error = assertThrows(EventDecodingException.class, () -> serializer.deserialize(unknown));
+
+        assertTrue(error.getMessage().contains("Account-42@3") && error.getMessage().contains("java.lang.Runtime"),
+                error.getMessage());
+        assertEquals("Account-42", error.streamId());
+        assertEquals(3, error.version());
+        assertEquals("java.lang.Runtime", error.type());
+    }
+
+    @Test
+    void jsonThatDoesNotFitTheClassIsRefusedNamingStreamVersionAndType() {
+        for (String body : List.of("{\"amount\":\"lots\"}", "{\"amount\":", "not json", "{\"amount\":1,\"unknown\":2}")) {
+            EventDecodingException error = assertThrows(EventDecodingException.class,
+                    () -> serializer.deserialize(recorded("Credited", body)), body);
+            assertTrue(error.getMessage().contains("Account-42@3") && error.getMessage().contains("Credited"),
+                    error.getMessage());
+        }
+    }
+
+    @Test
+    void missingFieldsTakeTheirDefaults() {
+        Credited partial = (Credited) serializer.deserialize(recorded("Credited", "{\"amount\":7}"));
+
+        assertEquals(7, partial.amount());
+        assertNull(partial.at());
+    }
+
+    @Test
+    void anUnregisteredClassCannotBeSerialized() {
+        FluxException error = assertThrows(FluxException.class, () -> serializer.serialize("a string", Map.of()));
+
+        assertTrue(error.getMessage().contains("java.lang.String"), error.getMessage());
+    }
+
+    @Test
+    void namesAndClassesAreRegisteredOnceEach() {
+        assertThrows(IllegalArgumentException.class, () -> types.register("Credited", Renamed.class));
+        assertThrows(IllegalArgumentException.class, () -> types.register("other", Credited.class));
+        assertThrows(IllegalArgumentException.class, () -> types.register(Runnable.class));
+        assertThrows(IllegalArgumentException.class, () -> types.register(" ", Credited.class));
+        types.register(Credited.class);
+        assertEquals(java.util.Set.of("Credited", "account-renamed"), types.names());
+    }
+
+    private static RecordedEvent recorded(EventData data) {
+        return RecordedEvent.of("Account-42", 3, 10, data, Instant.now());
+    }
+
+    private static RecordedEvent recorded(String type, String json) {
+        return recorded(EventData.of(type, json.getBytes(StandardCharsets.UTF_8), Map.of()));
+    }
+}

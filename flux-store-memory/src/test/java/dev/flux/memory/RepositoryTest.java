@@ -1,0 +1,283 @@
+package dev.flux.memory;
+
+import dev.flux.Aggregate;
+import dev.flux.ConcurrencyConflictException;
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.Metadata;
+import dev.flux.MissingHandlerException;
+import dev.flux.RecordedEvent;
+import dev.flux.Repository;
+import dev.flux.serialization.EventDecodingException;
+import dev.flux.test.OneEventPerReadStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RepositoryTest {
+
+    record AccountOpened(String owner) {}
+
+    record AccountCredited(long amount) {}
+
+    public static class Account extends Aggregate {
+        private String owner;
+        private long balance;
+
+        public void open(String owner) {
+            update(new AccountOpened(owner));
+        }
+
+        public void credit(long amount) {
+            if (amount <= 0) {
+                throw new IllegalArgumentException("amount must be positive");
+            }
+            update(new AccountCredited(amount));
+        }
+
+        long balance() {
+            return balance;
+        }
+
+        private void handleAccountOpened(AccountOpened e) {
+            owner = e.owner();
+        }
+
+        private void handleAccountCredited(AccountCredited e) {
+            balance += e.amount();
+        }
+    }
+
+    public static class NoDefaultConstructor extends Aggregate {
+        public NoDefaultConstructor(String required) {
+        }
+    }
+
+    private final InMemoryEventStore store = new InMemoryEventStore();
+    private final Repository<Account> accounts = Repository.of(Account.class, store);
+
+    @Test
+    void anUnknownIdLoadsANewAggregateAtVersionMinusOne() {
+        Account account = accounts.load("42");
+
+        assertEquals("42", account.id());
+        assertEquals(ExpectedVersion.NO_STREAM, account.version());
+        assertEquals(List.of(), account.uncommittedEvents());
+    }
+
+    @Test
+    void saveAppendsToTheCategoryStreamAndAdvancesTheVersion() {
+        Account account = accounts.load("42");
+        account.open("ana");
+        account.credit(100);
+        account.credit(150);
+
+        account.save();
+
+        assertEquals(2, account.version());
+        assertEquals(List.of(), account.uncommittedEvents());
+        List<RecordedEvent> stream = store.readStream("Account-42", 0, 10);
+        assertEquals(List.of("AccountOpened", "AccountCredited", "AccountCredited"),
+                stream.stream().map(RecordedEvent::type).toList());
+        assertEquals("{\"amount\":150}", new String(stream.get(2).data(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void loadReplaysThroughTheHandlersWithoutBuffering() {
+        Account first = accounts.load("42");
+        first.open("ana");
+        first.credit(100);
+        first.save();
+        first.credit(5);
+        first.save();
+
+        Account loaded = accounts.load("42");
+
+        assertEquals(105, loaded.balance());
+        assertEquals("ana", loaded.owner);
+        assertEquals(2, loaded.version());
+        assertEquals(List.of(), loaded.uncommittedEvents());
+    }
+
+    @Test
+    void loadReadsLongStreamsPageByPageEvenWhenTheStoreCutsPagesShort() {
+        Repository<Account> paged = Repository.of(Account.class, new OneEventPerReadStore(store));
+        Account account = accounts.load("7");
+        for (int i = 0; i < 2_500; i++) {
+            account.credit(1);
+        }
+        account.save();
+
+        assertEquals(2_500, accounts.load("7").balance());
+        assertEquals(2_499, paged.load("7").version());
+    }
+
+    @Test
+    void aConflictLeavesTheAggregateAndTheStoreAsTheyWere() {
+        Account mine = accounts.load("42");
+        Account theirs = accounts.load("42");
+        theirs.credit(1);
+        theirs.save();
+        mine.credit(10);
+        mine.credit(20);
+
+        ConcurrencyConflictException conflict = assertThrows(ConcurrencyConflictException.class, mine::save);
+
+        assertEquals("Account-42", conflict.streamId());
+        assertEquals(ExpectedVersion.NO_STREAM, conflict.expectedVersion());
+        assertEquals(0, conflict.actualVersion());
+        assertEquals(ExpectedVersion.NO_STREAM, mine.version());
+        assertEquals(List.of(new AccountCredited(10), new AccountCredited(20)), mine.uncommittedEvents());
+        assertEquals(1, store.readAll(0, 10).size());
+    }
+
+    @Test
+    void metadataTravelsWithEachEvent() {
+        Account account = accounts.load("42");
+        account.update(new AccountOpened("ana"), Map.of(Metadata.CORRELATION_ID, "req-1", "user", "ana"));
+        account.credit(3);
+        account.save();
+
+        List<RecordedEvent> stream = store.readStream("Account-42", 0, 10);
+
+        assertEquals(Map.of(Metadata.CORRELATION_ID, "req-1", "user", "ana"), stream.get(0).metadata());
+        assertEquals(Map.of(), stream.get(1).metadata());
+    }
+
+    @Test
+    void updateLoadsActsAndSaves() {
+        accounts.update("42", a -> a.open("ana"));
+
+        Account updated = accounts.update("42", a -> a.credit(5));
+
+        assertEquals(1, updated.version());
+        assertEquals(5, accounts.load("42").balance());
+    }
+
+    @Test
+    void anExceptionInTheActionSavesNothing() {
+        assertThrows(IllegalArgumentException.class, () -> accounts.update("42", a -> a.credit(-1)));
+
+        assertEquals(ExpectedVersion.NO_STREAM, store.streamVersion("Account-42"));
+    }
+
+    @Test
+    void updateRethrowsTheLastConflictAfterItsAttempts() {
+        Repository<Account> oneTry = Repository.builder(Account.class, store).maxAttempts(3).build();
+        List<Integer> attempts = new ArrayList<>();
+
+        assertThrows(ConcurrencyConflictException.class, () -> oneTry.update("42", a -> {
+            attempts.add(attempts.size());
+            Account rival = accounts.load("42");
+            rival.credit(1);
+            rival.save();
+            a.credit(100);
+        }));
+
+        assertEquals(3, attempts.size());
+        assertEquals(3, accounts.load("42").balance(), "only the rivals' credits are there");
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void concurrentUpdatesOnOneAccountRetryToTheExactBalanceWithGaplessVersions() throws Exception {
+        int threads = 8;
+        int creditsEach = 500;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        CountDownLatch start = new CountDownLatch(1);
+        List<Future<?>> workers = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            workers.add(pool.submit(() -> {
+                start.await();
+                for (int i = 0; i < creditsEach; i++) {
+                    accounts.update("shared", a -> a.credit(1));
+                }
+                return null;
+            }));
+        }
+        start.countDown();
+        for (Future<?> worker : workers) {
+            worker.get();
+        }
+        pool.shutdown();
+
+        Account account = accounts.load("shared");
+        assertEquals(threads * creditsEach, account.balance());
+        assertEquals(threads * creditsEach - 1, account.version());
+        List<RecordedEvent> stream = new ArrayList<>();
+        for (List<RecordedEvent> page = store.readStream("Account-shared", 0, 1000); !page.isEmpty();
+             page = store.readStream("Account-shared", stream.size(), 1000)) {
+            stream.addAll(page);
+        }
+        for (int v = 0; v < stream.size(); v++) {
+            assertEquals(v, stream.get(v).version());
+        }
+    }
+
+    @Test
+    void theCategoryCanBeChosen() {
+        Repository<Account> custom = Repository.builder(Account.class, store).category("acct").build();
+
+        custom.update("1", a -> a.open("ana"));
+
+        assertEquals("acct-1", custom.streamId("1"));
+        assertEquals(0, store.streamVersion("acct-1"));
+        assertThrows(IllegalArgumentException.class, () -> Repository.builder(Account.class, store).category("a-b"));
+    }
+
+    @Test
+    void aClassWithoutANoArgumentConstructorIsRefusedUpFront() {
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+                () -> Repository.of(NoDefaultConstructor.class, store));
+
+        assertTrue(error.getMessage().contains("no-argument constructor"), error.getMessage());
+    }
+
+    @Test
+    void badIdsAndArgumentsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> accounts.load(null));
+        assertThrows(IllegalArgumentException.class, () -> accounts.load(" "));
+        assertThrows(IllegalArgumentException.class, () -> accounts.update("1", null));
+        assertThrows(IllegalArgumentException.class, () -> Repository.of(Account.class, null));
+        assertThrows(IllegalArgumentException.class, () -> Repository.builder(Account.class, store).maxAttempts(0));
+    }
+
+    @Test
+    void aRecordedEventWithoutAHandlerOrDecoderFailsTheLoadNamingIt() {
+        store.append("Account-9", ExpectedVersion.NO_STREAM,
+                List.of(EventData.of("AccountFrozen", "{}".getBytes(StandardCharsets.UTF_8), Map.of())));
+        store.append("Account-8", ExpectedVersion.NO_STREAM,
+                List.of(EventData.of("AccountCredited", "{\"amount\":\"x\"}".getBytes(StandardCharsets.UTF_8), Map.of())));
+
+        EventDecodingException unknown = assertThrows(EventDecodingException.class, () -> accounts.load("9"));
+        EventDecodingException corrupt = assertThrows(EventDecodingException.class, () -> accounts.load("8"));
+
+        assertTrue(unknown.getMessage().contains("Account-9@0") && unknown.getMessage().contains("AccountFrozen"));
+        assertTrue(corrupt.getMessage().contains("Account-8@0") && corrupt.getMessage().contains("AccountCredited"));
+    }
+
+    @Test
+    void replayingAnEventTheAggregateCannotHandleFailsFast() {
+        record Stray(int n) {}
+        accounts.serializer().eventTypes().register(Stray.class);
+        store.append("Account-5", ExpectedVersion.NO_STREAM,
+                List.of(EventData.of("Stray", "{\"n\":1}".getBytes(StandardCharsets.UTF_8), Map.of())));
+
+        MissingHandlerException missing = assertThrows(MissingHandlerException.class, () -> accounts.load("5"));
+
+        assertTrue(missing.getMessage().contains("handleStray"), missing.getMessage());
+    }
+}

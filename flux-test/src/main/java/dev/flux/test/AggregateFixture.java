@@ -1,0 +1,222 @@
+package dev.flux.test;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flux.Aggregate;
+import dev.flux.EventData;
+import dev.flux.EventStore;
+import dev.flux.ExpectedVersion;
+import dev.flux.RecordedEvent;
+import dev.flux.Repository;
+import dev.flux.StreamName;
+import dev.flux.serialization.EventSerializer;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Given / when / then for an aggregate's own tests: given past events, when a command runs, expect
+ * the events it applied or the exception it threw.
+ *
+ * <pre>{@code
+ * AggregateFixture.of(Account.class)
+ *         .given(new AccountOpened("ana"), new AccountCredited(100))
+ *         .when(account -> account.debit(30))
+ *         .expectEvents(new AccountDebited(30));
+ * }</pre>
+ *
+ * The given events are serialized and replayed through a real {@link Repository}, and the new events
+ * are saved through it, so an event that does not survive JSON fails the test too. Events are equal
+ * when {@code equals} says so or, for classes without {@code equals}, when their JSON is. Not
+ * thread-safe; use one fixture per test.
+ */
+public final class AggregateFixture<A extends Aggregate> {
+    private final Repository<A> repository;
+    private final ObjectMapper mapper = JacksonEventSerializer.defaultObjectMapper();
+    private final String id;
+    private final List<Object> given = new ArrayList<>();
+
+    private AggregateFixture(Class<A> aggregateClass, EventSerializer serializer, String id) {
+        this.repository = Repository.builder(aggregateClass, new OneStreamStore()).serializer(serializer).build();
+        this.id = id;
+    }
+
+    /** A fixture for {@code aggregateClass}, with the default serializer and the id {@code "test"}. */
+    public static <A extends Aggregate> AggregateFixture<A> of(Class<A> aggregateClass) {
+        return new AggregateFixture<>(aggregateClass, new JacksonEventSerializer(new EventTypes()), "test");
+    }
+
+    /** A fixture for {@code aggregateClass} with the application's serializer (its upcasters, its mapper). */
+    public static <A extends Aggregate> AggregateFixture<A> of(Class<A> aggregateClass, EventSerializer serializer) {
+        return new AggregateFixture<>(aggregateClass, serializer, "test");
+    }
+
+    /** Past events of the aggregate, in order; none means a new aggregate. */
+    public AggregateFixture<A> given(Object... events) {
+        for (Object event : events) {
+            if (event == null) {
+                throw new IllegalArgumentException("given events must not be null");
+            }
+            given.add(event);
+        }
+        return this;
+    }
+
+    /** Replays the given events, runs {@code command} on the aggregate and saves what it applied. */
+    public Outcome<A> when(Consumer<? super A> command) {
+        OneStreamStore store = (OneStreamStore) repository.store();
+        store.reset();
+        String streamId = repository.streamId(id);
+        if (!given.isEmpty()) {
+            List<EventData> history = new ArrayList<>();
+            for (Object event : given) {
+                history.add(repository.serializer().serialize(event, Map.of()));
+            }
+            store.append(streamId, ExpectedVersion.NO_STREAM, history);
+        }
+        A aggregate = repository.load(id);
+        try {
+            command.accept(aggregate);
+        } catch (RuntimeException | AssertionError thrown) {
+            return new Outcome<>(this, aggregate, List.of(), thrown);
+        }
+        List<Object> applied = List.copyOf(aggregate.uncommittedEvents());
+        aggregate.save();
+        List<Object> saved = new ArrayList<>();
+        for (RecordedEvent recorded : store.readStream(streamId, given.size(), Integer.MAX_VALUE)) {
+            saved.add(repository.serializer().deserialize(recorded));
+        }
+        assertEventsEqual(applied, saved, "the events as applied and as read back after saving");
+        return new Outcome<>(this, aggregate, saved, null);
+    }
+
+    private void assertEventsEqual(List<?> expected, List<?> actual, String what) {
+        boolean same = expected.size() == actual.size();
+        for (int i = 0; same && i < expected.size(); i++) {
+            same = sameEvent(expected.get(i), actual.get(i));
+        }
+        if (!same) {
+            fail(what + " differ:\n expected: " + expected + "\n   actual: " + actual);
+        }
+    }
+
+    private boolean sameEvent(Object expected, Object actual) {
+        if (expected.equals(actual)) {
+            return true;
+        }
+        return expected.getClass() == actual.getClass() && json(expected).equals(json(actual));
+    }
+
+    private JsonNode json(Object event) {
+        try {
+            return mapper.readTree(mapper.writeValueAsBytes(event));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** What a command did: the events it saved, or what it threw. */
+    public static final class Outcome<A extends Aggregate> {
+        private final AggregateFixture<A> fixture;
+        private final A aggregate;
+        private final List<Object> events;
+        private final Throwable thrown;
+
+        private Outcome(AggregateFixture<A> fixture, A aggregate, List<Object> events, Throwable thrown) {
+            this.fixture = fixture;
+            this.aggregate = aggregate;
+            this.events = events;
+            this.thrown = thrown;
+        }
+
+        /** Fails unless the command applied exactly these events, in this order. */
+        public Outcome<A> expectEvents(Object... expected) {
+            requireNoException();
+            fixture.assertEventsEqual(List.of(expected), events, "the events the command applied");
+            return this;
+        }
+
+        /** Fails unless the command applied no event. */
+        public Outcome<A> expectNoEvents() {
+            return expectEvents();
+        }
+
+        /** Fails unless the command threw {@code type}; returns the exception for further checks. */
+        public <X extends Throwable> X expectException(Class<X> type) {
+            if (thrown == null) {
+                fail("expected " + type.getName() + " but the command applied " + events);
+            }
+            return assertInstanceOf(type, thrown, "the command threw another exception than expected");
+        }
+
+        /** Runs {@code check} on the aggregate after the command (its state, its version). */
+        public Outcome<A> expectState(Consumer<? super A> check) {
+            requireNoException();
+            check.accept(aggregate);
+            return this;
+        }
+
+        private void requireNoException() {
+            if (thrown != null) {
+                fail("the command threw " + thrown, thrown);
+            }
+        }
+    }
+
+    /** The fixture's store: one stream at a time, just enough for a repository to load and save. */
+    private static final class OneStreamStore implements EventStore {
+        private final List<RecordedEvent> events = new ArrayList<>();
+
+        void reset() {
+            events.clear();
+        }
+
+        @Override
+        public long append(String streamId, long expectedVersion, List<EventData> batch) {
+            EventData.requireBatch(StreamName.requireStreamId(streamId), batch);
+            ExpectedVersion.check(streamId, expectedVersion, events.size() - 1L);
+            for (EventData event : batch) {
+                events.add(RecordedEvent.of(streamId, events.size(), events.size() + 1L, event, Instant.now()));
+            }
+            return events.size() - 1L;
+        }
+
+        @Override
+        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+            int from = (int) Math.min(fromVersion, events.size());
+            return List.copyOf(events.subList(from, (int) Math.min(events.size(), (long) from + maxCount)));
+        }
+
+        @Override
+        public long streamVersion(String streamId) {
+            return events.size() - 1L;
+        }
+
+        @Override
+        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+            return readStream("", afterPosition, maxCount);
+        }
+
+        @Override
+        public Optional<RecordedEvent> readEvent(UUID eventId) {
+            return events.stream().filter(e -> e.eventId().equals(eventId)).findFirst();
+        }
+
+        @Override
+        public void close() {
+            events.clear();
+        }
+    }
+}

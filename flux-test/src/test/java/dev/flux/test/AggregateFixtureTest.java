@@ -1,0 +1,110 @@
+package dev.flux.test;
+
+import dev.flux.Aggregate;
+import org.junit.jupiter.api.Test;
+import org.opentest4j.AssertionFailedError;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class AggregateFixtureTest {
+
+    record Opened(String owner) {}
+
+    record Debited(long amount) {}
+
+    static final class InsufficientFunds extends RuntimeException {
+        InsufficientFunds(long balance) {
+            super("balance is only " + balance);
+        }
+    }
+
+    /** A plain event class without equals: compared by its JSON. */
+    static final class Credited {
+        private long amount;
+
+        @SuppressWarnings("unused")
+        private Credited() {
+        }
+
+        Credited(long amount) {
+            this.amount = amount;
+        }
+    }
+
+    static class Account extends Aggregate {
+        long balance;
+
+        void open(String owner) {
+            update(new Opened(owner));
+        }
+
+        void debit(long amount) {
+            if (amount > balance) {
+                throw new InsufficientFunds(balance);
+            }
+            update(new Debited(amount));
+        }
+
+        @SuppressWarnings("unused")
+        private void handleOpened(Opened e) {
+        }
+
+        @SuppressWarnings("unused")
+        private void handleCredited(Credited e) {
+            balance += e.amount;
+        }
+
+        @SuppressWarnings("unused")
+        private void handleDebited(Debited e) {
+            balance -= e.amount();
+        }
+    }
+
+    @Test
+    void givenEventsAreReplayedAndTheCommandsEventsChecked() {
+        AggregateFixture.of(Account.class)
+                .given(new Opened("ana"), new Credited(100))
+                .when(account -> account.debit(30))
+                .expectEvents(new Debited(30))
+                .expectState(account -> {
+                    assertEquals(70, account.balance);
+                    assertEquals(2, account.version());
+                });
+    }
+
+    @Test
+    void plainEventClassesCompareByTheirJson() {
+        AggregateFixture.of(Account.class)
+                .when(account -> account.update(new Credited(5)))
+                .expectEvents(new Credited(5));
+    }
+
+    @Test
+    void anExpectedExceptionIsReturnedForFurtherChecks() {
+        InsufficientFunds error = AggregateFixture.of(Account.class)
+                .given(new Credited(10))
+                .when(account -> account.debit(30))
+                .expectException(InsufficientFunds.class);
+
+        assertTrue(error.getMessage().contains("10"));
+    }
+
+    @Test
+    void wrongExpectationsFailTheTest() {
+        assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
+                .given(new Credited(100))
+                .when(account -> account.debit(30))
+                .expectEvents(new Debited(31)));
+        assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
+                .when(account -> account.open("ana"))
+                .expectNoEvents());
+        assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
+                .when(account -> account.debit(1))
+                .expectEvents());
+        assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
+                .when(account -> account.open("ana"))
+                .expectException(InsufficientFunds.class));
+    }
+}
