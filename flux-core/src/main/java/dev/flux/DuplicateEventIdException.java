@@ -10,7 +10,7 @@ import java.util.UUID;
 public class DuplicateEventIdException extends FluxException {
     private static final long serialVersionUID = 1L;
 
-    private final transient UUID eventId;
+    private final UUID eventId;
     private final String streamId;
 
     public DuplicateEventIdException(String streamId, UUID eventId) {

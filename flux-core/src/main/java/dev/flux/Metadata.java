@@ -1,6 +1,5 @@
 package dev.flux;
 
-import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 
@@ -35,14 +34,5 @@ public final class Metadata {
             }
         }
         return Map.copyOf(metadata);
-    }
-
-    static Map<String, String> merge(Map<String, String> base, Map<String, String> extra) {
-        if (extra.isEmpty()) {
-            return base;
-        }
-        Map<String, String> merged = new HashMap<>(base);
-        merged.putAll(extra);
-        return merged;
     }
 }

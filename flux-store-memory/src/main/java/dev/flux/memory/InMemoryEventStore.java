@@ -31,6 +31,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * from 1.
  */
 public final class InMemoryEventStore implements EventStore {
+    private static final System.Logger LOG = System.getLogger(InMemoryEventStore.class.getName());
     private final ReentrantLock appendLock = new ReentrantLock();
     private final AppendOnlyArray<RecordedEvent> log = new AppendOnlyArray<>();
     private final Map<String, AppendOnlyArray<RecordedEvent>> streams = new ConcurrentHashMap<>();
@@ -74,7 +75,12 @@ public final class InMemoryEventStore implements EventStore {
             appendLock.unlock();
         }
         for (Runnable listener : appendListeners) {
-            listener.run();
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
+                        + " had committed; the append stands", e);
+            }
         }
         return newVersion;
     }
