@@ -213,6 +213,11 @@ public final class Subscription {
             return false;
         }
         try {
+            source.stopWaiting();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + ": the source did not stop waiting: " + e, e);
+        }
+        try {
             return finished.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

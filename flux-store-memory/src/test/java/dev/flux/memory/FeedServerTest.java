@@ -426,6 +426,21 @@ class FeedServerTest {
     }
 
     @Test
+    void stoppingASubscriptionCancelsItsLongPoll() throws Exception {
+        FeedServer feed = feed(FeedServer.builder(store));
+        Subscription subscription = Subscription.builder(HttpEventSource.of(feed.uri(), Duration.ofSeconds(30)))
+                .onRecorded(e -> { }).start();
+        Thread.sleep(300); // it is now held in a 30 s long poll on the empty feed
+
+        long started = System.nanoTime();
+        assertTrue(subscription.stop(Duration.ofSeconds(20)));
+        long tookMillis = (System.nanoTime() - started) / 1_000_000;
+
+        assertTrue(tookMillis < 10_000, "stop waited for the long poll to end: " + tookMillis + " ms");
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+    }
+
+    @Test
     void badServerOptionsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(null));
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).port(70000));
