@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.PriorityQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -97,7 +98,9 @@ public final class Subscription {
     private volatile SubscriptionException failure;
     private volatile Exception lastError;
     private final Object progress = new Object();
-    private int progressWaiters;
+    /** The cursors awaitPosition callers wait for (guarded by progress); the lowest is mirrored in wakeAt. */
+    private final PriorityQueue<Long> awaited = new PriorityQueue<>();
+    private volatile long wakeAt = Long.MAX_VALUE;
 
     private Subscription(Builder builder) {
         this.source = builder.source;
@@ -235,7 +238,8 @@ public final class Subscription {
         requirePositive(timeout, "timeout");
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (progress) {
-            progressWaiters++;
+            awaited.add(cursor);
+            wakeAt = awaited.peek();
             try {
                 while (position < cursor) {
                     long left = deadline - System.nanoTime();
@@ -246,7 +250,9 @@ public final class Subscription {
                 }
                 return true;
             } finally {
-                progressWaiters--;
+                awaited.remove(cursor);
+                Long next = awaited.peek();
+                wakeAt = next == null ? Long.MAX_VALUE : next;
             }
         }
     }
@@ -334,12 +340,16 @@ public final class Subscription {
                         break;
                     }
                     advance(source.cursorOf(event));
-                    sinceCheckpoint++;
-                    if (sinceCheckpoint >= checkpointEvery || System.nanoTime() - lastCheckpoint >= checkpointNanos) {
+                    if (++sinceCheckpoint >= checkpointEvery) {
                         checkpoint();
                         sinceCheckpoint = 0;
                         lastCheckpoint = System.nanoTime();
                     }
+                }
+                if (sinceCheckpoint > 0 && System.nanoTime() - lastCheckpoint >= checkpointNanos) {
+                    checkpoint();
+                    sinceCheckpoint = 0;
+                    lastCheckpoint = System.nanoTime();
                 }
             }
         } catch (RuntimeException | Error e) {
@@ -355,7 +365,7 @@ public final class Subscription {
                     state = failure != null ? State.FAILED : State.STOPPED;
                 }
                 finished.countDown();
-                signalProgress(true);
+                signalProgress();
                 worker = null;
                 if (interrupted) {
                     Thread.currentThread().interrupt();
@@ -453,16 +463,17 @@ public final class Subscription {
         return false;
     }
 
+    /** Moves the position; wakes awaitPosition callers only once the lowest cursor they wait for is reached. */
     private void advance(long cursor) {
         position = cursor;
-        signalProgress(false);
+        if (cursor >= wakeAt) {
+            signalProgress();
+        }
     }
 
-    private void signalProgress(boolean always) {
+    private void signalProgress() {
         synchronized (progress) {
-            if (always || progressWaiters > 0) {
-                progress.notifyAll();
-            }
+            progress.notifyAll();
         }
     }
 
