@@ -3,6 +3,8 @@ package dev.flux.feed;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventReader;
 import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import dev.flux.serialization.JacksonEventSerializer;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -12,6 +14,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 
 /**
  * Serves a store's events as the flux JSON feed ({@link FeedHandler} describes the paths) on the
@@ -109,6 +112,7 @@ public final class FeedServer implements AutoCloseable {
         private Duration recheck = Duration.ofMillis(250);
         private int threads = 4;
         private int backlog = 128;
+        private UnaryOperator<RecordedEvent> upcast = UnaryOperator.identity();
 
         private Builder(EventReader reader) {
             if (reader == null) {
@@ -193,9 +197,22 @@ public final class FeedServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Serve every event as the current code sees it: upcast through {@code serializer}'s
+         * {@link dev.flux.serialization.EventTypes} to the current schema version and type name, so that
+         * consumers need only the current classes. Default: events as stored.
+         */
+        public Builder upcastWith(JacksonEventSerializer serializer) {
+            if (serializer == null) {
+                throw new IllegalArgumentException("serializer must not be null");
+            }
+            this.upcast = serializer::upcast;
+            return this;
+        }
+
         /** A handler with these options (host, port and threads aside) to mount in a server of your own. */
         public FeedHandler handler() {
-            return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis());
+            return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis(), upcast);
         }
 
         /**

@@ -32,7 +32,7 @@ import java.util.concurrent.ExecutionException;
  * <pre>{@code
  * Subscription balances = Subscription.builder(HttpEventSource.of(URI.create("http://accounts:8080/events")))
  *         .name("balances", offsets)
- *         .on(AccountCredited.class, (e, recorded) -> ...)
+ *         .onRecorded(AccountCredited.class, (e, recorded) -> ...)
  *         .start();
  * }</pre>
  *

@@ -30,8 +30,8 @@ import java.util.function.Consumer;
  * <pre>{@code
  * Subscription balances = Subscription.builder(EventSource.category(store, "Account"))
  *         .name("balances", offsets)                       // durable: resumes after the stored offset
- *         .on(AccountCredited.class, (e, recorded) -> readModel.credit(recorded.streamId(), e.amount()))
- *         .on(AccountDebited.class, (e, recorded) -> readModel.debit(recorded.streamId(), e.amount()))
+ *         .onRecorded(AccountCredited.class, (e, recorded) -> readModel.credit(recorded.streamId(), e.amount()))
+ *         .onRecorded(AccountDebited.class, (e, recorded) -> readModel.debit(recorded.streamId(), e.amount()))
  *         .build();
  * balances.start();
  * ...
@@ -44,7 +44,8 @@ import java.util.function.Consumer;
  * events since the last stored offset come again, never fewer. Handlers should therefore be
  * idempotent (or store their own position with their data).
  *
- * <p><b>Handlers.</b> Typed handlers get events decoded through the serializer's {@link EventTypes}
+ * <p><b>Handlers.</b> {@code on(type, event -> ...)} and {@code onRecorded(type, (event, recorded) -> ...)}
+ * get events decoded through the serializer's {@link EventTypes}
  * (their classes are registered for you); a {@link RecordedHandler} gets every event undecoded.
  * Events whose type has no typed handler are not decoded, and every event, handled or not, moves
  * the offset: a subscription never sticks on a type it does not know.
@@ -85,6 +86,7 @@ public final class Subscription {
     private final Executor executor;
     private final EventSerializer serializer;
     private final Map<String, EventHandler<Object>> typedHandlers;
+    private final Map<Class<?>, EventHandler<Object>> handlersByClass;
     private final RecordedHandler recordedHandler;
 
     private final Object lifecycle = new Object();
@@ -129,6 +131,7 @@ public final class Subscription {
         }
         this.serializer = chosen;
         this.typedHandlers = Map.copyOf(byType);
+        this.handlersByClass = Map.copyOf(builder.handlers);
     }
 
     /** Starts configuring a subscription to {@code source}. */
@@ -412,7 +415,9 @@ public final class Subscription {
             return true;
         }
         EventHandler<Object> typed = typedHandlers.get(event.type());
-        if (typed == null && recordedHandler == null) {
+        // A type that upcasters read may become another type (a rename, a split): decode to know.
+        boolean upcast = serializer.eventTypes().hasUpcasters(event.type());
+        if (typed == null && recordedHandler == null && !upcast) {
             return true;
         }
         int attempts = 0;
@@ -422,7 +427,13 @@ public final class Subscription {
                 if (recordedHandler != null) {
                     recordedHandler.handle(event);
                 }
-                if (typed != null) {
+                if (upcast) {
+                    Object decoded = serializer.deserialize(event);
+                    EventHandler<Object> byClass = handlersByClass.get(decoded.getClass());
+                    if (byClass != null) {
+                        byClass.handle(decoded, event);
+                    }
+                } else if (typed != null) {
                     typed.handle(serializer.deserialize(event), event);
                 }
                 return true;
@@ -722,12 +733,13 @@ public final class Subscription {
         }
 
         /**
-         * Handles events of {@code eventClass}, decoded, with their record.
+         * Handles events of {@code eventClass}, decoded, with their record (stream, version, position,
+         * metadata).
          *
          * @throws IllegalArgumentException when the class already has a handler
          */
         @SuppressWarnings("unchecked")
-        public <E> Builder on(Class<E> eventClass, EventHandler<? super E> handler) {
+        public <E> Builder onRecorded(Class<E> eventClass, EventHandler<? super E> handler) {
             if (eventClass == null || handler == null) {
                 throw new IllegalArgumentException("eventClass and handler must not be null");
             }
@@ -743,11 +755,11 @@ public final class Subscription {
             if (handler == null) {
                 throw new IllegalArgumentException("handler must not be null");
             }
-            return on(eventClass, (E event, RecordedEvent recorded) -> handler.accept(event));
+            return onRecorded(eventClass, (E event, RecordedEvent recorded) -> handler.accept(event));
         }
 
         /**
-         * Handles every event undecoded, before its typed handler if it has one.
+         * Handles every event, whatever its type, undecoded, before its typed handler if it has one.
          *
          * @throws IllegalArgumentException when one is already set
          */

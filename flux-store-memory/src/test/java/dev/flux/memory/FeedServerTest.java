@@ -319,7 +319,7 @@ class FeedServerTest {
         List<String> correlations = new CopyOnWriteArrayList<>();
         Subscription subscription = Subscription.builder(HttpEventSource.of(feed.uri(), Duration.ofSeconds(2)))
                 .name("remote", offsets).batchSize(100)
-                .on(Credited.class, (e, recorded) -> {
+                .onRecorded(Credited.class, (e, recorded) -> {
                     amounts.add(e.amount());
                     correlations.add(recorded.metadata().get(Metadata.CORRELATION_ID));
                 })

@@ -33,9 +33,9 @@ public final class ReadSide implements AutoCloseable {
                 .name("balances", balances)
                 .batchSize(500)
                 .errorDelay(Duration.ofMillis(100), Duration.ofSeconds(5))
-                .on(AccountOpened.class, (e, recorded) -> balances.opened(StreamName.id(recorded.streamId())))
-                .on(AccountCredited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), e.amount()))
-                .on(AccountDebited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), -e.amount()))
+                .onRecorded(AccountOpened.class, (e, recorded) -> balances.opened(StreamName.id(recorded.streamId())))
+                .onRecorded(AccountCredited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), e.amount()))
+                .onRecorded(AccountDebited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), -e.amount()))
                 .build();
         this.server = HttpServer.create(new InetSocketAddress(host, port), 64);
         server.createContext("/balances", Http.json(exchange -> {
