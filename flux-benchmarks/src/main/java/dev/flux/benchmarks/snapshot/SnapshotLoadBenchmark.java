@@ -1,0 +1,105 @@
+package dev.flux.benchmarks.snapshot;
+
+import dev.flux.Aggregate;
+import dev.flux.EventData;
+import dev.flux.EventStore;
+import dev.flux.ExpectedVersion;
+import dev.flux.Repository;
+import dev.flux.memory.InMemoryEventStore;
+import dev.flux.memory.InMemorySnapshotStore;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
+import dev.flux.snapshot.SnapshotPolicy;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Loading a 100,000-event aggregate from the memory store with a snapshot (taken at the last event,
+ * so nothing is left to replay beyond a 50-event tail) against replaying every event.
+ *
+ * <pre>java -jar flux-benchmarks/target/benchmarks.jar SnapshotLoadBenchmark</pre>
+ */
+@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@State(Scope.Benchmark)
+public class SnapshotLoadBenchmark {
+    static final int EVENTS = 100_000;
+
+    public record Deposited(long amount, String by) { }
+
+    public static class Ledger extends Aggregate {
+        private long balance;
+        private final Map<String, Long> byDepositor = new TreeMap<>();
+
+        void deposit(long amount, String by) {
+            update(new Deposited(amount, by));
+        }
+
+        private void handleDeposited(Deposited e) {
+            balance += e.amount();
+            byDepositor.merge(e.by(), e.amount(), Long::sum);
+        }
+    }
+
+    EventStore store;
+    Repository<Ledger> plain;
+    Repository<Ledger> snapshotted;
+
+    @Setup(Level.Trial)
+    public void fill() {
+        store = new InMemoryEventStore();
+        JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Deposited.class));
+        List<EventData> batch = new ArrayList<>();
+        for (int i = 0; i < EVENTS - 50; i++) {
+            batch.add(serializer.serialize(new Deposited(i % 7 + 1, "depositor-" + (i % 100)), Map.of()));
+            if (batch.size() == 1000) {
+                store.append("Ledger-1", ExpectedVersion.ANY, batch);
+                batch = new ArrayList<>();
+            }
+        }
+        store.append("Ledger-1", ExpectedVersion.ANY, batch);
+        plain = Repository.builder(Ledger.class, store).serializer(serializer).build();
+        snapshotted = Repository.builder(Ledger.class, store).serializer(serializer)
+                .snapshots(new InMemorySnapshotStore(), SnapshotPolicy.everyEvents(1_000)).build();
+        Ledger ledger = snapshotted.load("1");
+        ledger.deposit(1, "snapshot");
+        ledger.save();                                          // takes the snapshot
+        for (int i = 0; i < 49; i++) {
+            plain.update("1", l -> l.deposit(1, "tail"));       // a tail the snapshot does not cover
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void close() {
+        store.close();
+    }
+
+    @Benchmark
+    public long loadFromSnapshot() {
+        return snapshotted.load("1").version();
+    }
+
+    @Benchmark
+    public long loadByFullReplay() {
+        return plain.load("1").version();
+    }
+}
