@@ -73,6 +73,37 @@ public interface EventReader {
     }
 
     /**
+     * The position of the last event in the global log, 0 when the log is empty: where a reader that
+     * wants only new events starts. The default finds it with O(log n) one-event reads of
+     * {@link #readAll}; stores with a cheaper way override it.
+     */
+    default long lastPosition() {
+        long low = 0;           // known: an event exists after low, or low == 0
+        long high = 1;          // probe upwards until nothing is after high
+        while (!readAll(high, 1).isEmpty()) {
+            low = high;
+            if (high > Long.MAX_VALUE / 2) {
+                high = Long.MAX_VALUE;
+                break;
+            }
+            high *= 2;
+        }
+        if (low == 0 && readAll(0, 1).isEmpty()) {
+            return 0;
+        }
+        // Now something is after low and nothing is after high: the last position is in (low, high].
+        while (high - low > 1) {
+            long mid = low + (high - low) / 2;
+            if (readAll(mid, 1).isEmpty()) {
+                high = mid;
+            } else {
+                low = mid;
+            }
+        }
+        return high;
+    }
+
+    /**
      * The event with this id, wherever it is.
      *
      * @throws IllegalArgumentException when the id is null

@@ -51,7 +51,7 @@ public final class Repository<A extends Aggregate> {
                 : new JacksonEventSerializer(new EventTypes());
         this.maxAttempts = builder.maxAttempts;
         for (Class<?> eventClass : Handlers.of(aggregateClass).eventClasses()) {
-            serializer.eventTypes().register(eventClass);
+            serializer.eventTypes().nameOrRegister(eventClass);
         }
     }
 

@@ -87,6 +87,21 @@ public final class EventTypes {
     }
 
     /**
+     * The type name of {@code eventClass}: the one it is registered under, or, when it is not
+     * registered yet, its simple name, under which it is registered now. What repositories,
+     * subscriptions and projectors do with the classes their handlers take.
+     *
+     * @throws IllegalArgumentException as {@link #register(Class)}
+     */
+    public String nameOrRegister(Class<?> eventClass) {
+        if (eventClass == null) {
+            throw new IllegalArgumentException("eventClass must not be null");
+        }
+        String name = namesByClass.get(eventClass);
+        return name != null ? name : register(eventClass).nameOf(eventClass);
+    }
+
+    /**
      * The type name of a registered class.
      *
      * @throws FluxException when the class is not registered

@@ -1,5 +1,7 @@
 package dev.flux.subscription;
 
+import java.util.OptionalLong;
+
 /**
  * Where durable subscriptions keep how far they have read: one position per subscription name.
  * A subscription that restarts resumes after its stored position, so delivery is at-least-once.
@@ -14,6 +16,18 @@ public interface OffsetStore {
      * @throws IllegalArgumentException when the name is null or blank
      */
     long load(String name);
+
+    /**
+     * The position stored under {@code name}, or empty when none is: unlike {@link #load}, this tells
+     * a stored 0 from nothing stored, which a subscription that starts at the end of its source needs.
+     * The default treats 0 as nothing stored; implementations that can tell override it.
+     *
+     * @throws IllegalArgumentException when the name is null or blank
+     */
+    default OptionalLong find(String name) {
+        long position = load(name);
+        return position == 0 ? OptionalLong.empty() : OptionalLong.of(position);
+    }
 
     /**
      * Stores {@code position} under {@code name}, replacing what was there (it may go backwards, e.g.

@@ -3,6 +3,7 @@ package dev.flux.memory;
 import dev.flux.subscription.OffsetStore;
 
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 
 /** An {@link OffsetStore} in the heap, for tests and subscriptions that start over with the process. Thread-safe. */
@@ -13,6 +14,13 @@ public final class InMemoryOffsetStore implements OffsetStore {
     public long load(String name) {
         OffsetStore.requireValid(name, 0);
         return positions.getOrDefault(name, 0L);
+    }
+
+    @Override
+    public OptionalLong find(String name) {
+        OffsetStore.requireValid(name, 0);
+        Long position = positions.get(name);
+        return position == null ? OptionalLong.empty() : OptionalLong.of(position);
     }
 
     @Override

@@ -322,6 +322,16 @@ public abstract class EventStoreContract {
     }
 
     @Test
+    void lastPositionIsThePositionOfTheNewestEvent() {
+        assertEquals(0, store.lastPosition(), "an empty log");
+        for (int i = 0; i < 37; i++) {
+            store.append("last-" + (i % 3), ExpectedVersion.ANY, events(1 + i % 4));
+            List<RecordedEvent> all = readAll();
+            assertEquals(all.get(all.size() - 1).position(), store.lastPosition(), "after append " + i);
+        }
+    }
+
+    @Test
     void readAllReturnsAtMostMaxCount() {
         store.append("account-1", ExpectedVersion.NO_STREAM, events(10));
 

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -82,6 +83,21 @@ public abstract class OffsetStoreContract {
         offsets.delete("never-saved");
 
         assertEquals(0, offsets.load("balances"));
+    }
+
+    @Test
+    void findTellsAStoredZeroFromNothingStored() {
+        assertTrue(offsets.find("never-saved").isEmpty());
+
+        offsets.save("from-start", 0);
+        offsets.save("later", 9);
+
+        assertEquals(OptionalLong.of(0), offsets.find("from-start"),
+                "a subscription that stored 0 must not be taken for a new one");
+        assertEquals(OptionalLong.of(9), offsets.find("later"));
+        offsets.delete("later");
+        assertTrue(offsets.find("later").isEmpty());
+        assertThrows(IllegalArgumentException.class, () -> offsets.find(" "));
     }
 
     @Test

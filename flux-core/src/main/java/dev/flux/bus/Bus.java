@@ -1,0 +1,177 @@
+package dev.flux.bus;
+
+import dev.flux.FluxException;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * A synchronous, in-process bus for events, commands and queries. Every call runs the listeners or
+ * the handler on the caller's thread before it returns.
+ *
+ * <ul>
+ *   <li><b>Events</b>: {@link #publish} calls every listener {@linkplain #subscribe subscribed} to the
+ *   event's class or to a supertype of it ({@code Object} gets everything), in the order they
+ *   subscribed. A listener that throws stops the rest, and the exception reaches the publisher.</li>
+ *   <li><b>Commands</b>: {@link #dispatch} calls the one handler {@linkplain #register registered} for
+ *   the command's class (or, when there is none, for its most specific registered supertype);
+ *   {@link HandlerNotFoundException} when there is none. One handler per class: registering a second
+ *   one is an error, not a replacement.</li>
+ *   <li><b>Queries</b>: {@link #ask} is a dispatch whose handler returns the answer.</li>
+ * </ul>
+ *
+ * <p>Messages are told apart by their class, never by a name, so two classes named alike in different
+ * packages never meet. The bus is thread-safe; subscribing and registering may happen while messages
+ * flow. Each {@code subscribe}/{@code register} returns a {@link Runnable} that undoes it.
+ */
+public final class Bus {
+    private record Listener(Class<?> type, Consumer<Object> consumer) {
+    }
+
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final Map<Class<?>, Function<Object, Object>> handlers = new ConcurrentHashMap<>();
+    private final Object registration = new Object();
+
+    /**
+     * Calls {@code listener} with every event published of {@code eventClass} or a subtype.
+     *
+     * @return what to run to unsubscribe
+     */
+    @SuppressWarnings("unchecked")
+    public <E> Runnable subscribe(Class<E> eventClass, Consumer<? super E> listener) {
+        requireNonNull(eventClass, "eventClass");
+        requireNonNull(listener, "listener");
+        Listener entry = new Listener(boxed(eventClass), (Consumer<Object>) listener);
+        listeners.add(entry);
+        return () -> listeners.remove(entry);
+    }
+
+    /**
+     * Calls every listener of the event's class and its supertypes, in subscription order. A listener's
+     * exception stops the others and propagates.
+     *
+     * @throws IllegalArgumentException when the event is null
+     */
+    public void publish(Object event) {
+        requireNonNull(event, "event");
+        for (Listener listener : listeners) {
+            if (listener.type().isInstance(event)) {
+                listener.consumer().accept(event);
+            }
+        }
+    }
+
+    /**
+     * Makes {@code handler} the one that handles commands of {@code commandClass}.
+     *
+     * @return what to run to unregister it
+     * @throws IllegalStateException when the class already has a handler
+     */
+    public <C> Runnable register(Class<C> commandClass, Consumer<? super C> handler) {
+        requireNonNull(handler, "handler");
+        return add(commandClass, command -> {
+            @SuppressWarnings("unchecked") C typed = (C) command;
+            handler.accept(typed);
+            return null;
+        });
+    }
+
+    /**
+     * Makes {@code handler} the one that answers queries of {@code queryClass}.
+     *
+     * @return what to run to unregister it
+     * @throws IllegalStateException when the class already has a handler
+     */
+    public <R, Q extends Query<R>> Runnable registerQuery(Class<Q> queryClass, Function<? super Q, ? extends R> handler) {
+        requireNonNull(handler, "handler");
+        return add(queryClass, query -> {
+            @SuppressWarnings("unchecked") Q typed = (Q) query;
+            return handler.apply(typed);
+        });
+    }
+
+    /**
+     * Runs the handler of the command's class.
+     *
+     * @throws HandlerNotFoundException when no handler takes it
+     * @throws FluxException            when handlers of several unrelated supertypes would take it
+     */
+    public void dispatch(Object command) {
+        requireNonNull(command, "command");
+        handlerFor(command.getClass()).apply(command);
+    }
+
+    /**
+     * Runs the handler of the query's class and returns its answer.
+     *
+     * @throws HandlerNotFoundException when no handler takes it
+     */
+    @SuppressWarnings("unchecked")
+    public <R> R ask(Query<R> query) {
+        requireNonNull(query, "query");
+        return (R) handlerFor(query.getClass()).apply(query);
+    }
+
+    private Runnable add(Class<?> messageClass, Function<Object, Object> handler) {
+        requireNonNull(messageClass, "message class");
+        synchronized (registration) {
+            if (handlers.containsKey(messageClass)) {
+                throw new IllegalStateException(messageClass.getName() + " already has a handler on this bus;"
+                        + " unregister it first (each command or query class has exactly one)");
+            }
+            handlers.put(messageClass, handler);
+        }
+        return () -> handlers.remove(messageClass, handler);
+    }
+
+    private Function<Object, Object> handlerFor(Class<?> messageClass) {
+        Function<Object, Object> exact = handlers.get(messageClass);
+        if (exact != null) {
+            return exact;
+        }
+        List<Class<?>> candidates = new ArrayList<>();
+        for (Class<?> registered : handlers.keySet()) {
+            if (registered.isAssignableFrom(messageClass)) {
+                candidates.add(registered);
+            }
+        }
+        if (candidates.isEmpty()) {
+            throw new HandlerNotFoundException(messageClass);
+        }
+        Class<?> best = candidates.get(0);
+        for (Class<?> candidate : candidates) {
+            if (best.isAssignableFrom(candidate)) {
+                best = candidate;
+            }
+        }
+        for (Class<?> candidate : candidates) {
+            if (!candidate.isAssignableFrom(best)) {
+                throw new FluxException(messageClass.getName() + " is handled by handlers of several unrelated supertypes "
+                        + candidates + "; register one for " + messageClass.getName() + " itself");
+            }
+        }
+        Function<Object, Object> handler = handlers.get(best);
+        if (handler == null) {
+            throw new HandlerNotFoundException(messageClass);
+        }
+        return handler;
+    }
+
+    private static Class<?> boxed(Class<?> type) {
+        if (type.isPrimitive()) {
+            throw new IllegalArgumentException(type + " is primitive: messages are objects, subscribe to its wrapper class");
+        }
+        return type;
+    }
+
+    private static void requireNonNull(Object value, String what) {
+        if (value == null) {
+            throw new IllegalArgumentException(what + " must not be null");
+        }
+    }
+}

@@ -1,0 +1,429 @@
+package dev.flux.feed;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import dev.flux.EventReader;
+import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.format.DateTimeFormatter;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The flux JSON feed as a JDK {@link HttpHandler}, to mount in an {@code HttpServer} of your own
+ * under any path ({@code server.createContext("/api/events", handler)}); {@link FeedServer} runs one
+ * on a server of its own. The paths below are relative to the context path:
+ *
+ * <ul>
+ *   <li>{@code GET ?after=P&limit=N&wait=S&include=data}: up to N events after position P, oldest
+ *   first, as {@code {"description": "event feed", "events": [...], "next": "<url>"}}; {@code offset}
+ *   is accepted for {@code after}. With {@code wait=S} (seconds), a request finding nothing after P
+ *   is held until an event lands or S seconds pass (a long poll). With {@code include=data} each
+ *   entry carries its {@code data} and {@code metadata}, as a consumer needs.</li>
+ *   <li>{@code GET /{event id}}: one entry with its {@code data} (the event's JSON) and {@code metadata}.</li>
+ *   <li>{@code GET /head}: {@code {"position": P}}, the position of the newest event (0 when none).</li>
+ * </ul>
+ *
+ * <p>Bad parameters get 400, unknown paths and ids 404, other methods 405, each with a JSON body
+ * {@code {"error": ..., "message": ...}} naming the problem; never a stack trace. Held long polls do
+ * not hold threads: they wait in a list and are answered when the store signals an append (and, for
+ * stores shared with other processes, when a periodic check finds new events) or when their wait ends.
+ * Close the handler to answer held requests at once and stop its timer.
+ */
+public final class FeedHandler implements HttpHandler, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(FeedHandler.class.getName());
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> PARAMETERS = Set.of("after", "offset", "limit", "wait", "include");
+
+    private final EventReader reader;
+    private final int defaultLimit;
+    private final int maxLimit;
+    private final long maxWaitSeconds;
+    private final int maxHeld;
+    private final ScheduledExecutorService timer;
+    private final Runnable stopListening;
+    private final Set<Held> held = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    /** A long poll waiting for events after {@code after}. */
+    private final class Held {
+        final HttpExchange exchange;
+        final Request request;
+        final AtomicBoolean answered = new AtomicBoolean();
+        volatile ScheduledFuture<?> timeout;
+
+        Held(HttpExchange exchange, Request request) {
+            this.exchange = exchange;
+            this.request = request;
+        }
+
+        /** Answers with whatever is there now, once. */
+        void answer() {
+            if (answered.compareAndSet(false, true)) {
+                held.remove(this);
+                ScheduledFuture<?> t = timeout;
+                if (t != null) {
+                    t.cancel(false);
+                }
+                respondSafely(exchange, () -> {
+                    list(exchange, request, reader.readAll(request.after, request.limit));
+                    return true;
+                });
+            }
+        }
+    }
+
+    /** The parsed parameters of a list request. */
+    private record Request(long after, int limit, long waitSeconds, boolean includeData) {
+    }
+
+    FeedHandler(EventReader reader, int defaultLimit, int maxLimit, long maxWaitSeconds, int maxHeld, long recheckMillis) {
+        this.reader = reader;
+        this.defaultLimit = defaultLimit;
+        this.maxLimit = maxLimit;
+        this.maxWaitSeconds = maxWaitSeconds;
+        this.maxHeld = maxHeld;
+        this.timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "flux-feed-timer");
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.stopListening = reader.onAppend(() -> {
+            if (!held.isEmpty() && !closed.get()) {
+                timer.execute(this::answerThoseWithEvents);
+            }
+        });
+        timer.scheduleWithFixedDelay(this::answerThoseWithEvents, recheckMillis, recheckMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /** Answers every request with a JSON 404: what a {@link FeedServer} serves outside its path. */
+    static void notFound(HttpExchange exchange) {
+        respondSafely(exchange, () -> {
+            throw new HttpProblem(404, "not_found", "no such resource: " + exchange.getRequestURI().getRawPath());
+        });
+    }
+
+    /** A handler over {@code reader} with the defaults of {@link FeedServer.Builder}. */
+    public static FeedHandler of(EventReader reader) {
+        return FeedServer.builder(reader).handler();
+    }
+
+    @Override
+    public void handle(HttpExchange exchange) {
+        respondSafely(exchange, () -> route(exchange));
+    }
+
+    /** Answers the request, or holds it as a long poll and returns false. */
+    private boolean route(HttpExchange exchange) throws IOException {
+        if (!"GET".equals(exchange.getRequestMethod())) {
+            exchange.getResponseHeaders().set("Allow", "GET");
+            throw new HttpProblem(405, "method_not_allowed", "the feed only answers GET, not " + exchange.getRequestMethod());
+        }
+        String context = exchange.getHttpContext().getPath();
+        String path = exchange.getRequestURI().getRawPath();
+        String rest = path.length() > context.length() ? path.substring(context.length()) : "";
+        if (context.endsWith("/") && !rest.isEmpty()) {
+            rest = "/" + rest;
+        }
+        if (!rest.isEmpty() && !rest.startsWith("/")) {
+            throw new HttpProblem(404, "not_found", "no such feed resource: " + path);
+        }
+        if (rest.isEmpty() || rest.equals("/")) {
+            Request request = parse(exchange.getRequestURI().getRawQuery());
+            List<RecordedEvent> page = reader.readAll(request.after, request.limit);
+            if (page.isEmpty() && request.waitSeconds > 0 && !closed.get() && held.size() < maxHeld) {
+                hold(exchange, request);
+                return false;
+            }
+            list(exchange, request, page);
+        } else if (rest.equals("/head")) {
+            send(exchange, 200, json(gen -> {
+                gen.writeStartObject();
+                gen.writeNumberField("position", reader.lastPosition());
+                gen.writeEndObject();
+            }));
+        } else if (rest.indexOf('/', 1) < 0) {
+            one(exchange, rest.substring(1));
+        } else {
+            throw new HttpProblem(404, "not_found", "no such feed resource: " + path);
+        }
+        return true;
+    }
+
+    private void hold(HttpExchange exchange, Request request) {
+        Held poll = new Held(exchange, request);
+        held.add(poll);
+        poll.timeout = timer.schedule(poll::answer, request.waitSeconds, TimeUnit.SECONDS);
+        // An append between our read and joining the list would not wake us: look once more.
+        if (!reader.readAll(request.after, 1).isEmpty()) {
+            poll.answer();
+        }
+    }
+
+    private void answerThoseWithEvents() {
+        Map<Long, Boolean> hasEventsAfter = new HashMap<>();
+        for (Held poll : held) {
+            boolean ready;
+            try {
+                ready = hasEventsAfter.computeIfAbsent(poll.request.after, after -> !reader.readAll(after, 1).isEmpty());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "feed cannot check for new events: " + e, e);
+                return;
+            }
+            if (ready) {
+                poll.answer();
+            }
+        }
+    }
+
+    private Request parse(String rawQuery) {
+        Map<String, String> params = new HashMap<>();
+        if (rawQuery != null && !rawQuery.isEmpty()) {
+            for (String pair : rawQuery.split("&")) {
+                if (pair.isEmpty()) {
+                    continue;
+                }
+                int eq = pair.indexOf('=');
+                String name = decode(eq < 0 ? pair : pair.substring(0, eq));
+                String value = eq < 0 ? "" : decode(pair.substring(eq + 1));
+                if (!PARAMETERS.contains(name)) {
+                    continue; // unknown parameters are ignored, as caches and proxies add their own
+                }
+                if (params.putIfAbsent(name, value) != null) {
+                    throw HttpProblem.badRequest("parameter '" + name + "' is given more than once");
+                }
+            }
+        }
+        if (params.containsKey("after") && params.containsKey("offset")
+                && !params.get("after").equals(params.get("offset"))) {
+            throw HttpProblem.badRequest("'after' and 'offset' mean the same and disagree: " + params.get("after")
+                    + " vs " + params.get("offset"));
+        }
+        String afterText = params.getOrDefault("after", params.get("offset"));
+        long after = afterText == null ? 0 : number(params.containsKey("after") ? "after" : "offset", afterText, 0, Long.MAX_VALUE);
+        long limit = params.containsKey("limit") ? number("limit", params.get("limit"), 1, Long.MAX_VALUE) : defaultLimit;
+        long wait = params.containsKey("wait") ? number("wait", params.get("wait"), 0, Long.MAX_VALUE) : 0;
+        String include = params.get("include");
+        if (include != null && !include.equals("data")) {
+            throw HttpProblem.badRequest("parameter 'include' can only be 'data', was '" + include + "'");
+        }
+        return new Request(after, (int) Math.min(limit, maxLimit), Math.min(wait, maxWaitSeconds), include != null);
+    }
+
+    private static long number(String name, String text, long min, long max) {
+        long value;
+        try {
+            value = Long.parseLong(text);
+        } catch (NumberFormatException e) {
+            throw HttpProblem.badRequest("parameter '" + name + "' must be a whole number, was '" + text + "'");
+        }
+        if (value < min || value > max) {
+            throw HttpProblem.badRequest("parameter '" + name + "' must be >= " + min + ", was " + value);
+        }
+        return value;
+    }
+
+    private static String decode(String s) {
+        try {
+            return URLDecoder.decode(s, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw HttpProblem.badRequest("malformed query: " + e.getMessage());
+        }
+    }
+
+    private void list(HttpExchange exchange, Request request, List<RecordedEvent> page) throws IOException {
+        String base = baseUrl(exchange);
+        long next = page.isEmpty() ? request.after : page.get(page.size() - 1).position();
+        send(exchange, 200, json(gen -> {
+            gen.writeStartObject();
+            gen.writeStringField("description", "event feed");
+            gen.writeArrayFieldStart("events");
+            for (RecordedEvent event : page) {
+                gen.writeStartObject();
+                entry(gen, base, event);
+                if (request.includeData) {
+                    body(gen, event);
+                }
+                gen.writeEndObject();
+            }
+            gen.writeEndArray();
+            gen.writeStringField("next", base + "?after=" + next + "&limit=" + request.limit
+                    + (request.includeData ? "&include=data" : ""));
+            gen.writeEndObject();
+        }));
+    }
+
+    private void one(HttpExchange exchange, String idText) throws IOException {
+        UUID id;
+        try {
+            id = UUID.fromString(URLDecoder.decode(idText, StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+            throw new HttpProblem(404, "not_found", "'" + idText + "' is not an event id (a UUID)");
+        }
+        Optional<RecordedEvent> found = reader.readEvent(id);
+        if (found.isEmpty()) {
+            throw new HttpProblem(404, "not_found", "no event with id " + id);
+        }
+        String base = baseUrl(exchange);
+        send(exchange, 200, json(gen -> {
+            gen.writeStartObject();
+            entry(gen, base, found.get());
+            body(gen, found.get());
+            gen.writeEndObject();
+        }));
+    }
+
+    private static void entry(JsonGenerator gen, String base, RecordedEvent event) throws IOException {
+        gen.writeStringField("event_id", event.eventId().toString());
+        gen.writeStringField("url", base + "/" + event.eventId());
+        gen.writeStringField("stream_id", event.streamId());
+        gen.writeStringField("aggregate_name", event.category());
+        gen.writeStringField("aggregate_id", StreamName.id(event.streamId()));
+        gen.writeNumberField("aggregate_version", event.version());
+        gen.writeStringField("event_type", event.type());
+        gen.writeStringField("created", DateTimeFormatter.ISO_INSTANT.format(event.recordedAt()));
+        gen.writeNumberField("position", event.position());
+    }
+
+    private static void body(JsonGenerator gen, RecordedEvent event) throws IOException {
+        gen.writeObjectFieldStart("metadata");
+        for (Map.Entry<String, String> entry : event.metadata().entrySet()) {
+            gen.writeStringField(entry.getKey(), entry.getValue());
+        }
+        gen.writeEndObject();
+        JsonNode data;
+        try {
+            data = JSON.readTree(event.data());
+        } catch (IOException e) {
+            throw new HttpProblem(500, "corrupt_event", "the stored body of event " + event.eventId() + " ("
+                    + event.streamId() + "@" + event.version() + ", type '" + event.type() + "') is not JSON: "
+                    + e.getMessage());
+        }
+        gen.writeFieldName("data");
+        gen.writeTree(data == null ? JSON.nullNode() : data);
+    }
+
+    private static String baseUrl(HttpExchange exchange) {
+        String host = exchange.getRequestHeaders().getFirst("Host");
+        if (host == null || host.isBlank()) {
+            var local = exchange.getLocalAddress();
+            host = local.getHostString() + ":" + local.getPort();
+        }
+        String context = exchange.getHttpContext().getPath();
+        if (context.endsWith("/")) {
+            context = context.substring(0, context.length() - 1);
+        }
+        return "http://" + host + context;
+    }
+
+    private interface Body {
+        void write(JsonGenerator gen) throws IOException;
+    }
+
+    private static byte[] json(Body body) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(512);
+        try (JsonGenerator gen = JSON.getFactory().createGenerator(out)) {
+            body.write(gen);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    private static void send(HttpExchange exchange, int status, byte[] body) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+        exchange.getResponseHeaders().set("Cache-Control", "no-store");
+        exchange.sendResponseHeaders(status, body.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    private interface Responder {
+        /** Responds, or returns false when the exchange stays open to be answered later. */
+        boolean respond() throws IOException;
+    }
+
+    /** Runs {@code responder}; turns a problem into its JSON error, anything else into a 500 without a trace. */
+    private static void respondSafely(HttpExchange exchange, Responder responder) {
+        boolean done = true;
+        try {
+            try {
+                done = responder.respond();
+            } catch (HttpProblem problem) {
+                send(exchange, problem.status, json(gen -> {
+                    gen.writeStartObject();
+                    gen.writeStringField("error", problem.code);
+                    gen.writeStringField("message", problem.getMessage());
+                    gen.writeEndObject();
+                }));
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "feed request " + exchange.getRequestURI() + " failed: " + e, e);
+                send(exchange, 500, json(gen -> {
+                    gen.writeStartObject();
+                    gen.writeStringField("error", "internal_error");
+                    gen.writeStringField("message", "the feed could not read the store: " + e.getClass().getSimpleName()
+                            + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+                    gen.writeEndObject();
+                }));
+            }
+        } catch (IOException | RuntimeException e) {
+            // The client went away, or headers were already sent: nothing left to tell it.
+            LOG.log(System.Logger.Level.DEBUG, () -> "feed response to " + exchange.getRequestURI() + " failed: " + e);
+        } finally {
+            if (done) {
+                exchange.close();
+            }
+        }
+    }
+
+    /** Answers every held long poll now (with what is there) and stops the timer and the store listener. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        stopListening.run();
+        for (Held poll : held) {
+            poll.answer();
+        }
+        timer.shutdownNow();
+    }
+
+    /** An HTTP error with its JSON code. */
+    private static final class HttpProblem extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final int status;
+        final String code;
+
+        HttpProblem(int status, String code, String message) {
+            super(message, null, false, false);
+            this.status = status;
+            this.code = code;
+        }
+
+        static HttpProblem badRequest(String message) {
+            return new HttpProblem(400, "bad_request", message);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+package dev.flux.feed;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.flux.EventReader;
+import dev.flux.FluxException;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Serves a store's events as the flux JSON feed ({@link FeedHandler} describes the paths) on the
+ * JDK's {@link HttpServer}, so that consumers in other processes can follow it with
+ * {@link HttpEventSource}.
+ *
+ * <pre>{@code
+ * try (FeedServer feed = FeedServer.builder(store).port(8080).start()) {
+ *     System.out.println("feed at " + feed.uri());      // http://127.0.0.1:8080/events
+ *     ...
+ * }
+ * }</pre>
+ *
+ * <p>It binds 127.0.0.1 unless told otherwise; port 0 (the default) picks a free port that
+ * {@link #uri()} reports. Requests are answered by a small fixed pool of threads; held long polls
+ * take no thread, so many waiting consumers do not exhaust it.
+ */
+public final class FeedServer implements AutoCloseable {
+    private final HttpServer server;
+    private final FeedHandler handler;
+    private final ExecutorService threads;
+    private final URI uri;
+
+    private FeedServer(Builder builder) {
+        this.handler = builder.handler();
+        try {
+            this.server = HttpServer.create(new InetSocketAddress(builder.host, builder.port), builder.backlog);
+        } catch (IOException e) {
+            handler.close();
+            throw new FluxException("cannot start the feed on " + builder.host + ":" + builder.port + ": " + e.getMessage(), e);
+        }
+        AtomicInteger count = new AtomicInteger();
+        this.threads = Executors.newFixedThreadPool(builder.threads, runnable -> {
+            Thread thread = new Thread(runnable, "flux-feed-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        });
+        server.setExecutor(threads);
+        server.createContext(builder.path, handler);
+        if (!builder.path.equals("/")) {
+            server.createContext("/", FeedHandler::notFound);
+        }
+        server.start();
+        InetSocketAddress bound = server.getAddress();
+        String host = bound.getAddress().isAnyLocalAddress() ? "127.0.0.1" : bound.getAddress().getHostAddress();
+        if (host.indexOf(':') >= 0) {
+            host = "[" + host + "]";
+        }
+        this.uri = URI.create("http://" + host + ":" + bound.getPort() + builder.path);
+    }
+
+    /** Starts configuring a feed over {@code reader}. */
+    public static Builder builder(EventReader reader) {
+        return new Builder(reader);
+    }
+
+    /** A feed over {@code reader} with the defaults: 127.0.0.1, a free port, path {@code /events}. */
+    public static FeedServer start(EventReader reader) {
+        return builder(reader).start();
+    }
+
+    /** The URI of the event list, e.g. {@code http://127.0.0.1:43121/events}. */
+    public URI uri() {
+        return uri;
+    }
+
+    /** The port it listens on. */
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    /** Answers held long polls, stops accepting requests and releases the port. */
+    @Override
+    public void close() {
+        handler.close();
+        server.stop(0);
+        threads.shutdown();
+        try {
+            threads.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Options of a {@link FeedServer} (and of a {@link FeedHandler} to mount elsewhere). */
+    public static final class Builder {
+        private final EventReader reader;
+        private String host = "127.0.0.1";
+        private int port;
+        private String path = "/events";
+        private int defaultLimit = 100;
+        private int maxLimit = 1000;
+        private Duration maxWait = Duration.ofSeconds(30);
+        private int maxHeld = 10_000;
+        private Duration recheck = Duration.ofMillis(250);
+        private int threads = 4;
+        private int backlog = 128;
+
+        private Builder(EventReader reader) {
+            if (reader == null) {
+                throw new IllegalArgumentException("reader must not be null");
+            }
+            this.reader = reader;
+        }
+
+        /** The address to bind; default 127.0.0.1 (this machine only). {@code 0.0.0.0} serves every interface. */
+        public Builder host(String host) {
+            if (host == null || host.isBlank()) {
+                throw new IllegalArgumentException("host must not be null or blank");
+            }
+            this.host = host;
+            return this;
+        }
+
+        /** The port; default 0, a free one ({@link FeedServer#uri()} tells which). */
+        public Builder port(int port) {
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("port must be in [0, 65535], was " + port);
+            }
+            this.port = port;
+            return this;
+        }
+
+        /** The path of the event list; default {@code /events}. */
+        public Builder path(String path) {
+            if (path == null || !path.startsWith("/") || (path.length() > 1 && path.endsWith("/"))) {
+                throw new IllegalArgumentException("path must start with '/' and not end with one, was " + path);
+            }
+            this.path = path;
+            return this;
+        }
+
+        /** Events per page when a request gives no {@code limit} (default 100), and the most it may ask for (default 1000). */
+        public Builder limits(int defaultLimit, int maxLimit) {
+            if (defaultLimit < 1 || maxLimit < defaultLimit) {
+                throw new IllegalArgumentException("limits must satisfy 1 <= default <= max, were " + defaultLimit + " and " + maxLimit);
+            }
+            this.defaultLimit = defaultLimit;
+            this.maxLimit = maxLimit;
+            return this;
+        }
+
+        /** The longest a long poll is held, whatever {@code wait} asks; default 30 s. */
+        public Builder maxWait(Duration maxWait) {
+            if (maxWait == null || maxWait.isNegative() || maxWait.toSeconds() < 1) {
+                throw new IllegalArgumentException("maxWait must be at least 1 second, was " + maxWait);
+            }
+            this.maxWait = maxWait;
+            return this;
+        }
+
+        /** How many long polls may be held at once (more are answered at once); default 10,000. */
+        public Builder maxHeld(int maxHeld) {
+            if (maxHeld < 0) {
+                throw new IllegalArgumentException("maxHeld must be >= 0, was " + maxHeld);
+            }
+            this.maxHeld = maxHeld;
+            return this;
+        }
+
+        /**
+         * How often held long polls look for new events besides the store's append signal: what finds
+         * events that other processes appended to a shared store. Default 250 ms.
+         */
+        public Builder recheck(Duration recheck) {
+            if (recheck == null || recheck.toMillis() < 1) {
+                throw new IllegalArgumentException("recheck must be at least 1 ms, was " + recheck);
+            }
+            this.recheck = recheck;
+            return this;
+        }
+
+        /** Threads answering requests; default 4. */
+        public Builder threads(int threads) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("threads must be >= 1, was " + threads);
+            }
+            this.threads = threads;
+            return this;
+        }
+
+        /** A handler with these options (host, port and threads aside) to mount in a server of your own. */
+        public FeedHandler handler() {
+            return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis());
+        }
+
+        /**
+         * Binds and starts the server.
+         *
+         * @throws FluxException when the address cannot be bound (say, the port is taken)
+         */
+        public FeedServer start() {
+            return new FeedServer(this);
+        }
+    }
+}

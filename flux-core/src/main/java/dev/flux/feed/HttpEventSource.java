@@ -1,0 +1,208 @@
+package dev.flux.feed;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import dev.flux.subscription.EventSource;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * An {@link EventSource} that follows another process's flux feed (a {@link FeedServer} or a mounted
+ * {@link FeedHandler}) over HTTP, so a {@link dev.flux.subscription.Subscription} there works as it
+ * does in-process: durable offset in any {@code OffsetStore}, typed handlers, retries.
+ *
+ * <pre>{@code
+ * Subscription balances = Subscription.builder(HttpEventSource.of(URI.create("http://accounts:8080/events")))
+ *         .name("balances", offsets)
+ *         .on(AccountCredited.class, (e, recorded) -> ...)
+ *         .start();
+ * }</pre>
+ *
+ * <p>Each read asks for the page after the subscription's position with the events' data
+ * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
+ * events arrive within milliseconds without hammering the server. A connection error, a 5xx, or a
+ * body that is not the feed's JSON throws a {@link FluxException} naming the URL; the subscription
+ * backs off and tries again. Stopping a subscription waits at most for the read in flight, so at
+ * most the long-poll wait.
+ */
+public final class HttpEventSource implements EventSource {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final URI feed;
+    private final HttpClient client;
+    private final long waitSeconds;
+    private final Duration timeout;
+
+    private HttpEventSource(URI feed, HttpClient client, long waitSeconds, Duration timeout) {
+        this.feed = feed;
+        this.client = client;
+        this.waitSeconds = waitSeconds;
+        this.timeout = timeout;
+    }
+
+    /** Follows the feed whose event list is at {@code feed} (e.g. {@code http://host:8080/events}), long-polling 5 s at a time. */
+    public static HttpEventSource of(URI feed) {
+        return of(feed, Duration.ofSeconds(5));
+    }
+
+    /**
+     * As {@link #of(URI)}, long-polling {@code wait} at a time ({@link Duration#ZERO} for plain polls,
+     * paced by the subscription's poll interval).
+     */
+    public static HttpEventSource of(URI feed, Duration wait) {
+        if (feed == null || feed.getScheme() == null
+                || !(feed.getScheme().equals("http") || feed.getScheme().equals("https")) || feed.getHost() == null) {
+            throw new IllegalArgumentException("feed must be an absolute http(s) URI, was " + feed);
+        }
+        if (feed.getRawQuery() != null) {
+            throw new IllegalArgumentException("feed URI must not carry a query (the source adds after/limit): " + feed);
+        }
+        if (wait == null || wait.isNegative()) {
+            throw new IllegalArgumentException("wait must be zero or positive, was " + wait);
+        }
+        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        String text = feed.toString();
+        URI base = URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
+        return new HttpEventSource(base, client, wait.toSeconds(), wait.plusSeconds(10));
+    }
+
+    @Override
+    public List<RecordedEvent> read(long after, int maxCount) {
+        if (after < 0 || maxCount < 1) {
+            throw new IllegalArgumentException("after must be >= 0 and maxCount >= 1, were " + after + " and " + maxCount);
+        }
+        URI uri = URI.create(feed + "?after=" + after + "&limit=" + maxCount + "&include=data"
+                + (waitSeconds > 0 ? "&wait=" + waitSeconds : ""));
+        JsonNode page = get(uri);
+        JsonNode events = page.get("events");
+        if (events == null || !events.isArray()) {
+            throw malformed(uri, "no 'events' array");
+        }
+        List<RecordedEvent> read = new ArrayList<>(events.size());
+        long previous = after;
+        for (JsonNode entry : events) {
+            RecordedEvent event = toEvent(uri, entry);
+            if (event.position() <= previous) {
+                throw malformed(uri, "position " + event.position() + " does not come after " + previous
+                        + " (the feed must list events after 'after', in position order)");
+            }
+            previous = event.position();
+            read.add(event);
+        }
+        return read;
+    }
+
+    @Override
+    public long cursorOf(RecordedEvent event) {
+        return event.position();
+    }
+
+    @Override
+    public long end() {
+        URI uri = URI.create(feed + "/head");
+        JsonNode position = get(uri).get("position");
+        if (position == null || !position.isIntegralNumber() || position.asLong() < 0) {
+            throw malformed(uri, "no 'position' number");
+        }
+        return position.asLong();
+    }
+
+    @Override
+    public boolean waitsForEvents() {
+        return waitSeconds > 0;
+    }
+
+    @Override
+    public String toString() {
+        return "the feed " + feed;
+    }
+
+    private JsonNode get(URI uri) {
+        HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout).header("Accept", "application/json").GET().build();
+        HttpResponse<byte[]> response;
+        try {
+            response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new FluxException("cannot read the feed at " + uri + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FluxException("interrupted while reading the feed at " + uri, e);
+        }
+        if (response.statusCode() != 200) {
+            String body = new String(response.body(), StandardCharsets.UTF_8);
+            throw new FluxException("the feed at " + uri + " answered " + response.statusCode() + ": "
+                    + (body.length() > 500 ? body.substring(0, 500) + "..." : body));
+        }
+        try {
+            JsonNode root = JSON.readTree(response.body());
+            if (root == null || !root.isObject()) {
+                throw malformed(uri, "the body is not a JSON object");
+            }
+            return root;
+        } catch (IOException e) {
+            throw malformed(uri, "the body is not JSON: " + e.getMessage());
+        }
+    }
+
+    private RecordedEvent toEvent(URI uri, JsonNode entry) {
+        try {
+            Map<String, String> metadata = new HashMap<>();
+            JsonNode meta = entry.get("metadata");
+            if (meta == null || !meta.isObject()) {
+                throw malformed(uri, "an entry has no 'metadata' object (is the server older than include=data?)");
+            }
+            for (Iterator<Map.Entry<String, JsonNode>> it = meta.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> field = it.next();
+                metadata.put(field.getKey(), field.getValue().asText());
+            }
+            JsonNode data = entry.get("data");
+            if (data == null) {
+                throw malformed(uri, "an entry has no 'data'");
+            }
+            return new RecordedEvent(text(uri, entry, "stream_id"), number(uri, entry, "aggregate_version"),
+                    number(uri, entry, "position"), UUID.fromString(text(uri, entry, "event_id")),
+                    text(uri, entry, "event_type"), JSON.writeValueAsBytes(data), metadata,
+                    Instant.parse(text(uri, entry, "created")));
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof FluxException flux) {
+                throw flux;
+            }
+            throw malformed(uri, "an entry does not fit: " + e.getMessage());
+        }
+    }
+
+    private static String text(URI uri, JsonNode entry, String field) {
+        JsonNode value = entry.get(field);
+        if (value == null || !value.isTextual()) {
+            throw malformed(uri, "an entry has no text field '" + field + "'");
+        }
+        return value.asText();
+    }
+
+    private static long number(URI uri, JsonNode entry, String field) {
+        JsonNode value = entry.get(field);
+        if (value == null || !value.isIntegralNumber()) {
+            throw malformed(uri, "an entry has no number field '" + field + "'");
+        }
+        return value.asLong();
+    }
+
+    private static FluxException malformed(URI uri, String problem) {
+        return new FluxException("malformed feed response from " + uri + ": " + problem);
+    }
+}

@@ -1,0 +1,171 @@
+package dev.flux.projection;
+
+import dev.flux.EventReader;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
+import dev.flux.serialization.EventSerializer;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+
+/**
+ * Folds events into a state: an initial state and one reducer {@code (state, event) -> state} per
+ * event class, run over a stream or a category, or fed event by event from a subscription.
+ *
+ * <pre>{@code
+ * Projector<Long> balance = Projector.from(0L)
+ *         .on(AccountCredited.class, (total, e) -> total + e.amount())
+ *         .on(AccountDebited.class, (total, e) -> total - e.amount());
+ * long now = balance.projectStream(store, "Account-42");
+ * long all = balance.projectCategory(store, "Account");
+ * }</pre>
+ *
+ * <p>A projector is immutable: {@link #on} returns a new one, so a projector can be shared by threads
+ * (its states must then be immutable values, as reducers return new states). Events of types with
+ * no reducer are skipped without being decoded. Reducers must not return null.
+ *
+ * @param <S> the state
+ */
+public final class Projector<S> {
+    private static final int PAGE = 1000;
+
+    private final S initial;
+    private final Map<Class<?>, BiFunction<S, Object, S>> reducers;
+    private final EventSerializer serializer;
+    private final Map<String, BiFunction<S, Object, S>> reducersByType;
+
+    private Projector(S initial, Map<Class<?>, BiFunction<S, Object, S>> reducers, EventSerializer serializer) {
+        this.initial = initial;
+        this.reducers = reducers;
+        this.serializer = serializer;
+        EventTypes types = serializer.eventTypes();
+        Map<String, BiFunction<S, Object, S>> byType = new HashMap<>();
+        for (Map.Entry<Class<?>, BiFunction<S, Object, S>> entry : reducers.entrySet()) {
+            byType.put(types.nameOrRegister(entry.getKey()), entry.getValue());
+        }
+        this.reducersByType = Map.copyOf(byType);
+    }
+
+    /**
+     * A projector with no reducers that starts from {@code initial}, decoding with a default
+     * {@link JacksonEventSerializer}.
+     *
+     * @throws IllegalArgumentException when {@code initial} is null
+     */
+    public static <S> Projector<S> from(S initial) {
+        return from(initial, new JacksonEventSerializer(new EventTypes()));
+    }
+
+    /** As {@link #from(Object)}, decoding with {@code serializer} (a repository's, say). */
+    public static <S> Projector<S> from(S initial, EventSerializer serializer) {
+        if (initial == null) {
+            throw new IllegalArgumentException("initial state must not be null");
+        }
+        if (serializer == null) {
+            throw new IllegalArgumentException("serializer must not be null");
+        }
+        return new Projector<>(initial, Map.of(), serializer);
+    }
+
+    /**
+     * A projector that also folds events of {@code eventClass} with {@code reducer}; this one is unchanged.
+     *
+     * @throws IllegalArgumentException when either is null, or the class already has a reducer
+     */
+    @SuppressWarnings("unchecked")
+    public <E> Projector<S> on(Class<E> eventClass, BiFunction<S, ? super E, S> reducer) {
+        if (eventClass == null || reducer == null) {
+            throw new IllegalArgumentException("eventClass and reducer must not be null");
+        }
+        if (reducers.containsKey(eventClass)) {
+            throw new IllegalArgumentException(eventClass.getName() + " already has a reducer in this projector");
+        }
+        Map<Class<?>, BiFunction<S, Object, S>> more = new HashMap<>(reducers);
+        more.put(eventClass, (BiFunction<S, Object, S>) reducer);
+        return new Projector<>(initial, Map.copyOf(more), serializer);
+    }
+
+    /** The state it starts from. */
+    public S initial() {
+        return initial;
+    }
+
+    /**
+     * Folds one recorded event into {@code state}: decodes it and applies its reducer, or returns
+     * {@code state} when its type has none.
+     *
+     * @throws dev.flux.serialization.EventDecodingException when the event cannot be decoded
+     * @throws FluxException                                 when a reducer returns null
+     */
+    public S apply(S state, RecordedEvent recorded) {
+        BiFunction<S, Object, S> reducer = reducersByType.get(recorded.type());
+        if (reducer == null) {
+            return state;
+        }
+        S next = reducer.apply(state, serializer.deserialize(recorded));
+        if (next == null) {
+            throw new FluxException("the reducer for " + recorded.type() + " returned null at " + recorded.streamId()
+                    + "@" + recorded.version() + "; return the state instead");
+        }
+        return next;
+    }
+
+    /** Folds an already decoded event into {@code state} (by its class), or returns {@code state} when it has no reducer. */
+    public S applyEvent(S state, Object event) {
+        if (event == null) {
+            throw new IllegalArgumentException("event must not be null");
+        }
+        BiFunction<S, Object, S> reducer = reducers.get(event.getClass());
+        if (reducer == null) {
+            return state;
+        }
+        S next = reducer.apply(state, event);
+        if (next == null) {
+            throw new FluxException("the reducer for " + event.getClass().getName() + " returned null; return the state instead");
+        }
+        return next;
+    }
+
+    /** The state after every event of {@code streamId}, from the initial state; the initial state when it has none. */
+    public S projectStream(EventReader reader, String streamId) {
+        requireReader(reader);
+        StreamName.requireStreamId(streamId);
+        S state = initial;
+        long from = 0;
+        List<RecordedEvent> page;
+        while (!(page = reader.readStream(streamId, from, PAGE)).isEmpty()) {
+            for (RecordedEvent event : page) {
+                state = apply(state, event);
+            }
+            from = page.get(page.size() - 1).version() + 1;
+        }
+        return state;
+    }
+
+    /** The state after every event of {@code category}, in global order, from the initial state. */
+    public S projectCategory(EventReader reader, String category) {
+        requireReader(reader);
+        StreamName.requireCategory(category);
+        S state = initial;
+        long after = 0;
+        List<RecordedEvent> page;
+        while (!(page = reader.readCategory(category, after, PAGE)).isEmpty()) {
+            for (RecordedEvent event : page) {
+                state = apply(state, event);
+            }
+            after = page.get(page.size() - 1).position();
+        }
+        return state;
+    }
+
+    private static void requireReader(EventReader reader) {
+        if (reader == null) {
+            throw new IllegalArgumentException("reader must not be null");
+        }
+    }
+}

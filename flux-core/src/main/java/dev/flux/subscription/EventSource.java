@@ -1,0 +1,65 @@
+package dev.flux.subscription;
+
+import dev.flux.EventReader;
+import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
+
+import java.util.List;
+
+/**
+ * What a {@link Subscription} reads, in order: a store's global log, one category, one stream, or
+ * (from {@code dev.flux.feed}) another process's HTTP feed.
+ *
+ * <p>A source is read by <em>cursor</em>: a number that grows with every event and that a
+ * subscription stores as its offset. For the global log and a category the cursor is the event's
+ * global position; for a stream it is the event's version plus one. 0 is before the first event.
+ */
+public interface EventSource {
+
+    /**
+     * Up to {@code maxCount} events whose cursor is greater than {@code after}, in cursor order. Like
+     * {@link EventReader}'s reads it may return fewer than exist; only an empty list means that
+     * nothing is there yet.
+     */
+    List<RecordedEvent> read(long after, int maxCount);
+
+    /** The cursor of an event this source returned. */
+    long cursorOf(RecordedEvent event);
+
+    /** The cursor of the last event now in the source, 0 when it is empty: where "only new events" starts. */
+    long end();
+
+    /**
+     * Asks to be told when new events may be there, so a caught-up subscription reads at once instead
+     * of at its next poll. The listener must return quickly. The default never calls it (the
+     * subscription then polls).
+     *
+     * @return what to run to stop being told
+     */
+    default Runnable onAppend(Runnable listener) {
+        return () -> { };
+    }
+
+    /**
+     * Whether {@link #read} itself waits a while for new events when there are none (a long poll),
+     * so a subscription that got an empty page reads again at once instead of sleeping first.
+     */
+    default boolean waitsForEvents() {
+        return false;
+    }
+
+    /** The whole global log of {@code reader}, by position. */
+    static EventSource all(EventReader reader) {
+        return new ReaderSource(reader, ReaderSource.Kind.ALL, null);
+    }
+
+    /** The events of one category of {@code reader}, by global position. */
+    static EventSource category(EventReader reader, String category) {
+        return new ReaderSource(reader, ReaderSource.Kind.CATEGORY, StreamName.requireCategory(category));
+    }
+
+    /** The events of one stream of {@code reader}; the cursor is version + 1. */
+    static EventSource stream(EventReader reader, String streamId) {
+        return new ReaderSource(reader, ReaderSource.Kind.STREAM, StreamName.requireStreamId(streamId));
+    }
+}

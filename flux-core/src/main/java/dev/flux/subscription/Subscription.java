@@ -1,0 +1,769 @@
+package dev.flux.subscription;
+
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
+import dev.flux.serialization.EventSerializer;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+
+/**
+ * Reads an {@link EventSource} in order and hands each event to its handlers: the one engine behind
+ * read models, process managers and cross-process consumers.
+ *
+ * <pre>{@code
+ * Subscription balances = Subscription.builder(EventSource.category(store, "Account"))
+ *         .name("balances", offsets)                       // durable: resumes after the stored offset
+ *         .on(AccountCredited.class, (e, recorded) -> readModel.credit(recorded.streamId(), e.amount()))
+ *         .on(AccountDebited.class, (e, recorded) -> readModel.debit(recorded.streamId(), e.amount()))
+ *         .build();
+ * balances.start();
+ * ...
+ * balances.stop();                                          // waits for the event in hand, saves the offset
+ * }</pre>
+ *
+ * <p><b>Delivery.</b> At-least-once, serially, in the source's order. A durable subscription stores
+ * its offset every {@link Builder#checkpointEvery N events}, every
+ * {@link Builder#checkpointInterval interval}, when it has caught up, and on stop; after a crash the
+ * events since the last stored offset come again, never fewer. Handlers should therefore be
+ * idempotent (or store their own position with their data).
+ *
+ * <p><b>Handlers.</b> Typed handlers get events decoded through the serializer's {@link EventTypes}
+ * (their classes are registered for you); a {@link RecordedHandler} gets every event undecoded.
+ * Events whose type has no typed handler are not decoded, and every event, handled or not, moves
+ * the offset: a subscription never sticks on a type it does not know.
+ *
+ * <p><b>Errors.</b> A handler that throws (or an event that cannot be decoded) is retried on the same
+ * event after the error delay, doubling up to its maximum, up to {@link Builder#maxRetries} times;
+ * then the {@link FailureHandler} decides: stop in state {@link State#FAILED} (the default, see
+ * {@link #failure()}) or skip. A source that fails to read (store or server away) is retried with the
+ * same back-off for as long as it takes; {@link #lastError()} tells what is going on.
+ *
+ * <p><b>Threads.</b> Each subscription runs on a daemon thread of its own, or on an
+ * {@link Builder#executor executor} the caller passes. The subscription never interrupts that thread
+ * (interrupts break embedded stores, see the Xodus store); an interrupt from outside, e.g. an
+ * executor's {@code shutdownNow}, is taken as {@link #stop()}. When caught up it sleeps until the
+ * source signals an append (in-process stores do) or the poll interval passes; it never busy-waits.
+ */
+public final class Subscription {
+    private static final System.Logger LOG = System.getLogger(Subscription.class.getName());
+
+    /** Where a subscription is in its life. */
+    public enum State { NEW, RUNNING, PAUSED, STOPPED, FAILED }
+
+    private final EventSource source;
+    private final String name;
+    private final OffsetStore offsets;
+    private final boolean startAtEnd;
+    private final boolean reset;
+    private final int batchSize;
+    private final long pollNanos;
+    private final long errorDelayNanos;
+    private final long maxErrorDelayNanos;
+    private final int maxRetries;
+    private final FailureHandler failureHandler;
+    private final int checkpointEvery;
+    private final long checkpointNanos;
+    private final int groupMember;
+    private final int groupSize;
+    private final Executor executor;
+    private final EventSerializer serializer;
+    private final Map<String, EventHandler<Object>> typedHandlers;
+    private final RecordedHandler recordedHandler;
+
+    private final Object lifecycle = new Object();
+    private final CountDownLatch finished = new CountDownLatch(1);
+    private volatile State state = State.NEW;
+    private volatile boolean stopRequested;
+    private volatile boolean pauseRequested;
+    private volatile Thread worker;
+    private volatile long position;
+    private volatile long storedPosition = -1;
+    private volatile SubscriptionException failure;
+    private volatile Exception lastError;
+    private final Object progress = new Object();
+    private int progressWaiters;
+
+    private Subscription(Builder builder) {
+        this.source = builder.source;
+        this.name = builder.name;
+        this.offsets = builder.offsets;
+        this.startAtEnd = builder.startAtEnd;
+        this.reset = builder.reset;
+        this.batchSize = builder.batchSize;
+        this.pollNanos = builder.pollInterval.toNanos();
+        this.errorDelayNanos = builder.errorDelay.toNanos();
+        this.maxErrorDelayNanos = builder.maxErrorDelay.toNanos();
+        this.maxRetries = builder.maxRetries;
+        this.failureHandler = builder.failureHandler;
+        this.checkpointEvery = builder.checkpointEvery;
+        this.checkpointNanos = builder.checkpointInterval.toNanos();
+        this.groupMember = builder.groupMember;
+        this.groupSize = builder.groupSize;
+        this.executor = builder.executor;
+        this.recordedHandler = builder.recordedHandler;
+        EventSerializer chosen = builder.serializer != null ? builder.serializer
+                : new JacksonEventSerializer(new EventTypes());
+        EventTypes types = chosen.eventTypes();
+        Map<String, EventHandler<Object>> byType = new HashMap<>();
+        for (Map.Entry<Class<?>, EventHandler<Object>> entry : builder.handlers.entrySet()) {
+            byType.put(types.nameOrRegister(entry.getKey()), entry.getValue());
+        }
+        this.serializer = chosen;
+        this.typedHandlers = Map.copyOf(byType);
+    }
+
+    /** Starts configuring a subscription to {@code source}. */
+    public static Builder builder(EventSource source) {
+        return new Builder(source);
+    }
+
+    /**
+     * Starts reading: restores the stored offset (or applies reset and backfill) on the subscription's
+     * thread and hands events to the handlers from there.
+     *
+     * @return this
+     * @throws IllegalStateException when it was started before
+     */
+    public Subscription start() {
+        synchronized (lifecycle) {
+            if (state != State.NEW) {
+                throw new IllegalStateException("subscription " + describe() + " was already started (state " + state + ")");
+            }
+            state = pauseRequested ? State.PAUSED : State.RUNNING;
+        }
+        if (executor == null) {
+            Thread thread = new Thread(this::run, "flux-subscription-" + (name != null ? name : source));
+            thread.setDaemon(true);
+            thread.start();
+        } else {
+            try {
+                executor.execute(this::run);
+            } catch (RuntimeException rejected) {
+                state = State.STOPPED;
+                finished.countDown();
+                throw new FluxException("the executor refused subscription " + describe() + ": " + rejected, rejected);
+            }
+        }
+        return this;
+    }
+
+    /** Finishes the event in hand, then waits until {@link #resume()}. Calling it again does nothing. */
+    public void pause() {
+        synchronized (lifecycle) {
+            pauseRequested = true;
+            if (state == State.RUNNING) {
+                state = State.PAUSED;
+            }
+        }
+    }
+
+    /** Goes on reading after {@link #pause()}. Calling it when not paused does nothing. */
+    public void resume() {
+        synchronized (lifecycle) {
+            pauseRequested = false;
+            if (state == State.PAUSED) {
+                state = State.RUNNING;
+            }
+        }
+        wake();
+    }
+
+    /**
+     * Stops: waits for the event in hand to be handled, stores the offset (durable subscriptions) and
+     * returns. Called from a handler, it returns at once and the subscription stops after that
+     * handler. Calling it again, or on a subscription never started, does nothing.
+     */
+    public void stop() {
+        stop(Duration.ofDays(365));
+    }
+
+    /**
+     * As {@link #stop()}, waiting at most {@code timeout}.
+     *
+     * @return whether the subscription had stopped when this returned
+     */
+    public boolean stop(Duration timeout) {
+        requirePositive(timeout, "timeout");
+        synchronized (lifecycle) {
+            stopRequested = true;
+            if (state == State.NEW) {
+                state = State.STOPPED;
+                finished.countDown();
+                return true;
+            }
+        }
+        wake();
+        if (Thread.currentThread() == worker) {
+            return false;
+        }
+        try {
+            return finished.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return finished.getCount() == 0;
+        }
+    }
+
+    /**
+     * Waits until the subscription has handled (or passed) every event up to cursor {@code cursor}, e.g.
+     * to let a read model catch up with a save before answering a query.
+     *
+     * @return whether it got there within {@code timeout}; false also when it stopped first
+     */
+    public boolean awaitPosition(long cursor, Duration timeout) throws InterruptedException {
+        requirePositive(timeout, "timeout");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (progress) {
+            progressWaiters++;
+            try {
+                while (position < cursor) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0 || finished.getCount() == 0) {
+                        return position >= cursor;
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(progress, Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
+                }
+                return true;
+            } finally {
+                progressWaiters--;
+            }
+        }
+    }
+
+    /** The cursor of the last event handled (or passed): the offset a durable subscription stores. */
+    public long position() {
+        return position;
+    }
+
+    /** Where the subscription is in its life. */
+    public State state() {
+        return state;
+    }
+
+    /** Why it stopped in {@link State#FAILED}, or null. */
+    public SubscriptionException failure() {
+        return failure;
+    }
+
+    /** The last error it met and retried (a handler's or the source's), or null; for health checks. */
+    public Exception lastError() {
+        return lastError;
+    }
+
+    /** The durable name, or null for a subscription that does not store its offset. */
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String toString() {
+        return "Subscription[" + describe() + ", " + state + ", position " + position + "]";
+    }
+
+    private String describe() {
+        return (name != null ? "'" + name + "' on " : "on ") + source;
+    }
+
+    // ---- the reading loop, on the subscription's thread ----
+
+    private void run() {
+        worker = Thread.currentThread();
+        Runnable stopListening = () -> { };
+        try {
+            stopListening = source.onAppend(this::wake);
+            if (!restorePosition()) {
+                return;
+            }
+            long lastCheckpoint = System.nanoTime();
+            int sinceCheckpoint = 0;
+            int sourceFailures = 0;
+            while (!shouldStop()) {
+                if (pauseRequested) {
+                    LockSupport.parkNanos(this, pollNanos);
+                    continue;
+                }
+                List<RecordedEvent> batch;
+                try {
+                    batch = source.read(position, batchSize);
+                    sourceFailures = 0;
+                } catch (RuntimeException e) {
+                    sourceFailures++;
+                    lastError = e;
+                    LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot read after "
+                            + position + ", retrying: " + e, e);
+                    sleep(backoff(sourceFailures));
+                    continue;
+                }
+                if (batch.isEmpty()) {
+                    if (sinceCheckpoint > 0) {
+                        checkpoint();
+                        sinceCheckpoint = 0;
+                        lastCheckpoint = System.nanoTime();
+                    }
+                    if (!source.waitsForEvents()) {
+                        LockSupport.parkNanos(this, pollNanos);
+                    }
+                    continue;
+                }
+                for (RecordedEvent event : batch) {
+                    if (shouldStop() || pauseRequested) {
+                        break;
+                    }
+                    if (!deliver(event)) {
+                        break;
+                    }
+                    advance(source.cursorOf(event));
+                    sinceCheckpoint++;
+                    if (sinceCheckpoint >= checkpointEvery || System.nanoTime() - lastCheckpoint >= checkpointNanos) {
+                        checkpoint();
+                        sinceCheckpoint = 0;
+                        lastCheckpoint = System.nanoTime();
+                    }
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            failure = new SubscriptionException("subscription " + describe() + " died at position " + position + ": " + e, e);
+            LOG.log(System.Logger.Level.ERROR, failure.getMessage(), e);
+        } finally {
+            boolean interrupted = Thread.interrupted();
+            try {
+                stopListening.run();
+                checkpoint();
+            } finally {
+                synchronized (lifecycle) {
+                    state = failure != null ? State.FAILED : State.STOPPED;
+                }
+                finished.countDown();
+                signalProgress(true);
+                worker = null;
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    /** Sets {@link #position} from the offset store, reset and backfill; false when stopped meanwhile. */
+    private boolean restorePosition() {
+        int failures = 0;
+        while (!shouldStop()) {
+            try {
+                OptionalLong stored = OptionalLong.empty();
+                if (offsets != null) {
+                    if (reset) {
+                        offsets.delete(name);
+                    } else {
+                        stored = offsets.find(name);
+                    }
+                }
+                long start = stored.isPresent() ? stored.getAsLong() : startAtEnd ? source.end() : 0;
+                position = start;
+                if (offsets != null && !stored.isPresent()) {
+                    // Store where we start, so that a restart does not move the start to a later end.
+                    offsets.save(name, start);
+                }
+                storedPosition = start;
+                return true;
+            } catch (RuntimeException e) {
+                failures++;
+                lastError = e;
+                LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe()
+                        + " cannot restore its offset, retrying: " + e, e);
+                sleep(backoff(failures));
+            }
+        }
+        return false;
+    }
+
+    /** Hands one event to the handlers, retrying as configured; false when the subscription must stop. */
+    private boolean deliver(RecordedEvent event) {
+        if (groupSize > 1 && groupMemberOf(event.streamId(), groupSize) != groupMember) {
+            return true;
+        }
+        EventHandler<Object> typed = typedHandlers.get(event.type());
+        if (typed == null && recordedHandler == null) {
+            return true;
+        }
+        int attempts = 0;
+        while (true) {
+            try {
+                attempts++;
+                if (recordedHandler != null) {
+                    recordedHandler.handle(event);
+                }
+                if (typed != null) {
+                    typed.handle(serializer.deserialize(event), event);
+                }
+                return true;
+            } catch (Exception e) {
+                lastError = e;
+                if (attempts > maxRetries) {
+                    return afterRetries(event, e, attempts);
+                }
+                int attempt = attempts;
+                LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + ": handling " + event.type()
+                        + " at " + event.streamId() + "@" + event.version() + " (position " + event.position()
+                        + ") failed, attempt " + attempt + " of " + (maxRetries + 1) + ": " + e, attempt == 1 ? e : null);
+                sleep(backoff(attempts));
+                if (shouldStop()) {
+                    return false;
+                }
+            }
+        }
+    }
+
+    private boolean afterRetries(RecordedEvent event, Exception error, int attempts) {
+        FailureHandler.Action action;
+        try {
+            action = failureHandler.onFailure(event, error, attempts);
+        } catch (RuntimeException hookFailed) {
+            error.addSuppressed(hookFailed);
+            action = FailureHandler.Action.STOP;
+        }
+        String what = event.type() + " at " + event.streamId() + "@" + event.version() + " (position "
+                + event.position() + ") after " + attempts + " attempts: " + error;
+        if (action == FailureHandler.Action.SKIP) {
+            LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " skips " + what);
+            return true;
+        }
+        failure = new SubscriptionException("subscription " + describe() + " stopped on " + what, error);
+        LOG.log(System.Logger.Level.ERROR, failure.getMessage(), error);
+        stopRequested = true;
+        return false;
+    }
+
+    private void advance(long cursor) {
+        position = cursor;
+        signalProgress(false);
+    }
+
+    private void signalProgress(boolean always) {
+        synchronized (progress) {
+            if (always || progressWaiters > 0) {
+                progress.notifyAll();
+            }
+        }
+    }
+
+    private void checkpoint() {
+        long at = position;
+        if (offsets == null || at == storedPosition) {
+            return;
+        }
+        try {
+            offsets.save(name, at);
+            storedPosition = at;
+        } catch (RuntimeException e) {
+            lastError = e;
+            LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot store its offset "
+                    + at + " (events since the last stored offset will come again after a restart): " + e, e);
+        }
+    }
+
+    /** An interrupt of the subscription's thread counts as a stop request. */
+    private boolean shouldStop() {
+        if (Thread.currentThread().isInterrupted()) {
+            stopRequested = true;
+        }
+        return stopRequested;
+    }
+
+    private long backoff(int failures) {
+        long delay = errorDelayNanos;
+        for (int i = 1; i < failures && delay < maxErrorDelayNanos; i++) {
+            delay *= 2;
+        }
+        return Math.min(delay, maxErrorDelayNanos);
+    }
+
+    /** Sleeps without throwing, cut short by {@link #stop()}. */
+    private void sleep(long nanos) {
+        long deadline = System.nanoTime() + nanos;
+        long left;
+        while (!shouldStop() && (left = deadline - System.nanoTime()) > 0) {
+            LockSupport.parkNanos(this, left);
+        }
+    }
+
+    private void wake() {
+        Thread thread = worker;
+        if (thread != null) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    /**
+     * The consumer-group member that handles {@code streamId} in a group of {@code size}: the first 8
+     * bytes of the MD5 of the stream's {@linkplain StreamName#cardinalId cardinal id}, as a signed
+     * long, modulo {@code size} (floor). Every member computes the same, in every process.
+     */
+    public static int groupMemberOf(String streamId, int size) {
+        if (size < 1) {
+            throw new IllegalArgumentException("group size must be >= 1, was " + size);
+        }
+        byte[] digest;
+        try {
+            digest = MessageDigest.getInstance("MD5").digest(StreamName.cardinalId(streamId).getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("MD5 is missing from this JVM", e);
+        }
+        long hash = 0;
+        for (int i = 0; i < 8; i++) {
+            hash = (hash << 8) | (digest[i] & 0xFF);
+        }
+        return (int) Math.floorMod(hash, (long) size);
+    }
+
+    private static void requirePositive(Duration duration, String what) {
+        if (duration == null || duration.isNegative() || duration.isZero()) {
+            throw new IllegalArgumentException(what + " must be a positive duration, was " + duration);
+        }
+    }
+
+    /** Options of a {@link Subscription}; every one has a default except the handlers. */
+    public static final class Builder {
+        private final EventSource source;
+        private String name;
+        private OffsetStore offsets;
+        private boolean startAtEnd;
+        private boolean reset;
+        private int batchSize = 256;
+        private Duration pollInterval = Duration.ofSeconds(1);
+        private Duration errorDelay = Duration.ofMillis(100);
+        private Duration maxErrorDelay = Duration.ofSeconds(30);
+        private int maxRetries = 10;
+        private FailureHandler failureHandler = FailureHandler.stop();
+        private int checkpointEvery = 100;
+        private Duration checkpointInterval = Duration.ofSeconds(1);
+        private int groupMember;
+        private int groupSize = 1;
+        private Executor executor;
+        private EventSerializer serializer;
+        private final Map<Class<?>, EventHandler<Object>> handlers = new LinkedHashMap<>();
+        private RecordedHandler recordedHandler;
+
+        private Builder(EventSource source) {
+            if (source == null) {
+                throw new IllegalArgumentException("source must not be null");
+            }
+            this.source = source;
+        }
+
+        /**
+         * Makes the subscription durable: its offset lives in {@code offsets} under {@code name} and
+         * is restored on start.
+         */
+        public Builder name(String name, OffsetStore offsets) {
+            OffsetStore.requireValid(name, 0);
+            if (offsets == null) {
+                throw new IllegalArgumentException("offsets must not be null");
+            }
+            this.name = name;
+            this.offsets = offsets;
+            return this;
+        }
+
+        /**
+         * With no stored offset, start after the source's current end (only new events) instead of
+         * at its beginning (backfill, the default). A durable subscription stores that start at once.
+         */
+        public Builder startAtEnd() {
+            this.startAtEnd = true;
+            return this;
+        }
+
+        /** With no stored offset, start at the source's beginning: the default. */
+        public Builder startAtBeginning() {
+            this.startAtEnd = false;
+            return this;
+        }
+
+        /** Forget the stored offset on start and begin again as if none were stored. Needs {@link #name}. */
+        public Builder reset() {
+            this.reset = true;
+            return this;
+        }
+
+        /** How many events to read at once; default 256. */
+        public Builder batchSize(int batchSize) {
+            if (batchSize < 1) {
+                throw new IllegalArgumentException("batchSize must be >= 1, was " + batchSize);
+            }
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        /**
+         * How long to wait before reading again when caught up, default 1 s. Sources over in-process
+         * stores also wake the subscription as soon as an append lands.
+         */
+        public Builder pollInterval(Duration pollInterval) {
+            requirePositive(pollInterval, "pollInterval");
+            this.pollInterval = pollInterval;
+            return this;
+        }
+
+        /**
+         * The wait before retrying after an error, doubled after each further error up to
+         * {@code max}; default 100 ms up to 30 s.
+         */
+        public Builder errorDelay(Duration initial, Duration max) {
+            requirePositive(initial, "errorDelay");
+            requirePositive(max, "maxErrorDelay");
+            if (max.compareTo(initial) < 0) {
+                throw new IllegalArgumentException("maxErrorDelay " + max + " must not be below errorDelay " + initial);
+            }
+            this.errorDelay = initial;
+            this.maxErrorDelay = max;
+            return this;
+        }
+
+        /** How many times to retry an event whose handler fails before the failure handler decides; default 10. */
+        public Builder maxRetries(int maxRetries) {
+            if (maxRetries < 0) {
+                throw new IllegalArgumentException("maxRetries must be >= 0, was " + maxRetries);
+            }
+            this.maxRetries = maxRetries;
+            return this;
+        }
+
+        /** What to do with an event past {@link #maxRetries}: {@link FailureHandler#stop()} by default. */
+        public Builder onFailure(FailureHandler failureHandler) {
+            if (failureHandler == null) {
+                throw new IllegalArgumentException("failureHandler must not be null");
+            }
+            this.failureHandler = failureHandler;
+            return this;
+        }
+
+        /** Store the offset after this many events; default 100. */
+        public Builder checkpointEvery(int events) {
+            if (events < 1) {
+                throw new IllegalArgumentException("checkpointEvery must be >= 1, was " + events);
+            }
+            this.checkpointEvery = events;
+            return this;
+        }
+
+        /** Store the offset when this long has passed since the last time, default 1 s. */
+        public Builder checkpointInterval(Duration interval) {
+            requirePositive(interval, "checkpointInterval");
+            this.checkpointInterval = interval;
+            return this;
+        }
+
+        /**
+         * Makes this subscription member {@code member} of a consumer group of {@code size}: it handles
+         * only streams for which {@link Subscription#groupMemberOf} gives {@code member}, so each
+         * stream's events stay in order on one member. Give every member its own durable name.
+         */
+        public Builder group(int member, int size) {
+            if (size < 1 || member < 0 || member >= size) {
+                throw new IllegalArgumentException("consumer group member must be in [0, size) with size >= 1, was member "
+                        + member + " of " + size);
+            }
+            this.groupMember = member;
+            this.groupSize = size;
+            return this;
+        }
+
+        /** Run on this executor instead of a daemon thread of the subscription's own. */
+        public Builder executor(Executor executor) {
+            if (executor == null) {
+                throw new IllegalArgumentException("executor must not be null");
+            }
+            this.executor = executor;
+            return this;
+        }
+
+        /**
+         * Decode with this serializer (and its {@link EventTypes}) instead of a
+         * {@link JacksonEventSerializer} with default settings. Pass a repository's serializer to
+         * decode exactly as it encodes.
+         */
+        public Builder serializer(EventSerializer serializer) {
+            if (serializer == null) {
+                throw new IllegalArgumentException("serializer must not be null");
+            }
+            this.serializer = serializer;
+            return this;
+        }
+
+        /**
+         * Handles events of {@code eventClass}, decoded, with their record.
+         *
+         * @throws IllegalArgumentException when the class already has a handler
+         */
+        @SuppressWarnings("unchecked")
+        public <E> Builder on(Class<E> eventClass, EventHandler<? super E> handler) {
+            if (eventClass == null || handler == null) {
+                throw new IllegalArgumentException("eventClass and handler must not be null");
+            }
+            if (handlers.containsKey(eventClass)) {
+                throw new IllegalArgumentException(eventClass.getName() + " already has a handler in this subscription");
+            }
+            handlers.put(eventClass, (EventHandler<Object>) handler);
+            return this;
+        }
+
+        /** Handles events of {@code eventClass}, decoded. */
+        public <E> Builder on(Class<E> eventClass, Consumer<? super E> handler) {
+            if (handler == null) {
+                throw new IllegalArgumentException("handler must not be null");
+            }
+            return on(eventClass, (E event, RecordedEvent recorded) -> handler.accept(event));
+        }
+
+        /**
+         * Handles every event undecoded, before its typed handler if it has one.
+         *
+         * @throws IllegalArgumentException when one is already set
+         */
+        public Builder onRecorded(RecordedHandler handler) {
+            if (handler == null) {
+                throw new IllegalArgumentException("handler must not be null");
+            }
+            if (recordedHandler != null) {
+                throw new IllegalArgumentException("this subscription already has a RecordedHandler");
+            }
+            this.recordedHandler = handler;
+            return this;
+        }
+
+        /**
+         * The subscription, not yet started.
+         *
+         * @throws IllegalArgumentException when it has no handler, or {@link #reset()} without a name
+         */
+        public Subscription build() {
+            if (handlers.isEmpty() && recordedHandler == null) {
+                throw new IllegalArgumentException("a subscription needs at least one handler (on(...) or onRecorded(...))");
+            }
+            if (reset && name == null) {
+                throw new IllegalArgumentException("reset() needs a durable name(...): without one there is no stored offset to forget");
+            }
+            return new Subscription(this);
+        }
+
+        /** Builds and starts it. */
+        public Subscription start() {
+            return build().start();
+        }
+    }
+}

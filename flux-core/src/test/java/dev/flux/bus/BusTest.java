@@ -1,0 +1,191 @@
+package dev.flux.bus;
+
+import dev.flux.FluxException;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class BusTest {
+    interface AccountEvent { }
+
+    record Opened(String id) implements AccountEvent { }
+
+    record Credited(String id, long amount) implements AccountEvent { }
+
+    record Open(String id) { }
+
+    interface AdminCommand { }
+
+    record Purge(String reason) implements AdminCommand { }
+
+    record Balance(String id) implements Query<Long> { }
+
+    /** Two classes with the same simple name: the bus must keep them apart. */
+    static final class Other {
+        record Opened(String id) { }
+    }
+
+    private final Bus bus = new Bus();
+    private final List<String> seen = new ArrayList<>();
+
+    @Test
+    void publishReachesEveryListenerOfTheClassInSubscriptionOrder() {
+        bus.subscribe(Opened.class, e -> seen.add("first " + e.id()));
+        bus.subscribe(Credited.class, e -> seen.add("credited " + e.id()));
+        bus.subscribe(Opened.class, e -> seen.add("second " + e.id()));
+
+        bus.publish(new Opened("a"));
+
+        assertEquals(List.of("first a", "second a"), seen);
+    }
+
+    @Test
+    void listenersOfASupertypeOrObjectReceiveSubtypesInOneOrder() {
+        bus.subscribe(Object.class, e -> seen.add("object"));
+        bus.subscribe(AccountEvent.class, e -> seen.add("account"));
+        bus.subscribe(Credited.class, e -> seen.add("credited " + e.amount()));
+
+        bus.publish(new Credited("a", 5));
+        bus.publish("not an account event");
+
+        assertEquals(List.of("object", "account", "credited 5", "object"), seen);
+    }
+
+    @Test
+    void messagesAreKeyedByClassNotBySimpleName() {
+        bus.subscribe(Opened.class, e -> seen.add("ours"));
+        bus.subscribe(Other.Opened.class, e -> seen.add("other"));
+
+        bus.publish(new Other.Opened("x"));
+
+        assertEquals(List.of("other"), seen);
+    }
+
+    @Test
+    void aListenerExceptionStopsTheRestAndPropagates() {
+        IllegalStateException boom = new IllegalStateException("boom");
+        bus.subscribe(Opened.class, e -> seen.add("before"));
+        bus.subscribe(Opened.class, e -> { throw boom; });
+        bus.subscribe(Opened.class, e -> seen.add("after"));
+
+        IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> bus.publish(new Opened("a")));
+
+        assertSame(boom, thrown);
+        assertEquals(List.of("before"), seen);
+    }
+
+    @Test
+    void unsubscribeStopsDelivery() {
+        Runnable unsubscribe = bus.subscribe(Opened.class, e -> seen.add(e.id()));
+        bus.publish(new Opened("a"));
+        unsubscribe.run();
+        bus.publish(new Opened("b"));
+
+        assertEquals(List.of("a"), seen);
+    }
+
+    @Test
+    void aCommandGoesToExactlyItsOneHandler() {
+        bus.register(Open.class, c -> seen.add("open " + c.id()));
+
+        bus.dispatch(new Open("42"));
+
+        assertEquals(List.of("open 42"), seen);
+    }
+
+    @Test
+    void aCommandWithNoHandlerIsAnErrorNamingItsClass() {
+        HandlerNotFoundException e = assertThrows(HandlerNotFoundException.class, () -> bus.dispatch(new Open("1")));
+
+        assertEquals(Open.class, e.messageClass());
+        assertTrue(e.getMessage().contains(Open.class.getName()), e.getMessage());
+    }
+
+    @Test
+    void aSecondHandlerForTheSameCommandIsRefusedNotSwapped() {
+        bus.register(Open.class, c -> seen.add("first"));
+
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> bus.register(Open.class, c -> seen.add("second")));
+        bus.dispatch(new Open("1"));
+
+        assertTrue(e.getMessage().contains(Open.class.getName()), e.getMessage());
+        assertEquals(List.of("first"), seen);
+    }
+
+    @Test
+    void unregisteringFreesTheClassForANewHandler() {
+        Runnable unregister = bus.register(Open.class, c -> seen.add("first"));
+        unregister.run();
+        assertThrows(HandlerNotFoundException.class, () -> bus.dispatch(new Open("1")));
+
+        bus.register(Open.class, c -> seen.add("second"));
+        bus.dispatch(new Open("1"));
+
+        assertEquals(List.of("second"), seen);
+    }
+
+    @Test
+    void aHandlerOfASupertypeTakesCommandsWithoutTheirOwn() {
+        bus.register(AdminCommand.class, c -> seen.add("admin " + c));
+        bus.register(Object.class, c -> seen.add("anything"));
+
+        bus.dispatch(new Purge("old"));
+        bus.dispatch(new Open("1"));
+
+        assertEquals(List.of("admin Purge[reason=old]", "anything"), seen);
+    }
+
+    @Test
+    void handlersOfUnrelatedSupertypesAreAmbiguous() {
+        bus.register(AdminCommand.class, c -> seen.add("admin"));
+        bus.register(Query.class, c -> seen.add("query"));
+        record Both() implements AdminCommand, Query<String> { }
+
+        FluxException e = assertThrows(FluxException.class, () -> bus.dispatch(new Both()));
+
+        assertTrue(e.getMessage().contains("several unrelated supertypes"), e.getMessage());
+        assertEquals(List.of(), seen);
+    }
+
+    @Test
+    void aQueryReturnsItsHandlersAnswer() {
+        bus.registerQuery(Balance.class, q -> q.id().equals("a") ? 100L : 0L);
+
+        long balance = bus.ask(new Balance("a"));
+
+        assertEquals(100L, balance);
+        assertEquals(0L, bus.ask(new Balance("b")));
+    }
+
+    @Test
+    void aQueryWithNoHandlerIsAnError() {
+        assertThrows(HandlerNotFoundException.class, () -> bus.ask(new Balance("a")));
+    }
+
+    @Test
+    void aQueryHandlerMayAnswerNull() {
+        bus.registerQuery(Balance.class, q -> null);
+
+        assertNull(bus.ask(new Balance("a")));
+    }
+
+    @Test
+    void nullsAndPrimitivesAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> bus.publish(null));
+        assertThrows(IllegalArgumentException.class, () -> bus.dispatch(null));
+        assertThrows(IllegalArgumentException.class, () -> bus.ask(null));
+        assertThrows(IllegalArgumentException.class, () -> bus.subscribe(null, e -> { }));
+        assertThrows(IllegalArgumentException.class, () -> bus.subscribe(Opened.class, null));
+        assertThrows(IllegalArgumentException.class, () -> bus.register(null, c -> { }));
+        assertThrows(IllegalArgumentException.class, () -> bus.register(Open.class, null));
+        assertThrows(IllegalArgumentException.class, () -> bus.subscribe(int.class, e -> { }));
+    }
+}

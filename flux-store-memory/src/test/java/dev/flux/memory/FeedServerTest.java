@@ -1,0 +1,459 @@
+package dev.flux.memory;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
+import dev.flux.Metadata;
+import dev.flux.RecordedEvent;
+import dev.flux.feed.FeedHandler;
+import dev.flux.feed.FeedServer;
+import dev.flux.feed.HttpEventSource;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
+import dev.flux.subscription.Subscription;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+@Timeout(120)
+class FeedServerTest {
+    record Credited(long amount) { }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final InMemoryEventStore store = new InMemoryEventStore();
+    private final JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Credited.class));
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            toClose.get(i).close();
+        }
+        store.close();
+    }
+
+    private FeedServer feed(FeedServer.Builder builder) {
+        FeedServer feed = builder.start();
+        toClose.add(feed);
+        return feed;
+    }
+
+    private void append(String streamId, long amount) {
+        store.append(streamId, ExpectedVersion.ANY, List.of(serializer.serialize(new Credited(amount),
+                Map.of(Metadata.CORRELATION_ID, "c-" + amount))));
+    }
+
+    private HttpResponse<String> get(URI uri) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private JsonNode getJson(URI uri) throws Exception {
+        HttpResponse<String> response = get(uri);
+        assertEquals(200, response.statusCode(), response.body());
+        assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("application/json"));
+        return JSON.readTree(response.body());
+    }
+
+    @Test
+    void pagingThroughTenThousandEventsByNextYieldsEachOnceInOrder() throws Exception {
+        for (int i = 0; i < 10_000; i++) {
+            append("Account-" + (i % 50), i);
+        }
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        List<Long> positions = new ArrayList<>();
+        URI next = URI.create(feed.uri() + "?limit=100");
+        int pages = 0;
+        while (true) {
+            JsonNode page = getJson(next);
+            assertEquals("event feed", page.get("description").asText());
+            if (page.get("events").isEmpty()) {
+                break;
+            }
+            assertTrue(page.get("events").size() <= 100);
+            page.get("events").forEach(e -> positions.add(e.get("position").asLong()));
+            next = URI.create(page.get("next").asText());
+            pages++;
+        }
+
+        List<Long> expected = store.readAll(0, Integer.MAX_VALUE).stream().map(RecordedEvent::position).toList();
+        assertEquals(expected, positions);
+        assertEquals(100, pages);
+    }
+
+    @Test
+    void entriesCarryTheFeedFieldsAndTheSingleEventItsDataAndMetadata() throws Exception {
+        append("Account-42", 150);
+        RecordedEvent recorded = store.readAll(0, 1).get(0);
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        JsonNode entry = getJson(feed.uri()).get("events").get(0);
+        assertEquals(recorded.eventId().toString(), entry.get("event_id").asText());
+        assertEquals(feed.uri() + "/" + recorded.eventId(), entry.get("url").asText());
+        assertEquals("Account", entry.get("aggregate_name").asText());
+        assertEquals("42", entry.get("aggregate_id").asText());
+        assertEquals("Account-42", entry.get("stream_id").asText());
+        assertEquals(0, entry.get("aggregate_version").asLong());
+        assertEquals("Credited", entry.get("event_type").asText());
+        assertEquals(recorded.recordedAt(), Instant.parse(entry.get("created").asText()));
+        assertTrue(entry.get("created").asText().endsWith("Z"), "created is UTC");
+        assertEquals(recorded.position(), entry.get("position").asLong());
+        assertFalse(entry.has("data"), "the list leaves data out unless include=data");
+
+        JsonNode one = getJson(URI.create(entry.get("url").asText()));
+        assertEquals(150, one.get("data").get("amount").asLong());
+        assertEquals("c-150", one.get("metadata").get(Metadata.CORRELATION_ID).asText());
+        assertEquals(recorded.eventId().toString(), one.get("event_id").asText());
+    }
+
+    @Test
+    void afterLimitOffsetAndTheMaximumLimitWork() throws Exception {
+        for (int i = 1; i <= 30; i++) {
+            append("Account-1", i);
+        }
+        FeedServer feed = feed(FeedServer.builder(store).limits(10, 20));
+
+        JsonNode first = getJson(feed.uri());
+        assertEquals(10, first.get("events").size(), "default limit");
+        assertEquals(feed.uri() + "?after=10&limit=10", first.get("next").asText());
+
+        JsonNode clamped = getJson(URI.create(feed.uri() + "?after=5&limit=500"));
+        assertEquals(20, clamped.get("events").size(), "limit above the maximum is cut to it");
+        assertEquals(6, clamped.get("events").get(0).get("position").asLong());
+
+        JsonNode byOffset = getJson(URI.create(feed.uri() + "?offset=28"));
+        assertEquals(2, byOffset.get("events").size());
+        assertEquals(29, byOffset.get("events").get(0).get("position").asLong());
+
+        JsonNode end = getJson(URI.create(feed.uri() + "?after=30"));
+        assertEquals(0, end.get("events").size());
+        assertEquals(feed.uri() + "?after=30&limit=10", end.get("next").asText(), "an empty page points at itself");
+
+        assertEquals(30, getJson(URI.create(feed.uri() + "/head")).get("position").asLong());
+    }
+
+    @Test
+    void aLongPollIsAnsweredByTheAppendNotByItsWaitEnding() throws Exception {
+        append("Account-1", 1);
+        FeedServer feed = feed(FeedServer.builder(store).recheck(Duration.ofHours(1)));
+
+        CompletableFuture<HttpResponse<String>> poll = http.sendAsync(
+                HttpRequest.newBuilder(URI.create(feed.uri() + "?after=1&wait=30")).build(), HttpResponse.BodyHandlers.ofString());
+        Thread.sleep(200);
+        assertFalse(poll.isDone(), "nothing after 1 yet: the request is held");
+
+        long appended = System.nanoTime();
+        append("Account-1", 2);
+        HttpResponse<String> response = poll.get(10, TimeUnit.SECONDS);
+        long tookMillis = (System.nanoTime() - appended) / 1_000_000;
+
+        JsonNode page = JSON.readTree(response.body());
+        assertEquals(1, page.get("events").size());
+        assertEquals(2, page.get("events").get(0).get("position").asLong());
+        assertTrue(tookMillis < 5_000, "held until its 30 s wait instead of the append: " + tookMillis + " ms");
+    }
+
+    @Test
+    void aLongPollWithNothingNewEndsEmptyAfterItsWait() throws Exception {
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        JsonNode page = getJson(URI.create(feed.uri() + "?wait=1"));
+
+        assertEquals(0, page.get("events").size());
+    }
+
+    @Test
+    void heldLongPollsDoNotUseUpTheRequestThreads() throws Exception {
+        FeedServer feed = feed(FeedServer.builder(store).threads(2));
+        List<CompletableFuture<HttpResponse<String>>> polls = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            polls.add(http.sendAsync(HttpRequest.newBuilder(URI.create(feed.uri() + "?wait=30")).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        Thread.sleep(300);
+
+        HttpResponse<String> head = http.send(HttpRequest.newBuilder(URI.create(feed.uri() + "/head"))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, head.statusCode());
+
+        append("Account-1", 1);
+        for (CompletableFuture<HttpResponse<String>> poll : polls) {
+            assertEquals(1, JSON.readTree(poll.get(10, TimeUnit.SECONDS).body()).get("events").size());
+        }
+    }
+
+    @Test
+    void badRequestsGetJsonErrorsNamingTheProblem() throws Exception {
+        append("Account-1", 1);
+        FeedServer feed = feed(FeedServer.builder(store));
+        String base = feed.uri().toString();
+        Map<String, String> badRequests = Map.of(
+                "?after=abc", "'after' must be a whole number",
+                "?after=-1", "'after' must be >= 0",
+                "?limit=0", "'limit' must be >= 1",
+                "?limit=ten", "'limit' must be a whole number",
+                "?wait=-5", "'wait' must be >= 0",
+                "?wait=1.5", "'wait' must be a whole number",
+                "?include=everything", "'include' can only be 'data'",
+                "?after=1&offset=2", "disagree",
+                "?after=1&after=2", "more than once");
+        for (Map.Entry<String, String> bad : badRequests.entrySet()) {
+            HttpResponse<String> response = get(URI.create(base + bad.getKey()));
+            assertEquals(400, response.statusCode(), bad.getKey() + " -> " + response.body());
+            JsonNode error = JSON.readTree(response.body());
+            assertEquals("bad_request", error.get("error").asText());
+            assertTrue(error.get("message").asText().contains(bad.getValue()), bad.getKey() + " -> " + response.body());
+            assertFalse(response.body().contains("at dev.flux"), "no stack trace");
+        }
+
+        for (String missing : List.of(base + "/" + UUID.randomUUID(), base + "/not-a-uuid", base + "/a/b", base + "xyz",
+                base.replace("/events", "/nothing-here"))) {
+            HttpResponse<String> response = get(URI.create(missing));
+            assertEquals(404, response.statusCode(), missing + " -> " + response.body());
+            assertEquals("not_found", JSON.readTree(response.body()).get("error").asText());
+        }
+
+        HttpResponse<String> post = http.send(HttpRequest.newBuilder(feed.uri())
+                .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, post.statusCode());
+        assertEquals("GET", post.headers().firstValue("Allow").orElse(""));
+        assertEquals("method_not_allowed", JSON.readTree(post.body()).get("error").asText());
+    }
+
+    @Test
+    void aCorruptStoredBodyIsA500NamingTheEventNotAStackTrace() throws Exception {
+        store.append("Account-7", ExpectedVersion.ANY, List.of(EventData.of("Credited",
+                "{broken".getBytes(StandardCharsets.UTF_8), Map.of())));
+        UUID id = store.readAll(0, 1).get(0).eventId();
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        HttpResponse<String> response = get(URI.create(feed.uri() + "/" + id));
+
+        assertEquals(500, response.statusCode());
+        String message = JSON.readTree(response.body()).get("message").asText();
+        assertTrue(message.contains("Account-7@0") && message.contains("Credited"), message);
+    }
+
+    @Test
+    void theHandlerMountsUnderAPrefixInAServerOfYourOwn() throws Exception {
+        append("Account-1", 5);
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        FeedHandler handler = FeedServer.builder(store).handler();
+        server.createContext("/api/v1/events", handler);
+        server.start();
+        toClose.add(() -> server.stop(0));
+        toClose.add(handler);
+        String base = "http://127.0.0.1:" + server.getAddress().getPort() + "/api/v1/events";
+
+        JsonNode page = getJson(URI.create(base));
+
+        assertEquals(base + "?after=1&limit=100", page.get("next").asText());
+        JsonNode one = getJson(URI.create(page.get("events").get(0).get("url").asText()));
+        assertEquals(5, one.get("data").get("amount").asLong());
+    }
+
+    @Test
+    void curlCanReadTheFeed() throws Exception {
+        assumeTrue(commandExists("curl"), "curl is not installed");
+        append("Account-1", 9);
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        Process curl = new ProcessBuilder("curl", "-s", "-w", "\n%{http_code}", feed.uri() + "?after=0&limit=5").start();
+        String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(curl.waitFor(30, TimeUnit.SECONDS));
+
+        String[] lines = out.split("\n");
+        assertEquals("200", lines[lines.length - 1]);
+        assertEquals("Credited", JSON.readTree(lines[0]).get("events").get(0).get("event_type").asText());
+
+        Process bad = new ProcessBuilder("curl", "-s", "-w", "\n%{http_code}", feed.uri() + "?limit=x").start();
+        String badOut = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(bad.waitFor(30, TimeUnit.SECONDS));
+        assertTrue(badOut.endsWith("\n400"), badOut);
+
+        // A broken escape that HttpClient refuses to send: the JDK server answers 400 before the feed sees it.
+        Process malformed = new ProcessBuilder("curl", "-s", "-g", "-w", "\n%{http_code}", feed.uri() + "?after=%zz").start();
+        String malformedOut = new String(malformed.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(malformed.waitFor(30, TimeUnit.SECONDS));
+        assertTrue(malformedOut.endsWith("\n400"), malformedOut);
+        assertEquals(200, get(feed.uri()).statusCode(), "the feed serves on after a malformed request");
+    }
+
+    @Test
+    void aSubscriptionInAnotherProcessStyleFollowsTheFeedOverHttp() throws Exception {
+        for (int i = 1; i <= 250; i++) {
+            append("Account-" + (i % 5), i);
+        }
+        FeedServer feed = feed(FeedServer.builder(store));
+        InMemoryOffsetStore offsets = new InMemoryOffsetStore();
+        List<Long> amounts = new CopyOnWriteArrayList<>();
+        List<String> correlations = new CopyOnWriteArrayList<>();
+        Subscription subscription = Subscription.builder(HttpEventSource.of(feed.uri(), Duration.ofSeconds(2)))
+                .name("remote", offsets).batchSize(100)
+                .on(Credited.class, (e, recorded) -> {
+                    amounts.add(e.amount());
+                    correlations.add(recorded.metadata().get(Metadata.CORRELATION_ID));
+                })
+                .start();
+        try {
+            assertTrue(subscription.awaitPosition(250, Duration.ofSeconds(20)), String.valueOf(subscription.lastError()));
+            append("Account-1", 251);
+            assertTrue(subscription.awaitPosition(251, Duration.ofSeconds(20)), "a new event arrives through the long poll");
+        } finally {
+            assertTrue(subscription.stop(Duration.ofSeconds(20)));
+        }
+
+        List<Long> expected = new ArrayList<>();
+        for (long i = 1; i <= 251; i++) {
+            expected.add(i);
+        }
+        assertEquals(expected, amounts);
+        assertEquals("c-251", correlations.get(250));
+        assertEquals(251, offsets.load("remote"));
+    }
+
+    @Test
+    void theHttpSourceReadsBytesThatDecodeAsTheStoredOnesDo() throws Exception {
+        append("Account-1", 77);
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        RecordedEvent remote = HttpEventSource.of(feed.uri(), Duration.ZERO).read(0, 10).get(0);
+        RecordedEvent local = store.readAll(0, 1).get(0);
+
+        assertEquals(local.eventId(), remote.eventId());
+        assertEquals(local.streamId(), remote.streamId());
+        assertEquals(local.version(), remote.version());
+        assertEquals(local.position(), remote.position());
+        assertEquals(local.metadata(), remote.metadata());
+        assertEquals(local.recordedAt(), remote.recordedAt());
+        assertEquals(serializer.deserialize(local), serializer.deserialize(remote));
+        assertArrayEquals(JSON.writeValueAsBytes(JSON.readTree(local.data())), remote.data());
+        assertEquals(1, HttpEventSource.of(feed.uri()).end());
+    }
+
+    @Test
+    void theHttpSourceReportsADownServerAndMalformedAnswersClearly() throws Exception {
+        HttpServer liar = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        liar.createContext("/events", exchange -> {
+            byte[] body = exchange.getRequestURI().getPath().endsWith("/head") ? "[1,2".getBytes(StandardCharsets.UTF_8)
+                    : "{\"events\": [{\"position\": 1}]}".getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        liar.createContext("/broken", exchange -> {
+            exchange.sendResponseHeaders(503, -1);
+            exchange.close();
+        });
+        liar.start();
+        toClose.add(() -> liar.stop(0));
+        String base = "http://127.0.0.1:" + liar.getAddress().getPort();
+
+        FluxException noEntry = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/events"), Duration.ZERO).read(0, 10));
+        assertTrue(noEntry.getMessage().contains("malformed feed response from " + base + "/events"), noEntry.getMessage());
+        FluxException notJson = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/events"), Duration.ZERO).end());
+        assertTrue(notJson.getMessage().contains("not JSON"), notJson.getMessage());
+        FluxException unavailable = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/broken"), Duration.ZERO).read(0, 10));
+        assertTrue(unavailable.getMessage().contains("answered 503"), unavailable.getMessage());
+
+        int freePort;
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+            freePort = socket.getLocalPort();
+        }
+        URI nobody = URI.create("http://127.0.0.1:" + freePort + "/events");
+        FluxException down = assertThrows(FluxException.class, () -> HttpEventSource.of(nobody, Duration.ZERO).read(0, 10));
+        assertTrue(down.getMessage().contains("cannot read the feed at " + nobody), down.getMessage());
+
+        assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("ftp://x/events")));
+        assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("/events")));
+        assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("http://x/events?after=3")));
+    }
+
+    @Test
+    void aSubscriptionRidesOutTheFeedGoingAwayAndComingBack() throws Exception {
+        append("Account-1", 1);
+        FeedServer first = FeedServer.builder(store).start();
+        int port = first.port();
+        InMemoryOffsetStore offsets = new InMemoryOffsetStore();
+        List<Long> amounts = new CopyOnWriteArrayList<>();
+        Subscription subscription = Subscription.builder(HttpEventSource.of(first.uri(), Duration.ofSeconds(1)))
+                .name("resilient", offsets).errorDelay(Duration.ofMillis(20), Duration.ofMillis(200))
+                .on(Credited.class, e -> amounts.add(e.amount())).start();
+        try {
+            assertTrue(subscription.awaitPosition(1, Duration.ofSeconds(20)));
+            first.close();
+            append("Account-1", 2);
+            assertTrue(waitFor(() -> subscription.lastError() != null), "the subscription noticed the feed is gone");
+
+            FeedServer second = feed(FeedServer.builder(store).port(port));
+            assertTrue(subscription.awaitPosition(2, Duration.ofSeconds(20)), second.uri() + " " + subscription.lastError());
+        } finally {
+            assertTrue(subscription.stop(Duration.ofSeconds(20)));
+        }
+        assertEquals(List.of(1L, 2L), amounts);
+    }
+
+    @Test
+    void badServerOptionsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(null));
+        assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).port(70000));
+        assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).path("events"));
+        assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).limits(0, 10));
+        assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).limits(20, 10));
+        assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).maxWait(Duration.ZERO));
+        FeedServer taken = feed(FeedServer.builder(store));
+        FluxException busy = assertThrows(FluxException.class, () -> FeedServer.builder(store).port(taken.port()).start());
+        assertTrue(busy.getMessage().contains(String.valueOf(taken.port())), busy.getMessage());
+    }
+
+    private static boolean waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(10);
+        }
+        return true;
+    }
+
+    private static boolean commandExists(String command) {
+        try {
+            return new ProcessBuilder(command, "--version").redirectErrorStream(true).start().waitFor(10, TimeUnit.SECONDS);
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package dev.flux.memory;
+
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
+import dev.flux.projection.Projector;
+import dev.flux.serialization.EventDecodingException;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
+import dev.flux.test.OneEventPerReadStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ProjectorTest {
+    record Credited(long amount) { }
+
+    record Debited(long amount) { }
+
+    record Renamed(String name) { }
+
+    record Summary(long balance, int events) {
+        Summary plus(long amount) {
+            return new Summary(balance + amount, events + 1);
+        }
+    }
+
+    private final InMemoryEventStore store = new InMemoryEventStore();
+    private final JacksonEventSerializer serializer =
+            new JacksonEventSerializer(EventTypes.of(Credited.class, Debited.class, Renamed.class));
+
+    private final Projector<Summary> summary = Projector.from(new Summary(0, 0), serializer)
+            .on(Credited.class, (s, e) -> s.plus(e.amount()))
+            .on(Debited.class, (s, e) -> s.plus(-e.amount()));
+
+    @AfterEach
+    void close() {
+        store.close();
+    }
+
+    private void append(String streamId, Object... events) {
+        store.append(streamId, ExpectedVersion.ANY, java.util.Arrays.stream(events)
+                .map(e -> serializer.serialize(e, Map.of())).toList());
+    }
+
+    @Test
+    void projectsAStreamFromTheInitialStateSkippingTypesWithoutAReducer() {
+        append("Account-1", new Credited(100), new Renamed("savings"), new Debited(30));
+        append("Account-2", new Credited(7));
+
+        assertEquals(new Summary(70, 2), summary.projectStream(store, "Account-1"));
+        assertEquals(new Summary(0, 0), summary.projectStream(store, "Account-3"));
+    }
+
+    @Test
+    void projectsACategoryInGlobalOrderAcrossPages() {
+        for (int i = 0; i < 2500; i++) {
+            append("Account-" + (i % 7), new Credited(2));
+            append("Order-" + i, new Debited(1000));
+        }
+
+        assertEquals(new Summary(5000, 2500), summary.projectCategory(new OneEventPerReadStore(store), "Account"));
+        assertEquals(new Summary(5000, 2500), summary.projectCategory(store, "Account"));
+    }
+
+    @Test
+    void anOrderSensitiveProjectionSeesEventsInOrder() {
+        append("Account-1", new Renamed("a"), new Renamed("b"));
+        append("Account-2", new Renamed("c"));
+        Projector<String> names = Projector.from("", serializer).on(Renamed.class, (s, e) -> s + e.name());
+
+        assertEquals("abc", names.projectCategory(store, "Account"));
+    }
+
+    @Test
+    void onReturnsANewProjectorAndLeavesThisOneAlone() {
+        Projector<Long> empty = Projector.from(0L);
+        Projector<Long> credits = empty.on(Credited.class, (s, e) -> s + e.amount());
+        append("Account-1", new Credited(5));
+
+        assertEquals(0L, empty.projectStream(store, "Account-1"));
+        assertEquals(5L, credits.projectStream(store, "Account-1"));
+        assertEquals(5L, credits.applyEvent(0L, new Credited(5)));
+        assertSame(0L, empty.initial());
+    }
+
+    @Test
+    void aCorruptEventFailsNamingStreamVersionAndType() {
+        store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited",
+                "{\"amount\":".getBytes(StandardCharsets.UTF_8), Map.of())));
+
+        EventDecodingException e = assertThrows(EventDecodingException.class, () -> summary.projectStream(store, "Account-1"));
+        assertTrue(e.getMessage().contains("Account-1@0") && e.getMessage().contains("Credited"), e.getMessage());
+    }
+
+    @Test
+    void aReducerReturningNullIsReportedWithTheEvent() {
+        append("Account-1", new Credited(5));
+        Projector<Summary> broken = Projector.from(new Summary(0, 0), serializer).on(Credited.class, (s, e) -> null);
+
+        FluxException e = assertThrows(FluxException.class, () -> broken.projectStream(store, "Account-1"));
+        assertTrue(e.getMessage().contains("Credited") && e.getMessage().contains("Account-1@0"), e.getMessage());
+    }
+
+    @Test
+    void badArgumentsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> Projector.from(null));
+        assertThrows(IllegalArgumentException.class, () -> summary.on(Credited.class, (s, e) -> s));
+        assertThrows(IllegalArgumentException.class, () -> summary.on(null, (s, e) -> s));
+        assertThrows(IllegalArgumentException.class, () -> summary.projectStream(null, "Account-1"));
+        assertThrows(IllegalArgumentException.class, () -> summary.projectStream(store, " "));
+        assertThrows(IllegalArgumentException.class, () -> summary.projectCategory(store, "Account-1"));
+        assertThrows(IllegalArgumentException.class, () -> summary.applyEvent(new Summary(0, 0), null));
+    }
+}

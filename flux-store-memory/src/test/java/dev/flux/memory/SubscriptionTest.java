@@ -1,0 +1,542 @@
+package dev.flux.memory;
+
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.RecordedEvent;
+import dev.flux.serialization.EventDecodingException;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
+import dev.flux.subscription.EventSource;
+import dev.flux.subscription.FailureHandler;
+import dev.flux.subscription.Subscription;
+import dev.flux.subscription.SubscriptionException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Timeout(60)
+class SubscriptionTest {
+    record Credited(long amount) { }
+
+    record Debited(long amount) { }
+
+    record Unhandled(String note) { }
+
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    private final InMemoryEventStore store = new InMemoryEventStore();
+    private final InMemoryOffsetStore offsets = new InMemoryOffsetStore();
+    private final JacksonEventSerializer serializer =
+            new JacksonEventSerializer(EventTypes.of(Credited.class, Debited.class, Unhandled.class));
+    private final List<Subscription> started = new ArrayList<>();
+
+    @AfterEach
+    void stopAll() {
+        started.forEach(s -> s.stop(Duration.ofSeconds(5)));
+        store.close();
+    }
+
+    private Subscription start(Subscription.Builder builder) {
+        Subscription subscription = builder.build();
+        started.add(subscription);
+        return subscription.start();
+    }
+
+    private long append(String streamId, Object... events) {
+        List<EventData> data = new ArrayList<>();
+        for (Object event : events) {
+            data.add(serializer.serialize(event, Map.of()));
+        }
+        store.append(streamId, ExpectedVersion.ANY, data);
+        return store.lastPosition();
+    }
+
+    private static List<Long> positions(List<RecordedEvent> events) {
+        List<Long> positions = new ArrayList<>();
+        events.forEach(e -> positions.add(e.position()));
+        return positions;
+    }
+
+    private List<Long> allPositions() {
+        return positions(store.readAll(0, Integer.MAX_VALUE));
+    }
+
+    private void awaitPosition(Subscription subscription, long position) throws InterruptedException {
+        assertTrue(subscription.awaitPosition(position, WAIT),
+                () -> subscription + " did not reach " + position + "; last error " + subscription.lastError());
+    }
+
+    @Test
+    void backfillDeliversTheWholeLogInOrderThenFollowsIt() throws Exception {
+        for (int i = 0; i < 30; i++) {
+            append("Account-" + (i % 3), new Credited(i));
+        }
+        List<RecordedEvent> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).batchSize(7).onRecorded(seen::add));
+        awaitPosition(subscription, store.lastPosition());
+
+        long last = append("Account-9", new Debited(1), new Debited(2));
+        awaitPosition(subscription, last);
+
+        assertEquals(allPositions(), positions(seen));
+        assertEquals(last, subscription.position());
+    }
+
+    @Test
+    void startAtEndDeliversOnlyNewEventsAndStoresThatStartAtOnce() throws Exception {
+        long before = append("Account-1", new Credited(1), new Credited(2));
+        List<RecordedEvent> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store))
+                .name("new-only", offsets).startAtEnd().onRecorded(seen::add));
+        assertTrue(waitUntil(() -> offsets.find("new-only").isPresent()));
+        assertEquals(before, offsets.load("new-only"));
+
+        long last = append("Account-2", new Credited(3));
+        awaitPosition(subscription, last);
+
+        assertEquals(List.of(last), positions(seen));
+    }
+
+    @Test
+    void aDurableSubscriptionResumesAfterItsStoredOffset() throws Exception {
+        long first = append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription one = start(Subscription.builder(EventSource.all(store)).name("balances", offsets)
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(one, first);
+        assertTrue(one.stop(WAIT));
+        assertEquals(first, offsets.load("balances"));
+
+        long last = append("Account-1", new Credited(4));
+        Subscription two = start(Subscription.builder(EventSource.all(store)).name("balances", offsets)
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(two, last);
+
+        assertEquals(allPositions(), seen);
+    }
+
+    @Test
+    void aStoredOffsetWinsOverStartAtEnd() throws Exception {
+        long first = append("Account-1", new Credited(1));
+        offsets.save("s", 0);
+        long last = append("Account-1", new Credited(2));
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("s", offsets).startAtEnd()
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(subscription, last);
+
+        assertEquals(List.of(first, last), seen);
+    }
+
+    @Test
+    void resetForgetsTheStoredOffsetAndStartsOver() throws Exception {
+        long last = append("Account-1", new Credited(1), new Credited(2));
+        offsets.save("replay", last);
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("replay", offsets).reset()
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(subscription, last);
+
+        assertEquals(allPositions(), seen);
+    }
+
+    @Test
+    void pauseHoldsDeliveryAndResumeCatchesUp() throws Exception {
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).onRecorded(e -> seen.add(e.position())));
+        long first = append("Account-1", new Credited(1));
+        awaitPosition(subscription, first);
+
+        subscription.pause();
+        assertEquals(Subscription.State.PAUSED, subscription.state());
+        long last = append("Account-1", new Credited(2));
+        assertFalse(subscription.awaitPosition(last, Duration.ofMillis(300)), "a paused subscription must not deliver");
+        assertEquals(List.of(first), seen);
+
+        subscription.resume();
+        awaitPosition(subscription, last);
+        assertEquals(List.of(first, last), seen);
+        assertEquals(Subscription.State.RUNNING, subscription.state());
+    }
+
+    @Test
+    void stopWaitsForTheEventInHandAndStoresItsOffset() throws Exception {
+        long first = append("Account-1", new Credited(1), new Credited(2));
+        CountDownLatch inHandler = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("slow", offsets)
+                .checkpointEvery(1000).checkpointInterval(Duration.ofHours(1))
+                .onRecorded(e -> {
+                    inHandler.countDown();
+                    release.await();
+                    seen.add(e.position());
+                }));
+        assertTrue(inHandler.await(10, TimeUnit.SECONDS));
+
+        ExecutorService stopper = Executors.newSingleThreadExecutor();
+        try {
+            Future<Boolean> stopped = stopper.submit(() -> subscription.stop(WAIT));
+            assertThrows(java.util.concurrent.TimeoutException.class, () -> stopped.get(200, TimeUnit.MILLISECONDS),
+                    "stop must wait for the event in hand");
+            release.countDown();
+            assertTrue(stopped.get(10, TimeUnit.SECONDS));
+        } finally {
+            stopper.shutdownNow();
+        }
+
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+        assertEquals(List.of(first - 1), seen, "stop ends after the event in hand, before the next");
+        assertEquals(first - 1, offsets.load("slow"));
+    }
+
+    @Test
+    void aFailingHandlerIsRetriedOnTheSameEventInOrder() throws Exception {
+        long last = append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        AtomicInteger failuresLeft = new AtomicInteger(2);
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store))
+                .errorDelay(Duration.ofMillis(5), Duration.ofMillis(20))
+                .on(Credited.class, (e, recorded) -> {
+                    if (e.amount() == 2 && failuresLeft.getAndDecrement() > 0) {
+                        throw new IllegalStateException("read model is down");
+                    }
+                    seen.add(e.amount());
+                }));
+        awaitPosition(subscription, last);
+
+        assertEquals(List.of(1L, 2L, 3L), seen);
+        assertEquals("read model is down", subscription.lastError().getMessage());
+    }
+
+    @Test
+    void pastItsRetriesAnEventStopsTheSubscriptionByDefaultAndTheOffsetStaysBeforeIt() throws Exception {
+        long first = append("Account-1", new Credited(1));
+        append("Account-1", new Credited(2), new Credited(3));
+        AtomicInteger attempts = new AtomicInteger();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("strict", offsets)
+                .maxRetries(2).errorDelay(Duration.ofMillis(1), Duration.ofMillis(5))
+                .on(Credited.class, e -> {
+                    if (e.amount() == 2) {
+                        attempts.incrementAndGet();
+                        throw new IllegalArgumentException("cannot apply 2");
+                    }
+                }));
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED));
+        SubscriptionException failure = subscription.failure();
+        assertNotNull(failure);
+        assertTrue(failure.getMessage().contains("Credited at Account-1@1"), failure.getMessage());
+        assertTrue(failure.getMessage().contains("3 attempts"), failure.getMessage());
+        assertInstanceOf(IllegalArgumentException.class, failure.getCause());
+        assertEquals(3, attempts.get());
+        assertEquals(first, subscription.position());
+        assertEquals(first, offsets.load("strict"));
+    }
+
+    @Test
+    void theFailureHookCanSkipAndIsToldWhatItSkips() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2));
+        long last = append("Account-1", new Credited(3));
+        List<String> reported = new CopyOnWriteArrayList<>();
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store))
+                .maxRetries(1).errorDelay(Duration.ofMillis(1), Duration.ofMillis(5))
+                .onFailure((event, error, attempts) -> {
+                    reported.add(event.streamId() + "@" + event.version() + " " + error.getMessage() + " x" + attempts);
+                    return FailureHandler.Action.SKIP;
+                })
+                .on(Credited.class, e -> {
+                    if (e.amount() == 2) {
+                        throw new IllegalStateException("poison");
+                    }
+                    seen.add(e.amount());
+                }));
+        awaitPosition(subscription, last);
+
+        assertEquals(List.of("Account-1@1 poison x2"), reported);
+        assertEquals(List.of(1L, 3L), seen);
+        assertEquals(Subscription.State.RUNNING, subscription.state());
+    }
+
+    @Test
+    void typedHandlersGetDecodedEventsAndUnhandledTypesStillMoveTheOffset() throws Exception {
+        append("Account-1", new Credited(5), new Unhandled("skip me"), new Debited(2));
+        long last = append("Account-2", new Unhandled("last"));
+        List<String> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("typed", offsets)
+                .on(Credited.class, (e, recorded) -> seen.add("+" + e.amount() + " " + recorded.streamId()))
+                .on(Debited.class, e -> seen.add("-" + e.amount())));
+        awaitPosition(subscription, last);
+        subscription.stop();
+
+        assertEquals(List.of("+5 Account-1", "-2"), seen);
+        assertEquals(last, offsets.load("typed"));
+    }
+
+    @Test
+    void anUnregisteredTypeIsNeverDecodedEvenWhenItsBodyIsNotJson() throws Exception {
+        store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("SomethingElse",
+                "not json at all".getBytes(StandardCharsets.UTF_8), Map.of())));
+        long last = append("Account-1", new Credited(7));
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).on(Credited.class, e -> seen.add(e.amount())));
+        awaitPosition(subscription, last);
+
+        assertEquals(List.of(7L), seen);
+    }
+
+    @Test
+    void aCorruptEventOfAHandledTypeFailsNamingStreamVersionAndType() throws Exception {
+        store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited",
+                "{\"amount\": \"many\"}".getBytes(StandardCharsets.UTF_8), Map.of())));
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).maxRetries(0)
+                .on(Credited.class, e -> { }));
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED));
+        EventDecodingException cause = assertInstanceOf(EventDecodingException.class, subscription.failure().getCause());
+        assertTrue(cause.getMessage().contains("Account-1"), cause.getMessage());
+        assertTrue(cause.getMessage().contains("Credited"), cause.getMessage());
+        assertEquals(0, subscription.position());
+    }
+
+    @Test
+    void categoryAndStreamSourcesDeliverOnlyTheirEvents() throws Exception {
+        append("Account-1", new Credited(1));
+        append("Order-1", new Unhandled("order"));
+        append("Account-2", new Credited(2));
+        long last = append("Account-1", new Credited(3));
+        List<String> byCategory = new CopyOnWriteArrayList<>();
+        List<String> byStream = new CopyOnWriteArrayList<>();
+        Subscription category = start(Subscription.builder(EventSource.category(store, "Account"))
+                .onRecorded(e -> byCategory.add(e.streamId() + "@" + e.version())));
+        Subscription stream = start(Subscription.builder(EventSource.stream(store, "Account-1"))
+                .onRecorded(e -> byStream.add(e.streamId() + "@" + e.version())));
+        awaitPosition(category, last);
+        awaitPosition(stream, 2); // the cursor of a stream source is version + 1
+
+        assertEquals(List.of("Account-1@0", "Account-2@0", "Account-1@1"), byCategory);
+        assertEquals(List.of("Account-1@0", "Account-1@1"), byStream);
+    }
+
+    @Test
+    void aCaughtUpSubscriptionIsWokenByAnAppendNotByItsPoll() throws Exception {
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store))
+                .pollInterval(Duration.ofHours(1)).onRecorded(e -> seen.add(e.position())));
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.RUNNING));
+        Thread.sleep(50); // let it read the empty log and park for its hour-long poll
+
+        long last = append("Account-1", new Credited(1));
+
+        awaitPosition(subscription, last);
+        assertEquals(List.of(last), seen);
+    }
+
+    @Test
+    @Timeout(120)
+    void eightWritersWhileTailingEveryEventArrivesExactlyOnceInPositionOrder() throws Exception {
+        List<Long> seen = Collections.synchronizedList(new ArrayList<>());
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).batchSize(50)
+                .onRecorded(e -> seen.add(e.position())));
+        ExecutorService writers = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int w = 0; w < 8; w++) {
+                String stream = "Account-" + w;
+                done.add(writers.submit(() -> {
+                    for (int i = 0; i < 500; i++) {
+                        append(stream, new Credited(i), new Debited(i));
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get();
+            }
+        } finally {
+            writers.shutdownNow();
+        }
+        awaitPosition(subscription, store.lastPosition());
+
+        List<Long> all = allPositions();
+        assertEquals(8 * 500 * 2, all.size());
+        assertEquals(all, seen);
+    }
+
+    @Test
+    void twoConsumerGroupMembersTogetherSeeEveryEventOnceWithEachStreamOnOneMember() throws Exception {
+        for (int i = 0; i < 400; i++) {
+            append("Account-" + (i % 40) + (i % 2 == 0 ? "" : "+x"), new Credited(i));
+        }
+        long last = store.lastPosition();
+        List<List<RecordedEvent>> members = List.of(new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>());
+        for (int m = 0; m < 2; m++) {
+            List<RecordedEvent> mine = members.get(m);
+            Subscription member = start(Subscription.builder(EventSource.all(store)).name("group-" + m, offsets).group(m, 2)
+                    .onRecorded(mine::add));
+            awaitPosition(member, last);
+            assertTrue(member.stop(WAIT));
+        }
+
+        Set<Long> union = new HashSet<>();
+        Map<String, Integer> memberOfCardinalId = new HashMap<>();
+        for (int m = 0; m < 2; m++) {
+            List<RecordedEvent> mine = members.get(m);
+            assertFalse(mine.isEmpty(), "member " + m + " got nothing: the hash does not spread");
+            long previous = 0;
+            for (RecordedEvent event : mine) {
+                assertTrue(union.add(event.position()), "position " + event.position() + " came twice");
+                assertTrue(event.position() > previous, "member " + m + " out of order");
+                previous = event.position();
+                String cardinal = event.streamId().split("\\+")[0];
+                Integer other = memberOfCardinalId.putIfAbsent(cardinal, m);
+                assertTrue(other == null || other == m, cardinal + " is on two members");
+            }
+        }
+        assertEquals(new HashSet<>(allPositions()), union);
+        assertEquals(last, offsets.load("group-0"), "a member's offset moves past the other member's events too");
+    }
+
+    @Test
+    void aFailingSourceIsRetriedWithBackoffUntilItReads() throws Exception {
+        long last = append("Account-1", new Credited(1));
+        AtomicInteger failuresLeft = new AtomicInteger(3);
+        EventSource flaky = new EventSource() {
+            private final EventSource real = EventSource.all(store);
+
+            @Override
+            public List<RecordedEvent> read(long after, int maxCount) {
+                if (failuresLeft.getAndDecrement() > 0) {
+                    throw new IllegalStateException("connection refused");
+                }
+                return real.read(after, maxCount);
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return real.cursorOf(event);
+            }
+
+            @Override
+            public long end() {
+                return real.end();
+            }
+        };
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(flaky).errorDelay(Duration.ofMillis(5), Duration.ofMillis(20))
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(subscription, last);
+
+        assertEquals(List.of(last), seen);
+        assertEquals("connection refused", subscription.lastError().getMessage());
+    }
+
+    @Test
+    void anInterruptFromTheExecutorStopsTheSubscriptionAndStoresItsOffset() throws Exception {
+        long last = append("Account-1", new Credited(1), new Credited(2));
+        ExecutorService executor = Executors.newSingleThreadExecutor();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("pooled", offsets)
+                .checkpointEvery(1000).checkpointInterval(Duration.ofHours(1)).executor(executor).onRecorded(e -> { }));
+        awaitPosition(subscription, last);
+
+        executor.shutdownNow();
+
+        assertTrue(executor.awaitTermination(10, TimeUnit.SECONDS));
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+        assertEquals(last, offsets.load("pooled"));
+    }
+
+    @Test
+    void aHandlerMayStopItsOwnSubscription() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        AtomicReference<Subscription> self = new AtomicReference<>();
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = Subscription.builder(EventSource.all(store)).onRecorded(e -> {
+            seen.add(e.position());
+            if (e.position() == 2) {
+                assertFalse(self.get().stop(WAIT), "stop from the handler cannot wait for itself");
+            }
+        }).build();
+        self.set(subscription);
+        started.add(subscription);
+        subscription.start();
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.STOPPED));
+        assertEquals(List.of(1L, 2L), seen);
+    }
+
+    @Test
+    void startTwiceAndBadOptionsAreRefusedClearly() {
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).onRecorded(e -> { }));
+        IllegalStateException twice = assertThrows(IllegalStateException.class, subscription::start);
+        assertTrue(twice.getMessage().contains("already started"), twice.getMessage());
+
+        Subscription.Builder builder = Subscription.builder(EventSource.all(store));
+        assertThrows(IllegalArgumentException.class, () -> Subscription.builder(null));
+        IllegalArgumentException noHandler = assertThrows(IllegalArgumentException.class, builder::build);
+        assertTrue(noHandler.getMessage().contains("handler"), noHandler.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> builder.batchSize(0));
+        assertThrows(IllegalArgumentException.class, () -> builder.pollInterval(Duration.ZERO));
+        assertThrows(IllegalArgumentException.class, () -> builder.errorDelay(Duration.ofSeconds(2), Duration.ofSeconds(1)));
+        assertThrows(IllegalArgumentException.class, () -> builder.group(2, 2));
+        assertThrows(IllegalArgumentException.class, () -> builder.name(" ", offsets));
+        assertThrows(IllegalArgumentException.class, () -> builder.name("x", null));
+        assertThrows(IllegalArgumentException.class, () -> builder.maxRetries(-1));
+        builder.on(Credited.class, e -> { });
+        assertThrows(IllegalArgumentException.class, () -> builder.on(Credited.class, e -> { }));
+        IllegalArgumentException resetAlone = assertThrows(IllegalArgumentException.class, () -> builder.reset().build());
+        assertTrue(resetAlone.getMessage().contains("name"), resetAlone.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> EventSource.category(store, "bad-category"));
+        assertThrows(IllegalArgumentException.class, () -> EventSource.stream(null, "Account-1"));
+    }
+
+    @Test
+    void groupMembershipIsStableAndSpreads() {
+        int[] counts = new int[4];
+        for (int i = 0; i < 1000; i++) {
+            int member = Subscription.groupMemberOf("Account-" + i, 4);
+            assertEquals(member, Subscription.groupMemberOf("Order-" + i + "+extra", 4), "same cardinal id, same member");
+            counts[member]++;
+        }
+        for (int count : counts) {
+            assertTrue(count > 150, "uneven spread: " + java.util.Arrays.toString(counts));
+        }
+    }
+
+    private static boolean waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
+    }
+}
