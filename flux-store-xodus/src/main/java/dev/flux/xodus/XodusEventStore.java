@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.zip.CRC32C;
 
 /**
@@ -83,14 +82,12 @@ public final class XodusEventStore implements EventStore {
 
     private static final System.Logger LOG = System.getLogger(XodusEventStore.class.getName());
 
-    private final Path directory;
-    private final Environment environment;
+    private final StoreDirectory directory;
     private final Layout layout;
     private final GroupCommit<AppendBatch> writer;
     private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
     private final CRC32C crc = new CRC32C(); // writer thread only
     private long lastPosition; // writer thread only, once constructed
-    private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
      * Opens the store in {@code directory} with {@link XodusOptions#defaults()}, creating the
@@ -112,19 +109,16 @@ public final class XodusEventStore implements EventStore {
      * @throws IllegalArgumentException when an argument is null
      */
     public XodusEventStore(Path directory, XodusOptions options) {
-        if (directory == null || options == null) {
-            throw new IllegalArgumentException("directory and options must not be null, got " + directory + ", " + options);
-        }
-        this.directory = directory.toAbsolutePath();
-        this.environment = StoreDirectory.open(this.directory, options, "XodusEventStore");
+        this.directory = StoreDirectory.open(directory, options, "XodusEventStore");
+        Environment environment = this.directory.environment;
         try {
-            this.layout = Layout.open(environment, this.directory);
+            this.layout = Layout.open(environment, this.directory.path);
             this.lastPosition = environment.computeInReadonlyTransaction(this::lastPosition);
         } catch (RuntimeException e) {
             environment.close();
-            throw e instanceof FluxException ? e : new FluxException("XodusEventStore cannot open " + this.directory + ": " + e, e);
+            throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
         }
-        this.writer = new GroupCommit<>(environment, "XodusEventStore in " + this.directory, options.maxBatchEvents(),
+        this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(),
                 txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition);
     }
 
@@ -136,7 +130,7 @@ public final class XodusEventStore implements EventStore {
 
     /** The directory the store is in, absolute. */
     public Path directory() {
-        return directory;
+        return directory.path;
     }
 
     /**
@@ -229,7 +223,7 @@ public final class XodusEventStore implements EventStore {
                 }
                 do {
                     ByteIterable record = cursor.getValue();
-                    page.add(EventRecord.decode(Layout.number(cursor.getKey()), record, null, -1, directory), record);
+                    page.add(EventRecord.decode(Layout.number(cursor.getKey()), record, null, -1, directory.path), record);
                 } while (!page.isFull() && cursor.getNext());
             }
             return page.events;
@@ -263,6 +257,12 @@ public final class XodusEventStore implements EventStore {
         });
     }
 
+    /** The position of the newest event, 0 when there is none: one cursor step. */
+    @Override
+    public long lastPosition() {
+        return read(this::lastPosition);
+    }
+
     @Override
     public Optional<RecordedEvent> readEvent(UUID eventId) {
         if (eventId == null) {
@@ -285,11 +285,11 @@ public final class XodusEventStore implements EventStore {
         long position = Layout.number(positionValue);
         ByteIterable record = layout.events.get(txn, positionValue);
         if (record == null) {
-            throw new FluxException("Corrupt XodusEventStore in " + directory + ": an index points to position " + position
+            throw new FluxException("Corrupt " + directory.owner + ": an index points to position " + position
                     + (streamId == null ? "" : " for stream '" + streamId + "' version " + version)
                     + ", which holds no event");
         }
-        page.add(EventRecord.decode(position, record, streamId, version, directory), record);
+        page.add(EventRecord.decode(position, record, streamId, version, directory.path), record);
     }
 
     /** The events of one read, full at {@code maxCount} events or {@link #PAGE_BYTES} bytes of records. */
@@ -313,27 +313,8 @@ public final class XodusEventStore implements EventStore {
         }
     }
 
-    /**
-     * Runs a read in a read-only transaction with the caller's interrupt flag cleared, and sets it
-     * again after: Xodus must not see an interrupt.
-     */
     private <T> T read(TransactionalComputable<T> body) {
-        requireOpen();
-        boolean interrupted = Thread.interrupted();
-        try {
-            return environment.computeInReadonlyTransaction(body);
-        } catch (FluxException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            if (closed.get()) {
-                throw new IllegalStateException("XodusEventStore in " + directory + " was closed during the read", e);
-            }
-            throw new FluxException("XodusEventStore in " + directory + " failed to read: " + e, e);
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        return directory.read(body);
     }
 
     /**
@@ -342,24 +323,22 @@ public final class XodusEventStore implements EventStore {
      */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
+        if (!directory.markClosed()) {
             return;
         }
         try {
             writer.close();
         } finally {
-            environment.close();
+            directory.environment.close();
         }
     }
 
     private void requireOpen() {
-        if (closed.get()) {
-            throw new IllegalStateException("XodusEventStore in " + directory + " is closed");
-        }
+        directory.requireOpen();
     }
 
     @Override
     public String toString() {
-        return "XodusEventStore[" + directory + "]";
+        return "XodusEventStore[" + directory.path + "]";
     }
 }
