@@ -123,6 +123,11 @@ final class GroupCommit<B> {
         }
     }
 
+    /** Writes waiting for the writer thread (for tests). */
+    int waiting() {
+        return queue.size();
+    }
+
     private IllegalStateException closed() {
         return new IllegalStateException(owner + " is closed; nothing was written");
     }

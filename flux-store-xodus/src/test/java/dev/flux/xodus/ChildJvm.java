@@ -105,8 +105,10 @@ final class ChildJvm implements AutoCloseable {
         }
     }
 
+    /** Kills the child (SIGKILL) and waits until it is gone. */
     @Override
-    public void close() {
+    public void close() throws InterruptedException {
         process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
     }
 }
