@@ -1,0 +1,275 @@
+package dev.flux.xodus;
+
+import dev.flux.FluxException;
+import jetbrains.exodus.env.Environment;
+import jetbrains.exodus.env.Transaction;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * The one thread that writes to an {@link Environment}: group commit. Callers {@link #submit} work
+ * and wait; the thread takes every piece of work that is waiting (up to {@code maxBatchEvents}),
+ * runs them in one exclusive transaction, commits once (one {@code fdatasync} with durable writes)
+ * and then tells each caller its own outcome. Concurrent writers so share syncs instead of queueing
+ * behind one each.
+ *
+ * <p>Each piece of work is first {@linkplain Work#check checked} (reads only) against the
+ * transaction and what the work before it in the same batch wrote, and only then
+ * {@linkplain Work#write written}: a refused piece writes nothing and leaves the others alone. When a
+ * write fails halfway, the transaction is dropped, that caller gets the failure, and the rest of the
+ * batch runs again in a new transaction. Outcomes are handed out only after the commit, so a check
+ * that depended on another piece of the batch never outlives it.
+ *
+ * <p>The thread is never interrupted: Xodus turns an interrupt during a commit into an environment
+ * that refuses every later call. Callers wait without being interruptible (see {@link #submit}).
+ *
+ * @param <B> the state one transaction's work shares, made by {@code begin} for each transaction
+ */
+final class GroupCommit<B> {
+
+    /** One caller's write. Its methods run on the writer thread. */
+    interface Work<B> {
+        /** The events it writes, to bound a batch. */
+        int events();
+
+        /**
+         * Reads only: whether the work may be written in this batch. When not, the work keeps the reason
+         * for its caller, and nothing of it is written. Called again if the batch is run again.
+         */
+        boolean check(B batch);
+
+        /** Writes the work into the batch's transaction, keeping its result for its caller. */
+        void write(B batch);
+    }
+
+    private final LinkedBlockingQueue<Request<B>> queue = new LinkedBlockingQueue<>();
+    private final Request<B> stop = new Request<>(null);
+    private final Environment environment;
+    private final String owner;
+    private final int maxBatchEvents;
+    private final Function<Transaction, B> begin;
+    private final Consumer<B> committed;
+    private final Thread thread;
+    private volatile boolean closing;
+
+    /**
+     * Starts the writer thread.
+     *
+     * @param owner     names the store in thread names and messages
+     * @param begin     makes the shared state of a new transaction
+     * @param committed told, on the writer thread, when a batch's transaction has committed
+     */
+    GroupCommit(Environment environment, String owner, int maxBatchEvents, Function<Transaction, B> begin,
+                Consumer<B> committed) {
+        this.environment = environment;
+        this.owner = owner;
+        this.maxBatchEvents = maxBatchEvents;
+        this.begin = begin;
+        this.committed = committed;
+        this.thread = new Thread(this::run, "flux-xodus-writer " + owner);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /**
+     * Hands {@code work} to the writer thread and waits until its batch has committed (or failed).
+     * An interrupt does not cut the wait short: the caller still learns its outcome, and its interrupt
+     * flag is set again when this returns or throws.
+     *
+     * @throws IllegalStateException when closed, before or while waiting (nothing was written)
+     * @throws FluxException         when the commit failed (see the message for whether it was written)
+     */
+    void submit(Work<B> work) {
+        Request<B> request = new Request<>(work);
+        if (closing) {
+            throw closed();
+        }
+        queue.add(request);
+        // close() sets closing, then queues stop, then fails whatever is left. If we raced it, take our
+        // request back; if we cannot, the writer or close() has it and will complete it.
+        if (closing && queue.remove(request)) {
+            throw closed();
+        }
+        request.await(owner);
+    }
+
+    /**
+     * Finishes every write submitted before, fails later ones with {@link IllegalStateException}, and
+     * stops the thread. Waits for it uninterruptibly (a commit takes milliseconds).
+     */
+    void close() {
+        closing = true;
+        queue.add(stop);
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        for (Request<B> left; (left = queue.poll()) != null; ) {
+            if (left != stop) {
+                left.complete(closed());
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Writes waiting for the writer thread (for tests). */
+    int waiting() {
+        return queue.size();
+    }
+
+    private IllegalStateException closed() {
+        return new IllegalStateException(owner + " is closed; nothing was written");
+    }
+
+    private void run() {
+        List<Request<B>> batch = new ArrayList<>();
+        boolean stopping = false;
+        while (!stopping) {
+            Request<B> next = take();
+            int events = 0;
+            while (next != null) {
+                if (next == stop) {
+                    stopping = true;
+                    break;
+                }
+                batch.add(next);
+                events += next.work.events();
+                if (events >= maxBatchEvents) {
+                    break;
+                }
+                next = queue.poll();
+            }
+            if (!batch.isEmpty()) {
+                try {
+                    commit(batch);
+                } catch (Throwable unexpected) {
+                    for (Request<B> request : batch) {
+                        request.complete(unexpected);
+                    }
+                }
+                batch.clear();
+            }
+        }
+    }
+
+    private Request<B> take() {
+        while (true) {
+            try {
+                return queue.take();
+            } catch (InterruptedException e) {
+                // Nobody should interrupt this thread; if someone did, carry on: stopping is close()'s job.
+            }
+        }
+    }
+
+    /** Runs the batch in one transaction; again without a request whose write failed halfway. */
+    private void commit(List<Request<B>> batch) {
+        List<Request<B>> pending = batch;
+        while (!pending.isEmpty()) {
+            Transaction txn;
+            try {
+                txn = environment.beginExclusiveTransaction();
+            } catch (RuntimeException e) {
+                failAll(pending, e);
+                return;
+            }
+            Request<B> broken = null;
+            Throwable brokenBy = null;
+            try {
+                B state = begin.apply(txn);
+                for (Request<B> request : pending) {
+                    if (request.work.check(state)) {
+                        try {
+                            request.work.write(state);
+                        } catch (RuntimeException | Error e) {
+                            broken = request;
+                            brokenBy = e;
+                            break;
+                        }
+                    }
+                }
+                if (broken == null) {
+                    if (!txn.commit()) {
+                        continue; // another transaction got in first (it should not: ours is exclusive); run again
+                    }
+                    committed.accept(state);
+                    for (Request<B> request : pending) {
+                        request.complete(null);
+                    }
+                    return;
+                }
+            } catch (RuntimeException | Error e) {
+                failAll(pending, e);
+                return;
+            } finally {
+                if (!txn.isFinished()) {
+                    txn.abort();
+                }
+            }
+            broken.complete(new FluxException(owner + " failed to write; nothing of this write was written", brokenBy));
+            List<Request<B>> rest = new ArrayList<>(pending);
+            rest.remove(broken);
+            pending = rest;
+        }
+    }
+
+    private void failAll(List<Request<B>> requests, Throwable cause) {
+        for (Request<B> request : requests) {
+            request.complete(new FluxException(owner + " could not commit a group of " + requests.size()
+                    + " writes; whether this one reached the disk is unknown until the store is read again", cause));
+        }
+    }
+
+    /** A submitted write and its caller, who parks until {@link #complete} hands over the outcome. */
+    private static final class Request<B> {
+        final Work<B> work;
+        final Thread caller = Thread.currentThread();
+        private Throwable failure;
+        private volatile boolean done;
+
+        Request(Work<B> work) {
+            this.work = work;
+        }
+
+        /** Publishes the outcome: {@code failure}, or null when the batch committed. */
+        void complete(Throwable failure) {
+            this.failure = failure;
+            done = true;
+            LockSupport.unpark(caller);
+        }
+
+        void await(String owner) {
+            boolean interrupted = false;
+            while (!done) {
+                LockSupport.park(this);
+                if (Thread.interrupted()) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (failure instanceof IllegalStateException closed) {
+                throw new IllegalStateException(closed.getMessage(), closed);
+            }
+            if (failure instanceof FluxException flux) {
+                throw new FluxException(flux.getMessage(), flux.getCause());
+            }
+            if (failure != null) {
+                throw new FluxException(owner + " failed unexpectedly; whether this write reached the disk is unknown"
+                        + " until the store is read again", failure);
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+package dev.flux.xodus;
+
+import dev.flux.FluxException;
+import jetbrains.exodus.ArrayByteIterable;
+import jetbrains.exodus.ByteIterable;
+import jetbrains.exodus.env.Environment;
+import jetbrains.exodus.env.Store;
+import jetbrains.exodus.env.StoreConfig;
+import jetbrains.exodus.env.Transaction;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * The Xodus stores of an {@link XodusEventStore} and how their keys are made; the class Javadoc of
+ * {@code XodusEventStore} describes the layout. Every store is a Patricia tree without duplicates
+ * ({@link StoreConfig#WITHOUT_DUPLICATES_WITH_PREFIXING}): its commits rewrite far less than a
+ * B-tree's. Numbers in keys are 8 bytes big-endian, so keys sort as the numbers do; a name in a key is
+ * its UTF-8 bytes after their length (4 bytes), so no name's key is a prefix of another's.
+ */
+final class Layout {
+    static final String EVENTS = "events";
+    static final String STREAM_INDEX = "streamIndex";
+    static final String EVENT_INDEX = "eventIndex";
+    static final String CATEGORY_INDEX = "categoryIndex";
+    static final String STREAM_HEADS = "streamHeads";
+    static final String META = "meta";
+    /** The layout version, kept in {@link #META} under {@link #FORMAT_KEY}. */
+    static final long FORMAT = 1;
+    static final ByteIterable FORMAT_KEY = new ArrayByteIterable("format".getBytes(StandardCharsets.US_ASCII));
+    /** The kind of store the directory holds, kept in {@link #META}: the store class's simple name. */
+    static final ByteIterable KIND_KEY = new ArrayByteIterable("kind".getBytes(StandardCharsets.US_ASCII));
+
+    final Store events;
+    final Store streamIndex;
+    final Store eventIndex;
+    final Store categoryIndex;
+    final Store streamHeads;
+
+    private Layout(Environment environment, Transaction txn) {
+        events = open(environment, EVENTS, txn);
+        streamIndex = open(environment, STREAM_INDEX, txn);
+        eventIndex = open(environment, EVENT_INDEX, txn);
+        categoryIndex = open(environment, CATEGORY_INDEX, txn);
+        streamHeads = open(environment, STREAM_HEADS, txn);
+    }
+
+    /** Opens (or creates) the stores of an event store, in a directory {@link #stamp}ed for one. */
+    static Layout open(Environment environment, Path directory) {
+        return environment.computeInExclusiveTransaction(txn -> {
+            stamp(environment, txn, "XodusEventStore", directory);
+            return new Layout(environment, txn);
+        });
+    }
+
+    /**
+     * Marks a new directory as holding {@code kind} (the store class's name) in layout {@link #FORMAT},
+     * or checks that an old one does: a directory of another kind, another layout version or someone
+     * else's Xodus stores is refused with a {@link FluxException} naming it.
+     */
+    static void stamp(Environment environment, Transaction txn, String kind, Path directory) {
+        boolean fresh = !environment.storeExists(META, txn);
+        Store meta = open(environment, META, txn);
+        if (fresh) {
+            List<String> others = environment.getAllStoreNames(txn).stream().filter(name -> !name.equals(META)).toList();
+            if (!others.isEmpty()) {
+                throw new FluxException(kind + " cannot use " + directory + ": it holds Xodus stores that flux did not write "
+                        + others);
+            }
+            meta.put(txn, KIND_KEY, new ArrayByteIterable(kind.getBytes(StandardCharsets.UTF_8)));
+            meta.put(txn, FORMAT_KEY, number(FORMAT));
+            return;
+        }
+        ByteIterable found = meta.get(txn, KIND_KEY);
+        String foundKind = found == null ? "nothing flux knows"
+                : new String(found.getBytesUnsafe(), 0, found.getLength(), StandardCharsets.UTF_8);
+        if (!kind.equals(foundKind)) {
+            throw new FluxException(kind + " cannot use " + directory + ": it holds " + foundKind + "; give each store its"
+                    + " own directory");
+        }
+        ByteIterable format = meta.get(txn, FORMAT_KEY);
+        long version = format == null || format.getLength() != 8 ? -1 : number(format);
+        if (version != FORMAT) {
+            throw new FluxException(kind + " cannot use " + directory + ": it holds layout version " + version
+                    + ", and this flux reads version " + FORMAT + "; open it with the flux version that wrote it");
+        }
+    }
+
+    static Store open(Environment environment, String name, Transaction txn) {
+        return environment.openStore(name, StoreConfig.WITHOUT_DUPLICATES_WITH_PREFIXING, txn);
+    }
+
+    /** 8 bytes, big-endian. */
+    static ArrayByteIterable number(long n) {
+        byte[] bytes = new byte[8];
+        putLong(bytes, 0, n);
+        return new ArrayByteIterable(bytes);
+    }
+
+    /** The number in an 8-byte value. */
+    static long number(ByteIterable value) {
+        if (value.getLength() != 8) {
+            throw new IllegalStateException("expected an 8-byte number, found " + value.getLength() + " bytes");
+        }
+        return getLong(value.getBytesUnsafe(), 0);
+    }
+
+    /** The 4-byte length and the UTF-8 bytes of a name, to put before a number in a key. */
+    static byte[] prefix(byte[] name) {
+        byte[] prefix = new byte[4 + name.length];
+        putInt(prefix, 0, name.length);
+        System.arraycopy(name, 0, prefix, 4, name.length);
+        return prefix;
+    }
+
+    /** {@code prefix} followed by {@code n}, 8 bytes big-endian. */
+    static ArrayByteIterable key(byte[] prefix, long n) {
+        byte[] key = new byte[prefix.length + 8];
+        System.arraycopy(prefix, 0, key, 0, prefix.length);
+        putLong(key, prefix.length, n);
+        return new ArrayByteIterable(key);
+    }
+
+    /** The number after {@code prefix} in {@code key}, or -1 when the key does not start with the prefix. */
+    static long numberAfter(byte[] prefix, ByteIterable key) {
+        if (key.getLength() != prefix.length + 8) {
+            return -1;
+        }
+        byte[] bytes = key.getBytesUnsafe();
+        for (int i = 0; i < prefix.length; i++) {
+            if (bytes[i] != prefix[i]) {
+                return -1;
+            }
+        }
+        return getLong(bytes, prefix.length);
+    }
+
+    /** The 16 bytes of an event id. */
+    static ArrayByteIterable eventIdKey(UUID eventId) {
+        byte[] key = new byte[16];
+        putLong(key, 0, eventId.getMostSignificantBits());
+        putLong(key, 8, eventId.getLeastSignificantBits());
+        return new ArrayByteIterable(key);
+    }
+
+    static void putLong(byte[] bytes, int offset, long n) {
+        for (int i = 7; i >= 0; i--) {
+            bytes[offset + i] = (byte) n;
+            n >>>= 8;
+        }
+    }
+
+    static long getLong(byte[] bytes, int offset) {
+        long n = 0;
+        for (int i = 0; i < 8; i++) {
+            n = (n << 8) | (bytes[offset + i] & 0xFF);
+        }
+        return n;
+    }
+
+    static void putInt(byte[] bytes, int offset, int n) {
+        bytes[offset] = (byte) (n >>> 24);
+        bytes[offset + 1] = (byte) (n >>> 16);
+        bytes[offset + 2] = (byte) (n >>> 8);
+        bytes[offset + 3] = (byte) n;
+    }
+
+    static int getInt(byte[] bytes, int offset) {
+        return (bytes[offset] & 0xFF) << 24 | (bytes[offset + 1] & 0xFF) << 16 | (bytes[offset + 2] & 0xFF) << 8
+                | (bytes[offset + 3] & 0xFF);
+    }
+}

@@ -1,0 +1,128 @@
+package dev.flux.xodus;
+
+import dev.flux.FluxException;
+import jetbrains.exodus.env.Environment;
+import jetbrains.exodus.env.EnvironmentConfig;
+import jetbrains.exodus.env.Environments;
+import jetbrains.exodus.env.TransactionalComputable;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A store's directory and the Xodus {@link Environment} open on it. Opening turns the ways that can
+ * fail (a file where the directory should be, no permission, a lock held by another process) into a
+ * {@link FluxException} naming the directory; {@link #read} runs reads so that no interrupt reaches
+ * Xodus and a read racing {@code close} fails as closed.
+ */
+final class StoreDirectory {
+    final Path path;
+    final Environment environment;
+    /** Names the store in messages: its class and directory. */
+    final String owner;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private StoreDirectory(Path path, Environment environment, String owner) {
+        this.path = path;
+        this.environment = environment;
+        this.owner = owner;
+    }
+
+    /**
+     * Opens {@code directory} (made absolute, created when missing) for a store of class {@code kind}.
+     *
+     * @throws IllegalArgumentException when an argument is null
+     * @throws FluxException            when the directory cannot be used, naming it
+     */
+    static StoreDirectory open(Path directory, XodusOptions options, String kind) {
+        if (directory == null || options == null) {
+            throw new IllegalArgumentException(kind + " needs a directory and options, got " + directory + ", " + options);
+        }
+        Path path = directory.toAbsolutePath();
+        return new StoreDirectory(path, environment(path, options, kind), kind + " in " + path);
+    }
+
+    /**
+     * Runs a read in a read-only transaction with the caller's interrupt flag cleared, and sets it
+     * again after.
+     *
+     * @throws IllegalStateException when closed, before or during the read
+     * @throws FluxException         when Xodus fails
+     */
+    <T> T read(TransactionalComputable<T> body) {
+        requireOpen();
+        boolean interrupted = Thread.interrupted();
+        try {
+            return environment.computeInReadonlyTransaction(body);
+        } catch (FluxException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            if (closed.get()) {
+                throw new IllegalStateException(owner + " was closed during the read", e);
+            }
+            throw new FluxException(owner + " failed to read: " + e, e);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** @throws IllegalStateException when closed */
+    void requireOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException(owner + " is closed");
+        }
+    }
+
+    /** Marks the store closed; false when it already was. */
+    boolean markClosed() {
+        return closed.compareAndSet(false, true);
+    }
+
+    private static Environment environment(Path directory, XodusOptions options, String owner) {
+        if (Files.exists(directory) && !Files.isDirectory(directory)) {
+            throw new FluxException(owner + " cannot open " + directory + ": it is a file, not a directory");
+        }
+        try {
+            Files.createDirectories(directory);
+        } catch (IOException e) {
+            throw new FluxException(owner + " cannot create its directory " + directory + ": " + e, e);
+        }
+        if (!Files.isReadable(directory) || !Files.isWritable(directory) || !Files.isExecutable(directory)) {
+            throw new FluxException(owner + " cannot open " + directory + ": the directory is not readable and writable by"
+                    + " this process (user " + System.getProperty("user.name") + "); fix its permissions");
+        }
+        EnvironmentConfig config = new EnvironmentConfig()
+                .setLogDurableWrite(options.durableWrites())
+                .setMemoryUsage(options.cacheSize())
+                .setLogCacheShared(false)
+                .setLogLockTimeout(options.lockTimeout().toMillis())
+                .setEnvCloseForcedly(true)
+                .setManagementEnabled(false);
+        try {
+            return Environments.newInstance(directory.toFile(), config);
+        } catch (RuntimeException e) {
+            if (isLockFailure(e)) {
+                throw new FluxException(owner + " cannot open " + directory + ": the directory is locked by another process"
+                        + " (or another store in this one) that has it open; close that first, or give it time with"
+                        + " XodusOptions.lockTimeout (waited " + options.lockTimeout().toMillis() + " ms)", e);
+            }
+            throw new FluxException(owner + " cannot open " + directory + ": " + e, e);
+        }
+    }
+
+    private static boolean isLockFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String message = t.getMessage();
+            if (t instanceof java.nio.channels.OverlappingFileLockException
+                    || message != null && message.toLowerCase(Locale.ROOT).contains("lock")) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,344 @@
+package dev.flux.xodus;
+
+import dev.flux.EventData;
+import dev.flux.EventReader;
+import dev.flux.EventStore;
+import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
+import jetbrains.exodus.ArrayByteIterable;
+import jetbrains.exodus.ByteIterable;
+import jetbrains.exodus.env.Cursor;
+import jetbrains.exodus.env.Environment;
+import jetbrains.exodus.env.Transaction;
+import jetbrains.exodus.env.TransactionalComputable;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.zip.CRC32C;
+
+/**
+ * An {@link EventStore} in a directory, on JetBrains Xodus: embedded, durable, the default for a
+ * single process. One process at a time opens a directory (Xodus locks it).
+ *
+ * <pre>{@code
+ * try (XodusEventStore store = new XodusEventStore(Path.of("data/events"))) {
+ *     Repository<Account> accounts = Repository.of(Account.class, store);
+ *     accounts.update("42", a -> a.credit(100));
+ * }
+ * }</pre>
+ *
+ * <p><b>Durability.</b> With durable writes (the default, see {@link XodusOptions}) {@link #append}
+ * returns only after its events are on disk; a returned append survives a crash of the process or
+ * the machine, and an append is never half there, whenever the process dies.
+ *
+ * <p><b>Group commit and threads.</b> The store owns one writer thread, and every write happens on
+ * it. An append is checked and encoded on the caller's thread, queued, and waits; the writer takes
+ * all appends waiting, checks each against the stream heads and event ids as the batch has left them,
+ * writes those that pass, commits them all in one transaction with one sync, and then tells each
+ * caller its own outcome. A refused append (conflict, duplicate id) writes nothing and does not
+ * affect the others in its batch. Concurrent appenders so share syncs: throughput grows with
+ * writers. Reads run in Xodus read-only transactions on the caller's thread and never wait for
+ * writes; they see whole batches only.
+ *
+ * <p><b>Interrupts.</b> An interrupt of a thread inside Xodus can close its files for good, so
+ * writes happen only on the writer thread, which nobody interrupts. An appender whose thread is
+ * interrupted while it waits keeps waiting for its batch (a commit takes milliseconds), then returns
+ * or throws as it would have, with its interrupt flag set again: the interrupt never leaves its
+ * outcome unknown. Reads, too, ignore the interrupt flag while they run and set it again after.
+ *
+ * <p><b>Layout.</b> Xodus stores in the directory, all Patricia trees without duplicates; numbers are
+ * 8 bytes big-endian, and a {@code name} in a key is a 4-byte length and the UTF-8 bytes:
+ * <table>
+ *   <caption>Xodus stores</caption>
+ *   <tr><th>store</th><th>key</th><th>value</th></tr>
+ *   <tr><td>{@code events}</td><td>global position (1, 2, 3, ... without gaps)</td>
+ *       <td>the event record: stream id, version, event id, type, time, metadata, data, and a CRC32C of
+ *       it all (see {@code EventRecord})</td></tr>
+ *   <tr><td>{@code streamIndex}</td><td>stream id (name), version</td><td>position</td></tr>
+ *   <tr><td>{@code eventIndex}</td><td>event id (16 bytes)</td><td>position</td></tr>
+ *   <tr><td>{@code categoryIndex}</td><td>category (name), position</td><td>empty</td></tr>
+ *   <tr><td>{@code streamHeads}</td><td>stream id (UTF-8)</td><td>the stream's version</td></tr>
+ *   <tr><td>{@code meta}</td><td>{@code kind}, {@code format}</td><td>{@code XodusEventStore}, 1</td></tr>
+ * </table>
+ * Positions are given out by the writer thread in commit order, so the global-log rule holds with
+ * contiguous positions. A record whose checksum or structure is wrong is reported with a
+ * {@link FluxException} naming its position, stream, version and type.
+ *
+ * <p>Reads return at most {@code maxCount} events and stop early after about {@value #PAGE_BYTES}
+ * bytes of event records (always at least one event), so a page's memory stays bounded.
+ *
+ * <p>All methods are thread-safe. After {@link #close()} every method throws
+ * {@link IllegalStateException}.
+ */
+public final class XodusEventStore implements EventStore {
+    /** The bytes of event records after which a read stops early. */
+    public static final int PAGE_BYTES = 4 << 20;
+
+    private static final System.Logger LOG = System.getLogger(XodusEventStore.class.getName());
+
+    private final StoreDirectory directory;
+    private final Layout layout;
+    private final GroupCommit<AppendBatch> writer;
+    private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
+    private final CRC32C crc = new CRC32C(); // writer thread only
+    private long lastPosition; // writer thread only, once constructed
+
+    /**
+     * Opens the store in {@code directory} with {@link XodusOptions#defaults()}, creating the
+     * directory when it does not exist.
+     *
+     * @throws FluxException            when the directory is a file, cannot be created, read or written, is
+     *                                  locked by another process, or holds something else
+     * @throws IllegalArgumentException when the directory is null
+     */
+    public XodusEventStore(Path directory) {
+        this(directory, XodusOptions.defaults());
+    }
+
+    /**
+     * Opens the store in {@code directory}, creating the directory when it does not exist.
+     *
+     * @throws FluxException            when the directory is a file, cannot be created, read or written, is
+     *                                  locked by another process, or holds something else
+     * @throws IllegalArgumentException when an argument is null
+     */
+    public XodusEventStore(Path directory, XodusOptions options) {
+        this.directory = StoreDirectory.open(directory, options, "XodusEventStore");
+        Environment environment = this.directory.environment;
+        try {
+            this.layout = Layout.open(environment, this.directory.path);
+            this.lastPosition = environment.computeInReadonlyTransaction(this::lastPosition);
+        } catch (RuntimeException e) {
+            environment.close();
+            throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
+        }
+        this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(),
+                txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition);
+    }
+
+    private long lastPosition(Transaction txn) {
+        try (Cursor cursor = layout.events.openCursor(txn)) {
+            return cursor.getLast() ? Layout.number(cursor.getKey()) : 0;
+        }
+    }
+
+    /** The directory the store is in, absolute. */
+    public Path directory() {
+        return directory.path;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Returns once the events are committed (on disk, with durable writes). An interrupt does not cut
+     * the wait short (see the class documentation).
+     *
+     * @throws IllegalStateException when the store is closed
+     */
+    @Override
+    public long append(String streamId, long expectedVersion, List<EventData> events) {
+        StreamName.requireStreamId(streamId);
+        ExpectedVersion.requireValid(expectedVersion);
+        EventData.requireBatch(streamId, events);
+        requireOpen();
+        Append append = new Append(streamId, expectedVersion, events);
+        writer.submit(append);
+        long version = append.outcome();
+        for (Runnable listener : appendListeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
+                        + " had committed; the append stands", e);
+            }
+        }
+        return version;
+    }
+
+    /** Listeners run on the appending thread after its append has committed. */
+    @Override
+    public Runnable onAppend(Runnable listener) {
+        if (listener == null) {
+            throw new IllegalArgumentException("listener must not be null");
+        }
+        appendListeners.add(listener);
+        return () -> appendListeners.remove(listener);
+    }
+
+    @Override
+    public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+        StreamName.requireStreamId(streamId);
+        EventReader.requireRange(fromVersion, maxCount);
+        if (maxCount == 0) {
+            requireOpen();
+            return List.of();
+        }
+        byte[] prefix = Layout.prefix(EventRecord.utf8(streamId, "stream id '" + streamId + "'"));
+        return read(txn -> {
+            Page page = new Page(maxCount);
+            try (Cursor cursor = layout.streamIndex.openCursor(txn)) {
+                if (cursor.getSearchKeyRange(Layout.key(prefix, fromVersion)) == null) {
+                    return page.events;
+                }
+                do {
+                    long version = Layout.numberAfter(prefix, cursor.getKey());
+                    if (version < 0) {
+                        break;
+                    }
+                    readIndexed(txn, cursor.getValue(), streamId, version, page);
+                } while (!page.isFull() && cursor.getNext());
+            }
+            return page.events;
+        });
+    }
+
+    @Override
+    public long streamVersion(String streamId) {
+        StreamName.requireStreamId(streamId);
+        ByteIterable key = new ArrayByteIterable(EventRecord.utf8(streamId, "stream id '" + streamId + "'"));
+        return read(txn -> {
+            ByteIterable head = layout.streamHeads.get(txn, key);
+            return head == null ? ExpectedVersion.NO_STREAM : Layout.number(head);
+        });
+    }
+
+    @Override
+    public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+        EventReader.requireRange(afterPosition, maxCount);
+        if (maxCount == 0 || afterPosition == Long.MAX_VALUE) {
+            requireOpen();
+            return List.of();
+        }
+        return read(txn -> {
+            Page page = new Page(maxCount);
+            try (Cursor cursor = layout.events.openCursor(txn)) {
+                if (cursor.getSearchKeyRange(Layout.number(afterPosition + 1)) == null) {
+                    return page.events;
+                }
+                do {
+                    ByteIterable record = cursor.getValue();
+                    page.add(EventRecord.decode(Layout.number(cursor.getKey()), record, null, -1, directory.path), record);
+                } while (!page.isFull() && cursor.getNext());
+            }
+            return page.events;
+        });
+    }
+
+    @Override
+    public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+        StreamName.requireCategory(category);
+        EventReader.requireRange(afterPosition, maxCount);
+        if (maxCount == 0 || afterPosition == Long.MAX_VALUE) {
+            requireOpen();
+            return List.of();
+        }
+        byte[] prefix = Layout.prefix(EventRecord.utf8(category, "category '" + category + "'"));
+        return read(txn -> {
+            Page page = new Page(maxCount);
+            try (Cursor cursor = layout.categoryIndex.openCursor(txn)) {
+                if (cursor.getSearchKeyRange(Layout.key(prefix, afterPosition + 1)) == null) {
+                    return page.events;
+                }
+                do {
+                    long position = Layout.numberAfter(prefix, cursor.getKey());
+                    if (position < 0) {
+                        break;
+                    }
+                    readIndexed(txn, Layout.number(position), null, -1, page);
+                } while (!page.isFull() && cursor.getNext());
+            }
+            return page.events;
+        });
+    }
+
+    /** The position of the newest event, 0 when there is none: one cursor step. */
+    @Override
+    public long lastPosition() {
+        return read(this::lastPosition);
+    }
+
+    @Override
+    public Optional<RecordedEvent> readEvent(UUID eventId) {
+        if (eventId == null) {
+            throw new IllegalArgumentException("eventId must not be null");
+        }
+        ByteIterable key = Layout.eventIdKey(eventId);
+        return read(txn -> {
+            ByteIterable position = layout.eventIndex.get(txn, key);
+            if (position == null) {
+                return Optional.empty();
+            }
+            Page page = new Page(1);
+            readIndexed(txn, position, null, -1, page);
+            return Optional.of(page.events.get(0));
+        });
+    }
+
+    /** Adds the event at the position an index gave, checked against what the index said of it. */
+    private void readIndexed(Transaction txn, ByteIterable positionValue, String streamId, long version, Page page) {
+        long position = Layout.number(positionValue);
+        ByteIterable record = layout.events.get(txn, positionValue);
+        if (record == null) {
+            throw new FluxException("Corrupt " + directory.owner + ": an index points to position " + position
+                    + (streamId == null ? "" : " for stream '" + streamId + "' version " + version)
+                    + ", which holds no event");
+        }
+        page.add(EventRecord.decode(position, record, streamId, version, directory.path), record);
+    }
+
+    /** The events of one read, full at {@code maxCount} events or {@link #PAGE_BYTES} bytes of records. */
+    private static final class Page {
+        final List<RecordedEvent> events;
+        private final int maxCount;
+        private long bytes;
+
+        Page(int maxCount) {
+            this.maxCount = maxCount;
+            this.events = new ArrayList<>(Math.min(maxCount, 64));
+        }
+
+        void add(RecordedEvent event, ByteIterable record) {
+            events.add(event);
+            bytes += record.getLength();
+        }
+
+        boolean isFull() {
+            return events.size() >= maxCount || bytes >= PAGE_BYTES;
+        }
+    }
+
+    private <T> T read(TransactionalComputable<T> body) {
+        return directory.read(body);
+    }
+
+    /**
+     * Finishes the appends already queued (later ones fail with {@link IllegalStateException}), stops
+     * the writer thread and closes the directory. Idempotent; waits uninterruptibly for the writer.
+     */
+    @Override
+    public void close() {
+        if (!directory.markClosed()) {
+            return;
+        }
+        try {
+            writer.close();
+        } finally {
+            directory.environment.close();
+        }
+    }
+
+    private void requireOpen() {
+        directory.requireOpen();
+    }
+
+    @Override
+    public String toString() {
+        return "XodusEventStore[" + directory.path + "]";
+    }
+}

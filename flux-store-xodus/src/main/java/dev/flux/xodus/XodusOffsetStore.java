@@ -1,0 +1,174 @@
+package dev.flux.xodus;
+
+import dev.flux.FluxException;
+import dev.flux.subscription.OffsetStore;
+import jetbrains.exodus.ArrayByteIterable;
+import jetbrains.exodus.ByteIterable;
+import jetbrains.exodus.env.Environment;
+import jetbrains.exodus.env.Store;
+import jetbrains.exodus.env.Transaction;
+
+import java.nio.file.Path;
+import java.util.OptionalLong;
+import java.util.function.Consumer;
+
+/**
+ * An {@link OffsetStore} in its own directory, on JetBrains Xodus: durable like
+ * {@link XodusEventStore}, whose options it takes. Give it a directory of its own, e.g.
+ * {@code data/offsets} beside {@code data/events}: a directory holds one store, and one process at a
+ * time opens it.
+ *
+ * <pre>{@code
+ * try (XodusOffsetStore offsets = new XodusOffsetStore(Path.of("data/offsets"))) {
+ *     long after = offsets.load("balances");
+ *     ...
+ *     offsets.save("balances", lastPosition);
+ * }
+ * }</pre>
+ *
+ * <p>With durable writes (the default) a {@link #save} or {@link #delete} returns once it is on disk.
+ * Like the event store, it writes only on a thread of its own, which groups concurrent saves into one
+ * transaction and one sync; a caller interrupted while it saves waits for the outcome and finds its
+ * interrupt flag set again. The positions live in one Xodus store, {@code offsets}: the name's UTF-8
+ * bytes to 8 bytes big-endian. Thread-safe; after {@link #close()} every method throws
+ * {@link IllegalStateException}.
+ */
+public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
+    static final String OFFSETS = "offsets";
+
+    private final StoreDirectory directory;
+    private final Store offsets;
+    private final GroupCommit<Transaction> writer;
+
+    /**
+     * Opens the offsets in {@code directory} with {@link XodusOptions#defaults()}, creating the
+     * directory when it does not exist.
+     *
+     * @throws FluxException            when the directory is a file, cannot be created, read or written, is
+     *                                  locked by another process, or holds something else
+     * @throws IllegalArgumentException when the directory is null
+     */
+    public XodusOffsetStore(Path directory) {
+        this(directory, XodusOptions.defaults());
+    }
+
+    /**
+     * Opens the offsets in {@code directory}, creating the directory when it does not exist.
+     *
+     * @throws FluxException            when the directory is a file, cannot be created, read or written, is
+     *                                  locked by another process, or holds something else
+     * @throws IllegalArgumentException when an argument is null
+     */
+    public XodusOffsetStore(Path directory, XodusOptions options) {
+        this.directory = StoreDirectory.open(directory, options, "XodusOffsetStore");
+        Environment environment = this.directory.environment;
+        try {
+            this.offsets = environment.computeInExclusiveTransaction(txn -> {
+                Layout.stamp(environment, txn, "XodusOffsetStore", this.directory.path);
+                return Layout.open(environment, OFFSETS, txn);
+            });
+        } catch (RuntimeException e) {
+            environment.close();
+            throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
+        }
+        this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(), txn -> txn, txn -> { });
+    }
+
+    /** The directory the offsets are in, absolute. */
+    public Path directory() {
+        return directory.path;
+    }
+
+    /** @throws IllegalStateException when closed */
+    @Override
+    public long load(String name) {
+        return find(name).orElse(0);
+    }
+
+    /** @throws IllegalStateException when closed */
+    @Override
+    public OptionalLong find(String name) {
+        OffsetStore.requireValid(name, 0);
+        ByteIterable key = key(name);
+        return directory.read(txn -> {
+            ByteIterable position = offsets.get(txn, key);
+            if (position == null) {
+                return OptionalLong.empty();
+            }
+            if (position.getLength() != 8) {
+                throw new FluxException("Corrupt " + directory.owner + ": the offset of '" + name + "' is "
+                        + position.getLength() + " bytes, not 8; its files were changed outside flux or damaged");
+            }
+            return OptionalLong.of(Layout.number(position));
+        });
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalStateException when closed
+     * @throws FluxException         when the write failed (the message says whether it may have landed)
+     */
+    @Override
+    public void save(String name, long position) {
+        OffsetStore.requireValid(name, position);
+        ByteIterable key = key(name);
+        ByteIterable value = Layout.number(position);
+        directory.requireOpen();
+        writer.submit(new Write(txn -> offsets.put(txn, key, value)));
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalStateException when closed
+     * @throws FluxException         when the write failed (the message says whether it may have landed)
+     */
+    @Override
+    public void delete(String name) {
+        OffsetStore.requireValid(name, 0);
+        ByteIterable key = key(name);
+        directory.requireOpen();
+        writer.submit(new Write(txn -> offsets.delete(txn, key)));
+    }
+
+    /** Finishes the writes already queued, stops the writer thread and closes the directory. Idempotent. */
+    @Override
+    public void close() {
+        if (!directory.markClosed()) {
+            return;
+        }
+        try {
+            writer.close();
+        } finally {
+            directory.environment.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "XodusOffsetStore[" + directory.path + "]";
+    }
+
+    private static ByteIterable key(String name) {
+        return new ArrayByteIterable(EventRecord.utf8(name, "subscription name '" + name + "'"));
+    }
+
+    /** A save or delete: never refused. */
+    private record Write(Consumer<Transaction> body) implements GroupCommit.Work<Transaction> {
+        @Override
+        public int events() {
+            return 1;
+        }
+
+        @Override
+        public boolean check(Transaction txn) {
+            return true;
+        }
+
+        @Override
+        public void write(Transaction txn) {
+            body.accept(txn);
+        }
+    }
+}

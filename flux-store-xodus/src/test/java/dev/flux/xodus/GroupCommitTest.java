@@ -1,0 +1,158 @@
+package dev.flux.xodus;
+
+import dev.flux.FluxException;
+import jetbrains.exodus.ArrayByteIterable;
+import jetbrains.exodus.ByteIterable;
+import jetbrains.exodus.env.Store;
+import jetbrains.exodus.env.Transaction;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** One batch, one transaction, and each caller's own outcome: a refused or failing write leaves the others alone. */
+class GroupCommitTest {
+    @TempDir
+    Path directory;
+
+    private StoreDirectory storeDirectory;
+    private Store store;
+    private GroupCommit<Transaction> writer;
+    private final AtomicInteger commits = new AtomicInteger();
+    private final ExecutorService callers = Executors.newCachedThreadPool();
+
+    @BeforeEach
+    void open() {
+        storeDirectory = StoreDirectory.open(directory, XodusOptions.defaults(), "GroupCommitTest");
+        store = storeDirectory.environment.computeInExclusiveTransaction(txn -> Layout.open(storeDirectory.environment, "t", txn));
+        writer = new GroupCommit<>(storeDirectory.environment, "GroupCommitTest", 100, txn -> txn, txn -> commits.incrementAndGet());
+    }
+
+    @AfterEach
+    void close() throws InterruptedException {
+        callers.shutdownNow();
+        assertTrue(callers.awaitTermination(30, TimeUnit.SECONDS));
+        writer.close();
+        storeDirectory.environment.close();
+    }
+
+    @Test
+    void writesWaitingTogetherCommitTogetherWithTheirOwnOutcomes() throws Exception {
+        CountDownLatch writerBusy = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> gate = callers.submit(() -> writer.submit(new Put("gate", () -> {
+            writerBusy.countDown();
+            await(release);
+        })));
+        assertTrue(writerBusy.await(30, TimeUnit.SECONDS));
+        Put first = new Put("first", () -> { });
+        Put refused = new Put("refused", () -> { });
+        refused.refuse = true;
+        Put broken = new Put("broken", () -> {
+            throw new IllegalStateException("disk on fire");
+        });
+        Put last = new Put("last", () -> { });
+        Future<?> firstDone = callers.submit(() -> writer.submit(first));
+        Future<?> refusedDone = callers.submit(() -> writer.submit(refused));
+        Future<?> brokenDone = callers.submit(() -> writer.submit(broken));
+        Future<?> lastDone = callers.submit(() -> writer.submit(last));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (writer.waiting() < 4) {
+            if (System.nanoTime() > deadline) {
+                fail("the writes did not queue up: " + writer.waiting());
+            }
+            Thread.onSpinWait();
+        }
+
+        release.countDown();
+
+        gate.get(30, TimeUnit.SECONDS);
+        firstDone.get(30, TimeUnit.SECONDS);
+        refusedDone.get(30, TimeUnit.SECONDS);
+        lastDone.get(30, TimeUnit.SECONDS);
+        Throwable failure = assertThrows(java.util.concurrent.ExecutionException.class, () -> brokenDone.get(30, TimeUnit.SECONDS))
+                .getCause();
+        assertInstanceOf(FluxException.class, failure);
+        assertTrue(failure.getMessage().contains("nothing of this write was written"), failure.getMessage());
+        assertEquals("disk on fire", failure.getCause().getMessage());
+        assertEquals(2, commits.get(), "the gate, then the four waiting writes in one transaction");
+        assertTrue(has("gate") && has("first") && has("last"));
+        assertFalse(has("refused"), "a refused write writes nothing");
+        assertFalse(has("broken"), "a write that failed halfway left nothing behind");
+    }
+
+    @Test
+    void closeFinishesWhatWasSubmittedAndRefusesWhatComesAfter() throws Exception {
+        Future<?> submitted = callers.submit(() -> writer.submit(new Put("before", () -> { })));
+        submitted.get(30, TimeUnit.SECONDS);
+
+        writer.close();
+
+        assertTrue(has("before"));
+        IllegalStateException refused = assertThrows(IllegalStateException.class, () -> writer.submit(new Put("after", () -> { })));
+        assertTrue(refused.getMessage().contains("closed"), refused.getMessage());
+        assertFalse(has("after"));
+    }
+
+    private boolean has(String key) {
+        return storeDirectory.environment.computeInReadonlyTransaction(txn -> store.get(txn, key(key)) != null);
+    }
+
+    private static ByteIterable key(String key) {
+        return new ArrayByteIterable(key.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            assertTrue(latch.await(30, TimeUnit.SECONDS));
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Puts its key, then runs {@code after} (which may block or throw) inside the transaction. */
+    private final class Put implements GroupCommit.Work<Transaction> {
+        final String key;
+        final Runnable after;
+        boolean refuse;
+
+        Put(String key, Runnable after) {
+            this.key = key;
+            this.after = after;
+        }
+
+        @Override
+        public int events() {
+            return 1;
+        }
+
+        @Override
+        public boolean check(Transaction txn) {
+            assertNull(store.get(txn, key(key)));
+            return !refuse;
+        }
+
+        @Override
+        public void write(Transaction txn) {
+            store.put(txn, key(key), key(key));
+            after.run();
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package dev.flux.xodus;
+
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import jetbrains.exodus.ArrayByteIterable;
+import jetbrains.exodus.ByteIterable;
+import jetbrains.exodus.env.Environment;
+import jetbrains.exodus.env.Environments;
+import jetbrains.exodus.env.Store;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.UnaryOperator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+/** Directories that cannot be used and records damaged on disk give errors that say what and where. */
+class XodusBadInputTest {
+    @TempDir
+    Path directory;
+    @TempDir
+    Path logs;
+
+    @Test
+    void aDirectoryLockedByAnotherProcessIsRefusedNamingIt() throws Exception {
+        try (ChildJvm holder = new ChildJvm(DirectoryHolder.class, true, logs.resolve("stderr.txt"), directory.toString())) {
+            holder.awaitLines(line -> line.startsWith("READY"), 1, 60);
+
+            FluxException refused = assertThrows(FluxException.class, () -> new XodusEventStore(directory));
+
+            assertTrue(refused.getMessage().contains(directory.toAbsolutePath().toString()), refused.getMessage());
+            assertTrue(refused.getMessage().contains("locked by another process"), refused.getMessage());
+        }
+        new XodusEventStore(directory).close(); // the lock of a killed process does not outlive it
+    }
+
+    @Test
+    void aSecondStoreOnTheSameDirectoryInOneProcessIsRefused() {
+        try (XodusEventStore first = new XodusEventStore(directory)) {
+            FluxException refused = assertThrows(FluxException.class, () -> new XodusEventStore(directory));
+
+            assertTrue(refused.getMessage().contains(directory.toAbsolutePath().toString()), refused.getMessage());
+            assertTrue(refused.getMessage().contains("locked"), refused.getMessage());
+            assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("account-1"), "the first store is unharmed");
+        }
+    }
+
+    @Test
+    void aFileWhereTheDirectoryShouldBeIsRefused() throws Exception {
+        Path file = Files.writeString(directory.resolve("events"), "not a directory");
+
+        FluxException refused = assertThrows(FluxException.class, () -> new XodusEventStore(file));
+        FluxException refusedOffsets = assertThrows(FluxException.class, () -> new XodusOffsetStore(file));
+
+        assertTrue(refused.getMessage().contains(file.toString()) && refused.getMessage().contains("is a file"), refused.getMessage());
+        assertTrue(refusedOffsets.getMessage().contains(file.toString()), refusedOffsets.getMessage());
+        assertEquals("not a directory", Files.readString(file), "the file is left alone");
+    }
+
+    @Test
+    void anUnreadableDirectoryIsRefused() throws Exception {
+        Path locked = Files.createDirectory(directory.resolve("locked"));
+        Files.setPosixFilePermissions(locked, PosixFilePermissions.fromString("---------"));
+        try {
+            assumeFalse(Files.isReadable(locked), "this user (root?) can read any directory");
+
+            FluxException refused = assertThrows(FluxException.class, () -> new XodusEventStore(locked));
+
+            assertTrue(refused.getMessage().contains(locked.toString()) && refused.getMessage().contains("not readable"),
+                    refused.getMessage());
+        } finally {
+            Files.setPosixFilePermissions(locked, PosixFilePermissions.fromString("rwx------"));
+        }
+    }
+
+    @Test
+    void aDirectoryHoldingAnotherKindOfStoreIsRefused() {
+        new XodusOffsetStore(directory).close();
+
+        FluxException refused = assertThrows(FluxException.class, () -> new XodusEventStore(directory));
+
+        assertTrue(refused.getMessage().contains("XodusOffsetStore") && refused.getMessage().contains(directory.toString()),
+                refused.getMessage());
+    }
+
+    @Test
+    void aCorruptedEventBodyIsReportedWithStreamVersionAndType() {
+        List<EventData> events = List.of(event("Opened"), event("Credited"), event("Debited"));
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            store.append("account-1", ExpectedVersion.NO_STREAM, events);
+        }
+        rewriteRecord(2, bytes -> {
+            bytes[bytes.length - 2] ^= 0x20; // a byte of the JSON body
+            return bytes;
+        });
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            for (Runnable read : List.<Runnable>of(
+                    () -> store.readStream("account-1", 0, 10),
+                    () -> store.readAll(0, 10),
+                    () -> store.readCategory("account", 1, 10),
+                    () -> store.readEvent(events.get(1).eventId()))) {
+                FluxException corrupt = assertThrows(FluxException.class, read::run);
+
+                String message = corrupt.getMessage();
+                assertTrue(message.contains("'account-1'") && message.contains("version 1") && message.contains("'Credited'")
+                        && message.contains("position 2") && message.contains(directory.toString()), message);
+            }
+            assertEquals(List.of(0L), versions(store.readStream("account-1", 0, 1)), "the events around it still read");
+            assertEquals(List.of(2L), versions(store.readStream("account-1", 2, 10)));
+        }
+    }
+
+    @Test
+    void aTruncatedRecordIsReportedWithWhatTheIndexKnows() {
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            store.append("account-1", ExpectedVersion.NO_STREAM, List.of(event("Opened"), event("Credited")));
+        }
+        rewriteRecord(2, bytes -> new byte[] {1, 2, 3});
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            FluxException corrupt = assertThrows(FluxException.class, () -> store.readStream("account-1", 0, 10));
+
+            assertTrue(corrupt.getMessage().contains("'account-1'") && corrupt.getMessage().contains("version 1")
+                    && corrupt.getMessage().contains("shorter than its"), corrupt.getMessage());
+        }
+    }
+
+    @Test
+    void aStringThatUtf8CannotHoldIsRefused() {
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            String loneSurrogate = "account-\uD800x";
+
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> store.append(loneSurrogate, ExpectedVersion.ANY, List.of(event("Opened"))));
+
+            assertTrue(refused.getMessage().contains("surrogate"), refused.getMessage());
+            assertEquals(0, store.lastPosition());
+        }
+    }
+
+    @Test
+    void everyCallAfterCloseFailsWithIllegalStateException() {
+        XodusEventStore store = new XodusEventStore(directory.resolve("events"));
+        XodusOffsetStore offsets = new XodusOffsetStore(directory.resolve("offsets"));
+        store.close();
+        offsets.close();
+        store.close();
+        offsets.close();
+
+        assertThrows(IllegalStateException.class, () -> store.append("account-1", ExpectedVersion.ANY, List.of(event("Opened"))));
+        assertThrows(IllegalStateException.class, () -> store.readStream("account-1", 0, 10));
+        assertThrows(IllegalStateException.class, () -> store.readAll(0, 10));
+        assertThrows(IllegalStateException.class, () -> store.readCategory("account", 0, 10));
+        assertThrows(IllegalStateException.class, () -> store.readEvent(UUID.randomUUID()));
+        assertThrows(IllegalStateException.class, () -> store.streamVersion("account-1"));
+        assertThrows(IllegalStateException.class, store::lastPosition);
+        assertThrows(IllegalStateException.class, () -> offsets.save("balances", 1));
+        assertThrows(IllegalStateException.class, () -> offsets.load("balances"));
+        assertThrows(IllegalStateException.class, () -> offsets.delete("balances"));
+    }
+
+    /** Replaces the record at {@code position} with Xodus directly, as damage on disk would. */
+    private void rewriteRecord(long position, UnaryOperator<byte[]> damage) {
+        Environment environment = Environments.newInstance(directory.toFile());
+        try {
+            environment.executeInTransaction(txn -> {
+                Store events = Layout.open(environment, Layout.EVENTS, txn);
+                ByteIterable key = Layout.number(position);
+                ByteIterable record = events.get(txn, key);
+                byte[] bytes = java.util.Arrays.copyOf(record.getBytesUnsafe(), record.getLength());
+                events.put(txn, key, new ArrayByteIterable(damage.apply(bytes)));
+            });
+        } finally {
+            environment.close();
+        }
+    }
+
+    private static List<Long> versions(List<RecordedEvent> events) {
+        return events.stream().map(RecordedEvent::version).toList();
+    }
+
+    private static EventData event(String type) {
+        return EventData.of(type, ("{\"type\":\"" + type + "\"}").getBytes(StandardCharsets.UTF_8), Map.of("k", "v"));
+    }
+}
