@@ -2,6 +2,7 @@ package dev.flux.example.account;
 
 import dev.flux.EventStore;
 import dev.flux.memory.InMemoryEventStore;
+import dev.flux.xodus.XodusEventStore;
 
 import java.nio.file.Path;
 
@@ -12,6 +13,8 @@ final class Stores {
 
     static EventStore open(String name, Path data, String mongoUri) {
         switch (name) {
+            case "xodus":
+                return new XodusEventStore(data.resolve("events"));
             case "memory":
                 return new InMemoryEventStore();
             default:

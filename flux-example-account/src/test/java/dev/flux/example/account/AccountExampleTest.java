@@ -128,6 +128,19 @@ class AccountExampleTest {
     }
 
     @Test
+    void theDemoRunsOnTheEmbeddedXodusStoreAndItsDataOutlivesTheProcess(@TempDir Path dir) throws Exception {
+        String[] args = {"--store", "xodus", "--data", dir.toString(), "--port", "0", "--read-port", "0", "--demo"};
+
+        assertEquals(0, Main.run(Main.parse(args), null), "the demo's totals must match");
+
+        try (dev.flux.xodus.XodusEventStore reopened = new dev.flux.xodus.XodusEventStore(dir.resolve("events"))) {
+            assertTrue(reopened.lastPosition() > 0, "the events are on disk");
+        }
+        assertTrue(java.nio.file.Files.exists(dir.resolve("read-side").resolve("balances.json")), "the read model is on disk");
+        assertEquals(0, Main.run(Main.parse(args), null), "a second run on the same data matches too");
+    }
+
+    @Test
     void theCommandLineRefusesWhatItDoesNotKnow() {
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--colour", "red"}));
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--store"}));
