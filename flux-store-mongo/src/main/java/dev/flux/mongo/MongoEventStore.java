@@ -4,6 +4,7 @@ import com.mongodb.ConnectionString;
 import com.mongodb.ErrorCategory;
 import com.mongodb.MongoBulkWriteException;
 import com.mongodb.MongoException;
+import com.mongodb.MongoSocketException;
 import com.mongodb.MongoWriteException;
 import com.mongodb.ReadConcern;
 import com.mongodb.ReadPreference;
@@ -262,7 +263,7 @@ public final class MongoEventStore implements EventStore {
                         nextPosition = 0;
                         throw new FluxException("Could not append " + events.size() + " event(s) to stream '" + streamId
                                 + "' at version " + firstVersion + " in " + where + "; whether they were written is"
-                                + " unknown, reload the stream to tell: " + e.getMessage(), e);
+                                + " unknown, reload the stream to tell: " + describe(e), e);
                     }
                     nextPosition = 0;
                     switch (index) {
@@ -357,13 +358,13 @@ public final class MongoEventStore implements EventStore {
         return last == null ? 0 : last.getInt64(Commit.LAST_POSITION).getValue();
     }
 
-    /** The stream's version as the primary has it. */
+    /** The stream's version as the primary has it, read to append to the stream. */
     private long headVersion(String streamId) {
-        return version(writerView, streamId);
+        return version(writerView, streamId, "read the version of stream '" + streamId + "' to append to it, from");
     }
 
-    private long version(MongoCollection<BsonDocument> collection, String streamId) {
-        BsonDocument head = call("read the version of stream '" + streamId + "' from", () -> collection
+    private long version(MongoCollection<BsonDocument> collection, String streamId, String what) {
+        BsonDocument head = call(what, () -> collection
                 .find(Filters.eq(Commit.STREAM, streamId))
                 .projection(Projections.include(Commit.LAST_VERSION))
                 .sort(Sorts.descending(Commit.FIRST_VERSION)).limit(1).first());
@@ -417,7 +418,7 @@ public final class MongoEventStore implements EventStore {
     public long streamVersion(String streamId) {
         StreamName.requireStreamId(streamId);
         requireOpen();
-        return version(commits, streamId);
+        return version(commits, streamId, "read the version of stream '" + streamId + "' from");
     }
 
     @Override
@@ -494,7 +495,15 @@ public final class MongoEventStore implements EventStore {
         try {
             return action.get();
         } catch (MongoException e) {
-            throw new FluxException("Could not " + what + " " + where + ": " + e.getMessage(), e);
+            throw new FluxException("Could not " + what + " " + where + ": " + describe(e), e);
         }
+    }
+
+    /** The driver's message, with the server when the driver's message leaves it out. */
+    static String describe(MongoException e) {
+        if (e instanceof MongoSocketException socket && !e.getMessage().contains(socket.getServerAddress().toString())) {
+            return e.getMessage() + " (server " + socket.getServerAddress() + ")";
+        }
+        return e.getMessage();
     }
 }

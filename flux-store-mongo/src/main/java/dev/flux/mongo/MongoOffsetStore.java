@@ -98,7 +98,7 @@ public final class MongoOffsetStore implements OffsetStore {
         try {
             return action.get();
         } catch (MongoException e) {
-            throw new FluxException("Could not " + what + " " + where + ": " + e.getMessage(), e);
+            throw new FluxException("Could not " + what + " " + where + ": " + MongoEventStore.describe(e), e);
         }
     }
 }

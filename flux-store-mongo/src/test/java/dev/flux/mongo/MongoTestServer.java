@@ -6,6 +6,7 @@ import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import org.testcontainers.mongodb.MongoDBContainer;
 
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -18,6 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class MongoTestServer {
     private static final AtomicInteger DATABASES = new AtomicInteger();
     private static MongoTestServer inProcess;
+    private static MongoTestServer container;
+    private static MongoTestServer fromEnvironment;
 
     private final String description;
     private final String connectionString;
@@ -41,18 +44,47 @@ final class MongoTestServer {
         return inProcess;
     }
 
-    /** A server given by connection string: a Testcontainers replica set, or {@code FLUX_MONGO_URI}. */
-    static MongoTestServer at(String description, String connectionString) {
-        return new MongoTestServer(description, connectionString);
+    /**
+     * A one-node MongoDB 7.0 replica set in Docker, started once per JVM (Testcontainers stops it when
+     * the JVM exits). Only called by test classes marked {@code @Testcontainers(disabledWithoutDocker = true)}.
+     */
+    static synchronized MongoTestServer container() {
+        if (container == null) {
+            MongoDBContainer mongo = new MongoDBContainer("mongo:7.0").withReplicaSet();
+            mongo.start();
+            container = new MongoTestServer("a MongoDB 7.0 replica set in Docker (Testcontainers)", mongo.getReplicaSetUrl());
+        }
+        return container;
     }
 
-    /** Client settings for tests: a short server-selection wait so a dead server fails a test fast. */
+    /**
+     * The server the environment variable {@code FLUX_MONGO_URI} names. Tests make databases named
+     * {@code flux_test_<pid>_<n>} there and drop them afterwards.
+     */
+    static synchronized MongoTestServer fromEnvironment() {
+        if (fromEnvironment == null) {
+            fromEnvironment = new MongoTestServer("the server FLUX_MONGO_URI names", System.getenv(URI_VARIABLE));
+        }
+        return fromEnvironment;
+    }
+
+    /** The environment variable naming a server to test against as well. */
+    static final String URI_VARIABLE = "FLUX_MONGO_URI";
+
+    /**
+     * Client settings for tests: unless the connection string says otherwise, a short server-selection
+     * wait so a dead server fails a test fast.
+     */
     static MongoClientSettings settings(String connectionString) {
-        return MongoClientSettings.builder()
-                .applyConnectionString(new ConnectionString(connectionString))
-                .applyToClusterSettings(cluster -> cluster.serverSelectionTimeout(5, TimeUnit.SECONDS))
-                .applyToSocketSettings(socket -> socket.connectTimeout(2, TimeUnit.SECONDS))
-                .build();
+        ConnectionString parsed = new ConnectionString(connectionString);
+        MongoClientSettings.Builder settings = MongoClientSettings.builder().applyConnectionString(parsed);
+        if (parsed.getServerSelectionTimeout() == null) {
+            settings.applyToClusterSettings(cluster -> cluster.serverSelectionTimeout(5, TimeUnit.SECONDS));
+        }
+        if (parsed.getConnectTimeout() == null) {
+            settings.applyToSocketSettings(socket -> socket.connectTimeout(2, TimeUnit.SECONDS));
+        }
+        return settings.build();
     }
 
     /** A database no other test uses, dropped when closed. */
