@@ -246,7 +246,13 @@ public final class MongoEventStore implements EventStore {
      */
     private boolean insert(String streamId, String category, long firstVersion, List<EventData> events) {
         Instant now = Instant.ofEpochMilli(System.currentTimeMillis());
-        positionLock.lock();
+        try {
+            positionLock.lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FluxException("Interrupted while waiting to append to stream '" + streamId + "' in " + where
+                    + "; nothing was written", e);
+        }
         try {
             while (true) {
                 if (nextPosition == 0) {
@@ -309,7 +315,9 @@ public final class MongoEventStore implements EventStore {
         }
         int start = at + " index: ".length();
         int end = message.indexOf(' ', start);
-        return end < 0 ? message.substring(start) : message.substring(start, end);
+        String index = end < 0 ? message.substring(start) : message.substring(start, end);
+        int dollar = index.lastIndexOf(".$");
+        return dollar < 0 ? index : index.substring(dollar + 2); // servers before 3.4: "db.coll.$name"
     }
 
     private DuplicateEventIdException duplicateEventId(String streamId, List<EventData> events, MongoException cause) {
