@@ -81,7 +81,12 @@ import java.util.function.Supplier;
  * right after the commit it was checked against, so the commits of a stream are contiguous, and of
  * two appends racing from the same version the unique {@code (stream, firstVersion)} index lets
  * exactly one in; the other gets {@link ConcurrencyConflictException} with the stream's actual
- * version ({@link ExpectedVersion#ANY} reads again and retries instead).
+ * version ({@link ExpectedVersion#ANY} reads again and retries instead). With majority write and
+ * read concerns (the default) the store remembers, for the 10,000 streams it used last, the last
+ * version it appended or read: a commit that a majority has cannot be rolled back, so an append
+ * expecting exactly that version inserts at once, without reading the stream first, and the unique
+ * index still refuses it if another writer got there first. (This assumes nobody deletes commit
+ * documents behind a running store.)
  *
  * <h2>The global log</h2>
  * Positions are claimed through the unique index on {@code firstPosition}: a writer takes the
@@ -117,6 +122,7 @@ public final class MongoEventStore implements EventStore {
     private static final String STREAM_VERSION_INDEX = "stream_version_unique";
     private static final String EVENT_ID_INDEX = "event_id_unique";
     private static final String CATEGORY_INDEX = "category_position";
+    private static final int HEADS_REMEMBERED = 10_000;
 
     private final MongoCollection<BsonDocument> commits;
     /** The same collection for the reads an append makes: from the primary, without waiting for a majority. */
@@ -126,6 +132,8 @@ public final class MongoEventStore implements EventStore {
     private final ReentrantLock positionLock = new ReentrantLock();
     /** The next free global position as far as this process knows, 0 when unknown. Guarded by {@code positionLock}. */
     private long nextPosition;
+    /** Null unless both concerns are majority: then nothing this process wrote or read can be rolled back. */
+    private final StreamHeads heads;
     private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
@@ -162,6 +170,9 @@ public final class MongoEventStore implements EventStore {
                 .withWriteConcern(options.writeConcern())
                 .withReadConcern(options.readConcern());
         this.writerView = commits.withReadConcern(ReadConcern.LOCAL).withReadPreference(ReadPreference.primary());
+        boolean majority = "majority".equals(options.writeConcern().getWObject())
+                && (ReadConcern.MAJORITY.equals(options.readConcern()) || ReadConcern.LINEARIZABLE.equals(options.readConcern()));
+        this.heads = majority ? new StreamHeads(HEADS_REMEMBERED) : null;
         call("create the indexes of", () -> commits.createIndexes(List.of(
                 new IndexModel(Indexes.ascending(Commit.FIRST_POSITION),
                         new IndexOptions().name(POSITION_INDEX).unique(true)),
@@ -217,11 +228,23 @@ public final class MongoEventStore implements EventStore {
         requireOpen();
         String category = StreamName.category(streamId);
         long firstVersion;
+        long known = heads == null ? StreamHeads.UNKNOWN : heads.known(streamId);
         while (true) {
-            long actual = expectedVersion == ExpectedVersion.NO_STREAM ? ExpectedVersion.NO_STREAM : headVersion(streamId);
+            long actual;
+            if (expectedVersion == ExpectedVersion.NO_STREAM) {
+                actual = ExpectedVersion.NO_STREAM;
+            } else if (known != StreamHeads.UNKNOWN && (expectedVersion == known || expectedVersion == ExpectedVersion.ANY)) {
+                actual = known; // a commit ends there for good: no need to read the stream first
+            } else {
+                actual = headVersion(streamId);
+            }
+            known = StreamHeads.UNKNOWN;
             ExpectedVersion.check(streamId, expectedVersion, actual);
             firstVersion = actual + 1;
             if (insert(streamId, category, firstVersion, events)) {
+                if (heads != null) {
+                    heads.remember(streamId, firstVersion + events.size() - 1);
+                }
                 break;
             }
             if (expectedVersion != ExpectedVersion.ANY) {
@@ -414,6 +437,9 @@ public final class MongoEventStore implements EventStore {
                             Filters.gte(Commit.FIRST_VERSION, start)))
                     .sort(Sorts.ascending(Commit.FIRST_VERSION)).limit(maxCount).batchSize(Math.min(maxCount, 1000))) {
                 Commit.addEvents(commit, 0, fromVersion, maxCount, events);
+                if (heads != null) {
+                    heads.remember(streamId, commit.getInt64(Commit.LAST_VERSION).getValue());
+                }
                 if (events.size() >= maxCount) {
                     break;
                 }

@@ -4,6 +4,7 @@ import com.mongodb.MongoTimeoutException;
 import com.mongodb.MongoWriteException;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
+import dev.flux.ConcurrencyConflictException;
 import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
@@ -133,6 +134,21 @@ class MongoEventStoreBehaviourTest {
             pool.shutdownNow();
             assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
         }
+    }
+
+    @Test
+    void aWriterWhoseRememberedVersionIsStaleStillGetsAConflictAndAnyStillLands() {
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(1));  // first remembers version 0
+        second.append("account-1", 0, events(2));                         // the stream moves to 2 behind its back
+
+        ConcurrencyConflictException conflict = assertThrows(ConcurrencyConflictException.class,
+                () -> first.append("account-1", 0, events(1)));
+        long version = first.append("account-1", ExpectedVersion.ANY, events(1));
+
+        assertEquals(2, conflict.actualVersion());
+        assertEquals(3, version);
+        assertEquals(List.of(0L, 1L, 2L, 3L),
+                second.readStream("account-1", 0, 100).stream().map(RecordedEvent::version).toList());
     }
 
     @Test
