@@ -433,9 +433,11 @@ public final class MongoEventStore implements EventStore {
                 }
             }
             List<RecordedEvent> events = new ArrayList<>(Math.min(maxCount, 256));
+            // Versions are contiguous: the commits holding [fromVersion, fromVersion + maxCount) start in [start, that end).
             for (BsonDocument commit : commits.find(Filters.and(Filters.eq(Commit.STREAM, streamId),
-                            Filters.gte(Commit.FIRST_VERSION, start)))
-                    .sort(Sorts.ascending(Commit.FIRST_VERSION)).limit(maxCount).batchSize(Math.min(maxCount, 1000))) {
+                            Filters.gte(Commit.FIRST_VERSION, start),
+                            Filters.lt(Commit.FIRST_VERSION, saturatedAdd(fromVersion, maxCount))))
+                    .sort(Sorts.ascending(Commit.FIRST_VERSION)).limit(maxCount).batchSize(maxCount)) {
                 Commit.addEvents(commit, 0, fromVersion, maxCount, events);
                 if (heads != null) {
                     heads.remember(streamId, commit.getInt64(Commit.LAST_VERSION).getValue());
@@ -459,8 +461,21 @@ public final class MongoEventStore implements EventStore {
     public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
         EventReader.requireRange(afterPosition, maxCount);
         requireOpen();
-        return readLog("read the global log after position " + afterPosition + " in",
-                Filters.gt(Commit.LAST_POSITION, afterPosition), afterPosition, maxCount);
+        String what = "read the global log after position " + afterPosition + " in";
+        // Positions are contiguous, so the commits ending in (afterPosition, afterPosition + maxCount] hold the
+        // next events: a bounded range of _id. The page may stop short of maxCount before a commit that
+        // straddles its end; when that commit is all there is, it is read by itself.
+        List<RecordedEvent> page = readLog(what, Filters.and(Filters.gt(Commit.LAST_POSITION, afterPosition),
+                Filters.lte(Commit.LAST_POSITION, saturatedAdd(afterPosition, maxCount))), afterPosition, maxCount, maxCount);
+        if (page.isEmpty() && maxCount > 0) {
+            page = readLog(what, Filters.gt(Commit.LAST_POSITION, afterPosition), afterPosition, maxCount, 1);
+        }
+        return page;
+    }
+
+    private static long saturatedAdd(long a, int b) {
+        long sum = a + b;
+        return sum < a ? Long.MAX_VALUE : sum;
     }
 
     @Override
@@ -470,17 +485,18 @@ public final class MongoEventStore implements EventStore {
         requireOpen();
         return readLog("read category '" + category + "' after position " + afterPosition + " in",
                 Filters.and(Filters.eq(Commit.CATEGORY, category), Filters.gt(Commit.LAST_POSITION, afterPosition)),
-                afterPosition, maxCount);
+                afterPosition, maxCount, maxCount);
     }
 
-    private List<RecordedEvent> readLog(String what, Bson filter, long afterPosition, int maxCount) {
+    /** Events of at most {@code maxCommits} commits matching {@code filter}, in position order. */
+    private List<RecordedEvent> readLog(String what, Bson filter, long afterPosition, int maxCount, int maxCommits) {
         if (maxCount == 0) {
             return List.of();
         }
         return call(what, () -> {
             List<RecordedEvent> events = new ArrayList<>(Math.min(maxCount, 1024));
             for (BsonDocument commit : commits.find(filter).sort(Sorts.ascending(Commit.LAST_POSITION))
-                    .limit(maxCount).batchSize(Math.min(maxCount, 1000))) {
+                    .limit(maxCommits).batchSize(Math.min(maxCommits, 1000))) {
                 Commit.addEvents(commit, afterPosition, 0, maxCount, events);
                 if (events.size() >= maxCount) {
                     break;

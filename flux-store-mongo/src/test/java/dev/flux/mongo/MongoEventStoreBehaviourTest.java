@@ -178,6 +178,25 @@ class MongoEventStoreBehaviourTest {
     }
 
     @Test
+    void globalPagesStopShortBeforeALargeAppendButNeverSkipIt() {
+        first.append("small-1", ExpectedVersion.NO_STREAM, events(1));
+        first.append("large-1", ExpectedVersion.NO_STREAM, events(10));
+        first.append("small-2", ExpectedVersion.NO_STREAM, events(1));
+
+        List<Integer> pageSizes = new ArrayList<>();
+        List<Long> positions = new ArrayList<>();
+        long after = 0;
+        for (List<RecordedEvent> page = first.readAll(after, 5); !page.isEmpty(); page = first.readAll(after, 5)) {
+            pageSizes.add(page.size());
+            page.forEach(e -> positions.add(e.position()));
+            after = page.get(page.size() - 1).position();
+        }
+
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L, 12L), positions);
+        assertEquals(List.of(1, 5, 5, 1), pageSizes, "the first page ends before the large append");
+    }
+
+    @Test
     void connectUsesTheConnectionStringsDatabaseAndClosesItsClient() {
         String uri = server().connectionString();
         String withDatabase = uri.replaceFirst("^(mongodb(\\+srv)?://[^/?]+)(/[^?]*)?", "$1/" + database.database().getName());
