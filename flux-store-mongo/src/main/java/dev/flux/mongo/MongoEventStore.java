@@ -294,7 +294,6 @@ public final class MongoEventStore implements EventStore {
                                 + "' at version " + firstVersion + " in " + where + "; whether they were written is"
                                 + " unknown, reload the stream to tell: " + describe(e), e);
                     }
-                    nextPosition = 0;
                     switch (index) {
                         case STREAM_VERSION_INDEX:
                             return false;
@@ -302,6 +301,7 @@ public final class MongoEventStore implements EventStore {
                             throw duplicateEventId(streamId, events, e);
                         case POSITION_INDEX:
                         case "_id_":
+                            nextPosition = 0; // another process took it: read the end of the log again
                             continue;
                         default:
                             throw new FluxException("Appending to stream '" + streamId + "' in " + where
