@@ -96,10 +96,12 @@ import java.util.function.Supplier;
  * become visible in order: there is never a gap for a reader to pass, and a reader that has read up
  * to {@code P} never later finds an event at or below {@code P}. The cost is that writers to the
  * whole store serialize on the end of the log: within this process they take turns on one lock
- * ({@code positionLock}, which also keeps the next free position, so a lone process needs no
- * extra read per append); writers in other processes cost each other a retry round trip. With the
+ * ({@code positionLock}), held for the whole insert including its write-concern wait, since a
+ * second insert in flight could be applied first and seen by a reader before the first; the lock
+ * also keeps the next free position, so a lone process needs no extra read per append. Writers in
+ * other processes cost each other a failed insert and a re-read of the end of the log. With the
  * default majority write and read concerns a reader also never sees a commit that a failover rolls
- * back.
+ * back, and the order survives a failover (the majority commit point moves in oplog order).
  *
  * <h2>Errors</h2>
  * A duplicate key is told apart by the index it hit: {@code position_unique} or {@code _id} is
