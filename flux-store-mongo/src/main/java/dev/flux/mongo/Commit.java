@@ -1,0 +1,140 @@
+package dev.flux.mongo;
+
+import dev.flux.EventData;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import org.bson.BsonArray;
+import org.bson.BsonBinary;
+import org.bson.BsonDateTime;
+import org.bson.BsonDocument;
+import org.bson.BsonInt64;
+import org.bson.BsonString;
+import org.bson.BsonValue;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * The document of one append (a commit) and the events read back from it. The layout is described
+ * in {@link MongoEventStore}'s Javadoc; field names are constants here so queries and indexes use
+ * the same ones.
+ */
+final class Commit {
+    static final String LAST_POSITION = "_id";
+    static final String FIRST_POSITION = "firstPosition";
+    static final String STREAM = "stream";
+    static final String CATEGORY = "category";
+    static final String FIRST_VERSION = "firstVersion";
+    static final String LAST_VERSION = "lastVersion";
+    static final String RECORDED_AT = "recordedAt";
+    static final String EVENTS = "events";
+    static final String EVENT_ID = "id";
+    static final String EVENT_IDS = EVENTS + "." + EVENT_ID;
+    private static final String TYPE = "type";
+    private static final String DATA = "data";
+    private static final String METADATA = "metadata";
+
+    private Commit() {
+    }
+
+    /** The commit document for {@code events}, appended at these versions and positions. */
+    static BsonDocument document(String streamId, String category, long firstVersion, long firstPosition,
+                                 List<EventData> events, Instant recordedAt) {
+        BsonArray array = new BsonArray(new ArrayList<>(events.size()));
+        for (EventData event : events) {
+            BsonArray metadata = new BsonArray(new ArrayList<>(event.metadata().size()));
+            for (Map.Entry<String, String> entry : event.metadata().entrySet()) {
+                // Pairs, not a sub-document: metadata keys are user strings and may hold '.' or '$'.
+                metadata.add(new BsonArray(List.of(new BsonString(entry.getKey()), new BsonString(entry.getValue()))));
+            }
+            array.add(new BsonDocument(EVENT_ID, uuid(event.eventId()))
+                    .append(TYPE, new BsonString(event.type()))
+                    .append(DATA, new BsonBinary(event.data()))
+                    .append(METADATA, metadata));
+        }
+        int n = events.size();
+        return new BsonDocument(LAST_POSITION, new BsonInt64(firstPosition + n - 1))
+                .append(FIRST_POSITION, new BsonInt64(firstPosition))
+                .append(STREAM, new BsonString(streamId))
+                .append(CATEGORY, new BsonString(category))
+                .append(FIRST_VERSION, new BsonInt64(firstVersion))
+                .append(LAST_VERSION, new BsonInt64(firstVersion + n - 1))
+                .append(RECORDED_AT, new BsonDateTime(recordedAt.toEpochMilli()))
+                .append(EVENTS, array);
+    }
+
+    /** An event id as MongoDB's standard UUID binary (subtype 4), whatever the client's UUID setting. */
+    static BsonBinary uuid(UUID id) {
+        return new BsonBinary(id);
+    }
+
+    /**
+     * Adds the commit's events at positions {@code > afterPosition} and versions {@code >= fromVersion}
+     * to {@code into}, until it holds {@code maxCount}.
+     *
+     * @throws FluxException naming the document when it is not a commit this store wrote
+     */
+    static void addEvents(BsonDocument commit, long afterPosition, long fromVersion, int maxCount,
+                          List<RecordedEvent> into) {
+        String streamId = null;
+        long version = -1;
+        try {
+            streamId = commit.getString(STREAM).getValue();
+            long position = commit.getInt64(FIRST_POSITION).getValue();
+            version = commit.getInt64(FIRST_VERSION).getValue();
+            Instant recordedAt = Instant.ofEpochMilli(commit.getDateTime(RECORDED_AT).getValue());
+            for (BsonValue value : commit.getArray(EVENTS)) {
+                if (into.size() >= maxCount) {
+                    return;
+                }
+                if (position > afterPosition && version >= fromVersion) {
+                    into.add(event(value.asDocument(), streamId, version, position, recordedAt));
+                }
+                position++;
+                version++;
+            }
+        } catch (RuntimeException e) {
+            throw new FluxException("Unreadable commit document " + commit.get(LAST_POSITION) + " in the events collection"
+                    + (streamId == null ? "" : " (stream '" + streamId + "' version " + version + ")")
+                    + ": it was not written by this version of MongoEventStore", e);
+        }
+    }
+
+    /** The event with this id in the commit, as recorded. */
+    static RecordedEvent find(BsonDocument commit, UUID eventId) {
+        List<RecordedEvent> events = new ArrayList<>();
+        addEvents(commit, 0, 0, Integer.MAX_VALUE, events);
+        for (RecordedEvent event : events) {
+            if (event.eventId().equals(eventId)) {
+                return event;
+            }
+        }
+        throw new FluxException("The commit document " + commit.get(LAST_POSITION) + " found for event id " + eventId
+                + " does not hold it");
+    }
+
+    /** The event ids of a commit. */
+    static List<UUID> eventIds(BsonDocument commit) {
+        List<UUID> ids = new ArrayList<>();
+        for (BsonValue value : commit.getArray(EVENTS)) {
+            ids.add(value.asDocument().getBinary(EVENT_ID).asUuid());
+        }
+        return ids;
+    }
+
+    private static RecordedEvent event(BsonDocument event, String streamId, long version, long position,
+                                       Instant recordedAt) {
+        BsonArray pairs = event.getArray(METADATA);
+        Map<String, String> metadata = new LinkedHashMap<>(pairs.size() * 2);
+        for (BsonValue pair : pairs) {
+            BsonArray kv = pair.asArray();
+            metadata.put(kv.get(0).asString().getValue(), kv.get(1).asString().getValue());
+        }
+        return new RecordedEvent(streamId, version, position, event.getBinary(EVENT_ID).asUuid(),
+                event.getString(TYPE).getValue(), event.getBinary(DATA).getData(), metadata, recordedAt);
+    }
+}

@@ -1,0 +1,561 @@
+package dev.flux.mongo;
+
+import com.mongodb.ConnectionString;
+import com.mongodb.ErrorCategory;
+import com.mongodb.MongoBulkWriteException;
+import com.mongodb.MongoException;
+import com.mongodb.MongoSocketException;
+import com.mongodb.MongoWriteException;
+import com.mongodb.ReadConcern;
+import com.mongodb.ReadPreference;
+import com.mongodb.bulk.BulkWriteError;
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import com.mongodb.client.MongoCollection;
+import com.mongodb.client.MongoDatabase;
+import com.mongodb.client.model.Filters;
+import com.mongodb.client.model.IndexModel;
+import com.mongodb.client.model.IndexOptions;
+import com.mongodb.client.model.Indexes;
+import com.mongodb.client.model.Projections;
+import com.mongodb.client.model.Sorts;
+import dev.flux.ConcurrencyConflictException;
+import dev.flux.DuplicateEventIdException;
+import dev.flux.EventData;
+import dev.flux.EventReader;
+import dev.flux.EventStore;
+import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
+import org.bson.BsonDocument;
+import org.bson.BsonValue;
+import org.bson.conversions.Bson;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+
+/**
+ * An {@link EventStore} in MongoDB: the store for many writer processes on many machines against
+ * one server or replica set. It needs no multi-document transactions, so it works the same on a
+ * standalone server, a replica set and servers without sessions.
+ *
+ * <h2>Schema</h2>
+ * One document per append (a <em>commit</em>) in the events collection ({@code flux_events} by
+ * default), holding all of the append's events, so an append is atomic because a single-document
+ * insert is:
+ * <pre>{@code
+ * { _id:           <long>    global position of the commit's last event
+ *   firstPosition: <long>    global position of its first event; the events hold firstPosition.._id
+ *   stream:        <string>  the stream id
+ *   category:      <string>  the stream's category
+ *   firstVersion:  <long>    stream version of the first event
+ *   lastVersion:   <long>    stream version of the last event
+ *   recordedAt:    <date>    when the appending process recorded it (milliseconds)
+ *   events: [ { id: <UUID, binary subtype 4>, type: <string>, data: <binary>,
+ *               metadata: [ [key, value], ... ] }, ... ] }
+ * }</pre>
+ * Indexes, created idempotently when the store is built:
+ * <ul>
+ *   <li>{@code _id} (unique): global reads, {@code find(_id > P).sort(_id)}, which also returns a
+ *       commit that straddles {@code P};</li>
+ *   <li>{@code position_unique} on {@code firstPosition} (unique): claims global positions;</li>
+ *   <li>{@code stream_version_unique} on {@code (stream, firstVersion)} (unique): optimistic
+ *       concurrency and stream reads;</li>
+ *   <li>{@code event_id_unique} on {@code events.id} (unique, multikey): event ids unique across the store
+ *       and {@link #readEvent};</li>
+ *   <li>{@code category_position} on {@code (category, _id)}: {@link #readCategory}.</li>
+ * </ul>
+ *
+ * <h2>Versions</h2>
+ * An append reads the stream's last commit, checks the expected version against its
+ * {@code lastVersion}, and inserts a commit starting at the next version. Every commit starts
+ * right after the commit it was checked against, so the commits of a stream are contiguous, and of
+ * two appends racing from the same version the unique {@code (stream, firstVersion)} index lets
+ * exactly one in; the other gets {@link ConcurrencyConflictException} with the stream's actual
+ * version ({@link ExpectedVersion#ANY} reads again and retries instead). With majority write and
+ * read concerns (the default) the store remembers, for the 10,000 streams it used last, the last
+ * version it appended or read: a commit that a majority has cannot be rolled back, so an append
+ * expecting exactly that version inserts at once, without reading the stream first, and the unique
+ * index still refuses it if another writer got there first. (This assumes nobody deletes commit
+ * documents behind a running store.)
+ *
+ * <h2>The global log</h2>
+ * Positions are claimed through the unique index on {@code firstPosition}: a writer takes the
+ * highest {@code _id} plus one and inserts; when another writer took that position first the insert
+ * fails with a duplicate key and the writer reads the highest position again and retries. A commit
+ * can only be inserted right after a commit that is already visible, so positions are contiguous and
+ * become visible in order: there is never a gap for a reader to pass, and a reader that has read up
+ * to {@code P} never later finds an event at or below {@code P}. The cost is that writers to the
+ * whole store serialize on the end of the log: within this process they take turns on one lock
+ * ({@code positionLock}), held for the whole insert including its write-concern wait, since a
+ * second insert in flight could be applied first and seen by a reader before the first; the lock
+ * also keeps the next free position, so a lone process needs no extra read per append. Writers in
+ * other processes cost each other a failed insert and a re-read of the end of the log. With the
+ * default majority write and read concerns a reader also never sees a commit that a failover rolls
+ * back, and the order survives a failover (the majority commit point moves in oplog order).
+ *
+ * <h2>Errors</h2>
+ * A duplicate key is told apart by the index it hit: {@code position_unique} or {@code _id} is
+ * retried, {@code stream_version_unique} is a {@link ConcurrencyConflictException}, and
+ * {@code event_id_unique} a {@link DuplicateEventIdException} naming the id (a multikey index does
+ * not catch a repeat inside one document, so the store checks the batch itself). Any other driver
+ * failure, including a server that is down or unreachable after the driver's own server-selection
+ * wait, becomes a {@link FluxException} naming the operation and the stream and keeping the cause;
+ * after a failed append whether it was written is unknown, and a reload tells. A commit must fit in
+ * one BSON document (16 MB).
+ *
+ * <h2>Threads and processes</h2>
+ * All methods are safe from any number of threads. {@link #onAppend} listeners are told of appends
+ * made through this store object only; readers in other processes find new events by polling.
+ */
+public final class MongoEventStore implements EventStore {
+    private static final System.Logger LOG = System.getLogger(MongoEventStore.class.getName());
+    private static final int DUPLICATE_KEY = 11000;
+    private static final String POSITION_INDEX = "position_unique";
+    private static final String STREAM_VERSION_INDEX = "stream_version_unique";
+    private static final String EVENT_ID_INDEX = "event_id_unique";
+    private static final String CATEGORY_INDEX = "category_position";
+    private static final int HEADS_REMEMBERED = 10_000;
+
+    private final MongoCollection<BsonDocument> commits;
+    /** The same collection for the reads an append makes: from the primary, without waiting for a majority. */
+    private final MongoCollection<BsonDocument> writerView;
+    private final String where;
+    private final MongoClient ownedClient;
+    private final ReentrantLock positionLock = new ReentrantLock();
+    /** The next free global position as far as this process knows, 0 when unknown. Guarded by {@code positionLock}. */
+    private long nextPosition;
+    /** Null unless both concerns are majority: then nothing this process wrote or read can be rolled back. */
+    private final StreamHeads heads;
+    private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    /**
+     * A store in {@code database} with the default options (see {@link MongoOptions}). The caller
+     * owns the client behind the database and closes it after this store.
+     *
+     * @throws FluxException when the indexes cannot be created (server down, or an index of the same
+     *                       name but another shape exists)
+     */
+    public MongoEventStore(MongoDatabase database) {
+        this(database, MongoOptions.defaults());
+    }
+
+    /**
+     * A store in {@code database} with these options. The caller owns the client behind the
+     * database and closes it after this store.
+     *
+     * @throws IllegalArgumentException when an argument is null
+     * @throws FluxException            when the indexes cannot be created
+     */
+    public MongoEventStore(MongoDatabase database, MongoOptions options) {
+        this(database, options, null);
+    }
+
+    private MongoEventStore(MongoDatabase database, MongoOptions options, MongoClient ownedClient) {
+        if (database == null || options == null) {
+            throw new IllegalArgumentException("database and options must not be null, got database=" + database
+                    + ", options=" + options);
+        }
+        this.ownedClient = ownedClient;
+        this.where = database.getName() + "." + options.eventsCollection();
+        this.commits = database.getCollection(options.eventsCollection(), BsonDocument.class)
+                .withWriteConcern(options.writeConcern())
+                .withReadConcern(options.readConcern());
+        this.writerView = commits.withReadConcern(ReadConcern.LOCAL).withReadPreference(ReadPreference.primary());
+        boolean majority = "majority".equals(options.writeConcern().getWObject())
+                && (ReadConcern.MAJORITY.equals(options.readConcern()) || ReadConcern.LINEARIZABLE.equals(options.readConcern()));
+        this.heads = majority ? new StreamHeads(HEADS_REMEMBERED) : null;
+        call("create the indexes of", () -> commits.createIndexes(List.of(
+                new IndexModel(Indexes.ascending(Commit.FIRST_POSITION),
+                        new IndexOptions().name(POSITION_INDEX).unique(true)),
+                new IndexModel(Indexes.ascending(Commit.STREAM, Commit.FIRST_VERSION),
+                        new IndexOptions().name(STREAM_VERSION_INDEX).unique(true)),
+                new IndexModel(Indexes.ascending(Commit.EVENT_IDS),
+                        new IndexOptions().name(EVENT_ID_INDEX).unique(true)),
+                new IndexModel(Indexes.ascending(Commit.CATEGORY, Commit.LAST_POSITION),
+                        new IndexOptions().name(CATEGORY_INDEX)))));
+    }
+
+    /**
+     * Connects to the server a connection string names, with the default options, e.g.
+     * {@code mongodb://db1,db2,db3/orders?replicaSet=rs0}. The database is the one in the string,
+     * else {@code flux}. The store owns the client and closes it in {@link #close()}.
+     *
+     * @throws IllegalArgumentException when the connection string is null or malformed
+     * @throws FluxException            when the indexes cannot be created (e.g. no server answers)
+     */
+    public static MongoEventStore connect(String connectionString) {
+        return connect(connectionString, MongoOptions.defaults());
+    }
+
+    /**
+     * Connects as {@link #connect(String)} does, with these options; the database is the one in the
+     * string, else {@link MongoOptions#database()}. The store owns the client and closes it in
+     * {@link #close()}.
+     *
+     * @throws IllegalArgumentException when an argument is null or the connection string is malformed
+     * @throws FluxException            when the indexes cannot be created (e.g. no server answers)
+     */
+    public static MongoEventStore connect(String connectionString, MongoOptions options) {
+        if (connectionString == null || options == null) {
+            throw new IllegalArgumentException("connectionString and options must not be null");
+        }
+        ConnectionString parsed = new ConnectionString(connectionString);
+        String database = parsed.getDatabase() != null ? parsed.getDatabase() : options.database();
+        MongoClient client = MongoClients.create(parsed);
+        try {
+            return new MongoEventStore(client.getDatabase(database), options, client);
+        } catch (RuntimeException e) {
+            client.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public long append(String streamId, long expectedVersion, List<EventData> events) {
+        StreamName.requireStreamId(streamId);
+        ExpectedVersion.requireValid(expectedVersion);
+        EventData.requireBatch(streamId, events);
+        requireDistinctIds(streamId, events);
+        requireOpen();
+        String category = StreamName.category(streamId);
+        long firstVersion;
+        long known = heads == null ? StreamHeads.UNKNOWN : heads.known(streamId);
+        while (true) {
+            long actual;
+            if (expectedVersion == ExpectedVersion.NO_STREAM) {
+                actual = ExpectedVersion.NO_STREAM;
+            } else if (known != StreamHeads.UNKNOWN && (expectedVersion == known || expectedVersion == ExpectedVersion.ANY)) {
+                actual = known; // a commit ends there for good: no need to read the stream first
+            } else {
+                actual = headVersion(streamId);
+            }
+            known = StreamHeads.UNKNOWN;
+            ExpectedVersion.check(streamId, expectedVersion, actual);
+            firstVersion = actual + 1;
+            if (insert(streamId, category, firstVersion, events)) {
+                if (heads != null) {
+                    heads.remember(streamId, firstVersion + events.size() - 1);
+                }
+                break;
+            }
+            if (expectedVersion != ExpectedVersion.ANY) {
+                throw new ConcurrencyConflictException(streamId, expectedVersion, headVersion(streamId));
+            }
+        }
+        for (Runnable listener : appendListeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
+                        + " had committed; the append stands", e);
+            }
+        }
+        return firstVersion + events.size() - 1;
+    }
+
+    /**
+     * Inserts the commit at {@code firstVersion}, claiming the next global positions.
+     *
+     * @return false when another commit already starts at {@code firstVersion} (the stream moved on)
+     */
+    private boolean insert(String streamId, String category, long firstVersion, List<EventData> events) {
+        Instant now = Instant.ofEpochMilli(System.currentTimeMillis());
+        try {
+            positionLock.lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FluxException("Interrupted while waiting to append to stream '" + streamId + "' in " + where
+                    + "; nothing was written", e);
+        }
+        try {
+            while (true) {
+                if (nextPosition == 0) {
+                    nextPosition = highestPosition(writerView) + 1;
+                }
+                BsonDocument commit = Commit.document(streamId, category, firstVersion, nextPosition, events, now);
+                try {
+                    commits.insertOne(commit);
+                    nextPosition += events.size();
+                    return true;
+                } catch (MongoException e) {
+                    String index = duplicateKeyIndex(e);
+                    if (index == null) {
+                        nextPosition = 0;
+                        throw new FluxException("Could not append " + events.size() + " event(s) to stream '" + streamId
+                                + "' at version " + firstVersion + " in " + where + "; whether they were written is"
+                                + " unknown, reload the stream to tell: " + describe(e), e);
+                    }
+                    switch (index) {
+                        case STREAM_VERSION_INDEX:
+                            return false;
+                        case EVENT_ID_INDEX:
+                            throw duplicateEventId(streamId, events, e);
+                        case POSITION_INDEX:
+                        case "_id_":
+                            nextPosition = 0; // another process took it: read the end of the log again
+                            continue;
+                        default:
+                            throw new FluxException("Appending to stream '" + streamId + "' in " + where
+                                    + " hit a unique index this store does not know: " + index, e);
+                    }
+                }
+            }
+        } finally {
+            positionLock.unlock();
+        }
+    }
+
+    /** The index a duplicate-key error names, or null when {@code e} is no duplicate-key error. */
+    private static String duplicateKeyIndex(MongoException e) {
+        String message = null;
+        if (e instanceof MongoWriteException write && write.getError().getCategory() == ErrorCategory.DUPLICATE_KEY) {
+            message = write.getError().getMessage();
+        } else if (e instanceof MongoBulkWriteException bulk) {
+            for (BulkWriteError error : bulk.getWriteErrors()) {
+                if (error.getCategory() == ErrorCategory.DUPLICATE_KEY) {
+                    message = error.getMessage();
+                }
+            }
+        } else if (e.getCode() == DUPLICATE_KEY) {
+            message = e.getMessage();
+        }
+        if (message == null) {
+            return null;
+        }
+        // "E11000 duplicate key error collection: db.coll index: <name> dup key: { ... }"
+        int at = message.indexOf(" index: ");
+        if (at < 0) {
+            return "(unnamed)";
+        }
+        int start = at + " index: ".length();
+        int end = message.indexOf(' ', start);
+        String index = end < 0 ? message.substring(start) : message.substring(start, end);
+        int dollar = index.lastIndexOf(".$");
+        return dollar < 0 ? index : index.substring(dollar + 2); // servers before 3.4: "db.coll.$name"
+    }
+
+    private DuplicateEventIdException duplicateEventId(String streamId, List<EventData> events, MongoException cause) {
+        List<BsonValue> ids = new ArrayList<>(events.size());
+        for (EventData event : events) {
+            ids.add(Commit.uuid(event.eventId()));
+        }
+        BsonDocument holder = call("find the duplicate event id of an append to stream '" + streamId + "' in",
+                () -> writerView.find(Filters.in(Commit.EVENT_IDS, ids)).first());
+        Set<UUID> taken = holder == null ? Set.of() : new HashSet<>(Commit.eventIds(holder));
+        UUID duplicate = events.stream().map(EventData::eventId).filter(taken::contains).findFirst()
+                .orElse(events.get(0).eventId());
+        DuplicateEventIdException exception = new DuplicateEventIdException(streamId, duplicate);
+        exception.initCause(cause);
+        return exception;
+    }
+
+    private static void requireDistinctIds(String streamId, List<EventData> events) {
+        if (events.size() < 2) {
+            return;
+        }
+        Set<UUID> seen = new HashSet<>();
+        for (EventData event : events) {
+            if (!seen.add(event.eventId())) {
+                throw new DuplicateEventIdException(streamId, event.eventId());
+            }
+        }
+    }
+
+    /**
+     * The position of the newest event in the global log, 0 when it is empty: one index lookup.
+     *
+     * @throws FluxException when the server fails
+     */
+    @Override
+    public long lastPosition() {
+        requireOpen();
+        return highestPosition(commits);
+    }
+
+    /** The highest global position taken, 0 when there is none. */
+    private long highestPosition(MongoCollection<BsonDocument> collection) {
+        BsonDocument last = call("read the last position of", () -> collection.find()
+                .projection(Projections.include(Commit.LAST_POSITION))
+                .sort(Sorts.descending(Commit.LAST_POSITION)).limit(1).first());
+        return last == null ? 0 : last.getInt64(Commit.LAST_POSITION).getValue();
+    }
+
+    /** The stream's version as the primary has it, read to append to the stream. */
+    private long headVersion(String streamId) {
+        return version(writerView, streamId, "read the version of stream '" + streamId + "' to append to it, from");
+    }
+
+    private long version(MongoCollection<BsonDocument> collection, String streamId, String what) {
+        BsonDocument head = call(what, () -> collection
+                .find(Filters.eq(Commit.STREAM, streamId))
+                .projection(Projections.include(Commit.LAST_VERSION))
+                .sort(Sorts.descending(Commit.FIRST_VERSION)).limit(1).first());
+        return head == null ? ExpectedVersion.NO_STREAM : head.getInt64(Commit.LAST_VERSION).getValue();
+    }
+
+    /** Listeners run on the appending thread after each append through this object, once it is readable. */
+    @Override
+    public Runnable onAppend(Runnable listener) {
+        if (listener == null) {
+            throw new IllegalArgumentException("listener must not be null");
+        }
+        appendListeners.add(listener);
+        return () -> appendListeners.remove(listener);
+    }
+
+    @Override
+    public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+        StreamName.requireStreamId(streamId);
+        EventReader.requireRange(fromVersion, maxCount);
+        requireOpen();
+        if (maxCount == 0) {
+            return List.of();
+        }
+        return call("read stream '" + streamId + "' from version " + fromVersion + " in", () -> {
+            long start = fromVersion;
+            if (fromVersion > 0) {
+                // The commit holding fromVersion may start before it.
+                BsonDocument holder = commits.find(Filters.and(Filters.eq(Commit.STREAM, streamId),
+                                Filters.lte(Commit.FIRST_VERSION, fromVersion)))
+                        .projection(Projections.include(Commit.FIRST_VERSION))
+                        .sort(Sorts.descending(Commit.FIRST_VERSION)).limit(1).first();
+                if (holder != null) {
+                    start = holder.getInt64(Commit.FIRST_VERSION).getValue();
+                }
+            }
+            List<RecordedEvent> events = new ArrayList<>(Math.min(maxCount, 256));
+            // Versions are contiguous: the commits holding [fromVersion, fromVersion + maxCount) start in [start, that end).
+            for (BsonDocument commit : commits.find(Filters.and(Filters.eq(Commit.STREAM, streamId),
+                            Filters.gte(Commit.FIRST_VERSION, start),
+                            Filters.lt(Commit.FIRST_VERSION, saturatedAdd(fromVersion, maxCount))))
+                    .sort(Sorts.ascending(Commit.FIRST_VERSION)).limit(maxCount).batchSize(maxCount)) {
+                Commit.addEvents(commit, 0, fromVersion, maxCount, events);
+                if (heads != null) {
+                    heads.remember(streamId, commit.getInt64(Commit.LAST_VERSION).getValue());
+                }
+                if (events.size() >= maxCount) {
+                    break;
+                }
+            }
+            return events;
+        });
+    }
+
+    @Override
+    public long streamVersion(String streamId) {
+        StreamName.requireStreamId(streamId);
+        requireOpen();
+        return version(commits, streamId, "read the version of stream '" + streamId + "' from");
+    }
+
+    @Override
+    public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+        EventReader.requireRange(afterPosition, maxCount);
+        requireOpen();
+        String what = "read the global log after position " + afterPosition + " in";
+        // Positions are contiguous, so the commits ending in (afterPosition, afterPosition + maxCount] hold the
+        // next events: a bounded range of _id. The page may stop short of maxCount before a commit that
+        // straddles its end; when that commit is all there is, it is read by itself.
+        List<RecordedEvent> page = readLog(what, Filters.and(Filters.gt(Commit.LAST_POSITION, afterPosition),
+                Filters.lte(Commit.LAST_POSITION, saturatedAdd(afterPosition, maxCount))), afterPosition, maxCount, maxCount);
+        if (page.isEmpty() && maxCount > 0) {
+            page = readLog(what, Filters.gt(Commit.LAST_POSITION, afterPosition), afterPosition, maxCount, 1);
+        }
+        return page;
+    }
+
+    private static long saturatedAdd(long a, int b) {
+        long sum = a + b;
+        return sum < a ? Long.MAX_VALUE : sum;
+    }
+
+    @Override
+    public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+        StreamName.requireCategory(category);
+        EventReader.requireRange(afterPosition, maxCount);
+        requireOpen();
+        return readLog("read category '" + category + "' after position " + afterPosition + " in",
+                Filters.and(Filters.eq(Commit.CATEGORY, category), Filters.gt(Commit.LAST_POSITION, afterPosition)),
+                afterPosition, maxCount, maxCount);
+    }
+
+    /** Events of at most {@code maxCommits} commits matching {@code filter}, in position order. */
+    private List<RecordedEvent> readLog(String what, Bson filter, long afterPosition, int maxCount, int maxCommits) {
+        if (maxCount == 0) {
+            return List.of();
+        }
+        return call(what, () -> {
+            List<RecordedEvent> events = new ArrayList<>(Math.min(maxCount, 1024));
+            for (BsonDocument commit : commits.find(filter).sort(Sorts.ascending(Commit.LAST_POSITION))
+                    .limit(maxCommits).batchSize(Math.min(maxCommits, 1000))) {
+                Commit.addEvents(commit, afterPosition, 0, maxCount, events);
+                if (events.size() >= maxCount) {
+                    break;
+                }
+            }
+            return events;
+        });
+    }
+
+    @Override
+    public Optional<RecordedEvent> readEvent(UUID eventId) {
+        if (eventId == null) {
+            throw new IllegalArgumentException("eventId must not be null");
+        }
+        requireOpen();
+        BsonDocument commit = call("read event " + eventId + " from",
+                () -> commits.find(Filters.eq(Commit.EVENT_IDS, Commit.uuid(eventId))).first());
+        return commit == null ? Optional.empty() : Optional.of(Commit.find(commit, eventId));
+    }
+
+    /**
+     * Stops the store; later calls fail with {@link IllegalStateException}. Closes the client only
+     * when the store made it ({@link #connect}).
+     */
+    @Override
+    public void close() {
+        closed = true;
+        if (ownedClient != null) {
+            ownedClient.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "MongoEventStore[" + where + "]";
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("MongoEventStore on " + where + " is closed");
+        }
+    }
+
+    /** Runs a driver call, turning its failures into a {@link FluxException} that says what failed where. */
+    private <T> T call(String what, Supplier<T> action) {
+        try {
+            return action.get();
+        } catch (MongoException e) {
+            throw new FluxException("Could not " + what + " " + where + ": " + describe(e), e);
+        }
+    }
+
+    /** The driver's message, with the server when the driver's message leaves it out. */
+    static String describe(MongoException e) {
+        if (e instanceof MongoSocketException socket && !e.getMessage().contains(socket.getServerAddress().toString())) {
+            return e.getMessage() + " (server " + socket.getServerAddress() + ")";
+        }
+        return e.getMessage();
+    }
+}

@@ -1,0 +1,248 @@
+package dev.flux.mongo;
+
+import com.mongodb.MongoTimeoutException;
+import com.mongodb.MongoWriteException;
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import dev.flux.ConcurrencyConflictException;
+import dev.flux.DuplicateEventIdException;
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import org.bson.BsonDocument;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What the contract cannot see: the document layout, and two store objects on one database (as two
+ * processes are), whose position and version claims race through the unique indexes.
+ */
+class MongoEventStoreBehaviourTest {
+    private TestDatabase database;
+    private MongoEventStore first;
+    private MongoEventStore second;
+
+    /** The server these tests run against. */
+    protected MongoTestServer server() {
+        return MongoTestServer.inProcess();
+    }
+
+    @BeforeEach
+    void openTwoStores() {
+        database = server().newDatabase();
+        first = new MongoEventStore(database.database());
+        second = new MongoEventStore(database.database());
+    }
+
+    @AfterEach
+    void close() {
+        first.close();
+        second.close();
+        database.close();
+    }
+
+    @Test
+    void anAppendIsOneDocumentHoldingItsEventsAndItsPositions() {
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+
+        first.append("account-1", 0, events(3));
+
+        List<BsonDocument> commits = database.database().getCollection("flux_events", BsonDocument.class)
+                .find().into(new ArrayList<>());
+        assertEquals(2, commits.size());
+        BsonDocument commit = commits.stream().filter(c -> c.getInt64("firstVersion").getValue() == 1).findFirst().orElseThrow();
+        assertEquals(2, commit.getInt64("firstPosition").getValue());
+        assertEquals(4, commit.getInt64("_id").getValue());
+        assertEquals(3, commit.getInt64("lastVersion").getValue());
+        assertEquals("account", commit.getString("category").getValue());
+        assertEquals(3, commit.getArray("events").size());
+    }
+
+    @Test
+    void twoStoreObjectsTakingTurnsShareOneGaplessLog() {
+        for (int i = 0; i < 10; i++) {
+            MongoEventStore writer = i % 2 == 0 ? first : second;
+            writer.append("turns-" + i, ExpectedVersion.NO_STREAM, events(1 + i % 3));
+        }
+
+        List<RecordedEvent> all = readAll(second);
+
+        for (int i = 0; i < all.size(); i++) {
+            assertEquals(i + 1, all.get(i).position());
+        }
+        assertEquals(all.size(), first.lastPosition());
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void racingAnyAppendsFromTwoStoreObjectsAllLandAtGaplessVersions() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(6);
+        try {
+            CountDownLatch start = new CountDownLatch(1);
+            List<Future<Set<UUID>>> writers = new ArrayList<>();
+            for (int w = 0; w < 6; w++) {
+                MongoEventStore store = w % 2 == 0 ? first : second;
+                writers.add(pool.submit(() -> {
+                    start.await();
+                    Set<UUID> written = new HashSet<>();
+                    for (int i = 0; i < 30; i++) {
+                        List<EventData> batch = events(1 + i % 2);
+                        store.append("busy-1", ExpectedVersion.ANY, batch);
+                        batch.forEach(e -> written.add(e.eventId()));
+                    }
+                    return written;
+                }));
+            }
+            start.countDown();
+            Set<UUID> written = new HashSet<>();
+            for (Future<Set<UUID>> writer : writers) {
+                written.addAll(writer.get());
+            }
+
+            List<RecordedEvent> stream = first.readStream("busy-1", 0, Integer.MAX_VALUE);
+            assertEquals(written.size(), stream.size());
+            for (int v = 0; v < stream.size(); v++) {
+                assertEquals(v, stream.get(v).version());
+            }
+            List<RecordedEvent> all = readAll(first);
+            for (int i = 0; i < all.size(); i++) {
+                assertEquals(i + 1, all.get(i).position(), "no gap in the global log");
+            }
+        } finally {
+            pool.shutdownNow();
+            assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
+    void aWriterWhoseRememberedVersionIsStaleStillGetsAConflictAndAnyStillLands() {
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(1));  // first remembers version 0
+        second.append("account-1", 0, events(2));                         // the stream moves to 2 behind its back
+
+        ConcurrencyConflictException conflict = assertThrows(ConcurrencyConflictException.class,
+                () -> first.append("account-1", 0, events(1)));
+        long version = first.append("account-1", ExpectedVersion.ANY, events(1));
+
+        assertEquals(2, conflict.actualVersion());
+        assertEquals(3, version);
+        assertEquals(List.of(0L, 1L, 2L, 3L),
+                second.readStream("account-1", 0, 100).stream().map(RecordedEvent::version).toList());
+    }
+
+    @Test
+    void anEventIdAnotherWriterAppendedIsReportedAsADuplicateWithTheDriversError() {
+        List<EventData> taken = events(2);
+        first.append("account-1", ExpectedVersion.NO_STREAM, taken);
+        List<EventData> retried = List.of(events(1).get(0), taken.get(1));
+
+        DuplicateEventIdException duplicate = assertThrows(DuplicateEventIdException.class,
+                () -> second.append("account-2", ExpectedVersion.NO_STREAM, retried));
+
+        assertEquals(taken.get(1).eventId(), duplicate.eventId());
+        assertEquals("account-2", duplicate.streamId());
+        assertInstanceOf(MongoWriteException.class, duplicate.getCause());
+        assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("account-2"));
+        assertEquals(2, readAll(first).size());
+    }
+
+    @Test
+    void readStreamFromTheMiddleOfAnAppendStartsAtTheVersionAskedFor() {
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(4));
+        first.append("account-1", 3, events(4));
+
+        List<RecordedEvent> page = first.readStream("account-1", 5, 2);
+
+        assertEquals(List.of(5L, 6L), page.stream().map(RecordedEvent::version).toList());
+    }
+
+    @Test
+    void globalPagesStopShortBeforeALargeAppendButNeverSkipIt() {
+        first.append("small-1", ExpectedVersion.NO_STREAM, events(1));
+        first.append("large-1", ExpectedVersion.NO_STREAM, events(10));
+        first.append("small-2", ExpectedVersion.NO_STREAM, events(1));
+
+        List<Integer> pageSizes = new ArrayList<>();
+        List<Long> positions = new ArrayList<>();
+        long after = 0;
+        for (List<RecordedEvent> page = first.readAll(after, 5); !page.isEmpty(); page = first.readAll(after, 5)) {
+            pageSizes.add(page.size());
+            page.forEach(e -> positions.add(e.position()));
+            after = page.get(page.size() - 1).position();
+        }
+
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L, 12L), positions);
+        assertEquals(List.of(1, 5, 5, 1), pageSizes, "the first page ends before the large append");
+    }
+
+    @Test
+    void connectUsesTheConnectionStringsDatabaseAndClosesItsClient() {
+        String uri = server().connectionString();
+        String withDatabase = uri.replaceFirst("^(mongodb(\\+srv)?://[^/?]+)(/[^?]*)?", "$1/" + database.database().getName());
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+
+        MongoEventStore connected = MongoEventStore.connect(withDatabase);
+        List<RecordedEvent> all = readAll(connected);
+        connected.close();
+
+        assertEquals(readAll(first), all);
+        assertThrows(IllegalStateException.class, () -> connected.readAll(0, 1));
+        assertThrows(IllegalArgumentException.class, () -> MongoEventStore.connect("not a connection string"));
+    }
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aServerThatDoesNotAnswerAtStartIsAFluxExceptionNamingTheCollection() throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        try (MongoClient client = MongoClients.create(MongoTestServer.settings(
+                "mongodb://127.0.0.1:" + port + "/?serverSelectionTimeoutMS=500"))) {
+
+            FluxException failure = assertThrows(FluxException.class,
+                    () -> new MongoEventStore(client.getDatabase("nowhere")));
+
+            assertTrue(failure.getMessage().contains("nowhere.flux_events"), failure.getMessage());
+            assertInstanceOf(MongoTimeoutException.class, failure.getCause());
+        }
+    }
+
+    private static List<RecordedEvent> readAll(MongoEventStore store) {
+        List<RecordedEvent> all = new ArrayList<>();
+        for (List<RecordedEvent> page = store.readAll(0, 100); !page.isEmpty();
+             page = store.readAll(all.get(all.size() - 1).position(), 100)) {
+            all.addAll(page);
+        }
+        return all;
+    }
+
+    private static List<EventData> events(int count) {
+        List<EventData> events = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            events.add(EventData.of("Written", ("{\"i\":" + i + "}").getBytes(StandardCharsets.UTF_8), Map.of("k", "v")));
+        }
+        return events;
+    }
+}

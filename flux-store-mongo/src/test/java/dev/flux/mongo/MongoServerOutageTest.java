@@ -1,0 +1,194 @@
+package dev.flux.mongo;
+
+import com.mongodb.MongoException;
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import de.bwaldvogel.mongo.MongoServer;
+import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The server goes away and comes back on the same port. The in-process server's data lives in a
+ * {@link MemoryBackend} that this test keeps across the restart (its {@code close} is a no-op), as
+ * a real server keeps its data files; so "nothing acknowledged is lost" is checked against the
+ * store, not assumed.
+ */
+class MongoServerOutageTest {
+    private final MemoryBackend backend = new MemoryBackend() {
+        @Override
+        public void close() {
+            // keep the data, as a restarted mongod keeps its files
+        }
+    };
+    private MongoServer server;
+    private InetSocketAddress address;
+    private MongoClient client;
+    private MongoEventStore store;
+
+    @BeforeEach
+    void startServer() {
+        server = new MongoServer(backend);
+        server.bind("127.0.0.1", 0);
+        address = server.getLocalAddress();
+        System.out.println("MongoServerOutageTest runs against its own in-process mongo-java-server at " + address);
+        client = MongoClients.create(MongoTestServer.settings("mongodb://127.0.0.1:" + address.getPort()
+                + "/?serverSelectionTimeoutMS=1000&heartbeatFrequencyMS=500"));
+        store = new MongoEventStore(client.getDatabase("outage"));
+    }
+
+    @AfterEach
+    void stopServer() {
+        store.close();
+        client.close();
+        server.shutdownNow();
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void appendsFailClearlyWhileTheServerIsDownAndSucceedOnceItIsBack() {
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(2));
+        List<RecordedEvent> before = store.readAll(0, 100);
+
+        server.shutdownNow();
+        FluxException append = assertThrows(FluxException.class,
+                () -> store.append("account-1", 1, events(1)));
+        FluxException read = assertThrows(FluxException.class, () -> store.readAll(0, 100));
+        restart();
+        long version = eventually(() -> store.append("account-1", 1, events(1)));
+
+        System.out.println("while the server was down: " + append.getMessage());
+        assertTrue(append.getMessage().contains("account-1") && append.getMessage().contains("outage.flux_events"),
+                append.getMessage());
+        assertInstanceOf(MongoException.class, append.getCause());
+        assertInstanceOf(MongoException.class, read.getCause());
+        assertEquals(2, version);
+        List<RecordedEvent> after = store.readAll(0, 100);
+        assertEquals(before, after.subList(0, 2), "what was there before the outage is still there");
+        assertEquals(3, after.size());
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void nothingAcknowledgedIsLostWhenTheServerGoesAwayMidRun() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            Set<UUID> acknowledged = ConcurrentHashMap.newKeySet();
+            AtomicInteger failed = new AtomicInteger();
+            AtomicInteger appendsAfterRestart = new AtomicInteger();
+            List<Future<?>> writers = new ArrayList<>();
+            CountDownLatch someWritten = new CountDownLatch(4 * 20);
+            CountDownLatch restarted = new CountDownLatch(1);
+            for (int w = 0; w < 4; w++) {
+                String streamId = "writer-" + w;
+                writers.add(pool.submit(() -> {
+                    while (appendsAfterRestart.get() < 100) {
+                        List<EventData> batch = events(1 + acknowledged.size() % 3);
+                        try {
+                            store.append(streamId, ExpectedVersion.ANY, batch);
+                            batch.forEach(event -> acknowledged.add(event.eventId()));
+                            someWritten.countDown();
+                            if (restarted.getCount() == 0) {
+                                appendsAfterRestart.incrementAndGet();
+                            }
+                        } catch (FluxException e) {
+                            failed.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            assertTrue(someWritten.await(30, TimeUnit.SECONDS), "writers got going");
+
+            server.shutdownNow();
+            eventually(() -> failed.get() >= 4 ? failed.get() : null);
+            restart();
+            restarted.countDown();
+            for (Future<?> writer : writers) {
+                writer.get(40, TimeUnit.SECONDS);
+            }
+
+            List<RecordedEvent> all = new ArrayList<>();
+            for (List<RecordedEvent> page = store.readAll(0, 500); !page.isEmpty();
+                 page = store.readAll(all.get(all.size() - 1).position(), 500)) {
+                all.addAll(page);
+            }
+            Set<UUID> stored = new HashSet<>();
+            for (int i = 0; i < all.size(); i++) {
+                assertTrue(stored.add(all.get(i).eventId()), "event stored once: " + all.get(i));
+                assertTrue(i == 0 || all.get(i).position() > all.get(i - 1).position(), "positions grow");
+            }
+            assertTrue(stored.containsAll(acknowledged), "every acknowledged event survived the outage");
+            assertTrue(failed.get() > 0, "the outage was noticed by the writers");
+            System.out.println("outage run: " + acknowledged.size() + " events acknowledged, " + failed.get()
+                    + " appends failed during the outage, " + (stored.size() - acknowledged.size())
+                    + " events of failed appends were in fact written");
+        } finally {
+            pool.shutdownNow();
+            assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+        }
+    }
+
+    private void restart() {
+        server = new MongoServer(backend);
+        server.bind(address.getHostString(), address.getPort());
+    }
+
+    /** Retries {@code action} until it returns a value without throwing, or 20 seconds pass. */
+    private static <T> T eventually(Supplier<T> action) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (true) {
+            try {
+                T value = action.get();
+                if (value != null) {
+                    return value;
+                }
+            } catch (FluxException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no result within 20 seconds");
+            }
+            LockSupport.parkNanos(10_000_000);
+        }
+    }
+
+    private static List<EventData> events(int count) {
+        List<EventData> events = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            events.add(EventData.of("Written", "{}".getBytes(StandardCharsets.UTF_8), Map.of()));
+        }
+        return events;
+    }
+}
