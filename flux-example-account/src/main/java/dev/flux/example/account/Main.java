@@ -85,7 +85,11 @@ public final class Main {
         }
         try (EventStore store = Stores.open(storeName, data, options.get("--mongo-uri"));
              CommandSide commands = new CommandSide(store, "127.0.0.1", port)) {
-            System.out.println("store:        " + storeName + (storeName.equals("xodus") ? " in " + data.toAbsolutePath() : ""));
+            System.out.println("store:        " + switch (storeName) {
+                case "xodus" -> "xodus in " + data.resolve("events").toAbsolutePath();
+                case "memory" -> "memory (gone when the process ends)";
+                default -> store.toString();
+            });
             System.out.println("command side: " + commands.uri() + "/accounts");
             System.out.println("feed:         " + commands.feedUri());
             if (mode.equals("command")) {
