@@ -329,7 +329,7 @@ public final class XodusEventStore implements EventStore {
         try {
             writer.close();
         } finally {
-            directory.environment.close();
+            directory.closeEnvironment();
         }
     }
 
