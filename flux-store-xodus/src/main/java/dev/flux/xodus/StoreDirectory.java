@@ -115,7 +115,8 @@ final class StoreDirectory {
                 .setLogCacheShared(false)
                 .setLogLockTimeout(options.lockTimeout().toMillis())
                 .setEnvCloseForcedly(true)
-                .setManagementEnabled(false);
+                .setManagementEnabled(false)
+                .setEnvGatherStatistics(false);
         try {
             return Environments.newInstance(directory.toFile(), config);
         } catch (RuntimeException e) {
