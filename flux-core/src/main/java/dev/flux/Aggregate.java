@@ -35,6 +35,7 @@ public abstract class Aggregate {
     private String id;
     private long version = ExpectedVersion.NO_STREAM;
     private Repository<?> repository;
+    private long snapshotVersion = ExpectedVersion.NO_STREAM;
 
     protected Aggregate() {
     }
@@ -114,6 +115,21 @@ public abstract class Aggregate {
     final void replay(Object event, long eventVersion) {
         handlers.apply(this, event);
         version = eventVersion;
+    }
+
+    /** Sets the version after the state was restored from a snapshot of that version. */
+    final void restoredFromSnapshot(long snapshotAt) {
+        version = snapshotAt;
+        snapshotVersion = snapshotAt;
+    }
+
+    /** The version of the snapshot this aggregate was loaded from or last saved, -1 when none. */
+    final long snapshotVersion() {
+        return snapshotVersion;
+    }
+
+    final void snapshotTaken(long at) {
+        snapshotVersion = at;
     }
 
     final List<Map<String, String>> uncommittedMetadata() {

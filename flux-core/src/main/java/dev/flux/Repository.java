@@ -1,8 +1,11 @@
 package dev.flux;
 
+import dev.flux.bus.Bus;
 import dev.flux.serialization.EventSerializer;
 import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
+import dev.flux.snapshot.SnapshotPolicy;
+import dev.flux.snapshot.SnapshotStore;
 
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -41,6 +44,8 @@ public final class Repository<A extends Aggregate> {
     private final String category;
     private final EventSerializer serializer;
     private final int maxAttempts;
+    private final AggregateSnapshots snapshots;
+    private final Bus bus;
 
     private Repository(Builder<A> builder) {
         this.aggregateClass = builder.aggregateClass;
@@ -50,6 +55,10 @@ public final class Repository<A extends Aggregate> {
         this.serializer = builder.serializer != null ? builder.serializer
                 : new JacksonEventSerializer(new EventTypes());
         this.maxAttempts = builder.maxAttempts;
+        this.bus = builder.bus;
+        this.snapshots = builder.snapshotStore == null ? null : new AggregateSnapshots(aggregateClass, builder.snapshotStore,
+                builder.snapshotPolicy, serializer instanceof JacksonEventSerializer jackson
+                        ? jackson.objectMapper() : JacksonEventSerializer.defaultObjectMapper());
         for (Class<?> eventClass : Handlers.of(aggregateClass).eventClasses()) {
             serializer.eventTypes().nameOrRegister(eventClass);
         }
@@ -83,7 +92,7 @@ public final class Repository<A extends Aggregate> {
         String streamId = streamId(id);
         A aggregate = newAggregate();
         aggregate.bind(this, id);
-        long next = 0;
+        long next = snapshots == null ? 0 : snapshots.restore(aggregate, streamId, store);
         while (true) {
             List<RecordedEvent> page = store.readStream(streamId, next, PAGE_SIZE);
             if (page.isEmpty()) {
@@ -117,8 +126,18 @@ public final class Repository<A extends Aggregate> {
         for (int i = 0; i < events.size(); i++) {
             batch.add(serializer.serialize(events.get(i), metadata.get(i)));
         }
-        long newVersion = store.append(streamId(aggregate.id()), aggregate.version(), batch);
+        String streamId = streamId(aggregate.id());
+        List<Object> saved = bus == null ? List.of() : List.copyOf(events);
+        long newVersion = store.append(streamId, aggregate.version(), batch);
         aggregate.markCommitted(newVersion);
+        if (snapshots != null) {
+            snapshots.afterSave(aggregate, streamId);
+        }
+        if (bus != null) {
+            for (Object event : saved) {
+                bus.publish(event);
+            }
+        }
     }
 
     /**
@@ -219,6 +238,9 @@ public final class Repository<A extends Aggregate> {
         private String category;
         private EventSerializer serializer;
         private int maxAttempts = DEFAULT_MAX_ATTEMPTS;
+        private SnapshotStore snapshotStore;
+        private SnapshotPolicy snapshotPolicy;
+        private Bus bus;
 
         private Builder(Class<A> aggregateClass, EventStore store) {
             if (aggregateClass == null || store == null) {
@@ -250,6 +272,37 @@ public final class Repository<A extends Aggregate> {
                 throw new IllegalArgumentException("maxAttempts must be >= 1, was " + maxAttempts);
             }
             this.maxAttempts = maxAttempts;
+            return this;
+        }
+
+        /**
+         * Loads aggregates from their latest snapshot in {@code store} and replays only the events after
+         * it; takes a snapshot after a save when {@code policy} says so (say,
+         * {@link SnapshotPolicy#everyEvents(int) every 500 events}). The state is the aggregate's
+         * non-transient fields, written with the serializer's Jackson mapper; mark a field
+         * {@code transient} to leave it out. A snapshot that cannot be read (the class changed, the
+         * bytes are corrupt, the stream was reset) is ignored with a logged warning: the aggregate is
+         * rebuilt from its events. A failure to write one is logged and never fails the save.
+         */
+        public Builder<A> snapshots(SnapshotStore store, SnapshotPolicy policy) {
+            if (store == null || policy == null) {
+                throw new IllegalArgumentException("snapshot store and policy must not be null");
+            }
+            this.snapshotStore = store;
+            this.snapshotPolicy = policy;
+            return this;
+        }
+
+        /**
+         * After each successful save, publishes the saved events to {@code bus}, in order, on the
+         * saving thread. A listener's exception then reaches the caller of {@code save()}, but the
+         * events are already stored.
+         */
+        public Builder<A> publishTo(Bus bus) {
+            if (bus == null) {
+                throw new IllegalArgumentException("bus must not be null");
+            }
+            this.bus = bus;
             return this;
         }
 

@@ -1,7 +1,7 @@
 package dev.flux.feed;
 
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
@@ -28,6 +28,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.UnaryOperator;
 
 /**
  * The flux JSON feed as a JDK {@link HttpHandler}, to mount in an {@code HttpServer} of your own
@@ -56,6 +57,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private static final Set<String> PARAMETERS = Set.of("after", "offset", "limit", "wait", "include");
 
     private final EventReader reader;
+    private final UnaryOperator<RecordedEvent> upcast;
     private final int defaultLimit;
     private final int maxLimit;
     private final long maxWaitSeconds;
@@ -97,8 +99,10 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private record Request(long after, int limit, long waitSeconds, boolean includeData) {
     }
 
-    FeedHandler(EventReader reader, int defaultLimit, int maxLimit, long maxWaitSeconds, int maxHeld, long recheckMillis) {
+    FeedHandler(EventReader reader, int defaultLimit, int maxLimit, long maxWaitSeconds, int maxHeld, long recheckMillis,
+                UnaryOperator<RecordedEvent> upcast) {
         this.reader = reader;
+        this.upcast = upcast;
         this.defaultLimit = defaultLimit;
         this.maxLimit = maxLimit;
         this.maxWaitSeconds = maxWaitSeconds;
@@ -258,7 +262,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             gen.writeStartObject();
             gen.writeStringField("description", "event feed");
             gen.writeArrayFieldStart("events");
-            for (RecordedEvent event : page) {
+            for (RecordedEvent stored : page) {
+                RecordedEvent event = current(stored);
                 gen.writeStartObject();
                 entry(gen, base, event);
                 if (request.includeData) {
@@ -285,12 +290,22 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             throw new HttpProblem(404, "not_found", "no event with id " + id);
         }
         String base = baseUrl(exchange);
+        RecordedEvent event = current(found.get());
         send(exchange, 200, json(gen -> {
             gen.writeStartObject();
-            entry(gen, base, found.get());
-            body(gen, found.get());
+            entry(gen, base, event);
+            body(gen, event);
             gen.writeEndObject();
         }));
+    }
+
+    /** The event as the feed serves it: upcast to the current schema when the feed was given upcasters. */
+    private RecordedEvent current(RecordedEvent stored) {
+        try {
+            return upcast.apply(stored);
+        } catch (RuntimeException e) {
+            throw new HttpProblem(500, "corrupt_event", "event " + stored.eventId() + " cannot be served: " + e.getMessage());
+        }
     }
 
     private static void entry(JsonGenerator gen, String base, RecordedEvent event) throws IOException {
@@ -311,16 +326,22 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             gen.writeStringField(entry.getKey(), entry.getValue());
         }
         gen.writeEndObject();
-        JsonNode data;
-        try {
-            data = JSON.readTree(event.data());
+        // Copied token by token, which also checks it is one whole JSON value (the body is built in
+        // memory, so a corrupt one leaves nothing half-sent).
+        gen.writeFieldName("data");
+        try (JsonParser parser = JSON.getFactory().createParser(event.data())) {
+            if (parser.nextToken() == null) {
+                throw new IOException("the body is empty");
+            }
+            gen.copyCurrentStructure(parser);
+            if (parser.nextToken() != null) {
+                throw new IOException("more follows the JSON value");
+            }
         } catch (IOException e) {
             throw new HttpProblem(500, "corrupt_event", "the stored body of event " + event.eventId() + " ("
                     + event.streamId() + "@" + event.version() + ", type '" + event.type() + "') is not JSON: "
                     + e.getMessage());
         }
-        gen.writeFieldName("data");
-        gen.writeTree(data == null ? JSON.nullNode() : data);
     }
 
     private static String baseUrl(HttpExchange exchange) {

@@ -20,6 +20,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 /**
  * An {@link EventSource} that follows another process's flux feed (a {@link FeedServer} or a mounted
@@ -29,7 +32,7 @@ import java.util.UUID;
  * <pre>{@code
  * Subscription balances = Subscription.builder(HttpEventSource.of(URI.create("http://accounts:8080/events")))
  *         .name("balances", offsets)
- *         .on(AccountCredited.class, (e, recorded) -> ...)
+ *         .onRecorded(AccountCredited.class, (e, recorded) -> ...)
  *         .start();
  * }</pre>
  *
@@ -37,8 +40,7 @@ import java.util.UUID;
  * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
  * events arrive within milliseconds without hammering the server. A connection error, a 5xx, or a
  * body that is not the feed's JSON throws a {@link FluxException} naming the URL; the subscription
- * backs off and tries again. Stopping a subscription waits at most for the read in flight, so at
- * most the long-poll wait.
+ * backs off and tries again. Stopping the subscription cancels a long poll in flight.
  */
 public final class HttpEventSource implements EventSource {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -47,6 +49,7 @@ public final class HttpEventSource implements EventSource {
     private final HttpClient client;
     private final long waitSeconds;
     private final Duration timeout;
+    private volatile CompletableFuture<HttpResponse<byte[]>> inFlight;
 
     private HttpEventSource(URI feed, HttpClient client, long waitSeconds, Duration timeout) {
         this.feed = feed;
@@ -89,6 +92,9 @@ public final class HttpEventSource implements EventSource {
         URI uri = URI.create(feed + "?after=" + after + "&limit=" + maxCount + "&include=data"
                 + (waitSeconds > 0 ? "&wait=" + waitSeconds : ""));
         JsonNode page = get(uri);
+        if (page == null) {
+            return List.of();
+        }
         JsonNode events = page.get("events");
         if (events == null || !events.isArray()) {
             throw malformed(uri, "no 'events' array");
@@ -115,7 +121,11 @@ public final class HttpEventSource implements EventSource {
     @Override
     public long end() {
         URI uri = URI.create(feed + "/head");
-        JsonNode position = get(uri).get("position");
+        JsonNode answer = get(uri);
+        if (answer == null) {
+            throw new FluxException("reading " + uri + " was cancelled");
+        }
+        JsonNode position = answer.get("position");
         if (position == null || !position.isIntegralNumber() || position.asLong() < 0) {
             throw malformed(uri, "no 'position' number");
         }
@@ -132,16 +142,37 @@ public final class HttpEventSource implements EventSource {
         return "the feed " + feed;
     }
 
+    /** Cancels a long poll in flight: its read returns empty at once. */
+    @Override
+    public void stopWaiting() {
+        CompletableFuture<?> pending = inFlight;
+        if (pending != null) {
+            pending.cancel(true);
+        }
+    }
+
+    /** The answer's JSON object, or null when the request was cancelled by {@link #stopWaiting()}. */
     private JsonNode get(URI uri) {
         HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout).header("Accept", "application/json").GET().build();
         HttpResponse<byte[]> response;
+        CompletableFuture<HttpResponse<byte[]>> pending = client.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
+        inFlight = pending;
         try {
-            response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
-        } catch (IOException e) {
-            throw new FluxException("cannot read the feed at " + uri + ": " + e, e);
+            response = pending.get();
+        } catch (CancellationException e) {
+            return null;
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            if (cause instanceof CancellationException || pending.isCancelled()) {
+                return null;
+            }
+            throw new FluxException("cannot read the feed at " + uri + ": " + cause, cause);
         } catch (InterruptedException e) {
+            pending.cancel(true);
             Thread.currentThread().interrupt();
             throw new FluxException("interrupted while reading the feed at " + uri, e);
+        } finally {
+            inFlight = null;
         }
         if (response.statusCode() != 200) {
             String body = new String(response.body(), StandardCharsets.UTF_8);

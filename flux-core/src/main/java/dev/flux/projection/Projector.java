@@ -103,6 +103,10 @@ public final class Projector<S> {
      * @throws FluxException                                 when a reducer returns null
      */
     public S apply(S state, RecordedEvent recorded) {
+        if (serializer.eventTypes().hasUpcasters(recorded.type())) {
+            // An upcaster may turn it into another type (a rename, a split): decode to know.
+            return applyEvent(state, serializer.deserialize(recorded));
+        }
         BiFunction<S, Object, S> reducer = reducersByType.get(recorded.type());
         if (reducer == null) {
             return state;

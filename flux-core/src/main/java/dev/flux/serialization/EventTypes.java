@@ -1,5 +1,6 @@
 package dev.flux.serialization;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flux.FluxException;
 
 import java.lang.reflect.Modifier;
@@ -7,6 +8,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
 
 /**
  * The allow-list of event classes and their type names. Deserialization only ever creates classes
@@ -17,10 +20,29 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>{@link dev.flux.Repository} registers the parameter types of an aggregate's handlers; register
  * other classes (events read by projections, say) by hand. Thread-safe: lookups are lock-free,
  * registrations take this object's lock.
+ *
+ * <p><b>Evolving events.</b> Each type has a schema version: 1, or what its class's
+ * {@link SchemaVersion} says, or what {@link #register(String, Class, int)} gives. Events are written
+ * with it (in the {@code schema_version} metadata, left out for 1) and read back through the
+ * upcasters registered here, one version at a time, until they reach the current version:
+ *
+ * <pre>{@code
+ * types.upcaster("AccountCredited", 1, json -> json.put("currency", "EUR"));           // v1 -> v2: a new field
+ * types.upcaster("AccountCredited", 2, json -> (ObjectNode) json.set("amount", json.remove("value"))); // a rename
+ * types.renamingUpcaster("MoneyMoved", 1, json -> json.get("amount").asLong() < 0    // one type split in two
+ *         ? new Upcasted("AccountDebited", json.put("amount", -json.get("amount").asLong()))
+ *         : new Upcasted("AccountCredited", json));
+ * }</pre>
+ *
+ * An event stored at a version newer than the code knows, or older without an upcaster, fails to
+ * decode with a clear {@link EventDecodingException}.
  */
 public final class EventTypes {
     private final Map<String, Class<?>> classesByName = new ConcurrentHashMap<>();
     private final Map<Class<?>, String> namesByClass = new ConcurrentHashMap<>();
+    private final Map<String, Integer> versionsByName = new ConcurrentHashMap<>();
+    private final Map<String, Function<ObjectNode, Upcasted>> upcasters = new ConcurrentHashMap<>();
+    private final Set<String> upcastTypes = ConcurrentHashMap.newKeySet();
     private final Object registrationLock = new Object();
 
     /** An empty allow-list. */
@@ -59,6 +81,23 @@ public final class EventTypes {
         if (eventClass == null) {
             throw new IllegalArgumentException("eventClass must not be null");
         }
+        SchemaVersion annotated = eventClass.getAnnotation(SchemaVersion.class);
+        return register(name, eventClass, annotated == null ? 1 : annotated.value());
+    }
+
+    /**
+     * Registers {@code eventClass} under {@code name} at schema version {@code schemaVersion}.
+     *
+     * @throws IllegalArgumentException as {@link #register(String, Class)}, when the version is below 1,
+     *                                  or the class is already registered at another version
+     */
+    public EventTypes register(String name, Class<?> eventClass, int schemaVersion) {
+        if (schemaVersion < 1) {
+            throw new IllegalArgumentException("schema version of '" + name + "' must be >= 1, was " + schemaVersion);
+        }
+        if (eventClass == null) {
+            throw new IllegalArgumentException("eventClass must not be null");
+        }
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("type name for " + eventClass.getName() + " must not be null or blank");
         }
@@ -70,6 +109,11 @@ public final class EventTypes {
             Class<?> existingClass = classesByName.get(name);
             String existingName = namesByClass.get(eventClass);
             if (existingClass == eventClass && name.equals(existingName)) {
+                int existingVersion = versionsByName.get(name);
+                if (existingVersion != schemaVersion) {
+                    throw new IllegalArgumentException("event type '" + name + "' is registered at schema version "
+                            + existingVersion + ", cannot register it at " + schemaVersion + " too");
+                }
                 return this;
             }
             if (existingClass != null) {
@@ -81,6 +125,7 @@ public final class EventTypes {
                         + existingName + "', cannot register it as '" + name + "' too");
             }
             namesByClass.put(eventClass, name);
+            versionsByName.put(name, schemaVersion);
             classesByName.put(name, eventClass);
         }
         return this;
@@ -118,6 +163,109 @@ public final class EventTypes {
     /** The class registered under {@code name}, if any. */
     public Optional<Class<?>> classOf(String name) {
         return name == null ? Optional.empty() : Optional.ofNullable(classesByName.get(name));
+    }
+
+    /**
+     * The current schema version of a registered class.
+     *
+     * @throws FluxException when the class is not registered
+     */
+    public int schemaVersionOf(Class<?> eventClass) {
+        return versionsByName.get(nameOf(eventClass));
+    }
+
+    /**
+     * Registers how JSON stored as {@code type} at schema version {@code fromVersion} becomes version
+     * {@code fromVersion + 1} of the same type. {@code change} may modify and return its argument.
+     *
+     * @throws IllegalArgumentException when an argument is null or blank, the version is below 1, or
+     *                                  that type and version already have an upcaster
+     */
+    public EventTypes upcaster(String type, int fromVersion, UnaryOperator<ObjectNode> change) {
+        if (change == null) {
+            throw new IllegalArgumentException("change must not be null");
+        }
+        return renamingUpcaster(type, fromVersion, json -> new Upcasted(type, change.apply(json)));
+    }
+
+    /**
+     * Registers how JSON stored as {@code type} at schema version {@code fromVersion} becomes version
+     * {@code fromVersion + 1}, under the type name the upcaster returns: a rename, or a split of one
+     * type into several.
+     *
+     * @throws IllegalArgumentException as {@link #upcaster}
+     */
+    public EventTypes renamingUpcaster(String type, int fromVersion, Function<ObjectNode, Upcasted> upcaster) {
+        if (type == null || type.isBlank() || upcaster == null) {
+            throw new IllegalArgumentException("type and upcaster must not be null or blank");
+        }
+        if (fromVersion < 1) {
+            throw new IllegalArgumentException("fromVersion of an upcaster for '" + type + "' must be >= 1, was " + fromVersion);
+        }
+        synchronized (registrationLock) {
+            if (upcasters.putIfAbsent(type + '\u0000' + fromVersion, upcaster) != null) {
+                throw new IllegalArgumentException("'" + type + "' already has an upcaster from version " + fromVersion);
+            }
+            upcastTypes.add(type);
+        }
+        return this;
+    }
+
+    /** Whether some upcaster reads events stored as {@code type} (which may no longer be registered itself). */
+    public boolean hasUpcasters(String type) {
+        return upcastTypes.contains(type);
+    }
+
+    /** Whether an event stored as {@code type} at {@code storedVersion} must pass {@link #upcast} before decoding. */
+    public boolean needsUpcast(String type, int storedVersion) {
+        if (upcasters.containsKey(type + '\u0000' + storedVersion)) {
+            return true;
+        }
+        Integer current = versionsByName.get(type);
+        return current != null && current != storedVersion;
+    }
+
+    /**
+     * Brings JSON stored as {@code type} at {@code storedVersion} to the current version of the type
+     * it ends up as, upcaster by upcaster.
+     *
+     * @throws IllegalStateException naming the problem when it was stored at a version newer than the
+     *                               code knows, no upcaster continues the chain, or the type it ends
+     *                               as is not registered
+     */
+    public Upcasted upcast(String type, int storedVersion, ObjectNode data) {
+        String name = type;
+        int version = storedVersion;
+        ObjectNode json = data;
+        Function<ObjectNode, Upcasted> next;
+        while ((next = upcasters.get(name + '\u0000' + version)) != null) {
+            Upcasted step;
+            try {
+                step = next.apply(json);
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("the upcaster of '" + name + "' from version " + version + " failed: " + e, e);
+            }
+            if (step == null) {
+                throw new IllegalStateException("the upcaster of '" + name + "' from version " + version + " returned null");
+            }
+            name = step.type();
+            json = step.data();
+            version++;
+        }
+        Integer current = versionsByName.get(name);
+        if (current == null) {
+            throw new IllegalStateException("upcast from '" + type + "' v" + storedVersion + " ends as '" + name + "' v" + version
+                    + ", which is not registered (registered: " + names() + ")");
+        }
+        if (version > current) {
+            throw new IllegalStateException("stored at schema version " + version + " of '" + name
+                    + "', newer than this code knows (version " + current + "): deploy the newer event classes first");
+        }
+        if (version < current) {
+            throw new IllegalStateException("stored at schema version " + version + " of '" + name + "', but the code reads version "
+                    + current + " and no upcaster from version " + version + " is registered");
+        }
+        return new Upcasted(name, json);
     }
 
     /** Whether {@code name} is registered. */

@@ -9,11 +9,15 @@ import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flux.EventData;
+import dev.flux.Metadata;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 
 import java.io.IOException;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -63,6 +67,12 @@ public final class JacksonEventSerializer implements EventSerializer {
         Class<?> eventClass = event.getClass();
         String type = eventTypes.nameOf(eventClass);
         ObjectWriter writer = writers.computeIfAbsent(eventClass, mapper::writerFor);
+        int schemaVersion = eventTypes.schemaVersionOf(eventClass);
+        if (schemaVersion != 1) {
+            Map<String, String> versioned = new HashMap<>(metadata == null ? Map.of() : metadata);
+            versioned.put(Metadata.SCHEMA_VERSION, Integer.toString(schemaVersion));
+            metadata = versioned;
+        }
         try {
             return EventData.of(type, writer.writeValueAsBytes(event), metadata);
         } catch (JsonProcessingException e) {
@@ -73,6 +83,17 @@ public final class JacksonEventSerializer implements EventSerializer {
 
     @Override
     public Object deserialize(RecordedEvent recorded) {
+        int storedVersion = storedSchemaVersion(recorded);
+        if (eventTypes.needsUpcast(recorded.type(), storedVersion)) {
+            Upcasted current = upcast(recorded, storedVersion);
+            Class<?> eventClass = eventTypes.classOf(current.type()).orElseThrow();
+            try {
+                return readers.computeIfAbsent(eventClass, mapper::readerFor).readValue(current.data());
+            } catch (IOException e) {
+                throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
+                        "the upcast JSON does not fit " + eventClass.getName() + ": " + e.getMessage(), e);
+            }
+        }
         Class<?> eventClass = eventTypes.classOf(recorded.type()).orElseThrow(() -> new EventDecodingException(
                 recorded.streamId(), recorded.version(), recorded.type(),
                 "the type is not registered in EventTypes (registered: " + eventTypes.names() + ")", null));
@@ -83,6 +104,71 @@ public final class JacksonEventSerializer implements EventSerializer {
             throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
                     "the JSON does not fit " + eventClass.getName() + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The event as the current code sees it: upcast to the current schema version, under its current
+     * type name, with {@code schema_version} updated; the event itself when it needs no upcasting.
+     * What a feed serves to consumers that only know the current classes.
+     *
+     * @throws EventDecodingException when it cannot be upcast
+     */
+    public RecordedEvent upcast(RecordedEvent recorded) {
+        int storedVersion = storedSchemaVersion(recorded);
+        if (!eventTypes.needsUpcast(recorded.type(), storedVersion)) {
+            return recorded;
+        }
+        Upcasted current = upcast(recorded, storedVersion);
+        Map<String, String> metadata = new HashMap<>(recorded.metadata());
+        int version = eventTypes.schemaVersionOf(eventTypes.classOf(current.type()).orElseThrow());
+        if (version == 1) {
+            metadata.remove(Metadata.SCHEMA_VERSION);
+        } else {
+            metadata.put(Metadata.SCHEMA_VERSION, Integer.toString(version));
+        }
+        try {
+            return new RecordedEvent(recorded.streamId(), recorded.version(), recorded.position(), recorded.eventId(),
+                    current.type(), mapper.writeValueAsBytes(current.data()), metadata, recorded.recordedAt());
+        } catch (JsonProcessingException e) {
+            throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
+                    "cannot write the upcast JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private Upcasted upcast(RecordedEvent recorded, int storedVersion) {
+        JsonNode tree;
+        try {
+            tree = mapper.readTree(recorded.data());
+        } catch (IOException e) {
+            throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
+                    "the stored body is not JSON: " + e.getMessage(), e);
+        }
+        if (!(tree instanceof ObjectNode object)) {
+            throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
+                    "only a JSON object can be upcast, the stored body is " + (tree == null ? "empty" : tree.getNodeType()), null);
+        }
+        try {
+            return eventTypes.upcast(recorded.type(), storedVersion, object);
+        } catch (IllegalStateException e) {
+            throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(), e.getMessage(), e.getCause());
+        }
+    }
+
+    private static int storedSchemaVersion(RecordedEvent recorded) {
+        String text = recorded.metadata().get(Metadata.SCHEMA_VERSION);
+        if (text == null) {
+            return 1;
+        }
+        try {
+            int version = Integer.parseInt(text);
+            if (version >= 1) {
+                return version;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
+                "its metadata '" + Metadata.SCHEMA_VERSION + "' is not a version number >= 1: '" + text + "'", null);
     }
 
     @Override

@@ -48,6 +48,13 @@ public interface EventSource {
         return false;
     }
 
+    /**
+     * Called from another thread when the subscription reading this source stops: a {@link #read}
+     * that is waiting for events (a long poll) should return soon, empty. The default does nothing.
+     */
+    default void stopWaiting() {
+    }
+
     /** The whole global log of {@code reader}, by position. */
     static EventSource all(EventReader reader) {
         return new ReaderSource(reader, ReaderSource.Kind.ALL, null);

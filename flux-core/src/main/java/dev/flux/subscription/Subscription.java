@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.PriorityQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -29,8 +30,8 @@ import java.util.function.Consumer;
  * <pre>{@code
  * Subscription balances = Subscription.builder(EventSource.category(store, "Account"))
  *         .name("balances", offsets)                       // durable: resumes after the stored offset
- *         .on(AccountCredited.class, (e, recorded) -> readModel.credit(recorded.streamId(), e.amount()))
- *         .on(AccountDebited.class, (e, recorded) -> readModel.debit(recorded.streamId(), e.amount()))
+ *         .onRecorded(AccountCredited.class, (e, recorded) -> readModel.credit(recorded.streamId(), e.amount()))
+ *         .onRecorded(AccountDebited.class, (e, recorded) -> readModel.debit(recorded.streamId(), e.amount()))
  *         .build();
  * balances.start();
  * ...
@@ -43,7 +44,8 @@ import java.util.function.Consumer;
  * events since the last stored offset come again, never fewer. Handlers should therefore be
  * idempotent (or store their own position with their data).
  *
- * <p><b>Handlers.</b> Typed handlers get events decoded through the serializer's {@link EventTypes}
+ * <p><b>Handlers.</b> {@code on(type, event -> ...)} and {@code onRecorded(type, (event, recorded) -> ...)}
+ * get events decoded through the serializer's {@link EventTypes}
  * (their classes are registered for you); a {@link RecordedHandler} gets every event undecoded.
  * Events whose type has no typed handler are not decoded, and every event, handled or not, moves
  * the offset: a subscription never sticks on a type it does not know.
@@ -84,6 +86,7 @@ public final class Subscription {
     private final Executor executor;
     private final EventSerializer serializer;
     private final Map<String, EventHandler<Object>> typedHandlers;
+    private final Map<Class<?>, EventHandler<Object>> handlersByClass;
     private final RecordedHandler recordedHandler;
 
     private final Object lifecycle = new Object();
@@ -97,7 +100,9 @@ public final class Subscription {
     private volatile SubscriptionException failure;
     private volatile Exception lastError;
     private final Object progress = new Object();
-    private int progressWaiters;
+    /** The cursors awaitPosition callers wait for (guarded by progress); the lowest is mirrored in wakeAt. */
+    private final PriorityQueue<Long> awaited = new PriorityQueue<>();
+    private volatile long wakeAt = Long.MAX_VALUE;
 
     private Subscription(Builder builder) {
         this.source = builder.source;
@@ -126,6 +131,7 @@ public final class Subscription {
         }
         this.serializer = chosen;
         this.typedHandlers = Map.copyOf(byType);
+        this.handlersByClass = Map.copyOf(builder.handlers);
     }
 
     /** Starts configuring a subscription to {@code source}. */
@@ -213,6 +219,11 @@ public final class Subscription {
             return false;
         }
         try {
+            source.stopWaiting();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + ": the source did not stop waiting: " + e, e);
+        }
+        try {
             return finished.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -230,7 +241,8 @@ public final class Subscription {
         requirePositive(timeout, "timeout");
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (progress) {
-            progressWaiters++;
+            awaited.add(cursor);
+            wakeAt = awaited.peek();
             try {
                 while (position < cursor) {
                     long left = deadline - System.nanoTime();
@@ -241,7 +253,9 @@ public final class Subscription {
                 }
                 return true;
             } finally {
-                progressWaiters--;
+                awaited.remove(cursor);
+                Long next = awaited.peek();
+                wakeAt = next == null ? Long.MAX_VALUE : next;
             }
         }
     }
@@ -329,12 +343,16 @@ public final class Subscription {
                         break;
                     }
                     advance(source.cursorOf(event));
-                    sinceCheckpoint++;
-                    if (sinceCheckpoint >= checkpointEvery || System.nanoTime() - lastCheckpoint >= checkpointNanos) {
+                    if (++sinceCheckpoint >= checkpointEvery) {
                         checkpoint();
                         sinceCheckpoint = 0;
                         lastCheckpoint = System.nanoTime();
                     }
+                }
+                if (sinceCheckpoint > 0 && System.nanoTime() - lastCheckpoint >= checkpointNanos) {
+                    checkpoint();
+                    sinceCheckpoint = 0;
+                    lastCheckpoint = System.nanoTime();
                 }
             }
         } catch (RuntimeException | Error e) {
@@ -350,7 +368,7 @@ public final class Subscription {
                     state = failure != null ? State.FAILED : State.STOPPED;
                 }
                 finished.countDown();
-                signalProgress(true);
+                signalProgress();
                 worker = null;
                 if (interrupted) {
                     Thread.currentThread().interrupt();
@@ -397,7 +415,9 @@ public final class Subscription {
             return true;
         }
         EventHandler<Object> typed = typedHandlers.get(event.type());
-        if (typed == null && recordedHandler == null) {
+        // A type that upcasters read may become another type (a rename, a split): decode to know.
+        boolean upcast = serializer.eventTypes().hasUpcasters(event.type());
+        if (typed == null && recordedHandler == null && !upcast) {
             return true;
         }
         int attempts = 0;
@@ -407,7 +427,13 @@ public final class Subscription {
                 if (recordedHandler != null) {
                     recordedHandler.handle(event);
                 }
-                if (typed != null) {
+                if (upcast) {
+                    Object decoded = serializer.deserialize(event);
+                    EventHandler<Object> byClass = handlersByClass.get(decoded.getClass());
+                    if (byClass != null) {
+                        byClass.handle(decoded, event);
+                    }
+                } else if (typed != null) {
                     typed.handle(serializer.deserialize(event), event);
                 }
                 return true;
@@ -448,16 +474,17 @@ public final class Subscription {
         return false;
     }
 
+    /** Moves the position; wakes awaitPosition callers only once the lowest cursor they wait for is reached. */
     private void advance(long cursor) {
         position = cursor;
-        signalProgress(false);
+        if (cursor >= wakeAt) {
+            signalProgress();
+        }
     }
 
-    private void signalProgress(boolean always) {
+    private void signalProgress() {
         synchronized (progress) {
-            if (always || progressWaiters > 0) {
-                progress.notifyAll();
-            }
+            progress.notifyAll();
         }
     }
 
@@ -706,12 +733,13 @@ public final class Subscription {
         }
 
         /**
-         * Handles events of {@code eventClass}, decoded, with their record.
+         * Handles events of {@code eventClass}, decoded, with their record (stream, version, position,
+         * metadata).
          *
          * @throws IllegalArgumentException when the class already has a handler
          */
         @SuppressWarnings("unchecked")
-        public <E> Builder on(Class<E> eventClass, EventHandler<? super E> handler) {
+        public <E> Builder onRecorded(Class<E> eventClass, EventHandler<? super E> handler) {
             if (eventClass == null || handler == null) {
                 throw new IllegalArgumentException("eventClass and handler must not be null");
             }
@@ -727,11 +755,11 @@ public final class Subscription {
             if (handler == null) {
                 throw new IllegalArgumentException("handler must not be null");
             }
-            return on(eventClass, (E event, RecordedEvent recorded) -> handler.accept(event));
+            return onRecorded(eventClass, (E event, RecordedEvent recorded) -> handler.accept(event));
         }
 
         /**
-         * Handles every event undecoded, before its typed handler if it has one.
+         * Handles every event, whatever its type, undecoded, before its typed handler if it has one.
          *
          * @throws IllegalArgumentException when one is already set
          */

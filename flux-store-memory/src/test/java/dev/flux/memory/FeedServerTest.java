@@ -319,7 +319,7 @@ class FeedServerTest {
         List<String> correlations = new CopyOnWriteArrayList<>();
         Subscription subscription = Subscription.builder(HttpEventSource.of(feed.uri(), Duration.ofSeconds(2)))
                 .name("remote", offsets).batchSize(100)
-                .on(Credited.class, (e, recorded) -> {
+                .onRecorded(Credited.class, (e, recorded) -> {
                     amounts.add(e.amount());
                     correlations.add(recorded.metadata().get(Metadata.CORRELATION_ID));
                 })
@@ -423,6 +423,21 @@ class FeedServerTest {
             assertTrue(subscription.stop(Duration.ofSeconds(20)));
         }
         assertEquals(List.of(1L, 2L), amounts);
+    }
+
+    @Test
+    void stoppingASubscriptionCancelsItsLongPoll() throws Exception {
+        FeedServer feed = feed(FeedServer.builder(store));
+        Subscription subscription = Subscription.builder(HttpEventSource.of(feed.uri(), Duration.ofSeconds(30)))
+                .onRecorded(e -> { }).start();
+        Thread.sleep(300); // it is now held in a 30 s long poll on the empty feed
+
+        long started = System.nanoTime();
+        assertTrue(subscription.stop(Duration.ofSeconds(20)));
+        long tookMillis = (System.nanoTime() - started) / 1_000_000;
+
+        assertTrue(tookMillis < 10_000, "stop waited for the long poll to end: " + tookMillis + " ms");
+        assertEquals(Subscription.State.STOPPED, subscription.state());
     }
 
     @Test

@@ -222,7 +222,7 @@ class SubscriptionTest {
         List<Long> seen = new CopyOnWriteArrayList<>();
         Subscription subscription = start(Subscription.builder(EventSource.all(store))
                 .errorDelay(Duration.ofMillis(5), Duration.ofMillis(20))
-                .on(Credited.class, (e, recorded) -> {
+                .onRecorded(Credited.class, (e, recorded) -> {
                     if (e.amount() == 2 && failuresLeft.getAndDecrement() > 0) {
                         throw new IllegalStateException("read model is down");
                     }
@@ -290,7 +290,7 @@ class SubscriptionTest {
         long last = append("Account-2", new Unhandled("last"));
         List<String> seen = new CopyOnWriteArrayList<>();
         Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("typed", offsets)
-                .on(Credited.class, (e, recorded) -> seen.add("+" + e.amount() + " " + recorded.streamId()))
+                .onRecorded(Credited.class, (e, recorded) -> seen.add("+" + e.amount() + " " + recorded.streamId()))
                 .on(Debited.class, e -> seen.add("-" + e.amount())));
         awaitPosition(subscription, last);
         subscription.stop();

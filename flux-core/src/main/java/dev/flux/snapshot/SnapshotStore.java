@@ -1,0 +1,33 @@
+package dev.flux.snapshot;
+
+import java.util.Optional;
+
+/**
+ * Keeps the latest snapshot of each stream. Implementations are thread-safe; a durable one has the
+ * snapshot on disk when {@link #save} returns. Every implementation passes
+ * {@code dev.flux.test.SnapshotStoreContract}.
+ */
+public interface SnapshotStore {
+
+    /**
+     * The latest snapshot of {@code streamId}, if any.
+     *
+     * @throws IllegalArgumentException when the stream id is null or blank
+     */
+    Optional<Snapshot> load(String streamId);
+
+    /**
+     * Keeps {@code snapshot} as its stream's latest, unless the store already holds one of a higher
+     * version (two writers may race; the newer state wins).
+     *
+     * @throws IllegalArgumentException when the snapshot is null
+     */
+    void save(Snapshot snapshot);
+
+    /**
+     * Forgets the snapshot of {@code streamId}; the next load replays every event.
+     *
+     * @throws IllegalArgumentException when the stream id is null or blank
+     */
+    void delete(String streamId);
+}

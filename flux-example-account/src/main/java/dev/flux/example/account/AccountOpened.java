@@ -1,0 +1,5 @@
+package dev.flux.example.account;
+
+/** An account was opened for {@code owner}. */
+public record AccountOpened(String owner) {
+}

@@ -1,0 +1,122 @@
+package dev.flux.example.account;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flux.FluxException;
+import dev.flux.subscription.OffsetStore;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.TreeMap;
+
+/**
+ * The read side's model: every account's balance, kept from the feed's events.
+ *
+ * <p>It is also the subscription's {@link OffsetStore}: when the subscription stores its offset, the
+ * balances are written with it, in one file replaced atomically ({@code balances.json}). So the
+ * stored balances always include exactly the events up to the stored offset; after a crash the
+ * events since then come again and are applied to the balances as they were at that offset. (A read
+ * model that kept its data in one place and its offset in another could count an event twice or
+ * never.) Without a file it lives in memory only.
+ */
+final class Balances implements OffsetStore {
+    private final Path file;
+    private final Map<String, Long> balances = new TreeMap<>();
+    private long position;
+    private boolean stored;
+
+    Balances(Path file) {
+        this.file = file;
+        if (file != null && Files.exists(file)) {
+            try {
+                JsonNode saved = Http.JSON.readTree(file.toFile());
+                position = saved.get("position").asLong();
+                saved.get("balances").fields().forEachRemaining(e -> balances.put(e.getKey(), e.getValue().asLong()));
+                stored = true;
+            } catch (IOException | RuntimeException e) {
+                throw new FluxException("cannot read the balances read model from " + file + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    synchronized void opened(String account) {
+        balances.putIfAbsent(account, 0L);
+    }
+
+    synchronized void add(String account, long amount) {
+        balances.merge(account, amount, Long::sum);
+    }
+
+    synchronized Map<String, Long> snapshot() {
+        return Map.copyOf(balances);
+    }
+
+    synchronized long total() {
+        return balances.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    @Override
+    public synchronized long load(String name) {
+        OffsetStore.requireValid(name, 0);
+        return position;
+    }
+
+    @Override
+    public synchronized OptionalLong find(String name) {
+        OffsetStore.requireValid(name, 0);
+        return stored ? OptionalLong.of(position) : OptionalLong.empty();
+    }
+
+    @Override
+    public synchronized void save(String name, long newPosition) {
+        OffsetStore.requireValid(name, newPosition);
+        position = newPosition;
+        stored = true;
+        if (file == null) {
+            return;
+        }
+        ObjectNode json = Http.JSON.createObjectNode();
+        json.put("position", position);
+        ObjectNode accounts = json.putObject("balances");
+        balances.forEach(accounts::put);
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                channel.write(java.nio.ByteBuffer.wrap(Http.JSON.writeValueAsBytes(json)));
+                channel.force(true);
+            }
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            throw new FluxException("cannot store the balances read model in " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A reset: the subscription starts over, so the balances do too. */
+    @Override
+    public synchronized void delete(String name) {
+        OffsetStore.requireValid(name, 0);
+        balances.clear();
+        position = 0;
+        stored = false;
+        if (file != null) {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                throw new FluxException("cannot delete " + file + ": " + e.getMessage(), e);
+            }
+        }
+    }
+}

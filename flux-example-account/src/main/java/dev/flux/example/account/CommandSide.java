@@ -1,0 +1,129 @@
+package dev.flux.example.account;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.flux.EventStore;
+import dev.flux.Repository;
+import dev.flux.feed.FeedHandler;
+import dev.flux.feed.FeedServer;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * The command side: accounts behind a small JSON API, and the event feed beside it.
+ *
+ * <pre>
+ * POST /accounts                {"owner": "Ada"}  -> 201 {"id": ..., "owner": "Ada", "balance": 0, "version": 0}
+ * POST /accounts/{id}/credit    {"amount": 100}   -> 200 the account
+ * POST /accounts/{id}/debit     {"amount": 30}    -> 200 the account, or 409 insufficient_funds
+ * GET  /accounts/{id}                             -> 200 the account, or 404
+ * GET  /events ...                                -> the flux feed
+ * </pre>
+ *
+ * Credits and debits go through {@link Repository#update}, which reloads and retries when another
+ * request saved the same account first.
+ */
+public final class CommandSide implements AutoCloseable {
+    private final Repository<Account> accounts;
+    private final HttpServer server;
+    private final FeedHandler feed;
+    private final ExecutorService threads = Executors.newFixedThreadPool(8);
+
+    public CommandSide(EventStore store, String host, int port) throws IOException {
+        this.accounts = Repository.of(Account.class, store);
+        this.feed = FeedServer.builder(store).handler();
+        this.server = HttpServer.create(new InetSocketAddress(host, port), 128);
+        server.setExecutor(threads);
+        server.createContext("/accounts", Http.json(this::route));
+        server.createContext("/events", feed);
+        server.start();
+    }
+
+    /** The repository, for the demo's direct use. */
+    public Repository<Account> accounts() {
+        return accounts;
+    }
+
+    /** Where the API listens, e.g. {@code http://127.0.0.1:8080}. */
+    public URI uri() {
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+    }
+
+    /** The feed's event list. */
+    public URI feedUri() {
+        return URI.create(uri() + "/events");
+    }
+
+    private Object route(HttpExchange exchange) throws IOException {
+        String[] parts = exchange.getRequestURI().getPath().split("/");
+        // "", "accounts", id?, action?
+        if (parts.length == 2) {
+            Http.requireMethod(exchange, "POST");
+            return new Http.Created(open(Http.body(exchange)));
+        }
+        if (parts.length == 3) {
+            Http.requireMethod(exchange, "GET");
+            Account account = accounts.load(parts[2]);
+            if (!account.isOpen()) {
+                throw new Http.Problem(404, "not_found", "no account " + parts[2]);
+            }
+            return view(account);
+        }
+        if (parts.length == 4 && (parts[3].equals("credit") || parts[3].equals("debit"))) {
+            Http.requireMethod(exchange, "POST");
+            long amount = Http.positiveAmount(Http.body(exchange));
+            String id = parts[2];
+            if (!accounts.load(id).isOpen()) {
+                throw new Http.Problem(404, "not_found", "no account " + id);
+            }
+            try {
+                return view(accounts.update(id, account -> {
+                    if (parts[3].equals("credit")) {
+                        account.credit(amount);
+                    } else {
+                        account.debit(amount);
+                    }
+                }));
+            } catch (InsufficientFundsException e) {
+                throw new Http.Problem(409, "insufficient_funds", e.getMessage());
+            }
+        }
+        throw new Http.Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath());
+    }
+
+    private Map<String, Object> open(JsonNode body) {
+        JsonNode owner = body.get("owner");
+        if (owner == null || !owner.isTextual() || owner.asText().isBlank()) {
+            throw new Http.Problem(400, "bad_request", "'owner' must be a non-blank string");
+        }
+        String id = UUID.randomUUID().toString();
+        Account account = accounts.load(id);
+        account.open(owner.asText());
+        account.save();
+        return view(account);
+    }
+
+    static Map<String, Object> view(Account account) {
+        Map<String, Object> view = new LinkedHashMap<>();
+        view.put("id", account.id());
+        view.put("owner", account.owner());
+        view.put("balance", account.balance());
+        view.put("version", account.version());
+        return view;
+    }
+
+    @Override
+    public void close() {
+        feed.close();
+        server.stop(0);
+        threads.shutdown();
+    }
+}

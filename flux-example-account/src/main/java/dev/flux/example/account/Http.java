@@ -1,0 +1,97 @@
+package dev.flux.example.account;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.Map;
+
+/** The little JSON-over-HTTP plumbing the example's two APIs share. */
+final class Http {
+    static final ObjectMapper JSON = new ObjectMapper();
+    private static final System.Logger LOG = System.getLogger(Http.class.getName());
+
+    private Http() {
+    }
+
+    /** An HTTP error answer: status, code and a message for the client. */
+    static final class Problem extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final int status;
+        final String code;
+
+        Problem(int status, String code, String message) {
+            super(message, null, false, false);
+            this.status = status;
+            this.code = code;
+        }
+    }
+
+    interface Route {
+        Object handle(HttpExchange exchange) throws IOException;
+    }
+
+    /** Wraps a route: its result becomes a 200 JSON body, a {@link Problem} its JSON error, anything else a 500. */
+    static HttpHandler json(Route route) {
+        return exchange -> {
+            try {
+                Object result = route.handle(exchange);
+                send(exchange, exchange.getRequestMethod().equals("POST") && result instanceof Created ? 201 : 200,
+                        result instanceof Created created ? created.body() : result);
+            } catch (Problem problem) {
+                send(exchange, problem.status, Map.of("error", problem.code, "message", problem.getMessage()));
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "request " + exchange.getRequestURI() + " failed: " + e, e);
+                send(exchange, 500, Map.of("error", "internal_error", "message", String.valueOf(e.getMessage())));
+            } finally {
+                exchange.close();
+            }
+        };
+    }
+
+    /** A result that answers 201 Created. */
+    record Created(Object body) {
+    }
+
+    static JsonNode body(HttpExchange exchange) throws IOException {
+        try (InputStream in = exchange.getRequestBody()) {
+            byte[] bytes = in.readAllBytes();
+            JsonNode node = bytes.length == 0 ? null : JSON.readTree(bytes);
+            if (node == null || !node.isObject()) {
+                throw new Problem(400, "bad_request", "the body must be a JSON object");
+            }
+            return node;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new Problem(400, "bad_request", "the body is not JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    static long positiveAmount(JsonNode body) {
+        JsonNode amount = body.get("amount");
+        if (amount == null || !amount.isIntegralNumber() || !amount.canConvertToLong() || amount.asLong() <= 0) {
+            throw new Problem(400, "bad_request", "'amount' must be a positive whole number, was " + amount);
+        }
+        return amount.asLong();
+    }
+
+    static void requireMethod(HttpExchange exchange, String method) {
+        if (!exchange.getRequestMethod().equals(method)) {
+            exchange.getResponseHeaders().set("Allow", method);
+            throw new Problem(405, "method_not_allowed", exchange.getRequestURI().getPath() + " takes " + method
+                    + ", not " + exchange.getRequestMethod());
+        }
+    }
+
+    private static void send(HttpExchange exchange, int status, Object body) throws IOException {
+        byte[] bytes = JSON.writeValueAsBytes(body);
+        exchange.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+}

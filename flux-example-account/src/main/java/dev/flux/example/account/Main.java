@@ -1,0 +1,136 @@
+package dev.flux.example.account;
+
+import dev.flux.EventStore;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * Runs the account example.
+ *
+ * <pre>
+ * java -jar flux-example-account/target/flux-example-account.jar [options]
+ *
+ *   --store xodus|memory|mongo   where events live (default xodus, in --data)
+ *   --data DIR                   the Xodus directory and the read model's file (default ./data)
+ *   --mongo-uri URI              the MongoDB connection string for --store mongo
+ *   --mode both|command|read     run both sides (default), only the command side, or only the read side
+ *   --port N                     the command side's port (default 8080; 0 picks a free one)
+ *   --read-port N                the read side's port (default 8081; 0 picks a free one)
+ *   --feed URL                   for --mode read: the command side's feed (default http://127.0.0.1:8080/events)
+ *   --demo                       open accounts, move money concurrently, show a retried conflict,
+ *                                print both sides' totals and exit (0 when they match)
+ * </pre>
+ */
+public final class Main {
+    private static final List<String> FLAGS = List.of("--demo");
+    private static final List<String> OPTIONS = List.of("--store", "--data", "--mongo-uri", "--mode", "--port",
+            "--read-port", "--feed");
+
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> options;
+        try {
+            options = parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.err.println("usage: [--store xodus|memory|mongo] [--data DIR] [--mongo-uri URI] [--mode both|command|read]"
+                    + " [--port N] [--read-port N] [--feed URL] [--demo]");
+            System.exit(2);
+            return;
+        }
+        System.exit(run(options, new CountDownLatch(1)));
+    }
+
+    /** Opened when {@link #run} has closed everything, so a shutdown hook can wait for the stores to close. */
+    private static final CountDownLatch CLOSED = new CountDownLatch(1);
+
+    /** Runs with parsed options until {@code stop} opens (or the demo ends); the exit status. */
+    static int run(Map<String, String> options, CountDownLatch stop) throws Exception {
+        try {
+            return runUntilStopped(options, stop);
+        } finally {
+            CLOSED.countDown();
+        }
+    }
+
+    private static int runUntilStopped(Map<String, String> options, CountDownLatch stop) throws Exception {
+        String mode = options.getOrDefault("--mode", "both");
+        if (!List.of("both", "command", "read").contains(mode)) {
+            throw new IllegalArgumentException("--mode must be both, command or read, was " + mode);
+        }
+        boolean demo = options.containsKey("--demo");
+        if (demo && !mode.equals("both")) {
+            throw new IllegalArgumentException("--demo runs both sides: leave --mode out");
+        }
+        String storeName = options.getOrDefault("--store", "xodus");
+        Path data = Path.of(options.getOrDefault("--data", "data"));
+        int port = Integer.parseInt(options.getOrDefault("--port", "8080"));
+        int readPort = Integer.parseInt(options.getOrDefault("--read-port", "8081"));
+        Path modelFile = storeName.equals("memory") ? null : data.resolve("read-side").resolve("balances.json");
+
+        if (mode.equals("read")) {
+            URI feed = URI.create(options.getOrDefault("--feed", "http://127.0.0.1:8080/events"));
+            try (ReadSide reads = new ReadSide(feed, modelFile, "127.0.0.1", readPort)) {
+                System.out.println("read side:   " + reads.uri() + "  (following " + feed + ")");
+                await(stop);
+            }
+            return 0;
+        }
+        try (EventStore store = Stores.open(storeName, data, options.get("--mongo-uri"));
+             CommandSide commands = new CommandSide(store, "127.0.0.1", port)) {
+            System.out.println("store:        " + storeName + (storeName.equals("xodus") ? " in " + data.toAbsolutePath() : ""));
+            System.out.println("command side: " + commands.uri() + "/accounts");
+            System.out.println("feed:         " + commands.feedUri());
+            if (mode.equals("command")) {
+                await(stop);
+                return 0;
+            }
+            try (ReadSide reads = new ReadSide(commands.feedUri(), modelFile, "127.0.0.1", readPort)) {
+                System.out.println("read side:    " + reads.uri());
+                if (demo) {
+                    return new Demo(store, commands, reads, System.out).run(10, 8, 100) ? 0 : 1;
+                }
+                await(stop);
+                return 0;
+            }
+        }
+    }
+
+    private static void await(CountDownLatch stop) throws InterruptedException {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop.countDown();
+            try {
+                CLOSED.await(10, java.util.concurrent.TimeUnit.SECONDS); // let run() close the stores
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }));
+        System.out.println("Ctrl-C stops it.");
+        stop.await();
+    }
+
+    static Map<String, String> parse(String[] args) {
+        Map<String, String> options = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (FLAGS.contains(arg)) {
+                options.put(arg, "true");
+            } else if (OPTIONS.contains(arg)) {
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(arg + " needs a value");
+                }
+                options.put(arg, args[++i]);
+            } else {
+                throw new IllegalArgumentException("unknown argument: " + arg);
+            }
+        }
+        return options;
+    }
+}

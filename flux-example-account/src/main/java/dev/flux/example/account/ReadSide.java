@@ -1,0 +1,83 @@
+package dev.flux.example.account;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.flux.StreamName;
+import dev.flux.feed.HttpEventSource;
+import dev.flux.subscription.Subscription;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The read side: follows the command side's feed over HTTP with a durable offset and keeps every
+ * account's balance, served at {@code GET /balances} as
+ * {@code {"accounts": {id: balance, ...}, "total": ..., "position": ...}}.
+ */
+public final class ReadSide implements AutoCloseable {
+    private final Balances balances;
+    private final Subscription subscription;
+    private final HttpServer server;
+
+    /**
+     * @param feed      the command side's feed, e.g. {@code http://127.0.0.1:8080/events}
+     * @param modelFile where the balances and their offset live; null keeps them in memory
+     */
+    public ReadSide(URI feed, Path modelFile, String host, int port) throws IOException {
+        this.balances = new Balances(modelFile);
+        this.subscription = Subscription.builder(HttpEventSource.of(feed, Duration.ofSeconds(5)))
+                .name("balances", balances)
+                .batchSize(500)
+                .errorDelay(Duration.ofMillis(100), Duration.ofSeconds(5))
+                .onRecorded(AccountOpened.class, (e, recorded) -> balances.opened(StreamName.id(recorded.streamId())))
+                .onRecorded(AccountCredited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), e.amount()))
+                .onRecorded(AccountDebited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), -e.amount()))
+                .build();
+        this.server = HttpServer.create(new InetSocketAddress(host, port), 64);
+        server.createContext("/balances", Http.json(exchange -> {
+            Http.requireMethod(exchange, "GET");
+            if (!exchange.getRequestURI().getPath().equals("/balances")) {
+                throw new Http.Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath());
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("accounts", balances.snapshot());
+            body.put("total", balances.total());
+            body.put("position", subscription.position());
+            return body;
+        }));
+        server.start();
+        subscription.start();
+    }
+
+    /** Where {@code /balances} is served. */
+    public URI uri() {
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/balances");
+    }
+
+    /** Waits until the read model has taken in every event up to {@code position}. */
+    public boolean awaitPosition(long position, Duration timeout) throws InterruptedException {
+        return subscription.awaitPosition(position, timeout);
+    }
+
+    public long total() {
+        return balances.total();
+    }
+
+    public Map<String, Long> balances() {
+        return balances.snapshot();
+    }
+
+    public Subscription subscription() {
+        return subscription;
+    }
+
+    @Override
+    public void close() {
+        subscription.stop(Duration.ofSeconds(30));
+        server.stop(0);
+    }
+}

@@ -1,0 +1,235 @@
+package dev.flux.memory;
+
+import dev.flux.Aggregate;
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.Repository;
+import dev.flux.bus.Bus;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
+import dev.flux.snapshot.Snapshot;
+import dev.flux.snapshot.SnapshotPolicy;
+import dev.flux.snapshot.SnapshotStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SnapshotTest {
+    record Deposited(long amount, String by) { }
+
+    record Noted(String note) { }
+
+    public static class Ledger extends Aggregate {
+        private long balance;
+        private final Map<String, Long> byDepositor = new TreeMap<>();
+        private List<String> notes = new ArrayList<>();
+        transient int replayed;
+
+        void deposit(long amount, String by) {
+            update(new Deposited(amount, by));
+        }
+
+        void note(String note) {
+            update(new Noted(note));
+        }
+
+        private void handleDeposited(Deposited e) {
+            balance += e.amount();
+            byDepositor.merge(e.by(), e.amount(), Long::sum);
+            replayed++;
+        }
+
+        private void handleNoted(Noted e) {
+            notes.add(e.note());
+            replayed++;
+        }
+
+        String state() {
+            return balance + " " + byDepositor + " " + notes + " @" + version();
+        }
+    }
+
+    private final InMemoryEventStore store = new InMemoryEventStore();
+    private final InMemorySnapshotStore snapshots = new InMemorySnapshotStore();
+    private final JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Deposited.class, Noted.class));
+
+    @AfterEach
+    void close() {
+        store.close();
+    }
+
+    private Repository<Ledger> repository(SnapshotStore snapshotStore, SnapshotPolicy policy) {
+        return Repository.builder(Ledger.class, store).serializer(serializer).snapshots(snapshotStore, policy).build();
+    }
+
+    private Repository<Ledger> withoutSnapshots() {
+        return Repository.builder(Ledger.class, store).serializer(serializer).build();
+    }
+
+    /** Appends {@code count} events to Ledger-{@code id} in batches, as years of saves would have. */
+    private void history(String id, int count) {
+        List<EventData> batch = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            Object event = i % 10 == 9 ? new Noted("note " + i) : new Deposited(i % 7 + 1, "depositor-" + (i % 13));
+            batch.add(serializer.serialize(event, Map.of()));
+            if (batch.size() == 1000 || i == count - 1) {
+                store.append("Ledger-" + id, ExpectedVersion.ANY, batch);
+                batch = new ArrayList<>();
+            }
+        }
+    }
+
+    @Test
+    void aHundredThousandEventAggregateLoadsFromItsSnapshotAndReplaysOnlyTheTail() {
+        history("big", 100_000);
+        Repository<Ledger> ledgers = repository(snapshots, SnapshotPolicy.everyEvents(1000));
+        Ledger first = ledgers.load("big");
+        assertEquals(100_000, first.replayed, "no snapshot yet: a full replay");
+        first.deposit(5, "me");
+        first.save();
+        assertEquals(100_000, snapshots.load("Ledger-big").orElseThrow().version(), "taken after the save");
+
+        history("big", 25);
+        Ledger fromSnapshot = ledgers.load("big");
+
+        assertEquals(25, fromSnapshot.replayed, "only the events after the snapshot are replayed");
+        Ledger full = withoutSnapshots().load("big");
+        assertEquals(100_026, full.replayed);
+        assertEquals(full.state(), fromSnapshot.state(), "the same state either way");
+        assertEquals(full.version(), fromSnapshot.version());
+    }
+
+    @Test
+    void theSnapshotPolicyCountsEventsSinceTheLastSnapshot() {
+        Repository<Ledger> ledgers = repository(snapshots, SnapshotPolicy.everyEvents(3));
+        List<Long> takenAt = new ArrayList<>();
+        for (int save = 0; save < 6; save++) {
+            Ledger ledger = ledgers.load("1");
+            ledger.deposit(1, "a");
+            if (save == 4) {
+                ledger.deposit(1, "a");
+                ledger.deposit(1, "a");
+            }
+            ledger.save();
+            takenAt.add(snapshots.load("Ledger-1").map(Snapshot::version).orElse(-1L));
+        }
+        // versions after each save: 0, 1, 2 (3 events: snapshot), 3, 6 (3 more: snapshot), 7
+        assertEquals(List.of(-1L, -1L, 2L, 2L, 6L, 6L), takenAt);
+    }
+
+    @Test
+    void aCorruptSnapshotFallsBackToAFullReplay() {
+        history("1", 50);
+        snapshots.save(new Snapshot("Ledger-1", 40, typeOfLedgerSnapshots(), "{not json".getBytes(StandardCharsets.UTF_8),
+                Instant.now()));
+
+        Ledger ledger = repository(snapshots, SnapshotPolicy.never()).load("1");
+
+        assertEquals(50, ledger.replayed);
+        assertEquals(withoutSnapshots().load("1").state(), ledger.state());
+    }
+
+    @Test
+    void aSnapshotOfAnotherShapeOrOfALongerStreamIsIgnored() {
+        history("1", 30);
+        byte[] state = validSnapshotOf("1").data();
+        snapshots.save(new Snapshot("Ledger-1", 20, "com.example.Ledger#ffffffffffffffff", state, Instant.now()));
+        assertEquals(30, repository(snapshots, SnapshotPolicy.never()).load("1").replayed, "a class that changed shape");
+
+        snapshots.delete("Ledger-1");
+        snapshots.save(new Snapshot("Ledger-1", 500, typeOfLedgerSnapshots(), state, Instant.now()));
+        Ledger ledger = repository(snapshots, SnapshotPolicy.never()).load("1");
+        assertEquals(30, ledger.replayed, "the stream has no event at the snapshot's version");
+        assertEquals(29, ledger.version());
+    }
+
+    @Test
+    void aSnapshotStoreThatFailsNeverFailsASaveOrALoad() {
+        SnapshotStore broken = new SnapshotStore() {
+            @Override
+            public Optional<Snapshot> load(String streamId) {
+                throw new IllegalStateException("snapshot disk is gone");
+            }
+
+            @Override
+            public void save(Snapshot snapshot) {
+                throw new IllegalStateException("snapshot disk is gone");
+            }
+
+            @Override
+            public void delete(String streamId) {
+            }
+        };
+        Repository<Ledger> ledgers = repository(broken, SnapshotPolicy.everyEvents(1));
+
+        ledgers.update("1", l -> l.deposit(3, "a"));
+        ledgers.update("1", l -> l.deposit(4, "b"));
+
+        assertEquals(7, ledgers.load("1").balance);
+        assertEquals(1, store.streamVersion("Ledger-1"));
+    }
+
+    @Test
+    void transientFieldsAreNotInTheSnapshot() {
+        Repository<Ledger> ledgers = repository(snapshots, SnapshotPolicy.everyEvents(1));
+        ledgers.update("1", l -> l.note("hello"));
+
+        String state = new String(snapshots.load("Ledger-1").orElseThrow().data(), StandardCharsets.UTF_8);
+
+        assertTrue(state.contains("\"Ledger.notes\":[\"hello\"]"), state);
+        assertTrue(!state.contains("replayed"), state);
+        assertEquals(0, ledgers.load("1").replayed);
+    }
+
+    @Test
+    void savedEventsArePublishedToTheBusAfterTheSave() {
+        Bus bus = new Bus();
+        List<String> published = new ArrayList<>();
+        bus.subscribe(Object.class, e -> published.add(e + " stored=" + store.streamVersion("Ledger-1")));
+        Repository<Ledger> ledgers = Repository.builder(Ledger.class, store).serializer(serializer).publishTo(bus).build();
+
+        Ledger ledger = ledgers.load("1");
+        ledger.deposit(2, "a");
+        ledger.note("x");
+        ledger.save();
+
+        assertEquals(List.of("Deposited[amount=2, by=a] stored=1", "Noted[note=x] stored=1"), published);
+    }
+
+    @Test
+    void badSnapshotOptionsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> Repository.builder(Ledger.class, store).snapshots(null, SnapshotPolicy.never()));
+        assertThrows(IllegalArgumentException.class, () -> Repository.builder(Ledger.class, store).snapshots(snapshots, null));
+        assertThrows(IllegalArgumentException.class, () -> SnapshotPolicy.everyEvents(0));
+        assertThrows(IllegalArgumentException.class, () -> Repository.builder(Ledger.class, store).publishTo(null));
+        assertThrows(IllegalArgumentException.class, () -> new Snapshot("Ledger-1", -1, "t", new byte[0], Instant.now()));
+    }
+
+    /** A real snapshot of a ledger like Ledger-{@code id}, taken in scratch stores. */
+    private Snapshot validSnapshotOf(String id) {
+        try (InMemoryEventStore scratchEvents = new InMemoryEventStore()) {
+            InMemorySnapshotStore scratch = new InMemorySnapshotStore();
+            Repository<Ledger> ledgers = Repository.builder(Ledger.class, scratchEvents).serializer(serializer)
+                    .snapshots(scratch, SnapshotPolicy.everyEvents(1)).build();
+            Ledger ledger = ledgers.load(id);
+            ledger.note("snapshot me");
+            ledger.save();
+            return scratch.load("Ledger-" + id).orElseThrow();
+        }
+    }
+
+    private String typeOfLedgerSnapshots() {
+        return validSnapshotOf("type-probe").type();
+    }
+}

@@ -1,0 +1,148 @@
+package dev.flux.test;
+
+import dev.flux.snapshot.Snapshot;
+import dev.flux.snapshot.SnapshotStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The promises of {@link SnapshotStore}, as a JUnit 5 suite every implementation runs unchanged.
+ */
+public abstract class SnapshotStoreContract {
+    /** The snapshot store under test; a fresh one for every test. */
+    protected SnapshotStore snapshots;
+
+    /** A new, empty snapshot store. */
+    protected abstract SnapshotStore newSnapshotStore() throws Exception;
+
+    /** Closes {@code current} and opens the same snapshots again. Durable stores override it with {@link #isDurable()}. */
+    protected SnapshotStore reopen(SnapshotStore current) throws Exception {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " declares a snapshot store that cannot be reopened");
+    }
+
+    /** Whether saved snapshots survive {@link #reopen}. */
+    protected boolean isDurable() {
+        return false;
+    }
+
+    @BeforeEach
+    void openSnapshots() throws Exception {
+        snapshots = newSnapshotStore();
+    }
+
+    @AfterEach
+    void closeSnapshots() throws Exception {
+        if (snapshots instanceof AutoCloseable closeable) {
+            closeable.close();
+        }
+    }
+
+    /** A snapshot with a time a store can keep exactly (milliseconds). */
+    protected static Snapshot snapshot(String streamId, long version, String state) {
+        return new Snapshot(streamId, version, "test.Aggregate#0123", state.getBytes(StandardCharsets.UTF_8),
+                Instant.now().truncatedTo(ChronoUnit.MILLIS));
+    }
+
+    @Test
+    void aStreamWithoutSnapshotHasNone() {
+        assertTrue(snapshots.load("Account-1").isEmpty());
+    }
+
+    @Test
+    void aSnapshotLoadsBackAsSaved() {
+        Snapshot saved = snapshot("Account-1", 41, "{\"balance\":100}");
+        snapshots.save(saved);
+
+        Snapshot loaded = snapshots.load("Account-1").orElseThrow();
+
+        assertEquals(saved.streamId(), loaded.streamId());
+        assertEquals(41, loaded.version());
+        assertEquals(saved.type(), loaded.type());
+        assertArrayEquals(saved.data(), loaded.data());
+        assertEquals(saved.takenAt(), loaded.takenAt());
+    }
+
+    @Test
+    void aNewerSnapshotReplacesAnOlderOneAndNeverTheOtherWayRound() {
+        snapshots.save(snapshot("Account-1", 10, "{\"v\":10}"));
+        snapshots.save(snapshot("Account-1", 20, "{\"v\":20}"));
+        snapshots.save(snapshot("Account-1", 15, "{\"v\":15}"));
+
+        assertEquals(20, snapshots.load("Account-1").orElseThrow().version());
+    }
+
+    @Test
+    void streamsAreKeptApartAndDeleteForgetsOne() {
+        snapshots.save(snapshot("Account-1", 1, "{}"));
+        snapshots.save(snapshot("Account-2", 2, "{}"));
+
+        snapshots.delete("Account-1");
+        snapshots.delete("Account-never");
+
+        assertTrue(snapshots.load("Account-1").isEmpty());
+        assertEquals(2, snapshots.load("Account-2").orElseThrow().version());
+    }
+
+    @Test
+    void concurrentSnapshotsOfOneStreamLeaveTheNewest() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<?>> savers = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                int offset = t;
+                savers.add(pool.submit(() -> {
+                    for (int v = offset; v < 200; v += 8) {
+                        snapshots.save(snapshot("Account-1", v, "{\"v\":" + v + "}"));
+                    }
+                }));
+            }
+            for (Future<?> saver : savers) {
+                saver.get();
+            }
+        } finally {
+            pool.shutdown();
+            assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+        }
+        Snapshot latest = snapshots.load("Account-1").orElseThrow();
+        assertEquals(199, latest.version());
+        assertEquals("{\"v\":199}", new String(latest.data(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void badArgumentsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> snapshots.load(null));
+        assertThrows(IllegalArgumentException.class, () -> snapshots.load(" "));
+        assertThrows(IllegalArgumentException.class, () -> snapshots.save(null));
+        assertThrows(IllegalArgumentException.class, () -> snapshots.delete(""));
+    }
+
+    @Test
+    void snapshotsSurviveAReopen() throws Exception {
+        assumeTrue(isDurable(), "this snapshot store is not durable");
+        snapshots.save(snapshot("Account-1", 7, "{\"balance\":3}"));
+
+        snapshots = reopen(snapshots);
+
+        Optional<Snapshot> loaded = snapshots.load("Account-1");
+        assertEquals(7, loaded.orElseThrow().version());
+        assertEquals("{\"balance\":3}", new String(loaded.get().data(), StandardCharsets.UTF_8));
+    }
+}
