@@ -107,7 +107,7 @@ public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
         try {
             writer.close();
         } finally {
-            directory.environment.close();
+            directory.closeEnvironment();
         }
     }
 
