@@ -4,13 +4,9 @@ import dev.flux.FluxException;
 import dev.flux.subscription.OffsetStore;
 import jetbrains.exodus.ArrayByteIterable;
 import jetbrains.exodus.ByteIterable;
-import jetbrains.exodus.env.Environment;
-import jetbrains.exodus.env.Store;
-import jetbrains.exodus.env.Transaction;
 
 import java.nio.file.Path;
 import java.util.OptionalLong;
-import java.util.function.Consumer;
 
 /**
  * An {@link OffsetStore} in its own directory, on JetBrains Xodus: durable like
@@ -36,9 +32,7 @@ import java.util.function.Consumer;
 public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
     static final String OFFSETS = "offsets";
 
-    private final StoreDirectory directory;
-    private final Store offsets;
-    private final GroupCommit<Transaction> writer;
+    private final SingleStore offsets;
 
     /**
      * Opens the offsets in {@code directory} with {@link XodusOptions#defaults()}, creating the
@@ -60,23 +54,12 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
      * @throws IllegalArgumentException when an argument is null
      */
     public XodusOffsetStore(Path directory, XodusOptions options) {
-        this.directory = StoreDirectory.open(directory, options, "XodusOffsetStore");
-        Environment environment = this.directory.environment;
-        try {
-            this.offsets = environment.computeInExclusiveTransaction(txn -> {
-                Layout.stamp(environment, txn, "XodusOffsetStore", this.directory.path);
-                return Layout.open(environment, OFFSETS, txn);
-            });
-        } catch (RuntimeException e) {
-            environment.close();
-            throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
-        }
-        this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(), txn -> txn, txn -> { });
+        this.offsets = new SingleStore(directory, options, "XodusOffsetStore", OFFSETS);
     }
 
     /** The directory the offsets are in, absolute. */
     public Path directory() {
-        return directory.path;
+        return offsets.directory.path;
     }
 
     /** @throws IllegalStateException when closed */
@@ -90,13 +73,13 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
     public OptionalLong find(String name) {
         OffsetStore.requireValid(name, 0);
         ByteIterable key = key(name);
-        return directory.read(txn -> {
-            ByteIterable position = offsets.get(txn, key);
+        return offsets.read(txn -> {
+            ByteIterable position = offsets.store.get(txn, key);
             if (position == null) {
                 return OptionalLong.empty();
             }
             if (position.getLength() != 8) {
-                throw new FluxException("Corrupt " + directory.owner + ": the offset of '" + name + "' is "
+                throw new FluxException("Corrupt " + offsets.directory.owner + ": the offset of '" + name + "' is "
                         + position.getLength() + " bytes, not 8; its files were changed outside flux or damaged");
             }
             return OptionalLong.of(Layout.number(position));
@@ -114,8 +97,7 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
         OffsetStore.requireValid(name, position);
         ByteIterable key = key(name);
         ByteIterable value = Layout.number(position);
-        directory.requireOpen();
-        writer.submit(new Write(txn -> offsets.put(txn, key, value)));
+        offsets.write(txn -> offsets.store.put(txn, key, value));
     }
 
     /**
@@ -128,47 +110,21 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
     public void delete(String name) {
         OffsetStore.requireValid(name, 0);
         ByteIterable key = key(name);
-        directory.requireOpen();
-        writer.submit(new Write(txn -> offsets.delete(txn, key)));
+        offsets.write(txn -> offsets.store.delete(txn, key));
     }
 
     /** Finishes the writes already queued, stops the writer thread and closes the directory. Idempotent. */
     @Override
     public void close() {
-        if (!directory.markClosed()) {
-            return;
-        }
-        try {
-            writer.close();
-        } finally {
-            directory.closeEnvironment();
-        }
+        offsets.close();
     }
 
     @Override
     public String toString() {
-        return "XodusOffsetStore[" + directory.path + "]";
+        return "XodusOffsetStore[" + offsets.directory.path + "]";
     }
 
     private static ByteIterable key(String name) {
         return new ArrayByteIterable(EventRecord.utf8(name, "subscription name '" + name + "'"));
-    }
-
-    /** A save or delete: never refused. */
-    private record Write(Consumer<Transaction> body) implements GroupCommit.Work<Transaction> {
-        @Override
-        public int events() {
-            return 1;
-        }
-
-        @Override
-        public boolean check(Transaction txn) {
-            return true;
-        }
-
-        @Override
-        public void write(Transaction txn) {
-            body.accept(txn);
-        }
     }
 }

@@ -6,16 +6,12 @@ import dev.flux.snapshot.Snapshot;
 import dev.flux.snapshot.SnapshotStore;
 import jetbrains.exodus.ArrayByteIterable;
 import jetbrains.exodus.ByteIterable;
-import jetbrains.exodus.env.Environment;
-import jetbrains.exodus.env.Store;
-import jetbrains.exodus.env.Transaction;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Optional;
-import java.util.function.Consumer;
 
 /**
  * A {@link SnapshotStore} in its own directory on JetBrains Xodus (e.g. {@code data/snapshots} beside
@@ -30,9 +26,7 @@ public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
     static final String SNAPSHOTS = "snapshots";
     private static final int FIXED = 8 + 8 + 4 + 4;
 
-    private final StoreDirectory directory;
-    private final Store snapshots;
-    private final GroupCommit<Transaction> writer;
+    private final SingleStore snapshots;
 
     /**
      * Opens the snapshots in {@code directory} with {@link XodusOptions#defaults()}, creating it when missing.
@@ -47,30 +41,19 @@ public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
 
     /** As {@link #XodusSnapshotStore(Path)}, with these options. */
     public XodusSnapshotStore(Path directory, XodusOptions options) {
-        this.directory = StoreDirectory.open(directory, options, "XodusSnapshotStore");
-        Environment environment = this.directory.environment;
-        try {
-            this.snapshots = environment.computeInExclusiveTransaction(txn -> {
-                Layout.stamp(environment, txn, "XodusSnapshotStore", this.directory.path);
-                return Layout.open(environment, SNAPSHOTS, txn);
-            });
-        } catch (RuntimeException e) {
-            environment.close();
-            throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
-        }
-        this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(), txn -> txn, txn -> { });
+        this.snapshots = new SingleStore(directory, options, "XodusSnapshotStore", SNAPSHOTS);
     }
 
     /** The directory the snapshots are in, absolute. */
     public Path directory() {
-        return directory.path;
+        return snapshots.directory.path;
     }
 
     @Override
     public Optional<Snapshot> load(String streamId) {
         ByteIterable key = key(StreamName.requireStreamId(streamId));
-        return directory.read(txn -> {
-            ByteIterable value = snapshots.get(txn, key);
+        return snapshots.read(txn -> {
+            ByteIterable value = snapshots.store.get(txn, key);
             return value == null ? Optional.empty() : Optional.of(decode(streamId, value));
         });
     }
@@ -82,38 +65,29 @@ public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
         }
         ByteIterable key = key(snapshot.streamId());
         ByteIterable value = encode(snapshot);
-        directory.requireOpen();
-        writer.submit(new Write(txn -> {
-            ByteIterable held = snapshots.get(txn, key);
+        snapshots.write(txn -> {
+            ByteIterable held = snapshots.store.get(txn, key);
             if (held == null || held.getLength() < 8 || Layout.getLong(held.getBytesUnsafe(), 0) <= snapshot.version()) {
-                snapshots.put(txn, key, value);
+                snapshots.store.put(txn, key, value);
             }
-        }));
+        });
     }
 
     @Override
     public void delete(String streamId) {
         ByteIterable key = key(StreamName.requireStreamId(streamId));
-        directory.requireOpen();
-        writer.submit(new Write(txn -> snapshots.delete(txn, key)));
+        snapshots.write(txn -> snapshots.store.delete(txn, key));
     }
 
     /** Finishes the writes already queued, stops the writer thread and closes the directory. Idempotent. */
     @Override
     public void close() {
-        if (!directory.markClosed()) {
-            return;
-        }
-        try {
-            writer.close();
-        } finally {
-            directory.closeEnvironment();
-        }
+        snapshots.close();
     }
 
     @Override
     public String toString() {
-        return "XodusSnapshotStore[" + directory.path + "]";
+        return "XodusSnapshotStore[" + snapshots.directory.path + "]";
     }
 
     private static ByteIterable key(String streamId) {
@@ -138,7 +112,7 @@ public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
         byte[] bytes = Arrays.copyOf(value.getBytesUnsafe(), value.getLength());
         int typeLength = bytes.length >= FIXED ? Layout.getInt(bytes, 20) : -1;
         if (typeLength < 1 || FIXED + typeLength > bytes.length) {
-            throw new FluxException("Corrupt " + directory.owner + ": the snapshot of " + streamId + " is damaged ("
+            throw new FluxException("Corrupt " + snapshots.directory.owner + ": the snapshot of " + streamId + " is damaged ("
                     + bytes.length + " bytes)");
         }
         try {
@@ -147,25 +121,7 @@ public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
                     Arrays.copyOfRange(bytes, FIXED + typeLength, bytes.length),
                     Instant.ofEpochSecond(Layout.getLong(bytes, 8), Layout.getInt(bytes, 16)));
         } catch (RuntimeException e) {
-            throw new FluxException("Corrupt " + directory.owner + ": the snapshot of " + streamId + " is damaged: " + e.getMessage(), e);
-        }
-    }
-
-    /** A save or delete: never refused. */
-    private record Write(Consumer<Transaction> body) implements GroupCommit.Work<Transaction> {
-        @Override
-        public int events() {
-            return 1;
-        }
-
-        @Override
-        public boolean check(Transaction txn) {
-            return true;
-        }
-
-        @Override
-        public void write(Transaction txn) {
-            body.accept(txn);
+            throw new FluxException("Corrupt " + snapshots.directory.owner + ": the snapshot of " + streamId + " is damaged: " + e.getMessage(), e);
         }
     }
 }

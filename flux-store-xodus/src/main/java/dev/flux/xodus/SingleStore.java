@@ -1,0 +1,90 @@
+package dev.flux.xodus;
+
+import dev.flux.FluxException;
+import jetbrains.exodus.env.Environment;
+import jetbrains.exodus.env.Store;
+import jetbrains.exodus.env.Transaction;
+import jetbrains.exodus.env.TransactionalComputable;
+
+import java.nio.file.Path;
+import java.util.function.Consumer;
+
+/**
+ * One Xodus store in a directory of its own, with the group-commit writer every flux store writes
+ * through: what {@link XodusOffsetStore} and {@link XodusSnapshotStore} are built on. Reads go through
+ * {@link StoreDirectory#read} (interrupt-safe), writes through the writer thread.
+ */
+final class SingleStore implements AutoCloseable {
+    final StoreDirectory directory;
+    final Store store;
+    private final GroupCommit<Transaction> writer;
+
+    /**
+     * Opens {@code directory} for a store of class {@code kind} holding the Xodus store {@code name}.
+     *
+     * @throws FluxException            when the directory cannot be used, naming it
+     * @throws IllegalArgumentException when an argument is null
+     */
+    SingleStore(Path directory, XodusOptions options, String kind, String name) {
+        this.directory = StoreDirectory.open(directory, options, kind);
+        Environment environment = this.directory.environment;
+        try {
+            this.store = environment.computeInExclusiveTransaction(txn -> {
+                Layout.stamp(environment, txn, kind, this.directory.path);
+                return Layout.open(environment, name, txn);
+            });
+        } catch (RuntimeException e) {
+            environment.close();
+            throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
+        }
+        this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(), txn -> txn, txn -> { });
+    }
+
+    /** Runs a read-only transaction. @throws IllegalStateException when closed */
+    <T> T read(TransactionalComputable<T> body) {
+        return directory.read(body);
+    }
+
+    /**
+     * Runs {@code body} in the writer's next transaction and returns once it is committed (on disk with
+     * durable writes).
+     *
+     * @throws IllegalStateException when closed
+     * @throws FluxException         when the write failed (the message says whether it may have landed)
+     */
+    void write(Consumer<Transaction> body) {
+        directory.requireOpen();
+        writer.submit(new Write(body));
+    }
+
+    /** Finishes the writes already queued, stops the writer thread and closes the directory. Idempotent. */
+    @Override
+    public void close() {
+        if (!directory.markClosed()) {
+            return;
+        }
+        try {
+            writer.close();
+        } finally {
+            directory.closeEnvironment();
+        }
+    }
+
+    /** A write that is never refused. */
+    private record Write(Consumer<Transaction> body) implements GroupCommit.Work<Transaction> {
+        @Override
+        public int events() {
+            return 1;
+        }
+
+        @Override
+        public boolean check(Transaction txn) {
+            return true;
+        }
+
+        @Override
+        public void write(Transaction txn) {
+            body.accept(txn);
+        }
+    }
+}
