@@ -29,6 +29,7 @@ import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 import org.bson.BsonDocument;
+import org.bson.BsonSerializationException;
 import org.bson.BsonValue;
 import org.bson.conversions.Bson;
 
@@ -65,8 +66,8 @@ import java.util.function.Supplier;
  * }</pre>
  * Indexes, created idempotently when the store is built:
  * <ul>
- *   <li>{@code _id} (unique): global reads, {@code find(_id > P).sort(_id)}, which also returns a
- *       commit that straddles {@code P};</li>
+ *   <li>{@code _id} (unique): global reads: the commits whose last position is in
+ *       {@code (P, P + maxCount]}, since positions are contiguous;</li>
  *   <li>{@code position_unique} on {@code firstPosition} (unique): claims global positions;</li>
  *   <li>{@code stream_version_unique} on {@code (stream, firstVersion)} (unique): optimistic
  *       concurrency and stream reads;</li>
@@ -111,7 +112,14 @@ import java.util.function.Supplier;
  * failure, including a server that is down or unreachable after the driver's own server-selection
  * wait, becomes a {@link FluxException} naming the operation and the stream and keeping the cause;
  * after a failed append whether it was written is unknown, and a reload tells. A commit must fit in
- * one BSON document (16 MB).
+ * one BSON document (16 MB); a larger one is refused with a {@link FluxException} and nothing is
+ * written.
+ *
+ * <h2>Sharding</h2>
+ * The events collection has three unique indexes on unrelated keys, and a sharded collection only
+ * enforces unique indexes that start with its shard key, so the events collection cannot be
+ * sharded (MongoDB refuses to shard it). On a sharded cluster, connect through {@code mongos} and
+ * leave it unsharded; it then lives on the database's primary shard.
  *
  * <h2>Threads and processes</h2>
  * All methods are safe from any number of threads. {@link #onAppend} listeners are told of appends
@@ -288,6 +296,10 @@ public final class MongoEventStore implements EventStore {
                     commits.insertOne(commit);
                     nextPosition += events.size();
                     return true;
+                } catch (BsonSerializationException e) {
+                    throw new FluxException("The append of " + events.size() + " event(s) to stream '" + streamId
+                            + "' does not fit in one MongoDB document (16 MB) in " + where + "; nothing was written."
+                            + " Append fewer or smaller events at a time: " + e.getMessage(), e);
                 } catch (MongoException e) {
                     String index = duplicateKeyIndex(e);
                     if (index == null) {

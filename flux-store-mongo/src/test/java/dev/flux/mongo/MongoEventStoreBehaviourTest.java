@@ -197,6 +197,19 @@ class MongoEventStoreBehaviourTest {
     }
 
     @Test
+    void anAppendTooLargeForOneDocumentIsRefusedWholeNamingTheStream() {
+        byte[] nineMegabytes = new byte[9 * 1024 * 1024];
+        List<EventData> tooLarge = List.of(EventData.of("Big", nineMegabytes, Map.of()), EventData.of("Big", nineMegabytes, Map.of()));
+
+        FluxException refused = assertThrows(FluxException.class,
+                () -> first.append("blob-1", ExpectedVersion.NO_STREAM, tooLarge));
+
+        assertTrue(refused.getMessage().contains("blob-1") && refused.getMessage().contains("16 MB"), refused.getMessage());
+        assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("blob-1"));
+        assertEquals(0, first.append("blob-1", ExpectedVersion.NO_STREAM, events(1)), "the store goes on");
+    }
+
+    @Test
     void connectUsesTheConnectionStringsDatabaseAndClosesItsClient() {
         String uri = server().connectionString();
         String withDatabase = uri.replaceFirst("^(mongodb(\\+srv)?://[^/?]+)(/[^?]*)?", "$1/" + database.database().getName());
