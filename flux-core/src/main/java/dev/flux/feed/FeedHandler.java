@@ -1,7 +1,7 @@
 package dev.flux.feed;
 
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
@@ -326,16 +326,22 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             gen.writeStringField(entry.getKey(), entry.getValue());
         }
         gen.writeEndObject();
-        JsonNode data;
-        try {
-            data = JSON.readTree(event.data());
+        // Copied token by token, which also checks it is one whole JSON value (the body is built in
+        // memory, so a corrupt one leaves nothing half-sent).
+        gen.writeFieldName("data");
+        try (JsonParser parser = JSON.getFactory().createParser(event.data())) {
+            if (parser.nextToken() == null) {
+                throw new IOException("the body is empty");
+            }
+            gen.copyCurrentStructure(parser);
+            if (parser.nextToken() != null) {
+                throw new IOException("more follows the JSON value");
+            }
         } catch (IOException e) {
             throw new HttpProblem(500, "corrupt_event", "the stored body of event " + event.eventId() + " ("
                     + event.streamId() + "@" + event.version() + ", type '" + event.type() + "') is not JSON: "
                     + e.getMessage());
         }
-        gen.writeFieldName("data");
-        gen.writeTree(data == null ? JSON.nullNode() : data);
     }
 
     private static String baseUrl(HttpExchange exchange) {

@@ -30,9 +30,25 @@ import java.util.function.UnaryOperator;
  *
  * <p>It binds 127.0.0.1 unless told otherwise; port 0 (the default) picks a free port that
  * {@link #uri()} reports. Requests are answered by a small fixed pool of threads; held long polls
- * take no thread, so many waiting consumers do not exhaust it.
+ * take no thread, so many waiting consumers do not exhaust it. Loading this class sets the system
+ * property {@code sun.net.httpserver.nodelay=true} unless it is set already, since without it every
+ * response of the JDK's server waits ~40 ms; it takes effect only if no {@code HttpServer} was
+ * created in the JVM before (set it yourself at start-up when you mount a {@link FeedHandler} in a
+ * server created earlier).
  */
 public final class FeedServer implements AutoCloseable {
+    /*
+     * The JDK's HttpServer writes a response's headers and body in two TCP segments without
+     * TCP_NODELAY, so Nagle's algorithm and the client's delayed ACK hold every response ~40 ms
+     * (measured here: 100 sequential GETs took 4.5 s, 0.2-0.4 s with it). The server reads this
+     * property once, when the first HttpServer is created; set it unless the application chose.
+     */
+    static {
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
+    }
+
     private final HttpServer server;
     private final FeedHandler handler;
     private final ExecutorService threads;

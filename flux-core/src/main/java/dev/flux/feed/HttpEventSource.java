@@ -163,6 +163,9 @@ public final class HttpEventSource implements EventSource {
             return null;
         } catch (ExecutionException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
+            if (cause instanceof CancellationException || pending.isCancelled()) {
+                return null;
+            }
             throw new FluxException("cannot read the feed at " + uri + ": " + cause, cause);
         } catch (InterruptedException e) {
             pending.cancel(true);

@@ -4,7 +4,7 @@ import com.mongodb.ReadConcern;
 import com.mongodb.WriteConcern;
 
 /**
- * How a {@link MongoEventStore} or {@link MongoOffsetStore} uses its database. Immutable: each
+ * How a {@link MongoEventStore}, {@link MongoOffsetStore} or {@link MongoSnapshotStore} uses its database. Immutable: each
  * {@code with...} method returns a changed copy.
  *
  * <table>
@@ -12,6 +12,7 @@ import com.mongodb.WriteConcern;
  *   <tr><th>option</th><th>default</th><th>meaning</th></tr>
  *   <tr><td>{@code eventsCollection}</td><td>{@code flux_events}</td><td>the commits, one document per append</td></tr>
  *   <tr><td>{@code offsetsCollection}</td><td>{@code flux_offsets}</td><td>subscription positions</td></tr>
+ *   <tr><td>{@code snapshotsCollection}</td><td>{@code flux_snapshots}</td><td>the latest snapshot per stream</td></tr>
  *   <tr><td>{@code database}</td><td>{@code flux}</td><td>used only by {@link MongoEventStore#connect} when the
  *       connection string names no database</td></tr>
  *   <tr><td>{@code writeConcern}</td><td>{@link WriteConcern#MAJORITY}</td><td>an append returns once a majority of
@@ -22,24 +23,27 @@ import com.mongodb.WriteConcern;
  *
  * @param eventsCollection  the collection of commits
  * @param offsetsCollection the collection of subscription offsets
+ * @param snapshotsCollection the collection of aggregate snapshots
  * @param database          the database {@link MongoEventStore#connect} uses when the connection string has none
  * @param writeConcern      the write concern of appends and offset saves
  * @param readConcern       the read concern of reads
  */
-public record MongoOptions(String eventsCollection, String offsetsCollection, String database,
+public record MongoOptions(String eventsCollection, String offsetsCollection, String snapshotsCollection, String database,
                            WriteConcern writeConcern, ReadConcern readConcern) {
 
-    private static final MongoOptions DEFAULTS = new MongoOptions("flux_events", "flux_offsets", "flux",
+    private static final MongoOptions DEFAULTS = new MongoOptions("flux_events", "flux_offsets", "flux_snapshots", "flux",
             WriteConcern.MAJORITY, ReadConcern.MAJORITY);
 
     /** @throws IllegalArgumentException when a name is null, blank or holds {@code $} or NUL, or a concern is null */
     public MongoOptions {
         requireName("eventsCollection", eventsCollection);
         requireName("offsetsCollection", offsetsCollection);
+        requireName("snapshotsCollection", snapshotsCollection);
         requireName("database", database);
-        if (eventsCollection.equals(offsetsCollection)) {
-            throw new IllegalArgumentException("eventsCollection and offsetsCollection must differ, both were '"
-                    + eventsCollection + "'");
+        if (eventsCollection.equals(offsetsCollection) || eventsCollection.equals(snapshotsCollection)
+                || offsetsCollection.equals(snapshotsCollection)) {
+            throw new IllegalArgumentException("eventsCollection, offsetsCollection and snapshotsCollection must differ, were '"
+                    + eventsCollection + "', '" + offsetsCollection + "' and '" + snapshotsCollection + "'");
         }
         if (writeConcern == null || readConcern == null) {
             throw new IllegalArgumentException("writeConcern and readConcern must not be null, got writeConcern="
@@ -54,17 +58,22 @@ public record MongoOptions(String eventsCollection, String offsetsCollection, St
 
     /** A copy with another collection for commits. */
     public MongoOptions withEventsCollection(String name) {
-        return new MongoOptions(name, offsetsCollection, database, writeConcern, readConcern);
+        return new MongoOptions(name, offsetsCollection, snapshotsCollection, database, writeConcern, readConcern);
     }
 
     /** A copy with another collection for subscription offsets. */
     public MongoOptions withOffsetsCollection(String name) {
-        return new MongoOptions(eventsCollection, name, database, writeConcern, readConcern);
+        return new MongoOptions(eventsCollection, name, snapshotsCollection, database, writeConcern, readConcern);
+    }
+
+    /** A copy with another collection for aggregate snapshots. */
+    public MongoOptions withSnapshotsCollection(String name) {
+        return new MongoOptions(eventsCollection, offsetsCollection, name, database, writeConcern, readConcern);
     }
 
     /** A copy with another database for {@link MongoEventStore#connect} to use when the connection string names none. */
     public MongoOptions withDatabase(String name) {
-        return new MongoOptions(eventsCollection, offsetsCollection, name, writeConcern, readConcern);
+        return new MongoOptions(eventsCollection, offsetsCollection, snapshotsCollection, name, writeConcern, readConcern);
     }
 
     /**
@@ -72,7 +81,7 @@ public record MongoOptions(String eventsCollection, String offsetsCollection, St
      * roll back appends that were acknowledged.
      */
     public MongoOptions withWriteConcern(WriteConcern concern) {
-        return new MongoOptions(eventsCollection, offsetsCollection, database, concern, readConcern);
+        return new MongoOptions(eventsCollection, offsetsCollection, snapshotsCollection, database, concern, readConcern);
     }
 
     /**
@@ -80,7 +89,7 @@ public record MongoOptions(String eventsCollection, String offsetsCollection, St
      * subscription pass) events that a failover later rolls back.
      */
     public MongoOptions withReadConcern(ReadConcern concern) {
-        return new MongoOptions(eventsCollection, offsetsCollection, database, writeConcern, concern);
+        return new MongoOptions(eventsCollection, offsetsCollection, snapshotsCollection, database, writeConcern, concern);
     }
 
     private static void requireName(String what, String name) {

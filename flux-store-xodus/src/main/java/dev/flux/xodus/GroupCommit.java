@@ -16,7 +16,9 @@ import java.util.function.Function;
  * and wait; the thread takes every piece of work that is waiting (up to {@code maxBatchEvents}),
  * runs them in one exclusive transaction, commits once (one {@code fdatasync} with durable writes)
  * and then tells each caller its own outcome. Concurrent writers so share syncs instead of queueing
- * behind one each.
+ * behind one each. Two details keep batches full on a small machine: after a batch of several the
+ * thread waits a moment for those callers to come back ({@link #gather}), and it wakes only the first
+ * caller of a batch, each caller waking two more, so it can start the next batch at once.
  *
  * <p>Each piece of work is first {@linkplain Work#check checked} (reads only) against the
  * transaction and what the work before it in the same batch wrote, and only then
@@ -46,6 +48,9 @@ final class GroupCommit<B> {
         /** Writes the work into the batch's transaction, keeping its result for its caller. */
         void write(B batch);
     }
+
+    /** The longest {@link #gather} waits. */
+    static final long MAX_GATHER_NANOS = 100_000;
 
     private final LinkedBlockingQueue<Request<B>> queue = new LinkedBlockingQueue<>();
     private final Request<B> stop = new Request<>(null);
@@ -135,8 +140,13 @@ final class GroupCommit<B> {
     private void run() {
         List<Request<B>> batch = new ArrayList<>();
         boolean stopping = false;
+        int lastBatch = 0;
+        long lastCommitNanos = 0;
         while (!stopping) {
             Request<B> next = take();
+            if (lastBatch > 1) {
+                gather(lastBatch - 1, Math.min(MAX_GATHER_NANOS, lastCommitNanos / 2));
+            }
             int events = 0;
             while (next != null) {
                 if (next == stop) {
@@ -150,7 +160,9 @@ final class GroupCommit<B> {
                 }
                 next = queue.poll();
             }
+            lastBatch = batch.size();
             if (!batch.isEmpty()) {
+                long start = System.nanoTime();
                 try {
                     commit(batch);
                 } catch (Throwable unexpected) {
@@ -158,8 +170,22 @@ final class GroupCommit<B> {
                         request.complete(unexpected);
                     }
                 }
+                lastCommitNanos = System.nanoTime() - start;
                 batch.clear();
             }
+        }
+    }
+
+    /**
+     * After a batch of several, gives their callers (just woken, now making their next write) a moment to
+     * queue again, so the next batch shares its sync with as many of them: until {@code count} more wait
+     * or {@code nanos} (half the last commit, at most {@value #MAX_GATHER_NANOS} ns) pass. A lone writer
+     * never waits here.
+     */
+    private void gather(int count, long nanos) {
+        long deadline = System.nanoTime() + nanos;
+        while (queue.size() < count && System.nanoTime() - deadline < 0) {
+            Thread.yield();
         }
     }
 
@@ -204,9 +230,7 @@ final class GroupCommit<B> {
                         continue; // another transaction got in first (it should not: ours is exclusive); run again
                     }
                     committed.accept(state);
-                    for (Request<B> request : pending) {
-                        request.complete(null);
-                    }
+                    Request.completeAll(pending);
                     return;
                 }
             } catch (RuntimeException | Error e) {
@@ -236,17 +260,35 @@ final class GroupCommit<B> {
         final Work<B> work;
         final Thread caller = Thread.currentThread();
         private Throwable failure;
+        private List<Request<B>> group;
+        private int index;
         private volatile boolean done;
 
         Request(Work<B> work) {
             this.work = work;
         }
 
-        /** Publishes the outcome: {@code failure}, or null when the batch committed. */
+        /** Publishes the outcome: {@code failure}, or null when the batch committed; wakes the caller. */
         void complete(Throwable failure) {
             this.failure = failure;
             done = true;
             LockSupport.unpark(caller);
+        }
+
+        /**
+         * Publishes success to a whole committed batch but wakes only its first caller: each woken caller
+         * wakes two more (a binary tree), so the writer thread is free for the next batch after one
+         * unpark instead of one per caller.
+         */
+        static <B> void completeAll(List<Request<B>> batch) {
+            List<Request<B>> group = List.copyOf(batch);
+            for (int i = 0; i < group.size(); i++) {
+                Request<B> request = group.get(i);
+                request.group = group;
+                request.index = i;
+                request.done = true;
+            }
+            LockSupport.unpark(group.get(0).caller);
         }
 
         void await(String owner) {
@@ -255,6 +297,11 @@ final class GroupCommit<B> {
                 LockSupport.park(this);
                 if (Thread.interrupted()) {
                     interrupted = true;
+                }
+            }
+            if (group != null) {
+                for (int next = 2 * index + 1; next <= 2 * index + 2 && next < group.size(); next++) {
+                    LockSupport.unpark(group.get(next).caller);
                 }
             }
             if (interrupted) {

@@ -83,6 +83,19 @@ final class StoreDirectory {
         return closed.compareAndSet(false, true);
     }
 
+    /**
+     * Closes the environment.
+     *
+     * @throws FluxException when Xodus cannot close it cleanly (what was committed stays committed)
+     */
+    void closeEnvironment() {
+        try {
+            environment.close();
+        } catch (RuntimeException e) {
+            throw new FluxException(owner + " could not close its files cleanly; what was committed stays committed: " + e, e);
+        }
+    }
+
     private static Environment environment(Path directory, XodusOptions options, String owner) {
         if (Files.exists(directory) && !Files.isDirectory(directory)) {
             throw new FluxException(owner + " cannot open " + directory + ": it is a file, not a directory");
@@ -102,7 +115,8 @@ final class StoreDirectory {
                 .setLogCacheShared(false)
                 .setLogLockTimeout(options.lockTimeout().toMillis())
                 .setEnvCloseForcedly(true)
-                .setManagementEnabled(false);
+                .setManagementEnabled(false)
+                .setEnvGatherStatistics(false);
         try {
             return Environments.newInstance(directory.toFile(), config);
         } catch (RuntimeException e) {

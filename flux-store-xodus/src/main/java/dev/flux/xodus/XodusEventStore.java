@@ -113,7 +113,7 @@ public final class XodusEventStore implements EventStore {
         Environment environment = this.directory.environment;
         try {
             this.layout = Layout.open(environment, this.directory.path);
-            this.lastPosition = environment.computeInReadonlyTransaction(this::lastPosition);
+            this.lastPosition = environment.computeInReadonlyTransaction(this::lastPositionIn);
         } catch (RuntimeException e) {
             environment.close();
             throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
@@ -122,7 +122,7 @@ public final class XodusEventStore implements EventStore {
                 txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition);
     }
 
-    private long lastPosition(Transaction txn) {
+    private long lastPositionIn(Transaction txn) {
         try (Cursor cursor = layout.events.openCursor(txn)) {
             return cursor.getLast() ? Layout.number(cursor.getKey()) : 0;
         }
@@ -260,7 +260,7 @@ public final class XodusEventStore implements EventStore {
     /** The position of the newest event, 0 when there is none: one cursor step. */
     @Override
     public long lastPosition() {
-        return read(this::lastPosition);
+        return read(this::lastPositionIn);
     }
 
     @Override
@@ -329,7 +329,7 @@ public final class XodusEventStore implements EventStore {
         try {
             writer.close();
         } finally {
-            directory.environment.close();
+            directory.closeEnvironment();
         }
     }
 

@@ -141,7 +141,7 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
         try {
             writer.close();
         } finally {
-            directory.environment.close();
+            directory.closeEnvironment();
         }
     }
 

@@ -10,6 +10,10 @@ import dev.flux.memory.InMemorySnapshotStore;
 import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
 import dev.flux.snapshot.SnapshotPolicy;
+import dev.flux.snapshot.SnapshotStore;
+import dev.flux.xodus.XodusEventStore;
+import dev.flux.xodus.XodusOptions;
+import dev.flux.xodus.XodusSnapshotStore;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -17,12 +21,16 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +38,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Loading a 100,000-event aggregate from the memory store with a snapshot (taken at the last event,
+ * Loading a 100,000-event aggregate from the memory and Xodus stores with a snapshot (taken at the last event,
  * so nothing is left to replay beyond a 50-event tail) against replaying every event.
  *
  * <pre>java -jar flux-benchmarks/target/benchmarks.jar SnapshotLoadBenchmark</pre>
@@ -60,13 +68,28 @@ public class SnapshotLoadBenchmark {
         }
     }
 
+    @Param({"memory", "xodus"})
+    public String storeKind;
+
     EventStore store;
+    XodusSnapshotStore xodusSnapshots;
+    Path dir;
     Repository<Ledger> plain;
     Repository<Ledger> snapshotted;
 
     @Setup(Level.Trial)
-    public void fill() {
-        store = new InMemoryEventStore();
+    public void fill() throws IOException {
+        SnapshotStore snapshots;
+        if (storeKind.equals("xodus")) {
+            dir = Files.createTempDirectory("flux-bench-snapshot");
+            XodusOptions fast = XodusOptions.builder().durableWrites(false).build();
+            store = new XodusEventStore(dir.resolve("events"), fast);
+            xodusSnapshots = new XodusSnapshotStore(dir.resolve("snapshots"), fast);
+            snapshots = xodusSnapshots;
+        } else {
+            store = new InMemoryEventStore();
+            snapshots = new InMemorySnapshotStore();
+        }
         JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Deposited.class));
         List<EventData> batch = new ArrayList<>();
         for (int i = 0; i < EVENTS - 50; i++) {
@@ -79,7 +102,7 @@ public class SnapshotLoadBenchmark {
         store.append("Ledger-1", ExpectedVersion.ANY, batch);
         plain = Repository.builder(Ledger.class, store).serializer(serializer).build();
         snapshotted = Repository.builder(Ledger.class, store).serializer(serializer)
-                .snapshots(new InMemorySnapshotStore(), SnapshotPolicy.everyEvents(1_000)).build();
+                .snapshots(snapshots, SnapshotPolicy.everyEvents(1_000)).build();
         Ledger ledger = snapshotted.load("1");
         ledger.deposit(1, "snapshot");
         ledger.save();                                          // takes the snapshot
@@ -89,8 +112,16 @@ public class SnapshotLoadBenchmark {
     }
 
     @TearDown(Level.Trial)
-    public void close() {
+    public void close() throws IOException {
         store.close();
+        if (xodusSnapshots != null) {
+            xodusSnapshots.close();
+        }
+        if (dir != null) {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
     }
 
     @Benchmark

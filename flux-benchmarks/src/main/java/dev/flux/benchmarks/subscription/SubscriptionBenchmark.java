@@ -5,6 +5,8 @@ import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
 import dev.flux.RecordedEvent;
 import dev.flux.memory.InMemoryEventStore;
+import dev.flux.xodus.XodusEventStore;
+import dev.flux.xodus.XodusOptions;
 import dev.flux.subscription.EventSource;
 import dev.flux.subscription.Subscription;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -15,6 +17,7 @@ import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -22,7 +25,10 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,8 +36,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Subscriptions on the memory store: catching up over 1M events (against reading the same pages in a
- * plain loop), and the time from an append to a caught-up handler (against the append alone).
+ * Subscriptions: catching up over 1M events in the memory and Xodus stores (against reading the same
+ * pages in a plain loop), and, on the memory store, the time from an append to a caught-up handler
+ * (against the append alone).
  *
  * <pre>java -jar flux-benchmarks/target/benchmarks.jar SubscriptionBenchmark</pre>
  */
@@ -48,15 +55,24 @@ public class SubscriptionBenchmark {
         return events;
     }
 
-    /** A log of 1M events in 10,000 streams. */
+    /** A log of 1M events in 10,000 streams, in the memory store or in Xodus (in a temporary directory). */
     @State(Scope.Benchmark)
     public static class FullLog {
+        @Param({"memory", "xodus"})
+        public String storeKind;
+
         EventStore store;
+        Path dir;
         long last;
 
         @Setup(Level.Trial)
-        public void fill() {
-            store = new InMemoryEventStore();
+        public void fill() throws IOException {
+            if (storeKind.equals("xodus")) {
+                dir = Files.createTempDirectory("flux-bench-subscription");
+                store = new XodusEventStore(dir, XodusOptions.builder().durableWrites(false).build());
+            } else {
+                store = new InMemoryEventStore();
+            }
             for (int i = 0; i < EVENTS / 10; i++) {
                 store.append("Account-" + (i % 10_000), ExpectedVersion.ANY, batch(10));
             }
@@ -64,8 +80,13 @@ public class SubscriptionBenchmark {
         }
 
         @TearDown(Level.Trial)
-        public void close() {
+        public void close() throws IOException {
             store.close();
+            if (dir != null) {
+                try (var files = Files.walk(dir)) {
+                    files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
         }
     }
 

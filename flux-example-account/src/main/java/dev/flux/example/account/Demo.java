@@ -14,6 +14,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -40,6 +41,7 @@ final class Demo {
 
     /** Runs it; true when the command side's and the read side's totals match. */
     boolean run(int accountCount, int threads, int movesPerThread) throws Exception {
+        long started = System.nanoTime();
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < accountCount; i++) {
             JsonNode opened = post(URI.create(commands.uri() + "/accounts"), "{\"owner\": \"owner " + i + "\"}", 201);
@@ -79,8 +81,8 @@ final class Demo {
         } finally {
             pool.shutdown();
         }
-        out.printf("%d threads moved money %d times (%d debits refused for insufficient funds)%n",
-                threads, moved.get(), refused.get());
+        out.printf("%d threads moved money %d times (%d debits refused for insufficient funds) in %.1f s%n",
+                threads, moved.get(), refused.get(), (System.nanoTime() - started) / 1e9);
 
         showConflict(ids.get(0));
 
@@ -90,12 +92,15 @@ final class Demo {
             return false;
         }
         long commandTotal = 0;
+        long readTotal = 0;
+        Map<String, Long> readBalances = reads.balances();
         for (String id : ids) {
             commandTotal += commands.accounts().load(id).balance();
+            readTotal += readBalances.getOrDefault(id, 0L);
         }
-        long readTotal = reads.total();
-        out.printf("command side total: %d%nread side total:    %d (through the feed, position %d)%n",
-                commandTotal, readTotal, head);
+        out.printf("command side total of the %d accounts: %d%nread side total of the same accounts:  %d"
+                + " (through the feed, up to position %d; %.1f s in all)%n",
+                ids.size(), commandTotal, readTotal, head, (System.nanoTime() - started) / 1e9);
         out.println(commandTotal == readTotal ? "totals match" : "TOTALS DIFFER");
         return commandTotal == readTotal;
     }

@@ -48,8 +48,19 @@ public final class Main {
         System.exit(run(options, new CountDownLatch(1)));
     }
 
+    /** Opened when {@link #run} has closed everything, so a shutdown hook can wait for the stores to close. */
+    private static final CountDownLatch CLOSED = new CountDownLatch(1);
+
     /** Runs with parsed options until {@code stop} opens (or the demo ends); the exit status. */
     static int run(Map<String, String> options, CountDownLatch stop) throws Exception {
+        try {
+            return runUntilStopped(options, stop);
+        } finally {
+            CLOSED.countDown();
+        }
+    }
+
+    private static int runUntilStopped(Map<String, String> options, CountDownLatch stop) throws Exception {
         String mode = options.getOrDefault("--mode", "both");
         if (!List.of("both", "command", "read").contains(mode)) {
             throw new IllegalArgumentException("--mode must be both, command or read, was " + mode);
@@ -74,7 +85,11 @@ public final class Main {
         }
         try (EventStore store = Stores.open(storeName, data, options.get("--mongo-uri"));
              CommandSide commands = new CommandSide(store, "127.0.0.1", port)) {
-            System.out.println("store:        " + storeName + (storeName.equals("xodus") ? " in " + data.toAbsolutePath() : ""));
+            System.out.println("store:        " + switch (storeName) {
+                case "xodus" -> "xodus in " + data.resolve("events").toAbsolutePath();
+                case "memory" -> "memory (gone when the process ends)";
+                default -> store.toString();
+            });
             System.out.println("command side: " + commands.uri() + "/accounts");
             System.out.println("feed:         " + commands.feedUri());
             if (mode.equals("command")) {
@@ -93,7 +108,14 @@ public final class Main {
     }
 
     private static void await(CountDownLatch stop) throws InterruptedException {
-        Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop.countDown();
+            try {
+                CLOSED.await(10, java.util.concurrent.TimeUnit.SECONDS); // let run() close the stores
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }));
         System.out.println("Ctrl-C stops it.");
         stop.await();
     }

@@ -128,11 +128,42 @@ class AccountExampleTest {
     }
 
     @Test
+    void theDemoRunsOnTheEmbeddedXodusStoreAndItsDataOutlivesTheProcess(@TempDir Path dir) throws Exception {
+        String[] args = {"--store", "xodus", "--data", dir.toString(), "--port", "0", "--read-port", "0", "--demo"};
+
+        assertEquals(0, Main.run(Main.parse(args), null), "the demo's totals must match");
+
+        try (dev.flux.xodus.XodusEventStore reopened = new dev.flux.xodus.XodusEventStore(dir.resolve("events"))) {
+            assertTrue(reopened.lastPosition() > 0, "the events are on disk");
+        }
+        assertTrue(java.nio.file.Files.exists(dir.resolve("read-side").resolve("balances.json")), "the read model is on disk");
+        assertEquals(0, Main.run(Main.parse(args), null), "a second run on the same data matches too");
+    }
+
+    @Test
+    void theDemoRunsOnMongoDb(@TempDir Path dir) throws Exception {
+        de.bwaldvogel.mongo.MongoServer server = new de.bwaldvogel.mongo.MongoServer(
+                new de.bwaldvogel.mongo.backend.memory.MemoryBackend());
+        try {
+            String uri = server.bindAndGetConnectionString() + "/accounts";
+            String[] args = {"--store", "mongo", "--mongo-uri", uri, "--data", dir.toString(), "--port", "0",
+                    "--read-port", "0", "--demo"};
+
+            assertEquals(0, Main.run(Main.parse(args), null), "the demo's totals must match on MongoDB too");
+        } finally {
+            server.shutdownNow();
+        }
+    }
+
+    @Test
     void theCommandLineRefusesWhatItDoesNotKnow() {
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--colour", "red"}));
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--store"}));
         assertThrows(IllegalArgumentException.class, () -> Main.run(Main.parse(new String[] {"--mode", "sideways"}), null));
         assertThrows(IllegalArgumentException.class,
                 () -> Main.run(Main.parse(new String[] {"--store", "paper", "--port", "0", "--read-port", "0"}), null));
+        IllegalArgumentException noUri = assertThrows(IllegalArgumentException.class,
+                () -> Main.run(Main.parse(new String[] {"--store", "mongo", "--port", "0", "--read-port", "0"}), null));
+        assertTrue(noUri.getMessage().contains("--mongo-uri"), noUri.getMessage());
     }
 }

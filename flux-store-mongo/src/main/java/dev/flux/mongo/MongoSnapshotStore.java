@@ -1,0 +1,124 @@
+package dev.flux.mongo;
+
+import com.mongodb.ErrorCategory;
+import com.mongodb.MongoException;
+import com.mongodb.MongoWriteException;
+import com.mongodb.client.MongoCollection;
+import com.mongodb.client.MongoDatabase;
+import com.mongodb.client.model.Filters;
+import com.mongodb.client.model.ReplaceOptions;
+import dev.flux.FluxException;
+import dev.flux.StreamName;
+import dev.flux.snapshot.Snapshot;
+import dev.flux.snapshot.SnapshotStore;
+import org.bson.BsonBinary;
+import org.bson.BsonDateTime;
+import org.bson.BsonDocument;
+import org.bson.BsonInt32;
+import org.bson.BsonInt64;
+import org.bson.BsonString;
+
+import java.time.Instant;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * A {@link SnapshotStore} in MongoDB: one document per stream in the snapshots collection
+ * ({@code flux_snapshots} by default),
+ * {@code { _id: <stream id>, version: <long>, type: <string>, data: <binary>, takenAt: <date>, takenAtNanos: <int> }}.
+ * A save is an upsert that only replaces a snapshot of a lower or equal version (a save older than
+ * the one held loses the race on {@code _id} and is dropped), with the options' write concern.
+ * Thread-safe and stateless: any number of processes may share the collection. The caller owns the
+ * client behind the database.
+ */
+public final class MongoSnapshotStore implements SnapshotStore {
+    private final MongoCollection<BsonDocument> snapshots;
+    private final String where;
+
+    /** Snapshots in {@code database} with the default options. */
+    public MongoSnapshotStore(MongoDatabase database) {
+        this(database, MongoOptions.defaults());
+    }
+
+    /**
+     * Snapshots in {@code database}, in {@link MongoOptions#snapshotsCollection()}, with its write and
+     * read concerns.
+     *
+     * @throws IllegalArgumentException when an argument is null
+     */
+    public MongoSnapshotStore(MongoDatabase database, MongoOptions options) {
+        if (database == null || options == null) {
+            throw new IllegalArgumentException("database and options must not be null, got database=" + database
+                    + ", options=" + options);
+        }
+        this.where = database.getName() + "." + options.snapshotsCollection();
+        this.snapshots = database.getCollection(options.snapshotsCollection(), BsonDocument.class)
+                .withWriteConcern(options.writeConcern())
+                .withReadConcern(options.readConcern());
+    }
+
+    /** @throws FluxException when the server fails or the document is damaged */
+    @Override
+    public Optional<Snapshot> load(String streamId) {
+        StreamName.requireStreamId(streamId);
+        BsonDocument found = call("load the snapshot of " + streamId + " from",
+                () -> snapshots.find(Filters.eq("_id", streamId)).first());
+        if (found == null) {
+            return Optional.empty();
+        }
+        try {
+            Instant takenAt = Instant.ofEpochMilli(found.getDateTime("takenAt").getValue())
+                    .plusNanos(found.getInt32("takenAtNanos").getValue() % 1_000_000);
+            return Optional.of(new Snapshot(streamId, found.getInt64("version").getValue(), found.getString("type").getValue(),
+                    found.getBinary("data").getData(), takenAt));
+        } catch (RuntimeException e) {
+            throw new FluxException("The snapshot document of " + streamId + " in " + where + " is damaged: " + e.getMessage(), e);
+        }
+    }
+
+    /** @throws FluxException when the server fails; whether the snapshot was stored is then unknown */
+    @Override
+    public void save(Snapshot snapshot) {
+        if (snapshot == null) {
+            throw new IllegalArgumentException("snapshot must not be null");
+        }
+        Instant takenAt = snapshot.takenAt();
+        BsonDocument document = new BsonDocument("_id", new BsonString(snapshot.streamId()))
+                .append("version", new BsonInt64(snapshot.version()))
+                .append("type", new BsonString(snapshot.type()))
+                .append("data", new BsonBinary(snapshot.data()))
+                .append("takenAt", new BsonDateTime(takenAt.toEpochMilli()))
+                .append("takenAtNanos", new BsonInt32(takenAt.getNano()));
+        try {
+            call("save the snapshot of " + snapshot.streamId() + "@" + snapshot.version() + " in",
+                    () -> snapshots.replaceOne(Filters.and(Filters.eq("_id", snapshot.streamId()),
+                            Filters.lte("version", snapshot.version())), document, new ReplaceOptions().upsert(true)));
+        } catch (FluxException e) {
+            if (e.getCause() instanceof MongoWriteException write
+                    && write.getError().getCategory() == ErrorCategory.DUPLICATE_KEY) {
+                return; // a newer snapshot is held: the filter missed it and the upsert hit its _id
+            }
+            throw e;
+        }
+    }
+
+    /** @throws FluxException when the server fails */
+    @Override
+    public void delete(String streamId) {
+        StreamName.requireStreamId(streamId);
+        call("delete the snapshot of " + streamId + " from", () -> snapshots.deleteOne(Filters.eq("_id", streamId)));
+    }
+
+    @Override
+    public String toString() {
+        return "MongoSnapshotStore[" + where + "]";
+    }
+
+    private <T> T call(String what, Supplier<T> action) {
+        try {
+            return action.get();
+        } catch (MongoException e) {
+            throw new FluxException("Could not " + what + " " + where + ": " + MongoEventStore.describe(e), e);
+        }
+    }
+}

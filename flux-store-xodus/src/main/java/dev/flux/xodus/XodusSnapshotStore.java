@@ -1,0 +1,171 @@
+package dev.flux.xodus;
+
+import dev.flux.FluxException;
+import dev.flux.StreamName;
+import dev.flux.snapshot.Snapshot;
+import dev.flux.snapshot.SnapshotStore;
+import jetbrains.exodus.ArrayByteIterable;
+import jetbrains.exodus.ByteIterable;
+import jetbrains.exodus.env.Environment;
+import jetbrains.exodus.env.Store;
+import jetbrains.exodus.env.Transaction;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * A {@link SnapshotStore} in its own directory on JetBrains Xodus (e.g. {@code data/snapshots} beside
+ * {@code data/events}), durable and interrupt-safe like {@link XodusEventStore}, whose options it takes.
+ * One Xodus store, {@code snapshots}, maps the stream id's UTF-8 bytes to the latest snapshot:
+ * version (8 bytes), taken-at seconds (8) and nanos (4), type length (4), type (UTF-8), then the
+ * state's JSON. A save older than the snapshot held is dropped inside the writer's transaction, so
+ * racing savers leave the newest. Thread-safe; after {@link #close()} every method throws
+ * {@link IllegalStateException}.
+ */
+public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
+    static final String SNAPSHOTS = "snapshots";
+    private static final int FIXED = 8 + 8 + 4 + 4;
+
+    private final StoreDirectory directory;
+    private final Store snapshots;
+    private final GroupCommit<Transaction> writer;
+
+    /**
+     * Opens the snapshots in {@code directory} with {@link XodusOptions#defaults()}, creating it when missing.
+     *
+     * @throws FluxException            when the directory is a file, cannot be used, is locked by another
+     *                                  process, or holds another kind of store
+     * @throws IllegalArgumentException when the directory is null
+     */
+    public XodusSnapshotStore(Path directory) {
+        this(directory, XodusOptions.defaults());
+    }
+
+    /** As {@link #XodusSnapshotStore(Path)}, with these options. */
+    public XodusSnapshotStore(Path directory, XodusOptions options) {
+        this.directory = StoreDirectory.open(directory, options, "XodusSnapshotStore");
+        Environment environment = this.directory.environment;
+        try {
+            this.snapshots = environment.computeInExclusiveTransaction(txn -> {
+                Layout.stamp(environment, txn, "XodusSnapshotStore", this.directory.path);
+                return Layout.open(environment, SNAPSHOTS, txn);
+            });
+        } catch (RuntimeException e) {
+            environment.close();
+            throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
+        }
+        this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(), txn -> txn, txn -> { });
+    }
+
+    /** The directory the snapshots are in, absolute. */
+    public Path directory() {
+        return directory.path;
+    }
+
+    @Override
+    public Optional<Snapshot> load(String streamId) {
+        ByteIterable key = key(StreamName.requireStreamId(streamId));
+        return directory.read(txn -> {
+            ByteIterable value = snapshots.get(txn, key);
+            return value == null ? Optional.empty() : Optional.of(decode(streamId, value));
+        });
+    }
+
+    @Override
+    public void save(Snapshot snapshot) {
+        if (snapshot == null) {
+            throw new IllegalArgumentException("snapshot must not be null");
+        }
+        ByteIterable key = key(snapshot.streamId());
+        ByteIterable value = encode(snapshot);
+        directory.requireOpen();
+        writer.submit(new Write(txn -> {
+            ByteIterable held = snapshots.get(txn, key);
+            if (held == null || held.getLength() < 8 || Layout.getLong(held.getBytesUnsafe(), 0) <= snapshot.version()) {
+                snapshots.put(txn, key, value);
+            }
+        }));
+    }
+
+    @Override
+    public void delete(String streamId) {
+        ByteIterable key = key(StreamName.requireStreamId(streamId));
+        directory.requireOpen();
+        writer.submit(new Write(txn -> snapshots.delete(txn, key)));
+    }
+
+    /** Finishes the writes already queued, stops the writer thread and closes the directory. Idempotent. */
+    @Override
+    public void close() {
+        if (!directory.markClosed()) {
+            return;
+        }
+        try {
+            writer.close();
+        } finally {
+            directory.closeEnvironment();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "XodusSnapshotStore[" + directory.path + "]";
+    }
+
+    private static ByteIterable key(String streamId) {
+        return new ArrayByteIterable(EventRecord.utf8(streamId, "stream id '" + streamId + "'"));
+    }
+
+    private static ByteIterable encode(Snapshot snapshot) {
+        byte[] type = snapshot.type().getBytes(StandardCharsets.UTF_8);
+        byte[] data = snapshot.data();
+        byte[] bytes = new byte[FIXED + type.length + data.length];
+        Layout.putLong(bytes, 0, snapshot.version());
+        Layout.putLong(bytes, 8, snapshot.takenAt().getEpochSecond());
+        Layout.putInt(bytes, 16, snapshot.takenAt().getNano());
+        Layout.putInt(bytes, 20, type.length);
+        System.arraycopy(type, 0, bytes, FIXED, type.length);
+        System.arraycopy(data, 0, bytes, FIXED + type.length, data.length);
+        return new ArrayByteIterable(bytes);
+    }
+
+    /** Decodes a stored snapshot; a damaged one is reported as such (the repository then replays events). */
+    private Snapshot decode(String streamId, ByteIterable value) {
+        byte[] bytes = Arrays.copyOf(value.getBytesUnsafe(), value.getLength());
+        int typeLength = bytes.length >= FIXED ? Layout.getInt(bytes, 20) : -1;
+        if (typeLength < 1 || FIXED + typeLength > bytes.length) {
+            throw new FluxException("Corrupt " + directory.owner + ": the snapshot of " + streamId + " is damaged ("
+                    + bytes.length + " bytes)");
+        }
+        try {
+            return new Snapshot(streamId, Layout.getLong(bytes, 0),
+                    new String(bytes, FIXED, typeLength, StandardCharsets.UTF_8),
+                    Arrays.copyOfRange(bytes, FIXED + typeLength, bytes.length),
+                    Instant.ofEpochSecond(Layout.getLong(bytes, 8), Layout.getInt(bytes, 16)));
+        } catch (RuntimeException e) {
+            throw new FluxException("Corrupt " + directory.owner + ": the snapshot of " + streamId + " is damaged: " + e.getMessage(), e);
+        }
+    }
+
+    /** A save or delete: never refused. */
+    private record Write(Consumer<Transaction> body) implements GroupCommit.Work<Transaction> {
+        @Override
+        public int events() {
+            return 1;
+        }
+
+        @Override
+        public boolean check(Transaction txn) {
+            return true;
+        }
+
+        @Override
+        public void write(Transaction txn) {
+            body.accept(txn);
+        }
+    }
+}
