@@ -67,6 +67,26 @@ final class Commit {
                 .append(EVENTS, array);
     }
 
+    /** Sets the global positions of a commit document made by {@link #document}. */
+    static void placeAt(BsonDocument commit, long firstPosition, int eventCount) {
+        commit.put(LAST_POSITION, new BsonInt64(firstPosition + eventCount - 1));
+        commit.put(FIRST_POSITION, new BsonInt64(firstPosition));
+    }
+
+    /** An over-estimate of the document's BSON size: strings at 3 bytes a character. */
+    static long estimatedSize(BsonDocument commit) {
+        long size = 512 + 6L * commit.getString(STREAM).getValue().length();
+        for (BsonValue value : commit.getArray(EVENTS)) {
+            BsonDocument event = value.asDocument();
+            size += 96 + event.getBinary(DATA).getData().length + 3L * event.getString(TYPE).getValue().length();
+            for (BsonValue pair : event.getArray(METADATA)) {
+                BsonArray kv = pair.asArray();
+                size += 32 + 3L * (kv.get(0).asString().getValue().length() + kv.get(1).asString().getValue().length());
+            }
+        }
+        return size;
+    }
+
     /** An event id as MongoDB's standard UUID binary (subtype 4), whatever the client's UUID setting. */
     static BsonBinary uuid(UUID id) {
         return new BsonBinary(id);

@@ -5,7 +5,6 @@ import com.mongodb.ErrorCategory;
 import com.mongodb.MongoBulkWriteException;
 import com.mongodb.MongoException;
 import com.mongodb.MongoSocketException;
-import com.mongodb.MongoWriteException;
 import com.mongodb.ReadConcern;
 import com.mongodb.ReadPreference;
 import com.mongodb.bulk.BulkWriteError;
@@ -16,6 +15,7 @@ import com.mongodb.client.MongoDatabase;
 import com.mongodb.client.model.Filters;
 import com.mongodb.client.model.IndexModel;
 import com.mongodb.client.model.IndexOptions;
+import com.mongodb.client.model.InsertManyOptions;
 import com.mongodb.client.model.Indexes;
 import com.mongodb.client.model.Projections;
 import com.mongodb.client.model.Sorts;
@@ -29,6 +29,7 @@ import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 import org.bson.BsonDocument;
+import org.bson.BsonSerializationException;
 import org.bson.BsonValue;
 import org.bson.conversions.Bson;
 
@@ -39,6 +40,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.Queue;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -65,8 +69,8 @@ import java.util.function.Supplier;
  * }</pre>
  * Indexes, created idempotently when the store is built:
  * <ul>
- *   <li>{@code _id} (unique): global reads, {@code find(_id > P).sort(_id)}, which also returns a
- *       commit that straddles {@code P};</li>
+ *   <li>{@code _id} (unique): global reads: the commits whose last position is in
+ *       {@code (P, P + maxCount]}, since positions are contiguous;</li>
  *   <li>{@code position_unique} on {@code firstPosition} (unique): claims global positions;</li>
  *   <li>{@code stream_version_unique} on {@code (stream, firstVersion)} (unique): optimistic
  *       concurrency and stream reads;</li>
@@ -97,9 +101,13 @@ import java.util.function.Supplier;
  * to {@code P} never later finds an event at or below {@code P}. The cost is that writers to the
  * whole store serialize on the end of the log: within this process they take turns on one lock
  * ({@code positionLock}), held for the whole insert including its write-concern wait, since a
- * second insert in flight could be applied first and seen by a reader before the first; the lock
- * also keeps the next free position, so a lone process needs no extra read per append. Writers in
- * other processes cost each other a failed insert and a re-read of the end of the log. With the
+ * second insert in flight could be applied first and seen by a reader before the first. Appends
+ * that arrive meanwhile queue up, and the next holder inserts all of them with one ordered
+ * {@code insertMany} (group commit: one round trip and one write-concern wait for the group; the
+ * server applies them in order and stops at the first refused one, whose caller alone gets the
+ * refusal, and the rest are inserted again after it). The lock also keeps the next free position,
+ * so a lone process needs no extra read per append. Writers in other processes cost each other a
+ * failed insert and a re-read of the end of the log. With the
  * default majority write and read concerns a reader also never sees a commit that a failover rolls
  * back, and the order survives a failover (the majority commit point moves in oplog order).
  *
@@ -111,7 +119,14 @@ import java.util.function.Supplier;
  * failure, including a server that is down or unreachable after the driver's own server-selection
  * wait, becomes a {@link FluxException} naming the operation and the stream and keeping the cause;
  * after a failed append whether it was written is unknown, and a reload tells. A commit must fit in
- * one BSON document (16 MB).
+ * one BSON document (16 MB); a larger one is refused with a {@link FluxException} and nothing is
+ * written.
+ *
+ * <h2>Sharding</h2>
+ * The events collection has three unique indexes on unrelated keys, and a sharded collection only
+ * enforces unique indexes that start with its shard key, so the events collection cannot be
+ * sharded (MongoDB refuses to shard it). On a sharded cluster, connect through {@code mongos} and
+ * leave it unsharded; it then lives on the database's primary shard.
  *
  * <h2>Threads and processes</h2>
  * All methods are safe from any number of threads. {@link #onAppend} listeners are told of appends
@@ -119,12 +134,14 @@ import java.util.function.Supplier;
  */
 public final class MongoEventStore implements EventStore {
     private static final System.Logger LOG = System.getLogger(MongoEventStore.class.getName());
-    private static final int DUPLICATE_KEY = 11000;
-    private static final String POSITION_INDEX = "position_unique";
+        private static final String POSITION_INDEX = "position_unique";
     private static final String STREAM_VERSION_INDEX = "stream_version_unique";
     private static final String EVENT_ID_INDEX = "event_id_unique";
     private static final String CATEGORY_INDEX = "category_position";
     private static final int HEADS_REMEMBERED = 10_000;
+    private static final int MAX_GROUP = 256;
+    private static final long MAX_DOCUMENT_BYTES = 16L * 1024 * 1024 - 16 * 1024;
+    private static final InsertManyOptions ORDERED = new InsertManyOptions().ordered(true);
 
     private final MongoCollection<BsonDocument> commits;
     /** The same collection for the reads an append makes: from the primary, without waiting for a majority. */
@@ -132,6 +149,8 @@ public final class MongoEventStore implements EventStore {
     private final String where;
     private final MongoClient ownedClient;
     private final ReentrantLock positionLock = new ReentrantLock();
+    /** Appends waiting for {@code positionLock}; the holder inserts them together. */
+    private final Queue<PendingCommit> waiting = new ConcurrentLinkedQueue<>();
     /** The next free global position as far as this process knows, 0 when unknown. Guarded by {@code positionLock}. */
     private long nextPosition;
     /** Null unless both concerns are majority: then nothing this process wrote or read can be rolled back. */
@@ -265,75 +284,119 @@ public final class MongoEventStore implements EventStore {
     }
 
     /**
-     * Inserts the commit at {@code firstVersion}, claiming the next global positions.
+     * Inserts the commit at {@code firstVersion}, claiming the next global positions. Appends of
+     * this process that arrive while another is inserting wait on {@code positionLock}; the next
+     * holder inserts all that are waiting with one ordered {@code insertMany} (group commit), so one
+     * write-concern wait serves them all, and each caller gets its own outcome.
      *
      * @return false when another commit already starts at {@code firstVersion} (the stream moved on)
      */
     private boolean insert(String streamId, String category, long firstVersion, List<EventData> events) {
-        Instant now = Instant.ofEpochMilli(System.currentTimeMillis());
+        BsonDocument document = Commit.document(streamId, category, firstVersion, 1, events,
+                Instant.ofEpochMilli(System.currentTimeMillis()));
+        long size = Commit.estimatedSize(document);
+        if (size > MAX_DOCUMENT_BYTES) {
+            throw new FluxException("The append of " + events.size() + " event(s) to stream '" + streamId
+                    + "' does not fit in one MongoDB document (16 MB; this one is about " + size / 1024 + " KB) in "
+                    + where + "; nothing was written. Append fewer or smaller events at a time");
+        }
+        PendingCommit pending = new PendingCommit(streamId, firstVersion, events, document);
+        waiting.add(pending);
         try {
             positionLock.lockInterruptibly();
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new FluxException("Interrupted while waiting to append to stream '" + streamId + "' in " + where
-                    + "; nothing was written", e);
+            if (waiting.remove(pending)) {
+                Thread.currentThread().interrupt();
+                throw new FluxException("Interrupted while waiting to append to stream '" + streamId + "' in " + where
+                        + "; nothing was written", e);
+            }
+            Thread.currentThread().interrupt(); // another thread took it on: its outcome follows
+        }
+        if (positionLock.isHeldByCurrentThread()) {
+            try {
+                if (!pending.outcome.isDone()) {
+                    List<PendingCommit> batch = new ArrayList<>();
+                    for (PendingCommit next; batch.size() < MAX_GROUP && (next = waiting.poll()) != null; ) {
+                        batch.add(next);
+                    }
+                    insertGroup(batch);
+                }
+            } finally {
+                positionLock.unlock();
+            }
         }
         try {
-            while (true) {
-                if (nextPosition == 0) {
-                    nextPosition = highestPosition(writerView) + 1;
-                }
-                BsonDocument commit = Commit.document(streamId, category, firstVersion, nextPosition, events, now);
-                try {
-                    commits.insertOne(commit);
-                    nextPosition += events.size();
-                    return true;
-                } catch (MongoException e) {
-                    String index = duplicateKeyIndex(e);
-                    if (index == null) {
-                        nextPosition = 0;
-                        throw new FluxException("Could not append " + events.size() + " event(s) to stream '" + streamId
-                                + "' at version " + firstVersion + " in " + where + "; whether they were written is"
-                                + " unknown, reload the stream to tell: " + describe(e), e);
-                    }
-                    switch (index) {
-                        case STREAM_VERSION_INDEX:
-                            return false;
-                        case EVENT_ID_INDEX:
-                            throw duplicateEventId(streamId, events, e);
-                        case POSITION_INDEX:
-                        case "_id_":
-                            nextPosition = 0; // another process took it: read the end of the log again
-                            continue;
-                        default:
-                            throw new FluxException("Appending to stream '" + streamId + "' in " + where
-                                    + " hit a unique index this store does not know: " + index, e);
-                    }
-                }
-            }
-        } finally {
-            positionLock.unlock();
+            return pending.outcome.join();
+        } catch (CompletionException e) {
+            throw (RuntimeException) e.getCause();
         }
     }
 
-    /** The index a duplicate-key error names, or null when {@code e} is no duplicate-key error. */
-    private static String duplicateKeyIndex(MongoException e) {
-        String message = null;
-        if (e instanceof MongoWriteException write && write.getError().getCategory() == ErrorCategory.DUPLICATE_KEY) {
-            message = write.getError().getMessage();
-        } else if (e instanceof MongoBulkWriteException bulk) {
-            for (BulkWriteError error : bulk.getWriteErrors()) {
-                if (error.getCategory() == ErrorCategory.DUPLICATE_KEY) {
-                    message = error.getMessage();
+    /** Inserts the commits in order at the next positions; completes every one's outcome. Holds {@code positionLock}. */
+    private void insertGroup(List<PendingCommit> batch) {
+        List<PendingCommit> todo = batch;
+        try {
+            while (!todo.isEmpty()) {
+                if (nextPosition == 0) {
+                    nextPosition = highestPosition(writerView) + 1;
+                }
+                List<BsonDocument> documents = new ArrayList<>(todo.size());
+                long position = nextPosition;
+                for (PendingCommit commit : todo) {
+                    Commit.placeAt(commit.document, position, commit.events.size());
+                    documents.add(commit.document);
+                    position += commit.events.size();
+                }
+                try {
+                    commits.insertMany(documents, ORDERED);
+                    todo.forEach(commit -> commit.outcome.complete(true));
+                    nextPosition = position;
+                    return;
+                } catch (MongoBulkWriteException e) {
+                    if (e.getWriteConcernError() != null || e.getWriteErrors().isEmpty()) {
+                        throw e;
+                    }
+                    BulkWriteError error = e.getWriteErrors().get(0);
+                    int failed = error.getIndex();
+                    for (int i = 0; i < failed; i++) {
+                        todo.get(i).outcome.complete(true);
+                        nextPosition += todo.get(i).events.size();
+                    }
+                    PendingCommit refused = todo.get(failed);
+                    String index = error.getCategory() == ErrorCategory.DUPLICATE_KEY ? duplicateKeyIndex(error.getMessage()) : null;
+                    if (POSITION_INDEX.equals(index) || "_id_".equals(index)) {
+                        nextPosition = 0; // another process took it: read the end of the log again
+                        todo = todo.subList(failed, todo.size());
+                        continue;
+                    }
+                    if (STREAM_VERSION_INDEX.equals(index)) {
+                        refused.outcome.complete(false);
+                    } else if (EVENT_ID_INDEX.equals(index)) {
+                        refused.outcome.completeExceptionally(duplicateEventId(refused.streamId, refused.events, e));
+                    } else {
+                        refused.outcome.completeExceptionally(new FluxException("Could not append "
+                                + refused.events.size() + " event(s) to stream '" + refused.streamId + "' at version "
+                                + refused.firstVersion + " in " + where + "; nothing was written: " + error.getMessage(), e));
+                    }
+                    todo = todo.subList(failed + 1, todo.size());
                 }
             }
-        } else if (e.getCode() == DUPLICATE_KEY) {
-            message = e.getMessage();
+        } catch (MongoException | BsonSerializationException e) {
+            nextPosition = 0;
+            for (PendingCommit commit : todo) {
+                commit.outcome.completeExceptionally(new FluxException("Could not append " + commit.events.size()
+                        + " event(s) to stream '" + commit.streamId + "' at version " + commit.firstVersion + " in "
+                        + where + "; whether they were written is unknown, reload the stream to tell: "
+                        + (e instanceof MongoException m ? describe(m) : e.getMessage()), e));
+            }
+        } catch (RuntimeException e) {
+            nextPosition = 0;
+            todo.forEach(commit -> commit.outcome.completeExceptionally(e));
         }
-        if (message == null) {
-            return null;
-        }
-        // "E11000 duplicate key error collection: db.coll index: <name> dup key: { ... }"
+    }
+
+    /** The index a duplicate-key error message names: "E11000 duplicate key error collection: db.coll index: name dup key: {...}". */
+    private static String duplicateKeyIndex(String message) {
         int at = message.indexOf(" index: ");
         if (at < 0) {
             return "(unnamed)";

@@ -1,7 +1,7 @@
 package dev.flux.mongo;
 
 import com.mongodb.MongoTimeoutException;
-import com.mongodb.MongoWriteException;
+import com.mongodb.MongoException;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import dev.flux.ConcurrencyConflictException;
@@ -152,6 +152,56 @@ class MongoEventStoreBehaviourTest {
     }
 
     @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void concurrentAppendsInsertedTogetherEachGetTheirOwnOutcome() throws Exception {
+        EventData taken = events(1).get(0);
+        first.append("taken-1", ExpectedVersion.NO_STREAM, List.of(taken));
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            CountDownLatch start = new CountDownLatch(1);
+            List<Future<int[]>> writers = new ArrayList<>();
+            Set<UUID> written = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            for (int w = 0; w < 8; w++) {
+                String streamId = "group-" + w;
+                writers.add(pool.submit(() -> {
+                    start.await();
+                    int duplicates = 0;
+                    long version = ExpectedVersion.NO_STREAM;
+                    for (int i = 0; i < 25; i++) {
+                        if (i % 5 == 4) {
+                            long expected = version;
+                            assertThrows(DuplicateEventIdException.class,
+                                    () -> first.append(streamId, expected, List.of(events(1).get(0), taken)));
+                            duplicates++;
+                        } else {
+                            List<EventData> batch = events(1 + i % 3);
+                            version = first.append(streamId, version, batch);
+                            batch.forEach(e -> written.add(e.eventId()));
+                        }
+                    }
+                    return new int[] {duplicates};
+                }));
+            }
+            start.countDown();
+            int duplicates = 0;
+            for (Future<int[]> writer : writers) {
+                duplicates += writer.get()[0];
+            }
+
+            List<RecordedEvent> all = readAll(second);
+            assertEquals(8 * 5, duplicates);
+            assertEquals(written.size() + 1, all.size(), "every acknowledged event, once, and nothing refused");
+            for (int i = 0; i < all.size(); i++) {
+                assertEquals(i + 1, all.get(i).position(), "no gap where a refused append was");
+                assertTrue(i == 0 || written.contains(all.get(i).eventId()));
+            }
+        } finally {
+            pool.shutdownNow();
+            assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
     void anEventIdAnotherWriterAppendedIsReportedAsADuplicateWithTheDriversError() {
         List<EventData> taken = events(2);
         first.append("account-1", ExpectedVersion.NO_STREAM, taken);
@@ -162,7 +212,7 @@ class MongoEventStoreBehaviourTest {
 
         assertEquals(taken.get(1).eventId(), duplicate.eventId());
         assertEquals("account-2", duplicate.streamId());
-        assertInstanceOf(MongoWriteException.class, duplicate.getCause());
+        assertInstanceOf(MongoException.class, duplicate.getCause(), "the driver's duplicate-key error is the cause");
         assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("account-2"));
         assertEquals(2, readAll(first).size());
     }
@@ -194,6 +244,19 @@ class MongoEventStoreBehaviourTest {
 
         assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L, 12L), positions);
         assertEquals(List.of(1, 5, 5, 1), pageSizes, "the first page ends before the large append");
+    }
+
+    @Test
+    void anAppendTooLargeForOneDocumentIsRefusedWholeNamingTheStream() {
+        byte[] nineMegabytes = new byte[9 * 1024 * 1024];
+        List<EventData> tooLarge = List.of(EventData.of("Big", nineMegabytes, Map.of()), EventData.of("Big", nineMegabytes, Map.of()));
+
+        FluxException refused = assertThrows(FluxException.class,
+                () -> first.append("blob-1", ExpectedVersion.NO_STREAM, tooLarge));
+
+        assertTrue(refused.getMessage().contains("blob-1") && refused.getMessage().contains("16 MB"), refused.getMessage());
+        assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("blob-1"));
+        assertEquals(0, first.append("blob-1", ExpectedVersion.NO_STREAM, events(1)), "the store goes on");
     }
 
     @Test
