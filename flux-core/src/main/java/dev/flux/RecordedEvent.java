@@ -37,7 +37,8 @@ public record RecordedEvent(String streamId, long version, long position, UUID e
                     + ", recordedAt=" + recordedAt + " (stream " + streamId + " version " + version + ")");
         }
         data = data.clone();
-        metadata = Metadata.copyOf(metadata, "stream " + streamId + " version " + version);
+        metadata = EventData.hasNoNulls(metadata) ? EventData.immutable(metadata)
+                : Metadata.copyOf(metadata, "stream " + streamId + " version " + version);
     }
 
     /** Records {@code event} at the given place in the log. */

@@ -1,8 +1,13 @@
 package dev.flux.memory;
 
+import java.util.AbstractList;
 import java.util.Arrays;
-import java.util.Collections;
+import java.util.Iterator;
 import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.RandomAccess;
+import java.util.function.Consumer;
 
 /**
  * A growable array with one writer at a time (the caller holds the store's append lock) and any
@@ -38,8 +43,11 @@ final class AppendOnlyArray<T> {
         size = needed;
     }
 
-    /** Up to {@code maxCount} items from index {@code from}, as an unmodifiable list. */
-    @SuppressWarnings("unchecked")
+    /**
+     * Up to {@code maxCount} items from index {@code from}, as an unmodifiable view without a copy: the
+     * slots below a published size are never written again (a grown array is a new one), so the view
+     * stays as it was when taken.
+     */
     List<T> slice(long from, int maxCount) {
         int n = size;
         Object[] array = items;
@@ -48,6 +56,61 @@ final class AppendOnlyArray<T> {
         }
         int start = (int) from;
         int end = (int) Math.min(n, (long) start + maxCount);
-        return (List<T>) Collections.unmodifiableList(Arrays.asList(Arrays.copyOfRange(array, start, end)));
+        return new Slice<>(array, start, end - start);
+    }
+
+    /** A read-only window on an array whose slots in the window never change. */
+    private static final class Slice<T> extends AbstractList<T> implements RandomAccess {
+        private final Object[] array;
+        private final int offset;
+        private final int size;
+
+        Slice(Object[] array, int offset, int size) {
+            this.array = array;
+            this.offset = offset;
+            this.size = size;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public T get(int index) {
+            Objects.checkIndex(index, size);
+            return (T) array[offset + index];
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public void forEach(Consumer<? super T> action) {
+            for (int i = offset, end = offset + size; i < end; i++) {
+                action.accept((T) array[i]);
+            }
+        }
+
+        @Override
+        public Iterator<T> iterator() {
+            return new Iterator<>() {
+                private int next = offset;
+                private final int end = offset + size;
+
+                @Override
+                public boolean hasNext() {
+                    return next < end;
+                }
+
+                @Override
+                @SuppressWarnings("unchecked")
+                public T next() {
+                    if (next >= end) {
+                        throw new NoSuchElementException();
+                    }
+                    return (T) array[next++];
+                }
+            };
+        }
     }
 }
