@@ -16,8 +16,19 @@ import java.util.function.Consumer;
  * it sees every slot below the size it read (a grown array is filled before it is published).
  */
 final class AppendOnlyArray<T> {
+    private final AppendOnlyArray<T> category;
     private volatile Object[] items = new Object[8];
     private volatile int size;
+
+    /** @param category the array of the stream's category, for a stream's array; null otherwise */
+    AppendOnlyArray(AppendOnlyArray<T> category) {
+        this.category = category;
+    }
+
+    /** The array of this stream's category, so appends need not look it up; null when this is no stream. */
+    AppendOnlyArray<T> category() {
+        return category;
+    }
 
     int size() {
         return size;
@@ -29,17 +40,15 @@ final class AppendOnlyArray<T> {
     }
 
     /** Appends and publishes the batch; the caller holds the writer lock. */
-    void addAll(List<T> batch) {
+    void addAll(T[] batch) {
         int n = size;
         Object[] array = items;
-        int needed = n + batch.size();
+        int needed = n + batch.length;
         if (needed > array.length) {
             array = Arrays.copyOf(array, Math.max(array.length * 2, needed));
             items = array;
         }
-        for (int i = 0; i < batch.size(); i++) {
-            array[n + i] = batch.get(i);
-        }
+        System.arraycopy(batch, 0, array, n, batch.length);
         size = needed;
     }
 

@@ -9,7 +9,6 @@ import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +32,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class InMemoryEventStore implements EventStore {
     private static final System.Logger LOG = System.getLogger(InMemoryEventStore.class.getName());
     private final ReentrantLock appendLock = new ReentrantLock();
-    private final AppendOnlyArray<RecordedEvent> log = new AppendOnlyArray<>();
+    private final AppendOnlyArray<RecordedEvent> log = new AppendOnlyArray<>(null);
     private final Map<String, AppendOnlyArray<RecordedEvent>> streams = new ConcurrentHashMap<>();
     private final Map<String, AppendOnlyArray<RecordedEvent>> categories = new ConcurrentHashMap<>();
     private final Map<UUID, RecordedEvent> byId = new ConcurrentHashMap<>();
@@ -50,7 +49,6 @@ public final class InMemoryEventStore implements EventStore {
         ExpectedVersion.requireValid(expectedVersion);
         EventData.requireBatch(streamId, events);
         requireOpen();
-        String category = StreamName.category(streamId);
         long newVersion;
         appendLock.lock();
         try {
@@ -58,14 +56,19 @@ public final class InMemoryEventStore implements EventStore {
             long actual = stream == null ? ExpectedVersion.NO_STREAM : stream.size() - 1;
             ExpectedVersion.check(streamId, expectedVersion, actual);
             requireNewIds(streamId, events);
+            if (stream == null) {
+                stream = new AppendOnlyArray<>(categories.computeIfAbsent(StreamName.category(streamId),
+                        c -> new AppendOnlyArray<>(null)));
+                streams.put(streamId, stream);
+            }
             Instant now = Instant.now();
             long position = log.size();
-            List<RecordedEvent> recorded = new ArrayList<>(events.size());
-            for (EventData event : events) {
-                recorded.add(RecordedEvent.of(streamId, ++actual, ++position, event, now));
+            RecordedEvent[] recorded = new RecordedEvent[events.size()];
+            for (int i = 0; i < recorded.length; i++) {
+                recorded[i] = RecordedEvent.of(streamId, ++actual, ++position, events.get(i), now);
             }
-            streams.computeIfAbsent(streamId, s -> new AppendOnlyArray<>()).addAll(recorded);
-            categories.computeIfAbsent(category, c -> new AppendOnlyArray<>()).addAll(recorded);
+            stream.addAll(recorded);
+            stream.category().addAll(recorded);
             log.addAll(recorded);
             for (RecordedEvent event : recorded) {
                 byId.put(event.eventId(), event);
