@@ -68,7 +68,14 @@ public abstract class Aggregate {
      *                                  nothing is applied or buffered
      */
     public final void update(Object event) {
-        update(event, Map.of());
+        if (event == null) {
+            update(null, Map.of());     // throws, naming the aggregate
+        }
+        handlers.apply(this, event);
+        uncommitted.add(event);
+        if (uncommittedMetadata != null) {
+            uncommittedMetadata.add(Map.of());
+        }
     }
 
     /**
