@@ -37,6 +37,7 @@ public class DispatchBenchmark {
     private List<Object> buffer;
     private int applied;
 
+    /** Builds the store or inputs both sides use. */
     @Setup
     public void setUp() {
         event = Account.deposit(7);

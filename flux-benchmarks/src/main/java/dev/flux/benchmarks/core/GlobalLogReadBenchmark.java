@@ -45,6 +45,7 @@ public class GlobalLogReadBenchmark {
     private EventStore store;
     private List<RecordedEvent> list;
 
+    /** Builds the store or inputs both sides use. */
     @Setup
     public void setUp() {
         store = new InMemoryEventStore();
@@ -62,6 +63,7 @@ public class GlobalLogReadBenchmark {
         }
     }
 
+    /** Closes the store. */
     @TearDown
     public void tearDown() {
         store.close();

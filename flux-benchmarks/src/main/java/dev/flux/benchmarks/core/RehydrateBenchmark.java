@@ -50,6 +50,7 @@ public class RehydrateBenchmark {
     private List<byte[]> smallBytes;
     private List<byte[]> largeBytes;
 
+    /** Builds the store or inputs both sides use. */
     @Setup
     public void setUp() {
         store = new InMemoryEventStore();
@@ -82,6 +83,7 @@ public class RehydrateBenchmark {
         return bytes;
     }
 
+    /** Closes the store. */
     @TearDown
     public void tearDown() {
         store.close();

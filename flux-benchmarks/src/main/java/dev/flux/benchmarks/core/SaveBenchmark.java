@@ -62,6 +62,7 @@ public class SaveBenchmark {
     private Account plainAccount;
     private int saved;
 
+    /** Builds the store or inputs both sides use. */
     @Setup
     public void setUp() {
         event = Account.deposit(7);
