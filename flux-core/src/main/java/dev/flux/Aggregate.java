@@ -31,7 +31,8 @@ import java.util.Map;
 public abstract class Aggregate {
     private final Handlers handlers = Handlers.of(getClass());
     private final List<Object> uncommitted = new ArrayList<>();
-    private final List<Map<String, String>> uncommittedMetadata = new ArrayList<>();
+    /** Metadata of the uncommitted events at the same index; null while every one has none. */
+    private List<Map<String, String>> uncommittedMetadata;
     private String id;
     private long version = ExpectedVersion.NO_STREAM;
     private Repository<?> repository;
@@ -67,7 +68,14 @@ public abstract class Aggregate {
      *                                  nothing is applied or buffered
      */
     public final void update(Object event) {
-        update(event, Map.of());
+        if (event == null) {
+            update(null, Map.of());     // throws, naming the aggregate
+        }
+        handlers.apply(this, event);
+        uncommitted.add(event);
+        if (uncommittedMetadata != null) {
+            uncommittedMetadata.add(Map.of());
+        }
     }
 
     /**
@@ -78,8 +86,19 @@ public abstract class Aggregate {
             throw new IllegalArgumentException("event must not be null (aggregate " + getClass().getSimpleName() + " "
                     + id + ")");
         }
+        if (metadata == null || metadata.isEmpty()) {
+            handlers.apply(this, event);
+            uncommitted.add(event);
+            if (uncommittedMetadata != null) {
+                uncommittedMetadata.add(Map.of());
+            }
+            return;
+        }
         Map<String, String> checked = Metadata.copyOf(metadata, "event " + event.getClass().getSimpleName());
         handlers.apply(this, event);
+        if (uncommittedMetadata == null) {
+            uncommittedMetadata = new ArrayList<>(Collections.nCopies(uncommitted.size(), Map.of()));
+        }
         uncommitted.add(event);
         uncommittedMetadata.add(checked);
     }
@@ -132,13 +151,14 @@ public abstract class Aggregate {
         snapshotVersion = at;
     }
 
-    final List<Map<String, String>> uncommittedMetadata() {
-        return uncommittedMetadata;
+    /** The metadata of the {@code index}-th uncommitted event. */
+    final Map<String, String> uncommittedMetadata(int index) {
+        return uncommittedMetadata == null ? Map.of() : uncommittedMetadata.get(index);
     }
 
     final void markCommitted(long newVersion) {
         uncommitted.clear();
-        uncommittedMetadata.clear();
+        uncommittedMetadata = null;
         version = newVersion;
     }
 }

@@ -30,7 +30,25 @@ public record EventData(UUID eventId, String type, byte[] data, Map<String, Stri
             throw new IllegalArgumentException("data must not be null (event " + eventId + ", type " + type + ")");
         }
         data = data.clone();
-        metadata = Metadata.copyOf(metadata, "event " + eventId);
+        metadata = hasNoNulls(metadata) ? immutable(metadata) : Metadata.copyOf(metadata, "event " + eventId);
+    }
+
+    /** Whether the metadata can be kept as it is checked (the error message is only built when it cannot). */
+    static boolean hasNoNulls(Map<String, String> metadata) {
+        if (metadata == null) {
+            return true;
+        }
+        for (Map.Entry<String, String> entry : metadata.entrySet()) {
+            if (entry.getKey() == null || entry.getValue() == null) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** An immutable copy of null-free metadata; the map itself when it is already immutable. */
+    static Map<String, String> immutable(Map<String, String> metadata) {
+        return metadata == null || metadata.isEmpty() ? Map.of() : Map.copyOf(metadata);
     }
 
     /** An event with a new time-ordered id (see {@link #newEventId()}). */

@@ -1,8 +1,10 @@
 package dev.flux;
 
 import java.time.Instant;
+import java.util.AbstractMap;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -36,14 +38,38 @@ public record RecordedEvent(String streamId, long version, long position, UUID e
                     + ", type=" + type + ", data=" + (data == null ? "null" : data.length + " bytes")
                     + ", recordedAt=" + recordedAt + " (stream " + streamId + " version " + version + ")");
         }
-        data = data.clone();
-        metadata = Metadata.copyOf(metadata, "stream " + streamId + " version " + version);
+        if (metadata instanceof FromEventData checked) {
+            // From of(...): body and metadata belong to an EventData, immutable and never handed out; share them.
+            metadata = checked.metadata;
+        } else {
+            data = data.clone();
+            metadata = EventData.hasNoNulls(metadata) ? EventData.immutable(metadata)
+                    : Metadata.copyOf(metadata, "stream " + streamId + " version " + version);
+        }
     }
 
-    /** Records {@code event} at the given place in the log. */
+    /** Records {@code event} at the given place in the log, sharing its (immutable) body rather than copying it. */
     public static RecordedEvent of(String streamId, long version, long position, EventData event, Instant recordedAt) {
-        return new RecordedEvent(streamId, version, position, event.eventId(), event.type(), event.rawData(), event.metadata(),
-                recordedAt);
+        return new RecordedEvent(streamId, version, position, event.eventId(), event.type(), event.rawData(),
+                new FromEventData(event.metadata()), recordedAt);
+    }
+
+    /**
+     * Marks the arguments of {@link #of}: metadata already checked and made immutable by an
+     * {@link EventData}, and a body the EventData owns. Only this class can make one, and the
+     * constructor unwraps it, so no instance escapes.
+     */
+    private static final class FromEventData extends AbstractMap<String, String> {
+        private final Map<String, String> metadata;
+
+        FromEventData(Map<String, String> metadata) {
+            this.metadata = metadata;
+        }
+
+        @Override
+        public Set<Entry<String, String>> entrySet() {
+            return metadata.entrySet();
+        }
     }
 
     /** The stream's category: the part of the stream id before the first {@code -} (see {@link StreamName}). */

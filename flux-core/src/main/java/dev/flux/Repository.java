@@ -121,10 +121,9 @@ public final class Repository<A extends Aggregate> {
         if (events.isEmpty()) {
             return;
         }
-        List<Map<String, String>> metadata = aggregate.uncommittedMetadata();
         List<EventData> batch = new ArrayList<>(events.size());
         for (int i = 0; i < events.size(); i++) {
-            batch.add(serializer.serialize(events.get(i), metadata.get(i)));
+            batch.add(serializer.serialize(events.get(i), aggregate.uncommittedMetadata(i)));
         }
         String streamId = streamId(aggregate.id());
         List<Object> saved = bus == null ? List.of() : List.copyOf(events);

@@ -66,7 +66,10 @@ public final class JacksonEventSerializer implements EventSerializer {
         }
         Class<?> eventClass = event.getClass();
         String type = eventTypes.nameOf(eventClass);
-        ObjectWriter writer = writers.computeIfAbsent(eventClass, mapper::writerFor);
+        ObjectWriter writer = writers.get(eventClass);
+        if (writer == null) {
+            writer = writers.computeIfAbsent(eventClass, mapper::writerFor);
+        }
         int schemaVersion = eventTypes.schemaVersionOf(eventClass);
         if (schemaVersion != 1) {
             Map<String, String> versioned = new HashMap<>(metadata == null ? Map.of() : metadata);
@@ -84,6 +87,12 @@ public final class JacksonEventSerializer implements EventSerializer {
     @Override
     public Object deserialize(RecordedEvent recorded) {
         int storedVersion = storedSchemaVersion(recorded);
+        Class<?> registered = eventTypes.hasUpcasters(recorded.type()) ? null
+                : eventTypes.classOf(recorded.type()).orElse(null);
+        if (registered != null && eventTypes.schemaVersionOf(registered) == storedVersion) {
+            // The common case, checked without building upcaster keys: stored at the current version.
+            return read(recorded, registered);
+        }
         if (eventTypes.needsUpcast(recorded.type(), storedVersion)) {
             Upcasted current = upcast(recorded, storedVersion);
             Class<?> eventClass = eventTypes.classOf(current.type()).orElseThrow();
@@ -97,7 +106,14 @@ public final class JacksonEventSerializer implements EventSerializer {
         Class<?> eventClass = eventTypes.classOf(recorded.type()).orElseThrow(() -> new EventDecodingException(
                 recorded.streamId(), recorded.version(), recorded.type(),
                 "the type is not registered in EventTypes (registered: " + eventTypes.names() + ")", null));
-        ObjectReader reader = readers.computeIfAbsent(eventClass, mapper::readerFor);
+        return read(recorded, eventClass);
+    }
+
+    private Object read(RecordedEvent recorded, Class<?> eventClass) {
+        ObjectReader reader = readers.get(eventClass);
+        if (reader == null) {
+            reader = readers.computeIfAbsent(eventClass, mapper::readerFor);
+        }
         try {
             return reader.readValue(recorded.data());
         } catch (IOException e) {

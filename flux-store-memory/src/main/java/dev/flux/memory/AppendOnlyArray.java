@@ -1,8 +1,13 @@
 package dev.flux.memory;
 
+import java.util.AbstractList;
 import java.util.Arrays;
-import java.util.Collections;
+import java.util.Iterator;
 import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.RandomAccess;
+import java.util.function.Consumer;
 
 /**
  * A growable array with one writer at a time (the caller holds the store's append lock) and any
@@ -11,8 +16,19 @@ import java.util.List;
  * it sees every slot below the size it read (a grown array is filled before it is published).
  */
 final class AppendOnlyArray<T> {
+    private final AppendOnlyArray<T> category;
     private volatile Object[] items = new Object[8];
     private volatile int size;
+
+    /** @param category the array of the stream's category, for a stream's array; null otherwise */
+    AppendOnlyArray(AppendOnlyArray<T> category) {
+        this.category = category;
+    }
+
+    /** The array of this stream's category, so appends need not look it up; null when this is no stream. */
+    AppendOnlyArray<T> category() {
+        return category;
+    }
 
     int size() {
         return size;
@@ -24,22 +40,23 @@ final class AppendOnlyArray<T> {
     }
 
     /** Appends and publishes the batch; the caller holds the writer lock. */
-    void addAll(List<T> batch) {
+    void addAll(T[] batch) {
         int n = size;
         Object[] array = items;
-        int needed = n + batch.size();
+        int needed = n + batch.length;
         if (needed > array.length) {
             array = Arrays.copyOf(array, Math.max(array.length * 2, needed));
             items = array;
         }
-        for (int i = 0; i < batch.size(); i++) {
-            array[n + i] = batch.get(i);
-        }
+        System.arraycopy(batch, 0, array, n, batch.length);
         size = needed;
     }
 
-    /** Up to {@code maxCount} items from index {@code from}, as an unmodifiable list. */
-    @SuppressWarnings("unchecked")
+    /**
+     * Up to {@code maxCount} items from index {@code from}, as an unmodifiable view without a copy: the
+     * slots below a published size are never written again (a grown array is a new one), so the view
+     * stays as it was when taken.
+     */
     List<T> slice(long from, int maxCount) {
         int n = size;
         Object[] array = items;
@@ -48,6 +65,61 @@ final class AppendOnlyArray<T> {
         }
         int start = (int) from;
         int end = (int) Math.min(n, (long) start + maxCount);
-        return (List<T>) Collections.unmodifiableList(Arrays.asList(Arrays.copyOfRange(array, start, end)));
+        return new Slice<>(array, start, end - start);
+    }
+
+    /** A read-only window on an array whose slots in the window never change. */
+    private static final class Slice<T> extends AbstractList<T> implements RandomAccess {
+        private final Object[] array;
+        private final int offset;
+        private final int size;
+
+        Slice(Object[] array, int offset, int size) {
+            this.array = array;
+            this.offset = offset;
+            this.size = size;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public T get(int index) {
+            Objects.checkIndex(index, size);
+            return (T) array[offset + index];
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public void forEach(Consumer<? super T> action) {
+            for (int i = offset, end = offset + size; i < end; i++) {
+                action.accept((T) array[i]);
+            }
+        }
+
+        @Override
+        public Iterator<T> iterator() {
+            return new Iterator<>() {
+                private int next = offset;
+                private final int end = offset + size;
+
+                @Override
+                public boolean hasNext() {
+                    return next < end;
+                }
+
+                @Override
+                @SuppressWarnings("unchecked")
+                public T next() {
+                    if (next >= end) {
+                        throw new NoSuchElementException();
+                    }
+                    return (T) array[next++];
+                }
+            };
+        }
     }
 }
