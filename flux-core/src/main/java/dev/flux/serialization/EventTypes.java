@@ -43,6 +43,8 @@ public final class EventTypes {
     private final Map<String, Integer> versionsByName = new ConcurrentHashMap<>();
     private final Map<String, Function<ObjectNode, Upcasted>> upcasters = new ConcurrentHashMap<>();
     private final Set<String> upcastTypes = ConcurrentHashMap.newKeySet();
+    /** The registered types no upcaster reads, so that decoding their events takes one lookup. */
+    private final Map<String, Plain> plainByName = new ConcurrentHashMap<>();
     private final Object registrationLock = new Object();
 
     /** An empty allow-list. */
@@ -127,6 +129,9 @@ public final class EventTypes {
             namesByClass.put(eventClass, name);
             versionsByName.put(name, schemaVersion);
             classesByName.put(name, eventClass);
+            if (!upcastTypes.contains(name)) {
+                plainByName.put(name, new Plain(eventClass, schemaVersion));
+            }
         }
         return this;
     }
@@ -207,8 +212,21 @@ public final class EventTypes {
                 throw new IllegalArgumentException("'" + type + "' already has an upcaster from version " + fromVersion);
             }
             upcastTypes.add(type);
+            plainByName.remove(type);
         }
         return this;
+    }
+
+    /** A registered type that no upcaster reads: its class and current schema version. */
+    record Plain(Class<?> eventClass, int schemaVersion) {
+    }
+
+    /**
+     * The class and current version of {@code name} when it is registered and no upcaster reads it,
+     * else null. The same instance until an upcaster for the type is added.
+     */
+    Plain plain(String name) {
+        return plainByName.get(name);
     }
 
     /** Whether some upcaster reads events stored as {@code type} (which may no longer be registered itself). */

@@ -31,8 +31,17 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class JacksonEventSerializer implements EventSerializer {
     private final EventTypes eventTypes;
     private final ObjectMapper mapper;
-    private final Map<Class<?>, ObjectWriter> writers = new ConcurrentHashMap<>();
     private final Map<Class<?>, ObjectReader> readers = new ConcurrentHashMap<>();
+    /** Per registered class: its name, version and writer (none of which changes once it is registered). */
+    private final Map<Class<?>, Encoder> encoders = new ConcurrentHashMap<>();
+    /** Per type name no upcaster reads: its class, version and reader, while EventTypes says the same. */
+    private final Map<String, Decoder> decoders = new ConcurrentHashMap<>();
+
+    private record Encoder(String type, int schemaVersion, ObjectWriter writer) {
+    }
+
+    private record Decoder(EventTypes.Plain plain, ObjectReader reader) {
+    }
 
     /** A serializer over {@code eventTypes} with {@link #defaultObjectMapper()}. */
     public JacksonEventSerializer(EventTypes eventTypes) {
@@ -65,12 +74,15 @@ public final class JacksonEventSerializer implements EventSerializer {
             throw new IllegalArgumentException("event must not be null");
         }
         Class<?> eventClass = event.getClass();
-        String type = eventTypes.nameOf(eventClass);
-        ObjectWriter writer = writers.get(eventClass);
-        if (writer == null) {
-            writer = writers.computeIfAbsent(eventClass, mapper::writerFor);
+        Encoder encoder = encoders.get(eventClass);
+        if (encoder == null) {
+            String name = eventTypes.nameOf(eventClass);  // throws when the class is not registered
+            encoder = encoders.computeIfAbsent(eventClass,
+                    cls -> new Encoder(name, eventTypes.schemaVersionOf(cls), mapper.writerFor(cls)));
         }
-        int schemaVersion = eventTypes.schemaVersionOf(eventClass);
+        String type = encoder.type();
+        ObjectWriter writer = encoder.writer();
+        int schemaVersion = encoder.schemaVersion();
         if (schemaVersion != 1) {
             Map<String, String> versioned = new HashMap<>(metadata == null ? Map.of() : metadata);
             versioned.put(Metadata.SCHEMA_VERSION, Integer.toString(schemaVersion));
@@ -87,11 +99,15 @@ public final class JacksonEventSerializer implements EventSerializer {
     @Override
     public Object deserialize(RecordedEvent recorded) {
         int storedVersion = storedSchemaVersion(recorded);
-        Class<?> registered = eventTypes.hasUpcasters(recorded.type()) ? null
-                : eventTypes.classOf(recorded.type()).orElse(null);
-        if (registered != null && eventTypes.schemaVersionOf(registered) == storedVersion) {
-            // The common case, checked without building upcaster keys: stored at the current version.
-            return read(recorded, registered);
+        EventTypes.Plain plain = eventTypes.plain(recorded.type());
+        if (plain != null && plain.schemaVersion() == storedVersion) {
+            // The common case: a type no upcaster reads, stored at its current version.
+            Decoder decoder = decoders.get(recorded.type());
+            if (decoder == null || decoder.plain() != plain) {
+                decoder = new Decoder(plain, readerFor(plain.eventClass()));
+                decoders.put(recorded.type(), decoder);
+            }
+            return read(recorded, decoder.reader(), plain.eventClass());
         }
         if (eventTypes.needsUpcast(recorded.type(), storedVersion)) {
             Upcasted current = upcast(recorded, storedVersion);
@@ -109,11 +125,16 @@ public final class JacksonEventSerializer implements EventSerializer {
         return read(recorded, eventClass);
     }
 
-    private Object read(RecordedEvent recorded, Class<?> eventClass) {
+    private ObjectReader readerFor(Class<?> eventClass) {
         ObjectReader reader = readers.get(eventClass);
-        if (reader == null) {
-            reader = readers.computeIfAbsent(eventClass, mapper::readerFor);
-        }
+        return reader != null ? reader : readers.computeIfAbsent(eventClass, mapper::readerFor);
+    }
+
+    private Object read(RecordedEvent recorded, Class<?> eventClass) {
+        return read(recorded, readerFor(eventClass), eventClass);
+    }
+
+    private static Object read(RecordedEvent recorded, ObjectReader reader, Class<?> eventClass) {
         try {
             return reader.readValue(recorded.data());
         } catch (IOException e) {

@@ -103,6 +103,19 @@ class JacksonEventSerializerTest {
     }
 
     @Test
+    void anUpcasterAddedAfterATypeWasDecodedTakesEffectOnTheNextEvent() {
+        RecordedEvent stored = recorded("account-renamed", "{\"from\":\"ana\",\"to\":\"anna\"}");
+        assertEquals(new Renamed("ana", "anna", null), serializer.deserialize(stored));
+
+        types.register("account-renamed-v2", RenamedTwice.class, 2);
+        types.renamingUpcaster("account-renamed", 1, json -> new Upcasted("account-renamed-v2", json.put("times", 2)));
+
+        assertEquals(new RenamedTwice("ana", "anna", 2), serializer.deserialize(stored));
+    }
+
+    record RenamedTwice(String from, String to, int times) {}
+
+    @Test
     void anUnregisteredClassCannotBeSerialized() {
         FluxException error = assertThrows(FluxException.class, () -> serializer.serialize("a string", Map.of()));
 
