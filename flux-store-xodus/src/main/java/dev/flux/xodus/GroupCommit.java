@@ -4,9 +4,11 @@ import dev.flux.FluxException;
 import jetbrains.exodus.env.Environment;
 import jetbrains.exodus.env.Transaction;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -19,6 +21,13 @@ import java.util.function.Function;
  * behind one each. Two details keep batches full on a small machine: after a batch of several the
  * thread waits a moment for those callers to come back ({@link #gather}), and it wakes only the first
  * caller of a batch, each caller waking two more, so it can start the next batch at once.
+ *
+ * <p>Given a {@link LogSync}, the thread commits without a sync (the environment's durable writes are
+ * off) and, while others wait, hands the committed batch to a second thread that syncs every batch
+ * handed to it so far at once and only then tells their callers, in commit order. The writer so
+ * builds the next batch while the disk syncs the last. A batch committed while nothing else waits or
+ * syncs is synced on the writer thread itself, saving a lone writer the hand-over. A failed sync fails
+ * the writes it covered and every later one (see {@link #submit}).
  *
  * <p>Each piece of work is first {@linkplain Work#check checked} (reads only) against the
  * transaction and what the work before it in the same batch wrote, and only then
@@ -59,8 +68,18 @@ final class GroupCommit<B> {
     private final int maxBatchEvents;
     private final Function<Transaction, B> begin;
     private final Consumer<B> committed;
+    private final Consumer<B> durable;
     private final Thread thread;
     private volatile boolean closing;
+    /** Null when each commit syncs itself (or nothing syncs); otherwise the sync stage. */
+    private final LogSync sync;
+    private final LinkedBlockingQueue<Committed<B>> committedBatches = new LinkedBlockingQueue<>();
+    private final Committed<B> stopSyncing = new Committed<>(List.of(), null, 0);
+    private final Thread syncThread;
+    /** Set when a sync failed: what was committed since may not be on disk, so no more writes are taken. */
+    private volatile Throwable syncFailure;
+    /** Batches handed to the sync thread and not yet told: while any are, later ones must go the same way. */
+    private final AtomicInteger syncing = new AtomicInteger();
 
     /**
      * Starts the writer thread.
@@ -71,13 +90,36 @@ final class GroupCommit<B> {
      */
     GroupCommit(Environment environment, String owner, int maxBatchEvents, Function<Transaction, B> begin,
                 Consumer<B> committed) {
+        this(environment, owner, maxBatchEvents, begin, committed, null, state -> { });
+    }
+
+    /**
+     * Starts the writer thread and, with {@code sync}, the thread that syncs: the writer then commits
+     * without syncing (the environment's durable writes must be off) and goes on to the next batch,
+     * while the sync thread forces each committed batch to disk and only then tells its callers.
+     *
+     * @param sync    forces the environment's commits to disk; null when commits need no sync of ours
+     * @param durable told, on the sync thread (or the writer thread without {@code sync}), when a
+     *                batch is on disk, in commit order, before its callers return
+     */
+    GroupCommit(Environment environment, String owner, int maxBatchEvents, Function<Transaction, B> begin,
+                Consumer<B> committed, LogSync sync, Consumer<B> durable) {
         this.environment = environment;
         this.owner = owner;
         this.maxBatchEvents = maxBatchEvents;
         this.begin = begin;
         this.committed = committed;
+        this.sync = sync;
+        this.durable = durable;
         this.thread = new Thread(this::run, "flux-xodus-writer " + owner);
         thread.setDaemon(true);
+        if (sync != null) {
+            this.syncThread = new Thread(this::syncCommitted, "flux-xodus-sync " + owner);
+            syncThread.setDaemon(true);
+            syncThread.start();
+        } else {
+            this.syncThread = null;
+        }
         thread.start();
     }
 
@@ -110,12 +152,14 @@ final class GroupCommit<B> {
     void close() {
         closing = true;
         queue.add(stop);
-        boolean interrupted = false;
-        while (thread.isAlive()) {
+        boolean interrupted = join(thread);
+        if (syncThread != null) {
+            committedBatches.add(stopSyncing);
+            interrupted |= join(syncThread);
             try {
-                thread.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
+                sync.close();
+            } catch (IOException e) {
+                // Only our descriptor of a file Xodus goes on to manage; nothing is lost with it.
             }
         }
         for (Request<B> left; (left = queue.poll()) != null; ) {
@@ -126,6 +170,18 @@ final class GroupCommit<B> {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    private static boolean join(Thread thread) {
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        return interrupted;
     }
 
     /** Writes waiting for the writer thread (for tests). */
@@ -161,6 +217,15 @@ final class GroupCommit<B> {
                 next = queue.poll();
             }
             lastBatch = batch.size();
+            Throwable failedSync = syncFailure;
+            if (failedSync != null) {
+                for (Request<B> request : batch) {
+                    request.complete(new FluxException(owner + " takes no more writes: forcing an earlier commit to"
+                            + " disk failed, so what it committed since may not be on disk; nothing of this write was"
+                            + " written. Close the store and open it again", failedSync));
+                }
+                batch.clear();
+            }
             if (!batch.isEmpty()) {
                 long start = System.nanoTime();
                 try {
@@ -230,7 +295,20 @@ final class GroupCommit<B> {
                         continue; // another transaction got in first (it should not: ours is exclusive); run again
                     }
                     committed.accept(state);
-                    Request.completeAll(pending);
+                    List<Request<B>> done = List.copyOf(pending);
+                    if (sync != null && (syncing.get() > 0 || !queue.isEmpty())) {
+                        // Others wait: let the sync thread sync this batch while this thread starts the next.
+                        syncing.incrementAndGet();
+                        committedBatches.add(new Committed<>(done, state, sync.end()));
+                    } else {
+                        // Alone (or no sync of ours): sync here, and skip the hand-over to the sync thread.
+                        if (sync != null) {
+                            forceOrFail(List.of(new Committed<>(done, state, sync.end())));
+                        } else {
+                            durable.accept(state);
+                            Request.completeAll(done);
+                        }
+                    }
                     return;
                 }
             } catch (RuntimeException | Error e) {
@@ -246,6 +324,68 @@ final class GroupCommit<B> {
             rest.remove(broken);
             pending = rest;
         }
+    }
+
+    /**
+     * The sync thread: takes every batch committed so far, forces the log up to the last one's end (one
+     * sync for them all), and then tells their callers, in commit order.
+     */
+    private void syncCommitted() {
+        List<Committed<B>> taken = new ArrayList<>();
+        boolean stopping = false;
+        while (!stopping) {
+            taken.add(takeCommitted());
+            committedBatches.drainTo(taken);
+            stopping = taken.remove(stopSyncing);
+            if (taken.isEmpty()) {
+                continue;
+            }
+            forceOrFail(taken);
+            syncing.addAndGet(-taken.size());
+            taken.clear();
+        }
+    }
+
+    /**
+     * Forces the log to the end of the last of {@code batches} and tells their callers, in commit order.
+     * Runs on the sync thread, or on the writer thread while the sync thread has nothing in hand.
+     */
+    private void forceOrFail(List<Committed<B>> batches) {
+        Throwable failure = syncFailure;
+        if (failure == null) {
+            try {
+                sync.force(batches.get(batches.size() - 1).end);
+            } catch (IOException | RuntimeException | Error e) {
+                failure = e;
+                syncFailure = e;
+            }
+        }
+        for (Committed<B> batch : batches) {
+            if (failure == null) {
+                durable.accept(batch.state);
+                Request.completeAll(batch.requests);
+            } else {
+                for (Request<B> request : batch.requests) {
+                    request.complete(new FluxException(owner + " committed this write but could not force it to disk,"
+                            + " so a machine crash may lose it; the store takes no more writes. Close it and open it"
+                            + " again", failure));
+                }
+            }
+        }
+    }
+
+    private Committed<B> takeCommitted() {
+        while (true) {
+            try {
+                return committedBatches.take();
+            } catch (InterruptedException e) {
+                // Nobody should interrupt this thread; stopping is close()'s job.
+            }
+        }
+    }
+
+    /** A committed batch waiting for its sync: its callers, its state, and where in the log it ended. */
+    private record Committed<B>(List<Request<B>> requests, B state, long end) {
     }
 
     private void failAll(List<Request<B>> requests, Throwable cause) {

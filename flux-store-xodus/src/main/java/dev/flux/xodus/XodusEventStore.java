@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.BiFunction;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.zip.CRC32C;
 
@@ -40,11 +41,20 @@ import java.util.zip.CRC32C;
  * <p><b>Group commit and threads.</b> The store owns one writer thread, and every write happens on
  * it. An append is checked and encoded on the caller's thread, queued, and waits; the writer takes
  * all appends waiting, checks each against the stream heads and event ids as the batch has left them,
- * writes those that pass, commits them all in one transaction with one sync, and then tells each
- * caller its own outcome. A refused append (conflict, duplicate id) writes nothing and does not
- * affect the others in its batch. Concurrent appenders so share syncs: throughput grows with
- * writers. Reads run in Xodus read-only transactions on the caller's thread and never wait for
- * writes; they see whole batches only.
+ * writes those that pass, commits them all in one transaction, and the batch's callers learn their
+ * own outcomes once it is synced. A refused append (conflict, duplicate id) writes nothing and does
+ * not affect the others in its batch. Concurrent appenders so share syncs: throughput grows with
+ * writers. With durable writes the store syncs its commits itself, on a second thread it owns: while
+ * one batch's sync runs, the writer already builds and commits the next, and the next sync covers
+ * every batch committed meanwhile (a lone appender skips the hand-over and syncs on the writer
+ * thread). Should a sync ever fail, the appends it covered fail, saying they may not be on disk, and
+ * the store takes no more writes until it is opened again.
+ *
+ * <p>Reads run in Xodus read-only transactions on the caller's thread and never wait for writes; they
+ * see whole batches only, and only batches already on disk: an event a reader saw is never lost to a
+ * crash, even one of the machine. An appender's own events are on disk when its append returns, so it
+ * reads them back at once; another reader may see them a sync (well under a millisecond to a few) later.
+ * {@link #lastPosition()} is the last position on disk.
  *
  * <p><b>Interrupts.</b> An interrupt of a thread inside Xodus can close its files for good, so
  * writes happen only on the writer thread, which nobody interrupts. An appender whose thread is
@@ -88,6 +98,8 @@ public final class XodusEventStore implements EventStore {
     private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
     private final CRC32C crc = new CRC32C(); // writer thread only
     private long lastPosition; // writer thread only, once constructed
+    /** The last position on disk (committed, without durable writes): reads show nothing after it. */
+    private volatile long durablePosition;
 
     /**
      * Opens the store in {@code directory} with {@link XodusOptions#defaults()}, creating the
@@ -109,7 +121,18 @@ public final class XodusEventStore implements EventStore {
      * @throws IllegalArgumentException when an argument is null
      */
     public XodusEventStore(Path directory, XodusOptions options) {
-        this.directory = StoreDirectory.open(directory, options, "XodusEventStore");
+        this(directory, options, LogSync::new);
+    }
+
+    /** With the given way to sync commits (tests pass one that waits or fails). */
+    XodusEventStore(Path directory, XodusOptions options, BiFunction<Environment, Path, LogSync> syncs) {
+        if (options == null) {
+            throw new IllegalArgumentException("XodusEventStore needs options, got null");
+        }
+        // With durable writes, flux syncs the commits itself (LogSync), so Xodus's own per-commit sync is off.
+        boolean syncCommits = options.durableWrites();
+        this.directory = StoreDirectory.open(directory,
+                syncCommits ? options.toBuilder().durableWrites(false).build() : options, "XodusEventStore");
         Environment environment = this.directory.environment;
         try {
             this.layout = Layout.open(environment, this.directory.path);
@@ -118,8 +141,11 @@ public final class XodusEventStore implements EventStore {
             environment.close();
             throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
         }
+        this.durablePosition = lastPosition;
         this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(),
-                txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition);
+                txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition,
+                syncCommits ? syncs.apply(environment, this.directory.path) : null,
+                batch -> durablePosition = batch.lastPosition);
     }
 
     private long lastPositionIn(Transaction txn) {
@@ -180,6 +206,7 @@ public final class XodusEventStore implements EventStore {
             return List.of();
         }
         byte[] prefix = Layout.prefix(EventRecord.utf8(streamId, "stream id '" + streamId + "'"));
+        long durable = durablePosition;
         return read(txn -> {
             Page page = new Page(maxCount);
             try (Cursor cursor = layout.streamIndex.openCursor(txn)) {
@@ -188,10 +215,11 @@ public final class XodusEventStore implements EventStore {
                 }
                 do {
                     long version = Layout.numberAfter(prefix, cursor.getKey());
-                    if (version < 0) {
+                    ByteIterable position = cursor.getValue();
+                    if (version < 0 || Layout.number(position) > durable) {
                         break;
                     }
-                    readIndexed(txn, cursor.getValue(), streamId, version, page);
+                    readIndexed(txn, position, streamId, version, page);
                 } while (!page.isFull() && cursor.getNext());
             }
             return page.events;
@@ -201,10 +229,28 @@ public final class XodusEventStore implements EventStore {
     @Override
     public long streamVersion(String streamId) {
         StreamName.requireStreamId(streamId);
-        ByteIterable key = new ArrayByteIterable(EventRecord.utf8(streamId, "stream id '" + streamId + "'"));
+        byte[] stream = EventRecord.utf8(streamId, "stream id '" + streamId + "'");
+        ByteIterable key = new ArrayByteIterable(stream);
+        long durable = durablePosition;
         return read(txn -> {
             ByteIterable head = layout.streamHeads.get(txn, key);
-            return head == null ? ExpectedVersion.NO_STREAM : Layout.number(head);
+            if (head == null) {
+                return ExpectedVersion.NO_STREAM;
+            }
+            // The head may be a commit still syncing: step back to the last version on disk.
+            byte[] prefix = Layout.prefix(stream);
+            long version = Layout.number(head);
+            for (; version >= 0; version--) {
+                ByteIterable position = layout.streamIndex.get(txn, Layout.key(prefix, version));
+                if (position == null) {
+                    throw new FluxException("Corrupt " + directory.owner + ": stream '" + streamId + "' is at version "
+                            + Layout.number(head) + " but has no version " + version);
+                }
+                if (Layout.number(position) <= durable) {
+                    break;
+                }
+            }
+            return version;
         });
     }
 
@@ -215,6 +261,11 @@ public final class XodusEventStore implements EventStore {
             requireOpen();
             return List.of();
         }
+        long durable = durablePosition;
+        if (afterPosition >= durable) {
+            requireOpen();
+            return List.of();
+        }
         return read(txn -> {
             Page page = new Page(maxCount);
             try (Cursor cursor = layout.events.openCursor(txn)) {
@@ -222,8 +273,12 @@ public final class XodusEventStore implements EventStore {
                     return page.events;
                 }
                 do {
+                    long position = Layout.number(cursor.getKey());
+                    if (position > durable) {
+                        break;
+                    }
                     ByteIterable record = cursor.getValue();
-                    page.add(EventRecord.decode(Layout.number(cursor.getKey()), record, null, -1, directory.path), record);
+                    page.add(EventRecord.decode(position, record, null, -1, directory.path), record);
                 } while (!page.isFull() && cursor.getNext());
             }
             return page.events;
@@ -239,6 +294,7 @@ public final class XodusEventStore implements EventStore {
             return List.of();
         }
         byte[] prefix = Layout.prefix(EventRecord.utf8(category, "category '" + category + "'"));
+        long durable = durablePosition;
         return read(txn -> {
             Page page = new Page(maxCount);
             try (Cursor cursor = layout.categoryIndex.openCursor(txn)) {
@@ -247,7 +303,7 @@ public final class XodusEventStore implements EventStore {
                 }
                 do {
                     long position = Layout.numberAfter(prefix, cursor.getKey());
-                    if (position < 0) {
+                    if (position < 0 || position > durable) {
                         break;
                     }
                     readIndexed(txn, Layout.number(position), null, -1, page);
@@ -257,10 +313,11 @@ public final class XodusEventStore implements EventStore {
         });
     }
 
-    /** The position of the newest event, 0 when there is none: one cursor step. */
+    /** The position of the newest event on disk (see the class documentation), 0 when there is none. */
     @Override
     public long lastPosition() {
-        return read(this::lastPositionIn);
+        requireOpen();
+        return durablePosition;
     }
 
     @Override
@@ -269,9 +326,10 @@ public final class XodusEventStore implements EventStore {
             throw new IllegalArgumentException("eventId must not be null");
         }
         ByteIterable key = Layout.eventIdKey(eventId);
+        long durable = durablePosition;
         return read(txn -> {
             ByteIterable position = layout.eventIndex.get(txn, key);
-            if (position == null) {
+            if (position == null || Layout.number(position) > durable) {
                 return Optional.empty();
             }
             Page page = new Page(1);

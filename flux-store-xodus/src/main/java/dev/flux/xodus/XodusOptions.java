@@ -18,9 +18,9 @@ import java.time.Duration;
  *   <caption>Options</caption>
  *   <tr><th>option</th><th>default</th><th>what it does</th></tr>
  *   <tr><td>{@link Builder#durableWrites durableWrites}</td><td>{@code true}</td>
- *       <td>every commit is forced to disk ({@code fdatasync}) before the callers in it return; off, commits
- *       reach the disk within Xodus's sync period (10 s), and a machine crash can lose the last ones, never
- *       half of one</td></tr>
+ *       <td>every commit is forced to disk ({@code fdatasync}) before the callers in it return and before
+ *       readers see it; off, commits reach the disk within Xodus's sync period (10 s), readers see them at
+ *       once, and a machine crash can lose the last ones, never half of one</td></tr>
  *   <tr><td>{@link Builder#cacheSize cacheSize}</td><td>a quarter of the maximum heap</td>
  *       <td>bytes of Xodus log cache for this store; reads that miss it go to the files</td></tr>
  *   <tr><td>{@link Builder#lockTimeout lockTimeout}</td><td>zero</td>
