@@ -37,7 +37,7 @@ final class Append implements GroupCommit.Work<AppendBatch> {
      * @throws IllegalArgumentException     when a string cannot be stored as UTF-8
      * @throws DuplicateEventIdException when an event id repeats in {@code events}
      */
-    Append(String streamId, long expectedVersion, List<EventData> events) {
+    Append(Layout layout, String streamId, long expectedVersion, List<EventData> events) {
         this.streamId = streamId;
         this.expectedVersion = expectedVersion;
         byte[] stream = EventRecord.utf8(streamId, "stream id '" + streamId + "'");
@@ -55,7 +55,7 @@ final class Append implements GroupCommit.Work<AppendBatch> {
                 throw new DuplicateEventIdException(streamId, event.eventId());
             }
             eventIds[i] = event.eventId();
-            eventIdKeys[i] = Layout.eventIdKey(event.eventId());
+            eventIdKeys[i] = layout.eventIdKey(event.eventId());
             records[i] = EventRecord.encode(stream, event);
         }
     }
@@ -90,10 +90,10 @@ final class Append implements GroupCommit.Work<AppendBatch> {
             long position = ++batch.lastPosition;
             EventRecord.seal(records[i], version, batch.recordedAt, batch.crc);
             ByteIterable positionValue = Layout.number(position);
-            layout.events.put(batch.txn, positionValue, new ArrayByteIterable(records[i]));
-            layout.streamIndex.put(batch.txn, Layout.key(streamPrefix, version), positionValue);
+            layout.events.put(batch.txn, layout.positionKey(position), new ArrayByteIterable(records[i]));
+            layout.streamIndex.put(batch.txn, layout.key(streamPrefix, version), positionValue);
             layout.eventIndex.put(batch.txn, eventIdKeys[i], positionValue);
-            layout.categoryIndex.put(batch.txn, Layout.key(categoryPrefix, position), ByteIterable.EMPTY);
+            layout.categoryIndex.put(batch.txn, layout.key(categoryPrefix, position), ByteIterable.EMPTY);
         }
         layout.streamHeads.put(batch.txn, headKey, Layout.number(version));
         newVersion = version;

@@ -17,8 +17,21 @@ import java.util.UUID;
  * The Xodus stores of an {@link XodusEventStore} and how their keys are made; the class Javadoc of
  * {@code XodusEventStore} describes the layout. Every store is a Patricia tree without duplicates
  * ({@link StoreConfig#WITHOUT_DUPLICATES_WITH_PREFIXING}): its commits rewrite far less than a
- * B-tree's. Numbers in keys are 8 bytes big-endian, so keys sort as the numbers do; a name in a key is
- * its UTF-8 bytes after their length (4 bytes), so no name's key is a prefix of another's.
+ * B-tree's. A name in a key is its UTF-8 bytes after their length (4 bytes), so no name's key is a
+ * prefix of another's. Numbers in values are 8 bytes big-endian.
+ *
+ * <p>Numbers and event ids in keys are written big-endian, so keys sort as the numbers do, in one of
+ * two ways, by the directory's layout version:
+ * <ul>
+ *   <li>{@value #FORMAT}, for every new directory: four bits to a byte (a number takes 16 bytes, an
+ *   event id 32). A Patricia node has a child per distinct next byte, and a commit rewrites every node
+ *   on the path to each key it puts, children and all. With whole bytes, a node on the path to the
+ *   newest position holds up to 256 children, rewritten by every commit; with half-bytes, at most 16.
+ *   Measured on raw Xodus with this store's five puts per event: 5.6 times fewer bytes written per
+ *   one-event commit, about 2.5 times as many commits per second.</li>
+ *   <li>1, the first layout: 8 bytes to a number, 16 to an event id. Directories written so keep it,
+ *   and are read and appended to as before.</li>
+ * </ul>
  */
 final class Layout {
     static final String EVENTS = "events";
@@ -27,8 +40,12 @@ final class Layout {
     static final String CATEGORY_INDEX = "categoryIndex";
     static final String STREAM_HEADS = "streamHeads";
     static final String META = "meta";
-    /** The layout version, kept in {@link #META} under {@link #FORMAT_KEY}. */
-    static final long FORMAT = 1;
+    /** The layout version of a new event store directory, kept in {@link #META} under {@link #FORMAT_KEY}. */
+    static final long FORMAT = 2;
+    /** The oldest layout version an event store still reads and appends to. */
+    static final long OLDEST_FORMAT = 1;
+    /** The layout version of the offset and snapshot stores' directories (their keys hold no numbers). */
+    static final long SINGLE_STORE_FORMAT = 1;
     static final ByteIterable FORMAT_KEY = new ArrayByteIterable("format".getBytes(StandardCharsets.US_ASCII));
     /** The kind of store the directory holds, kept in {@link #META}: the store class's simple name. */
     static final ByteIterable KIND_KEY = new ArrayByteIterable("kind".getBytes(StandardCharsets.US_ASCII));
@@ -38,8 +55,14 @@ final class Layout {
     final Store eventIndex;
     final Store categoryIndex;
     final Store streamHeads;
+    /** The directory's layout version: how numbers and event ids are written in keys. */
+    final long format;
+    /** Bytes a number takes in a key. */
+    private final int numberLength;
 
-    private Layout(Environment environment, Transaction txn) {
+    private Layout(Environment environment, Transaction txn, long format) {
+        this.format = format;
+        this.numberLength = format == 1 ? 8 : 16;
         events = open(environment, EVENTS, txn);
         streamIndex = open(environment, STREAM_INDEX, txn);
         eventIndex = open(environment, EVENT_INDEX, txn);
@@ -47,20 +70,29 @@ final class Layout {
         streamHeads = open(environment, STREAM_HEADS, txn);
     }
 
-    /** Opens (or creates) the stores of an event store, in a directory {@link #stamp}ed for one. */
+    /** Opens (or creates, in layout {@link #FORMAT}) the stores of an event store, in a directory {@link #stamp}ed for one. */
     static Layout open(Environment environment, Path directory) {
+        return open(environment, directory, FORMAT);
+    }
+
+    /** As {@link #open(Environment, Path)}, a new directory getting layout {@code newFormat} (for tests of old layouts). */
+    static Layout open(Environment environment, Path directory, long newFormat) {
         return environment.computeInExclusiveTransaction(txn -> {
-            stamp(environment, txn, "XodusEventStore", directory);
-            return new Layout(environment, txn);
+            long format = stamp(environment, txn, "XodusEventStore", directory, newFormat, OLDEST_FORMAT, FORMAT);
+            return new Layout(environment, txn, format);
         });
     }
 
     /**
-     * Marks a new directory as holding {@code kind} (the store class's name) in layout {@link #FORMAT},
-     * or checks that an old one does: a directory of another kind, another layout version or someone
-     * else's Xodus stores is refused with a {@link FluxException} naming it.
+     * Marks a new directory as holding {@code kind} (the store class's name) in layout {@code newFormat},
+     * or checks that an old one does, in a layout from {@code oldest} to {@code newest}: a directory of
+     * another kind, another layout version or someone else's Xodus stores is refused with a
+     * {@link FluxException} naming it.
+     *
+     * @return the directory's layout version
      */
-    static void stamp(Environment environment, Transaction txn, String kind, Path directory) {
+    static long stamp(Environment environment, Transaction txn, String kind, Path directory, long newFormat, long oldest,
+                      long newest) {
         boolean fresh = !environment.storeExists(META, txn);
         Store meta = open(environment, META, txn);
         if (fresh) {
@@ -70,8 +102,8 @@ final class Layout {
                         + others);
             }
             meta.put(txn, KIND_KEY, new ArrayByteIterable(kind.getBytes(StandardCharsets.UTF_8)));
-            meta.put(txn, FORMAT_KEY, number(FORMAT));
-            return;
+            meta.put(txn, FORMAT_KEY, number(newFormat));
+            return newFormat;
         }
         ByteIterable found = meta.get(txn, KIND_KEY);
         String foundKind = found == null ? "nothing flux knows"
@@ -82,10 +114,12 @@ final class Layout {
         }
         ByteIterable format = meta.get(txn, FORMAT_KEY);
         long version = format == null || format.getLength() != 8 ? -1 : number(format);
-        if (version != FORMAT) {
+        if (version < oldest || version > newest) {
             throw new FluxException(kind + " cannot use " + directory + ": it holds layout version " + version
-                    + ", and this flux reads version " + FORMAT + "; open it with the flux version that wrote it");
+                    + ", and this flux reads " + (oldest == newest ? "version " + newest : "versions " + oldest + " to " + newest)
+                    + "; open it with the flux version that wrote it");
         }
+        return version;
     }
 
     static Store open(Environment environment, String name, Transaction txn) {
@@ -115,17 +149,32 @@ final class Layout {
         return prefix;
     }
 
-    /** {@code prefix} followed by {@code n}, 8 bytes big-endian. */
-    static ArrayByteIterable key(byte[] prefix, long n) {
-        byte[] key = new byte[prefix.length + 8];
+    /** The key of a position in {@link #events}. */
+    ArrayByteIterable positionKey(long position) {
+        return key(NO_PREFIX, position);
+    }
+
+    /** The position an {@link #events} key holds. */
+    long position(ByteIterable key) {
+        long position = numberAfter(NO_PREFIX, key);
+        if (position < 0) {
+            throw new IllegalStateException("expected a " + numberLength + "-byte position key, found " + key.getLength()
+                    + " bytes");
+        }
+        return position;
+    }
+
+    /** {@code prefix} followed by {@code n} as this layout writes numbers in keys. */
+    ArrayByteIterable key(byte[] prefix, long n) {
+        byte[] key = new byte[prefix.length + numberLength];
         System.arraycopy(prefix, 0, key, 0, prefix.length);
-        putLong(key, prefix.length, n);
+        putKeyNumber(key, prefix.length, n);
         return new ArrayByteIterable(key);
     }
 
     /** The number after {@code prefix} in {@code key}, or -1 when the key does not start with the prefix. */
-    static long numberAfter(byte[] prefix, ByteIterable key) {
-        if (key.getLength() != prefix.length + 8) {
+    long numberAfter(byte[] prefix, ByteIterable key) {
+        if (key.getLength() != prefix.length + numberLength) {
             return -1;
         }
         byte[] bytes = key.getBytesUnsafe();
@@ -134,16 +183,36 @@ final class Layout {
                 return -1;
             }
         }
-        return getLong(bytes, prefix.length);
+        if (numberLength == 8) {
+            return getLong(bytes, prefix.length);
+        }
+        long n = 0;
+        for (int i = prefix.length; i < prefix.length + 16; i++) {
+            n = (n << 4) | (bytes[i] & 0x0F);
+        }
+        return n;
     }
 
-    /** The 16 bytes of an event id. */
-    static ArrayByteIterable eventIdKey(UUID eventId) {
-        byte[] key = new byte[16];
-        putLong(key, 0, eventId.getMostSignificantBits());
-        putLong(key, 8, eventId.getLeastSignificantBits());
+    /** The key of an event id in {@link #eventIndex}. */
+    ArrayByteIterable eventIdKey(UUID eventId) {
+        byte[] key = new byte[2 * numberLength];
+        putKeyNumber(key, 0, eventId.getMostSignificantBits());
+        putKeyNumber(key, numberLength, eventId.getLeastSignificantBits());
         return new ArrayByteIterable(key);
     }
+
+    private void putKeyNumber(byte[] key, int offset, long n) {
+        if (numberLength == 8) {
+            putLong(key, offset, n);
+            return;
+        }
+        for (int i = offset + 15; i >= offset; i--) {
+            key[i] = (byte) (n & 0x0F);
+            n >>>= 4;
+        }
+    }
+
+    private static final byte[] NO_PREFIX = new byte[0];
 
     static void putLong(byte[] bytes, int offset, long n) {
         for (int i = 7; i >= 0; i--) {

@@ -30,7 +30,8 @@ final class SingleStore implements AutoCloseable {
         Environment environment = this.directory.environment;
         try {
             this.store = environment.computeInExclusiveTransaction(txn -> {
-                Layout.stamp(environment, txn, kind, this.directory.path);
+                Layout.stamp(environment, txn, kind, this.directory.path, Layout.SINGLE_STORE_FORMAT, Layout.SINGLE_STORE_FORMAT,
+                        Layout.SINGLE_STORE_FORMAT);
                 return Layout.open(environment, name, txn);
             });
         } catch (RuntimeException e) {

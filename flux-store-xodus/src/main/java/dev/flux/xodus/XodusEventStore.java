@@ -150,8 +150,13 @@ public final class XodusEventStore implements EventStore {
 
     private long lastPositionIn(Transaction txn) {
         try (Cursor cursor = layout.events.openCursor(txn)) {
-            return cursor.getLast() ? Layout.number(cursor.getKey()) : 0;
+            return cursor.getLast() ? layout.position(cursor.getKey()) : 0;
         }
+    }
+
+    /** The directory's layout version (see {@code Layout}), for tests. */
+    long layoutVersion() {
+        return layout.format;
     }
 
     /** The directory the store is in, absolute. */
@@ -173,7 +178,7 @@ public final class XodusEventStore implements EventStore {
         ExpectedVersion.requireValid(expectedVersion);
         EventData.requireBatch(streamId, events);
         requireOpen();
-        Append append = new Append(streamId, expectedVersion, events);
+        Append append = new Append(layout, streamId, expectedVersion, events);
         writer.submit(append);
         long version = append.outcome();
         for (Runnable listener : appendListeners) {
@@ -210,13 +215,16 @@ public final class XodusEventStore implements EventStore {
         return read(txn -> {
             Page page = new Page(maxCount);
             try (Cursor cursor = layout.streamIndex.openCursor(txn)) {
-                if (cursor.getSearchKeyRange(Layout.key(prefix, fromVersion)) == null) {
+                if (cursor.getSearchKeyRange(layout.key(prefix, fromVersion)) == null) {
                     return page.events;
                 }
                 do {
-                    long version = Layout.numberAfter(prefix, cursor.getKey());
-                    ByteIterable position = cursor.getValue();
-                    if (version < 0 || Layout.number(position) > durable) {
+                    long version = layout.numberAfter(prefix, cursor.getKey());
+                    if (version < 0) {
+                        break;
+                    }
+                    long position = Layout.number(cursor.getValue());
+                    if (position > durable) {
                         break;
                     }
                     readIndexed(txn, position, streamId, version, page);
@@ -241,7 +249,7 @@ public final class XodusEventStore implements EventStore {
             byte[] prefix = Layout.prefix(stream);
             long version = Layout.number(head);
             for (; version >= 0; version--) {
-                ByteIterable position = layout.streamIndex.get(txn, Layout.key(prefix, version));
+                ByteIterable position = layout.streamIndex.get(txn, layout.key(prefix, version));
                 if (position == null) {
                     throw new FluxException("Corrupt " + directory.owner + ": stream '" + streamId + "' is at version "
                             + Layout.number(head) + " but has no version " + version);
@@ -269,11 +277,11 @@ public final class XodusEventStore implements EventStore {
         return read(txn -> {
             Page page = new Page(maxCount);
             try (Cursor cursor = layout.events.openCursor(txn)) {
-                if (cursor.getSearchKeyRange(Layout.number(afterPosition + 1)) == null) {
+                if (cursor.getSearchKeyRange(layout.positionKey(afterPosition + 1)) == null) {
                     return page.events;
                 }
                 do {
-                    long position = Layout.number(cursor.getKey());
+                    long position = layout.position(cursor.getKey());
                     if (position > durable) {
                         break;
                     }
@@ -298,15 +306,15 @@ public final class XodusEventStore implements EventStore {
         return read(txn -> {
             Page page = new Page(maxCount);
             try (Cursor cursor = layout.categoryIndex.openCursor(txn)) {
-                if (cursor.getSearchKeyRange(Layout.key(prefix, afterPosition + 1)) == null) {
+                if (cursor.getSearchKeyRange(layout.key(prefix, afterPosition + 1)) == null) {
                     return page.events;
                 }
                 do {
-                    long position = Layout.numberAfter(prefix, cursor.getKey());
+                    long position = layout.numberAfter(prefix, cursor.getKey());
                     if (position < 0 || position > durable) {
                         break;
                     }
-                    readIndexed(txn, Layout.number(position), null, -1, page);
+                    readIndexed(txn, position, null, -1, page);
                 } while (!page.isFull() && cursor.getNext());
             }
             return page.events;
@@ -325,11 +333,12 @@ public final class XodusEventStore implements EventStore {
         if (eventId == null) {
             throw new IllegalArgumentException("eventId must not be null");
         }
-        ByteIterable key = Layout.eventIdKey(eventId);
+        ByteIterable key = layout.eventIdKey(eventId);
         long durable = durablePosition;
         return read(txn -> {
-            ByteIterable position = layout.eventIndex.get(txn, key);
-            if (position == null || Layout.number(position) > durable) {
+            ByteIterable value = layout.eventIndex.get(txn, key);
+            long position = value == null ? Long.MAX_VALUE : Layout.number(value);
+            if (position > durable) {
                 return Optional.empty();
             }
             Page page = new Page(1);
@@ -339,9 +348,8 @@ public final class XodusEventStore implements EventStore {
     }
 
     /** Adds the event at the position an index gave, checked against what the index said of it. */
-    private void readIndexed(Transaction txn, ByteIterable positionValue, String streamId, long version, Page page) {
-        long position = Layout.number(positionValue);
-        ByteIterable record = layout.events.get(txn, positionValue);
+    private void readIndexed(Transaction txn, long position, String streamId, long version, Page page) {
+        ByteIterable record = layout.events.get(txn, layout.positionKey(position));
         if (record == null) {
             throw new FluxException("Corrupt " + directory.owner + ": an index points to position " + position
                     + (streamId == null ? "" : " for stream '" + streamId + "' version " + version)

@@ -176,12 +176,12 @@ class XodusBadInputTest {
     private void rewriteRecord(long position, UnaryOperator<byte[]> damage) {
         Environment environment = Environments.newInstance(directory.toFile());
         try {
+            Layout layout = Layout.open(environment, directory);
             environment.executeInTransaction(txn -> {
-                Store events = Layout.open(environment, Layout.EVENTS, txn);
-                ByteIterable key = Layout.number(position);
-                ByteIterable record = events.get(txn, key);
+                ByteIterable key = layout.positionKey(position);
+                ByteIterable record = layout.events.get(txn, key);
                 byte[] bytes = java.util.Arrays.copyOf(record.getBytesUnsafe(), record.getLength());
-                events.put(txn, key, new ArrayByteIterable(damage.apply(bytes)));
+                layout.events.put(txn, key, new ArrayByteIterable(damage.apply(bytes)));
             });
         } finally {
             environment.close();
