@@ -62,8 +62,11 @@ import java.util.zip.CRC32C;
  * or throws as it would have, with its interrupt flag set again: the interrupt never leaves its
  * outcome unknown. Reads, too, ignore the interrupt flag while they run and set it again after.
  *
- * <p><b>Layout.</b> Xodus stores in the directory, all Patricia trees without duplicates; numbers are
- * 8 bytes big-endian, and a {@code name} in a key is a 4-byte length and the UTF-8 bytes:
+ * <p><b>Layout.</b> Xodus stores in the directory, all Patricia trees without duplicates. A
+ * {@code name} in a key is a 4-byte length and the UTF-8 bytes; a number in a value is 8 bytes
+ * big-endian; numbers and event ids in keys are big-endian four bits to a byte (16 bytes a number, 32
+ * an event id), which keeps each commit's rewritten tree nodes small. Directories written by the first
+ * layout (version 1: 8 bytes a number, 16 an event id, in keys too) keep it and work as before.
  * <table>
  *   <caption>Xodus stores</caption>
  *   <tr><th>store</th><th>key</th><th>value</th></tr>
@@ -71,10 +74,11 @@ import java.util.zip.CRC32C;
  *       <td>the event record: stream id, version, event id, type, time, metadata, data, and a CRC32C of
  *       it all (see {@code EventRecord})</td></tr>
  *   <tr><td>{@code streamIndex}</td><td>stream id (name), version</td><td>position</td></tr>
- *   <tr><td>{@code eventIndex}</td><td>event id (16 bytes)</td><td>position</td></tr>
+ *   <tr><td>{@code eventIndex}</td><td>event id</td><td>position</td></tr>
  *   <tr><td>{@code categoryIndex}</td><td>category (name), position</td><td>empty</td></tr>
  *   <tr><td>{@code streamHeads}</td><td>stream id (UTF-8)</td><td>the stream's version</td></tr>
- *   <tr><td>{@code meta}</td><td>{@code kind}, {@code format}</td><td>{@code XodusEventStore}, 1</td></tr>
+ *   <tr><td>{@code meta}</td><td>{@code kind}, {@code format}</td><td>{@code XodusEventStore}, the layout
+ *       version (2; 1 in directories the first layout wrote)</td></tr>
  * </table>
  * Positions are given out by the writer thread in commit order, so the global-log rule holds with
  * contiguous positions. A record whose checksum or structure is wrong is reported with a
