@@ -16,21 +16,29 @@ import java.nio.file.StandardOpenOption;
  * syncs the last one. The environment is opened with Xodus's durable writes off: a commit then
  * writes its pages to the file (the operating system's cache) and returns.
  *
- * <p>Xodus's log is a row of files, each written to its end and then never again; Xodus itself
- * syncs a file when it closes it as full, and syncs the directory when it creates one, durable
- * writes or not. So what a commit wrote is on disk once the file holding its last byte is: that one
- * file is all {@link #force} syncs, through a channel of its own (fsync works on the file, whichever
- * descriptor asks). Used by one thread at a time; not final so that tests can make a sync wait or fail.
+ * <p>Xodus's log is a row of files, each written to its end and then never again, named by the
+ * address it starts at; Xodus syncs the directory when it creates a file, durable writes or not. So
+ * what the commits since the last sync wrote is on disk once the files from the last synced one to
+ * the one holding their last byte are: those are what {@link #force} syncs, through channels of its
+ * own (fsync works on the file, whichever descriptor asks). Xodus also syncs a full file before it
+ * moves to the next, so forcing the earlier ones again costs little; it keeps this class right
+ * without relying on that. Used by one thread at a time; not final so that tests can make a sync
+ * wait or fail.
  */
 class LogSync implements AutoCloseable {
     private final Log log;
     private final Path directory;
+    /** The file the next sync starts at: where the last one stopped, or where the log ended when this was made. */
+    private long syncedFrom;
+    /** The file {@link #channel} is open on, -1 when none. */
     private long fileAddress = -1;
     private FileChannel channel;
 
     LogSync(Environment environment, Path directory) {
         this.log = ((EnvironmentImpl) environment).getLog();
         this.directory = directory;
+        long end = log.getHighAddress();
+        this.syncedFrom = end > 0 ? log.getFileAddress(end - 1) : 0;
     }
 
     /** The end of the log: called on the writer thread right after a commit, it is where the commit ended. */
@@ -45,11 +53,27 @@ class LogSync implements AutoCloseable {
         }
         long file = log.getFileAddress(end - 1);
         if (file != fileAddress) {
+            // The files from where the last sync stopped up to this one: what was written to them since.
+            for (long earlier = syncedFrom; earlier < file; earlier += log.getFileLengthBound()) {
+                if (earlier == fileAddress) {
+                    channel.force(false);
+                } else {
+                    try (FileChannel whole = open(earlier)) {
+                        whole.force(false);
+                    }
+                }
+            }
             close();
-            channel = FileChannel.open(directory.resolve(LogUtil.getLogFilename(file)), StandardOpenOption.WRITE);
+            channel = open(file);
             fileAddress = file;
         }
         channel.force(false);
+        syncedFrom = file;
+    }
+
+    /** A channel on the log file starting at address {@code file}. */
+    FileChannel open(long file) throws IOException {
+        return FileChannel.open(directory.resolve(LogUtil.getLogFilename(file)), StandardOpenOption.WRITE);
     }
 
     @Override
