@@ -1,21 +1,14 @@
 package dev.flux.xodus;
 
 import dev.flux.EventStore;
-import dev.flux.test.EventStoreContract;
 import jetbrains.exodus.env.Environment;
 import jetbrains.exodus.env.Environments;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
 
 /**
  * The whole contract on a directory in the first layout (8-byte numbers in keys), as a store written
  * before layout 2 has it: such directories keep working.
  */
-class XodusEventStoreFormat1Test extends EventStoreContract {
-    @TempDir
-    Path directory;
-
+class XodusEventStoreFormat1Test extends XodusEventStoreTest {
     @Override
     protected EventStore newStore() {
         Environment environment = Environments.newInstance(directory.toFile());
@@ -27,16 +20,5 @@ class XodusEventStoreFormat1Test extends EventStoreContract {
         XodusEventStore store = new XodusEventStore(directory);
         XodusLayoutTest.assertFormat(store, 1);
         return store;
-    }
-
-    @Override
-    protected EventStore reopen(EventStore current) {
-        current.close();
-        return new XodusEventStore(directory);
-    }
-
-    @Override
-    protected boolean isDurable() {
-        return true;
     }
 }
