@@ -199,7 +199,7 @@ final class GroupCommit<B> {
         int lastBatch = 0;
         long lastCommitNanos = 0;
         while (!stopping) {
-            Request<B> next = take();
+            Request<B> next = take(queue);
             if (lastBatch > 1) {
                 gather(lastBatch - 1, Math.min(MAX_GATHER_NANOS, lastCommitNanos / 2));
             }
@@ -254,10 +254,11 @@ final class GroupCommit<B> {
         }
     }
 
-    private Request<B> take() {
+    /** The next element, waiting as long as it takes: the writer and sync threads ignore interrupts. */
+    private static <T> T take(LinkedBlockingQueue<T> from) {
         while (true) {
             try {
-                return queue.take();
+                return from.take();
             } catch (InterruptedException e) {
                 // Nobody should interrupt this thread; if someone did, carry on: stopping is close()'s job.
             }
@@ -334,7 +335,7 @@ final class GroupCommit<B> {
         List<Committed<B>> taken = new ArrayList<>();
         boolean stopping = false;
         while (!stopping) {
-            taken.add(takeCommitted());
+            taken.add(take(committedBatches));
             committedBatches.drainTo(taken);
             stopping = taken.remove(stopSyncing);
             if (taken.isEmpty()) {
@@ -370,16 +371,6 @@ final class GroupCommit<B> {
                             + " so a machine crash may lose it; the store takes no more writes. Close it and open it"
                             + " again", failure));
                 }
-            }
-        }
-    }
-
-    private Committed<B> takeCommitted() {
-        while (true) {
-            try {
-                return committedBatches.take();
-            } catch (InterruptedException e) {
-                // Nobody should interrupt this thread; stopping is close()'s job.
             }
         }
     }
