@@ -297,18 +297,19 @@ final class GroupCommit<B> {
                     }
                     committed.accept(state);
                     List<Request<B>> done = List.copyOf(pending);
-                    if (sync != null && (syncing.get() > 0 || !queue.isEmpty())) {
+                    if (sync == null) {
+                        durable.accept(state);
+                        Request.completeAll(done);
+                        return;
+                    }
+                    Committed<B> synced = new Committed<>(done, state, sync.end());
+                    if (syncing.get() > 0 || !queue.isEmpty()) {
                         // Others wait: let the sync thread sync this batch while this thread starts the next.
                         syncing.incrementAndGet();
-                        committedBatches.add(new Committed<>(done, state, sync.end()));
+                        committedBatches.add(synced);
                     } else {
-                        // Alone (or no sync of ours): sync here, and skip the hand-over to the sync thread.
-                        if (sync != null) {
-                            forceOrFail(List.of(new Committed<>(done, state, sync.end())));
-                        } else {
-                            durable.accept(state);
-                            Request.completeAll(done);
-                        }
+                        // Alone: sync here, and skip the hand-over to the sync thread.
+                        forceOrFail(List.of(synced));
                     }
                     return;
                 }

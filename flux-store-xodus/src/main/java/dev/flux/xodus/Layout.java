@@ -58,12 +58,15 @@ final class Layout {
     final Store streamHeads;
     /** The directory's layout version: how numbers and event ids are written in keys. */
     final long format;
+    /** Bits of a number in each byte of a key: 8 in layout 1, 4 after. */
+    private final int bitsPerByte;
     /** Bytes a number takes in a key. */
     private final int numberLength;
 
     private Layout(Environment environment, Transaction txn, long format) {
         this.format = format;
-        this.numberLength = format == 1 ? 8 : 16;
+        this.bitsPerByte = format == 1 ? 8 : 4;
+        this.numberLength = Long.SIZE / bitsPerByte;
         events = open(environment, EVENTS, txn);
         streamIndex = open(environment, STREAM_INDEX, txn);
         eventIndex = open(environment, EVENT_INDEX, txn);
@@ -184,12 +187,10 @@ final class Layout {
                 return -1;
             }
         }
-        if (numberLength == 8) {
-            return getLong(bytes, prefix.length);
-        }
+        int mask = (1 << bitsPerByte) - 1;
         long n = 0;
-        for (int i = prefix.length; i < prefix.length + 16; i++) {
-            n = (n << 4) | (bytes[i] & 0x0F);
+        for (int i = prefix.length; i < prefix.length + numberLength; i++) {
+            n = (n << bitsPerByte) | (bytes[i] & mask);
         }
         return n;
     }
@@ -202,14 +203,12 @@ final class Layout {
         return new ArrayByteIterable(key);
     }
 
+    /** {@code n} big-endian, {@link #bitsPerByte} bits to a byte. */
     private void putKeyNumber(byte[] key, int offset, long n) {
-        if (numberLength == 8) {
-            putLong(key, offset, n);
-            return;
-        }
-        for (int i = offset + 15; i >= offset; i--) {
-            key[i] = (byte) (n & 0x0F);
-            n >>>= 4;
+        int mask = (1 << bitsPerByte) - 1;
+        for (int i = offset + numberLength - 1; i >= offset; i--) {
+            key[i] = (byte) (n & mask);
+            n >>>= bitsPerByte;
         }
     }
 

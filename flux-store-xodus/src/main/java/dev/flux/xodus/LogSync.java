@@ -30,8 +30,7 @@ class LogSync implements AutoCloseable {
     private final Path directory;
     /** The file the next sync starts at: where the last one stopped, or where the log ended when this was made. */
     private long syncedFrom;
-    /** The file {@link #channel} is open on, -1 when none. */
-    private long fileAddress = -1;
+    /** Open on file {@link #syncedFrom} once a sync was made there; null before. */
     private FileChannel channel;
 
     LogSync(Environment environment, Path directory) {
@@ -52,10 +51,10 @@ class LogSync implements AutoCloseable {
             return;
         }
         long file = log.getFileAddress(end - 1);
-        if (file != fileAddress) {
+        if (channel == null || file != syncedFrom) {
             // The files from where the last sync stopped up to this one: what was written to them since.
             for (long earlier = syncedFrom; earlier < file; earlier += log.getFileLengthBound()) {
-                if (earlier == fileAddress) {
+                if (channel != null && earlier == syncedFrom) {
                     channel.force(false);
                 } else {
                     try (FileChannel whole = open(earlier)) {
@@ -65,10 +64,9 @@ class LogSync implements AutoCloseable {
             }
             close();
             channel = open(file);
-            fileAddress = file;
+            syncedFrom = file;
         }
         channel.force(false);
-        syncedFrom = file;
     }
 
     /** A channel on the log file starting at address {@code file}. */
@@ -80,7 +78,6 @@ class LogSync implements AutoCloseable {
     public void close() throws IOException {
         FileChannel open = channel;
         channel = null;
-        fileAddress = -1;
         if (open != null) {
             open.close();
         }

@@ -32,17 +32,27 @@ final class StoreDirectory {
     }
 
     /**
-     * Opens {@code directory} (made absolute, created when missing) for a store of class {@code kind}.
+     * Opens {@code directory} (made absolute, created when missing) for a store of class {@code kind},
+     * Xodus syncing each commit when {@code options} ask for durable writes.
      *
      * @throws IllegalArgumentException when an argument is null
      * @throws FluxException            when the directory cannot be used, naming it
      */
     static StoreDirectory open(Path directory, XodusOptions options, String kind) {
+        return open(directory, options, kind, false);
+    }
+
+    /**
+     * As {@link #open(Path, XodusOptions, String)}; with {@code syncsItself}, the store syncs its commits
+     * itself (see {@link LogSync}), so Xodus's own per-commit sync stays off.
+     */
+    static StoreDirectory open(Path directory, XodusOptions options, String kind, boolean syncsItself) {
         if (directory == null || options == null) {
             throw new IllegalArgumentException(kind + " needs a directory and options, got " + directory + ", " + options);
         }
         Path path = directory.toAbsolutePath();
-        return new StoreDirectory(path, environment(path, options, kind), kind + " in " + path);
+        return new StoreDirectory(path, environment(path, options, options.durableWrites() && !syncsItself, kind),
+                kind + " in " + path);
     }
 
     /**
@@ -96,7 +106,7 @@ final class StoreDirectory {
         }
     }
 
-    private static Environment environment(Path directory, XodusOptions options, String owner) {
+    private static Environment environment(Path directory, XodusOptions options, boolean syncEachCommit, String owner) {
         if (Files.exists(directory) && !Files.isDirectory(directory)) {
             throw new FluxException(owner + " cannot open " + directory + ": it is a file, not a directory");
         }
@@ -110,7 +120,7 @@ final class StoreDirectory {
                     + " this process (user " + System.getProperty("user.name") + "); fix its permissions");
         }
         EnvironmentConfig config = new EnvironmentConfig()
-                .setLogDurableWrite(options.durableWrites())
+                .setLogDurableWrite(syncEachCommit)
                 .setMemoryUsage(options.cacheSize())
                 .setLogCacheShared(false)
                 .setLogLockTimeout(options.lockTimeout().toMillis())

@@ -130,13 +130,7 @@ public final class XodusEventStore implements EventStore {
 
     /** With the given way to sync commits (tests pass one that waits or fails). */
     XodusEventStore(Path directory, XodusOptions options, BiFunction<Environment, Path, LogSync> syncs) {
-        if (options == null) {
-            throw new IllegalArgumentException("XodusEventStore needs options, got null");
-        }
-        // With durable writes, flux syncs the commits itself (LogSync), so Xodus's own per-commit sync is off.
-        boolean syncCommits = options.durableWrites();
-        this.directory = StoreDirectory.open(directory,
-                syncCommits ? options.toBuilder().durableWrites(false).build() : options, "XodusEventStore");
+        this.directory = StoreDirectory.open(directory, options, "XodusEventStore", true);
         Environment environment = this.directory.environment;
         try {
             this.layout = Layout.open(environment, this.directory.path);
@@ -148,7 +142,7 @@ public final class XodusEventStore implements EventStore {
         this.durablePosition = lastPosition;
         this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(),
                 txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition,
-                syncCommits ? syncs.apply(environment, this.directory.path) : null,
+                options.durableWrites() ? syncs.apply(environment, this.directory.path) : null,
                 batch -> durablePosition = batch.lastPosition);
     }
 
@@ -269,12 +263,8 @@ public final class XodusEventStore implements EventStore {
     @Override
     public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
         EventReader.requireRange(afterPosition, maxCount);
-        if (maxCount == 0 || afterPosition == Long.MAX_VALUE) {
-            requireOpen();
-            return List.of();
-        }
         long durable = durablePosition;
-        if (afterPosition >= durable) {
+        if (maxCount == 0 || afterPosition >= durable) {
             requireOpen();
             return List.of();
         }
