@@ -124,6 +124,7 @@ final class StoreDirectory {
                 .setMemoryUsage(options.cacheSize())
                 .setLogCacheShared(false)
                 .setLogLockTimeout(options.lockTimeout().toMillis())
+                .setGcMinUtilization(options.gcMinUtilization())
                 .setEnvCloseForcedly(true)
                 .setManagementEnabled(false)
                 .setEnvGatherStatistics(false);

@@ -28,11 +28,16 @@ import java.time.Duration;
  *   <tr><td>{@link Builder#maxBatchEvents maxBatchEvents}</td><td>{@value #DEFAULT_MAX_BATCH_EVENTS}</td>
  *       <td>the most events the writer thread puts into one group-commit transaction; a larger single
  *       append still commits whole, alone</td></tr>
+ *   <tr><td>{@link Builder#gcMinUtilization gcMinUtilization}</td><td>{@value #DEFAULT_GC_MIN_UTILIZATION}</td>
+ *       <td>the percentage of live data below which Xodus's background cleaner copies a log file's live
+ *       entries forward and deletes the file: higher keeps the directory smaller and writes more</td></tr>
  * </table>
  */
 public final class XodusOptions {
     /** The default of {@link Builder#maxBatchEvents}. */
     public static final int DEFAULT_MAX_BATCH_EVENTS = 4_096;
+    /** The default of {@link Builder#gcMinUtilization}: Xodus's own. */
+    public static final int DEFAULT_GC_MIN_UTILIZATION = 50;
 
     private static final XodusOptions DEFAULTS = new Builder().build();
 
@@ -40,12 +45,14 @@ public final class XodusOptions {
     private final long cacheSize;
     private final Duration lockTimeout;
     private final int maxBatchEvents;
+    private final int gcMinUtilization;
 
     private XodusOptions(Builder builder) {
         this.durableWrites = builder.durableWrites;
         this.cacheSize = builder.cacheSize > 0 ? builder.cacheSize : Math.max(8L << 20, Runtime.getRuntime().maxMemory() / 4);
         this.lockTimeout = builder.lockTimeout;
         this.maxBatchEvents = builder.maxBatchEvents;
+        this.gcMinUtilization = builder.gcMinUtilization;
     }
 
     /** Durable writes, a quarter of the heap as cache, fail at once on a locked directory. */
@@ -65,6 +72,7 @@ public final class XodusOptions {
         builder.cacheSize = cacheSize;
         builder.lockTimeout = lockTimeout;
         builder.maxBatchEvents = maxBatchEvents;
+        builder.gcMinUtilization = gcMinUtilization;
         return builder;
     }
 
@@ -88,10 +96,15 @@ public final class XodusOptions {
         return maxBatchEvents;
     }
 
+    /** The percentage of live data below which Xodus's cleaner rewrites a log file. */
+    public int gcMinUtilization() {
+        return gcMinUtilization;
+    }
+
     @Override
     public String toString() {
         return "XodusOptions[durableWrites=" + durableWrites + ", cacheSize=" + cacheSize + ", lockTimeout=" + lockTimeout
-                + ", maxBatchEvents=" + maxBatchEvents + "]";
+                + ", maxBatchEvents=" + maxBatchEvents + ", gcMinUtilization=" + gcMinUtilization + "]";
     }
 
     /** Builds {@link XodusOptions}. Not thread-safe; each setter checks its argument at once. */
@@ -100,6 +113,7 @@ public final class XodusOptions {
         private long cacheSize;
         private Duration lockTimeout = Duration.ZERO;
         private int maxBatchEvents = DEFAULT_MAX_BATCH_EVENTS;
+        private int gcMinUtilization = DEFAULT_GC_MIN_UTILIZATION;
 
         private Builder() {
         }
@@ -153,6 +167,24 @@ public final class XodusOptions {
                 throw new IllegalArgumentException("maxBatchEvents must be at least 1, was " + maxBatchEvents);
             }
             this.maxBatchEvents = maxBatchEvents;
+            return this;
+        }
+
+        /**
+         * The percentage of live data below which Xodus's background cleaner copies a log file's live
+         * entries to the end of the log and deletes the file (default
+         * {@value XodusOptions#DEFAULT_GC_MIN_UTILIZATION}). Every commit leaves the tree pages it replaced
+         * behind as garbage, so a store that is written to keeps its cleaner busy: higher keeps the directory
+         * smaller and writes more, lower the opposite. The cleaner syncs what it moved before it deletes a
+         * file, durable writes or not.
+         *
+         * @throws IllegalArgumentException when not between 1 and 90 (Xodus's bounds)
+         */
+        public Builder gcMinUtilization(int percent) {
+            if (percent < 1 || percent > 90) {
+                throw new IllegalArgumentException("gcMinUtilization must be a percentage from 1 to 90, was " + percent);
+            }
+            this.gcMinUtilization = percent;
             return this;
         }
 

@@ -1,0 +1,124 @@
+package dev.flux.xodus;
+
+import jetbrains.exodus.env.EnvironmentConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.function.Executable;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What each {@link XodusOptions} setting accepts, and that it reaches the Xodus environment it is meant for. */
+class XodusOptionsTest {
+    @TempDir
+    Path directory;
+    @TempDir
+    Path logs;
+
+    @Test
+    void theDefaultsAreTheDocumentedOnes() {
+        XodusOptions defaults = XodusOptions.defaults();
+
+        assertTrue(defaults.durableWrites());
+        assertTrue(defaults.cacheSize() >= 8L << 20, "cache " + defaults.cacheSize());
+        assertEquals(Duration.ZERO, defaults.lockTimeout());
+        assertEquals(XodusOptions.DEFAULT_MAX_BATCH_EVENTS, defaults.maxBatchEvents());
+        assertEquals(50, defaults.gcMinUtilization());
+    }
+
+    @Test
+    void badValuesAreRefusedNamingTheOptionAndTheValue() {
+        assertRefused("cacheSize must be at least 1 MiB (1048576 bytes), was 1000",
+                () -> XodusOptions.builder().cacheSize(1000));
+        assertRefused("lockTimeout must be zero or positive, was null", () -> XodusOptions.builder().lockTimeout(null));
+        assertRefused("lockTimeout must be zero or positive, was PT-1S",
+                () -> XodusOptions.builder().lockTimeout(Duration.ofSeconds(-1)));
+        assertRefused("maxBatchEvents must be at least 1, was 0", () -> XodusOptions.builder().maxBatchEvents(0));
+        assertRefused("gcMinUtilization must be a percentage from 1 to 90, was 0",
+                () -> XodusOptions.builder().gcMinUtilization(0));
+        assertRefused("gcMinUtilization must be a percentage from 1 to 90, was 91",
+                () -> XodusOptions.builder().gcMinUtilization(91));
+        assertRefused("XodusEventStore needs a directory and options, got " + directory + ", null",
+                () -> new XodusEventStore(directory, null));
+    }
+
+    @Test
+    void toBuilderKeepsEveryValueAndChangesOnlyTheCopy() {
+        XodusOptions options = XodusOptions.builder().durableWrites(false).cacheSize(16L << 20)
+                .lockTimeout(Duration.ofSeconds(3)).maxBatchEvents(10).gcMinUtilization(70).build();
+
+        XodusOptions copy = options.toBuilder().build();
+        XodusOptions changed = options.toBuilder().gcMinUtilization(20).build();
+
+        assertNotSame(options, copy);
+        assertEquals(options.toString(), copy.toString());
+        assertEquals("XodusOptions[durableWrites=false, cacheSize=16777216, lockTimeout=PT3S, maxBatchEvents=10,"
+                + " gcMinUtilization=70]", options.toString());
+        assertEquals(20, changed.gcMinUtilization());
+        assertEquals(70, options.gcMinUtilization());
+        assertEquals(10, changed.maxBatchEvents());
+    }
+
+    @Test
+    void theOptionsReachTheEnvironment() {
+        XodusOptions options = XodusOptions.builder().cacheSize(16L << 20).lockTimeout(Duration.ofSeconds(2))
+                .gcMinUtilization(70).build();
+
+        StoreDirectory store = StoreDirectory.open(directory.resolve("events"), options, "XodusEventStore", true);
+        try {
+            EnvironmentConfig config = store.environment.getEnvironmentConfig();
+            assertEquals(16L << 20, config.getMemoryUsage());
+            assertEquals(2000, config.getLogLockTimeout());
+            assertEquals(70, config.getGcMinUtilization());
+            assertFalse(config.getLogDurableWrite(), "a store that syncs itself leaves Xodus's per-commit sync off");
+        } finally {
+            store.closeEnvironment();
+        }
+
+        StoreDirectory offsets = StoreDirectory.open(directory.resolve("offsets"), options, "XodusOffsetStore");
+        try {
+            assertTrue(offsets.environment.getEnvironmentConfig().getLogDurableWrite(), "Xodus syncs each commit");
+        } finally {
+            offsets.closeEnvironment();
+        }
+
+        StoreDirectory notDurable = StoreDirectory.open(directory.resolve("fast"),
+                options.toBuilder().durableWrites(false).build(), "XodusOffsetStore");
+        try {
+            assertFalse(notDurable.environment.getEnvironmentConfig().getLogDurableWrite());
+        } finally {
+            notDurable.closeEnvironment();
+        }
+    }
+
+    @Test
+    void withALockTimeoutOpeningWaitsForAnotherProcessToLetGo() throws Exception {
+        try (ChildJvm holder = new ChildJvm(DirectoryHolder.class, true, logs.resolve("stderr.txt"), directory.toString())) {
+            holder.awaitLines(line -> line.startsWith("READY"), 1, 60);
+            XodusOptions waiting = XodusOptions.builder().lockTimeout(Duration.ofSeconds(60)).build();
+
+            CompletableFuture<XodusEventStore> opening = CompletableFuture.supplyAsync(
+                    () -> new XodusEventStore(directory, waiting));
+            Thread.sleep(1000);
+            assertFalse(opening.isDone(), "still waiting while the other process holds the directory");
+            holder.kill();
+
+            try (XodusEventStore store = opening.get(60, TimeUnit.SECONDS)) {
+                assertEquals(0, store.lastPosition());
+            }
+        }
+    }
+
+    private static void assertRefused(String message, Executable call) {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, call);
+        assertEquals(message, refused.getMessage());
+    }
+}
