@@ -10,6 +10,7 @@ import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
+import dev.flux.snapshot.Snapshot;
 import org.bson.BsonDocument;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Timeout;
 
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -257,6 +259,34 @@ class MongoEventStoreBehaviourTest {
         assertTrue(refused.getMessage().contains("blob-1") && refused.getMessage().contains("16 MB"), refused.getMessage());
         assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("blob-1"));
         assertEquals(0, first.append("blob-1", ExpectedVersion.NO_STREAM, events(1)), "the store goes on");
+    }
+
+    @Test
+    void theCollectionsTheOptionsNameAreTheOnesWritten() {
+        MongoOptions options = MongoOptions.defaults().withEventsCollection("orders_events")
+                .withOffsetsCollection("orders_offsets").withSnapshotsCollection("orders_snapshots");
+        try (MongoEventStore events = new MongoEventStore(database.database(), options)) {
+            MongoOffsetStore offsets = new MongoOffsetStore(database.database(), options);
+            MongoSnapshotStore snapshots = new MongoSnapshotStore(database.database(), options);
+
+            events.append("order-1", ExpectedVersion.NO_STREAM, events(2));
+            offsets.save("shipping", 2);
+            snapshots.save(new Snapshot("order-1", 1, "Order", "{}".getBytes(StandardCharsets.UTF_8), Instant.now()));
+
+            assertEquals(1, count("orders_events"));
+            assertEquals(1, count("orders_offsets"));
+            assertEquals(1, count("orders_snapshots"));
+            assertEquals(0, count("flux_events") + count("flux_offsets") + count("flux_snapshots"),
+                    "nothing went to the default collections");
+            assertEquals(List.of(), readAll(first), "a store on the default collections sees none of it");
+            assertEquals(2, readAll(events).size());
+            assertEquals(2, offsets.load("shipping"));
+            assertEquals(1, snapshots.load("order-1").orElseThrow().version());
+        }
+    }
+
+    private long count(String collection) {
+        return database.database().getCollection(collection).countDocuments();
     }
 
     @Test

@@ -1,0 +1,65 @@
+package dev.flux.mongo;
+
+import com.mongodb.ReadConcern;
+import com.mongodb.WriteConcern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** What {@link MongoOptions} accepts: names MongoDB would refuse, or that would mix two kinds of document, are refused at once. */
+class MongoOptionsTest {
+    private final MongoOptions defaults = MongoOptions.defaults();
+
+    @Test
+    void theDefaultsAreTheDocumentedOnes() {
+        assertEquals(new MongoOptions("flux_events", "flux_offsets", "flux_snapshots", "flux", WriteConcern.MAJORITY,
+                ReadConcern.MAJORITY), defaults);
+    }
+
+    @Test
+    void eachCopyChangesOneThing() {
+        assertEquals("orders", defaults.withEventsCollection("orders").eventsCollection());
+        assertEquals("positions", defaults.withOffsetsCollection("positions").offsetsCollection());
+        assertEquals("images", defaults.withSnapshotsCollection("images").snapshotsCollection());
+        assertEquals("shop", defaults.withDatabase("shop").database());
+        assertEquals(WriteConcern.W1, defaults.withWriteConcern(WriteConcern.W1).writeConcern());
+        assertEquals(ReadConcern.LOCAL, defaults.withReadConcern(ReadConcern.LOCAL).readConcern());
+        assertEquals(defaults.withDatabase("shop").withDatabase("flux"), defaults);
+    }
+
+    @Test
+    void badNamesAreRefusedNamingTheOptionAndTheName() {
+        assertRefused("eventsCollection must be a non-blank name without '$' or NUL, was null",
+                () -> defaults.withEventsCollection(null));
+        assertRefused("eventsCollection must be a non-blank name without '$' or NUL, was ' '",
+                () -> defaults.withEventsCollection(" "));
+        assertRefused("offsetsCollection must be a non-blank name without '$' or NUL, was 'a$b'",
+                () -> defaults.withOffsetsCollection("a$b"));
+        assertRefused("snapshotsCollection must be a non-blank name without '$' or NUL, was 'a\0b'",
+                () -> defaults.withSnapshotsCollection("a\0b"));
+        assertRefused("database must be a non-blank name without '$' or NUL, was ''", () -> defaults.withDatabase(""));
+    }
+
+    @Test
+    void twoKindsOfDocumentInOneCollectionAreRefused() {
+        assertRefused("eventsCollection, offsetsCollection and snapshotsCollection must differ, were 'flux_offsets',"
+                + " 'flux_offsets' and 'flux_snapshots'", () -> defaults.withEventsCollection("flux_offsets"));
+        assertRefused("eventsCollection, offsetsCollection and snapshotsCollection must differ, were 'flux_events',"
+                + " 'flux_offsets' and 'flux_offsets'", () -> defaults.withSnapshotsCollection("flux_offsets"));
+    }
+
+    @Test
+    void missingConcernsAreRefused() {
+        assertRefused("writeConcern and readConcern must not be null, got writeConcern=null, readConcern="
+                + ReadConcern.MAJORITY, () -> defaults.withWriteConcern(null));
+        assertRefused("writeConcern and readConcern must not be null, got writeConcern=" + WriteConcern.MAJORITY
+                + ", readConcern=null", () -> defaults.withReadConcern(null));
+    }
+
+    private static void assertRefused(String message, Executable call) {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, call);
+        assertEquals(message, refused.getMessage());
+    }
+}
