@@ -1,5 +1,7 @@
 package dev.flux;
 
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
 import java.time.Instant;
 import java.util.AbstractMap;
 import java.util.Arrays;
@@ -81,6 +83,14 @@ public record RecordedEvent(String streamId, long version, long position, UUID e
     @Override
     public byte[] data() {
         return data.clone();
+    }
+
+    /**
+     * The serialized event as a stream over the stored bytes, without copying them: for deserializers
+     * that read every event (a replay, a subscription), where {@link #data()}'s copy per event costs.
+     */
+    public InputStream dataStream() {
+        return new ByteArrayInputStream(data);
     }
 
     /** This event as {@link EventData}, e.g. to copy it into another store. */

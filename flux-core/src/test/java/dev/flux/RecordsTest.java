@@ -72,6 +72,19 @@ class RecordsTest {
     }
 
     @Test
+    void aRecordedEventsBodyReadsTheSameAsACopyOrAStreamAndNeitherChangesIt() throws Exception {
+        RecordedEvent recorded = RecordedEvent.of("s-1", 0, 1, EventData.of("T", BODY, Map.of()), Instant.now());
+
+        recorded.data()[0] = 'X';
+        byte[] streamed = recorded.dataStream().readAllBytes();
+        streamed[1] = 'Y';
+
+        assertArrayEquals(BODY, recorded.dataStream().readAllBytes());
+        assertArrayEquals(BODY, recorded.data());
+        assertEquals(BODY.length, recorded.dataStream().available(), "each call is a new stream from the start");
+    }
+
+    @Test
     void recordedEventRefusesImpossiblePlaces() {
         EventData data = EventData.of("T", BODY, Map.of());
         Instant now = Instant.now();

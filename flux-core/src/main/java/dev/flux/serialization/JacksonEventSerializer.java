@@ -136,7 +136,7 @@ public final class JacksonEventSerializer implements EventSerializer {
 
     private static Object read(RecordedEvent recorded, ObjectReader reader, Class<?> eventClass) {
         try {
-            return reader.readValue(recorded.data());
+            return reader.readValue(recorded.dataStream());
         } catch (IOException e) {
             throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
                     "the JSON does not fit " + eventClass.getName() + ": " + e.getMessage(), e);
