@@ -72,30 +72,22 @@ class XodusOptionsTest {
         XodusOptions options = XodusOptions.builder().cacheSize(16L << 20).lockTimeout(Duration.ofSeconds(2))
                 .gcMinUtilization(70).build();
 
-        StoreDirectory store = StoreDirectory.open(directory.resolve("events"), options, "XodusEventStore", true);
-        try {
-            EnvironmentConfig config = store.environment.getEnvironmentConfig();
-            assertEquals(16L << 20, config.getMemoryUsage());
-            assertEquals(2000, config.getLogLockTimeout());
-            assertEquals(70, config.getGcMinUtilization());
-            assertFalse(config.getLogDurableWrite(), "a store that syncs itself leaves Xodus's per-commit sync off");
-        } finally {
-            store.closeEnvironment();
-        }
+        EnvironmentConfig events = configOf("events", options, true);
+        assertEquals(16L << 20, events.getMemoryUsage());
+        assertEquals(2000, events.getLogLockTimeout());
+        assertEquals(70, events.getGcMinUtilization());
+        assertFalse(events.getLogDurableWrite(), "a store that syncs itself leaves Xodus's per-commit sync off");
+        assertTrue(configOf("offsets", options, false).getLogDurableWrite(), "otherwise Xodus syncs each commit");
+        assertFalse(configOf("fast", options.toBuilder().durableWrites(false).build(), false).getLogDurableWrite());
+    }
 
-        StoreDirectory offsets = StoreDirectory.open(directory.resolve("offsets"), options, "XodusOffsetStore");
+    /** The configuration Xodus opened a directory with, for a store that syncs itself or not. */
+    private EnvironmentConfig configOf(String name, XodusOptions options, boolean syncsItself) {
+        StoreDirectory opened = StoreDirectory.open(directory.resolve(name), options, "XodusOptionsTest", syncsItself);
         try {
-            assertTrue(offsets.environment.getEnvironmentConfig().getLogDurableWrite(), "Xodus syncs each commit");
+            return opened.environment.getEnvironmentConfig();
         } finally {
-            offsets.closeEnvironment();
-        }
-
-        StoreDirectory notDurable = StoreDirectory.open(directory.resolve("fast"),
-                options.toBuilder().durableWrites(false).build(), "XodusOffsetStore");
-        try {
-            assertFalse(notDurable.environment.getEnvironmentConfig().getLogDurableWrite());
-        } finally {
-            notDurable.closeEnvironment();
+            opened.closeEnvironment();
         }
     }
 
