@@ -219,11 +219,9 @@ final class GroupCommit<B> {
             lastBatch = batch.size();
             Throwable failedSync = syncFailure;
             if (failedSync != null) {
-                for (Request<B> request : batch) {
-                    request.complete(new FluxException(owner + " takes no more writes: forcing an earlier commit to"
-                            + " disk failed, so what it committed since may not be on disk; nothing of this write was"
-                            + " written. Close the store and open it again", failedSync));
-                }
+                fail(batch, " takes no more writes: forcing an earlier commit to disk failed, so what it committed"
+                        + " since may not be on disk; nothing of this write was written. Close the store and open it again",
+                        failedSync);
                 batch.clear();
             }
             if (!batch.isEmpty()) {
@@ -367,11 +365,8 @@ final class GroupCommit<B> {
                 durable.accept(batch.state);
                 Request.completeAll(batch.requests);
             } else {
-                for (Request<B> request : batch.requests) {
-                    request.complete(new FluxException(owner + " committed this write but could not force it to disk,"
-                            + " so a machine crash may lose it; the store takes no more writes. Close it and open it"
-                            + " again", failure));
-                }
+                fail(batch.requests, " committed this write but could not force it to disk, so a machine crash may"
+                        + " lose it; the store takes no more writes. Close it and open it again", failure);
             }
         }
     }
@@ -381,9 +376,14 @@ final class GroupCommit<B> {
     }
 
     private void failAll(List<Request<B>> requests, Throwable cause) {
+        fail(requests, " could not commit a group of " + requests.size() + " writes; whether this one reached the disk"
+                + " is unknown until the store is read again", cause);
+    }
+
+    /** Completes each of {@code requests} with a {@link FluxException}: the owner, then {@code why}. */
+    private void fail(List<Request<B>> requests, String why, Throwable cause) {
         for (Request<B> request : requests) {
-            request.complete(new FluxException(owner + " could not commit a group of " + requests.size()
-                    + " writes; whether this one reached the disk is unknown until the store is read again", cause));
+            request.complete(new FluxException(owner + why, cause));
         }
     }
 
