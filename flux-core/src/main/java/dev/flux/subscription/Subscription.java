@@ -20,6 +20,8 @@ import java.util.PriorityQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
@@ -54,12 +56,17 @@ import java.util.function.Consumer;
  * event after the error delay, doubling up to its maximum, up to {@link Builder#maxRetries} times;
  * then the {@link FailureHandler} decides: stop in state {@link State#FAILED} (the default, see
  * {@link #failure()}) or skip. A source that fails to read (store or server away) is retried with the
- * same back-off for as long as it takes; {@link #lastError()} tells what is going on.
+ * same back-off for as long as it takes; {@link #lastError()} tells what is going on. An
+ * {@link Error} a handler throws (an assertion, a class that failed to load, a stack overflow) is not
+ * retried: the subscription stops in {@link State#FAILED} at once, that event not handled, so a
+ * restart meets it again.
  *
  * <p><b>Threads.</b> Each subscription runs on a daemon thread of its own, or on an
  * {@link Builder#executor executor} the caller passes. The subscription never interrupts that thread
  * (interrupts break embedded stores, see the Xodus store); an interrupt from outside, e.g. an
- * executor's {@code shutdownNow}, is taken as {@link #stop()}. When caught up it sleeps until the
+ * executor's {@code shutdownNow}, is taken as {@link #stop()}; a stop before the executor ran the
+ * subscription (a task {@code shutdownNow} dropped never runs) stops it at once, leaving its stored
+ * offset as it was. When caught up it sleeps until the
  * source signals an append (in-process stores do) or the poll interval passes; it never busy-waits.
  */
 public final class Subscription {
@@ -91,6 +98,10 @@ public final class Subscription {
 
     private final Object lifecycle = new Object();
     private final CountDownLatch finished = new CountDownLatch(1);
+    /** Taken by the first of run() and a stop() before it: a subscription stopped before it ran never runs. */
+    private final AtomicBoolean claimed = new AtomicBoolean();
+    /** Counts wake-ups, so the reading loop can tell one came while it was busy (see {@link #run}). */
+    private final AtomicLong wakeUps = new AtomicLong();
     private volatile State state = State.NEW;
     private volatile boolean stopRequested;
     private volatile boolean pauseRequested;
@@ -208,9 +219,11 @@ public final class Subscription {
         requirePositive(timeout, "timeout");
         synchronized (lifecycle) {
             stopRequested = true;
-            if (state == State.NEW) {
+            if (state == State.NEW || claimed.compareAndSet(false, true)) {
+                // Never started, or started but its thread or task has not run yet (and now never will).
                 state = State.STOPPED;
                 finished.countDown();
+                signalProgress();
                 return true;
             }
         }
@@ -297,13 +310,18 @@ public final class Subscription {
     // ---- the reading loop, on the subscription's thread ----
 
     private void run() {
+        if (!claimed.compareAndSet(false, true)) {
+            return;     // stopped before it ran
+        }
         worker = Thread.currentThread();
         Runnable stopListening = () -> { };
+        boolean restored = false;
         try {
             stopListening = source.onAppend(this::wake);
             if (!restorePosition()) {
                 return;
             }
+            restored = true;
             long lastCheckpoint = System.nanoTime();
             int sinceCheckpoint = 0;
             int sourceFailures = 0;
@@ -313,6 +331,7 @@ public final class Subscription {
                     continue;
                 }
                 List<RecordedEvent> batch;
+                long wakeUpsBefore = wakeUps.get();
                 try {
                     batch = source.read(position, batchSize);
                     sourceFailures = 0;
@@ -325,12 +344,14 @@ public final class Subscription {
                     continue;
                 }
                 if (batch.isEmpty()) {
-                    if (sinceCheckpoint > 0) {
+                    if (offsets != null && position != storedPosition) {   // also retries a checkpoint that failed
                         checkpoint();
                         sinceCheckpoint = 0;
                         lastCheckpoint = System.nanoTime();
                     }
-                    if (!source.waitsForEvents()) {
+                    // Sleep unless woken since the read: the checkpoint may have parked (a durable offset
+                    // store waits for its sync) and so used up the permit an append's wake-up left.
+                    if (!source.waitsForEvents() && wakeUps.get() == wakeUpsBefore) {
                         LockSupport.parkNanos(this, pollNanos);
                     }
                     continue;
@@ -362,7 +383,9 @@ public final class Subscription {
             boolean interrupted = Thread.interrupted();
             try {
                 stopListening.run();
-                checkpoint();
+                if (restored) {     // else the position is not where the subscription was: keep the stored offset
+                    checkpoint();
+                }
             } finally {
                 synchronized (lifecycle) {
                     state = failure != null ? State.FAILED : State.STOPPED;
@@ -529,6 +552,7 @@ public final class Subscription {
     }
 
     private void wake() {
+        wakeUps.incrementAndGet();
         Thread thread = worker;
         if (thread != null) {
             LockSupport.unpark(thread);
@@ -608,7 +632,9 @@ public final class Subscription {
 
         /**
          * With no stored offset, start after the source's current end (only new events) instead of
-         * at its beginning (backfill, the default). A durable subscription stores that start at once.
+         * at its beginning (backfill, the default). A durable subscription stores that start at once;
+         * its {@link OffsetStore} must then tell a stored 0 from none (override {@link OffsetStore#find}),
+         * which {@link #build()} checks.
          */
         public Builder startAtEnd() {
             this.startAtEnd = true;
@@ -777,7 +803,9 @@ public final class Subscription {
         /**
          * The subscription, not yet started.
          *
-         * @throws IllegalArgumentException when it has no handler, or {@link #reset()} without a name
+         * @throws IllegalArgumentException when it has no handler, {@link #reset()} without a name, or
+         *                                  {@link #startAtEnd()} with an {@link OffsetStore} that does not
+         *                                  override {@link OffsetStore#find}
          */
         public Subscription build() {
             if (handlers.isEmpty() && recordedHandler == null) {
@@ -786,7 +814,20 @@ public final class Subscription {
             if (reset && name == null) {
                 throw new IllegalArgumentException("reset() needs a durable name(...): without one there is no stored offset to forget");
             }
+            if (startAtEnd && offsets != null && !tellsZeroFromNothing(offsets)) {
+                throw new IllegalArgumentException("startAtEnd() needs an OffsetStore that tells a stored 0 from none: "
+                        + offsets.getClass().getName() + " does not override find(name), so the start it stores on an"
+                        + " empty source would read back as none, and a restart would skip to the end");
+            }
             return new Subscription(this);
+        }
+
+        private static boolean tellsZeroFromNothing(OffsetStore offsets) {
+            try {
+                return offsets.getClass().getMethod("find", String.class).getDeclaringClass() != OffsetStore.class;
+            } catch (NoSuchMethodException e) {
+                throw new IllegalStateException("OffsetStore.find(String) is missing", e);
+            }
         }
 
         /** Builds and starts it. */

@@ -8,6 +8,7 @@ import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
 import dev.flux.subscription.EventSource;
 import dev.flux.subscription.FailureHandler;
+import dev.flux.subscription.OffsetStore;
 import dev.flux.subscription.Subscription;
 import dev.flux.subscription.SubscriptionException;
 import org.junit.jupiter.api.AfterEach;
@@ -22,15 +23,18 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -526,6 +530,212 @@ class SubscriptionTest {
         }
         for (int count : counts) {
             assertTrue(count > 150, "uneven spread: " + java.util.Arrays.toString(counts));
+        }
+    }
+
+    @Test
+    void aStopBeforeTheExecutorRanTheSubscriptionLeavesItsStoredOffset() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        offsets.save("late", 2);
+        CountDownLatch ranLate = new CountDownLatch(1);
+        Executor busyPool = task -> new Thread(() -> {   // runs the task only after the stop below
+            sleep(200);
+            task.run();
+            ranLate.countDown();
+        }).start();
+        AtomicInteger handled = new AtomicInteger();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("late", offsets)
+                .executor(busyPool).onRecorded(e -> handled.incrementAndGet()));
+
+        assertTrue(subscription.stop(WAIT));
+
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+        assertTrue(ranLate.await(10, TimeUnit.SECONDS));
+        assertEquals(2, offsets.load("late"), "the stored offset stays as it was");
+        assertEquals(0, handled.get(), "a subscription stopped before it ran never runs");
+    }
+
+    @Test
+    void aStopWhileTheOffsetCannotBeRestoredLeavesTheStoredOffset() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        offsets.save("flaky", 2);
+        AtomicInteger finds = new AtomicInteger();
+        OffsetStore away = new HookedOffsets(offsets) {
+            @Override
+            public OptionalLong find(String name) {
+                finds.incrementAndGet();
+                throw new IllegalStateException("offset store away");
+            }
+        };
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("flaky", away)
+                .errorDelay(Duration.ofSeconds(5), Duration.ofSeconds(5)).onRecorded(e -> { }));
+        assertTrue(waitUntil(() -> finds.get() > 0));
+
+        assertTrue(subscription.stop(WAIT));
+
+        assertEquals(2, offsets.load("flaky"), "a subscription that never restored its offset does not store one");
+        assertTrue(subscription.lastError().getMessage().contains("offset store away"));
+    }
+
+    @Test
+    void aStopAfterShutdownNowDroppedTheQueuedSubscriptionReturnsAtOnce() throws Exception {
+        ExecutorService executor = Executors.newSingleThreadExecutor();
+        CountDownLatch release = new CountDownLatch(1);
+        executor.execute(() -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).executor(executor)
+                .onRecorded(e -> { }));
+        assertEquals(1, executor.shutdownNow().size(), "the subscription's task was dropped unrun");
+
+        assertTrue(subscription.stop(Duration.ofSeconds(5)));
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+    }
+
+    @Test
+    void anErrorFromAHandlerStopsTheSubscriptionAtOnceWithoutSkippingTheEvent() throws Exception {
+        long first = append("Account-1", new Credited(1));
+        append("Account-1", new Credited(2));
+        AtomicInteger attempts = new AtomicInteger();
+        AtomicInteger hookCalls = new AtomicInteger();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("errors", offsets)
+                .maxRetries(3).errorDelay(Duration.ofMillis(1), Duration.ofMillis(1))
+                .onFailure((event, error, tries) -> {
+                    hookCalls.incrementAndGet();
+                    return FailureHandler.Action.SKIP;
+                })
+                .on(Credited.class, e -> {
+                    if (e.amount() == 2) {
+                        attempts.incrementAndGet();
+                        throw new AssertionError("a bug in the handler");
+                    }
+                }));
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED));
+        assertInstanceOf(AssertionError.class, subscription.failure().getCause());
+        assertEquals(1, attempts.get(), "an Error is not retried");
+        assertEquals(0, hookCalls.get(), "nor skipped by the failure hook");
+        assertEquals(first, subscription.position());
+        assertEquals(first, offsets.load("errors"), "the event is met again after a restart");
+    }
+
+    @Test
+    void startAtEndRefusesAnOffsetStoreThatCannotTellAStoredZeroFromNone() {
+        OffsetStore zeroIsNone = new OffsetStore() {    // find() is the interface's default
+            @Override
+            public long load(String name) {
+                return offsets.load(name);
+            }
+
+            @Override
+            public void save(String name, long position) {
+                offsets.save(name, position);
+            }
+
+            @Override
+            public void delete(String name) {
+                offsets.delete(name);
+            }
+        };
+        Subscription.Builder builder = Subscription.builder(EventSource.all(store)).name("tail", zeroIsNone)
+                .startAtEnd().onRecorded(e -> { });
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, builder::build);
+        assertTrue(refused.getMessage().contains("find(name)"), refused.getMessage());
+        assertNotNull(builder.startAtBeginning().build(), "from the beginning, 0 and none mean the same");
+        assertNotNull(Subscription.builder(EventSource.all(store)).name("tail", offsets).startAtEnd()
+                .onRecorded(e -> { }).build(), "the memory offset store tells them apart");
+    }
+
+    @Test
+    void anAppendDuringTheCaughtUpCheckpointWakesTheSubscriptionEvenIfTheCheckpointParked() throws Exception {
+        long first = append("Account-1", new Credited(1));
+        AtomicInteger checkpoints = new AtomicInteger();
+        OffsetStore parking = new HookedOffsets(offsets) {   // like a durable store that parks while its write syncs
+            @Override
+            public void save(String name, long position) {
+                if (position == first && checkpoints.getAndIncrement() == 0) {
+                    Thread appender = new Thread(() -> append("Account-1", new Credited(2)));
+                    appender.start();
+                    joinQuietly(appender);               // the append's wake-up left its permit for this thread
+                    LockSupport.parkNanos(1_000_000);   // ... and this park uses it up
+                }
+                super.save(name, position);
+            }
+        };
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("wake", parking)
+                .pollInterval(Duration.ofHours(1)).onRecorded(e -> { }));
+
+        awaitPosition(subscription, first + 1);
+    }
+
+    private static void joinQuietly(Thread thread) {
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
+    void aCheckpointThatFailedIsRetriedWhileTheSubscriptionIsIdle() throws Exception {
+        long last = append("Account-1", new Credited(1), new Credited(2));
+        AtomicInteger saves = new AtomicInteger();
+        OffsetStore failingOnce = new HookedOffsets(offsets) {
+            @Override
+            public void save(String name, long position) {
+                if (position == last && saves.getAndIncrement() == 0) {
+                    throw new IllegalStateException("offset store briefly away");
+                }
+                super.save(name, position);
+            }
+        };
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("retry", failingOnce)
+                .pollInterval(Duration.ofMillis(20)).onRecorded(e -> { }));
+
+        assertTrue(waitUntil(() -> offsets.load("retry") == last), "stored on a later poll, with no new event");
+        assertTrue(saves.get() >= 2);
+        assertEquals(last, subscription.position());
+    }
+
+    /** An offset store over another, for tests to override one call of. */
+    private static class HookedOffsets implements OffsetStore {
+        private final OffsetStore inner;
+
+        HookedOffsets(OffsetStore inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public long load(String name) {
+            return inner.load(name);
+        }
+
+        @Override
+        public OptionalLong find(String name) {
+            return inner.find(name);
+        }
+
+        @Override
+        public void save(String name, long position) {
+            inner.save(name, position);
+        }
+
+        @Override
+        public void delete(String name) {
+            inner.delete(name);
         }
     }
 
