@@ -151,6 +151,10 @@ public final class MongoEventStore implements EventStore {
     private final ReentrantLock positionLock = new ReentrantLock();
     /** Appends waiting for {@code positionLock}; the holder inserts them together. */
     private final Queue<PendingCommit> waiting = new ConcurrentLinkedQueue<>();
+    /** At most this many appends go into one insertMany; {@value #MAX_GROUP} but in tests. */
+    int maxGroup = MAX_GROUP;
+    /** Tests only: runs on an appending thread once its append is queued, before it takes the position lock. */
+    volatile Runnable afterQueued;
     /** The next free global position as far as this process knows, 0 when unknown. Guarded by {@code positionLock}. */
     private long nextPosition;
     /** Null unless both concerns are majority: then nothing this process wrote or read can be rolled back. */
@@ -302,6 +306,10 @@ public final class MongoEventStore implements EventStore {
         }
         PendingCommit pending = new PendingCommit(streamId, firstVersion, events, document);
         waiting.add(pending);
+        Runnable hook = afterQueued;
+        if (hook != null) {
+            hook.run();
+        }
         try {
             positionLock.lockInterruptibly();
         } catch (InterruptedException e) {
@@ -314,10 +322,15 @@ public final class MongoEventStore implements EventStore {
         }
         if (positionLock.isHeldByCurrentThread()) {
             try {
-                if (!pending.outcome.isDone()) {
+                // Ours is done (an earlier holder inserted it) or still waiting: insert groups from the front of
+                // the queue until it is done, so no caller is left waiting with nobody to insert its append.
+                while (!pending.outcome.isDone()) {
                     List<PendingCommit> batch = new ArrayList<>();
-                    for (PendingCommit next; batch.size() < MAX_GROUP && (next = waiting.poll()) != null; ) {
+                    for (PendingCommit next; batch.size() < maxGroup && (next = waiting.poll()) != null; ) {
                         batch.add(next);
+                    }
+                    if (batch.isEmpty()) {
+                        throw new IllegalStateException("append to stream '" + streamId + "' neither done nor waiting");
                     }
                     insertGroup(batch);
                 }
@@ -332,13 +345,25 @@ public final class MongoEventStore implements EventStore {
         }
     }
 
-    /** Inserts the commits in order at the next positions; completes every one's outcome. Holds {@code positionLock}. */
+    /**
+     * Inserts the commits in order at the next positions; completes every one's outcome, whatever
+     * happens (an {@link Error} too, which it then rethrows). Holds {@code positionLock}.
+     */
     private void insertGroup(List<PendingCommit> batch) {
         List<PendingCommit> todo = batch;
         try {
             while (!todo.isEmpty()) {
                 if (nextPosition == 0) {
-                    nextPosition = highestPosition(writerView) + 1;
+                    try {
+                        nextPosition = highestPosition(writerView) + 1;
+                    } catch (FluxException e) {
+                        for (PendingCommit commit : todo) {
+                            commit.outcome.completeExceptionally(new FluxException("Could not append "
+                                    + commit.events.size() + " event(s) to stream '" + commit.streamId + "' at version "
+                                    + commit.firstVersion + "; nothing was written: " + e.getMessage(), e));
+                        }
+                        return;
+                    }
                 }
                 List<BsonDocument> documents = new ArrayList<>(todo.size());
                 long position = nextPosition;
@@ -372,7 +397,7 @@ public final class MongoEventStore implements EventStore {
                     if (STREAM_VERSION_INDEX.equals(index)) {
                         refused.outcome.complete(false);
                     } else if (EVENT_ID_INDEX.equals(index)) {
-                        refused.outcome.completeExceptionally(duplicateEventId(refused.streamId, refused.events, e));
+                        refused.outcome.completeExceptionally(duplicateEventId(refused, e));
                     } else {
                         refused.outcome.completeExceptionally(new FluxException("Could not append "
                                 + refused.events.size() + " event(s) to stream '" + refused.streamId + "' at version "
@@ -389,9 +414,12 @@ public final class MongoEventStore implements EventStore {
                         + where + "; whether they were written is unknown, reload the stream to tell: "
                         + (e instanceof MongoException m ? describe(m) : e.getMessage()), e));
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             nextPosition = 0;
             todo.forEach(commit -> commit.outcome.completeExceptionally(e));
+            if (e instanceof Error error) {
+                throw error;
+            }
         }
     }
 
@@ -408,13 +436,25 @@ public final class MongoEventStore implements EventStore {
         return dollar < 0 ? index : index.substring(dollar + 2); // servers before 3.4: "db.coll.$name"
     }
 
-    private DuplicateEventIdException duplicateEventId(String streamId, List<EventData> events, MongoException cause) {
+    /** What the refused append's caller gets: which of its ids is taken, found by one lookup. */
+    private FluxException duplicateEventId(PendingCommit refused, MongoException cause) {
+        String streamId = refused.streamId;
+        List<EventData> events = refused.events;
         List<BsonValue> ids = new ArrayList<>(events.size());
         for (EventData event : events) {
             ids.add(Commit.uuid(event.eventId()));
         }
-        BsonDocument holder = call("find the duplicate event id of an append to stream '" + streamId + "' in",
-                () -> writerView.find(Filters.in(Commit.EVENT_IDS, ids)).first());
+        BsonDocument holder;
+        try {
+            holder = call("find the duplicate event id of an append to stream '" + streamId + "' in",
+                    () -> writerView.find(Filters.in(Commit.EVENT_IDS, ids)).first());
+        } catch (FluxException lookupFailed) {
+            FluxException exception = new FluxException("Could not append " + events.size() + " event(s) to stream '"
+                    + streamId + "' at version " + refused.firstVersion + ": an event id of it is already taken, and"
+                    + " finding which failed (" + lookupFailed.getMessage() + "); nothing was written", cause);
+            exception.addSuppressed(lookupFailed);
+            return exception;
+        }
         Set<UUID> taken = holder == null ? Set.of() : new HashSet<>(Commit.eventIds(holder));
         UUID duplicate = events.stream().map(EventData::eventId).filter(taken::contains).findFirst()
                 .orElse(events.get(0).eventId());

@@ -34,7 +34,10 @@ public record MongoOptions(String eventsCollection, String offsetsCollection, St
     private static final MongoOptions DEFAULTS = new MongoOptions("flux_events", "flux_offsets", "flux_snapshots", "flux",
             WriteConcern.MAJORITY, ReadConcern.MAJORITY);
 
-    /** @throws IllegalArgumentException when a name is null, blank or holds {@code $} or NUL, or a concern is null */
+    /**
+     * @throws IllegalArgumentException when a name is null, blank or holds {@code $} or NUL, a concern is null,
+     *                                  or the write concern is unacknowledged ({@code w: 0})
+     */
     public MongoOptions {
         requireName("eventsCollection", eventsCollection);
         requireName("offsetsCollection", offsetsCollection);
@@ -48,6 +51,10 @@ public record MongoOptions(String eventsCollection, String offsetsCollection, St
         if (writeConcern == null || readConcern == null) {
             throw new IllegalArgumentException("writeConcern and readConcern must not be null, got writeConcern="
                     + writeConcern + ", readConcern=" + readConcern);
+        }
+        if (!writeConcern.isAcknowledged()) {
+            throw new IllegalArgumentException("writeConcern must be acknowledged, was " + writeConcern + ": without an"
+                    + " answer from the server the store cannot tell a conflict or a taken event id from a write");
         }
     }
 

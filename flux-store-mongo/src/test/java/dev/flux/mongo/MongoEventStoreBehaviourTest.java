@@ -66,6 +66,50 @@ class MongoEventStoreBehaviourTest {
     }
 
     @Test
+    @Timeout(60)
+    void anAppendWhoseGroupAnotherThreadInsertedFirstIsStillInsertedByItsOwnThread() throws Exception {
+        // Groups of one: B takes the lock first and inserts the front of the queue, A's append; B's own
+        // append must not be left waiting for a holder that never comes (A finds its append done and leaves).
+        first.maxGroup = 1;
+        CountDownLatch aQueued = new CountDownLatch(1);
+        CountDownLatch bDone = new CountDownLatch(1);
+        first.afterQueued = () -> {
+            if (Thread.currentThread().getName().equals("appender-A")) {
+                aQueued.countDown();
+                awaitQuietly(bDone, 3);         // A takes the lock only after B is done (or 3 s)
+            }
+        };
+        ExecutorService a = Executors.newSingleThreadExecutor(r -> new Thread(r, "appender-A"));
+        ExecutorService b = Executors.newSingleThreadExecutor(r -> new Thread(r, "appender-B"));
+        try {
+            Future<Long> aVersion = a.submit(() -> first.append("account-a", ExpectedVersion.NO_STREAM, events(1)));
+            assertTrue(aQueued.await(10, TimeUnit.SECONDS));
+            Future<Long> bVersion = b.submit(() -> {
+                long version = first.append("account-b", ExpectedVersion.NO_STREAM, events(2));
+                bDone.countDown();
+                return version;
+            });
+
+            assertTrue(bDone.await(2, TimeUnit.SECONDS), "B's append was left waiting after its thread inserted A's");
+            assertEquals(1, bVersion.get());
+            assertEquals(0, aVersion.get(10, TimeUnit.SECONDS));
+            assertEquals(3, first.lastPosition());
+        } finally {
+            first.afterQueued = null;
+            a.shutdownNow();
+            b.shutdownNow();
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch, int seconds) {
+        try {
+            latch.await(seconds, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
     void anAppendIsOneDocumentHoldingItsEventsAndItsPositions() {
         first.append("account-1", ExpectedVersion.NO_STREAM, events(1));
 

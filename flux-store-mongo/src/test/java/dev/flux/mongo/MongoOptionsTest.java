@@ -58,6 +58,14 @@ class MongoOptionsTest {
                 + ", readConcern=null", () -> defaults.withReadConcern(null));
     }
 
+    @Test
+    void anUnacknowledgedWriteConcernIsRefused() {
+        assertRefused("writeConcern must be acknowledged, was " + WriteConcern.UNACKNOWLEDGED + ": without an answer"
+                + " from the server the store cannot tell a conflict or a taken event id from a write",
+                () -> defaults.withWriteConcern(WriteConcern.UNACKNOWLEDGED));
+        assertEquals(WriteConcern.W1, defaults.withWriteConcern(WriteConcern.W1).writeConcern());
+    }
+
     private static void assertRefused(String message, Executable call) {
         IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, call);
         assertEquals(message, refused.getMessage());

@@ -82,6 +82,9 @@ class MongoServerOutageTest {
         server.shutdownNow();
         FluxException append = assertThrows(FluxException.class,
                 () -> store.append("account-1", 1, events(1)));
+        // The failure made the store forget the end of the log: this append first reads it, and fails there.
+        FluxException again = assertThrows(FluxException.class,
+                () -> store.append("account-1", 1, events(1)));
         FluxException read = assertThrows(FluxException.class, () -> store.readAll(0, 100));
         restart();
         long version = eventually(() -> store.append("account-1", 1, events(1)));
@@ -90,6 +93,8 @@ class MongoServerOutageTest {
         assertTrue(append.getMessage().contains("account-1") && append.getMessage().contains("outage.flux_events"),
                 append.getMessage());
         assertInstanceOf(MongoException.class, append.getCause());
+        assertTrue(again.getMessage().contains("stream 'account-1'") && again.getMessage().contains("nothing was written")
+                && again.getMessage().contains("outage.flux_events"), again.getMessage());
         assertInstanceOf(MongoException.class, read.getCause());
         assertEquals(2, version);
         List<RecordedEvent> after = store.readAll(0, 100);
