@@ -2,6 +2,7 @@ package dev.flux.feed;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
@@ -23,7 +24,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -49,7 +52,12 @@ import java.util.function.UnaryOperator;
  * {@code {"error": ..., "message": ...}} naming the problem; never a stack trace. Held long polls do
  * not hold threads: they wait in a list and are answered when the store signals an append (and, for
  * stores shared with other processes, when a periodic check finds new events) or when their wait ends.
- * Close the handler to answer held requests at once and stop its timer.
+ * Each answer is written on a thread of its own (threads are made as needed and end when idle), so a
+ * consumer that stops reading its socket delays only its own answer. Close the handler to answer held
+ * requests at once and stop its timer.
+ *
+ * <p>An event's {@code data} is served as stored: numbers keep every digit (a decimal is never
+ * passed through a {@code double}).
  */
 public final class FeedHandler implements HttpHandler, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(FeedHandler.class.getName());
@@ -63,6 +71,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private final long maxWaitSeconds;
     private final int maxHeld;
     private final ScheduledExecutorService timer;
+    /** Writes the answers to held polls, off the timer thread (a stalled socket must not hold up the others). */
+    private final ExecutorService answers;
     private final Runnable stopListening;
     private final Set<Held> held = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -79,7 +89,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             this.request = request;
         }
 
-        /** Answers with whatever is there now, once. */
+        /** Answers with whatever is there now, once, on a thread of {@link #answers}. */
         void answer() {
             if (answered.compareAndSet(false, true)) {
                 held.remove(this);
@@ -87,10 +97,15 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                 if (t != null) {
                     t.cancel(false);
                 }
-                respondSafely(exchange, () -> {
+                Runnable respond = () -> respondSafely(exchange, () -> {
                     list(exchange, request, reader.readAll(request.after, request.limit));
                     return true;
                 });
+                try {
+                    answers.execute(respond);
+                } catch (RejectedExecutionException closedMeanwhile) {
+                    respond.run();
+                }
             }
         }
     }
@@ -109,6 +124,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         this.maxHeld = maxHeld;
         this.timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "flux-feed-timer");
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.answers = Executors.newCachedThreadPool(runnable -> {
+            Thread thread = new Thread(runnable, "flux-feed-answer");
             thread.setDaemon(true);
             return thread;
         });
@@ -177,9 +197,15 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private void hold(HttpExchange exchange, Request request) {
         Held poll = new Held(exchange, request);
         held.add(poll);
-        poll.timeout = timer.schedule(poll::answer, request.waitSeconds, TimeUnit.SECONDS);
-        // An append between our read and joining the list would not wake us: look once more.
-        if (!reader.readAll(request.after, 1).isEmpty()) {
+        try {
+            poll.timeout = timer.schedule(poll::answer, request.waitSeconds, TimeUnit.SECONDS);
+        } catch (RejectedExecutionException closing) {
+            poll.answer();
+            return;
+        }
+        // An append between our read and joining the list would not wake us, nor would a close() that
+        // went through the list before we joined it: look once more.
+        if (closed.get() || !reader.readAll(request.after, 1).isEmpty()) {
             poll.answer();
         }
     }
@@ -329,11 +355,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         // Copied token by token, which also checks it is one whole JSON value (the body is built in
         // memory, so a corrupt one leaves nothing half-sent).
         gen.writeFieldName("data");
-        try (JsonParser parser = JSON.getFactory().createParser(event.data())) {
+        try (JsonParser parser = JSON.getFactory().createParser(event.dataStream())) {
             if (parser.nextToken() == null) {
                 throw new IOException("the body is empty");
             }
-            gen.copyCurrentStructure(parser);
+            copyExactly(parser, gen);
             if (parser.nextToken() != null) {
                 throw new IOException("more follows the JSON value");
             }
@@ -341,6 +367,30 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             throw new HttpProblem(500, "corrupt_event", "the stored body of event " + event.eventId() + " ("
                     + event.streamId() + "@" + event.version() + ", type '" + event.type() + "') is not JSON: "
                     + e.getMessage());
+        }
+    }
+
+    /**
+     * Copies the value the parser is at, numbers as their text: {@code copyCurrentStructure} would pass
+     * a decimal through a {@code double} (12345678901234567.89 would come out as 1.2345678901234568E16).
+     */
+    private static void copyExactly(JsonParser parser, JsonGenerator gen) throws IOException {
+        int depth = 0;
+        do {
+            JsonToken token = parser.currentToken();
+            if (token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT) {
+                gen.writeNumber(parser.getText());
+            } else {
+                gen.copyCurrentEvent(parser);
+            }
+            if (token.isStructStart()) {
+                depth++;
+            } else if (token.isStructEnd()) {
+                depth--;
+            }
+        } while (depth > 0 && parser.nextToken() != null);
+        if (depth > 0) {
+            throw new IOException("the body ends inside a JSON value");
         }
     }
 
@@ -429,6 +479,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             poll.answer();
         }
         timer.shutdownNow();
+        answers.shutdown();     // the answers just handed over still go out
     }
 
     /** An HTTP error with its JSON code. */

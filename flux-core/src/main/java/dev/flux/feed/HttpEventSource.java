@@ -1,7 +1,10 @@
 package dev.flux.feed;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.subscription.EventSource;
@@ -40,16 +43,27 @@ import java.util.concurrent.ExecutionException;
  * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
  * events arrive within milliseconds without hammering the server. A connection error, a 5xx, or a
  * body that is not the feed's JSON throws a {@link FluxException} naming the URL; the subscription
- * backs off and tries again. Stopping the subscription cancels a long poll in flight.
+ * backs off and tries again. Stopping the subscription cancels a long poll in flight. A feed that
+ * answers a long poll at once with nothing (it holds as many as it may, or is closing) is not asked
+ * again at once: the subscription waits its poll interval first. Numbers in the events' data arrive
+ * with every digit the feed sent (decimals are read as {@link java.math.BigDecimal}, never a
+ * {@code double}).
  */
 public final class HttpEventSource implements EventSource {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .disable(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES)
+            .build();
+    /** An empty answer to a long poll sooner than this was not held (see {@link #waitsForEvents}). */
+    private static final long HELD_AT_LEAST_NANOS = 500_000_000L;
 
     private final URI feed;
     private final HttpClient client;
     private final long waitSeconds;
     private final Duration timeout;
     private volatile CompletableFuture<HttpResponse<byte[]>> inFlight;
+    /** Whether the last read was an empty page the feed answered without holding the poll. */
+    private volatile boolean answeredAtOnce;
 
     private HttpEventSource(URI feed, HttpClient client, long waitSeconds, Duration timeout) {
         this.feed = feed;
@@ -64,8 +78,8 @@ public final class HttpEventSource implements EventSource {
     }
 
     /**
-     * As {@link #of(URI)}, long-polling {@code wait} at a time ({@link Duration#ZERO} for plain polls,
-     * paced by the subscription's poll interval).
+     * As {@link #of(URI)}, long-polling {@code wait} at a time, in whole seconds rounded up
+     * ({@link Duration#ZERO} for plain polls, paced by the subscription's poll interval).
      */
     public static HttpEventSource of(URI feed, Duration wait) {
         if (feed == null || feed.getScheme() == null
@@ -81,7 +95,9 @@ public final class HttpEventSource implements EventSource {
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
         String text = feed.toString();
         URI base = URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
-        return new HttpEventSource(base, client, wait.toSeconds(), wait.plusSeconds(10));
+        // The feed's wait is in whole seconds: round up, so a short wait still long-polls.
+        long waitSeconds = wait.isZero() ? 0 : wait.plusNanos(999_999_999).toSeconds();
+        return new HttpEventSource(base, client, waitSeconds, Duration.ofSeconds(waitSeconds).plusSeconds(10));
     }
 
     @Override
@@ -91,6 +107,8 @@ public final class HttpEventSource implements EventSource {
         }
         URI uri = URI.create(feed + "?after=" + after + "&limit=" + maxCount + "&include=data"
                 + (waitSeconds > 0 ? "&wait=" + waitSeconds : ""));
+        answeredAtOnce = false;
+        long asked = System.nanoTime();
         JsonNode page = get(uri);
         if (page == null) {
             return List.of();
@@ -99,6 +117,7 @@ public final class HttpEventSource implements EventSource {
         if (events == null || !events.isArray()) {
             throw malformed(uri, "no 'events' array");
         }
+        answeredAtOnce = waitSeconds > 0 && events.isEmpty() && System.nanoTime() - asked < HELD_AT_LEAST_NANOS;
         List<RecordedEvent> read = new ArrayList<>(events.size());
         long previous = after;
         for (JsonNode entry : events) {
@@ -132,9 +151,13 @@ public final class HttpEventSource implements EventSource {
         return position.asLong();
     }
 
+    /**
+     * True when long-polling, unless the last read came back empty at once (the feed did not hold it):
+     * then the subscription sleeps its poll interval before asking again, rather than asking in a loop.
+     */
     @Override
     public boolean waitsForEvents() {
-        return waitSeconds > 0;
+        return waitSeconds > 0 && !answeredAtOnce;
     }
 
     @Override

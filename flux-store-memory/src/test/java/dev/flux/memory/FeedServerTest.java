@@ -19,7 +19,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.math.BigDecimal;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -438,6 +441,113 @@ class FeedServerTest {
 
         assertTrue(tookMillis < 10_000, "stop waited for the long poll to end: " + tookMillis + " ms");
         assertEquals(Subscription.State.STOPPED, subscription.state());
+    }
+
+    @Test
+    void numbersInTheDataKeepEveryDigitThroughTheFeedAndTheHttpSource() throws Exception {
+        String body = "{\"amount\":12345678901234567.89,\"rate\":0.10000000000000000001,\"price\":1.10,"
+                + "\"huge\":1e400,\"count\":123456789012345678901234567890}";
+        EventData stored = EventData.of("Priced", body.getBytes(StandardCharsets.UTF_8), Map.of());
+        store.append("Price-1", ExpectedVersion.NO_STREAM, List.of(stored));
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        String one = get(URI.create(feed.uri() + "/" + stored.eventId())).body();
+        String page = get(URI.create(feed.uri() + "?include=data")).body();
+        for (String served : List.of(one, page)) {
+            assertTrue(served.contains(body), "the data as stored, digit for digit: " + served);
+        }
+        if (commandExists("curl")) {
+            Process curl = new ProcessBuilder("curl", "-s", feed.uri() + "/" + stored.eventId()).start();
+            String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(curl.waitFor(30, TimeUnit.SECONDS));
+            assertTrue(out.contains(body), out);
+        }
+
+        RecordedEvent remote = HttpEventSource.of(feed.uri(), Duration.ZERO).read(0, 10).get(0);
+        ObjectMapper exact = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
+        JsonNode received = exact.readTree(remote.data());
+        assertEquals(0, new BigDecimal("12345678901234567.89").compareTo(received.get("amount").decimalValue()));
+        assertEquals(0, new BigDecimal("0.10000000000000000001").compareTo(received.get("rate").decimalValue()));
+        assertEquals(0, new BigDecimal("1e400").compareTo(received.get("huge").decimalValue()));
+        assertEquals(new java.math.BigInteger("123456789012345678901234567890"), received.get("count").bigIntegerValue());
+        assertTrue(new String(remote.data(), StandardCharsets.UTF_8).contains("\"price\":1.10"), "the scale is kept too");
+    }
+
+    @Test
+    void aConsumerThatStopsReadingDelaysNoOtherLongPoll() throws Exception {
+        FeedServer feed = feed(FeedServer.builder(store));
+        try (Socket stalled = new Socket()) {
+            stalled.setReceiveBufferSize(4096);
+            stalled.connect(new InetSocketAddress("127.0.0.1", feed.port()));
+            OutputStream request = stalled.getOutputStream();
+            request.write(("GET /events?after=0&wait=30&limit=1000&include=data HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            request.flush();
+            Thread.sleep(500);      // its poll is now held, to be answered by the append below
+            byte[] big = ("{\"pad\":\"" + "x".repeat(40_000) + "\"}").getBytes(StandardCharsets.UTF_8);
+            List<EventData> events = new ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                events.add(EventData.of("Padded", big, Map.of()));
+            }
+            store.append("Pad-1", ExpectedVersion.NO_STREAM, events);   // its answer (12 MB) now fills the socket
+
+            long started = System.nanoTime();
+            HttpResponse<String> timedOut = http.sendAsync(HttpRequest.newBuilder(URI.create(feed.uri() + "?after=300&wait=1"))
+                    .build(), HttpResponse.BodyHandlers.ofString()).get(10, TimeUnit.SECONDS);
+            assertEquals(200, timedOut.statusCode());
+            CompletableFuture<HttpResponse<String>> woken = http.sendAsync(HttpRequest.newBuilder(
+                    URI.create(feed.uri() + "?after=300&wait=20")).build(), HttpResponse.BodyHandlers.ofString());
+            Thread.sleep(200);
+            append("Account-1", 1);
+            JsonNode answer = JSON.readTree(woken.get(10, TimeUnit.SECONDS).body());
+            assertEquals(301, answer.get("events").get(0).get("position").asLong());
+            assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(10));
+        }
+    }
+
+    @Test
+    void anHttpSubscriptionDoesNotAskInALoopWhenTheFeedHoldsNoPoll() throws Exception {
+        List<String> requests = new CopyOnWriteArrayList<>();
+        URI uri = serveRecordingQueries(FeedServer.builder(store).maxHeld(0).handler(), requests);  // answers polls at once
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = Subscription.builder(HttpEventSource.of(uri, Duration.ofSeconds(5)))
+                .pollInterval(Duration.ofMillis(200)).onRecorded(e -> seen.add(e.position())).start();
+        try {
+            Thread.sleep(2_000);
+            int asked = requests.size();
+            append("Account-1", 1);
+            assertTrue(subscription.awaitPosition(1, Duration.ofSeconds(10)), "events still arrive, by polling");
+            assertTrue(asked <= 20, "asked " + asked + " times in 2 s: every empty answer came at once");
+        } finally {
+            assertTrue(subscription.stop(Duration.ofSeconds(10)));
+        }
+        assertEquals(List.of(1L), seen);
+    }
+
+    @Test
+    void aWaitUnderASecondStillLongPollsForAWholeSecond() throws Exception {
+        List<String> queries = new CopyOnWriteArrayList<>();
+        URI uri = serveRecordingQueries(FeedHandler.of(store), queries);
+        append("Account-1", 1);
+
+        assertEquals(1, HttpEventSource.of(uri, Duration.ofMillis(500)).read(0, 10).size());
+        assertEquals(0, HttpEventSource.of(uri, Duration.ZERO).read(1, 10).size());
+
+        assertTrue(queries.get(0).endsWith("&wait=1"), queries.toString());
+        assertFalse(queries.get(1).contains("wait="), queries.toString());
+    }
+
+    /** Mounts {@code handler} at /events in a server of the test's own that records each request's query. */
+    private URI serveRecordingQueries(FeedHandler handler, List<String> queries) throws IOException {
+        toClose.add(handler);
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/events", exchange -> {
+            queries.add(exchange.getRequestURI().getRawQuery());
+            handler.handle(exchange);
+        });
+        server.start();
+        toClose.add(() -> server.stop(0));
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
     }
 
     @Test
