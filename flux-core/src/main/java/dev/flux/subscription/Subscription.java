@@ -231,13 +231,25 @@ public final class Subscription {
         if (Thread.currentThread() == worker) {
             return false;
         }
+        // Tell the source again every 100 ms: a read that began just after the first call (its long poll
+        // not yet in flight) would miss it and wait its whole poll out.
+        long deadline = System.nanoTime() + timeout.toNanos();
         try {
-            source.stopWaiting();
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + ": the source did not stop waiting: " + e, e);
-        }
-        try {
-            return finished.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            while (true) {
+                try {
+                    source.stopWaiting();
+                } catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + ": the source did not stop"
+                            + " waiting: " + e, e);
+                }
+                long left = deadline - System.nanoTime();
+                if (finished.await(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)), TimeUnit.NANOSECONDS)) {
+                    return true;
+                }
+                if (left <= TimeUnit.MILLISECONDS.toNanos(100)) {
+                    return false;
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return finished.getCount() == 0;

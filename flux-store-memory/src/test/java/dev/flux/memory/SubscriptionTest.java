@@ -710,6 +710,58 @@ class SubscriptionTest {
         assertEquals(last, subscription.position());
     }
 
+    @Test
+    void aStopThatCameJustBeforeALongPollWasInFlightStillEndsIt() throws Exception {
+        CountDownLatch reading = new CountDownLatch(1);
+        CountDownLatch released = new CountDownLatch(1);
+        AtomicInteger missedStops = new AtomicInteger();
+        EventSource lateLongPoll = new EventSource() {
+            private volatile boolean inFlight;
+
+            @Override
+            public List<RecordedEvent> read(long after, int maxCount) {
+                reading.countDown();
+                sleep(300);                 // a stop now finds no poll in flight to cancel
+                inFlight = true;
+                try {
+                    released.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return List.of();
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return event.position();
+            }
+
+            @Override
+            public long end() {
+                return 0;
+            }
+
+            @Override
+            public boolean waitsForEvents() {
+                return true;
+            }
+
+            @Override
+            public void stopWaiting() {
+                if (inFlight) {
+                    released.countDown();
+                } else {
+                    missedStops.incrementAndGet();
+                }
+            }
+        };
+        Subscription subscription = start(Subscription.builder(lateLongPoll).onRecorded(e -> { }));
+        assertTrue(reading.await(10, TimeUnit.SECONDS));
+
+        assertTrue(subscription.stop(Duration.ofSeconds(5)), "stop() told the source again once its poll was in flight");
+        assertTrue(missedStops.get() > 0, "the first call came before the poll was in flight");
+    }
+
     /** An offset store over another, for tests to override one call of. */
     private static class HookedOffsets implements OffsetStore {
         private final OffsetStore inner;
