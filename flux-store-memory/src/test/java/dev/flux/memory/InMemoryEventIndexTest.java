@@ -45,4 +45,29 @@ class InMemoryEventIndexTest {
             assertEquals(20_000, store.lastPosition());
         }
     }
+
+    @Test
+    void idsWhoseHashesCollideAreToldApart() {
+        // The table hashes msb ^ lsb: flipping the same bits in both halves keeps the hash.
+        UUID first = new UUID(0x0123_4567_89AB_7DEFL, 0x8FED_CBA9_8765_4321L);
+        UUID second = new UUID(first.getMostSignificantBits() ^ 0xFF00L, first.getLeastSignificantBits() ^ 0xFF00L);
+        UUID unknown = new UUID(first.getMostSignificantBits() ^ 0x0F0F_0000L, first.getLeastSignificantBits() ^ 0x0F0F_0000L);
+        try (InMemoryEventStore store = new InMemoryEventStore()) {
+            store.append("Hash-1", ExpectedVersion.NO_STREAM, List.of(event(first, "first")));
+            store.append("Hash-2", ExpectedVersion.NO_STREAM, List.of(event(second, "second")));
+
+            assertEquals("Hash-1", store.readEvent(first).orElseThrow().streamId());
+            assertEquals("Hash-2", store.readEvent(second).orElseThrow().streamId());
+            assertTrue(store.readEvent(unknown).isEmpty(), "an id that only shares a hash is not found");
+            assertThrows(DuplicateEventIdException.class,
+                    () -> store.append("Hash-3", ExpectedVersion.ANY, List.of(event(second, "again"))));
+            assertEquals(1, store.append("Hash-3", ExpectedVersion.NO_STREAM,
+                    List.of(event(unknown, "third"), event(UUID.randomUUID(), "fourth"))));
+            assertEquals("Hash-3", store.readEvent(unknown).orElseThrow().streamId());
+        }
+    }
+
+    private static EventData event(UUID id, String text) {
+        return new EventData(id, "Noted", ("{\"text\":\"" + text + "\"}").getBytes(StandardCharsets.UTF_8), Map.of());
+    }
 }
