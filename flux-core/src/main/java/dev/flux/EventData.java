@@ -18,7 +18,10 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public record EventData(UUID eventId, String type, byte[] data, Map<String, String> metadata) {
 
-    /** @throws IllegalArgumentException when an argument is null, the type is blank, or metadata holds a null */
+    /**
+     * @throws IllegalArgumentException when an argument is null, the type is blank, metadata holds a null,
+     *                                  or the type or metadata holds a lone surrogate (see {@link Utf8})
+     */
     public EventData {
         if (eventId == null) {
             throw new IllegalArgumentException("eventId must not be null");
@@ -29,8 +32,13 @@ public record EventData(UUID eventId, String type, byte[] data, Map<String, Stri
         if (data == null) {
             throw new IllegalArgumentException("data must not be null (event " + eventId + ", type " + type + ")");
         }
+        Utf8.requireEncodable(type, "type of event", eventId);
         data = data.clone();
         metadata = hasNoNulls(metadata) ? immutable(metadata) : Metadata.copyOf(metadata, "event " + eventId);
+        for (Map.Entry<String, String> entry : metadata.entrySet()) {
+            Utf8.requireEncodable(entry.getKey(), "metadata key of event", eventId);
+            Utf8.requireEncodable(entry.getValue(), "metadata value of event", eventId);
+        }
     }
 
     /** Whether the metadata can be kept as it is checked (the error message is only built when it cannot). */

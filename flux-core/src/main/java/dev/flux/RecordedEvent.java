@@ -28,7 +28,7 @@ public record RecordedEvent(String streamId, long version, long position, UUID e
 
     /** @throws IllegalArgumentException when an argument is null or blank, or a number is out of range */
     public RecordedEvent {
-        StreamName.requireStreamId(streamId);
+        StreamName.requirePresent(streamId);
         if (version < 0) {
             throw new IllegalArgumentException("version must be >= 0, was " + version + " (stream " + streamId + ")");
         }

@@ -48,9 +48,14 @@ public final class StreamName {
     /**
      * Checks a stream id argument.
      *
-     * @throws IllegalArgumentException when it is null or blank
+     * @throws IllegalArgumentException when it is null or blank, or holds a lone surrogate (see {@link Utf8})
      */
     public static String requireStreamId(String streamId) {
+        return Utf8.requireEncodable(requirePresent(streamId), "stream id", null);
+    }
+
+    /** The null-or-blank part of {@link #requireStreamId}, for records made of what a store read back. */
+    static String requirePresent(String streamId) {
         if (streamId == null || streamId.isBlank()) {
             throw new IllegalArgumentException("streamId must not be null or blank, was " + quote(streamId));
         }
@@ -60,7 +65,7 @@ public final class StreamName {
     /**
      * Checks a category argument.
      *
-     * @throws IllegalArgumentException when it is null or blank, or contains {@code -}
+     * @throws IllegalArgumentException when it is null or blank, contains {@code -} or holds a lone surrogate
      */
     public static String requireCategory(String category) {
         if (category == null || category.isBlank()) {
@@ -69,7 +74,7 @@ public final class StreamName {
         if (category.indexOf('-') >= 0) {
             throw new IllegalArgumentException("category must not contain '-', was '" + category + "'");
         }
-        return category;
+        return Utf8.requireEncodable(category, "category", null);
     }
 
     private static String quote(String s) {

@@ -47,6 +47,25 @@ class RecordsTest {
     }
 
     @Test
+    void eventDataRefusesTextUtf8CannotHoldNamingWhereItIs() {
+        UUID id = UUID.randomUUID();
+        IllegalArgumentException type = assertThrows(IllegalArgumentException.class,
+                () -> new EventData(id, "Credited\uD800", BODY, Map.of()));
+        IllegalArgumentException key = assertThrows(IllegalArgumentException.class,
+                () -> new EventData(id, "Credited", BODY, Map.of("us\uDC00er", "ana")));
+        IllegalArgumentException value = assertThrows(IllegalArgumentException.class,
+                () -> new EventData(id, "Credited", BODY, Map.of("user", "an\uD83Da")));
+
+        assertTrue(type.getMessage().startsWith("type of event " + id) && type.getMessage().contains("at index 8"),
+                type.getMessage());
+        assertTrue(key.getMessage().startsWith("metadata key of event " + id) && key.getMessage().contains("\\uDC00"),
+                key.getMessage());
+        assertTrue(value.getMessage().startsWith("metadata value of event " + id), value.getMessage());
+        assertEquals("ana \uD83D\uDE00", new EventData(id, "Credited", BODY, Map.of("user", "ana \uD83D\uDE00"))
+                .metadata().get("user"), "a surrogate pair is a character like any other");
+    }
+
+    @Test
     void eventsWithEqualContentAreEqual() {
         UUID id = UUID.randomUUID();
         assertEquals(new EventData(id, "T", BODY.clone(), Map.of()), new EventData(id, "T", BODY.clone(), Map.of()));

@@ -1,5 +1,7 @@
 package dev.flux.subscription;
 
+import dev.flux.Utf8;
+
 import java.util.OptionalLong;
 
 /**
@@ -49,13 +51,15 @@ public interface OffsetStore {
     /**
      * Checks the arguments of a call.
      *
-     * @throws IllegalArgumentException when the name is null or blank or the position is negative
+     * @throws IllegalArgumentException when the name is null or blank or holds a lone surrogate (see
+     *                                  {@link Utf8}), or the position is negative
      */
     static void requireValid(String name, long position) {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("subscription name must not be null or blank, was "
                     + (name == null ? "null" : "'" + name + "'"));
         }
+        Utf8.requireEncodable(name, "subscription name", null);
         if (position < 0) {
             throw new IllegalArgumentException("position for '" + name + "' must be >= 0, was " + position);
         }

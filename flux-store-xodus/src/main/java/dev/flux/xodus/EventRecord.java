@@ -3,6 +3,7 @@ package dev.flux.xodus;
 import dev.flux.EventData;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
+import dev.flux.Utf8;
 import jetbrains.exodus.ByteIterable;
 
 import java.nio.charset.StandardCharsets;
@@ -126,17 +127,7 @@ final class EventRecord {
      *                                  (Java would store a {@code ?} instead)
      */
     static byte[] utf8(String s, String what) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (Character.isSurrogate(c)) {
-                if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-                    i++;
-                } else {
-                    throw new IllegalArgumentException(what + " holds a lone surrogate \\u"
-                            + Integer.toHexString(c).toUpperCase() + " at index " + i + ", which UTF-8 cannot store");
-                }
-            }
-        }
+        Utf8.requireEncodable(s, what, null);
         return s.getBytes(StandardCharsets.UTF_8);
     }
 

@@ -418,6 +418,32 @@ public abstract class EventStoreContract {
         assertEquals(List.of(), readAll(), "no refused call wrote anything");
     }
 
+    @Test
+    void aStreamIdUtf8CannotHoldIsRefusedAndSupplementaryCharactersRoundTrip() {
+        List<EventData> one = events(1);
+        for (String lone : List.of("account-\uD800", "account-\uDC00x", "account-a\uDBFF")) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> store.append(lone, ExpectedVersion.ANY, one));
+            assertTrue(refused.getMessage().contains("lone surrogate"), refused.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> store.readStream(lone, 0, 10));
+            assertThrows(IllegalArgumentException.class, () -> store.streamVersion(lone));
+        }
+        assertThrows(IllegalArgumentException.class, () -> store.readCategory("acc\uD800", 0, 10));
+        assertEquals(List.of(), readAll(), "no refused call wrote anything");
+
+        String emoji = "account-\uD83D\uDE00";       // U+1F600, a surrogate pair in Java
+        String replacement = "account-\uFFFD";        // what an encoder writes for a lone surrogate
+        store.append(emoji, ExpectedVersion.NO_STREAM, one);
+        store.append(replacement, ExpectedVersion.NO_STREAM, events(2));
+
+        List<RecordedEvent> read = readStream(emoji);
+        assertEquals(1, read.size());
+        assertEquals(emoji, read.get(0).streamId());
+        assertEquals(one.get(0).eventId(), read.get(0).eventId());
+        assertEquals(2, readStream(replacement).size(), "the streams are kept apart");
+        assertEquals(0, store.streamVersion(emoji));
+    }
+
     // ---- concurrency ----
 
     @Test

@@ -111,6 +111,20 @@ public abstract class OffsetStoreContract {
     }
 
     @Test
+    void aNameUtf8CannotHoldIsRefusedAndSupplementaryCharactersRoundTrip() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> offsets.save("sub-\uD800", 1));
+        assertTrue(refused.getMessage().contains("lone surrogate"), refused.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> offsets.load("sub-\uDC00"));
+        assertThrows(IllegalArgumentException.class, () -> offsets.delete("sub-\uDC00"));
+
+        offsets.save("sub-\uD83D\uDE00", 7);
+        offsets.save("sub-\uFFFD", 9);
+
+        assertEquals(7, offsets.load("sub-\uD83D\uDE00"));
+        assertEquals(9, offsets.load("sub-\uFFFD"));
+    }
+
+    @Test
     void concurrentSaversOfDifferentNamesAllLand() throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(8);
         try {
