@@ -12,11 +12,14 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -68,9 +71,17 @@ import java.util.function.Consumer;
  * subscription (a task {@code shutdownNow} dropped never runs) stops it at once, leaving its stored
  * offset as it was. When caught up it sleeps until the
  * source signals an append (in-process stores do) or the poll interval passes; it never busy-waits.
+ *
+ * <p><b>Names.</b> While a durable subscription runs, its name is taken on its offset store in this
+ * process: starting another under the same name on the same store throws, since the two would
+ * overwrite each other's offset and each skip or repeat events. The name is free again once the
+ * subscription has stopped. Across processes nothing checks: give each process its own name (and see
+ * {@link Builder#group}).
  */
 public final class Subscription {
     private static final System.Logger LOG = System.getLogger(Subscription.class.getName());
+    /** The names the running durable subscriptions of this process hold, per offset store (by identity). */
+    private static final Map<OffsetStore, Set<String>> RUNNING_NAMES = new IdentityHashMap<>();
 
     /** Where a subscription is in its life. */
     public enum State { NEW, RUNNING, PAUSED, STOPPED, FAILED }
@@ -102,6 +113,8 @@ public final class Subscription {
     private final AtomicBoolean claimed = new AtomicBoolean();
     /** Counts wake-ups, so the reading loop can tell one came while it was busy (see {@link #run}). */
     private final AtomicLong wakeUps = new AtomicLong();
+    /** Whether this subscription holds its name in {@link #RUNNING_NAMES}; guarded by that map. */
+    private boolean holdsName;
     private volatile State state = State.NEW;
     private volatile boolean stopRequested;
     private volatile boolean pauseRequested;
@@ -155,13 +168,16 @@ public final class Subscription {
      * thread and hands events to the handlers from there.
      *
      * @return this
-     * @throws IllegalStateException when it was started before
+     * @throws IllegalStateException when it was started before, or another subscription of this process
+     *                               runs under its durable name on the same offset store (this one is
+     *                               then left unstarted, and can be started once that one stopped)
      */
     public Subscription start() {
         synchronized (lifecycle) {
             if (state != State.NEW) {
                 throw new IllegalStateException("subscription " + describe() + " was already started (state " + state + ")");
             }
+            takeName();
             state = pauseRequested ? State.PAUSED : State.RUNNING;
         }
         if (executor == null) {
@@ -173,6 +189,7 @@ public final class Subscription {
                 executor.execute(this::run);
             } catch (RuntimeException rejected) {
                 state = State.STOPPED;
+                releaseName();
                 finished.countDown();
                 throw new FluxException("the executor refused subscription " + describe() + ": " + rejected, rejected);
             }
@@ -222,6 +239,7 @@ public final class Subscription {
             if (state == State.NEW || claimed.compareAndSet(false, true)) {
                 // Never started, or started but its thread or task has not run yet (and now never will).
                 state = State.STOPPED;
+                releaseName();
                 finished.countDown();
                 signalProgress();
                 return true;
@@ -402,12 +420,41 @@ public final class Subscription {
                 synchronized (lifecycle) {
                     state = failure != null ? State.FAILED : State.STOPPED;
                 }
+                releaseName();
                 finished.countDown();
                 signalProgress();
                 worker = null;
                 if (interrupted) {
                     Thread.currentThread().interrupt();
                 }
+            }
+        }
+    }
+
+    private void takeName() {
+        if (offsets == null) {
+            return;
+        }
+        synchronized (RUNNING_NAMES) {
+            if (!RUNNING_NAMES.computeIfAbsent(offsets, o -> new HashSet<>()).add(name)) {
+                throw new IllegalStateException("another subscription named '" + name + "' is running on offset store "
+                        + offsets + " in this process: the two would overwrite each other's offset. Stop it first,"
+                        + " or give this one a name of its own");
+            }
+            holdsName = true;
+        }
+    }
+
+    private void releaseName() {
+        synchronized (RUNNING_NAMES) {
+            if (!holdsName) {
+                return;
+            }
+            holdsName = false;
+            Set<String> names = RUNNING_NAMES.get(offsets);
+            names.remove(name);
+            if (names.isEmpty()) {
+                RUNNING_NAMES.remove(offsets);
             }
         }
     }

@@ -2,6 +2,7 @@ package dev.flux.memory;
 
 import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.serialization.EventDecodingException;
 import dev.flux.serialization.EventTypes;
@@ -27,10 +28,11 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -142,6 +144,59 @@ class SubscriptionTest {
         awaitPosition(two, last);
 
         assertEquals(allPositions(), seen);
+    }
+
+    @Test
+    void aDurableNameRunsOncePerOffsetStoreAndIsFreeAgainAfterTheStop() throws Exception {
+        long first = append("Account-1", new Credited(1), new Credited(2));
+        Subscription one = start(Subscription.builder(EventSource.all(store)).name("balances", offsets)
+                .onRecorded(e -> { }));
+        awaitPosition(one, first);
+        Subscription twin = Subscription.builder(EventSource.all(store)).name("balances", offsets)
+                .onRecorded(e -> { }).build();
+        started.add(twin);
+
+        IllegalStateException refused = assertThrows(IllegalStateException.class, twin::start);
+
+        assertTrue(refused.getMessage().contains("'balances'") && refused.getMessage().contains("running"),
+                refused.getMessage());
+        assertEquals(Subscription.State.NEW, twin.state(), "the refused one is left unstarted");
+        InMemoryOffsetStore otherStore = new InMemoryOffsetStore();
+        Subscription elsewhere = start(Subscription.builder(EventSource.all(store)).name("balances", otherStore)
+                .onRecorded(e -> { }));
+        Subscription otherName = start(Subscription.builder(EventSource.all(store)).name("audit", offsets)
+                .onRecorded(e -> { }));
+        awaitPosition(elsewhere, first);
+        awaitPosition(otherName, first);
+
+        assertTrue(one.stop(WAIT));
+        long last = append("Account-1", new Credited(3));
+        twin.start();
+        awaitPosition(twin, last);
+        assertTrue(twin.stop(WAIT));
+        assertEquals(last, offsets.load("balances"));
+    }
+
+    @Test
+    void aSubscriptionStoppedBeforeItRanOrRefusedByItsExecutorFreesItsName() throws Exception {
+        Executor refusing = task -> {
+            throw new RejectedExecutionException("pool full");
+        };
+        Subscription rejected = Subscription.builder(EventSource.all(store)).name("n", offsets).executor(refusing)
+                .onRecorded(e -> { }).build();
+        assertThrows(FluxException.class, rejected::start);
+        Subscription neverRun = Subscription.builder(EventSource.all(store)).name("n", offsets).executor(task -> { })
+                .onRecorded(e -> { }).build().start();
+        assertTrue(neverRun.stop(WAIT));
+        Subscription unstarted = Subscription.builder(EventSource.all(store)).name("n", offsets)
+                .onRecorded(e -> { }).build();
+        Subscription running = start(Subscription.builder(EventSource.all(store)).name("n", offsets)
+                .onRecorded(e -> { }));
+        unstarted.stop();   // stopping one that never started must not free the name the running one holds
+
+        assertThrows(IllegalStateException.class, () -> start(Subscription.builder(EventSource.all(store))
+                .name("n", offsets).onRecorded(e -> { })));
+        assertTrue(running.stop(WAIT));
     }
 
     @Test
