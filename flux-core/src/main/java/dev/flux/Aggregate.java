@@ -30,7 +30,7 @@ import java.util.Map;
  */
 public abstract class Aggregate {
     private final Handlers handlers = Handlers.of(getClass());
-    private final List<Object> uncommitted = new ArrayList<>();
+    private final EventBuffer uncommitted = new EventBuffer();
     /** Metadata of the uncommitted events at the same index; null while every one has none. */
     private List<Map<String, String>> uncommittedMetadata;
     private String id;

@@ -2,6 +2,7 @@ package dev.flux;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -56,6 +57,35 @@ class AggregateTest {
         void handleDebited(Debited e) {
             balance -= e.amount();
         }
+    }
+
+    @Test
+    void manyUncommittedEventsKeepTheirOrderAndMetadataInALiveReadOnlyView() {
+        Account account = new Account();
+        List<Object> view = account.uncommittedEvents();
+        List<Object> expected = new ArrayList<>();
+
+        for (int i = 0; i < 40; i++) {
+            Object event = i % 3 == 0 ? new Debited(i) : new Credited(i);
+            if (i % 3 == 0) {
+                account.update(event);
+            } else {
+                account.update(event, Map.of(Metadata.CORRELATION_ID, "c-" + i));
+            }
+            expected.add(event);
+        }
+
+        assertEquals(expected, view, "a view taken before the updates shows them all, in order");
+        assertEquals(expected, account.uncommittedEvents());
+        for (int i = 0; i < 40; i++) {
+            assertEquals(i % 3 == 0 ? Map.of() : Map.of(Metadata.CORRELATION_ID, "c-" + i), account.uncommittedMetadata(i));
+        }
+        assertThrows(UnsupportedOperationException.class, () -> view.add(new Debited(1)));
+        assertThrows(IndexOutOfBoundsException.class, () -> view.get(40));
+        account.markCommitted(39);
+        assertEquals(List.of(), view);
+        account.update(new Debited(5));
+        assertEquals(List.of(new Debited(5)), view, "the buffer is reused after a save");
     }
 
     @Test
