@@ -59,6 +59,59 @@ class AggregateTest {
         }
     }
 
+    static class Deposit {
+        final long amount;
+
+        Deposit(long amount) {
+            this.amount = amount;
+        }
+    }
+
+    static final class CashDeposit extends Deposit {
+        CashDeposit(long amount) {
+            super(amount);
+        }
+    }
+
+    static final class ChequeDeposit extends Deposit {
+        ChequeDeposit(long amount) {
+            super(amount);
+        }
+    }
+
+    static class Till extends Aggregate {
+        long cash;
+        long total;
+
+        @SuppressWarnings("unused")
+        private void handleDeposit(Deposit e) {
+            total += e.amount;
+        }
+
+        @SuppressWarnings("unused")
+        private void handleCashDeposit(Deposit e) {   // named after the subclass, taking its superclass
+            cash += e.amount;
+            total += e.amount;
+        }
+    }
+
+    @Test
+    void anEventOfASubclassGoesToTheHandlerNamedAfterItEveryTime() {
+        Till till = new Till();
+
+        till.update(new Deposit(1));
+        till.update(new CashDeposit(10));
+        till.update(new CashDeposit(100));
+        till.update(new Deposit(1000));
+
+        assertEquals(110, till.cash);
+        assertEquals(1111, till.total);
+        MissingHandlerException missing = assertThrows(MissingHandlerException.class, () -> till.update(new ChequeDeposit(5)));
+        assertTrue(missing.getMessage().contains("handleChequeDeposit"), missing.getMessage());
+        assertEquals(4, till.uncommittedEvents().size(), "the refused event was neither applied nor buffered");
+        assertEquals(1111, till.total);
+    }
+
     @Test
     void manyUncommittedEventsKeepTheirOrderAndMetadataInALiveReadOnlyView() {
         Account account = new Account();
