@@ -66,6 +66,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
 
     private final EventReader reader;
     private final UnaryOperator<RecordedEvent> upcast;
+    /** What links start with, from {@link FeedServer.Builder#publicUri}; null to build them from each request. */
+    private final String publicBase;
     private final int defaultLimit;
     private final int maxLimit;
     private final long maxWaitSeconds;
@@ -115,9 +117,10 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     }
 
     FeedHandler(EventReader reader, int defaultLimit, int maxLimit, long maxWaitSeconds, int maxHeld, long recheckMillis,
-                UnaryOperator<RecordedEvent> upcast) {
+                UnaryOperator<RecordedEvent> upcast, String publicBase) {
         this.reader = reader;
         this.upcast = upcast;
+        this.publicBase = publicBase;
         this.defaultLimit = defaultLimit;
         this.maxLimit = maxLimit;
         this.maxWaitSeconds = maxWaitSeconds;
@@ -282,7 +285,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     }
 
     private void list(HttpExchange exchange, Request request, List<RecordedEvent> page) throws IOException {
-        String base = baseUrl(exchange);
+        String base = baseUrl(exchange, publicBase);
         long next = page.isEmpty() ? request.after : page.get(page.size() - 1).position();
         send(exchange, 200, json(gen -> {
             gen.writeStartObject();
@@ -315,7 +318,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         if (found.isEmpty()) {
             throw new HttpProblem(404, "not_found", "no event with id " + id);
         }
-        String base = baseUrl(exchange);
+        String base = baseUrl(exchange, publicBase);
         RecordedEvent event = current(found.get());
         send(exchange, 200, json(gen -> {
             gen.writeStartObject();
@@ -394,7 +397,10 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
     }
 
-    private static String baseUrl(HttpExchange exchange) {
+    private static String baseUrl(HttpExchange exchange, String publicBase) {
+        if (publicBase != null) {
+            return publicBase;
+        }
         String host = exchange.getRequestHeaders().getFirst("Host");
         if (host == null || host.isBlank()) {
             var local = exchange.getLocalAddress();

@@ -129,6 +129,7 @@ public final class FeedServer implements AutoCloseable {
         private int threads = 4;
         private int backlog = 128;
         private UnaryOperator<RecordedEvent> upcast = UnaryOperator.identity();
+        private String publicBase;
 
         private Builder(EventReader reader) {
             if (reader == null) {
@@ -214,6 +215,27 @@ public final class FeedServer implements AutoCloseable {
         }
 
         /**
+         * Where consumers reach the event list when that is not the address bound: behind a reverse
+         * proxy or a TLS terminator, say {@code https://api.example.com/accounts/events}. The links in
+         * answers ({@code url}, {@code next}) then start with it, whatever the request's {@code Host}
+         * header says. Default: {@code http://}, the request's {@code Host} header and the path.
+         *
+         * @throws IllegalArgumentException unless it is an absolute http or https URI with a host and no
+         *                                  query or fragment
+         */
+        public Builder publicUri(URI publicUri) {
+            if (publicUri == null || !("http".equalsIgnoreCase(publicUri.getScheme())
+                    || "https".equalsIgnoreCase(publicUri.getScheme())) || publicUri.getHost() == null
+                    || publicUri.getRawQuery() != null || publicUri.getRawFragment() != null) {
+                throw new IllegalArgumentException("publicUri must be an absolute http or https URI with a host and no"
+                        + " query or fragment, was " + publicUri);
+            }
+            String base = publicUri.toString();
+            this.publicBase = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
+            return this;
+        }
+
+        /**
          * Serve every event as the current code sees it: upcast through {@code serializer}'s
          * {@link dev.flux.serialization.EventTypes} to the current schema version and type name, so that
          * consumers need only the current classes. Default: events as stored.
@@ -228,7 +250,8 @@ public final class FeedServer implements AutoCloseable {
 
         /** A handler with these options (host, port and threads aside) to mount in a server of your own. */
         public FeedHandler handler() {
-            return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis(), upcast);
+            return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis(), upcast,
+                    publicBase);
         }
 
         /**

@@ -312,6 +312,44 @@ class FeedServerTest {
     }
 
     @Test
+    void linksStartWithThePublicUriWhenOneIsGiven() throws Exception {
+        append("Account-1", 5);
+        FeedServer proxied = feed(FeedServer.builder(store).publicUri(URI.create("https://feed.example.com/accounts/events/")));
+
+        JsonNode page = getJson(URI.create(proxied.uri() + "?after=0"));
+
+        assertEquals("https://feed.example.com/accounts/events?after=1&limit=100", page.get("next").asText());
+        String id = page.get("events").get(0).get("event_id").asText();
+        assertEquals("https://feed.example.com/accounts/events/" + id, page.get("events").get(0).get("url").asText());
+        assertEquals("https://feed.example.com/accounts/events/" + id,
+                getJson(URI.create(proxied.uri() + "/" + id)).get("url").asText());
+    }
+
+    @Test
+    void linksFollowTheHostHeaderUnlessAPublicUriIsGiven() throws Exception {
+        assumeTrue(commandExists("curl"), "curl is not installed");
+        append("Account-1", 5);
+        FeedServer plain = feed(FeedServer.builder(store));
+        FeedServer proxied = feed(FeedServer.builder(store).publicUri(URI.create("https://feed.example.com/events")));
+
+        JsonNode echoed = JSON.readTree(curl("-H", "Host: elsewhere.example:81", plain.uri() + "?after=0"));
+        JsonNode fixed = JSON.readTree(curl("-H", "Host: elsewhere.example:81", proxied.uri() + "?after=0"));
+
+        assertEquals("http://elsewhere.example:81/events?after=1&limit=100", echoed.get("next").asText());
+        assertEquals("https://feed.example.com/events?after=1&limit=100", fixed.get("next").asText());
+    }
+
+    private static String curl(String... arguments) throws Exception {
+        List<String> command = new ArrayList<>(List.of("curl", "-s", "-f"));
+        command.addAll(List.of(arguments));
+        Process curl = new ProcessBuilder(command).start();
+        String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(curl.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, curl.exitValue(), "curl " + command + " failed");
+        return out;
+    }
+
+    @Test
     void aSubscriptionInAnotherProcessStyleFollowsTheFeedOverHttp() throws Exception {
         for (int i = 1; i <= 250; i++) {
             append("Account-" + (i % 5), i);
@@ -558,6 +596,13 @@ class FeedServerTest {
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).limits(0, 10));
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).limits(20, 10));
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).maxWait(Duration.ZERO));
+        for (String bad : List.of("/events", "ftp://feed.example.com/events", "https:///events",
+                "https://feed.example.com/events?x=1", "https://feed.example.com/events#top")) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> FeedServer.builder(store).publicUri(URI.create(bad)));
+            assertTrue(refused.getMessage().contains(bad), refused.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).publicUri(null));
         FeedServer taken = feed(FeedServer.builder(store));
         FluxException busy = assertThrows(FluxException.class, () -> FeedServer.builder(store).port(taken.port()).start());
         assertTrue(busy.getMessage().contains(String.valueOf(taken.port())), busy.getMessage());
