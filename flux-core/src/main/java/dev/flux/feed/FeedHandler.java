@@ -247,13 +247,15 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                 }
             }
         }
-        if (params.containsKey("after") && params.containsKey("offset")
-                && !params.get("after").equals(params.get("offset"))) {
-            throw HttpProblem.badRequest("'after' and 'offset' mean the same and disagree: " + params.get("after")
-                    + " vs " + params.get("offset"));
+        long after = params.containsKey("after") ? number("after", params.get("after"), 0, Long.MAX_VALUE) : 0;
+        if (params.containsKey("offset")) {
+            long offset = number("offset", params.get("offset"), 0, Long.MAX_VALUE);
+            if (params.containsKey("after") && offset != after) {
+                throw HttpProblem.badRequest("'after' and 'offset' mean the same and disagree: " + params.get("after")
+                        + " vs " + params.get("offset"));
+            }
+            after = offset;
         }
-        String afterText = params.getOrDefault("after", params.get("offset"));
-        long after = afterText == null ? 0 : number(params.containsKey("after") ? "after" : "offset", afterText, 0, Long.MAX_VALUE);
         long limit = params.containsKey("limit") ? number("limit", params.get("limit"), 1, Long.MAX_VALUE) : defaultLimit;
         long wait = params.containsKey("wait") ? number("wait", params.get("wait"), 0, Long.MAX_VALUE) : 0;
         String include = params.get("include");

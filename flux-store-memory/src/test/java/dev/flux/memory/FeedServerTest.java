@@ -156,6 +156,8 @@ class FeedServerTest {
         JsonNode byOffset = getJson(URI.create(feed.uri() + "?offset=28"));
         assertEquals(2, byOffset.get("events").size());
         assertEquals(29, byOffset.get("events").get(0).get("position").asLong());
+        JsonNode bothAgreeing = getJson(URI.create(feed.uri() + "?after=28&offset=028"));
+        assertEquals(29, bothAgreeing.get("events").get(0).get("position").asLong(), "the same number, written twice");
 
         JsonNode end = getJson(URI.create(feed.uri() + "?after=30"));
         assertEquals(0, end.get("events").size());
