@@ -39,17 +39,24 @@ final class AppendOnlyArray<T> {
         return (T) items[index];
     }
 
-    /** Appends and publishes the batch; the caller holds the writer lock. */
-    void addAll(T[] batch) {
-        int n = size;
+    /**
+     * Grows the array, if need be, so that {@code count} more items fit without allocating; the caller
+     * holds the writer lock. An append reserves room in every array it writes before writing any.
+     */
+    void reserve(int count) {
         Object[] array = items;
-        int needed = n + batch.length;
+        int needed = size + count;
         if (needed > array.length) {
-            array = Arrays.copyOf(array, Math.max(array.length * 2, needed));
-            items = array;
+            items = Arrays.copyOf(array, Math.max(array.length * 2, needed));
         }
-        System.arraycopy(batch, 0, array, n, batch.length);
-        size = needed;
+    }
+
+    /** Appends and publishes the batch; the caller holds the writer lock (and reserved the room). */
+    void addAll(T[] batch) {
+        reserve(batch.length);
+        int n = size;
+        System.arraycopy(batch, 0, items, n, batch.length);
+        size = n + batch.length;
     }
 
     /**

@@ -56,6 +56,7 @@ public final class InMemoryEventStore implements EventStore {
             long actual = stream == null ? ExpectedVersion.NO_STREAM : stream.size() - 1;
             ExpectedVersion.check(streamId, expectedVersion, actual);
             requireNewIds(streamId, events);
+            // Room first, in every array, so that nothing fails once the first one has been written.
             byId.makeRoom(events.size());
             if (stream == null) {
                 stream = new AppendOnlyArray<>(categories.computeIfAbsent(StreamName.category(streamId),
@@ -68,12 +69,17 @@ public final class InMemoryEventStore implements EventStore {
             for (int i = 0; i < recorded.length; i++) {
                 recorded[i] = RecordedEvent.of(streamId, ++actual, ++position, events.get(i), now);
             }
-            stream.addAll(recorded);
-            stream.category().addAll(recorded);
-            log.addAll(recorded);
+            stream.reserve(recorded.length);
+            stream.category().reserve(recorded.length);
+            log.reserve(recorded.length);
+            // The index before the arrays: a reader that sees an event in the log, a stream or a category
+            // (through the volatile size written after these slots) then finds it by id too.
             for (RecordedEvent event : recorded) {
                 byId.add(event.eventId(), event.position());
             }
+            stream.addAll(recorded);
+            stream.category().addAll(recorded);
+            log.addAll(recorded);
             newVersion = actual;
         } finally {
             appendLock.unlock();
@@ -188,8 +194,10 @@ public final class InMemoryEventStore implements EventStore {
      *
      * <p>An append makes room before it writes anything, so a table that cannot grow fails the append
      * whole. A slot, once set, never changes; a grown table is filled before it is published through the
-     * volatile field. A reader checks a position it finds against the log's published size (see
-     * {@link #get}), so it sees an event only once the log shows it.
+     * volatile field. An append sets its slots before it publishes the events in the log, streams and
+     * categories, and a reader checks a position it finds against the log's published size (see
+     * {@link #get}): an event is found by id exactly when the log shows it, never before, and always
+     * once a reader has seen it anywhere.
      */
     private static final class EventIndex {
         private final AppendOnlyArray<RecordedEvent> log;

@@ -11,6 +11,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -43,6 +47,39 @@ class InMemoryEventIndexTest {
             assertThrows(DuplicateEventIdException.class,
                     () -> store.append("Index-0", ExpectedVersion.ANY, List.of(again)));
             assertEquals(20_000, store.lastPosition());
+        }
+    }
+
+    @Test
+    void anEventAReaderHasSeenIsFoundByIdWhileAppendsGoOn() throws Exception {
+        try (InMemoryEventStore store = new InMemoryEventStore()) {
+            AtomicBoolean done = new AtomicBoolean();
+            AtomicLong checked = new AtomicLong();
+            List<UUID> missed = new CopyOnWriteArrayList<>();
+            Thread reader = new Thread(() -> {
+                long seen = 0;
+                while (!done.get()) {
+                    for (RecordedEvent event : store.readAll(seen, 16)) {
+                        seen = event.position();
+                        checked.incrementAndGet();
+                        if (store.readEvent(event.eventId()).isEmpty()) {
+                            missed.add(event.eventId());
+                        }
+                    }
+                }
+            });
+            reader.start();
+            byte[] body = "{}".getBytes(StandardCharsets.UTF_8);
+            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+            for (int i = 0; System.nanoTime() < end; i++) {
+                store.append("Seen-" + (i % 50), ExpectedVersion.ANY, List.of(EventData.of("Noted", body, Map.of())));
+            }
+            done.set(true);
+            reader.join();
+
+            assertTrue(checked.get() > 10_000, "the reader kept up with the writer, checked " + checked.get());
+            assertEquals(0, missed.size(), () -> "readEvent found nothing for " + missed.size() + " of " + checked.get()
+                    + " events readAll had returned, first " + missed.subList(0, Math.min(3, missed.size())));
         }
     }
 
