@@ -1,5 +1,6 @@
 package dev.flux;
 
+import dev.flux.snapshot.Snapshot;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -63,6 +64,19 @@ class RecordsTest {
         assertTrue(value.getMessage().startsWith("metadata value of event " + id), value.getMessage());
         assertEquals("ana \uD83D\uDE00", new EventData(id, "Credited", BODY, Map.of("user", "ana \uD83D\uDE00"))
                 .metadata().get("user"), "a surrogate pair is a character like any other");
+    }
+
+    @Test
+    void aSnapshotRefusesAStreamIdOrTypeUtf8CannotHold() {
+        Instant now = Instant.now();
+        IllegalArgumentException stream = assertThrows(IllegalArgumentException.class,
+                () -> new Snapshot("Account-\uD800", 0, "T", BODY, now));
+        IllegalArgumentException type = assertThrows(IllegalArgumentException.class,
+                () -> new Snapshot("Account-1", 0, "T\uDC00", BODY, now));
+
+        assertTrue(stream.getMessage().contains("lone surrogate"), stream.getMessage());
+        assertTrue(type.getMessage().startsWith("type of the snapshot of Account-1"), type.getMessage());
+        assertEquals("Account-\uD83D\uDE00", new Snapshot("Account-\uD83D\uDE00", 0, "T", BODY, now).streamId());
     }
 
     @Test

@@ -221,16 +221,18 @@ public final class FeedServer implements AutoCloseable {
          * header says. Default: {@code http://}, the request's {@code Host} header and the path.
          *
          * @throws IllegalArgumentException unless it is an absolute http or https URI with a host and no
-         *                                  query or fragment
+         *                                  user info, query or fragment
          */
         public Builder publicUri(URI publicUri) {
+            // The raw authority, not getHost(): a host such as a Compose service name "feed_svc" has none.
+            String authority = publicUri == null ? null : publicUri.getRawAuthority();
             if (publicUri == null || !("http".equalsIgnoreCase(publicUri.getScheme())
-                    || "https".equalsIgnoreCase(publicUri.getScheme())) || publicUri.getHost() == null
+                    || "https".equalsIgnoreCase(publicUri.getScheme())) || authority == null || authority.contains("@")
                     || publicUri.getRawQuery() != null || publicUri.getRawFragment() != null) {
                 throw new IllegalArgumentException("publicUri must be an absolute http or https URI with a host and no"
-                        + " query or fragment, was " + publicUri);
+                        + " user info, query or fragment, was " + publicUri);
             }
-            String base = publicUri.toString();
+            String base = publicUri.toASCIIString();
             this.publicBase = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
             return this;
         }

@@ -1,5 +1,8 @@
 package dev.flux.snapshot;
 
+import dev.flux.StreamName;
+import dev.flux.Utf8;
+
 import java.time.Instant;
 import java.util.Arrays;
 
@@ -24,6 +27,8 @@ public record Snapshot(String streamId, long version, String type, byte[] data, 
         if (version < 0) {
             throw new IllegalArgumentException("snapshot version must be >= 0, was " + version + " (stream " + streamId + ")");
         }
+        StreamName.requireStreamId(streamId);
+        Utf8.requireEncodable(type, "type of the snapshot of", streamId);
         data = data.clone();
     }
 

@@ -325,6 +325,11 @@ class FeedServerTest {
         assertEquals("https://feed.example.com/accounts/events/" + id, page.get("events").get(0).get("url").asText());
         assertEquals("https://feed.example.com/accounts/events/" + id,
                 getJson(URI.create(proxied.uri() + "/" + id)).get("url").asText());
+        // A Compose service name, which URI.getHost() cannot parse, and a path that needs escaping.
+        FeedServer composed = feed(FeedServer.builder(store).publicUri(new URI("http", "feed_svc:8080", "/konten/événements",
+                null, null)));
+        assertEquals("http://feed_svc:8080/konten/%C3%A9v%C3%A9nements?after=1&limit=100",
+                getJson(URI.create(composed.uri() + "?after=0")).get("next").asText());
     }
 
     @Test
@@ -599,7 +604,8 @@ class FeedServerTest {
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).limits(20, 10));
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).maxWait(Duration.ZERO));
         for (String bad : List.of("/events", "ftp://feed.example.com/events", "https:///events",
-                "https://feed.example.com/events?x=1", "https://feed.example.com/events#top")) {
+                "https://feed.example.com/events?x=1", "https://feed.example.com/events#top",
+                "https://user:secret@feed.example.com/events")) {
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
                     () -> FeedServer.builder(store).publicUri(URI.create(bad)));
             assertTrue(refused.getMessage().contains(bad), refused.getMessage());

@@ -132,6 +132,8 @@ public abstract class SnapshotStoreContract {
         assertThrows(IllegalArgumentException.class, () -> snapshots.load(" "));
         assertThrows(IllegalArgumentException.class, () -> snapshots.save(null));
         assertThrows(IllegalArgumentException.class, () -> snapshots.delete(""));
+        assertThrows(IllegalArgumentException.class, () -> snapshots.load("Account-\uD800"));
+        assertThrows(IllegalArgumentException.class, () -> snapshots.delete("Account-\uDC00"));
     }
 
     @Test
