@@ -28,6 +28,7 @@ final class EventBuffer extends AbstractList<Object> implements RandomAccess {
         }
         array[n] = event;
         size = n + 1;
+        modCount++;     // an iteration of uncommittedEvents() that an update overtakes fails fast, as on a list
         return true;
     }
 
@@ -47,5 +48,6 @@ final class EventBuffer extends AbstractList<Object> implements RandomAccess {
     public void clear() {
         Arrays.fill(events, 0, size, null);
         size = 0;
+        modCount++;
     }
 }

@@ -3,6 +3,7 @@ package dev.flux;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.ConcurrentModificationException;
 import java.util.List;
 import java.util.Map;
 
@@ -135,7 +136,14 @@ class AggregateTest {
         }
         assertThrows(UnsupportedOperationException.class, () -> view.add(new Debited(1)));
         assertThrows(IndexOutOfBoundsException.class, () -> view.get(40));
-        account.markCommitted(39);
+        assertThrows(ConcurrentModificationException.class, () -> {
+            for (Object event : view) {
+                account.update(new Debited(1));     // a handler of the view's events updating again
+            }
+        });
+        expected.add(new Debited(1));
+        assertEquals(expected, view);
+        account.markCommitted(40);
         assertEquals(List.of(), view);
         account.update(new Debited(5));
         assertEquals(List.of(new Debited(5)), view, "the buffer is reused after a save");
