@@ -567,6 +567,39 @@ public abstract class EventStoreContract {
     }
 
     @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void anEventAReaderHasSeenInTheLogIsFoundByIdAtOnce() throws Exception {
+        AtomicBoolean writing = new AtomicBoolean(true);
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<List<UUID>> reader = pool.submit(() -> {
+                List<UUID> missed = new ArrayList<>();
+                long seen = 0;
+                boolean last = false;
+                while (!last) {
+                    last = !writing.get();
+                    for (RecordedEvent event : store.readAll(seen, 100)) {
+                        seen = event.position();
+                        if (store.readEvent(event.eventId()).isEmpty()) {
+                            missed.add(event.eventId());
+                        }
+                    }
+                }
+                return missed;
+            });
+            for (int i = 0; i < 300; i++) {
+                store.append("seen-" + (i % 7), ExpectedVersion.ANY, events(1 + i % 2));
+            }
+            writing.set(false);
+
+            assertEquals(List.of(), reader.get(), "readEvent found nothing for events readAll had returned");
+        } finally {
+            writing.set(false);
+            shutdown(pool);
+        }
+    }
+
+    @Test
     void anAppendListenerIsToldOnlyAfterTheEventsAreVisible() {
         List<Integer> seenByListener = new ArrayList<>();
         Runnable stop = store.onAppend(() -> seenByListener.add(readAll().size()));
