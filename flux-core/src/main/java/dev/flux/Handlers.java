@@ -52,13 +52,19 @@ final class Handlers {
         }
 
         BiConsumer<Aggregate, Object> find(Class<?> eventClass) {
-            for (int i = 0; i < eventClasses.length; i++) {
-                if (eventClasses[i] == eventClass) {
-                    return handlers[i];
-                }
-            }
-            return null;
+            return Handlers.find(eventClasses, handlers, eventClass);
         }
+    }
+
+    /** The handler at the index of {@code eventClass} in {@code classes}, compared by identity; null when absent. */
+    private static BiConsumer<Aggregate, Object> find(Class<?>[] classes, BiConsumer<Aggregate, Object>[] handlers,
+                                                      Class<?> eventClass) {
+        for (int i = 0; i < classes.length; i++) {
+            if (classes[i] == eventClass) {
+                return handlers[i];
+            }
+        }
+        return null;
     }
 
     @SuppressWarnings("unchecked")
@@ -100,14 +106,7 @@ final class Handlers {
 
     void apply(Aggregate aggregate, Object event) {
         Class<?> eventClass = event.getClass();
-        Class<?>[] classes = eventClasses;
-        BiConsumer<Aggregate, Object> handler = null;
-        for (int i = 0; i < classes.length; i++) {
-            if (classes[i] == eventClass) {
-                handler = handlers[i];
-                break;
-            }
-        }
+        BiConsumer<Aggregate, Object> handler = find(eventClasses, handlers, eventClass);
         if (handler == null) {
             handler = handlerForSubclass(eventClass);
         }

@@ -26,14 +26,14 @@ public final class StreamName {
 
     /** The category of a stream: the part before the first {@code -}, or the whole name when it has none. */
     public static String category(String streamId) {
-        requireStreamId(streamId);
+        requirePresent(streamId);
         int dash = streamId.indexOf('-');
         return dash < 0 ? streamId : streamId.substring(0, dash);
     }
 
     /** The id part of a stream: everything after the first {@code -}, or {@code ""} when there is none. */
     public static String id(String streamId) {
-        requireStreamId(streamId);
+        requirePresent(streamId);
         int dash = streamId.indexOf('-');
         return dash < 0 ? "" : streamId.substring(dash + 1);
     }
@@ -54,7 +54,10 @@ public final class StreamName {
         return Utf8.requireEncodable(requirePresent(streamId), "stream id", null);
     }
 
-    /** The null-or-blank part of {@link #requireStreamId}, for records made of what a store read back. */
+    /**
+     * The null-or-blank part of {@link #requireStreamId}: for splitting a name, and for records made of
+     * what a store read back. The text check is for where text goes into a store, once.
+     */
     static String requirePresent(String streamId) {
         if (streamId == null || streamId.isBlank()) {
             throw new IllegalArgumentException("streamId must not be null or blank, was " + quote(streamId));

@@ -287,7 +287,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     }
 
     private void list(HttpExchange exchange, Request request, List<RecordedEvent> page) throws IOException {
-        String base = baseUrl(exchange, publicBase);
+        String base = baseUrl(exchange);
         long next = page.isEmpty() ? request.after : page.get(page.size() - 1).position();
         send(exchange, 200, json(gen -> {
             gen.writeStartObject();
@@ -320,7 +320,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         if (found.isEmpty()) {
             throw new HttpProblem(404, "not_found", "no event with id " + id);
         }
-        String base = baseUrl(exchange, publicBase);
+        String base = baseUrl(exchange);
         RecordedEvent event = current(found.get());
         send(exchange, 200, json(gen -> {
             gen.writeStartObject();
@@ -399,7 +399,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
     }
 
-    private static String baseUrl(HttpExchange exchange, String publicBase) {
+    private String baseUrl(HttpExchange exchange) {
         if (publicBase != null) {
             return publicBase;
         }

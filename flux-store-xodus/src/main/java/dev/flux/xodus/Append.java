@@ -34,13 +34,12 @@ final class Append implements GroupCommit.Work<AppendBatch> {
     private long newVersion;
 
     /**
-     * @throws IllegalArgumentException     when a string cannot be stored as UTF-8
      * @throws DuplicateEventIdException when an event id repeats in {@code events}
      */
     Append(Layout layout, String streamId, long expectedVersion, List<EventData> events) {
         this.streamId = streamId;
         this.expectedVersion = expectedVersion;
-        byte[] stream = EventRecord.utf8(streamId, "stream id '" + streamId + "'");
+        byte[] stream = EventRecord.utf8(streamId);
         this.headKey = new ArrayByteIterable(stream);
         this.streamPrefix = Layout.prefix(stream);
         this.categoryPrefix = Layout.prefix(StreamName.category(streamId).getBytes(StandardCharsets.UTF_8));

@@ -51,17 +51,16 @@ final class EventRecord {
      * The record of {@code event} in stream {@code streamId} (its UTF-8 bytes), still without version,
      * time and checksum.
      *
-     * @throws IllegalArgumentException when a string of the event cannot be stored as UTF-8
      */
     static byte[] encode(byte[] streamId, EventData event) {
-        byte[] type = utf8(event.type(), "type of event " + event.eventId());
+        byte[] type = utf8(event.type());
         Map<String, String> metadata = event.metadata();
         byte[][] entries = new byte[metadata.size() * 2][];
         int size = FIXED + 4 + streamId.length + 4 + type.length + 4;
         int i = 0;
         for (Map.Entry<String, String> entry : metadata.entrySet()) {
-            entries[i] = utf8(entry.getKey(), "metadata key of event " + event.eventId());
-            entries[i + 1] = utf8(entry.getValue(), "metadata value '" + entry.getKey() + "' of event " + event.eventId());
+            entries[i] = utf8(entry.getKey());
+            entries[i + 1] = utf8(entry.getValue());
             size += 8 + entries[i].length + entries[i + 1].length;
             i += 2;
         }
@@ -121,13 +120,11 @@ final class EventRecord {
     }
 
     /**
-     * The UTF-8 bytes of {@code s}.
-     *
-     * @throws IllegalArgumentException when {@code s} holds a lone surrogate, which UTF-8 cannot hold
-     *                                  (Java would store a {@code ?} instead)
+     * The UTF-8 bytes of {@code s}: text that core's checks let through ({@code StreamName},
+     * {@code OffsetStore.requireValid}, {@code EventData}, {@code Snapshot}), which refuse the lone
+     * surrogates UTF-8 cannot hold (see {@link Utf8}).
      */
-    static byte[] utf8(String s, String what) {
-        Utf8.requireEncodable(s, what, null);
+    static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 

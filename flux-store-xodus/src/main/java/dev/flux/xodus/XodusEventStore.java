@@ -208,7 +208,7 @@ public final class XodusEventStore implements EventStore {
             requireOpen();
             return List.of();
         }
-        byte[] prefix = Layout.prefix(EventRecord.utf8(streamId, "stream id '" + streamId + "'"));
+        byte[] prefix = Layout.prefix(EventRecord.utf8(streamId));
         long durable = durablePosition;
         return read(txn -> {
             Page page = new Page(maxCount);
@@ -235,7 +235,7 @@ public final class XodusEventStore implements EventStore {
     @Override
     public long streamVersion(String streamId) {
         StreamName.requireStreamId(streamId);
-        byte[] stream = EventRecord.utf8(streamId, "stream id '" + streamId + "'");
+        byte[] stream = EventRecord.utf8(streamId);
         ByteIterable key = new ArrayByteIterable(stream);
         long durable = durablePosition;
         return read(txn -> {
@@ -295,7 +295,7 @@ public final class XodusEventStore implements EventStore {
             requireOpen();
             return List.of();
         }
-        byte[] prefix = Layout.prefix(EventRecord.utf8(category, "category '" + category + "'"));
+        byte[] prefix = Layout.prefix(EventRecord.utf8(category));
         long durable = durablePosition;
         return read(txn -> {
             Page page = new Page(maxCount);

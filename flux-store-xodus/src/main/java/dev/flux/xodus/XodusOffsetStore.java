@@ -125,6 +125,6 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
     }
 
     private static ByteIterable key(String name) {
-        return new ArrayByteIterable(EventRecord.utf8(name, "subscription name '" + name + "'"));
+        return new ArrayByteIterable(EventRecord.utf8(name));
     }
 }

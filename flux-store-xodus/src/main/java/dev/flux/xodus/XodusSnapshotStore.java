@@ -91,7 +91,7 @@ public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
     }
 
     private static ByteIterable key(String streamId) {
-        return new ArrayByteIterable(EventRecord.utf8(streamId, "stream id '" + streamId + "'"));
+        return new ArrayByteIterable(EventRecord.utf8(streamId));
     }
 
     private static ByteIterable encode(Snapshot snapshot) {
