@@ -4,6 +4,7 @@ import dev.flux.ConcurrencyConflictException;
 import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
 import dev.flux.StreamName;
 import jetbrains.exodus.ArrayByteIterable;
 import jetbrains.exodus.ByteIterable;
@@ -34,9 +35,12 @@ final class Append implements GroupCommit.Work<AppendBatch> {
     private long newVersion;
 
     /**
+     * @param maxRecordBytes the largest event record the store's log can hold
      * @throws DuplicateEventIdException when an event id repeats in {@code events}
+     * @throws FluxException             when an event's record is larger than {@code maxRecordBytes}; checked
+     *                                   here, on the caller's thread, so that it cannot fail a whole batch
      */
-    Append(Layout layout, String streamId, long expectedVersion, List<EventData> events) {
+    Append(Layout layout, String streamId, long expectedVersion, List<EventData> events, int maxRecordBytes) {
         this.streamId = streamId;
         this.expectedVersion = expectedVersion;
         byte[] stream = EventRecord.utf8(streamId);
@@ -56,6 +60,12 @@ final class Append implements GroupCommit.Work<AppendBatch> {
             eventIds[i] = event.eventId();
             eventIdKeys[i] = layout.eventIdKey(event.eventId());
             records[i] = EventRecord.encode(stream, event);
+            if (records[i].length > maxRecordBytes) {
+                throw new FluxException("Event " + event.eventId() + " (type '" + event.type() + "') to append to stream '"
+                        + streamId + "' is " + records[i].length / 1024 + " KB with its stream id, type and metadata; an"
+                        + " event in the Xodus store holds at most " + maxRecordBytes / 1024 + " KB. Nothing was written."
+                        + " Store large payloads elsewhere and put a reference in the event");
+            }
         }
     }
 

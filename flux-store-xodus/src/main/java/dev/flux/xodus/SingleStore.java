@@ -58,17 +58,10 @@ final class SingleStore implements AutoCloseable {
         writer.submit(new Write(body));
     }
 
-    /** Finishes the writes already queued, stops the writer thread and closes the directory. Idempotent. */
+    /** Finishes the writes already queued, stops the writer thread and closes the directory. Idempotent (see {@link XodusEventStore#close()}). */
     @Override
     public void close() {
-        if (!directory.markClosed()) {
-            return;
-        }
-        try {
-            writer.close();
-        } finally {
-            directory.closeEnvironment();
-        }
+        directory.close(writer::close);
     }
 
     /** A write that is never refused. */

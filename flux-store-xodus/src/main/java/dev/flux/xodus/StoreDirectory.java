@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -24,6 +25,7 @@ final class StoreDirectory {
     /** Names the store in messages: its class and directory. */
     final String owner;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final CountDownLatch closeDone = new CountDownLatch(1);
 
     private StoreDirectory(Path path, Environment environment, String owner) {
         this.path = path;
@@ -81,6 +83,16 @@ final class StoreDirectory {
         }
     }
 
+    /**
+     * The largest value a store here may put. Xodus writes each value within one log file (8 MB unless
+     * configured otherwise) and fails the whole transaction at commit, and with it every other write of
+     * a group commit, when one does not fit; a store checks its values against this first. It leaves 1 MB
+     * of the file for page checksums, headers and the key.
+     */
+    int maxValueBytes() {
+        return (int) Math.min(Integer.MAX_VALUE - 8, environment.getEnvironmentConfig().getLogFileSize() * 1024 - (1 << 20));
+    }
+
     /** @throws IllegalStateException when closed */
     void requireOpen() {
         if (closed.get()) {
@@ -88,21 +100,43 @@ final class StoreDirectory {
         }
     }
 
-    /** Marks the store closed; false when it already was. */
-    boolean markClosed() {
-        return closed.compareAndSet(false, true);
+    /**
+     * Closes the store once: marks it closed (calls from then on fail as closed), runs {@code finish} (the
+     * store finishing its queued writes), then closes the environment. A close while another is under
+     * way waits for it, uninterruptibly (it takes a commit or two): when any close returns, the
+     * directory is free for the next store to open.
+     *
+     * @throws FluxException when Xodus cannot close the environment cleanly (what was committed stays committed)
+     */
+    void close(Runnable finish) {
+        if (!closed.compareAndSet(false, true)) {
+            awaitClosed();
+            return;
+        }
+        try {
+            finish.run();
+        } finally {
+            try {
+                environment.close();
+            } catch (RuntimeException e) {
+                throw new FluxException(owner + " could not close its files cleanly; what was committed stays committed: " + e, e);
+            } finally {
+                closeDone.countDown();
+            }
+        }
     }
 
-    /**
-     * Closes the environment.
-     *
-     * @throws FluxException when Xodus cannot close it cleanly (what was committed stays committed)
-     */
-    void closeEnvironment() {
-        try {
-            environment.close();
-        } catch (RuntimeException e) {
-            throw new FluxException(owner + " could not close its files cleanly; what was committed stays committed: " + e, e);
+    private void awaitClosed() {
+        boolean interrupted = false;
+        while (closeDone.getCount() > 0) {
+            try {
+                closeDone.await();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -98,6 +98,8 @@ public final class XodusEventStore implements EventStore {
 
     private final StoreDirectory directory;
     private final Layout layout;
+    /** The largest event record (see {@link StoreDirectory#maxValueBytes()}). */
+    private final int maxRecordBytes;
     private final GroupCommit<AppendBatch> writer;
     private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
     private final CRC32C crc = new CRC32C(); // writer thread only
@@ -140,6 +142,7 @@ public final class XodusEventStore implements EventStore {
             throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
         }
         this.durablePosition = lastPosition;
+        this.maxRecordBytes = this.directory.maxValueBytes();
         this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(),
                 txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition,
                 options.durableWrites() ? syncs.apply(environment, this.directory.path) : null,
@@ -176,7 +179,7 @@ public final class XodusEventStore implements EventStore {
         ExpectedVersion.requireValid(expectedVersion);
         EventData.requireBatch(streamId, events);
         requireOpen();
-        Append append = new Append(layout, streamId, expectedVersion, events);
+        Append append = new Append(layout, streamId, expectedVersion, events, maxRecordBytes);
         writer.submit(append);
         long version = append.outcome();
         for (Runnable listener : appendListeners) {
@@ -379,18 +382,12 @@ public final class XodusEventStore implements EventStore {
 
     /**
      * Finishes the appends already queued (later ones fail with {@link IllegalStateException}), stops
-     * the writer thread and closes the directory. Idempotent; waits uninterruptibly for the writer.
+     * the writer thread and closes the directory. Idempotent; a close while another is under way waits
+     * for it, so the directory can be opened again when either returns. Waits uninterruptibly.
      */
     @Override
     public void close() {
-        if (!directory.markClosed()) {
-            return;
-        }
-        try {
-            writer.close();
-        } finally {
-            directory.closeEnvironment();
-        }
+        directory.close(writer::close);
     }
 
     private void requireOpen() {

@@ -113,7 +113,7 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
         offsets.write(txn -> offsets.store.delete(txn, key));
     }
 
-    /** Finishes the writes already queued, stops the writer thread and closes the directory. Idempotent. */
+    /** Finishes the writes already queued, stops the writer thread and closes the directory. Idempotent (see {@link XodusEventStore#close()}). */
     @Override
     public void close() {
         offsets.close();

@@ -95,6 +95,28 @@ class XodusBadInputTest {
     }
 
     @Test
+    void anEventTooLargeForALogFileIsRefusedOnTheCallersThreadAndNothingIsWritten() {
+        int sevenMegabytes = 7 << 20;   // the default 8 MB log file, less the store's 1 MB margin
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            EventData largest = EventData.of("Scan", new byte[sevenMegabytes - 1024], Map.of());
+            EventData tooLarge = EventData.of("Scan", new byte[sevenMegabytes + 1], Map.of());
+
+            assertEquals(0, store.append("Document-1", ExpectedVersion.NO_STREAM, List.of(largest)));
+            FluxException refused = assertThrows(FluxException.class,
+                    () -> store.append("Document-2", ExpectedVersion.NO_STREAM, List.of(event("small"), tooLarge)));
+
+            assertTrue(refused.getMessage().contains("'Document-2'"), refused.getMessage());
+            assertTrue(refused.getMessage().contains(tooLarge.eventId().toString()), refused.getMessage());
+            assertTrue(refused.getMessage().contains("at most 7168 KB"), refused.getMessage());
+            assertTrue(refused.getMessage().contains("Nothing was written"), refused.getMessage());
+            assertEquals(ExpectedVersion.NO_STREAM, store.streamVersion("Document-2"));
+            assertEquals(1, store.lastPosition());
+            assertEquals(0, store.append("Document-2", ExpectedVersion.NO_STREAM, List.of(event("small"))));
+            assertEquals(sevenMegabytes - 1024, store.readStream("Document-1", 0, 1).get(0).data().length);
+        }
+    }
+
+    @Test
     void aCorruptedEventBodyIsReportedWithStreamVersionAndType() {
         List<EventData> events = List.of(event("Opened"), event("Credited"), event("Debited"));
         try (XodusEventStore store = new XodusEventStore(directory)) {

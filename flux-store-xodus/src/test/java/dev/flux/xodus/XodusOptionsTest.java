@@ -87,7 +87,7 @@ class XodusOptionsTest {
         try {
             return opened.environment.getEnvironmentConfig();
         } finally {
-            opened.closeEnvironment();
+            opened.close(() -> { });
         }
     }
 

@@ -20,6 +20,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -180,6 +181,49 @@ class XodusSyncTest {
         assertEquals(0, syncs.get(), "no sync of flux's own is made");
         assertEquals(1, store.lastPosition());
         assertEquals(1, store.readAll(0, 10).size());
+    }
+
+    @Test
+    void aCloseWhileAnotherIsUnderWayReturnsOnlyOnceTheDirectoryIsFree() throws Exception {
+        CountDownLatch syncing = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean first = new AtomicBoolean(true);
+        XodusEventStore closing = new XodusEventStore(directory, XodusOptions.defaults(), (environment, path) -> new LogSync(environment, path) {
+            @Override
+            void force(long end) throws IOException {
+                if (first.getAndSet(false)) {
+                    syncing.countDown();
+                    await(release);
+                }
+                super.force(end);
+            }
+        });
+        Future<Long> append = callers.submit(() -> closing.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event("opened"))));
+        assertTrue(syncing.await(30, TimeUnit.SECONDS), "the append reached its sync");
+        Future<?> firstClose = callers.submit(closing::close);     // waits for the append's sync
+        while (!isClosed(closing)) {
+            sleep(1);
+        }
+
+        Future<?> secondClose = callers.submit(closing::close);    // say a shutdown hook
+
+        assertThrows(TimeoutException.class, () -> secondClose.get(300, TimeUnit.MILLISECONDS),
+                "the second close waits for the first");
+        release.countDown();
+        secondClose.get(30, TimeUnit.SECONDS);
+        store = new XodusEventStore(directory);                     // free as soon as either close returned
+        assertEquals(0, store.streamVersion("Account-1"));
+        assertEquals(0, append.get(30, TimeUnit.SECONDS));
+        firstClose.get(30, TimeUnit.SECONDS);
+    }
+
+    private static boolean isClosed(XodusEventStore store) {
+        try {
+            store.lastPosition();
+            return false;
+        } catch (IllegalStateException closed) {
+            return true;
+        }
     }
 
     private static EventData event(String type) {
