@@ -112,6 +112,9 @@ public abstract class Aggregate {
      *                                      this aggregate is left as it was (reload it and retry)
      * @throws IllegalStateException        when the aggregate did not come from a {@link Repository}
      * @throws FluxException                when the store fails; the aggregate is left as it was
+     * @throws RuntimeException             what a listener of the repository's bus throws (see
+     *                                      {@link Repository.Builder#publishTo}), a conflict of its own save
+     *                                      included: the events are stored then
      */
     public final void save() {
         if (repository == null) {

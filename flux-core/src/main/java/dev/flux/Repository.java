@@ -110,6 +110,11 @@ public final class Repository<A extends Aggregate> {
      * {@link Aggregate#save()}.
      */
     public void save(A aggregate) {
+        publish(commit(aggregate));
+    }
+
+    /** Appends the uncommitted events and takes a due snapshot; returns the events to publish (none without a bus). */
+    private List<Object> commit(A aggregate) {
         if (aggregate == null) {
             throw new IllegalArgumentException("aggregate must not be null");
         }
@@ -119,7 +124,7 @@ public final class Repository<A extends Aggregate> {
         }
         List<Object> events = aggregate.uncommittedEvents();
         if (events.isEmpty()) {
-            return;
+            return List.of();
         }
         List<EventData> batch = new ArrayList<>(events.size());
         for (int i = 0; i < events.size(); i++) {
@@ -132,10 +137,12 @@ public final class Repository<A extends Aggregate> {
         if (snapshots != null) {
             snapshots.afterSave(aggregate, streamId);
         }
-        if (bus != null) {
-            for (Object event : saved) {
-                bus.publish(event);
-            }
+        return saved;
+    }
+
+    private void publish(List<Object> saved) {
+        for (Object event : saved) {
+            bus.publish(event);
         }
     }
 
@@ -144,9 +151,14 @@ public final class Repository<A extends Aggregate> {
      * {@link ConcurrencyConflictException} it reloads and runs the action again, up to the configured
      * number of attempts, waiting a short random time between attempts after the first retry.
      *
+     * <p>Only a conflict of this save is retried: once the events are stored they are published (see
+     * {@link Builder#publishTo}) and an exception of a bus listener, even a conflict of its own save,
+     * reaches the caller without a retry.
+     *
      * @return the saved aggregate
      * @throws ConcurrencyConflictException the last conflict, when every attempt met one
-     * @throws RuntimeException             whatever the action throws (nothing is saved then)
+     * @throws RuntimeException             whatever the action throws (nothing is saved then), or a bus
+     *                                      listener throws (the events are stored then)
      */
     public A update(String id, Consumer<? super A> action) {
         if (action == null) {
@@ -155,15 +167,18 @@ public final class Repository<A extends Aggregate> {
         for (int attempt = 1; ; attempt++) {
             A aggregate = load(id);
             action.accept(aggregate);
+            List<Object> saved;
             try {
-                save(aggregate);
-                return aggregate;
+                saved = commit(aggregate);
             } catch (ConcurrencyConflictException conflict) {
                 if (attempt >= maxAttempts) {
                     throw conflict;
                 }
                 backOff(attempt, conflict);
+                continue;
             }
+            publish(saved);
+            return aggregate;
         }
     }
 

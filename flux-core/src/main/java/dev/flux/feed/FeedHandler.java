@@ -63,6 +63,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(FeedHandler.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Set<String> PARAMETERS = Set.of("after", "offset", "limit", "wait", "include");
+    /** How long {@link #close()} waits for the answers to held polls to be written. */
+    private static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     private final EventReader reader;
     private final UnaryOperator<RecordedEvent> upcast;
@@ -476,7 +478,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
     }
 
-    /** Answers every held long poll now (with what is there) and stops the timer and the store listener. */
+    /**
+     * Answers every held long poll now (with what is there), waits up to 5 s for those answers to be
+     * written, even when interrupted, and stops the timer and the store listener. Close the handler
+     * before the server that runs it, which would drop the answers not yet written.
+     */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
@@ -488,6 +494,29 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
         timer.shutdownNow();
         answers.shutdown();     // the answers just handed over still go out
+        awaitAnswers();
+    }
+
+    private void awaitAnswers() {
+        long deadline = System.nanoTime() + CLOSE_GRACE_NANOS;
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    if (!answers.awaitTermination(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
+                        LOG.log(System.Logger.Level.WARNING, "feed closed with answers to long polls still unwritten after "
+                                + TimeUnit.NANOSECONDS.toSeconds(CLOSE_GRACE_NANOS) + " s: those consumers lose the connection");
+                    }
+                    return;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** An HTTP error with its JSON code. */

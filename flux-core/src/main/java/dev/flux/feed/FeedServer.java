@@ -102,7 +102,7 @@ public final class FeedServer implements AutoCloseable {
         return server.getAddress().getPort();
     }
 
-    /** Answers held long polls, stops accepting requests and releases the port. */
+    /** Answers held long polls (waiting up to 5 s for the answers to be written), stops accepting requests and releases the port. */
     @Override
     public void close() {
         handler.close();

@@ -67,7 +67,9 @@ import java.util.function.Consumer;
  * <p><b>Threads.</b> Each subscription runs on a daemon thread of its own, or on an
  * {@link Builder#executor executor} the caller passes. The subscription never interrupts that thread
  * (interrupts break embedded stores, see the Xodus store); an interrupt from outside, e.g. an
- * executor's {@code shutdownNow}, is taken as {@link #stop()}; a stop before the executor ran the
+ * executor's {@code shutdownNow}, is taken as {@link #stop()}, also when it ends a handler blocked in a
+ * sleep or I/O with an exception (an {@link InterruptedException}, say): that event is not retried,
+ * and a restart delivers it again; a stop before the executor ran the
  * subscription (a task {@code shutdownNow} dropped never runs) stops it at once, leaving its stored
  * offset as it was. When caught up it sleeps until the
  * source signals an append (in-process stores do) or the poll interval passes; it never busy-waits.
@@ -520,6 +522,12 @@ public final class Subscription {
                 }
                 return true;
             } catch (Exception e) {
+                if (e instanceof InterruptedException || Thread.currentThread().isInterrupted()) {
+                    // An interrupt from outside (shutdownNow) woke a blocked handler: a stop, not a failure.
+                    // The event is not passed, so a restart delivers it again.
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
                 lastError = e;
                 if (attempts > maxRetries) {
                     return afterRetries(event, e, attempts);

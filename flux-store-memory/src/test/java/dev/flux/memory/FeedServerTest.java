@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventData;
+import dev.flux.EventReader;
 import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
 import dev.flux.Metadata;
@@ -33,9 +34,11 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -194,6 +197,21 @@ class FeedServerTest {
         JsonNode page = getJson(URI.create(feed.uri() + "?wait=1"));
 
         assertEquals(0, page.get("events").size());
+    }
+
+    @Test
+    void closeAnswersAHeldLongPollWithAnEmptyPage() throws Exception {
+        HoldWatchingReader reader = new HoldWatchingReader(store);
+        FeedServer feed = feed(FeedServer.builder(reader));
+        CompletableFuture<HttpResponse<String>> poll = http.sendAsync(
+                HttpRequest.newBuilder(URI.create(feed.uri() + "?wait=20")).build(), HttpResponse.BodyHandlers.ofString());
+        assertTrue(reader.holding.await(10, TimeUnit.SECONDS), "the feed never held the poll");
+
+        feed.close();
+
+        HttpResponse<String> response = poll.get(5, TimeUnit.SECONDS);
+        assertEquals(200, response.statusCode(), response.body());
+        assertEquals(0, JSON.readTree(response.body()).get("events").size());
     }
 
     @Test
@@ -614,6 +632,40 @@ class FeedServerTest {
         FeedServer taken = feed(FeedServer.builder(store));
         FluxException busy = assertThrows(FluxException.class, () -> FeedServer.builder(store).port(taken.port()).start());
         assertTrue(busy.getMessage().contains(String.valueOf(taken.port())), busy.getMessage());
+    }
+
+    /** The store as a feed reads it, telling when the feed looks for a single event: what it does once it holds a poll. */
+    private static final class HoldWatchingReader implements EventReader {
+        final CountDownLatch holding = new CountDownLatch(1);
+        private final EventReader store;
+
+        HoldWatchingReader(EventReader store) {
+            this.store = store;
+        }
+
+        @Override
+        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+            List<RecordedEvent> page = store.readAll(afterPosition, maxCount);
+            if (maxCount == 1) {
+                holding.countDown();
+            }
+            return page;
+        }
+
+        @Override
+        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+            return store.readStream(streamId, fromVersion, maxCount);
+        }
+
+        @Override
+        public long streamVersion(String streamId) {
+            return store.streamVersion(streamId);
+        }
+
+        @Override
+        public Optional<RecordedEvent> readEvent(UUID eventId) {
+            return store.readEvent(eventId);
+        }
     }
 
     private static boolean waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {

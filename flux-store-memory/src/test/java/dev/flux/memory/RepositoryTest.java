@@ -8,6 +8,7 @@ import dev.flux.Metadata;
 import dev.flux.MissingHandlerException;
 import dev.flux.RecordedEvent;
 import dev.flux.Repository;
+import dev.flux.bus.Bus;
 import dev.flux.serialization.EventDecodingException;
 import dev.flux.test.OneEventPerReadStore;
 import org.junit.jupiter.api.Test;
@@ -189,6 +190,29 @@ class RepositoryTest {
 
         assertEquals(3, attempts.size());
         assertEquals(3, accounts.load("42").balance(), "only the rivals' credits are there");
+    }
+
+    @Test
+    void aConflictInABusListenerReachesTheCallerOfUpdateWithoutRunningTheActionAgain() {
+        Bus bus = new Bus();
+        Repository<Account> publishing = Repository.builder(Account.class, store).publishTo(bus).build();
+        bus.subscribe(AccountCredited.class, e -> {
+            Account stale = accounts.load("7");
+            accounts.update("7", rival -> rival.open("bo"));
+            stale.open("ana");
+            stale.save();
+        });
+        List<String> actions = new ArrayList<>();
+
+        ConcurrencyConflictException listenerConflict = assertThrows(ConcurrencyConflictException.class,
+                () -> publishing.update("42", a -> {
+                    actions.add("credit 100");
+                    a.credit(100);
+                }));
+
+        assertEquals("Account-7", listenerConflict.streamId());
+        assertEquals(List.of("credit 100"), actions);
+        assertEquals(List.of("AccountCredited"), store.readStream("Account-42", 0, 10).stream().map(RecordedEvent::type).toList());
     }
 
     @Test

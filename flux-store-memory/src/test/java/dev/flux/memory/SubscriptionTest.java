@@ -532,6 +532,34 @@ class SubscriptionTest {
     }
 
     @Test
+    void anInterruptThatEndsABlockedHandlerStopsTheSubscriptionAndItsEventComesAgain() throws Exception {
+        long first = append("Account-1", new Credited(1));
+        long second = append("Account-1", new Credited(2));
+        append("Account-1", new Credited(3));
+        ExecutorService executor = Executors.newSingleThreadExecutor();
+        CountDownLatch blocked = new CountDownLatch(1);
+        CountDownLatch never = new CountDownLatch(1);
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("blocking", offsets)
+                .errorDelay(Duration.ofMillis(1), Duration.ofMillis(1)).executor(executor)
+                .onRecorded(e -> {
+                    seen.add(e.position());
+                    if (e.position() == second) {
+                        blocked.countDown();
+                        never.await();      // a handler blocked in I/O, as handlers are
+                    }
+                }));
+        assertTrue(blocked.await(10, TimeUnit.SECONDS));
+
+        executor.shutdownNow();
+
+        assertTrue(executor.awaitTermination(10, TimeUnit.SECONDS), "the subscription still holds the executor's thread");
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+        assertEquals(List.of(first, second), seen, "the interrupted handler is not retried");
+        assertEquals(first, offsets.load("blocking"), "a restart delivers the interrupted event again");
+    }
+
+    @Test
     void aHandlerMayStopItsOwnSubscription() throws Exception {
         append("Account-1", new Credited(1), new Credited(2), new Credited(3));
         AtomicReference<Subscription> self = new AtomicReference<>();
