@@ -131,6 +131,12 @@ import java.util.function.Supplier;
  * <h2>Threads and processes</h2>
  * All methods are safe from any number of threads. {@link #onAppend} listeners are told of appends
  * made through this store object only; readers in other processes find new events by polling.
+ *
+ * <p>Interrupts: an append from a thread whose interrupt flag is already set (a task an executor's
+ * {@code shutdownNow} reached) goes ahead, and finds the flag set again when it returns. An interrupt
+ * while an append waits for its turn refuses that append, and nothing of it is written. An interrupt
+ * that lands while the driver waits for the server's answer makes the driver give up the connection:
+ * the appends of that group then fail saying whether they were written is unknown (reload to tell).
  */
 public final class MongoEventStore implements EventStore {
     private static final System.Logger LOG = System.getLogger(MongoEventStore.class.getName());
@@ -251,6 +257,29 @@ public final class MongoEventStore implements EventStore {
         EventData.requireBatch(streamId, events);
         requireDistinctIds(streamId, events);
         requireOpen();
+        // The driver fails any call made while the thread's interrupt flag is set: an append from a thread
+        // asked to stop (an executor shutting down, say) goes ahead, and the caller finds its flag set after.
+        boolean interrupted = Thread.interrupted();
+        long version;
+        try {
+            version = appendAsChecked(streamId, expectedVersion, events);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (Runnable listener : appendListeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
+                        + " had committed; the append stands", e);
+            }
+        }
+        return version;
+    }
+
+    private long appendAsChecked(String streamId, long expectedVersion, List<EventData> events) {
         String category = StreamName.category(streamId);
         long firstVersion;
         long known = heads == null ? StreamHeads.UNKNOWN : heads.known(streamId);
@@ -274,14 +303,6 @@ public final class MongoEventStore implements EventStore {
             }
             if (expectedVersion != ExpectedVersion.ANY) {
                 throw new ConcurrencyConflictException(streamId, expectedVersion, headVersion(streamId));
-            }
-        }
-        for (Runnable listener : appendListeners) {
-            try {
-                listener.run();
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
-                        + " had committed; the append stands", e);
             }
         }
         return firstVersion + events.size() - 1;
@@ -332,7 +353,15 @@ public final class MongoEventStore implements EventStore {
                     if (batch.isEmpty()) {
                         throw new IllegalStateException("append to stream '" + streamId + "' neither done nor waiting");
                     }
-                    insertGroup(batch);
+                    if (closed) {
+                        // close() closes the client once it holds the lock: refuse rather than insert
+                        batch.forEach(commit -> commit.outcome.completeExceptionally(new IllegalStateException(
+                                "MongoEventStore on " + where + " is closed; the append of " + commit.events.size()
+                                        + " event(s) to stream '" + commit.streamId + "' at version "
+                                        + commit.firstVersion + " was not written")));
+                    } else {
+                        insertGroup(batch);
+                    }
                 }
             } finally {
                 positionLock.unlock();
@@ -341,6 +370,9 @@ public final class MongoEventStore implements EventStore {
         try {
             return pending.outcome.join();
         } catch (CompletionException e) {
+            if (e.getCause() instanceof Error error) {
+                throw error;
+            }
             throw (RuntimeException) e.getCause();
         }
     }
@@ -350,6 +382,9 @@ public final class MongoEventStore implements EventStore {
      * happens (an {@link Error} too, which it then rethrows). Holds {@code positionLock}.
      */
     private void insertGroup(List<PendingCommit> batch) {
+        // The holder's interrupt (set while it waited for the lock, say) is meant for its own caller, but the
+        // driver would fail the whole group with it: keep it from the driver calls and give it back after.
+        boolean interrupted = Thread.interrupted();
         List<PendingCommit> todo = batch;
         try {
             while (!todo.isEmpty()) {
@@ -383,10 +418,7 @@ public final class MongoEventStore implements EventStore {
                     }
                     BulkWriteError error = e.getWriteErrors().get(0);
                     int failed = error.getIndex();
-                    for (int i = 0; i < failed; i++) {
-                        todo.get(i).outcome.complete(true);
-                        nextPosition += todo.get(i).events.size();
-                    }
+                    inserted(todo, failed);
                     PendingCommit refused = todo.get(failed);
                     String index = error.getCategory() == ErrorCategory.DUPLICATE_KEY ? duplicateKeyIndex(error.getMessage()) : null;
                     if (POSITION_INDEX.equals(index) || "_id_".equals(index)) {
@@ -420,6 +452,18 @@ public final class MongoEventStore implements EventStore {
             if (e instanceof Error error) {
                 throw error;
             }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Completes the first {@code count} commits as inserted and moves the next free position past them. */
+    private void inserted(List<PendingCommit> todo, int count) {
+        for (int i = 0; i < count; i++) {
+            todo.get(i).outcome.complete(true);
+            nextPosition += todo.get(i).events.size();
         }
     }
 
@@ -623,14 +667,21 @@ public final class MongoEventStore implements EventStore {
     }
 
     /**
-     * Stops the store; later calls fail with {@link IllegalStateException}. Closes the client only
-     * when the store made it ({@link #connect}).
+     * Stops the store; later calls fail with {@link IllegalStateException}. An insert in flight
+     * finishes first; appends still waiting for their turn fail with {@link IllegalStateException}
+     * naming their stream, and are not written. Closes the client only when the store made it
+     * ({@link #connect}).
      */
     @Override
     public void close() {
         closed = true;
-        if (ownedClient != null) {
-            ownedClient.close();
+        positionLock.lock();
+        try {
+            if (ownedClient != null) {
+                ownedClient.close();
+            }
+        } finally {
+            positionLock.unlock();
         }
     }
 

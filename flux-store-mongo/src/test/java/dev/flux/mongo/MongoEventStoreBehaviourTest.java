@@ -1,9 +1,12 @@
 package dev.flux.mongo;
 
+import com.mongodb.MongoClientSettings;
 import com.mongodb.MongoTimeoutException;
 import com.mongodb.MongoException;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
+import com.mongodb.event.CommandListener;
+import com.mongodb.event.CommandStartedEvent;
 import dev.flux.ConcurrencyConflictException;
 import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
@@ -26,7 +29,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -98,6 +103,117 @@ class MongoEventStoreBehaviourTest {
             first.afterQueued = null;
             a.shutdownNow();
             b.shutdownNow();
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void anAppendFromAnInterruptedThreadIsWrittenWithItsGroupAndTheThreadKeepsItsFlag() throws Exception {
+        MongoEventStore store = new MongoEventStore(database.database());
+        Set<String> leftInterrupted = ConcurrentHashMap.newKeySet();
+        List<EventData> alone = events(1);
+
+        Future<Long> version = appendAsOneGroup(store, Map.of("account-alone", alone), Set.of("account-alone"),
+                leftInterrupted).get(0);
+
+        assertEquals(0, version.get(), "written, not refused for the interrupt");
+        assertEquals(alone.get(0).eventId(), first.readStream("account-alone", 0, 10).get(0).eventId());
+        assertEquals(Set.of("account-alone"), leftInterrupted, "the thread still sees its interrupt");
+
+        leftInterrupted.clear();
+        List<EventData> a = events(1);
+        List<EventData> b = events(1);
+
+        List<Future<Long>> versions = appendAsOneGroup(store, Map.of("account-a", a, "account-b", b),
+                Set.of("account-a"), leftInterrupted);   // as an executor's shutdownNow() leaves a task
+
+        assertEquals(0, versions.get(0).get());
+        assertEquals(0, versions.get(1).get());
+        assertEquals(a.get(0).eventId(), first.readStream("account-a", 0, 10).get(0).eventId());
+        assertEquals(b.get(0).eventId(), first.readStream("account-b", 0, 10).get(0).eventId());
+        assertEquals(Set.of("account-a"), leftInterrupted, "the interrupted thread still sees its interrupt");
+    }
+
+    @Test
+    @Timeout(60)
+    void anErrorWhileInsertingAGroupReachesEveryAppendOfItAsThatError() throws Exception {
+        try (MongoClient client = clientRunningOnInsert(() -> {
+            throw new OutOfMemoryError("simulated while inserting");
+        })) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+
+            List<Future<Long>> versions = appendAsOneGroup(store,
+                    Map.of("account-a", events(1), "account-b", events(1)), Set.of(), ConcurrentHashMap.newKeySet());
+
+            for (Future<Long> version : versions) {
+                Throwable failure = assertThrows(ExecutionException.class, version::get).getCause();
+                assertInstanceOf(OutOfMemoryError.class, failure);
+                assertEquals("simulated while inserting", failure.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void anAppendStillWaitingWhenAConnectedStoreClosesFailsNamingItsStreamAndIsNotWritten() {
+        MongoEventStore connected = MongoEventStore.connect(connectionStringOf(database));
+        connected.afterQueued = connected::close; // the close lands after the append began
+
+        IllegalStateException failure = assertThrows(IllegalStateException.class,
+                () -> connected.append("account-1", ExpectedVersion.NO_STREAM, events(1)));
+
+        assertTrue(failure.getMessage().contains(database.database().getName() + ".flux_events is closed")
+                && failure.getMessage().contains("stream 'account-1'")
+                && failure.getMessage().contains("not written"), failure.getMessage());
+        assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("account-1"));
+        assertThrows(IllegalStateException.class, () -> connected.append("account-1", ExpectedVersion.NO_STREAM, events(1)));
+    }
+
+    /** A client of the test server that runs {@code onInsert} on the thread sending each insert command. */
+    private MongoClient clientRunningOnInsert(Runnable onInsert) {
+        return MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
+                .addCommandListener(new CommandListener() {
+                    @Override
+                    public void commandStarted(CommandStartedEvent event) {
+                        if (event.getCommandName().equals("insert")) {
+                            onInsert.run();
+                        }
+                    }
+                }).build());
+    }
+
+    /**
+     * Appends to each stream from a thread of its own, all queued before any takes the position lock,
+     * so one of them inserts them all together; the threads of the streams in {@code interrupted} are
+     * interrupted before they append. Adds the streams whose threads end with their interrupt flag set to
+     * {@code leftInterrupted}.
+     */
+    private static List<Future<Long>> appendAsOneGroup(MongoEventStore store, Map<String, List<EventData>> appends,
+                                                       Set<String> interrupted, Set<String> leftInterrupted)
+            throws InterruptedException {
+        CountDownLatch queued = new CountDownLatch(appends.size());
+        store.afterQueued = () -> {
+            queued.countDown();
+            awaitQuietly(queued, 10);
+        };
+        ExecutorService pool = Executors.newFixedThreadPool(appends.size());
+        try {
+            List<Future<Long>> versions = new ArrayList<>();
+            appends.forEach((streamId, events) -> versions.add(pool.submit(() -> {
+                if (interrupted.contains(streamId)) {
+                    Thread.currentThread().interrupt();
+                }
+                try {
+                    return store.append(streamId, ExpectedVersion.NO_STREAM, events);
+                } finally {
+                    if (Thread.currentThread().isInterrupted()) {
+                        leftInterrupted.add(streamId);
+                    }
+                }
+            })));
+            return versions;
+        } finally {
+            pool.shutdown();
+            assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
         }
     }
 
@@ -335,8 +451,7 @@ class MongoEventStoreBehaviourTest {
 
     @Test
     void connectUsesTheConnectionStringsDatabaseAndClosesItsClient() {
-        String uri = server().connectionString();
-        String withDatabase = uri.replaceFirst("^(mongodb(\\+srv)?://[^/?]+)(/[^?]*)?", "$1/" + database.database().getName());
+        String withDatabase = connectionStringOf(database);
         first.append("account-1", ExpectedVersion.NO_STREAM, events(1));
 
         MongoEventStore connected = MongoEventStore.connect(withDatabase);
@@ -364,6 +479,11 @@ class MongoEventStoreBehaviourTest {
             assertTrue(failure.getMessage().contains("nowhere.flux_events"), failure.getMessage());
             assertInstanceOf(MongoTimeoutException.class, failure.getCause());
         }
+    }
+
+    /** The test server's connection string, naming the test's database. */
+    private String connectionStringOf(TestDatabase database) {
+        return server().connectionString().replaceFirst("^(mongodb(\\+srv)?://[^/?]+)(/[^?]*)?", "$1/" + database.database().getName());
     }
 
     private static List<RecordedEvent> readAll(MongoEventStore store) {
