@@ -44,6 +44,7 @@ import java.util.Queue;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
@@ -109,7 +110,13 @@ import java.util.function.Supplier;
  * so a lone process needs no extra read per append. Writers in other processes cost each other a
  * failed insert and a re-read of the end of the log. With the
  * default majority write and read concerns a reader also never sees a commit that a failover rolls
- * back, and the order survives a failover (the majority commit point moves in oplog order).
+ * back, and the order survives a failover (the majority commit point moves in oplog order). Writers
+ * then read the end of the log with majority read concern too, so a commit is only ever placed after
+ * one a failover cannot take back: otherwise a process could build on another's commit that a failover
+ * then rolls back, and when the driver retried both writes on the new primary (retryable writes), the
+ * later position could land first and a reader pass the earlier one for good. A writer that meets a
+ * position another process took reads again after a pause (a quarter of a millisecond, doubling up to
+ * 20 ms) that gives the other commit time to reach a majority.
  *
  * <h2>Errors</h2>
  * A duplicate key is told apart by the index it hit: {@code position_unique} or {@code _id} is
@@ -147,11 +154,15 @@ public final class MongoEventStore implements EventStore {
     private static final int HEADS_REMEMBERED = 10_000;
     private static final int MAX_GROUP = 256;
     private static final long MAX_DOCUMENT_BYTES = 16L * 1024 * 1024 - 16 * 1024;
+    /** The longest pause before reading the end of the log again after a position another process took. */
+    private static final long MAX_POSITION_WAIT_NANOS = 20_000_000L;
     private static final InsertManyOptions ORDERED = new InsertManyOptions().ordered(true);
 
     private final MongoCollection<BsonDocument> commits;
     /** The same collection for the reads an append makes: from the primary, without waiting for a majority. */
     private final MongoCollection<BsonDocument> writerView;
+    /** The read of the end of the log a new position follows: with majority concerns, of what a majority has. */
+    private final MongoCollection<BsonDocument> positionView;
     private final String where;
     private final MongoClient ownedClient;
     private final ReentrantLock positionLock = new ReentrantLock();
@@ -204,6 +215,8 @@ public final class MongoEventStore implements EventStore {
         boolean majority = "majority".equals(options.writeConcern().getWObject())
                 && (ReadConcern.MAJORITY.equals(options.readConcern()) || ReadConcern.LINEARIZABLE.equals(options.readConcern()));
         this.heads = majority ? new StreamHeads(HEADS_REMEMBERED) : null;
+        this.positionView = majority ? commits.withReadConcern(ReadConcern.MAJORITY).withReadPreference(ReadPreference.primary())
+                : writerView;
         call("create the indexes of", () -> commits.createIndexes(List.of(
                 new IndexModel(Indexes.ascending(Commit.FIRST_POSITION),
                         new IndexOptions().name(POSITION_INDEX).unique(true)),
@@ -386,11 +399,12 @@ public final class MongoEventStore implements EventStore {
         // driver would fail the whole group with it: keep it from the driver calls and give it back after.
         boolean interrupted = Thread.interrupted();
         List<PendingCommit> todo = batch;
+        int positionConflicts = 0;
         try {
             while (!todo.isEmpty()) {
                 if (nextPosition == 0) {
                     try {
-                        nextPosition = highestPosition(writerView) + 1;
+                        nextPosition = highestPosition(positionView) + 1;
                     } catch (FluxException e) {
                         for (PendingCommit commit : todo) {
                             commit.outcome.completeExceptionally(new FluxException("Could not append "
@@ -424,6 +438,11 @@ public final class MongoEventStore implements EventStore {
                     if (POSITION_INDEX.equals(index) || "_id_".equals(index)) {
                         nextPosition = 0; // another process took it: read the end of the log again
                         todo = todo.subList(failed, todo.size());
+                        positionConflicts++;
+                        if (positionView != writerView) {
+                            // Its commit shows in a majority read only once a majority has it: give it time.
+                            LockSupport.parkNanos(Math.min(MAX_POSITION_WAIT_NANOS, 250_000L << Math.min(positionConflicts - 1, 10)));
+                        }
                         continue;
                     }
                     if (STREAM_VERSION_INDEX.equals(index)) {

@@ -15,6 +15,7 @@ import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.snapshot.Snapshot;
 import org.bson.BsonDocument;
+import org.bson.BsonString;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,12 +31,14 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -137,7 +140,7 @@ class MongoEventStoreBehaviourTest {
     @Test
     @Timeout(60)
     void anErrorWhileInsertingAGroupReachesEveryAppendOfItAsThatError() throws Exception {
-        try (MongoClient client = clientRunningOnInsert(() -> {
+        try (MongoClient client = clientRunningOn("insert", command -> {
             throw new OutOfMemoryError("simulated while inserting");
         })) {
             MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
@@ -168,14 +171,30 @@ class MongoEventStoreBehaviourTest {
         assertThrows(IllegalStateException.class, () -> connected.append("account-1", ExpectedVersion.NO_STREAM, events(1)));
     }
 
-    /** A client of the test server that runs {@code onInsert} on the thread sending each insert command. */
-    private MongoClient clientRunningOnInsert(Runnable onInsert) {
+    @Test
+    void writersPlaceACommitOnlyAfterWhatAMajorityHasSoAFailoverCannotLeaveAHoleBehindAReader() {
+        List<BsonDocument> finds = new CopyOnWriteArrayList<>();
+        try (MongoClient client = clientRunningOn("find", command -> finds.add(command.clone()))) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+
+            store.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+
+            BsonDocument endOfLog = finds.stream()
+                    .filter(find -> find.containsKey("sort") && find.getDocument("sort").containsKey("_id"))
+                    .findFirst().orElseThrow(() -> new AssertionError("no read of the end of the log in " + finds));
+            assertEquals("majority", endOfLog.getDocument("readConcern", new BsonDocument()).getString("level",
+                    new BsonString("none")).getValue(), endOfLog.toJson());
+        }
+    }
+
+    /** A client of the test server that runs {@code onCommand} on the thread sending each such command, before it is sent. */
+    private MongoClient clientRunningOn(String command, Consumer<BsonDocument> onCommand) {
         return MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
                 .addCommandListener(new CommandListener() {
                     @Override
                     public void commandStarted(CommandStartedEvent event) {
-                        if (event.getCommandName().equals("insert")) {
-                            onInsert.run();
+                        if (event.getCommandName().equals(command)) {
+                            onCommand.accept(event.getCommand());
                         }
                     }
                 }).build());
