@@ -84,6 +84,15 @@ import java.util.zip.CRC32C;
  * contiguous positions. A record whose checksum or structure is wrong is reported with a
  * {@link FluxException} naming its position, stream, version and type.
  *
+ * <p>Beside Xodus's files, {@code flux-last-position} holds the last position the store knew to be on
+ * disk (in decimal), written, whole or not at all, when it opens and when it closes cleanly (after a
+ * crash it holds the position found at the last open, still a lower bound); it costs appends nothing.
+ * Xodus, opening a log damaged in the middle, cuts it at the damage without a word: a store whose log
+ * ends below that position refuses to open with a {@link FluxException} naming both positions, instead
+ * of giving its positions out again. Restore such a directory from a backup; delete the file only to
+ * open on purpose a directory replaced by an older copy. A directory without the file (new, or written
+ * before it) opens as before.
+ *
  * <p>Reads return at most {@code maxCount} events and stop early after about {@value #PAGE_BYTES}
  * bytes of event records (always at least one event), so a page's memory stays bounded.
  *
@@ -106,13 +115,16 @@ public final class XodusEventStore implements EventStore {
     private long lastPosition; // writer thread only, once constructed
     /** The last position on disk (committed, without durable writes): reads show nothing after it. */
     private volatile long durablePosition;
+    /** The position in the {@link PositionMark} file since the store opened. */
+    private final long markedPosition;
 
     /**
      * Opens the store in {@code directory} with {@link XodusOptions#defaults()}, creating the
      * directory when it does not exist.
      *
      * @throws FluxException            when the directory is a file, cannot be created, read or written, is
-     *                                  locked by another process, or holds something else
+     *                                  locked by another process, holds something else, or holds fewer events
+     *                                  than it did (see the class documentation)
      * @throws IllegalArgumentException when the directory is null
      */
     public XodusEventStore(Path directory) {
@@ -123,7 +135,8 @@ public final class XodusEventStore implements EventStore {
      * Opens the store in {@code directory}, creating the directory when it does not exist.
      *
      * @throws FluxException            when the directory is a file, cannot be created, read or written, is
-     *                                  locked by another process, or holds something else
+     *                                  locked by another process, holds something else, or holds fewer events
+     *                                  than it did (see the class documentation)
      * @throws IllegalArgumentException when an argument is null
      */
     public XodusEventStore(Path directory, XodusOptions options) {
@@ -137,6 +150,7 @@ public final class XodusEventStore implements EventStore {
         try {
             this.layout = Layout.open(environment, this.directory.path);
             this.lastPosition = environment.computeInReadonlyTransaction(this::lastPositionIn);
+            this.markedPosition = mark(lastPosition);
         } catch (RuntimeException e) {
             environment.close();
             throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
@@ -147,6 +161,22 @@ public final class XodusEventStore implements EventStore {
                 txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition,
                 options.durableWrites() ? syncs.apply(environment, this.directory.path) : null,
                 batch -> durablePosition = batch.lastPosition);
+    }
+
+    /** Checks the log ends no earlier than {@link PositionMark} says, raises the mark to its end, and returns it. */
+    private long mark(long found) {
+        long mark = PositionMark.read(directory.path, directory.owner);
+        if (found < mark) {
+            Path file = directory.path.resolve(PositionMark.FILE);
+            throw new FluxException(directory.owner + " has lost events: its log ends at position " + found + ", but it"
+                    + " held events up to position " + mark + " (recorded in " + file + "). Its log was cut short (Xodus"
+                    + " cuts a log where it finds it damaged) or replaced by an older copy. Restore the directory from a"
+                    + " backup; if you replaced it with an older copy on purpose, delete " + file + " and open it again");
+        }
+        if (found > mark) {
+            PositionMark.write(directory.path, found, directory.owner); // Xodus synced the log as it opened it
+        }
+        return found;
     }
 
     private long lastPositionIn(Transaction txn) {
@@ -382,12 +412,19 @@ public final class XodusEventStore implements EventStore {
 
     /**
      * Finishes the appends already queued (later ones fail with {@link IllegalStateException}), stops
-     * the writer thread and closes the directory. Idempotent; a close while another is under way waits
-     * for it, so the directory can be opened again when either returns. Waits uninterruptibly.
+     * the writer thread and closes the directory, then records the last position (see the class
+     * documentation). Idempotent; a close while another is under way waits for it, so the directory can
+     * be opened again when either returns. Waits uninterruptibly.
+     *
+     * @throws FluxException when the files cannot be closed cleanly or the last position not recorded (what
+     *                       was committed stays committed)
      */
     @Override
     public void close() {
         directory.close(writer::close);
+        if (durablePosition != markedPosition) {
+            PositionMark.write(directory.path, durablePosition, directory.owner);
+        }
     }
 
     private void requireOpen() {

@@ -1,0 +1,74 @@
+package dev.flux.xodus;
+
+import dev.flux.FluxException;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * The file {@value #FILE} in an event store's directory: the last global position the store knew to be
+ * on disk, in decimal, written when the store opens and when it closes cleanly. Xodus, opening a log
+ * damaged in the middle, cuts it at the damage and says nothing; a log ending below the mark is how the
+ * store notices. A file is replaced whole or not at all: written to a temporary file of its own (two
+ * closes of one store, or a close and the next open, may write at once), synced, renamed over the old
+ * one, and the directory synced where the platform allows.
+ */
+final class PositionMark {
+    static final String FILE = "flux-last-position";
+
+    private PositionMark() {
+    }
+
+    /**
+     * The mark in {@code directory}, 0 when there is no file (a new store, or one from before the mark).
+     *
+     * @throws FluxException when the file cannot be read or holds no position, naming it
+     */
+    static long read(Path directory, String owner) {
+        Path file = directory.resolve(FILE);
+        String text;
+        try {
+            text = new String(Files.readAllBytes(file), StandardCharsets.US_ASCII);
+        } catch (NoSuchFileException e) {
+            return 0;
+        } catch (IOException e) {
+            throw new FluxException(owner + " cannot read its last position from " + file + ": " + e, e);
+        }
+        if (!text.matches("[0-9]{1,18}\n")) {
+            throw new FluxException(owner + " cannot read its last position from " + file + ": the file holds no position"
+                    + " (it should hold one number); if you know the directory's log is whole, delete the file and the"
+                    + " store writes it anew");
+        }
+        return Long.parseLong(text.strip());
+    }
+
+    /**
+     * Replaces the mark in {@code directory} with {@code position}.
+     *
+     * @throws FluxException when the file cannot be written, naming it
+     */
+    static void write(Path directory, long position, String owner) {
+        Path file = directory.resolve(FILE);
+        try {
+            Path temporary = Files.createTempFile(directory, FILE, ".tmp");
+            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
+                channel.write(StandardCharsets.US_ASCII.encode(position + "\n"));
+                channel.force(true);
+            }
+            Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new FluxException(owner + " cannot record its last position (" + position + ") in " + file + ": " + e, e);
+        }
+        try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
+            channel.force(true);
+        } catch (IOException e) {
+            // Some platforms (Windows) cannot open or sync a directory: the rename is then as durable as they make it.
+        }
+    }
+}

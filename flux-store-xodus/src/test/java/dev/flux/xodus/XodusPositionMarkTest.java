@@ -1,0 +1,132 @@
+package dev.flux.xodus;
+
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The last-position file: a log that lost events is refused by name, and the file's own troubles are named. */
+class XodusPositionMarkTest {
+    @TempDir
+    Path directory;
+    @TempDir
+    Path backup;
+
+    @Test
+    void aLogCutShortByDamageIsRefusedNamingTheDirectoryAndBothPositions() throws IOException {
+        append(directory, 2000);
+        Path log = logFiles(directory).get(0);
+        try (RandomAccessFile file = new RandomAccessFile(log.toFile(), "rw")) {
+            // Zeros from a tenth of the way in to the end (shorter damage sometimes lands where Xodus reads on past it).
+            int tenth = (int) (file.length() / 10);
+            file.seek(tenth);
+            file.write(new byte[(int) file.length() - tenth]);
+        }
+
+        FluxException refused = assertThrows(FluxException.class, () -> new XodusEventStore(directory));
+
+        String message = refused.getMessage();
+        assertTrue(message.contains(directory.toAbsolutePath().toString()), message);
+        assertTrue(message.contains("held events up to position 2000"), message);
+        Matcher found = Pattern.compile("its log ends at position (\\d+)").matcher(message);
+        assertTrue(found.find() && Long.parseLong(found.group(1)) < 2000, message);
+        assertTrue(message.contains("Restore the directory from a backup"), message);
+        assertThrows(FluxException.class, () -> new XodusEventStore(directory), "a refused open leaves the mark as it was");
+    }
+
+    @Test
+    void aStoreClosedCleanlyReopensWithEveryEventAndRecordsItsLastPosition() throws IOException {
+        append(directory, 3);
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            assertEquals(3, store.lastPosition());
+            assertEquals(3, store.readAll(0, 10).size());
+        }
+        assertEquals("3\n", Files.readString(directory.resolve(PositionMark.FILE)));
+    }
+
+    @Test
+    void aDirectoryReplacedByAnOlderCopyIsRefusedUntilItsMarkIsDeleted() throws IOException {
+        append(directory, 2);
+        for (Path log : logFiles(directory)) {
+            Files.copy(log, backup.resolve(log.getFileName()));
+        }
+        append(directory, 3);
+        for (Path log : logFiles(directory)) {
+            Files.delete(log);
+        }
+        for (Path log : logFiles(backup)) {
+            Files.copy(log, directory.resolve(log.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+        }
+        FluxException refused = assertThrows(FluxException.class, () -> new XodusEventStore(directory));
+        assertTrue(refused.getMessage().contains("its log ends at position 2, but it held events up to position 5"),
+                refused.getMessage());
+
+        Files.delete(directory.resolve(PositionMark.FILE));
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            assertEquals(2, store.lastPosition());
+        }
+        assertEquals("2\n", Files.readString(directory.resolve(PositionMark.FILE)));
+    }
+
+    @Test
+    void aMarkThatHoldsNoPositionIsRefusedNamingTheFile() throws IOException {
+        append(directory, 1);
+        Path mark = directory.resolve(PositionMark.FILE);
+        Files.writeString(mark, "not a position", StandardCharsets.US_ASCII);
+
+        FluxException refused = assertThrows(FluxException.class, () -> new XodusEventStore(directory));
+
+        assertTrue(refused.getMessage().contains(mark.toAbsolutePath() + ": the file holds no position"), refused.getMessage());
+        Files.delete(mark);
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            assertEquals(1, store.lastPosition(), "the refused open closed its files");
+        }
+    }
+
+    @Test
+    void aMarkThatCannotBeReadIsRefusedNamingTheFile() throws IOException {
+        append(directory, 1);
+        Path mark = directory.resolve(PositionMark.FILE);
+        Files.deleteIfExists(mark);
+        Files.createDirectory(mark);
+
+        FluxException refused = assertThrows(FluxException.class, () -> new XodusEventStore(directory));
+
+        assertTrue(refused.getMessage().contains("cannot read its last position from " + mark.toAbsolutePath()),
+                refused.getMessage());
+    }
+
+    private static void append(Path directory, int events) {
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            for (int i = 0; i < events; i++) {
+                store.append("Account-" + (i % 10), ExpectedVersion.ANY,
+                        List.of(EventData.of("Credited", ("{\"i\":" + i + "}").getBytes(StandardCharsets.UTF_8), Map.of())));
+            }
+        }
+    }
+
+    private static List<Path> logFiles(Path directory) throws IOException {
+        try (Stream<Path> files = Files.list(directory)) {
+            return files.filter(file -> file.getFileName().toString().endsWith(".xd")).sorted().toList();
+        }
+    }
+}
