@@ -3,10 +3,12 @@ package dev.flux.serialization;
 import com.fasterxml.jackson.annotation.JsonAutoDetect;
 import com.fasterxml.jackson.annotation.PropertyAccessor;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -25,12 +27,17 @@ import java.util.concurrent.ConcurrentHashMap;
  * The JSON {@link EventSerializer}, on Jackson. By default events are written field by field (every
  * field, any visibility; getters are not used), so nothing is lost from a class without getters, and
  * {@code java.time} values are ISO-8601 strings. Records work as they are; a plain class needs a
- * no-argument constructor (any visibility) or a {@code @JsonCreator}. Readers and writers are cached
- * per class. Thread-safe.
+ * no-argument constructor (any visibility) or a {@code @JsonCreator}; the first event of each class is
+ * written and read back before it is stored, so a class Jackson cannot read is refused up front. The
+ * {@code schema_version} metadata is always the class's own (see {@link SchemaVersion}), whatever the
+ * caller's metadata held. Upcasting keeps decimals exact. Readers and writers are cached per class.
+ * Thread-safe.
  */
 public final class JacksonEventSerializer implements EventSerializer {
     private final EventTypes eventTypes;
     private final ObjectMapper mapper;
+    /** Reads a body to upcast as a tree, keeping decimals exact (as a double, 12345678901234567.10 would lose digits). */
+    private final ObjectReader trees;
     private final Map<Class<?>, ObjectReader> readers = new ConcurrentHashMap<>();
     /** Per registered class: its name, version and writer (none of which changes once it is registered). */
     private final Map<Class<?>, Encoder> encoders = new ConcurrentHashMap<>();
@@ -55,13 +62,20 @@ public final class JacksonEventSerializer implements EventSerializer {
         }
         this.eventTypes = eventTypes;
         this.mapper = mapper;
+        this.trees = mapper.reader().with(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .without(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES);
     }
 
-    /** The mapper flux uses unless given one: fields of any visibility, no getters, ISO-8601 dates. */
+    /**
+     * The mapper flux uses unless given one: fields of any visibility, no getters, ISO-8601 dates; an
+     * {@code OffsetDateTime} or {@code ZonedDateTime} is read back at the offset it was written with (a
+     * {@code ZonedDateTime}'s region, Europe/Paris say, is not written: it comes back as its offset).
+     */
     public static ObjectMapper defaultObjectMapper() {
         return JsonMapper.builder()
                 .addModule(new JavaTimeModule())
                 .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+                .disable(DeserializationFeature.ADJUST_DATES_TO_CONTEXT_TIME_ZONE)
                 .visibility(PropertyAccessor.ALL, JsonAutoDetect.Visibility.NONE)
                 .visibility(PropertyAccessor.FIELD, JsonAutoDetect.Visibility.ANY)
                 .visibility(PropertyAccessor.CREATOR, JsonAutoDetect.Visibility.ANY)
@@ -77,15 +91,18 @@ public final class JacksonEventSerializer implements EventSerializer {
         Encoder encoder = encoders.get(eventClass);
         if (encoder == null) {
             String name = eventTypes.nameOf(eventClass);  // throws when the class is not registered
-            encoder = encoders.computeIfAbsent(eventClass,
-                    cls -> new Encoder(name, eventTypes.schemaVersionOf(cls), mapper.writerFor(cls)));
+            encoder = encoders.computeIfAbsent(eventClass, cls -> newEncoder(cls, name, event));
         }
         String type = encoder.type();
         ObjectWriter writer = encoder.writer();
         int schemaVersion = encoder.schemaVersion();
-        if (schemaVersion != 1) {
+        if (schemaVersion != 1 || metadata != null && metadata.containsKey(Metadata.SCHEMA_VERSION)) {
+            // The version is the class's, never the caller's: metadata copied from a cause carries the cause's.
             Map<String, String> versioned = new HashMap<>(metadata == null ? Map.of() : metadata);
-            versioned.put(Metadata.SCHEMA_VERSION, Integer.toString(schemaVersion));
+            versioned.remove(Metadata.SCHEMA_VERSION);
+            if (schemaVersion != 1) {
+                versioned.put(Metadata.SCHEMA_VERSION, Integer.toString(schemaVersion));
+            }
             metadata = versioned;
         }
         try {
@@ -123,6 +140,22 @@ public final class JacksonEventSerializer implements EventSerializer {
                 recorded.streamId(), recorded.version(), recorded.type(),
                 "the type is not registered in EventTypes (registered: " + eventTypes.names() + ")", null));
         return read(recorded, eventClass);
+    }
+
+    /**
+     * The encoder of a class, made on its first event, which it writes and reads back: a class Jackson
+     * writes but cannot read (a field of an interface type, say) is refused before any event of it is stored.
+     */
+    private Encoder newEncoder(Class<?> eventClass, String type, Object firstEvent) {
+        ObjectWriter writer = mapper.writerFor(eventClass);
+        try {
+            readerFor(eventClass).readValue(writer.writeValueAsBytes(firstEvent));
+        } catch (IOException e) {
+            throw new FluxException("Events of " + eventClass.getName() + " (type '" + type + "') can be written as JSON"
+                    + " but not read back, so none is stored: " + e.getMessage()
+                    + ". Give each field a concrete type, or tell Jackson how to read it (@JsonTypeInfo, @JsonCreator)", e);
+        }
+        return new Encoder(type, eventTypes.schemaVersionOf(eventClass), writer);
     }
 
     private ObjectReader readerFor(Class<?> eventClass) {
@@ -175,7 +208,7 @@ public final class JacksonEventSerializer implements EventSerializer {
     private Upcasted upcast(RecordedEvent recorded, int storedVersion) {
         JsonNode tree;
         try {
-            tree = mapper.readTree(recorded.data());
+            tree = trees.readTree(recorded.data());
         } catch (IOException e) {
             throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
                     "the stored body is not JSON: " + e.getMessage(), e);

@@ -2,12 +2,16 @@ package dev.flux.serialization;
 
 import dev.flux.EventData;
 import dev.flux.FluxException;
+import dev.flux.Metadata;
 import dev.flux.RecordedEvent;
 import org.junit.jupiter.api.Test;
 
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.LocalDate;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -130,6 +134,65 @@ class JacksonEventSerializerTest {
         assertThrows(IllegalArgumentException.class, () -> types.register(" ", Credited.class));
         types.register(Credited.class);
         assertEquals(java.util.Set.of("Credited", "account-renamed"), types.names());
+    }
+
+    @SchemaVersion(2)
+    record Priced(BigDecimal price, String currency) {}
+
+    record Noted(String note) {}
+
+    @Test
+    void aVersionCopiedInFromAnotherEventsMetadataIsReplacedByTheClasssOwn() {
+        EventTypes versioned = EventTypes.of(Priced.class, Noted.class);
+        JacksonEventSerializer json = new JacksonEventSerializer(versioned);
+        // A process manager passes its cause's metadata on, for the correlation id, and the version with it.
+        Map<String, String> cause = json.serialize(new Priced(BigDecimal.ONE, "EUR"), Map.of(Metadata.CORRELATION_ID, "c-1")).metadata();
+
+        EventData effect = json.serialize(new Noted("paid"), cause);
+
+        assertEquals(Map.of(Metadata.CORRELATION_ID, "c-1"), effect.metadata());
+        assertEquals(new Noted("paid"), json.deserialize(recorded(effect)));
+        assertEquals("2", json.serialize(new Priced(BigDecimal.TEN, "EUR"),
+                Map.of(Metadata.SCHEMA_VERSION, "7")).metadata().get(Metadata.SCHEMA_VERSION));
+    }
+
+    @Test
+    void upcastingKeepsEveryDigitOfADecimal() {
+        EventTypes versioned = EventTypes.of(Priced.class).upcaster("Priced", 1, body -> body.put("currency", "EUR"));
+        JacksonEventSerializer json = new JacksonEventSerializer(versioned);
+        RecordedEvent version1 = recorded("Priced", "{\"price\": 12345678901234567.10}");
+
+        assertEquals(new Priced(new BigDecimal("12345678901234567.10"), "EUR"), json.deserialize(version1));
+        assertTrue(new String(json.upcast(version1).data(), StandardCharsets.UTF_8).contains("12345678901234567.10"),
+                "the feed serves the upcast body with every digit");
+    }
+
+    record Booked(OffsetDateTime at) {}
+
+    @Test
+    void anOffsetDateTimeComesBackAtItsOwnOffset() {
+        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Booked.class));
+        Booked booked = new Booked(OffsetDateTime.of(2026, 3, 1, 10, 0, 0, 0, ZoneOffset.ofHours(2)));
+
+        assertEquals(booked, json.deserialize(recorded(json.serialize(booked, Map.of()))));
+    }
+
+    interface Shape {}
+
+    record Circle(int radius) implements Shape {}
+
+    record Drawn(Shape shape) {}
+
+    @Test
+    void aClassThatJacksonWritesButCannotReadIsRefusedBeforeAnyEventOfItIsStored() {
+        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Drawn.class, Noted.class));
+
+        FluxException refused = assertThrows(FluxException.class, () -> json.serialize(new Drawn(new Circle(2)), Map.of()));
+
+        assertTrue(refused.getMessage().contains(Drawn.class.getName()) && refused.getMessage().contains("not read back"),
+                refused.getMessage());
+        assertThrows(FluxException.class, () -> json.serialize(new Drawn(new Circle(3)), Map.of()), "refused every time");
+        assertEquals(new Noted("n"), json.deserialize(recorded(json.serialize(new Noted("n"), Map.of()))));
     }
 
     private static RecordedEvent recorded(EventData data) {
