@@ -26,6 +26,8 @@ import java.util.UUID;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * An {@link EventSource} that follows another process's flux feed (a {@link FeedServer} or a mounted
@@ -41,9 +43,9 @@ import java.util.concurrent.ExecutionException;
  *
  * <p>Each read asks for the page after the subscription's position with the events' data
  * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
- * events arrive within milliseconds without hammering the server. A connection error, a 5xx, or a
- * body that is not the feed's JSON throws a {@link FluxException} naming the URL; the subscription
- * backs off and tries again. Stopping the subscription cancels a long poll in flight. A feed that
+ * events arrive within milliseconds without hammering the server. A connection error, an answer
+ * other than 200, an answer not in full within the wait plus 10 s, or a body that is not the feed's
+ * JSON throws a {@link FluxException} naming the URL; the subscription backs off and tries again. Stopping the subscription cancels a long poll in flight. A feed that
  * answers a long poll at once with nothing (it holds as many as it may, or is closing) is not asked
  * again at once: the subscription waits its poll interval first. Numbers in the events' data arrive
  * with every digit the feed sent (decimals are read as {@link java.math.BigDecimal}, never a
@@ -53,6 +55,7 @@ public final class HttpEventSource implements EventSource {
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .disable(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
     /** An empty answer to a long poll sooner than this was not held (see {@link #waitsForEvents}). */
     private static final long HELD_AT_LEAST_NANOS = 500_000_000L;
@@ -86,8 +89,9 @@ public final class HttpEventSource implements EventSource {
                 || !(feed.getScheme().equals("http") || feed.getScheme().equals("https")) || feed.getHost() == null) {
             throw new IllegalArgumentException("feed must be an absolute http(s) URI, was " + feed);
         }
-        if (feed.getRawQuery() != null) {
-            throw new IllegalArgumentException("feed URI must not carry a query (the source adds after/limit): " + feed);
+        if (feed.getRawQuery() != null || feed.getRawFragment() != null) {
+            throw new IllegalArgumentException("feed URI must not carry a query or a fragment (the source adds after/limit): "
+                    + feed);
         }
         if (wait == null || wait.isNegative()) {
             throw new IllegalArgumentException("wait must be zero or positive, was " + wait);
@@ -181,7 +185,11 @@ public final class HttpEventSource implements EventSource {
         CompletableFuture<HttpResponse<byte[]>> pending = client.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
         inFlight = pending;
         try {
-            response = pending.get();
+            // The request's timeout covers the wait for the headers only: bound the body too.
+            response = pending.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            pending.cancel(true);
+            throw new FluxException("the feed at " + uri + " did not answer in full within " + timeout.toSeconds() + " s", e);
         } catch (CancellationException e) {
             return null;
         } catch (ExecutionException e) {
@@ -250,8 +258,8 @@ public final class HttpEventSource implements EventSource {
 
     private static long number(URI uri, JsonNode entry, String field) {
         JsonNode value = entry.get(field);
-        if (value == null || !value.isIntegralNumber()) {
-            throw malformed(uri, "an entry has no number field '" + field + "'");
+        if (value == null || !value.isIntegralNumber() || !value.canConvertToLong()) {
+            throw malformed(uri, "an entry has no number field '" + field + "' (a whole number a long holds)");
         }
         return value.asLong();
     }

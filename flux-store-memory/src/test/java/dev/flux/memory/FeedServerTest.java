@@ -39,6 +39,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -465,6 +466,68 @@ class FeedServerTest {
         assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("ftp://x/events")));
         assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("/events")));
         assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("http://x/events?after=3")));
+        assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("http://x/events#feed")),
+                "a fragment would swallow the query the source adds");
+    }
+
+    @Test
+    void theHttpSourceRefusesAPositionALongCannotHoldAndTextAfterThePage() throws Exception {
+        HttpServer liar = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        liar.createContext("/events", exchange -> {
+            String page = exchange.getRequestURI().getPath().endsWith("/huge")
+                    ? "{\"events\": [" + feedEntry("18446744073709551621") + "]}"      // 2^64 + 5
+                    : "{\"events\": [" + feedEntry("5") + "]} <html>oops</html>";
+            byte[] body = page.getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        liar.start();
+        toClose.add(() -> liar.stop(0));
+        String base = "http://127.0.0.1:" + liar.getAddress().getPort();
+
+        FluxException huge = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/events/huge"), Duration.ZERO).read(0, 10));
+        assertTrue(huge.getMessage().contains("'position'"), huge.getMessage());
+        FluxException trailing = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/events"), Duration.ZERO).read(0, 10));
+        assertTrue(trailing.getMessage().contains("malformed feed response"), trailing.getMessage());
+    }
+
+    @Test
+    void aFeedWhoseBodyStallsAfterTheHeadersFailsTheReadInsteadOfHangingIt() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        HttpServer stalling = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        stalling.setExecutor(Executors.newCachedThreadPool());
+        stalling.createContext("/events", exchange -> {
+            exchange.sendResponseHeaders(200, 1000);
+            exchange.getResponseBody().write("{\"events\": [".getBytes(StandardCharsets.UTF_8));
+            exchange.getResponseBody().flush();
+            try {
+                release.await(60, TimeUnit.SECONDS);     // a partition, or a server stuck mid-page
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            exchange.close();
+        });
+        stalling.start();
+        toClose.add(() -> stalling.stop(0));
+        toClose.add(release::countDown);
+        HttpEventSource source = HttpEventSource.of(URI.create("http://127.0.0.1:" + stalling.getAddress().getPort()
+                + "/events"), Duration.ZERO);     // its time limit: 10 s
+
+        long started = System.nanoTime();
+        FluxException stalled = assertThrows(FluxException.class, () -> source.read(0, 10));
+
+        assertTrue(stalled.getMessage().contains("did not answer in full within 10 s"), stalled.getMessage());
+        assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(30));
+    }
+
+    /** One entry of a feed page, as {@code include=data} serves it, at {@code position}. */
+    private static String feedEntry(String position) {
+        return "{\"event_id\":\"" + UUID.randomUUID() + "\",\"stream_id\":\"Account-1\",\"aggregate_version\":0,"
+                + "\"event_type\":\"Credited\",\"created\":\"2026-01-01T00:00:00Z\",\"position\":" + position
+                + ",\"metadata\":{},\"data\":{\"amount\":1}}";
     }
 
     @Test
