@@ -1,14 +1,20 @@
 package dev.flux;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.type.TypeBindings;
+import com.fasterxml.jackson.databind.type.TypeFactory;
 import dev.flux.snapshot.Snapshot;
 import dev.flux.snapshot.SnapshotPolicy;
 import dev.flux.snapshot.SnapshotStore;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
@@ -17,26 +23,44 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Takes and restores snapshots of one aggregate class for a {@link Repository}. The state is every
  * non-static, non-transient field the class and its superclasses up to {@link Aggregate} declare,
- * each written by Jackson with its declared type under {@code DeclaringClass.field}. The snapshot's
- * type is the class name plus a fingerprint of those fields (names and types), so a snapshot taken
- * before the class changed shape is ignored rather than restored wrongly.
+ * each written by Jackson under {@code DeclaringClass.field} and read back as its declared type, with
+ * the superclasses' type variables bound as the class binds them. Decimals come back exactly. A
+ * {@link Collection} or {@link Map} field comes back as the class the fresh aggregate's field holds
+ * when that is a public class (a {@code LinkedHashSet} keeps its order, a {@code TreeMap} stays
+ * sorted), else as Jackson's default for the declared type; a {@code TreeMap}'s comparator is not
+ * kept: it comes back in natural order. A field whose type is or holds {@link Object} (say
+ * {@code Map<String, Object>} or {@code List<?>}) is refused, as its values would come back as other
+ * classes.
+ *
+ * <p>The snapshot's type is the class name plus a fingerprint of those fields (names and types) and
+ * of the fields of the non-JDK classes they reach (enum constants included), so a snapshot taken
+ * before the class, or a class it holds, changed shape is ignored rather than restored wrongly.
+ *
+ * <p>Thread-safe: the readers of collection classes are cached in concurrent maps.
  */
 final class AggregateSnapshots {
     private static final System.Logger LOG = System.getLogger(AggregateSnapshots.class.getName());
 
-    private record StateField(String key, Field field, ObjectReader reader, JavaType type) {
+    /** {@code readers} holds, by class, the readers of the collection classes a fresh aggregate's field held. */
+    private record StateField(String key, Field field, JavaType type, ObjectReader reader, Map<Class<?>, ObjectReader> readers) {
     }
 
     private final SnapshotStore store;
     private final SnapshotPolicy policy;
     private final ObjectMapper mapper;
+    private final ObjectReader stateReader;
     private final List<StateField> fields = new ArrayList<>();
     private final String type;
 
@@ -44,11 +68,17 @@ final class AggregateSnapshots {
         this.store = store;
         this.policy = policy;
         this.mapper = mapper;
+        this.stateReader = mapper.reader()
+                .with(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .without(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES);
+        TypeFactory types = mapper.getTypeFactory();
+        JavaType aggregateType = types.constructType(aggregateClass);
         StringBuilder shape = new StringBuilder();
+        Set<Class<?>> described = new HashSet<>();
         for (Class<?> c = aggregateClass; c != Aggregate.class; c = c.getSuperclass()) {
+            TypeBindings bindings = aggregateType.findSuperType(c).getBindings();
             for (Field field : c.getDeclaredFields()) {
-                int modifiers = field.getModifiers();
-                if (Modifier.isStatic(modifiers) || Modifier.isTransient(modifiers) || field.isSynthetic()) {
+                if (!isState(field)) {
                     continue;
                 }
                 try {
@@ -57,10 +87,16 @@ final class AggregateSnapshots {
                     throw new IllegalArgumentException("cannot snapshot " + aggregateClass.getName() + ": field " + field
                             + " is not accessible (open its package to flux, or mark it transient)", e);
                 }
-                JavaType javaType = mapper.getTypeFactory().constructType(field.getGenericType());
                 String key = c.getSimpleName() + "." + field.getName();
-                fields.add(new StateField(key, field, mapper.readerFor(javaType), javaType));
+                JavaType javaType = types.resolveMemberType(field.getGenericType(), bindings);
+                if (holdsObject(javaType)) {
+                    throw new IllegalArgumentException("cannot snapshot " + aggregateClass.getName() + ": field " + key + " ("
+                            + field.getGenericType().getTypeName() + ") holds java.lang.Object, whose values come back as other"
+                            + " classes (a Long as an Integer, a record as a Map); give it a concrete type, or mark it transient");
+                }
+                fields.add(new StateField(key, field, javaType, mapper.readerFor(javaType), new ConcurrentHashMap<>()));
                 shape.append(key).append(':').append(field.getGenericType().getTypeName()).append(';');
+                describeClassesIn(javaType, types, shape, described);
             }
         }
         this.type = aggregateClass.getName() + "#" + fingerprint(shape.toString());
@@ -97,7 +133,7 @@ final class AggregateSnapshots {
         }
         List<Object> values = new ArrayList<>(fields.size());
         try {
-            JsonNode root = mapper.readTree(snapshot.data());
+            JsonNode root = stateReader.readTree(snapshot.data());
             if (!(root instanceof ObjectNode state) || state.size() != fields.size()) {
                 throw new IOException("the state does not hold exactly the fields " + keys());
             }
@@ -106,9 +142,9 @@ final class AggregateSnapshots {
                 if (node == null) {
                     throw new IOException("the state has no field " + f.key());
                 }
-                values.add(f.reader().readValue(node));
+                values.add(readerFor(f, f.field().get(aggregate)).readValue(node));
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | IllegalAccessException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, () -> "ignoring the unreadable snapshot of " + streamId + "@" + snapshot.version()
                     + " (" + e.getMessage() + "); replaying every event");
             return 0;
@@ -131,11 +167,16 @@ final class AggregateSnapshots {
             if (!policy.shouldSnapshot(aggregate.snapshotVersion(), version)) {
                 return;
             }
-            ObjectNode state = mapper.createObjectNode();
-            for (StateField f : fields) {
-                state.set(f.key(), mapper.valueToTree(f.field().get(aggregate)));
+            ByteArrayOutputStream state = new ByteArrayOutputStream();
+            try (JsonGenerator json = mapper.createGenerator(state)) {
+                json.writeStartObject();
+                for (StateField f : fields) {
+                    json.writeFieldName(f.key());
+                    mapper.writeValue(json, f.field().get(aggregate));
+                }
+                json.writeEndObject();
             }
-            store.save(new Snapshot(streamId, version, type, mapper.writeValueAsBytes(state), Instant.now()));
+            store.save(new Snapshot(streamId, version, type, state.toByteArray(), Instant.now()));
             aggregate.snapshotTaken(version);
         } catch (Exception e) {
             LOG.log(System.Logger.Level.WARNING, () -> "cannot snapshot " + streamId + "@" + version
@@ -146,6 +187,77 @@ final class AggregateSnapshots {
     /** The snapshot type this class writes. */
     String type() {
         return type;
+    }
+
+    /** The reader of {@code f} into a fresh aggregate whose field holds {@code initial}. */
+    private ObjectReader readerFor(StateField f, Object initial) {
+        if (!(initial instanceof Collection<?> || initial instanceof Map<?, ?>)
+                || initial.getClass() == f.type().getRawClass() || !Modifier.isPublic(initial.getClass().getModifiers())) {
+            return f.reader();
+        }
+        return f.readers().computeIfAbsent(initial.getClass(),
+                c -> mapper.readerFor(mapper.getTypeFactory().constructSpecializedType(f.type(), c)));
+    }
+
+    private static boolean isState(Field field) {
+        int modifiers = field.getModifiers();
+        return !Modifier.isStatic(modifiers) && !Modifier.isTransient(modifiers) && !field.isSynthetic();
+    }
+
+    /** Whether {@code type} is {@link Object} or has it as a type argument, key or element, however deep. */
+    private static boolean holdsObject(JavaType type) {
+        if (type.getRawClass() == Object.class) {
+            return true;
+        }
+        for (int i = 0; i < type.containedTypeCount(); i++) {
+            if (holdsObject(type.containedType(i))) {
+                return true;
+            }
+        }
+        return type.getKeyType() != null && holdsObject(type.getKeyType())
+                || type.getContentType() != null && holdsObject(type.getContentType());
+    }
+
+    /**
+     * Appends to {@code shape} the fields of each non-JDK class {@code type} reaches through its type
+     * arguments, keys, elements and fields (the constants of an enum), each class once.
+     */
+    private static void describeClassesIn(JavaType type, TypeFactory types, StringBuilder shape, Set<Class<?>> described) {
+        for (int i = 0; i < type.containedTypeCount(); i++) {
+            describeClassesIn(type.containedType(i), types, shape, described);
+        }
+        if (type.getKeyType() != null) {
+            describeClassesIn(type.getKeyType(), types, shape, described);
+        }
+        if (type.getContentType() != null) {
+            describeClassesIn(type.getContentType(), types, shape, described);
+        }
+        Class<?> raw = type.getRawClass();
+        if (raw.isArray() || isJdk(raw) || !described.add(raw)) {
+            return;
+        }
+        shape.append('{').append(raw.getName());
+        if (raw.isEnum()) {
+            for (Object constant : raw.getEnumConstants()) {
+                shape.append(',').append(((Enum<?>) constant).name());
+            }
+        }
+        for (Class<?> c = raw; c != null && !c.isEnum() && !isJdk(c); c = c.getSuperclass()) {
+            JavaType owner = type.findSuperType(c);
+            TypeBindings bindings = owner == null ? TypeBindings.emptyBindings() : owner.getBindings();
+            for (Field field : c.getDeclaredFields()) {
+                if (isState(field)) {
+                    shape.append(',').append(field.getName()).append(':').append(field.getGenericType().getTypeName());
+                    describeClassesIn(types.resolveMemberType(field.getGenericType(), bindings), types, shape, described);
+                }
+            }
+        }
+        shape.append('}');
+    }
+
+    private static boolean isJdk(Class<?> c) {
+        ClassLoader loader = c.getClassLoader();
+        return loader == null || loader == ClassLoader.getPlatformClassLoader();
     }
 
     private List<String> keys() {

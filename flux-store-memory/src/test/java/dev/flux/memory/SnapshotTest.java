@@ -12,18 +12,29 @@ import dev.flux.snapshot.SnapshotPolicy;
 import dev.flux.snapshot.SnapshotStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import javax.tools.ToolProvider;
+import java.math.BigDecimal;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 class SnapshotTest {
     record Deposited(long amount, String by) { }
@@ -60,6 +71,71 @@ class SnapshotTest {
         }
     }
 
+    record Paid(BigDecimal amount) { }
+
+    public static class Wallet extends Aggregate {
+        private BigDecimal balance = BigDecimal.ZERO;
+        transient int replayed;
+
+        void pay(String amount) {
+            update(new Paid(new BigDecimal(amount)));
+        }
+
+        private void handlePaid(Paid e) {
+            balance = balance.add(e.amount());
+            replayed++;
+        }
+    }
+
+    record Tagged(String tag) { }
+
+    public static class Tags extends Aggregate {
+        private final Set<String> inOrderSeen = new LinkedHashSet<>();
+        private final Map<String, Integer> countsByTag = new TreeMap<>();
+        transient int replayed;
+
+        void tag(String tag) {
+            update(new Tagged(tag));
+        }
+
+        private void handleTagged(Tagged e) {
+            inOrderSeen.add(e.tag());
+            countsByTag.merge(e.tag(), 1, Integer::sum);
+            replayed++;
+        }
+    }
+
+    record Item(String name, int qty) { }
+
+    record Added(Item item) { }
+
+    public abstract static class Basket<T> extends Aggregate {
+        protected final List<T> items = new ArrayList<>();
+    }
+
+    public static class Cart extends Basket<Item> {
+        transient int replayed;
+
+        void add(Item item) {
+            update(new Added(item));
+        }
+
+        private void handleAdded(Added e) {
+            items.add(e.item());
+            replayed++;
+        }
+    }
+
+    record Attributed(String key, long value) { }
+
+    public static class Profile extends Aggregate {
+        private final Map<String, Object> attributes = new HashMap<>();
+
+        private void handleAttributed(Attributed e) {
+            attributes.put(e.key(), e.value());
+        }
+    }
+
     private final InMemoryEventStore store = new InMemoryEventStore();
     private final InMemorySnapshotStore snapshots = new InMemorySnapshotStore();
     private final JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Deposited.class, Noted.class));
@@ -75,6 +151,14 @@ class SnapshotTest {
 
     private Repository<Ledger> withoutSnapshots() {
         return Repository.builder(Ledger.class, store).serializer(serializer).build();
+    }
+
+    private <A extends Aggregate> Repository<A> snapshottingEveryEvent(Class<A> aggregateClass) {
+        return Repository.builder(aggregateClass, store).serializer(serializer).snapshots(snapshots, SnapshotPolicy.everyEvents(1)).build();
+    }
+
+    private <A extends Aggregate> Repository<A> withoutSnapshots(Class<A> aggregateClass) {
+        return Repository.builder(aggregateClass, store).serializer(serializer).build();
     }
 
     /** Appends {@code count} events to Ledger-{@code id} in batches, as years of saves would have. */
@@ -205,6 +289,91 @@ class SnapshotTest {
         ledger.save();
 
         assertEquals(List.of("Deposited[amount=2, by=a] stored=1", "Noted[note=x] stored=1"), published);
+    }
+
+    @Test
+    void decimalsComeBackFromASnapshotExactly() {
+        Repository<Wallet> wallets = snapshottingEveryEvent(Wallet.class);
+        wallets.update("1", w -> w.pay("12345678901234567.10"));
+
+        Wallet fromSnapshot = wallets.load("1");
+
+        assertEquals(0, fromSnapshot.replayed, "restored from the snapshot");
+        Wallet replayed = withoutSnapshots(Wallet.class).load("1");
+        assertEquals(new BigDecimal("12345678901234567.10"), replayed.balance);
+        assertEquals(replayed.balance, fromSnapshot.balance);
+    }
+
+    @Test
+    void aFieldTypedByASuperclassTypeParameterComesBackAsItsBoundType() {
+        Repository<Cart> carts = snapshottingEveryEvent(Cart.class);
+        carts.update("1", c -> c.add(new Item("tea", 2)));
+
+        Cart fromSnapshot = carts.load("1");
+
+        assertEquals(0, fromSnapshot.replayed, "restored from the snapshot");
+        assertEquals(List.of(new Item("tea", 2)), fromSnapshot.items);
+    }
+
+    @Test
+    void collectionsComeBackAsTheClassesTheAggregateCreatesThem() {
+        Repository<Tags> tags = snapshottingEveryEvent(Tags.class);
+        for (String tag : List.of("zulu", "alpha", "mike", "bravo", "yankee", "charlie", "xray", "delta")) {
+            tags.update("1", t -> t.tag(tag));
+        }
+        withoutSnapshots(Tags.class).update("1", t -> t.tag("echo"));
+
+        Tags fromSnapshot = tags.load("1");
+
+        assertEquals(1, fromSnapshot.replayed, "restored from the snapshot, then one event replayed");
+        Tags replayed = withoutSnapshots(Tags.class).load("1");
+        assertEquals(List.copyOf(replayed.inOrderSeen), List.copyOf(fromSnapshot.inOrderSeen), "a LinkedHashSet keeps its order");
+        assertEquals(List.copyOf(replayed.countsByTag.keySet()), List.copyOf(fromSnapshot.countsByTag.keySet()),
+                "a TreeMap stays sorted");
+    }
+
+    @Test
+    void aSnapshotTakenBeforeAFieldsClassChangedIsIgnored(@TempDir Path classes) throws Exception {
+        Class<? extends Aggregate> before = compileShop(classes.resolve("before"), "record Item(String name) { }");
+        Class<? extends Aggregate> after = compileShop(classes.resolve("after"),
+                "record Item(String name, int qty) { Item(String name) { this(name, 1); } }");
+        Repository.builder(before, store).snapshots(snapshots, SnapshotPolicy.everyEvents(1)).build().update("1", shop -> ((Runnable) shop).run());
+
+        Aggregate loaded = Repository.builder(after, store).snapshots(snapshots, SnapshotPolicy.never()).build().load("1");
+
+        assertEquals("Item[name=tea, qty=1]", loaded.toString(), "replayed, not restored with qty 0");
+    }
+
+    /** Compiles a Shop aggregate holding {@code item}; running it adds a tea, its toString shows the last item. */
+    private static Class<? extends Aggregate> compileShop(Path dir, String item) throws Exception {
+        Path source = dir.resolve("shop/Shop.java");
+        Files.createDirectories(source.getParent());
+        Files.writeString(source, "package shop;\n"
+                + "public class Shop extends dev.flux.Aggregate implements Runnable {\n"
+                + "    public " + item + "\n"
+                + "    public record Added(String name) { }\n"
+                + "    private Item last;\n"
+                + "    public void run() { update(new Added(\"tea\")); }\n"
+                + "    private void handleAdded(Added e) { last = new Item(e.name()); }\n"
+                + "    public String toString() { return String.valueOf(last); }\n"
+                + "}\n");
+        String fluxCore = Path.of(Aggregate.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        if (ToolProvider.getSystemJavaCompiler().run(null, null, null, "-cp", fluxCore, "-d", dir.toString(), source.toString()) != 0) {
+            fail("cannot compile " + source);
+        }
+        URLClassLoader loader = new URLClassLoader(new URL[]{dir.toUri().toURL()}, SnapshotTest.class.getClassLoader());
+        return loader.loadClass("shop.Shop").asSubclass(Aggregate.class);
+    }
+
+    @Test
+    void aFieldThatHoldsPlainObjectsIsRefusedWhenSnapshotsAreConfigured() {
+        Repository.Builder<Profile> profiles = Repository.builder(Profile.class, store).snapshots(snapshots, SnapshotPolicy.never());
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, profiles::build);
+
+        assertTrue(refused.getMessage().contains(Profile.class.getName()), refused.getMessage());
+        assertTrue(refused.getMessage().contains("Profile.attributes"), refused.getMessage());
+        assertTrue(refused.getMessage().contains("concrete type") && refused.getMessage().contains("transient"), refused.getMessage());
     }
 
     @Test
