@@ -10,6 +10,7 @@ import dev.flux.subscription.OffsetStore;
 import org.bson.BsonDocument;
 import org.bson.BsonInt64;
 import org.bson.BsonString;
+import org.bson.BsonSerializationException;
 
 import java.util.OptionalLong;
 import java.util.function.Supplier;
@@ -99,6 +100,8 @@ public final class MongoOffsetStore implements OffsetStore {
             return action.get();
         } catch (MongoException e) {
             throw new FluxException("Could not " + what + " " + where + ": " + MongoEventStore.describe(e), e);
+        } catch (BsonSerializationException e) {   // too large for a document, say: the driver sent nothing
+            throw new FluxException("Could not " + what + " " + where + ": " + e.getMessage(), e);
         }
     }
 }

@@ -17,6 +17,7 @@ import org.bson.BsonDocument;
 import org.bson.BsonInt32;
 import org.bson.BsonInt64;
 import org.bson.BsonString;
+import org.bson.BsonSerializationException;
 
 import java.time.Instant;
 import java.util.Optional;
@@ -119,6 +120,8 @@ public final class MongoSnapshotStore implements SnapshotStore {
             return action.get();
         } catch (MongoException e) {
             throw new FluxException("Could not " + what + " " + where + ": " + MongoEventStore.describe(e), e);
+        } catch (BsonSerializationException e) {   // too large for a document, say: the driver sent nothing
+            throw new FluxException("Could not " + what + " " + where + ": " + e.getMessage(), e);
         }
     }
 }

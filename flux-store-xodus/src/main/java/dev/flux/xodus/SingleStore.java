@@ -1,6 +1,7 @@
 package dev.flux.xodus;
 
 import dev.flux.FluxException;
+import jetbrains.exodus.ByteIterable;
 import jetbrains.exodus.env.Environment;
 import jetbrains.exodus.env.Store;
 import jetbrains.exodus.env.Transaction;
@@ -44,6 +45,27 @@ final class SingleStore implements AutoCloseable {
     /** Runs a read-only transaction. @throws IllegalStateException when closed */
     <T> T read(TransactionalComputable<T> body) {
         return directory.read(body);
+    }
+
+    /**
+     * Refuses, on the caller's thread, an entry too large for the log (see
+     * {@link StoreDirectory#maxValueBytes()}), which would otherwise fail every write of its group commit.
+     *
+     * @param what what the entry is, for the message ("the snapshot of Account-1@7")
+     * @throws FluxException naming {@code what}, when its key and value together are too large
+     */
+    void requireFits(ByteIterable key, ByteIterable value, String what) {
+        long bytes = (long) key.getLength() + value.getLength();
+        int max = directory.maxValueBytes();
+        if (bytes > max) {
+            throw new FluxException(what + " is " + bytes / 1024 + " KB with its key; an entry in " + directory.owner
+                    + " holds at most " + max / 1024 + " KB. Nothing was written");
+        }
+    }
+
+    /** A name as a message shows it: whole up to 100 characters, else its start and its length. */
+    static String abbreviated(String name) {
+        return name.length() <= 100 ? name : name.substring(0, 100) + "... (" + name.length() + " characters)";
     }
 
     /**

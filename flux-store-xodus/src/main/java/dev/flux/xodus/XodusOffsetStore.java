@@ -97,6 +97,7 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
         OffsetStore.requireValid(name, position);
         ByteIterable key = key(name);
         ByteIterable value = Layout.number(position);
+        offsets.requireFits(key, value, "The offset of subscription '" + SingleStore.abbreviated(name) + "'");
         offsets.write(txn -> offsets.store.put(txn, key, value));
     }
 

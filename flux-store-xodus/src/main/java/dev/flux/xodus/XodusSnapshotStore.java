@@ -65,12 +65,7 @@ public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
         }
         ByteIterable key = key(snapshot.streamId());
         ByteIterable value = encode(snapshot);
-        int max = snapshots.directory.maxValueBytes();
-        if (value.getLength() > max) {
-            throw new FluxException("The snapshot of " + snapshot.streamId() + "@" + snapshot.version() + " is "
-                    + value.getLength() / 1024 + " KB; a snapshot in " + snapshots.directory.owner + " holds at most "
-                    + max / 1024 + " KB. Nothing was written");
-        }
+        snapshots.requireFits(key, value, "The snapshot of " + SingleStore.abbreviated(snapshot.streamId()) + "@" + snapshot.version());
         snapshots.write(txn -> {
             ByteIterable held = snapshots.store.get(txn, key);
             if (held == null || held.getLength() < 8 || Layout.getLong(held.getBytesUnsafe(), 0) <= snapshot.version()) {

@@ -1,5 +1,6 @@
 package dev.flux.test;
 
+import dev.flux.FluxException;
 import dev.flux.subscription.OffsetStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -49,6 +50,20 @@ public abstract class OffsetStoreContract {
         if (offsets instanceof AutoCloseable closeable) {
             closeable.close();
         }
+    }
+
+    @Test
+    void aNameTooLargeForTheStoreIsKeptOrRefusedNamingIt() {
+        String huge = "Huge-" + "x".repeat(17 << 20);
+
+        try {
+            offsets.save(huge, 3);
+            assertEquals(3, offsets.load(huge));
+        } catch (FluxException | IllegalArgumentException refused) {
+            assertTrue(refused.getMessage().contains("Huge-x"), refused.getMessage());
+        }
+        offsets.save("after-the-huge-one", 4);
+        assertEquals(4, offsets.load("after-the-huge-one"));
     }
 
     @Test

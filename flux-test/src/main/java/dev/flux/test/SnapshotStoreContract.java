@@ -1,5 +1,6 @@
 package dev.flux.test;
 
+import dev.flux.FluxException;
 import dev.flux.snapshot.Snapshot;
 import dev.flux.snapshot.SnapshotStore;
 import org.junit.jupiter.api.AfterEach;
@@ -59,6 +60,21 @@ public abstract class SnapshotStoreContract {
     protected static Snapshot snapshot(String streamId, long version, String state) {
         return new Snapshot(streamId, version, "test.Aggregate#0123", state.getBytes(StandardCharsets.UTF_8),
                 Instant.now().truncatedTo(ChronoUnit.MILLIS));
+    }
+
+    @Test
+    void aSnapshotTooLargeForTheStoreIsKeptWholeOrRefusedNamingItsStreamAndTheOneHeldStays() {
+        snapshots.save(snapshot("Huge-1", 1, "{}"));
+        Snapshot large = new Snapshot("Huge-1", 2, "test.Aggregate#0123", new byte[17 << 20],
+                Instant.now().truncatedTo(ChronoUnit.MILLIS));
+
+        try {
+            snapshots.save(large);
+            assertArrayEquals(large.data(), snapshots.load("Huge-1").orElseThrow().data());
+        } catch (FluxException | IllegalArgumentException refused) {
+            assertTrue(refused.getMessage().contains("Huge-1"), refused.getMessage());
+            assertEquals(1, snapshots.load("Huge-1").orElseThrow().version(), "the snapshot held stays");
+        }
     }
 
     @Test
