@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
+import java.util.regex.Pattern;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -174,11 +175,14 @@ final class StoreDirectory {
         }
     }
 
+    /** "lock" or "locked" as a word: Xodus's "Can't acquire environment lock", not a "block" of the log. */
+    private static final Pattern LOCK_WORD = Pattern.compile("\\block(ed)?\\b");
+
     private static boolean isLockFailure(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String message = t.getMessage();
             if (t instanceof java.nio.channels.OverlappingFileLockException
-                    || message != null && message.toLowerCase(Locale.ROOT).contains("lock")) {
+                    || message != null && LOCK_WORD.matcher(message.toLowerCase(Locale.ROOT)).find()) {
                 return true;
             }
         }

@@ -229,6 +229,7 @@ public final class XodusEventStore implements EventStore {
         if (listener == null) {
             throw new IllegalArgumentException("listener must not be null");
         }
+        requireOpen();
         appendListeners.add(listener);
         return () -> appendListeners.remove(listener);
     }

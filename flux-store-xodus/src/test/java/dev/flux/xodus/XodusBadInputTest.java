@@ -188,6 +188,7 @@ class XodusBadInputTest {
         assertThrows(IllegalStateException.class, () -> store.readEvent(UUID.randomUUID()));
         assertThrows(IllegalStateException.class, () -> store.streamVersion("account-1"));
         assertThrows(IllegalStateException.class, store::lastPosition);
+        assertThrows(IllegalStateException.class, () -> store.onAppend(() -> { }));
         assertThrows(IllegalStateException.class, () -> offsets.save("balances", 1));
         assertThrows(IllegalStateException.class, () -> offsets.load("balances"));
         assertThrows(IllegalStateException.class, () -> offsets.delete("balances"));
