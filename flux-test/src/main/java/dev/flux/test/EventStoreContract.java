@@ -5,6 +5,7 @@ import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -15,12 +16,12 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
@@ -29,6 +30,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -51,13 +53,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * The contract reads as a caller must (in pages, until an empty page), so it also holds for stores
  * that return short pages; run it once more through {@link OneEventPerReadStore} to prove that the
  * store's own callers do the same. It covers empty reads, byte-for-byte round trips, versions,
- * expected versions, conflicts, all-or-none appends, event id uniqueness, reads by category and by
- * id, message-db stream names, bad arguments, concurrency (one stream and many streams, with a
- * reader tailing the global log) and, for durable stores, reopening.
+ * pages (each one the next slice of its stream, category or log), expected versions, conflicts,
+ * all-or-none appends, event id uniqueness, reads by category and by id, message-db stream names,
+ * bad arguments, concurrency (one stream and many streams, with a reader tailing the global log),
+ * calls after close and, for durable stores, reopening.
  */
 public abstract class EventStoreContract {
     /** Threads in the concurrency tests. */
     protected static final int WRITERS = 8;
+
+    /** Page sizes the paging tests ask for: one, below and above a batch's size, and unbounded. */
+    private static final int[] PAGE_SIZES = {1, 2, 3, 6, 100, Integer.MAX_VALUE};
 
     /** The store under test; a fresh one for every test, closed after it. */
     protected EventStore store;
@@ -165,19 +171,23 @@ public abstract class EventStoreContract {
     }
 
     @Test
-    void readStreamStartsAtTheGivenVersionAndReturnsAtMostMaxCount() {
-        store.append("account-1", ExpectedVersion.NO_STREAM, events(10));
+    void everyReadStreamPageIsTheNextSliceOfTheStream() {
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+        store.append("account-1", 0, events(4));
+        store.append("account-1", 4, events(5));
+        store.append("account-1", 9, events(1));
+        List<RecordedEvent> stream = readStream("account-1");
+        assertEquals(11, stream.size());
 
-        List<RecordedEvent> page = store.readStream("account-1", 4, 3);
-
-        assertFalse(page.isEmpty(), "events exist from version 4");
-        assertTrue(page.size() <= 3, "at most maxCount, got " + page.size());
-        assertEquals(4, page.get(0).version());
-        for (int i = 1; i < page.size(); i++) {
-            assertEquals(page.get(i - 1).version() + 1, page.get(i).version());
+        for (int from = 0; from <= stream.size(); from++) {
+            for (int maxCount : PAGE_SIZES) {
+                assertNextSlice(stream, from, maxCount, store.readStream("account-1", from, maxCount),
+                        "readStream(account-1, " + from + ", " + maxCount + ")");
+            }
         }
-        assertEquals(List.of(), store.readStream("account-1", 10, 5));
         assertEquals(List.of(), store.readStream("account-1", 0, 0));
+        assertEquals(List.of(), store.readStream("account-1", Integer.MAX_VALUE + 5L, 3));
+        assertEquals(List.of(), store.readStream("account-1", Long.MAX_VALUE, Integer.MAX_VALUE));
     }
 
     @Test
@@ -268,14 +278,51 @@ public abstract class EventStoreContract {
     }
 
     @Test
-    void anEventIdRepeatedInOneBatchIsRefusedWhole() {
-        EventData event = event("Credited");
+    void aBatchWhoseLaterEventTakesAnExistingIdLeavesItsStreamAsItWas() {
+        EventData first = event("Opened");
+        store.append("account-1", ExpectedVersion.NO_STREAM, List.of(first));
+        List<RecordedEvent> logBefore = readAll();
+        EventData fresh = event("Credited");
+        EventData reused = new EventData(first.eventId(), "Credited", bytes("{}"), Map.of());
 
         assertThrows(DuplicateEventIdException.class,
-                () -> store.append("account-1", ExpectedVersion.NO_STREAM, List.of(event, event)));
+                () -> store.append("account-1", 0, List.of(fresh, reused, event("Debited"))));
 
+        assertEquals(logBefore, readAll());
+        assertEquals(0, store.streamVersion("account-1"));
+        assertEquals(Optional.empty(), store.readEvent(fresh.eventId()));
+        assertEquals(1, store.append("account-1", 0, List.of(fresh)), "the version and the fresh id are still free");
+    }
+
+    @Test
+    void anEventIdRepeatedInOneBatchIsRefusedWhole() {
+        EventData repeated = event("Credited");
+        EventData other = event("Opened");
+
+        DuplicateEventIdException duplicate = assertThrows(DuplicateEventIdException.class, () -> store.append(
+                "account-1", ExpectedVersion.NO_STREAM, List.of(other, repeated, event("Debited"), repeated)));
+
+        assertEquals(repeated.eventId(), duplicate.eventId());
         assertEquals(List.of(), readAll());
         assertEquals(ExpectedVersion.NO_STREAM, store.streamVersion("account-1"));
+        assertEquals(Optional.empty(), store.readEvent(other.eventId()));
+    }
+
+    @Test
+    void aBatchWithATakenIdAndAWrongVersionWritesNothing() {
+        EventData first = event("Opened");
+        store.append("account-1", ExpectedVersion.NO_STREAM, List.of(first, event("Credited")));
+        List<RecordedEvent> logBefore = readAll();
+        EventData fresh = event("Debited");
+
+        FluxException refused = assertThrows(FluxException.class,
+                () -> store.append("account-1", 0, List.of(fresh, first)));
+
+        assertTrue(refused instanceof ConcurrencyConflictException || refused instanceof DuplicateEventIdException,
+                "either refusal may come first, but it is one of them: " + refused);
+        assertEquals(logBefore, readAll());
+        assertEquals(1, store.streamVersion("account-1"));
+        assertEquals(Optional.empty(), store.readEvent(fresh.eventId()));
     }
 
     @Test
@@ -332,12 +379,20 @@ public abstract class EventStoreContract {
     }
 
     @Test
-    void readAllReturnsAtMostMaxCount() {
-        store.append("account-1", ExpectedVersion.NO_STREAM, events(10));
+    void everyReadAllPageIsTheNextSliceOfTheLog() {
+        List<RecordedEvent> all = appendBatchesToTwoCategories();
 
-        assertTrue(store.readAll(0, 4).size() <= 4);
-        assertFalse(store.readAll(0, 4).isEmpty());
+        for (int from = 0; from <= all.size(); from++) {
+            long after = from == 0 ? 0 : all.get(from - 1).position();
+            for (int maxCount : PAGE_SIZES) {
+                assertNextSlice(all, from, maxCount, store.readAll(after, maxCount), "readAll(" + after + ", " + maxCount + ")");
+            }
+        }
+        long last = all.get(all.size() - 1).position();
         assertEquals(List.of(), store.readAll(0, 0));
+        assertEquals(List.of(), store.readAll(last + 1, 10));
+        assertEquals(List.of(), store.readAll(Long.MAX_VALUE, 10));
+        assertEquals(List.of(), store.readAll(Long.MAX_VALUE - 1, Integer.MAX_VALUE));
     }
 
     @Test
@@ -360,11 +415,17 @@ public abstract class EventStoreContract {
         store.append("accountant-1", ExpectedVersion.NO_STREAM, events(1));
         store.append("account-7-x", ExpectedVersion.NO_STREAM, events(1));
         store.append("account", ExpectedVersion.NO_STREAM, events(1));
+        store.append("account--2", ExpectedVersion.NO_STREAM, events(1));
+        store.append("account-", ExpectedVersion.NO_STREAM, events(1));
+        store.append("ledger-account-9", ExpectedVersion.NO_STREAM, events(1));
 
-        assertEquals(List.of("account-1", "account-1+2", "account-7-x", "account"), streamsOf(readCategory("account", 0)));
+        assertEquals(List.of("account-1", "account-1+2", "account-7-x", "account", "account--2", "account-"),
+                streamsOf(readCategory("account", 0)));
         assertEquals(List.of("account:command-5"), streamsOf(readCategory("account:command", 0)));
         assertEquals(List.of("accountant-1"), streamsOf(readCategory("accountant", 0)));
+        assertEquals(List.of("ledger-account-9"), streamsOf(readCategory("ledger", 0)));
         assertEquals(List.of(), readCategory("acc", 0));
+        assertEquals(List.of(), readCategory("x", 0), "only the part before the first '-' is a category");
     }
 
     @Test
@@ -380,10 +441,55 @@ public abstract class EventStoreContract {
         List<RecordedEvent> afterSecond = readCategory("account", accounts.get(1).position());
 
         assertEquals(accounts.subList(2, 5), afterSecond);
-        List<RecordedEvent> page = store.readCategory("account", 0, 2);
-        assertFalse(page.isEmpty());
-        assertTrue(page.size() <= 2);
-        assertEquals(accounts.get(0), page.get(0));
+    }
+
+    @Test
+    void everyReadCategoryPageIsTheNextSliceOfTheCategory() {
+        List<RecordedEvent> all = appendBatchesToTwoCategories();
+
+        for (String category : List.of("account", "order")) {
+            List<RecordedEvent> events = all.stream().filter(e -> e.category().equals(category)).toList();
+            for (int from = 0; from <= events.size(); from++) {
+                long after = from == 0 ? 0 : events.get(from - 1).position();
+                for (int maxCount : PAGE_SIZES) {
+                    assertNextSlice(events, from, maxCount, store.readCategory(category, after, maxCount),
+                            "readCategory(" + category + ", " + after + ", " + maxCount + ")");
+                }
+            }
+            for (RecordedEvent event : events) {
+                assertEquals(List.of(event), store.readCategory(category, event.position() - 1, 1),
+                        "after a position that is not one of the category's own");
+            }
+            assertEquals(List.of(), store.readCategory(category, 0, 0));
+            assertEquals(List.of(), store.readCategory(category, Long.MAX_VALUE, 10));
+            assertEquals(List.of(), store.readCategory(category, Long.MAX_VALUE - 1, Integer.MAX_VALUE));
+        }
+    }
+
+    @Test
+    void streamIdsDifferingOnlyInCaseOrUnicodeNormalizationAreDifferentStreams() {
+        String composed = "caf\u00e9-1";          // the accented e as one code point (NFC)
+        String decomposed = "cafe\u0301-1";       // e followed by a combining accent (NFD)
+        List<String> streamIds = List.of("account-1", "Account-1", "ACCOUNT-1", "account-\u0130", "account-i",
+                composed, decomposed);
+
+        for (int i = 0; i < streamIds.size(); i++) {
+            store.append(streamIds.get(i), ExpectedVersion.NO_STREAM, events(i + 1));
+        }
+
+        for (int i = 0; i < streamIds.size(); i++) {
+            String streamId = streamIds.get(i);
+            assertEquals(i, store.streamVersion(streamId), streamId);
+            List<RecordedEvent> stream = readStream(streamId);
+            assertEquals(i + 1, stream.size(), streamId);
+            assertTrue(stream.stream().allMatch(e -> e.streamId().equals(streamId)), "read back as written: " + streamId);
+        }
+        assertEquals(List.of("account-1", "account-\u0130", "account-i"),
+                streamsOf(readCategory("account", 0)).stream().distinct().toList());
+        assertEquals(List.of("Account-1"), streamsOf(readCategory("Account", 0)).stream().distinct().toList());
+        assertEquals(List.of("ACCOUNT-1"), streamsOf(readCategory("ACCOUNT", 0)).stream().distinct().toList());
+        assertEquals(List.of(composed), streamsOf(readCategory("caf\u00e9", 0)).stream().distinct().toList());
+        assertEquals(List.of(decomposed), streamsOf(readCategory("cafe\u0301", 0)).stream().distinct().toList());
     }
 
     // ---- bad arguments ----
@@ -448,29 +554,88 @@ public abstract class EventStoreContract {
 
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
-    void twoWritersAtTheSameExpectedVersionExactlyOneWins() throws Exception {
-        ExecutorService pool = Executors.newFixedThreadPool(2);
+    void writersAtTheSameExpectedVersionExactlyOneWinsAndTheOthersAreToldItsVersion() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(WRITERS);
         try {
-            for (int round = 0; round < 20; round++) {
+            for (int round = 0; round < 21; round++) {
                 String streamId = "race-" + round;
-                store.append(streamId, ExpectedVersion.NO_STREAM, events(1));
-                CyclicBarrier start = new CyclicBarrier(2);
-                Callable<Outcome> writer = () -> {
-                    start.await();
-                    return attempt(() -> store.append(streamId, 0, events(2)));
-                };
-                Future<Outcome> first = pool.submit(writer);
-                Future<Outcome> second = pool.submit(writer);
-                List<Outcome> outcomes = List.of(first.get(), second.get());
+                long expected = round % 3 == 0 ? ExpectedVersion.NO_STREAM
+                        : store.append(streamId, ExpectedVersion.NO_STREAM, events(round % 3));
+                CyclicBarrier start = new CyclicBarrier(WRITERS);
+                List<Future<Attempt>> writers = new ArrayList<>();
+                for (int w = 0; w < WRITERS; w++) {
+                    writers.add(pool.submit(() -> {
+                        start.await();
+                        return Attempt.of(() -> store.append(streamId, expected, events(2)));
+                    }));
+                }
+                List<Attempt> attempts = new ArrayList<>();
+                for (Future<Attempt> writer : writers) {
+                    attempts.add(writer.get());
+                }
 
-                assertEquals(1, outcomes.stream().filter(o -> o == Outcome.APPENDED).count(), "round " + round + ": " + outcomes);
-                assertEquals(1, outcomes.stream().filter(o -> o == Outcome.CONFLICT).count(), "round " + round + ": " + outcomes);
-                assertEquals(2, store.streamVersion(streamId));
-                assertEquals(3, readStream(streamId).size());
+                String outcomes = "round " + round + ": " + attempts;
+                assertEquals(1, attempts.stream().filter(Attempt::appended).count(), outcomes);
+                for (Attempt attempt : attempts) {
+                    if (attempt.appended()) {
+                        assertEquals(expected + 2, attempt.version(), outcomes);
+                    } else {
+                        assertEquals(expected, attempt.conflict().expectedVersion(), outcomes);
+                        assertEquals(expected + 2, attempt.conflict().actualVersion(), outcomes);
+                    }
+                }
+                assertEquals(expected + 2, store.streamVersion(streamId));
+                assertEquals(expected + 3, readStream(streamId).size());
             }
         } finally {
             shutdown(pool);
         }
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void concurrentAnyAppendsAllLandAndEachIsToldTheVersionOfItsOwnLastEvent() throws Exception {
+        int perWriter = 20;
+        ExecutorService pool = Executors.newFixedThreadPool(WRITERS);
+        List<Map.Entry<List<EventData>, Long>> appended = new ArrayList<>();
+        try {
+            CyclicBarrier start = new CyclicBarrier(WRITERS);
+            List<Future<List<Map.Entry<List<EventData>, Long>>>> writers = new ArrayList<>();
+            for (int w = 0; w < WRITERS; w++) {
+                int writer = w;
+                writers.add(pool.submit(() -> {
+                    start.await();
+                    List<Map.Entry<List<EventData>, Long>> mine = new ArrayList<>();
+                    for (int i = 0; i < perWriter; i++) {
+                        List<EventData> batch = events(1 + (i + writer) % 3);
+                        mine.add(Map.entry(batch, store.append("shared-1", ExpectedVersion.ANY, batch)));
+                    }
+                    return mine;
+                }));
+            }
+            for (Future<List<Map.Entry<List<EventData>, Long>>> writer : writers) {
+                appended.addAll(writer.get());
+            }
+        } finally {
+            shutdown(pool);
+        }
+
+        List<RecordedEvent> stream = readStream("shared-1");
+        Set<Long> versions = new HashSet<>();
+        int total = 0;
+        for (Map.Entry<List<EventData>, Long> append : appended) {
+            List<EventData> batch = append.getKey();
+            long version = append.getValue();
+            assertTrue(versions.add(version), "two appends were told version " + version);
+            assertTrue(version < stream.size(), "told version " + version + " of a stream of " + stream.size());
+            for (int i = 0; i < batch.size(); i++) {
+                assertEquals(batch.get(i).eventId(), stream.get((int) version - batch.size() + 1 + i).eventId(),
+                        "a batch told version " + version + " ends there");
+            }
+            total += batch.size();
+        }
+        assertEquals(total, stream.size(), "every event landed once");
+        assertEquals(total - 1, store.streamVersion("shared-1"));
     }
 
     @Test
@@ -536,7 +701,7 @@ public abstract class EventStoreContract {
                     while (done < perWriter) {
                         long version = store.streamVersion("shared-1");
                         List<EventData> batch = events(1 + done % 3);
-                        if (attempt(() -> store.append("shared-1", version, batch)) == Outcome.APPENDED) {
+                        if (Attempt.of(() -> store.append("shared-1", version, batch)).appended()) {
                             batch.forEach(e -> committed.add(e.eventId()));
                             done++;
                         }
@@ -612,6 +777,33 @@ public abstract class EventStoreContract {
                 "a store either never calls the listener (readers poll) or calls it once the events are readable: "
                         + seenByListener);
         assertThrows(IllegalArgumentException.class, () -> store.onAppend(null));
+    }
+
+    // ---- closing ----
+
+    @Test
+    void everyCallAfterCloseFails() {
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+        UUID eventId = readAll().get(0).eventId();
+        EventStore closed = store;
+        store = null;           // closed here, not again after the test
+        closed.close();
+
+        Map<String, Runnable> calls = new LinkedHashMap<>();
+        calls.put("append", () -> closed.append("account-1", ExpectedVersion.ANY, events(1)));
+        calls.put("readStream", () -> closed.readStream("account-1", 0, 10));
+        calls.put("readStream of none", () -> closed.readStream("account-1", 0, 0));
+        calls.put("readAll", () -> closed.readAll(0, 10));
+        calls.put("readAll past the end", () -> closed.readAll(Long.MAX_VALUE, 10));
+        calls.put("readCategory", () -> closed.readCategory("account", 0, 10));
+        calls.put("readCategory past the end", () -> closed.readCategory("account", Long.MAX_VALUE, 10));
+        calls.put("readEvent", () -> closed.readEvent(eventId));
+        calls.put("streamVersion", () -> closed.streamVersion("account-1"));
+        calls.put("lastPosition", closed::lastPosition);
+
+        List<String> answered = calls.keySet().stream().filter(name -> !fails(calls.get(name))).toList();
+
+        assertEquals(List.of(), answered, "calls a closed store answered instead of failing");
     }
 
     // ---- durability ----
@@ -719,15 +911,43 @@ public abstract class EventStoreContract {
         }
     }
 
-    private enum Outcome { APPENDED, CONFLICT }
-
-    private static Outcome attempt(Runnable append) {
-        try {
-            append.run();
-            return Outcome.APPENDED;
-        } catch (ConcurrencyConflictException conflict) {
-            return Outcome.CONFLICT;
+    /** What one append came to, as a value: the stream's new version, or the conflict that refused it. */
+    private record Attempt(long version, ConcurrencyConflictException conflict) {
+        static Attempt of(LongSupplier append) {
+            try {
+                return new Attempt(append.getAsLong(), null);
+            } catch (ConcurrencyConflictException conflict) {
+                return new Attempt(ExpectedVersion.NO_STREAM, conflict);
+            }
         }
+
+        boolean appended() {
+            return conflict == null;
+        }
+    }
+
+    /** Batches of one to seven events to streams of two categories, interleaved; returns the log. */
+    private List<RecordedEvent> appendBatchesToTwoCategories() {
+        int[] sizes = {1, 4, 5, 1, 3, 7, 2, 1};
+        for (int i = 0; i < sizes.length; i++) {
+            store.append((i % 2 == 0 ? "account-" : "order-") + i % 3, ExpectedVersion.ANY, events(sizes[i]));
+        }
+        List<RecordedEvent> all = readAll();
+        assertEquals(24, all.size());
+        return all;
+    }
+
+    /**
+     * Fails unless {@code page}, what {@code read} returned, is the next slice of {@code events} from
+     * index {@code from}: at most {@code maxCount} of them, in order, and not empty while any are left.
+     */
+    private static void assertNextSlice(List<RecordedEvent> events, int from, int maxCount, List<RecordedEvent> page,
+                                        String read) {
+        assertTrue(page.size() <= maxCount, read + " returned " + page.size() + " events");
+        if (from < events.size()) {
+            assertFalse(page.isEmpty(), read + " returned nothing though events follow");
+        }
+        assertEquals(events.subList(from, Math.min(events.size(), from + page.size())), page, read);
     }
 
     /**
@@ -752,6 +972,15 @@ public abstract class EventStoreContract {
                 }
                 LockSupport.parkNanos(200_000);
             }
+        }
+    }
+
+    private static boolean fails(Runnable call) {
+        try {
+            call.run();
+            return false;
+        } catch (RuntimeException failure) {
+            return true;
         }
     }
 

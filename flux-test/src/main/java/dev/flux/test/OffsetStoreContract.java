@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -82,12 +83,36 @@ public abstract class OffsetStoreContract {
     }
 
     @Test
+    void everySaveReplacesTheLastWhateverItsOrderFromZeroToTheLargestPosition() {
+        offsets.save("balances", 10);
+        offsets.save("balances", 5);
+        offsets.save("balances", 7);
+        offsets.save("balances", 0);
+
+        assertEquals(OptionalLong.of(0), offsets.find("balances"), "a reset to 0 is stored, not taken for nothing stored");
+
+        offsets.save("balances", Long.MAX_VALUE);
+        assertEquals(Long.MAX_VALUE, offsets.load("balances"));
+    }
+
+    @Test
     void namesAreKeptApart() {
         offsets.save("a", 1);
         offsets.save("b", 2);
 
         assertEquals(1, offsets.load("a"));
         assertEquals(2, offsets.load("b"));
+    }
+
+    @Test
+    void manyNamesAreKeptApart() {
+        for (int i = 0; i < 400; i++) {
+            offsets.save("sub-" + i, 3L * i + 1);
+        }
+
+        for (int i = 0; i < 400; i++) {
+            assertEquals(3L * i + 1, offsets.load("sub-" + i), "sub-" + i);
+        }
     }
 
     @Test
@@ -161,6 +186,35 @@ public abstract class OffsetStoreContract {
         }
         for (int t = 0; t < 8; t++) {
             assertEquals(50, offsets.load("sub-" + t));
+        }
+    }
+
+    @Test
+    void concurrentFirstSavesOfOneNameAllSucceedAndOneOfThemStays() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            for (int round = 0; round < 50; round++) {
+                String name = "sub-" + round;
+                CyclicBarrier start = new CyclicBarrier(8);
+                List<Future<?>> savers = new ArrayList<>();
+                for (long position = 1; position <= 8; position++) {
+                    long mine = position;
+                    savers.add(pool.submit(() -> {
+                        start.await();
+                        offsets.save(name, mine);
+                        return null;
+                    }));
+                }
+                for (Future<?> saver : savers) {
+                    saver.get();
+                }
+
+                long stored = offsets.load(name);
+                assertTrue(stored >= 1 && stored <= 8, name + " holds " + stored + ", which no saver saved");
+            }
+        } finally {
+            pool.shutdown();
+            assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
         }
     }
 

@@ -13,6 +13,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -97,12 +98,38 @@ public abstract class SnapshotStoreContract {
     }
 
     @Test
+    void aSnapshotAtVersionZeroWithAnEmptyStateLoadsBack() {
+        Snapshot saved = snapshot("Account-1", 0, "");
+        snapshots.save(saved);
+
+        assertEquals(saved, snapshots.load("Account-1").orElseThrow());
+    }
+
+    @Test
     void aNewerSnapshotReplacesAnOlderOneAndNeverTheOtherWayRound() {
         snapshots.save(snapshot("Account-1", 10, "{\"v\":10}"));
         snapshots.save(snapshot("Account-1", 20, "{\"v\":20}"));
         snapshots.save(snapshot("Account-1", 15, "{\"v\":15}"));
 
         assertEquals(20, snapshots.load("Account-1").orElseThrow().version());
+    }
+
+    @Test
+    void aSnapshotOfTheSameVersionReplacesTheOneHeld() {
+        snapshots.save(snapshot("Account-1", 5, "{\"taken\":1}"));
+        snapshots.save(snapshot("Account-1", 5, "{\"taken\":2}"));
+
+        assertEquals("{\"taken\":2}", new String(snapshots.load("Account-1").orElseThrow().data(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void afterADeleteAnOlderSnapshotIsKeptAgain() {
+        snapshots.save(snapshot("Account-1", 9, "{}"));
+        snapshots.delete("Account-1");
+
+        snapshots.save(snapshot("Account-1", 2, "{\"v\":2}"));
+
+        assertEquals(2, snapshots.load("Account-1").orElseThrow().version(), "a delete forgets the version held too");
     }
 
     @Test
@@ -140,6 +167,38 @@ public abstract class SnapshotStoreContract {
         Snapshot latest = snapshots.load("Account-1").orElseThrow();
         assertEquals(199, latest.version());
         assertEquals("{\"v\":199}", new String(latest.data(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void racingFirstSnapshotsOfAStreamLeaveTheNewest() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        List<String> lost = new ArrayList<>();
+        try {
+            for (int round = 0; round < 100; round++) {
+                String streamId = "Account-" + round;
+                CyclicBarrier start = new CyclicBarrier(8);
+                List<Future<?>> savers = new ArrayList<>();
+                for (int version = 0; version < 8; version++) {
+                    Snapshot mine = snapshot(streamId, version, "{\"v\":" + version + "}");
+                    savers.add(pool.submit(() -> {
+                        start.await();
+                        snapshots.save(mine);
+                        return null;
+                    }));
+                }
+                for (Future<?> saver : savers) {
+                    saver.get();
+                }
+                long held = snapshots.load(streamId).orElseThrow().version();
+                if (held != 7) {
+                    lost.add(streamId + " holds version " + held);
+                }
+            }
+        } finally {
+            pool.shutdown();
+            assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+        }
+        assertEquals(List.of(), lost, "rounds where the newest snapshot lost the race");
     }
 
     @Test
