@@ -85,8 +85,10 @@ public final class Repository<A extends Aggregate> {
      * aggregate at version -1 when the stream has no events.
      *
      * @throws IllegalArgumentException                         when the id is null or blank
-     * @throws MissingHandlerException                          when a recorded event has no handler
-     * @throws dev.flux.serialization.EventDecodingException    when a recorded event cannot be decoded
+     * @throws MissingHandlerException                          when a recorded event of a type the serializer's
+     *                                                          {@code EventTypes} registers has no handler
+     * @throws dev.flux.serialization.EventDecodingException    when a recorded event cannot be decoded, its type
+     *                                                          not registered included
      */
     public A load(String id) {
         String streamId = streamId(id);
