@@ -130,7 +130,9 @@ public final class JacksonEventSerializer implements EventSerializer {
             Upcasted current = upcast(recorded, storedVersion);
             Class<?> eventClass = eventTypes.classOf(current.type()).orElseThrow();
             try {
-                return readers.computeIfAbsent(eventClass, mapper::readerFor).readValue(current.data());
+                // Through the JSON text, as a current event is read: its decimals exact, and a number in an Object
+                // field the same class (Double) as in an event stored at the current version.
+                return readerFor(eventClass).readValue(mapper.writeValueAsBytes(current.data()));
             } catch (IOException e) {
                 throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
                         "the upcast JSON does not fit " + eventClass.getName() + ": " + e.getMessage(), e);

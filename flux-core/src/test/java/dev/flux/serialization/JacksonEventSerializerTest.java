@@ -167,6 +167,22 @@ class JacksonEventSerializerTest {
                 "the feed serves the upcast body with every digit");
     }
 
+    record Tagged(Map<String, Object> attributes) {}
+
+    @Test
+    void anUpcastEventHoldsTheSameValueClassesAsOneStoredAtTheCurrentVersion() {
+        EventTypes versioned = new EventTypes().register("Tagged", Tagged.class, 2).upcaster("Tagged", 1, body -> body);
+        JacksonEventSerializer json = new JacksonEventSerializer(versioned);
+        String body = "{\"attributes\":{\"weight\":1.5}}";
+
+        Tagged current = (Tagged) json.deserialize(recorded(EventData.of("Tagged", body.getBytes(StandardCharsets.UTF_8),
+                Map.of(Metadata.SCHEMA_VERSION, "2"))));
+        Tagged upcast = (Tagged) json.deserialize(recorded("Tagged", body));
+
+        assertEquals(Double.class, current.attributes().get("weight").getClass());
+        assertEquals(current, upcast);
+    }
+
     record Booked(OffsetDateTime at) {}
 
     @Test

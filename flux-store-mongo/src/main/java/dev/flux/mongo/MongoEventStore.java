@@ -44,6 +44,7 @@ import java.util.Queue;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -170,6 +171,8 @@ public final class MongoEventStore implements EventStore {
     private final Queue<PendingCommit> waiting = new ConcurrentLinkedQueue<>();
     /** At most this many appends go into one insertMany; {@value #MAX_GROUP} but in tests. */
     int maxGroup = MAX_GROUP;
+    /** How long {@link #close()} waits for an insert in flight; shorter in tests. */
+    long closeGraceNanos = TimeUnit.SECONDS.toNanos(10);
     /** Tests only: runs on an appending thread once its append is queued, before it takes the position lock. */
     volatile Runnable afterQueued;
     /** The next free global position as far as this process knows, 0 when unknown. Guarded by {@code positionLock}. */
@@ -687,20 +690,36 @@ public final class MongoEventStore implements EventStore {
 
     /**
      * Stops the store; later calls fail with {@link IllegalStateException}. An insert in flight
-     * finishes first; appends still waiting for their turn fail with {@link IllegalStateException}
-     * naming their stream, and are not written. Closes the client only when the store made it
-     * ({@link #connect}).
+     * finishes first, for up to 10 s (one waiting for a majority that never comes would hold close up
+     * for good: after that, close goes on and that insert's outcome is left to the driver); appends still
+     * waiting for their turn fail with {@link IllegalStateException} naming their stream, and are not
+     * written. Closes the client only when the store made it ({@link #connect}).
      */
     @Override
     public void close() {
         closed = true;
-        positionLock.lock();
+        boolean locked = false;
+        boolean interrupted = false;
+        long deadline = System.nanoTime() + closeGraceNanos;
+        while (!locked) {
+            try {
+                locked = positionLock.tryLock(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
         try {
             if (ownedClient != null) {
                 ownedClient.close();
             }
         } finally {
-            positionLock.unlock();
+            if (locked) {
+                positionLock.unlock();
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -187,6 +187,38 @@ class MongoEventStoreBehaviourTest {
         }
     }
 
+    @Test
+    @Timeout(60)
+    void closeWaitsForAnInsertInFlightOnlyForItsGrace() throws Exception {
+        CountDownLatch inserting = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (MongoClient client = clientRunningOn("insert", command -> {
+            inserting.countDown();
+            awaitQuietly(release, 30);      // an insert waiting for a majority that does not come
+        })) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+            store.closeGraceNanos = TimeUnit.MILLISECONDS.toNanos(200);
+            ExecutorService appender = Executors.newSingleThreadExecutor();
+            try {
+                Future<Long> append = appender.submit(() -> store.append("account-1", ExpectedVersion.NO_STREAM, events(1)));
+                assertTrue(inserting.await(10, TimeUnit.SECONDS));
+
+                long started = System.nanoTime();
+                store.close();
+                long took = System.nanoTime() - started;
+
+                assertTrue(took >= TimeUnit.MILLISECONDS.toNanos(200) && took < TimeUnit.SECONDS.toNanos(10),
+                        "close waited " + TimeUnit.NANOSECONDS.toMillis(took) + " ms");
+                release.countDown();
+                assertEquals(0, append.get(10, TimeUnit.SECONDS), "the insert in flight goes on (the client is not the store's)");
+                assertThrows(IllegalStateException.class, () -> store.append("account-2", ExpectedVersion.NO_STREAM, events(1)));
+            } finally {
+                release.countDown();
+                appender.shutdownNow();
+            }
+        }
+    }
+
     /** A client of the test server that runs {@code onCommand} on the thread sending each such command, before it is sent. */
     private MongoClient clientRunningOn(String command, Consumer<BsonDocument> onCommand) {
         return MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))

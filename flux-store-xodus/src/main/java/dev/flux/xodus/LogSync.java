@@ -7,6 +7,8 @@ import jetbrains.exodus.log.LogUtil;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -67,6 +69,17 @@ class LogSync implements AutoCloseable {
             syncedFrom = file;
         }
         channel.force(false);
+    }
+
+    /** Forces every file of the log, whatever wrote it: for a log opened after a crash, before flux counts on it. */
+    void forceAll() throws IOException {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, "*" + LogUtil.LOG_FILE_EXTENSION)) {
+            for (Path file : files) {
+                try (FileChannel whole = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                    whole.force(false);
+                }
+            }
+        }
     }
 
     /** A channel on the log file starting at address {@code file}. */

@@ -10,6 +10,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.UUID;
 
 /**
  * The file {@value #FILE} in an event store's directory: the last global position the store knew to be
@@ -56,8 +57,9 @@ final class PositionMark {
     static void write(Path directory, long position, String owner) {
         Path file = directory.resolve(FILE);
         try {
-            Path temporary = Files.createTempFile(directory, FILE, ".tmp");
-            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
+            // Not Files.createTempFile, which makes the file readable by its owner only, unlike Xodus's files.
+            Path temporary = directory.resolve(FILE + "." + UUID.randomUUID() + ".tmp");
+            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 channel.write(StandardCharsets.US_ASCII.encode(position + "\n"));
                 channel.force(true);
             }

@@ -14,6 +14,7 @@ import jetbrains.exodus.env.Environment;
 import jetbrains.exodus.env.Transaction;
 import jetbrains.exodus.env.TransactionalComputable;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -150,7 +151,7 @@ public final class XodusEventStore implements EventStore {
         try {
             this.layout = Layout.open(environment, this.directory.path);
             this.lastPosition = environment.computeInReadonlyTransaction(this::lastPositionIn);
-            this.markedPosition = mark(lastPosition);
+            this.markedPosition = mark(lastPosition, syncs);
         } catch (RuntimeException e) {
             environment.close();
             throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
@@ -164,7 +165,7 @@ public final class XodusEventStore implements EventStore {
     }
 
     /** Checks the log ends no earlier than {@link PositionMark} says, raises the mark to its end, and returns it. */
-    private long mark(long found) {
+    private long mark(long found, BiFunction<Environment, Path, LogSync> syncs) {
         long mark = PositionMark.read(directory.path, directory.owner);
         if (found < mark) {
             Path file = directory.path.resolve(PositionMark.FILE);
@@ -174,7 +175,14 @@ public final class XodusEventStore implements EventStore {
                     + " backup; if you replaced it with an older copy on purpose, delete " + file + " and open it again");
         }
         if (found > mark) {
-            PositionMark.write(directory.path, found, directory.owner); // Xodus synced the log as it opened it
+            // What the log holds past the mark may sit in the operating system's cache only (a process that died
+            // between a commit and its sync, or writes that are not durable): on disk first, then in the mark.
+            try (LogSync sync = syncs.apply(directory.environment, directory.path)) {
+                sync.forceAll();
+            } catch (IOException e) {
+                throw new FluxException(directory.owner + " cannot sync its log before recording its last position: " + e, e);
+            }
+            PositionMark.write(directory.path, found, directory.owner);
         }
         return found;
     }

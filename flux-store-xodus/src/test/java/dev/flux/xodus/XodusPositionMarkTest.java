@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -60,6 +61,8 @@ class XodusPositionMarkTest {
             assertEquals(3, store.readAll(0, 10).size());
         }
         assertEquals("3\n", Files.readString(directory.resolve(PositionMark.FILE)));
+        assertEquals(Files.getPosixFilePermissions(logFiles(directory).get(0)),
+                Files.getPosixFilePermissions(directory.resolve(PositionMark.FILE)), "readable by whoever reads the log");
     }
 
     @Test
@@ -113,6 +116,28 @@ class XodusPositionMarkTest {
 
         assertTrue(refused.getMessage().contains("cannot read its last position from " + mark.toAbsolutePath()),
                 refused.getMessage());
+    }
+
+    @Test
+    void theLogIsSyncedBeforeTheMarkRecordsAnEndFoundAtOpenEvenWithoutDurableWrites() throws IOException {
+        append(directory, 3);
+        Path mark = directory.resolve(PositionMark.FILE);
+        Files.delete(mark);     // as after a crash: the log holds more than the mark says
+        List<String> markWhenSynced = new ArrayList<>();
+
+        try (XodusEventStore store = new XodusEventStore(directory, XodusOptions.builder().durableWrites(false).build(),
+                (environment, path) -> new LogSync(environment, path) {
+                    @Override
+                    void forceAll() throws IOException {
+                        markWhenSynced.add(Files.exists(mark) ? Files.readString(mark) : "no mark");
+                        super.forceAll();
+                    }
+                })) {
+            assertEquals(3, store.lastPosition());
+        }
+
+        assertEquals(List.of("no mark"), markWhenSynced, "the mark may only say what is on disk");
+        assertEquals("3\n", Files.readString(mark));
     }
 
     private static void append(Path directory, int events) {
