@@ -1,5 +1,6 @@
 package dev.flux.memory;
 
+import dev.flux.AppendListeners;
 import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
 import dev.flux.EventReader;
@@ -16,7 +17,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -30,13 +30,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * from 1.
  */
 public final class InMemoryEventStore implements EventStore {
-    private static final System.Logger LOG = System.getLogger(InMemoryEventStore.class.getName());
     private final ReentrantLock appendLock = new ReentrantLock();
     private final AppendOnlyArray<RecordedEvent> log = new AppendOnlyArray<>(null);
     private final Map<String, AppendOnlyArray<RecordedEvent>> streams = new ConcurrentHashMap<>();
     private final Map<String, AppendOnlyArray<RecordedEvent>> categories = new ConcurrentHashMap<>();
     private final EventIndex byId = new EventIndex(log);
-    private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
+    private final AppendListeners appendListeners = new AppendListeners();
     private volatile boolean closed;
 
     /** An empty store. */
@@ -84,25 +83,14 @@ public final class InMemoryEventStore implements EventStore {
         } finally {
             appendLock.unlock();
         }
-        for (Runnable listener : appendListeners) {
-            try {
-                listener.run();
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
-                        + " had committed; the append stands", e);
-            }
-        }
+        appendListeners.appended(streamId);
         return newVersion;
     }
 
     /** Listeners run on the appending thread after each append, outside the append lock. */
     @Override
     public Runnable onAppend(Runnable listener) {
-        if (listener == null) {
-            throw new IllegalArgumentException("listener must not be null");
-        }
-        appendListeners.add(listener);
-        return () -> appendListeners.remove(listener);
+        return appendListeners.add(listener);
     }
 
     private void requireNewIds(String streamId, List<EventData> events) {

@@ -19,6 +19,7 @@ import com.mongodb.client.model.InsertManyOptions;
 import com.mongodb.client.model.Indexes;
 import com.mongodb.client.model.Projections;
 import com.mongodb.client.model.Sorts;
+import dev.flux.AppendListeners;
 import dev.flux.ConcurrencyConflictException;
 import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
@@ -43,7 +44,6 @@ import java.util.UUID;
 import java.util.Queue;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -147,7 +147,6 @@ import java.util.function.Supplier;
  * the appends of that group then fail saying whether they were written is unknown (reload to tell).
  */
 public final class MongoEventStore implements EventStore {
-    private static final System.Logger LOG = System.getLogger(MongoEventStore.class.getName());
         private static final String POSITION_INDEX = "position_unique";
     private static final String STREAM_VERSION_INDEX = "stream_version_unique";
     private static final String EVENT_ID_INDEX = "event_id_unique";
@@ -179,7 +178,7 @@ public final class MongoEventStore implements EventStore {
     private long nextPosition;
     /** Null unless both concerns are majority: then nothing this process wrote or read can be rolled back. */
     private final StreamHeads heads;
-    private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
+    private final AppendListeners appendListeners = new AppendListeners();
     private volatile boolean closed;
 
     /**
@@ -284,14 +283,7 @@ public final class MongoEventStore implements EventStore {
                 Thread.currentThread().interrupt();
             }
         }
-        for (Runnable listener : appendListeners) {
-            try {
-                listener.run();
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
-                        + " had committed; the append stands", e);
-            }
-        }
+        appendListeners.appended(streamId);
         return version;
     }
 
@@ -576,11 +568,7 @@ public final class MongoEventStore implements EventStore {
     /** Listeners run on the appending thread after each append through this object, once it is readable. */
     @Override
     public Runnable onAppend(Runnable listener) {
-        if (listener == null) {
-            throw new IllegalArgumentException("listener must not be null");
-        }
-        appendListeners.add(listener);
-        return () -> appendListeners.remove(listener);
+        return appendListeners.add(listener);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.flux.xodus;
 
+import dev.flux.AppendListeners;
 import dev.flux.EventData;
 import dev.flux.EventReader;
 import dev.flux.EventStore;
@@ -20,7 +21,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BiFunction;
 import java.util.zip.CRC32C;
 
@@ -104,14 +104,13 @@ public final class XodusEventStore implements EventStore {
     /** The bytes of event records after which a read stops early. */
     public static final int PAGE_BYTES = 4 << 20;
 
-    private static final System.Logger LOG = System.getLogger(XodusEventStore.class.getName());
 
     private final StoreDirectory directory;
     private final Layout layout;
     /** The largest event record (see {@link StoreDirectory#maxValueBytes()}). */
     private final int maxRecordBytes;
     private final GroupCommit<AppendBatch> writer;
-    private final List<Runnable> appendListeners = new CopyOnWriteArrayList<>();
+    private final AppendListeners appendListeners = new AppendListeners();
     private final CRC32C crc = new CRC32C(); // writer thread only
     private long lastPosition; // writer thread only, once constructed
     /** The last position on disk (committed, without durable writes): reads show nothing after it. */
@@ -220,14 +219,7 @@ public final class XodusEventStore implements EventStore {
         Append append = new Append(layout, streamId, expectedVersion, events, maxRecordBytes);
         writer.submit(append);
         long version = append.outcome();
-        for (Runnable listener : appendListeners) {
-            try {
-                listener.run();
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
-                        + " had committed; the append stands", e);
-            }
-        }
+        appendListeners.appended(streamId);
         return version;
     }
 
@@ -238,8 +230,7 @@ public final class XodusEventStore implements EventStore {
             throw new IllegalArgumentException("listener must not be null");
         }
         requireOpen();
-        appendListeners.add(listener);
-        return () -> appendListeners.remove(listener);
+        return appendListeners.add(listener);
     }
 
     @Override

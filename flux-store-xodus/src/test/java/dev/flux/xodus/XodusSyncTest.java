@@ -54,17 +54,7 @@ class XodusSyncTest {
     void readersSeeNothingOfACommitUntilItIsOnDisk() throws Exception {
         CountDownLatch syncing = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        AtomicBoolean first = new AtomicBoolean(true);
-        store = new XodusEventStore(directory, XodusOptions.defaults(), (environment, path) -> new LogSync(environment, path) {
-            @Override
-            void force(long end) throws IOException {
-                if (first.getAndSet(false)) {
-                    syncing.countDown();
-                    await(release);
-                }
-                super.force(end);
-            }
-        });
+        store = storeWhoseFirstSyncWaits(syncing, release);
         EventData event = event("opened");
 
         Future<Long> append = callers.submit(() -> store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event)));
@@ -187,17 +177,7 @@ class XodusSyncTest {
     void aCloseWhileAnotherIsUnderWayReturnsOnlyOnceTheDirectoryIsFree() throws Exception {
         CountDownLatch syncing = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        AtomicBoolean first = new AtomicBoolean(true);
-        XodusEventStore closing = new XodusEventStore(directory, XodusOptions.defaults(), (environment, path) -> new LogSync(environment, path) {
-            @Override
-            void force(long end) throws IOException {
-                if (first.getAndSet(false)) {
-                    syncing.countDown();
-                    await(release);
-                }
-                super.force(end);
-            }
-        });
+        XodusEventStore closing = storeWhoseFirstSyncWaits(syncing, release);
         Future<Long> append = callers.submit(() -> closing.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event("opened"))));
         assertTrue(syncing.await(30, TimeUnit.SECONDS), "the append reached its sync");
         Future<?> firstClose = callers.submit(closing::close);     // waits for the append's sync
@@ -215,6 +195,21 @@ class XodusSyncTest {
         assertEquals(0, store.streamVersion("Account-1"));
         assertEquals(0, append.get(30, TimeUnit.SECONDS));
         firstClose.get(30, TimeUnit.SECONDS);
+    }
+
+    /** A store in {@code directory} whose first sync counts {@code syncing} down and waits for {@code release}. */
+    private XodusEventStore storeWhoseFirstSyncWaits(CountDownLatch syncing, CountDownLatch release) {
+        AtomicBoolean first = new AtomicBoolean(true);
+        return new XodusEventStore(directory, XodusOptions.defaults(), (environment, path) -> new LogSync(environment, path) {
+            @Override
+            void force(long end) throws IOException {
+                if (first.getAndSet(false)) {
+                    syncing.countDown();
+                    await(release);
+                }
+                super.force(end);
+            }
+        });
     }
 
     private static boolean isClosed(XodusEventStore store) {

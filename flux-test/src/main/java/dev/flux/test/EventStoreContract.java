@@ -779,6 +779,22 @@ public abstract class EventStoreContract {
         assertThrows(IllegalArgumentException.class, () -> store.onAppend(null));
     }
 
+    @Test
+    void aListenerThatThrowsFailsNeitherTheAppendNorTheListenersAfterIt() {
+        List<String> told = new ArrayList<>();
+        Runnable stopFailing = store.onAppend(() -> {
+            throw new IllegalStateException("a listener that broke");
+        });
+        Runnable stopTelling = store.onAppend(() -> told.add("told"));
+
+        assertEquals(0, store.append("account-1", ExpectedVersion.NO_STREAM, events(1)), "the append stands");
+        stopFailing.run();
+        stopTelling.run();
+
+        assertTrue(told.isEmpty() || told.equals(List.of("told")), "the next listener is told all the same: " + told);
+        assertEquals(1, readAll().size());
+    }
+
     // ---- closing ----
 
     @Test

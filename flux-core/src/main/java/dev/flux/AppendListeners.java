@@ -1,0 +1,41 @@
+package dev.flux;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The {@link EventReader#onAppend} listeners of a store that can tell its readers of appends (one in
+ * this process): {@link #add} is what {@code onAppend} returns, and the store calls {@link #appended}
+ * after each append is visible. A listener that throws is logged and the others still run: the append
+ * stands. Thread-safe; a store of your own can keep its listeners in one.
+ */
+public final class AppendListeners {
+    private static final System.Logger LOG = System.getLogger(AppendListeners.class.getName());
+
+    private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+
+    /**
+     * Adds {@code listener}; returns what removes it.
+     *
+     * @throws IllegalArgumentException when the listener is null
+     */
+    public Runnable add(Runnable listener) {
+        if (listener == null) {
+            throw new IllegalArgumentException("listener must not be null");
+        }
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    /** Runs every listener, on this thread, after an append to {@code streamId} became visible. */
+    public void appended(String streamId) {
+        for (Runnable listener : listeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
+                        + " had committed; the append stands", e);
+            }
+        }
+    }
+}
