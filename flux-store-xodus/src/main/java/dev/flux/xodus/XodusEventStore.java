@@ -86,8 +86,9 @@ import java.util.zip.CRC32C;
  * {@link FluxException} naming its position, stream, version and type.
  *
  * <p>Beside Xodus's files, {@code flux-last-position} holds the last position the store knew to be on
- * disk (in decimal), written, whole or not at all, when it opens and when it closes cleanly (after a
- * crash it holds the position found at the last open, still a lower bound); it costs appends nothing.
+ * disk (in decimal), written, whole or not at all, when it opens (after syncing the log it found) and
+ * when it closes cleanly (after a crash it holds the position found at the last open, still a lower
+ * bound); it costs appends nothing.
  * Xodus, opening a log damaged in the middle, cuts it at the damage without a word: a store whose log
  * ends below that position refuses to open with a {@link FluxException} naming both positions, instead
  * of giving its positions out again. Restore such a directory from a backup; delete the file only to
