@@ -190,8 +190,8 @@ public final class Subscription {
             try {
                 executor.execute(this::run);
             } catch (RuntimeException rejected) {
+                releaseName();      // first: a caller that sees STOPPED may start another under the name at once
                 state = State.STOPPED;
-                releaseName();
                 finished.countDown();
                 throw new FluxException("the executor refused subscription " + describe() + ": " + rejected, rejected);
             }
@@ -199,7 +199,11 @@ public final class Subscription {
         return this;
     }
 
-    /** Finishes the event in hand, then waits until {@link #resume()}. Calling it again does nothing. */
+    /**
+     * Finishes the event in hand, then waits until {@link #resume()}. {@link #state()} says
+     * {@code PAUSED} at once, while that event's handler may still be running. Calling it again does
+     * nothing.
+     */
     public void pause() {
         synchronized (lifecycle) {
             pauseRequested = true;
@@ -237,11 +241,14 @@ public final class Subscription {
     public boolean stop(Duration timeout) {
         requirePositive(timeout, "timeout");
         synchronized (lifecycle) {
+            if (state == State.NEW) {
+                return true;        // never started: nothing to stop, and it may still be started
+            }
             stopRequested = true;
-            if (state == State.NEW || claimed.compareAndSet(false, true)) {
-                // Never started, or started but its thread or task has not run yet (and now never will).
-                state = State.STOPPED;
+            if (claimed.compareAndSet(false, true)) {
+                // Started, but its thread or task has not run yet (and now never will).
                 releaseName();
+                state = State.STOPPED;
                 finished.countDown();
                 signalProgress();
                 return true;
@@ -396,7 +403,7 @@ public final class Subscription {
                         break;
                     }
                     advance(source.cursorOf(event));
-                    if (++sinceCheckpoint >= checkpointEvery) {
+                    if (++sinceCheckpoint >= checkpointEvery || System.nanoTime() - lastCheckpoint >= checkpointNanos) {
                         checkpoint();
                         sinceCheckpoint = 0;
                         lastCheckpoint = System.nanoTime();
@@ -419,10 +426,10 @@ public final class Subscription {
                     checkpoint();
                 }
             } finally {
+                releaseName();      // first: a caller that sees STOPPED or FAILED may restart under the name at once
                 synchronized (lifecycle) {
                     state = failure != null ? State.FAILED : State.STOPPED;
                 }
-                releaseName();
                 finished.countDown();
                 signalProgress();
                 worker = null;

@@ -560,6 +560,60 @@ class SubscriptionTest {
     }
 
     @Test
+    void aSubscriptionSeenFailedHasGivenUpItsNameSoASupervisorCanRestartItAtOnce() {
+        append("Account-1", new Credited(1));
+        for (int round = 0; round < 1000; round++) {
+            InMemoryOffsetStore names = new InMemoryOffsetStore();
+            Subscription failing = Subscription.builder(EventSource.all(store)).name("restarted", names)
+                    .onRecorded(e -> {
+                        throw new StackOverflowError("a handler bug");     // an Error: FAILED at once
+                    }).build();
+            Subscription restarted = Subscription.builder(EventSource.all(store)).name("restarted", names)
+                    .onRecorded(e -> { }).build();
+            failing.start();
+            while (failing.state() != Subscription.State.FAILED) {
+                Thread.onSpinWait();
+            }
+
+            restarted.start();      // threw, now and then, while the failed one still held the name
+
+            restarted.stop();
+        }
+    }
+
+    @Test
+    void theCheckpointIntervalHoldsInsideABatchOfSlowHandlers() throws Exception {
+        for (int i = 0; i < 200; i++) {
+            append("Account-1", new Credited(i));
+        }
+        Subscription slow = start(Subscription.builder(EventSource.all(store)).name("slow", offsets)
+                .checkpointEvery(100_000).checkpointInterval(Duration.ofMillis(50))
+                .onRecorded(e -> Thread.sleep(5)));
+
+        Thread.sleep(700);      // about 100 events of the first batch of 200, and 14 intervals
+
+        long handled = slow.position();
+        long stored = offsets.load("slow");
+        assertTrue(handled > 20 && handled - stored < 30,
+                "handled up to " + handled + ", stored " + stored + ": a crash would repeat more than an interval's events");
+    }
+
+    @Test
+    void stopBeforeStartDoesNothingAndTheSubscriptionStartsAfterwards() throws Exception {
+        long last = append("Account-1", new Credited(1));
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = Subscription.builder(EventSource.all(store)).onRecorded(e -> seen.add(e.position())).build();
+        started.add(subscription);
+
+        assertTrue(subscription.stop(Duration.ofSeconds(1)));
+        assertEquals(Subscription.State.NEW, subscription.state());
+        subscription.start();
+
+        assertTrue(subscription.awaitPosition(last, WAIT));
+        assertEquals(List.of(last), seen);
+    }
+
+    @Test
     void aHandlerMayStopItsOwnSubscription() throws Exception {
         append("Account-1", new Credited(1), new Credited(2), new Credited(3));
         AtomicReference<Subscription> self = new AtomicReference<>();
