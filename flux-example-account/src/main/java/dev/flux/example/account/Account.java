@@ -21,10 +21,17 @@ public class Account extends Aggregate {
         update(new AccountOpened(owner));
     }
 
-    /** Adds {@code amount}. */
+    /**
+     * Adds {@code amount}.
+     *
+     * @throws ArithmeticException when the balance would pass {@link Long#MAX_VALUE}
+     */
     public void credit(long amount) {
         requireOpen();
         requirePositive(amount);
+        if (amount > Long.MAX_VALUE - balance) {
+            throw new ArithmeticException("account " + id() + " holds " + balance + ", cannot hold " + amount + " more");
+        }
         update(new AccountCredited(amount));
     }
 

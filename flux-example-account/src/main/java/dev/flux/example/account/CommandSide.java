@@ -64,7 +64,10 @@ public final class CommandSide implements AutoCloseable {
 
     private Object route(HttpExchange exchange) throws IOException {
         String[] parts = exchange.getRequestURI().getPath().split("/");
-        // "", "accounts", id?, action?
+        // "", "accounts", id?, action? (the context also takes /accountsX, and an id may be blank)
+        if (parts.length < 2 || !parts[1].equals("accounts") || parts.length > 2 && parts[2].isBlank()) {
+            throw new Http.Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath());
+        }
         if (parts.length == 2) {
             Http.requireMethod(exchange, "POST");
             return new Http.Created(open(Http.body(exchange)));
@@ -94,6 +97,8 @@ public final class CommandSide implements AutoCloseable {
                 }));
             } catch (InsufficientFundsException e) {
                 throw new Http.Problem(409, "insufficient_funds", e.getMessage());
+            } catch (ArithmeticException e) {
+                throw new Http.Problem(409, "balance_limit", e.getMessage());
             }
         }
         throw new Http.Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath());

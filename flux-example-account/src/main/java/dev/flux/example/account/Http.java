@@ -1,5 +1,6 @@
 package dev.flux.example.account;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
@@ -12,7 +13,9 @@ import java.util.Map;
 
 /** The little JSON-over-HTTP plumbing the example's two APIs share. */
 final class Http {
-    static final ObjectMapper JSON = new ObjectMapper();
+    static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /** The largest request body read: a command is a few bytes, and a client must not fill the heap. */
+    static final int MAX_BODY_BYTES = 64 * 1024;
     private static final System.Logger LOG = System.getLogger(Http.class.getName());
 
     private Http() {
@@ -59,7 +62,10 @@ final class Http {
 
     static JsonNode body(HttpExchange exchange) throws IOException {
         try (InputStream in = exchange.getRequestBody()) {
-            byte[] bytes = in.readAllBytes();
+            byte[] bytes = in.readNBytes(MAX_BODY_BYTES + 1);
+            if (bytes.length > MAX_BODY_BYTES) {
+                throw new Problem(413, "too_large", "the body must be at most " + MAX_BODY_BYTES + " bytes");
+            }
             JsonNode node = bytes.length == 0 ? null : JSON.readTree(bytes);
             if (node == null || !node.isObject()) {
                 throw new Problem(400, "bad_request", "the body must be a JSON object");

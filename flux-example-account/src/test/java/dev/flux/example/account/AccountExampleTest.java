@@ -112,6 +112,27 @@ class AccountExampleTest {
     }
 
     @Test
+    void theApiRefusesOddPathsTextAfterTheBodyHugeBodiesAndABalancePastTheLongRange() throws Exception {
+        start(null);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+
+        assertEquals(404, post("/accountsX", "{\"owner\": \"Typo\"}").statusCode(), "no account opened on a typo");
+        assertEquals(404, post("/accounts//credit", "{\"amount\": 1}").statusCode());
+        assertEquals(404, get(URI.create(commands.uri() + "/accounts/%20")).statusCode());
+        HttpResponse<String> trailing = post("/accounts/" + id + "/credit", "{\"amount\": 1}{\"amount\": 2}");
+        assertEquals(400, trailing.statusCode(), trailing.body());
+        HttpResponse<String> huge = post("/accounts/" + id + "/credit",
+                "{\"amount\": 1, \"note\": \"" + "x".repeat(Http.MAX_BODY_BYTES) + "\"}");
+        assertEquals(413, huge.statusCode(), "a body past the limit is refused, not read whole");
+
+        assertEquals(200, post("/accounts/" + id + "/credit", "{\"amount\": " + Long.MAX_VALUE + "}").statusCode());
+        HttpResponse<String> overflow = post("/accounts/" + id + "/credit", "{\"amount\": 1}");
+        assertEquals(409, overflow.statusCode(), overflow.body());
+        assertEquals("balance_limit", json(overflow).get("error").asText());
+        assertEquals(Long.MAX_VALUE, json(get(URI.create(commands.uri() + "/accounts/" + id))).get("balance").asLong());
+    }
+
+    @Test
     void theReadModelAndItsOffsetSurviveARestartTogether(@TempDir Path dir) throws Exception {
         Path model = dir.resolve("balances.json");
         start(model);
