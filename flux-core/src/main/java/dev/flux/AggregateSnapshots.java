@@ -206,16 +206,22 @@ final class AggregateSnapshots {
 
     /** Whether {@code type} is {@link Object} or has it as a type argument, key or element, however deep. */
     private static boolean holdsObject(JavaType type) {
-        if (type.getRawClass() == Object.class) {
-            return true;
-        }
+        return type.getRawClass() == Object.class || typesWithin(type).stream().anyMatch(AggregateSnapshots::holdsObject);
+    }
+
+    /** The types {@code type} is made of: its type arguments, and its key and element types. */
+    private static List<JavaType> typesWithin(JavaType type) {
+        List<JavaType> within = new ArrayList<>(type.containedTypeCount() + 2);
         for (int i = 0; i < type.containedTypeCount(); i++) {
-            if (holdsObject(type.containedType(i))) {
-                return true;
-            }
+            within.add(type.containedType(i));
         }
-        return type.getKeyType() != null && holdsObject(type.getKeyType())
-                || type.getContentType() != null && holdsObject(type.getContentType());
+        if (type.getKeyType() != null) {
+            within.add(type.getKeyType());
+        }
+        if (type.getContentType() != null) {
+            within.add(type.getContentType());
+        }
+        return within;
     }
 
     /**
@@ -223,14 +229,8 @@ final class AggregateSnapshots {
      * arguments, keys, elements and fields (the constants of an enum), each class once.
      */
     private static void describeClassesIn(JavaType type, TypeFactory types, StringBuilder shape, Set<Class<?>> described) {
-        for (int i = 0; i < type.containedTypeCount(); i++) {
-            describeClassesIn(type.containedType(i), types, shape, described);
-        }
-        if (type.getKeyType() != null) {
-            describeClassesIn(type.getKeyType(), types, shape, described);
-        }
-        if (type.getContentType() != null) {
-            describeClassesIn(type.getContentType(), types, shape, described);
+        for (JavaType within : typesWithin(type)) {
+            describeClassesIn(within, types, shape, described);
         }
         Class<?> raw = type.getRawClass();
         if (raw.isArray() || isJdk(raw) || !described.add(raw)) {
