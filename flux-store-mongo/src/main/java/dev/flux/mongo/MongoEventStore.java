@@ -731,6 +731,21 @@ public final class MongoEventStore implements EventStore {
         }
     }
 
+    /**
+     * Runs a driver call of a store on {@code where}, a failure of it becoming a {@link FluxException}
+     * that says what was done where: a driver failure, or a document the driver would not send (too
+     * large, say; nothing was sent then).
+     */
+    static <T> T call(String what, String where, Supplier<T> action) {
+        try {
+            return action.get();
+        } catch (MongoException e) {
+            throw new FluxException("Could not " + what + " " + where + ": " + describe(e), e);
+        } catch (BsonSerializationException e) {
+            throw new FluxException("Could not " + what + " " + where + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The driver's message, with the server when the driver's message leaves it out. */
     static String describe(MongoException e) {
         if (e instanceof MongoSocketException socket && !e.getMessage().contains(socket.getServerAddress().toString())) {

@@ -1,6 +1,5 @@
 package dev.flux.mongo;
 
-import com.mongodb.MongoException;
 import com.mongodb.client.MongoCollection;
 import com.mongodb.client.MongoDatabase;
 import com.mongodb.client.model.Filters;
@@ -10,7 +9,6 @@ import dev.flux.subscription.OffsetStore;
 import org.bson.BsonDocument;
 import org.bson.BsonInt64;
 import org.bson.BsonString;
-import org.bson.BsonSerializationException;
 
 import java.util.OptionalLong;
 import java.util.function.Supplier;
@@ -96,12 +94,6 @@ public final class MongoOffsetStore implements OffsetStore {
     }
 
     private <T> T call(String what, Supplier<T> action) {
-        try {
-            return action.get();
-        } catch (MongoException e) {
-            throw new FluxException("Could not " + what + " " + where + ": " + MongoEventStore.describe(e), e);
-        } catch (BsonSerializationException e) {   // too large for a document, say: the driver sent nothing
-            throw new FluxException("Could not " + what + " " + where + ": " + e.getMessage(), e);
-        }
+        return MongoEventStore.call(what, where, action);
     }
 }

@@ -1,7 +1,6 @@
 package dev.flux.mongo;
 
 import com.mongodb.ErrorCategory;
-import com.mongodb.MongoException;
 import com.mongodb.MongoWriteException;
 import com.mongodb.client.MongoCollection;
 import com.mongodb.client.MongoDatabase;
@@ -17,7 +16,6 @@ import org.bson.BsonDocument;
 import org.bson.BsonInt32;
 import org.bson.BsonInt64;
 import org.bson.BsonString;
-import org.bson.BsonSerializationException;
 
 import java.time.Instant;
 import java.util.Optional;
@@ -116,12 +114,6 @@ public final class MongoSnapshotStore implements SnapshotStore {
     }
 
     private <T> T call(String what, Supplier<T> action) {
-        try {
-            return action.get();
-        } catch (MongoException e) {
-            throw new FluxException("Could not " + what + " " + where + ": " + MongoEventStore.describe(e), e);
-        } catch (BsonSerializationException e) {   // too large for a document, say: the driver sent nothing
-            throw new FluxException("Could not " + what + " " + where + ": " + e.getMessage(), e);
-        }
+        return MongoEventStore.call(what, where, action);
     }
 }
