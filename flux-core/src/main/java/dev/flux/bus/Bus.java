@@ -27,7 +27,8 @@ import java.util.function.Function;
  *
  * <p>Messages are told apart by their class, never by a name, so two classes named alike in different
  * packages never meet. The bus is thread-safe; subscribing and registering may happen while messages
- * flow. Each {@code subscribe}/{@code register} returns a {@link Runnable} that undoes it.
+ * flow. Each {@code subscribe}/{@code register} returns a {@link Runnable} that undoes that one call
+ * (the same listener subscribed twice is two subscriptions); running it again does nothing.
  */
 public final class Bus {
     private record Listener(Class<?> type, Consumer<Object> consumer) {
@@ -40,7 +41,8 @@ public final class Bus {
     /**
      * Calls {@code listener} with every event published of {@code eventClass} or a subtype.
      *
-     * @return what to run to unsubscribe
+     * @return what to run to end this subscription (and no other of the same listener); running it again does nothing
+     * @throws IllegalArgumentException when either is null, or the class is primitive
      */
     @SuppressWarnings("unchecked")
     public <E> Runnable subscribe(Class<E> eventClass, Consumer<? super E> listener) {
@@ -48,7 +50,7 @@ public final class Bus {
         requireNonNull(listener, "listener");
         Listener entry = new Listener(boxed(eventClass), (Consumer<Object>) listener);
         listeners.add(entry);
-        return () -> listeners.remove(entry);
+        return () -> listeners.removeIf(subscribed -> subscribed == entry);    // by identity: equal entries are other subscriptions
     }
 
     /**
@@ -70,7 +72,8 @@ public final class Bus {
      * Makes {@code handler} the one that handles commands of {@code commandClass}.
      *
      * @return what to run to unregister it
-     * @throws IllegalStateException when the class already has a handler
+     * @throws IllegalStateException    when the class already has a handler
+     * @throws IllegalArgumentException when either is null, or the class is primitive
      */
     public <C> Runnable register(Class<C> commandClass, Consumer<? super C> handler) {
         requireNonNull(handler, "handler");
@@ -119,6 +122,7 @@ public final class Bus {
 
     private Runnable add(Class<?> messageClass, Function<Object, Object> handler) {
         requireNonNull(messageClass, "message class");
+        boxed(messageClass);
         synchronized (registration) {
             if (handlers.containsKey(messageClass)) {
                 throw new IllegalStateException(messageClass.getName() + " already has a handler on this bus;"
@@ -164,7 +168,7 @@ public final class Bus {
 
     private static Class<?> boxed(Class<?> type) {
         if (type.isPrimitive()) {
-            throw new IllegalArgumentException(type + " is primitive: messages are objects, subscribe to its wrapper class");
+            throw new IllegalArgumentException(type + " is primitive: messages are objects, use its wrapper class");
         }
         return type;
     }

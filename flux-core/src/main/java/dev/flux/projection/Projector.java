@@ -101,8 +101,12 @@ public final class Projector<S> {
      *
      * @throws dev.flux.serialization.EventDecodingException when the event cannot be decoded
      * @throws FluxException                                 when a reducer returns null
+     * @throws IllegalArgumentException                      when {@code recorded} is null
      */
     public S apply(S state, RecordedEvent recorded) {
+        if (recorded == null) {
+            throw new IllegalArgumentException("recorded event must not be null");
+        }
         if (serializer.eventTypes().hasUpcasters(recorded.type())) {
             // An upcaster may turn it into another type (a rename, a split): decode to know.
             return applyEvent(state, serializer.deserialize(recorded));

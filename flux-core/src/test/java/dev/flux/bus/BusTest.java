@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -89,6 +90,26 @@ class BusTest {
         bus.publish(new Opened("b"));
 
         assertEquals(List.of("a"), seen);
+    }
+
+    @Test
+    void eachUnsubscribeRemovesItsOwnSubscriptionOnceEvenOfTheSameListener() {
+        Consumer<Opened> listener = e -> seen.add("listener " + e.id());
+        Runnable first = bus.subscribe(Opened.class, listener);
+        bus.subscribe(Opened.class, e -> seen.add("other " + e.id()));
+        Runnable third = bus.subscribe(Opened.class, listener);
+
+        third.run();
+        bus.publish(new Opened("a"));
+        first.run();
+        Runnable again = bus.subscribe(Opened.class, listener);
+        first.run();    // a close that runs twice must not end the newer subscription
+        third.run();
+        bus.publish(new Opened("b"));
+        again.run();
+        bus.publish(new Opened("c"));
+
+        assertEquals(List.of("listener a", "other a", "other b", "listener b", "other c"), seen);
     }
 
     @Test
@@ -187,5 +208,7 @@ class BusTest {
         assertThrows(IllegalArgumentException.class, () -> bus.register(null, c -> { }));
         assertThrows(IllegalArgumentException.class, () -> bus.register(Open.class, null));
         assertThrows(IllegalArgumentException.class, () -> bus.subscribe(int.class, e -> { }));
+        IllegalArgumentException primitive = assertThrows(IllegalArgumentException.class, () -> bus.register(long.class, c -> { }));
+        assertTrue(primitive.getMessage().contains("long"), primitive.getMessage());
     }
 }

@@ -119,5 +119,6 @@ class ProjectorTest {
         assertThrows(IllegalArgumentException.class, () -> summary.projectStream(store, " "));
         assertThrows(IllegalArgumentException.class, () -> summary.projectCategory(store, "Account-1"));
         assertThrows(IllegalArgumentException.class, () -> summary.applyEvent(new Summary(0, 0), null));
+        assertThrows(IllegalArgumentException.class, () -> summary.apply(new Summary(0, 0), null));
     }
 }
