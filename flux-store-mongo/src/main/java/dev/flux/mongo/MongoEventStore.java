@@ -125,7 +125,8 @@ import java.util.function.Supplier;
  * {@code event_id_unique} a {@link DuplicateEventIdException} naming the id (a multikey index does
  * not catch a repeat inside one document, so the store checks the batch itself). Any other driver
  * failure, including a server that is down or unreachable after the driver's own server-selection
- * wait, becomes a {@link FluxException} naming the operation and the stream and keeping the cause;
+ * wait and a client closed under an open store, becomes a {@link FluxException} naming the operation
+ * and the stream and keeping the cause;
  * after a failed append whether it was written is unknown, and a reload tells. A commit must fit in
  * one BSON document (16 MB); a larger one is refused with a {@link FluxException} and nothing is
  * written.
@@ -400,7 +401,7 @@ public final class MongoEventStore implements EventStore {
                 if (nextPosition == 0) {
                     try {
                         nextPosition = highestPosition(positionView) + 1;
-                    } catch (FluxException e) {
+                    } catch (FluxException | IllegalStateException e) {
                         for (PendingCommit commit : todo) {
                             commit.outcome.completeExceptionally(new FluxException("Could not append "
                                     + commit.events.size() + " event(s) to stream '" + commit.streamId + "' at version "
@@ -452,13 +453,12 @@ public final class MongoEventStore implements EventStore {
                     todo = todo.subList(failed + 1, todo.size());
                 }
             }
-        } catch (MongoException | BsonSerializationException e) {
+        } catch (MongoException | IllegalStateException | BsonSerializationException e) {
             nextPosition = 0;
             for (PendingCommit commit : todo) {
                 commit.outcome.completeExceptionally(new FluxException("Could not append " + commit.events.size()
                         + " event(s) to stream '" + commit.streamId + "' at version " + commit.firstVersion + " in "
-                        + where + "; whether they were written is unknown, reload the stream to tell: "
-                        + (e instanceof MongoException m ? describe(m) : e.getMessage()), e));
+                        + where + "; whether they were written is unknown, reload the stream to tell: " + describe(e), e));
             }
         } catch (RuntimeException | Error e) {
             nextPosition = 0;
@@ -506,7 +506,7 @@ public final class MongoEventStore implements EventStore {
         try {
             holder = call("find the duplicate event id of an append to stream '" + streamId + "' in",
                     () -> writerView.find(Filters.in(Commit.EVENT_IDS, ids)).first());
-        } catch (FluxException lookupFailed) {
+        } catch (FluxException | IllegalStateException lookupFailed) {
             FluxException exception = new FluxException("Could not append " + events.size() + " event(s) to stream '"
                     + streamId + "' at version " + refused.firstVersion + ": an event id of it is already taken, and"
                     + " finding which failed (" + lookupFailed.getMessage() + "); nothing was written", cause);
@@ -677,11 +677,12 @@ public final class MongoEventStore implements EventStore {
     }
 
     /**
-     * Stops the store; later calls fail with {@link IllegalStateException}. An insert in flight
-     * finishes first, for up to 10 s (one waiting for a majority that never comes would hold close up
-     * for good: after that, close goes on and that insert's outcome is left to the driver); appends still
-     * waiting for their turn fail with {@link IllegalStateException} naming their stream, and are not
-     * written. Closes the client only when the store made it ({@link #connect}).
+     * Stops the store; later calls fail with {@link IllegalStateException}, and so does a call that
+     * began before and then meets the client closed (this store's, or the caller's closed after it).
+     * An insert in flight finishes first, for up to 10 s (one waiting for a majority that never comes
+     * would hold close up for good: after that, close goes on and that insert's outcome is left to the
+     * driver); appends still waiting for their turn fail with {@link IllegalStateException} naming their
+     * stream, and are not written. Closes the client only when the store made it ({@link #connect}).
      */
     @Override
     public void close() {
@@ -722,34 +723,46 @@ public final class MongoEventStore implements EventStore {
         }
     }
 
-    /** Runs a driver call, turning its failures into a {@link FluxException} that says what failed where. */
+    /**
+     * Runs a driver call of this store as {@link #call(String, String, Supplier)} does; a driver failure
+     * once {@link #close()} has begun (it closed the client under a call that began before it) is the
+     * store's being closed, an {@link IllegalStateException}.
+     */
     private <T> T call(String what, Supplier<T> action) {
         try {
-            return action.get();
-        } catch (MongoException e) {
-            throw new FluxException("Could not " + what + " " + where + ": " + describe(e), e);
+            return call(what, where, action);
+        } catch (FluxException e) {
+            if (closed && (e.getCause() instanceof MongoException || e.getCause() instanceof IllegalStateException)) {
+                throw new IllegalStateException("MongoEventStore on " + where + " is closed; could not " + what + " "
+                        + where + ": " + e.getCause().getMessage(), e.getCause());
+            }
+            throw e;
         }
     }
 
     /**
      * Runs a driver call of a store on {@code where}, a failure of it becoming a {@link FluxException}
-     * that says what was done where: a driver failure, or a document the driver would not send (too
-     * large, say; nothing was sent then).
+     * that says what was done where: a driver failure, a client closed under the store, or a document
+     * the driver would not send (too large, say; nothing was sent then).
      */
     static <T> T call(String what, String where, Supplier<T> action) {
         try {
             return action.get();
-        } catch (MongoException e) {
+        } catch (MongoException | IllegalStateException | BsonSerializationException e) {
             throw new FluxException("Could not " + what + " " + where + ": " + describe(e), e);
-        } catch (BsonSerializationException e) {
-            throw new FluxException("Could not " + what + " " + where + ": " + e.getMessage(), e);
         }
     }
 
-    /** The driver's message, with the server when the driver's message leaves it out. */
-    static String describe(MongoException e) {
+    /**
+     * The driver's message, with the server when the driver's message leaves it out; for the driver's
+     * {@link IllegalStateException} ("state should be: open"), that its client is closed.
+     */
+    static String describe(RuntimeException e) {
         if (e instanceof MongoSocketException socket && !e.getMessage().contains(socket.getServerAddress().toString())) {
             return e.getMessage() + " (server " + socket.getServerAddress() + ")";
+        }
+        if (e instanceof IllegalStateException && "state should be: open".equals(e.getMessage())) {
+            return "the MongoClient is closed (" + e.getMessage() + ")";
         }
         return e.getMessage();
     }

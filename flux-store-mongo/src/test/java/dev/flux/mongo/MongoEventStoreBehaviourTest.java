@@ -7,6 +7,7 @@ import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import com.mongodb.event.CommandListener;
 import com.mongodb.event.CommandStartedEvent;
+import com.mongodb.event.CommandSucceededEvent;
 import dev.flux.ConcurrencyConflictException;
 import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
@@ -20,12 +21,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.function.Executable;
 
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,6 +41,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -217,6 +222,100 @@ class MongoEventStoreBehaviourTest {
                 appender.shutdownNow();
             }
         }
+    }
+
+    @Test
+    void everyCallOnAClientClosedUnderTheStoreIsAFluxExceptionNamingWhatAndWhere() {
+        MongoClient client = MongoClients.create(MongoTestServer.settings(server().connectionString()));
+        MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(2));
+        UUID eventId = store.readAll(0, 1).get(0).eventId();
+        String where = database.database().getName() + ".flux_events";
+
+        client.close();     // the user closed their client and kept using the store
+
+        Map<String, Executable> calls = new LinkedHashMap<>();
+        calls.put("stream 'account-1'", () -> store.append("account-1", 1, events(1)));
+        calls.put("stream 'account-2'", () -> store.append("account-2", ExpectedVersion.NO_STREAM, events(1)));
+        calls.put("stream 'account-3'", () -> store.append("account-3", ExpectedVersion.ANY, events(1)));
+        calls.put("read stream 'account-1' from version 1", () -> store.readStream("account-1", 1, 10));
+        calls.put("version of stream 'account-1'", () -> store.streamVersion("account-1"));
+        calls.put("global log after position 0", () -> store.readAll(0, 10));
+        calls.put("category 'account'", () -> store.readCategory("account", 0, 10));
+        calls.put("event " + eventId, () -> store.readEvent(eventId));
+        calls.put("last position", store::lastPosition);
+        calls.put("create the indexes", () -> new MongoEventStore(client.getDatabase(database.database().getName())));
+
+        assertEquals(Map.of(), failuresNotNaming(where, calls), "calls that failed otherwise");
+        store.close();
+    }
+
+    @Test
+    void offsetAndSnapshotCallsOnAClosedClientAreFluxExceptionsNamingWhatAndWhere() {
+        MongoClient client = MongoClients.create(MongoTestServer.settings(server().connectionString()));
+        MongoOffsetStore offsets = new MongoOffsetStore(client.getDatabase(database.database().getName()));
+        MongoSnapshotStore snapshots = new MongoSnapshotStore(client.getDatabase(database.database().getName()));
+        Snapshot snapshot = new Snapshot("account-1", 1, "Account", "{}".getBytes(StandardCharsets.UTF_8), Instant.now());
+        String name = database.database().getName();
+
+        client.close();
+
+        Map<String, Executable> offsetCalls = new LinkedHashMap<>();
+        offsetCalls.put("load the offset of 'balances'", () -> offsets.load("balances"));
+        offsetCalls.put("save offset 7 of 'balances'", () -> offsets.save("balances", 7));
+        offsetCalls.put("delete the offset of 'balances'", () -> offsets.delete("balances"));
+        Map<String, Executable> snapshotCalls = new LinkedHashMap<>();
+        snapshotCalls.put("load the snapshot of account-1", () -> snapshots.load("account-1"));
+        snapshotCalls.put("save the snapshot of account-1@1", () -> snapshots.save(snapshot));
+        snapshotCalls.put("delete the snapshot of account-1", () -> snapshots.delete("account-1"));
+
+        assertEquals(Map.of(), failuresNotNaming(name + ".flux_offsets", offsetCalls), "offset calls that failed otherwise");
+        assertEquals(Map.of(), failuresNotNaming(name + ".flux_snapshots", snapshotCalls), "snapshot calls that failed otherwise");
+    }
+
+    @Test
+    void aReadThatCloseOvertakesFailsAsAClosedStoreNamingTheRead() {
+        AtomicBoolean closeOnNextFind = new AtomicBoolean();
+        AtomicReference<MongoEventStore> store = new AtomicReference<>();
+        AtomicReference<MongoClient> client = new AtomicReference<>();
+        client.set(MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
+                .addCommandListener(new CommandListener() {
+                    @Override
+                    public void commandSucceeded(CommandSucceededEvent event) {
+                        if (event.getCommandName().equals("find") && closeOnNextFind.getAndSet(false)) {
+                            store.get().close();    // a shutdown closes the store, then its client,
+                            client.get().close();   // while a subscription's read is between two finds
+                        }
+                    }
+                }).build()));
+        store.set(new MongoEventStore(client.get().getDatabase(database.database().getName())));
+        store.get().append("account-1", ExpectedVersion.NO_STREAM, events(2));
+        closeOnNextFind.set(true);
+
+        // A read from version 1 first finds the commit holding it, then reads from there.
+        IllegalStateException closed = assertThrows(IllegalStateException.class,
+                () -> store.get().readStream("account-1", 1, 10));
+
+        assertTrue(closed.getMessage().contains(database.database().getName() + ".flux_events is closed")
+                && closed.getMessage().contains("stream 'account-1'"), closed.getMessage());
+    }
+
+    /** The calls that did not throw a FluxException whose message names its key and {@code where}, with what they did. */
+    private static Map<String, String> failuresNotNaming(String where, Map<String, Executable> calls) {
+        Map<String, String> wrong = new LinkedHashMap<>();
+        calls.forEach((names, call) -> {
+            try {
+                call.execute();
+                wrong.put(names, "answered");
+            } catch (FluxException e) {
+                if (!e.getMessage().contains(names) || !e.getMessage().contains(where) || e.getCause() == null) {
+                    wrong.put(names, e.toString());
+                }
+            } catch (Throwable e) {
+                wrong.put(names, e.toString());
+            }
+        });
+        return wrong;
     }
 
     /** A client of the test server that runs {@code onCommand} on the thread sending each such command, before it is sent. */
