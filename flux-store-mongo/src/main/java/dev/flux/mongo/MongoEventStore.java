@@ -11,6 +11,7 @@ import com.mongodb.bulk.BulkWriteError;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import com.mongodb.client.MongoCollection;
+import com.mongodb.client.MongoCursor;
 import com.mongodb.client.MongoDatabase;
 import com.mongodb.client.model.Filters;
 import com.mongodb.client.model.IndexModel;
@@ -593,16 +594,17 @@ public final class MongoEventStore implements EventStore {
             }
             List<RecordedEvent> events = new ArrayList<>(Math.min(maxCount, 256));
             // Versions are contiguous: the commits holding [fromVersion, fromVersion + maxCount) start in [start, that end).
-            for (BsonDocument commit : commits.find(Filters.and(Filters.eq(Commit.STREAM, streamId),
+            // A cursor left before its end is closed, so the server drops it at once (not after its idle timeout).
+            try (MongoCursor<BsonDocument> cursor = commits.find(Filters.and(Filters.eq(Commit.STREAM, streamId),
                             Filters.gte(Commit.FIRST_VERSION, start),
                             Filters.lt(Commit.FIRST_VERSION, saturatedAdd(fromVersion, maxCount))))
-                    .sort(Sorts.ascending(Commit.FIRST_VERSION)).limit(maxCount).batchSize(maxCount)) {
-                Commit.addEvents(commit, 0, fromVersion, maxCount, events);
-                if (heads != null) {
-                    heads.remember(streamId, commit.getInt64(Commit.LAST_VERSION).getValue());
-                }
-                if (events.size() >= maxCount) {
-                    break;
+                    .sort(Sorts.ascending(Commit.FIRST_VERSION)).limit(maxCount).batchSize(maxCount).iterator()) {
+                while (events.size() < maxCount && cursor.hasNext()) {
+                    BsonDocument commit = cursor.next();
+                    Commit.addEvents(commit, 0, fromVersion, maxCount, events);
+                    if (heads != null) {
+                        heads.remember(streamId, commit.getInt64(Commit.LAST_VERSION).getValue());
+                    }
                 }
             }
             return events;
@@ -654,11 +656,10 @@ public final class MongoEventStore implements EventStore {
         }
         return call(what, () -> {
             List<RecordedEvent> events = new ArrayList<>(Math.min(maxCount, 1024));
-            for (BsonDocument commit : commits.find(filter).sort(Sorts.ascending(Commit.LAST_POSITION))
-                    .limit(maxCommits).batchSize(Math.min(maxCommits, 1000))) {
-                Commit.addEvents(commit, afterPosition, 0, maxCount, events);
-                if (events.size() >= maxCount) {
-                    break;
+            try (MongoCursor<BsonDocument> cursor = commits.find(filter).sort(Sorts.ascending(Commit.LAST_POSITION))
+                    .limit(maxCommits).batchSize(Math.min(maxCommits, 1000)).iterator()) {
+                while (events.size() < maxCount && cursor.hasNext()) {
+                    Commit.addEvents(cursor.next(), afterPosition, 0, maxCount, events);
                 }
             }
             return events;

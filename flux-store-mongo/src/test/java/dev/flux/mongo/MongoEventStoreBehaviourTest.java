@@ -300,6 +300,26 @@ class MongoEventStoreBehaviourTest {
                 && closed.getMessage().contains("stream 'account-1'"), closed.getMessage());
     }
 
+    @Test
+    void aReadThatStopsBeforeItsCursorEndsClosesTheServerCursor() {
+        // 1,001 commits of 2 events: a category read of 1,500 asks for 1,500 commits in batches of 1,000 and
+        // has its events from the first batch, leaving a cursor open on the server unless the read closes it.
+        List<String> killed = new CopyOnWriteArrayList<>();
+        try (MongoClient client = clientRunningOn("killCursors", command -> killed.add(command.toJson()))) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+            for (int i = 0; i <= 1000; i++) {
+                store.append("account-" + i, ExpectedVersion.NO_STREAM, events(2));
+            }
+
+            assertEquals(1500, store.readCategory("account", 0, 1500).size());
+            assertEquals(1, killed.size(), "killCursors sent after the read: " + killed);
+
+            assertEquals(2002, store.readAll(0, 2002).size());      // read to its end: nothing left to close
+            assertEquals(1, killed.size(), "killCursors sent after a read to the end: " + killed);
+            store.close();
+        }
+    }
+
     /** The calls that did not throw a FluxException whose message names its key and {@code where}, with what they did. */
     private static Map<String, String> failuresNotNaming(String where, Map<String, Executable> calls) {
         Map<String, String> wrong = new LinkedHashMap<>();
