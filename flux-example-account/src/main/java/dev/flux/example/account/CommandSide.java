@@ -11,11 +11,10 @@ import dev.flux.feed.FeedServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
  * The command side: accounts behind a small JSON API, and the event feed beside it.
@@ -29,21 +28,36 @@ import java.util.concurrent.Executors;
  * </pre>
  *
  * Credits and debits go through {@link Repository#update}, which reloads and retries when another
- * request saved the same account first.
+ * request saved the same account first. A POST must send its body as {@code Content-Type:
+ * application/json} (else 415), so that a web page cannot make a browser post to it. A request that
+ * has not come in whole within the request timeout is dropped (its connection closed unanswered), so
+ * that clients which stall half-way cannot hold the API's threads.
  */
 public final class CommandSide implements AutoCloseable {
+    /** How long a request may take to come in whole, headers and body, unless told otherwise. */
+    public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(10);
+
     private final Repository<Account> accounts;
     private final HttpServer server;
     private final FeedHandler feed;
-    private final ExecutorService threads = Executors.newFixedThreadPool(8);
+    private final RequestTimeout requests;
 
     public CommandSide(EventStore store, String host, int port) throws IOException {
+        this(store, host, port, DEFAULT_REQUEST_TIMEOUT);
+    }
+
+    /**
+     * @param requestTimeout how long a request may take to come in whole, headers and body, counted from
+     *                       its first bytes; positive. A long poll on the feed may wait longer.
+     */
+    public CommandSide(EventStore store, String host, int port, Duration requestTimeout) throws IOException {
+        this.requests = new RequestTimeout("command-side", 8, requestTimeout);
         this.accounts = Repository.of(Account.class, store);
         this.feed = FeedServer.builder(store).handler();
         this.server = HttpServer.create(new InetSocketAddress(host, port), 128);
-        server.setExecutor(threads);
-        server.createContext("/accounts", Http.json(this::route));
-        server.createContext("/events", feed);
+        server.setExecutor(requests);
+        requests.guard(server.createContext("/accounts", Http.json(this::route)));
+        requests.guard(server.createContext("/events", feed));
         server.start();
     }
 
@@ -129,6 +143,6 @@ public final class CommandSide implements AutoCloseable {
     public void close() {
         feed.close();
         server.stop(0);
-        threads.shutdown();
+        requests.close();
     }
 }

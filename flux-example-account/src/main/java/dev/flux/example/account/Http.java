@@ -9,6 +9,7 @@ import com.sun.net.httpserver.HttpHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.List;
 import java.util.Map;
 
 /** The little JSON-over-HTTP plumbing the example's two APIs share. */
@@ -46,7 +47,7 @@ final class Http {
                 send(exchange, exchange.getRequestMethod().equals("POST") && result instanceof Created ? 201 : 200,
                         result instanceof Created created ? created.body() : result);
             } catch (Problem problem) {
-                send(exchange, problem.status, Map.of("error", problem.code, "message", problem.getMessage()));
+                send(exchange, problem);
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "request " + exchange.getRequestURI() + " failed: " + e, e);
                 send(exchange, 500, Map.of("error", "internal_error", "message", String.valueOf(e.getMessage())));
@@ -60,11 +61,27 @@ final class Http {
     record Created(Object body) {
     }
 
+    /** Answers {@code problem} as {@link #json} does, and ends the exchange. */
+    static void refuse(HttpExchange exchange, Problem problem) throws IOException {
+        try {
+            send(exchange, problem);
+        } finally {
+            exchange.close();
+        }
+    }
+
+    /**
+     * The request's body as a JSON object, refused unless it says it is one: a web page can make a
+     * browser post a body of type {@code text/plain}, a form or multipart to any site, this one on
+     * localhost too, without asking it first (a cross-site request forgery); only a body of type
+     * {@code application/json} needs the site's consent (a CORS preflight, which this API never gives).
+     */
     static JsonNode body(HttpExchange exchange) throws IOException {
+        requireJson(exchange);
         try (InputStream in = exchange.getRequestBody()) {
             byte[] bytes = in.readNBytes(MAX_BODY_BYTES + 1);
             if (bytes.length > MAX_BODY_BYTES) {
-                throw new Problem(413, "too_large", "the body must be at most " + MAX_BODY_BYTES + " bytes");
+                throw tooLarge();
             }
             JsonNode node = bytes.length == 0 ? null : JSON.readTree(bytes);
             if (node == null || !node.isObject()) {
@@ -76,6 +93,10 @@ final class Http {
         }
     }
 
+    static Problem tooLarge() {
+        return new Problem(413, "too_large", "the body must be at most " + MAX_BODY_BYTES + " bytes");
+    }
+
     static long positiveAmount(JsonNode body) {
         JsonNode amount = body.get("amount");
         if (amount == null || !amount.isIntegralNumber() || !amount.canConvertToLong() || amount.asLong() <= 0) {
@@ -84,12 +105,28 @@ final class Http {
         return amount.asLong();
     }
 
+    /** Refuses with 415 a request whose Content-Type is not {@code application/json} (parameters such as a charset aside). */
+    static void requireJson(HttpExchange exchange) {
+        List<String> types = exchange.getRequestHeaders().get("Content-Type");
+        String type = types == null || types.size() != 1 ? "" : types.get(0);
+        if (!type.split(";", 2)[0].strip().equalsIgnoreCase("application/json")) {
+            exchange.getResponseHeaders().set("Accept-Post", "application/json");
+            throw new Problem(415, "unsupported_media_type", exchange.getRequestMethod() + " "
+                    + exchange.getRequestURI().getPath() + " takes Content-Type application/json, not "
+                    + (types == null ? "none" : "'" + String.join("', '", types) + "'"));
+        }
+    }
+
     static void requireMethod(HttpExchange exchange, String method) {
         if (!exchange.getRequestMethod().equals(method)) {
             exchange.getResponseHeaders().set("Allow", method);
             throw new Problem(405, "method_not_allowed", exchange.getRequestURI().getPath() + " takes " + method
                     + ", not " + exchange.getRequestMethod());
         }
+    }
+
+    private static void send(HttpExchange exchange, Problem problem) throws IOException {
+        send(exchange, problem.status, Map.of("error", problem.code, "message", problem.getMessage()));
     }
 
     private static void send(HttpExchange exchange, int status, Object body) throws IOException {

@@ -4,6 +4,7 @@ import dev.flux.EventStore;
 
 import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +23,7 @@ import java.util.concurrent.CountDownLatch;
  *   --port N                     the command side's port (default 8080; 0 picks a free one)
  *   --read-port N                the read side's port (default 8081; 0 picks a free one)
  *   --feed URL                   for --mode read: the command side's feed (default http://127.0.0.1:8080/events)
+ *   --request-timeout S          drop a request that has not come in whole within S seconds (default 10)
  *   --demo                       open accounts, move money concurrently, show a retried conflict,
  *                                print both sides' totals and exit (0 when they match)
  * </pre>
@@ -29,7 +31,7 @@ import java.util.concurrent.CountDownLatch;
 public final class Main {
     private static final List<String> FLAGS = List.of("--demo");
     private static final List<String> OPTIONS = List.of("--store", "--data", "--mongo-uri", "--mode", "--port",
-            "--read-port", "--feed");
+            "--read-port", "--feed", "--request-timeout");
 
     private Main() {
     }
@@ -41,7 +43,7 @@ public final class Main {
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
             System.err.println("usage: [--store xodus|memory|mongo] [--data DIR] [--mongo-uri URI] [--mode both|command|read]"
-                    + " [--port N] [--read-port N] [--feed URL] [--demo]");
+                    + " [--port N] [--read-port N] [--feed URL] [--request-timeout S] [--demo]");
             System.exit(2);
             return;
         }
@@ -73,18 +75,20 @@ public final class Main {
         Path data = Path.of(options.getOrDefault("--data", "data"));
         int port = Integer.parseInt(options.getOrDefault("--port", "8080"));
         int readPort = Integer.parseInt(options.getOrDefault("--read-port", "8081"));
+        Duration requestTimeout = options.containsKey("--request-timeout")
+                ? seconds("--request-timeout", options.get("--request-timeout")) : CommandSide.DEFAULT_REQUEST_TIMEOUT;
         Path modelFile = storeName.equals("memory") ? null : data.resolve("read-side").resolve("balances.json");
 
         if (mode.equals("read")) {
             URI feed = URI.create(options.getOrDefault("--feed", "http://127.0.0.1:8080/events"));
-            try (ReadSide reads = new ReadSide(feed, modelFile, "127.0.0.1", readPort)) {
+            try (ReadSide reads = new ReadSide(feed, modelFile, "127.0.0.1", readPort, requestTimeout)) {
                 System.out.println("read side:   " + reads.uri() + "  (following " + feed + ")");
                 await(stop);
             }
             return 0;
         }
         try (EventStore store = Stores.open(storeName, data, options.get("--mongo-uri"));
-             CommandSide commands = new CommandSide(store, "127.0.0.1", port)) {
+             CommandSide commands = new CommandSide(store, "127.0.0.1", port, requestTimeout)) {
             System.out.println("store:        " + switch (storeName) {
                 case "xodus" -> "xodus in " + data.resolve("events").toAbsolutePath();
                 case "memory" -> "memory (gone when the process ends)";
@@ -96,7 +100,7 @@ public final class Main {
                 await(stop);
                 return 0;
             }
-            try (ReadSide reads = new ReadSide(commands.feedUri(), modelFile, "127.0.0.1", readPort)) {
+            try (ReadSide reads = new ReadSide(commands.feedUri(), modelFile, "127.0.0.1", readPort, requestTimeout)) {
                 System.out.println("read side:    " + reads.uri());
                 if (demo) {
                     return new Demo(store, commands, reads, System.out).run(10, 8, 100) ? 0 : 1;
@@ -105,6 +109,13 @@ public final class Main {
                 return 0;
             }
         }
+    }
+
+    private static Duration seconds(String option, String value) {
+        if (!value.matches("[0-9]{1,9}") || Integer.parseInt(value) == 0) {
+            throw new IllegalArgumentException(option + " must be a whole number of seconds above 0, was " + value);
+        }
+        return Duration.ofSeconds(Integer.parseInt(value));
     }
 
     private static void await(CountDownLatch stop) throws InterruptedException {

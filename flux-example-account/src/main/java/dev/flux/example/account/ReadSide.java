@@ -16,18 +16,28 @@ import java.util.Map;
 /**
  * The read side: follows the command side's feed over HTTP with a durable offset and keeps every
  * account's balance, served at {@code GET /balances} as
- * {@code {"accounts": {id: balance, ...}, "total": ..., "position": ...}}.
+ * {@code {"accounts": {id: balance, ...}, "total": ..., "position": ...}}. A request that has not
+ * come in whole within the request timeout is dropped, as on the {@link CommandSide}.
  */
 public final class ReadSide implements AutoCloseable {
     private final Balances balances;
     private final Subscription subscription;
     private final HttpServer server;
+    private final RequestTimeout requests;
 
     /**
      * @param feed      the command side's feed, e.g. {@code http://127.0.0.1:8080/events}
      * @param modelFile where the balances and their offset live; null keeps them in memory
      */
     public ReadSide(URI feed, Path modelFile, String host, int port) throws IOException {
+        this(feed, modelFile, host, port, CommandSide.DEFAULT_REQUEST_TIMEOUT);
+    }
+
+    /**
+     * @param requestTimeout how long a request may take to come in whole, counted from its first bytes; positive
+     */
+    public ReadSide(URI feed, Path modelFile, String host, int port, Duration requestTimeout) throws IOException {
+        this.requests = new RequestTimeout("read-side", 4, requestTimeout);
         this.balances = new Balances(modelFile);
         this.subscription = Subscription.builder(HttpEventSource.of(feed, Duration.ofSeconds(5)))
                 .name("balances", balances)
@@ -38,7 +48,8 @@ public final class ReadSide implements AutoCloseable {
                 .onRecorded(AccountDebited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), -e.amount()))
                 .build();
         this.server = HttpServer.create(new InetSocketAddress(host, port), 64);
-        server.createContext("/balances", Http.json(exchange -> {
+        server.setExecutor(requests);
+        requests.guard(server.createContext("/balances", Http.json(exchange -> {
             Http.requireMethod(exchange, "GET");
             if (!exchange.getRequestURI().getPath().equals("/balances")) {
                 throw new Http.Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath());
@@ -48,7 +59,7 @@ public final class ReadSide implements AutoCloseable {
             body.put("total", balances.total());
             body.put("position", subscription.position());
             return body;
-        }));
+        })));
         server.start();
         subscription.start();
     }
@@ -79,5 +90,6 @@ public final class ReadSide implements AutoCloseable {
     public void close() {
         subscription.stop(Duration.ofSeconds(30));
         server.stop(0);
+        requests.close();
     }
 }

@@ -7,8 +7,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,11 +22,18 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 @Timeout(120)
 class AccountExampleTest {
@@ -46,8 +59,16 @@ class AccountExampleTest {
     }
 
     private HttpResponse<String> post(String path, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(commands.uri() + path)).POST(HttpRequest.BodyPublishers.ofString(body))
-                .build(), HttpResponse.BodyHandlers.ofString());
+        return post(path, "application/json", body);
+    }
+
+    private HttpResponse<String> post(String path, String contentType, String body) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(commands.uri() + path)).timeout(Duration.ofSeconds(10))
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+        if (contentType != null) {
+            request.header("Content-Type", contentType);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     private HttpResponse<String> get(URI uri) throws Exception {
@@ -56,6 +77,50 @@ class AccountExampleTest {
 
     private static JsonNode json(HttpResponse<String> response) throws Exception {
         return Http.JSON.readTree(response.body());
+    }
+
+    /** A connection that sends {@code part} of a request and then nothing more. */
+    private static Socket stall(URI server, String part) throws IOException {
+        Socket socket = new Socket("127.0.0.1", server.getPort());
+        socket.getOutputStream().write(part.getBytes(StandardCharsets.US_ASCII));
+        socket.getOutputStream().flush();
+        return socket;
+    }
+
+    /** How long after {@code started} the server dropped the connection; fails if it answered, or held it {@code within}. */
+    private static Duration droppedAfter(Socket socket, long started, Duration within) throws IOException {
+        socket.setSoTimeout((int) Math.max(1, within.minus(elapsed(started)).toMillis()));
+        try {
+            assertEquals(-1, socket.getInputStream().read(), "dropped without an answer");
+        } catch (SocketTimeoutException e) {
+            fail("the server still held the stalled request " + elapsed(started).toMillis() + " ms after it began");
+        } catch (SocketException reset) {
+            // dropped too
+        }
+        return elapsed(started);
+    }
+
+    private static Duration elapsed(long startedNanos) {
+        return Duration.ofNanos(System.nanoTime() - startedNanos);
+    }
+
+    /** Runs curl on {@code arguments}: the body it printed and the status. */
+    private static String[] curl(String... arguments) throws Exception {
+        List<String> command = new ArrayList<>(List.of("curl", "-s", "-m", "10", "-w", "\n%{http_code}"));
+        command.addAll(List.of(arguments));
+        Process curl = new ProcessBuilder(command).start();
+        String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(curl.waitFor(30, TimeUnit.SECONDS));
+        int end = out.lastIndexOf('\n');
+        return new String[] {out.substring(0, end), out.substring(end + 1)};
+    }
+
+    private static boolean commandExists(String command) {
+        try {
+            return new ProcessBuilder(command, "--version").redirectErrorStream(true).start().waitFor(10, TimeUnit.SECONDS);
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
     }
 
     @Test
@@ -177,12 +242,154 @@ class AccountExampleTest {
     }
 
     @Test
+    void aPostWhoseBodyIsNotJsonIsRefusedWith415AndChangesNothing() throws Exception {
+        start(null);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+        long before = store.lastPosition();
+
+        // The first three are what a web page can make a browser post to any site without asking it first.
+        for (String type : Arrays.asList("text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x", "application/jsonp", null)) {
+            HttpResponse<String> opened = post("/accounts", type, "{\"owner\": \"Mallory\"}");
+            HttpResponse<String> credited = post("/accounts/" + id + "/credit", type, "{\"amount\": 1000}");
+            for (HttpResponse<String> refused : List.of(opened, credited)) {
+                assertEquals(415, refused.statusCode(), type + " -> " + refused.body());
+                assertEquals("unsupported_media_type", json(refused).get("error").asText());
+                String message = json(refused).get("message").asText();
+                assertTrue(message.contains("takes Content-Type application/json, not " + (type == null ? "none" : "'" + type + "'")),
+                        message);
+                assertEquals("application/json", refused.headers().firstValue("Accept-Post").orElse(null));
+            }
+        }
+
+        assertEquals(before, store.lastPosition(), "nothing was written");
+        assertEquals(200, post("/accounts/" + id + "/credit", "application/json; charset=utf-8", "{\"amount\": 1}").statusCode());
+        assertEquals(201, post("/accounts", "Application/JSON;charset=UTF-8", "{\"owner\": \"Bo\"}").statusCode());
+    }
+
+    @Test
+    void curlAsTheReadmeShowsItWorksAndWithoutTheJsonContentTypeIsRefused() throws Exception {
+        assumeTrue(commandExists("curl"), "curl is not installed");
+        start(null);
+        String accounts = commands.uri() + "/accounts";
+
+        String[] opened = curl("-X", "POST", accounts, "-H", "Content-Type: application/json", "-d", "{\"owner\": \"Ada\"}");
+        String id = Http.JSON.readTree(opened[0]).get("id").asText();
+        String[] credited = curl("-X", "POST", accounts + "/" + id + "/credit", "-H", "Content-Type: application/json",
+                "-d", "{\"amount\": 100}");
+        String[] debited = curl("-X", "POST", accounts + "/" + id + "/debit", "-H", "Content-Type: application/json",
+                "-d", "{\"amount\": 500}");
+        String[] plain = curl("-X", "POST", accounts + "/" + id + "/credit", "-d", "{\"amount\": 100}");
+
+        assertEquals("201", opened[1], opened[0]);
+        assertEquals("200", credited[1], credited[0]);
+        assertEquals(100, Http.JSON.readTree(credited[0]).get("balance").asLong());
+        assertEquals("409", debited[1], debited[0]);
+        assertEquals("415", plain[1], "curl -d sends application/x-www-form-urlencoded: " + plain[0]);
+        assertTrue(plain[0].contains("not 'application/x-www-form-urlencoded'"), plain[0]);
+        assertEquals(100, json(get(URI.create(accounts + "/" + id))).get("balance").asLong());
+    }
+
+    @Test
+    void aRequestNotInWholeWithinTheTimeoutIsDroppedWhileOtherClientsAreServed() throws Exception {
+        Duration timeout = Duration.ofSeconds(2);
+        commands = new CommandSide(store, "127.0.0.1", 0, timeout);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+        long started = System.nanoTime();
+        Socket halfHeaders = stall(commands.uri(), "POST /accounts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty");
+        Socket halfBody = stall(commands.uri(), "POST /accounts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"owner\": ");
+
+        HttpResponse<String> credited = post("/accounts/" + id + "/credit", "{\"amount\": 5}");
+        String[] curled = commandExists("curl") ? curl(commands.uri() + "/accounts/" + id) : new String[] {"", "200"};
+        Duration served = elapsed(started);
+
+        assertEquals(200, credited.statusCode(), credited.body());
+        assertEquals("200", curled[1], curled[0]);
+        assertTrue(served.compareTo(timeout) < 0, "served in " + served.toMillis() + " ms, while the others stalled");
+        for (Socket stalled : List.of(halfHeaders, halfBody)) {
+            try (stalled) {
+                Duration dropped = droppedAfter(stalled, started, timeout.plusSeconds(3));
+                assertTrue(dropped.compareTo(timeout) >= 0 && dropped.compareTo(timeout.plusMillis(1500)) <= 0,
+                        "dropped " + dropped.toMillis() + " ms after it began, with a timeout of " + timeout.toMillis() + " ms");
+            }
+        }
+    }
+
+    @Test
+    void moreStalledClientsThanThreadsHoldUpOthersOnlyUntilTheTimeout() throws Exception {
+        Duration timeout = Duration.ofSeconds(1);
+        commands = new CommandSide(store, "127.0.0.1", 0, timeout);
+        reads = new ReadSide(commands.feedUri(), null, "127.0.0.1", 0, timeout);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+        List<Socket> stalled = new ArrayList<>();
+        try {
+            long started = System.nanoTime();
+            for (int i = 0; i < 12; i++) { // the command side has 8 threads
+                stalled.add(stall(commands.uri(), i % 2 == 0 ? "POST /accounts/" + id + "/credit HTTP/1.1\r\nHo"
+                        : "POST /accounts/" + id + "/credit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99\r\n\r\n{"));
+            }
+            for (int i = 0; i < 6; i++) { // the read side has 4
+                stalled.add(stall(reads.uri(), "GET /balances HTTP/1.1\r\nHo"));
+            }
+            Thread.sleep(200); // the servers hand the stalled requests their threads
+
+            HttpResponse<String> credited = post("/accounts/" + id + "/credit", "{\"amount\": 5}");
+            HttpResponse<String> balances = http.send(HttpRequest.newBuilder(reads.uri()).timeout(Duration.ofSeconds(10)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            Duration served = elapsed(started);
+
+            assertEquals(200, credited.statusCode(), credited.body());
+            assertEquals(200, balances.statusCode(), balances.body());
+            assertTrue(served.compareTo(timeout.multipliedBy(2).plusSeconds(1)) < 0, "served after " + served.toMillis() + " ms");
+        } finally {
+            for (Socket socket : stalled) {
+                socket.close();
+            }
+        }
+    }
+
+    @Test
+    void theTimeoutSparesARequestThatComesInWholeInTimeAndALongPollThatOutlastsIt() throws Exception {
+        Duration timeout = Duration.ofSeconds(1);
+        commands = new CommandSide(store, "127.0.0.1", 0, timeout);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+
+        String status;
+        try (Socket slow = stall(commands.uri(), "POST /accounts/" + id + "/credit HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"amount\"")) {
+            Thread.sleep(timeout.toMillis() / 2);
+            slow.getOutputStream().write(": 5}".getBytes(StandardCharsets.US_ASCII));
+            slow.setSoTimeout(10_000);
+            status = new BufferedReader(new InputStreamReader(slow.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+        }
+        long polled = System.nanoTime();
+        CompletableFuture<HttpResponse<String>> poll = http.sendAsync(HttpRequest.newBuilder(
+                URI.create(commands.feedUri() + "?after=" + store.lastPosition() + "&wait=10")).build(), HttpResponse.BodyHandlers.ofString());
+        Thread.sleep(timeout.toMillis() + 300);
+        post("/accounts/" + id + "/credit", "{\"amount\": 7}");
+        HttpResponse<String> answered = poll.get(10, TimeUnit.SECONDS);
+
+        assertEquals("HTTP/1.1 200 OK", status);
+        assertEquals(200, answered.statusCode(), answered.body());
+        assertTrue(elapsed(polled).compareTo(timeout) > 0);
+        assertEquals(store.lastPosition(), json(answered).get("events").get(0).get("position").asLong());
+        assertEquals(12, json(get(URI.create(commands.uri() + "/accounts/" + id))).get("balance").asLong());
+    }
+
+    @Test
     void theCommandLineRefusesWhatItDoesNotKnow() {
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--colour", "red"}));
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--store"}));
         assertThrows(IllegalArgumentException.class, () -> Main.run(Main.parse(new String[] {"--mode", "sideways"}), null));
         assertThrows(IllegalArgumentException.class,
                 () -> Main.run(Main.parse(new String[] {"--store", "paper", "--port", "0", "--read-port", "0"}), null));
+        for (String timeout : List.of("0", "-1", "1.5", "x")) {
+            IllegalArgumentException badTimeout = assertThrows(IllegalArgumentException.class, () -> Main.run(Main.parse(
+                    new String[] {"--store", "memory", "--port", "0", "--read-port", "0", "--request-timeout", timeout}), null));
+            assertTrue(badTimeout.getMessage().contains("--request-timeout must be a whole number of seconds above 0, was " + timeout),
+                    badTimeout.getMessage());
+        }
         IllegalArgumentException noUri = assertThrows(IllegalArgumentException.class,
                 () -> Main.run(Main.parse(new String[] {"--store", "mongo", "--port", "0", "--read-port", "0"}), null));
         assertTrue(noUri.getMessage().contains("--mongo-uri"), noUri.getMessage());
