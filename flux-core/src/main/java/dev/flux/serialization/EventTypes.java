@@ -160,7 +160,8 @@ public final class EventTypes {
         String name = namesByClass.get(eventClass);
         if (name == null) {
             throw new FluxException("Event class " + eventClass.getName()
-                    + " is not registered in EventTypes: register it, or add a handler for it to the aggregate");
+                    + " is not registered in EventTypes: register it, or add a handler for it to the aggregate (a handler"
+                    + " taking a superclass of it registers that superclass, not it)");
         }
         return name;
     }

@@ -67,8 +67,35 @@ class RepositoryTest {
         }
     }
 
+    public static class Deposit {
+        public long amount;
+    }
+
+    public static class CashDeposit extends Deposit {
+    }
+
+    public static class Till extends Aggregate {
+        private long total;
+
+        private void handleCashDeposit(Deposit e) {     // named after the subclass, taking its superclass
+            total += e.amount;
+        }
+    }
+
     private final InMemoryEventStore store = new InMemoryEventStore();
     private final Repository<Account> accounts = Repository.of(Account.class, store);
+
+    @Test
+    void savingASubclassOfAHandledEventClassSaysTheHandlerRegisteredOnlyItsSuperclass() {
+        Till till = Repository.of(Till.class, store).load("1");
+        till.update(new CashDeposit());
+
+        dev.flux.FluxException refused = assertThrows(dev.flux.FluxException.class, till::save);
+
+        assertTrue(refused.getMessage().contains(CashDeposit.class.getName())
+                && refused.getMessage().contains("registers that superclass"), refused.getMessage());
+        assertEquals(ExpectedVersion.NO_STREAM, store.streamVersion("Till-1"));
+    }
 
     @Test
     void anUnknownIdLoadsANewAggregateAtVersionMinusOne() {
