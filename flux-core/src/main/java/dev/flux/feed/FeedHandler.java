@@ -147,8 +147,13 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
 
     /** Answers every request with a JSON 404: what a {@link FeedServer} serves outside its path. */
     static void notFound(HttpExchange exchange) {
+        refuse(exchange, 404, "not_found", "no such resource: " + exchange.getRequestURI().getRawPath());
+    }
+
+    /** Answers with a JSON error, {@code {"error": code, "message": message}}, and ends the exchange. */
+    static void refuse(HttpExchange exchange, int status, String code, String message) {
         respondSafely(exchange, () -> {
-            throw new HttpProblem(404, "not_found", "no such resource: " + exchange.getRequestURI().getRawPath());
+            throw new HttpProblem(status, code, message);
         });
     }
 

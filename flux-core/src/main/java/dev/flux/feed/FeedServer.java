@@ -10,10 +10,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 
 /**
@@ -30,7 +26,9 @@ import java.util.function.UnaryOperator;
  *
  * <p>It binds 127.0.0.1 unless told otherwise; port 0 (the default) picks a free port that
  * {@link #uri()} reports. Requests are answered by a small fixed pool of threads; held long polls
- * take no thread, so many waiting consumers do not exhaust it. Loading this class sets the system
+ * take no thread, so many waiting consumers do not exhaust it. A request that has not come in whole
+ * within {@link Builder#requestTimeout} is dropped, so clients that send part of a request and stall
+ * hold a thread no longer than that. Loading this class sets the system
  * property {@code sun.net.httpserver.nodelay=true} unless it is set already, since without it every
  * response of the JDK's server waits ~40 ms; it takes effect only if no {@code HttpServer} was
  * created in the JVM before (set it yourself at start-up when you mount a {@link FeedHandler} in a
@@ -51,7 +49,7 @@ public final class FeedServer implements AutoCloseable {
 
     private final HttpServer server;
     private final FeedHandler handler;
-    private final ExecutorService threads;
+    private final RequestTimeout requests;
     private final URI uri;
 
     private FeedServer(Builder builder) {
@@ -62,16 +60,11 @@ public final class FeedServer implements AutoCloseable {
             handler.close();
             throw new FluxException("cannot start the feed on " + builder.host + ":" + builder.port + ": " + e.getMessage(), e);
         }
-        AtomicInteger count = new AtomicInteger();
-        this.threads = Executors.newFixedThreadPool(builder.threads, runnable -> {
-            Thread thread = new Thread(runnable, "flux-feed-" + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
-        server.setExecutor(threads);
-        server.createContext(builder.path, handler);
+        this.requests = new RequestTimeout("flux-feed", builder.threads, builder.requestTimeout);
+        server.setExecutor(requests);
+        requests.guard(server.createContext(builder.path, handler));
         if (!builder.path.equals("/")) {
-            server.createContext("/", FeedHandler::notFound);
+            requests.guard(server.createContext("/", FeedHandler::notFound));
         }
         server.start();
         InetSocketAddress bound = server.getAddress();
@@ -102,17 +95,16 @@ public final class FeedServer implements AutoCloseable {
         return server.getAddress().getPort();
     }
 
-    /** Answers held long polls (waiting up to 5 s for the answers to be written), stops accepting requests and releases the port. */
+    /**
+     * Answers held long polls (waiting up to 5 s for the answers to be written), stops accepting requests,
+     * drops the connections of requests still coming in, waits up to 5 s for answers being written on the
+     * request threads, and releases the port.
+     */
     @Override
     public void close() {
         handler.close();
         server.stop(0);
-        threads.shutdown();
-        try {
-            threads.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        requests.close();
     }
 
     /** Options of a {@link FeedServer} (and of a {@link FeedHandler} to mount elsewhere). */
@@ -127,6 +119,7 @@ public final class FeedServer implements AutoCloseable {
         private int maxHeld = 10_000;
         private Duration recheck = Duration.ofMillis(250);
         private int threads = 4;
+        private Duration requestTimeout = Duration.ofSeconds(10);
         private int backlog = 128;
         private UnaryOperator<RecordedEvent> upcast = UnaryOperator.identity();
         private String publicBase;
@@ -215,6 +208,28 @@ public final class FeedServer implements AutoCloseable {
         }
 
         /**
+         * How long a request may take to come in whole, counted from when one of the {@link #threads}
+         * takes it up (once its first bytes have come); default 10 s. One that has not is dropped (its
+         * connection closed, unanswered), so a client that sends part of a request and stalls (a consumer
+         * that crashed mid-request behind a half-open connection, or a hostile one) holds a thread no
+         * longer than that. A feed request has no body; one that brings more than 64 KiB is refused (413).
+         * Once a request is in, nothing is limited: a long poll is held up to {@link #maxWait}, and answers
+         * are written however long the consumer takes to read them. It applies to this server alone,
+         * unlike the JDK's {@code sun.net.httpserver.maxReqTime}, which is read once and applies to every
+         * server in the JVM. A {@link #handler()} mounted in a server of your own gets the limit when that
+         * server runs on a {@link RequestTimeout} too.
+         *
+         * @throws IllegalArgumentException unless it is positive
+         */
+        public Builder requestTimeout(Duration requestTimeout) {
+            if (requestTimeout == null || requestTimeout.isNegative() || requestTimeout.isZero()) {
+                throw new IllegalArgumentException("requestTimeout must be positive, was " + requestTimeout);
+            }
+            this.requestTimeout = requestTimeout;
+            return this;
+        }
+
+        /**
          * Where consumers reach the event list when that is not the address bound: behind a reverse
          * proxy or a TLS terminator, say {@code https://api.example.com/accounts/events}. The links in
          * answers ({@code url}, {@code next}) then start with it, whatever the request's {@code Host}
@@ -250,7 +265,7 @@ public final class FeedServer implements AutoCloseable {
             return this;
         }
 
-        /** A handler with these options (host, port and threads aside) to mount in a server of your own. */
+        /** A handler with these options (host, port, threads and request timeout aside) to mount in a server of your own. */
         public FeedHandler handler() {
             return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis(), upcast,
                     publicBase);

@@ -12,12 +12,14 @@ import dev.flux.RecordedEvent;
 import dev.flux.feed.FeedHandler;
 import dev.flux.feed.FeedServer;
 import dev.flux.feed.HttpEventSource;
+import dev.flux.feed.RequestTimeout;
 import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
 import dev.flux.subscription.Subscription;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.function.Executable;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -32,6 +34,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -629,6 +632,201 @@ class FeedServerTest {
             assertEquals(301, answer.get("events").get(0).get("position").asLong());
             assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(10));
         }
+    }
+
+    @Test
+    void moreClientsStallingHalfWayThanThreadsAreDroppedAtTheRequestTimeoutWhileOthersAreAnswered() throws Exception {
+        append("Account-1", 1);
+        Duration timeout = Duration.ofSeconds(1);
+        FeedServer feed = feed(FeedServer.builder(store).threads(2).requestTimeout(timeout));
+        long started = System.nanoTime();
+        List<Socket> stalled = List.of(
+                stall(feed, "GET /events?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\nAcc"),
+                stall(feed, "GET /events/head HTTP/1.1\r\nHo"),
+                // whole headers, then not the body they promise, which the JDK would read after the answer
+                stall(feed, "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n"));
+        List<CompletableFuture<Drop>> drops = watchForDrops(stalled, started, timeout.multipliedBy(2).plusSeconds(2));
+        Thread.sleep(200);      // the server hands the three stalled requests to its two threads
+
+        CompletableFuture<HttpResponse<String>> fromHttpClient = http.sendAsync(HttpRequest.newBuilder(feed.uri())
+                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+        Process curl = commandExists("curl")
+                ? new ProcessBuilder("curl", "-s", "-m", "5", "-w", "\n%{http_code}", feed.uri() + "/head").start() : null;
+        HttpResponse<String> answered = fromHttpClient.get(10, TimeUnit.SECONDS);
+        String curled = curl == null ? null : new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        Duration served = elapsed(started);
+
+        assertEquals(200, answered.statusCode(), answered.body());
+        assertEquals(1, JSON.readTree(answered.body()).get("events").size());
+        if (curl != null) {
+            assertTrue(curl.waitFor(10, TimeUnit.SECONDS));
+            assertTrue(curled.endsWith("\n200"), curled);
+            assertEquals(1, JSON.readTree(curled.substring(0, curled.lastIndexOf('\n'))).get("position").asLong());
+        }
+        assertTrue(served.compareTo(timeout.multipliedBy(2)) < 0,
+                "answered " + served.toMillis() + " ms after the stalls began: not before the third stalled request's time was up");
+        List<Duration> dropped = new ArrayList<>();
+        for (CompletableFuture<Drop> drop : drops) {
+            Drop seen = drop.get(10, TimeUnit.SECONDS);
+            assertEquals(-1, seen.firstByte(), "a stalled request is dropped unanswered");
+            assertTrue(seen.after() != null, "a stalled request was still held " + elapsed(started).toMillis() + " ms on");
+            dropped.add(seen.after());
+        }
+        dropped.sort(null);
+        assertTrue(dropped.get(0).compareTo(timeout) >= 0 && dropped.get(1).compareTo(timeout.plusMillis(1500)) <= 0,
+                "the two stalled requests that took the threads first were dropped after " + dropped);
+        assertTrue(dropped.get(2).compareTo(timeout.multipliedBy(2)) >= 0
+                        && dropped.get(2).compareTo(timeout.multipliedBy(2).plusMillis(1500)) <= 0,
+                "the third, which waited for a thread, was dropped after " + dropped.get(2).toMillis() + " ms");
+    }
+
+    @Test
+    void aRequestThatComesInSlowlyButWithinTheTimeoutIsAnswered() throws Exception {
+        append("Account-1", 1);
+        Duration timeout = Duration.ofSeconds(1);
+        FeedServer feed = feed(FeedServer.builder(store).requestTimeout(timeout));
+
+        String answer;
+        try (Socket slow = stall(feed, "GET /events/head HTTP/1.1\r\nHo")) {
+            Thread.sleep(timeout.toMillis() * 6 / 10);
+            slow.getOutputStream().write("st: 127.0.0.1\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            slow.setSoTimeout(10_000);
+            answer = new String(slow.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        }
+
+        assertTrue(answer.startsWith("HTTP/1.1 200 OK"), answer);
+        assertTrue(answer.endsWith("{\"position\":1}"), answer);
+    }
+
+    @Test
+    void aLongPollHeldLongerThanTheRequestTimeoutIsAnsweredNormally() throws Exception {
+        Duration timeout = Duration.ofSeconds(1);
+        FeedServer feed = feed(FeedServer.builder(store).requestTimeout(timeout).maxWait(Duration.ofSeconds(5)));
+        long polled = System.nanoTime();
+        CompletableFuture<HttpResponse<String>> woken = http.sendAsync(
+                HttpRequest.newBuilder(URI.create(feed.uri() + "?after=0&wait=5")).build(), HttpResponse.BodyHandlers.ofString());
+        CompletableFuture<HttpResponse<String>> waitedOut = http.sendAsync(
+                HttpRequest.newBuilder(URI.create(feed.uri() + "?after=1&wait=2")).build(), HttpResponse.BodyHandlers.ofString());
+        Thread.sleep(timeout.toMillis() + 300);
+        assertFalse(woken.isDone() || waitedOut.isDone(), "both polls are held past the request timeout");
+
+        append("Account-1", 1);
+        HttpResponse<String> answered = woken.get(10, TimeUnit.SECONDS);
+        HttpResponse<String> empty = waitedOut.get(10, TimeUnit.SECONDS);
+
+        assertEquals(200, answered.statusCode(), answered.body());
+        assertEquals(1, JSON.readTree(answered.body()).get("events").get(0).get("position").asLong());
+        assertEquals(200, empty.statusCode(), empty.body());
+        assertEquals(0, JSON.readTree(empty.body()).get("events").size());
+        assertTrue(elapsed(polled).compareTo(Duration.ofSeconds(2)) >= 0, "the second poll ran its whole wait");
+    }
+
+    @Test
+    void closeDropsStalledRequestsWithoutWaitingForTheirTimeout() throws Exception {
+        FeedServer feed = feed(FeedServer.builder(store).threads(1));     // the default request timeout: 10 s
+        try (Socket stalled = stall(feed, "GET /events HTTP/1.1\r\nHo")) {
+            Thread.sleep(200);
+
+            long closing = System.nanoTime();
+            feed.close();
+            Duration took = elapsed(closing);
+
+            stalled.setSoTimeout(5_000);
+            assertEquals(-1, stalled.getInputStream().read(), "dropped unanswered");
+            assertTrue(took.compareTo(Duration.ofSeconds(2)) < 0, "close took " + took.toMillis() + " ms");
+        }
+    }
+
+    @Test
+    void aRequestTimeoutThatIsNotPositiveIsRefusedNamingTheOption() {
+        for (Duration bad : Arrays.asList(Duration.ZERO, Duration.ofMillis(-1), null)) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> FeedServer.builder(store).requestTimeout(bad));
+            assertEquals("requestTimeout must be positive, was " + bad, refused.getMessage());
+        }
+    }
+
+    @Test
+    void aRequestTimeoutNeedsANameThreadsAndAPositiveLimit() {
+        for (Executable bad : List.<Executable>of(() -> new RequestTimeout(null, 1, Duration.ofSeconds(1)),
+                () -> new RequestTimeout("api", 0, Duration.ofSeconds(1)), () -> new RequestTimeout("api", 1, null),
+                () -> new RequestTimeout("api", 1, Duration.ZERO))) {
+            assertTrue(assertThrows(IllegalArgumentException.class, bad).getMessage()
+                    .startsWith("RequestTimeout needs a name, at least 1 thread and a positive limit, was "));
+        }
+    }
+
+    @Test
+    void aFeedMountedInAServerOfYourOwnOnARequestTimeoutDropsStalledRequestsAndRefusesLargeBodies() throws Exception {
+        append("Account-1", 1);
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
+        RequestTimeout requests = new RequestTimeout("own-server", 1, Duration.ofSeconds(1));
+        FeedHandler handler = FeedHandler.of(store);
+        server.setExecutor(requests);
+        requests.guard(server.createContext("/events", handler));
+        server.start();
+        toClose.add(() -> {
+            handler.close();
+            server.stop(0);
+            requests.close();
+        });
+        URI events = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
+        long started = System.nanoTime();
+        try (Socket stalled = new Socket("127.0.0.1", server.getAddress().getPort())) {
+            stalled.getOutputStream().write("GET /events HTTP/1.1\r\nHo".getBytes(StandardCharsets.US_ASCII));
+            Thread.sleep(200);      // the one thread takes the stalled request
+
+            HttpResponse<String> answered = http.send(HttpRequest.newBuilder(events).timeout(Duration.ofSeconds(5)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, answered.statusCode(), answered.body());
+            assertEquals(1, JSON.readTree(answered.body()).get("events").size());
+            stalled.setSoTimeout(5_000);
+            assertEquals(-1, stalled.getInputStream().read(), "the stalled request is dropped unanswered");
+            assertTrue(elapsed(started).compareTo(Duration.ofSeconds(1)) >= 0, "dropped only when its time was up");
+        }
+
+        HttpResponse<String> huge = http.send(HttpRequest.newBuilder(events).timeout(Duration.ofSeconds(5))
+                .method("GET", HttpRequest.BodyPublishers.ofString("x".repeat(RequestTimeout.MAX_BODY_BYTES + 1))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(413, huge.statusCode(), huge.body());
+        assertEquals("too_large", JSON.readTree(huge.body()).get("error").asText());
+    }
+
+    /** A connection that sends {@code part} of a request to {@code feed} and then nothing more. */
+    private static Socket stall(FeedServer feed, String part) throws IOException {
+        Socket socket = new Socket("127.0.0.1", feed.port());
+        socket.getOutputStream().write(part.getBytes(StandardCharsets.US_ASCII));
+        socket.getOutputStream().flush();
+        return socket;
+    }
+
+    /** How a stalled connection ended: its first byte from the server (-1: closed) and when; {@code after} null if it had not. */
+    private record Drop(int firstByte, Duration after) { }
+
+    /** Watches each socket, on a thread of its own, until the server sends or closes, or {@code within} of {@code started} passes. */
+    private List<CompletableFuture<Drop>> watchForDrops(List<Socket> sockets, long started, Duration within) {
+        var watchers = Executors.newFixedThreadPool(sockets.size());
+        toClose.add(watchers::shutdownNow);
+        List<CompletableFuture<Drop>> drops = new ArrayList<>();
+        for (Socket socket : sockets) {
+            toClose.add(socket);
+            drops.add(CompletableFuture.supplyAsync(() -> {
+                try {
+                    socket.setSoTimeout((int) Math.max(1, within.minus(elapsed(started)).toMillis()));
+                    int first = socket.getInputStream().read();
+                    return new Drop(first, elapsed(started));
+                } catch (java.net.SocketTimeoutException stillHeld) {
+                    return new Drop(-1, null);
+                } catch (IOException reset) {
+                    return new Drop(-1, elapsed(started));
+                }
+            }, watchers));
+        }
+        return drops;
+    }
+
+    private static Duration elapsed(long startedNanos) {
+        return Duration.ofNanos(System.nanoTime() - startedNanos);
     }
 
     @Test

@@ -7,6 +7,7 @@ import dev.flux.EventStore;
 import dev.flux.Repository;
 import dev.flux.feed.FeedHandler;
 import dev.flux.feed.FeedServer;
+import dev.flux.feed.RequestTimeout;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.flux.feed.RequestTimeout;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,8 +16,11 @@ import java.util.Map;
 /** The little JSON-over-HTTP plumbing the example's two APIs share. */
 final class Http {
     static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-    /** The largest request body read: a command is a few bytes, and a client must not fill the heap. */
-    static final int MAX_BODY_BYTES = 64 * 1024;
+    /**
+     * The largest request body read: a command is a few bytes, and a client must not fill the heap. The
+     * servers' {@link RequestTimeout} refuses a larger one before a handler runs.
+     */
+    static final int MAX_BODY_BYTES = RequestTimeout.MAX_BODY_BYTES;
     private static final System.Logger LOG = System.getLogger(Http.class.getName());
 
     private Http() {
@@ -61,15 +65,6 @@ final class Http {
     record Created(Object body) {
     }
 
-    /** Answers {@code problem} as {@link #json} does, and ends the exchange. */
-    static void refuse(HttpExchange exchange, Problem problem) throws IOException {
-        try {
-            send(exchange, problem);
-        } finally {
-            exchange.close();
-        }
-    }
-
     /**
      * The request's body as a JSON object, refused unless it says it is one: a web page can make a
      * browser post a body of type {@code text/plain}, a form or multipart to any site, this one on
@@ -81,7 +76,7 @@ final class Http {
         try (InputStream in = exchange.getRequestBody()) {
             byte[] bytes = in.readNBytes(MAX_BODY_BYTES + 1);
             if (bytes.length > MAX_BODY_BYTES) {
-                throw tooLarge();
+                throw new Problem(413, "too_large", "the body must be at most " + MAX_BODY_BYTES + " bytes");
             }
             JsonNode node = bytes.length == 0 ? null : JSON.readTree(bytes);
             if (node == null || !node.isObject()) {
@@ -91,10 +86,6 @@ final class Http {
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new Problem(400, "bad_request", "the body is not JSON: " + e.getOriginalMessage());
         }
-    }
-
-    static Problem tooLarge() {
-        return new Problem(413, "too_large", "the body must be at most " + MAX_BODY_BYTES + " bytes");
     }
 
     static long positiveAmount(JsonNode body) {

@@ -3,6 +3,7 @@ package dev.flux.example.account;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.StreamName;
 import dev.flux.feed.HttpEventSource;
+import dev.flux.feed.RequestTimeout;
 import dev.flux.subscription.Subscription;
 
 import java.io.IOException;
