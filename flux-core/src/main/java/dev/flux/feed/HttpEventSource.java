@@ -85,6 +85,25 @@ public final class HttpEventSource implements EventSource {
      * ({@link Duration#ZERO} for plain polls, paced by the subscription's poll interval).
      */
     public static HttpEventSource of(URI feed, Duration wait) {
+        return create(feed, wait, null);
+    }
+
+    /**
+     * As {@link #of(URI, Duration)}, sending its requests with {@code client}: one configured for TLS
+     * (an {@link javax.net.ssl.SSLContext} trusting the feed's certificate), a proxy, an
+     * {@link java.net.Authenticator}, or shared by many sources, whose connections and threads they then
+     * share. The client's own settings apply (give it a connect timeout: the default client's is 5 s);
+     * the source still limits each answer to the wait plus 10 s. The source does not close the client.
+     */
+    public static HttpEventSource of(URI feed, Duration wait, HttpClient client) {
+        if (client == null) {
+            throw new IllegalArgumentException("client must not be null");
+        }
+        return create(feed, wait, client);
+    }
+
+    /** Checks the arguments, then makes the source; with a client of its own when {@code client} is null. */
+    private static HttpEventSource create(URI feed, Duration wait, HttpClient client) {
         if (feed == null || feed.getScheme() == null
                 || !(feed.getScheme().equals("http") || feed.getScheme().equals("https")) || feed.getHost() == null) {
             throw new IllegalArgumentException("feed must be an absolute http(s) URI, was " + feed);
@@ -96,7 +115,9 @@ public final class HttpEventSource implements EventSource {
         if (wait == null || wait.isNegative()) {
             throw new IllegalArgumentException("wait must be zero or positive, was " + wait);
         }
-        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        if (client == null) {
+            client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        }
         String text = feed.toString();
         URI base = URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
         // The feed's wait is in whole seconds: round up, so a short wait still long-polls.

@@ -25,7 +25,10 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.math.BigDecimal;
 import java.net.InetSocketAddress;
+import java.net.Proxy;
+import java.net.ProxySelector;
 import java.net.Socket;
+import java.net.SocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -744,6 +747,35 @@ class FeedServerTest {
                     () -> FeedServer.builder(store).requestTimeout(bad));
             assertEquals("requestTimeout must be positive, was " + bad, refused.getMessage());
         }
+    }
+
+    @Test
+    void anHttpSourceSendsItsRequestsWithTheClientItIsGiven() throws Exception {
+        append("Account-1", 5);
+        append("Account-1", 7);
+        FeedServer feed = feed(FeedServer.builder(store));
+        List<URI> asked = new CopyOnWriteArrayList<>();
+        ProxySelector recording = new ProxySelector() {
+            @Override
+            public List<Proxy> select(URI uri) {
+                asked.add(uri);
+                return List.of(Proxy.NO_PROXY);
+            }
+
+            @Override
+            public void connectFailed(URI uri, SocketAddress address, IOException e) {
+            }
+        };
+        HttpClient client = HttpClient.newBuilder().proxy(recording).build();
+        HttpEventSource source = HttpEventSource.of(feed.uri(), Duration.ZERO, client);
+
+        assertEquals(2, source.read(0, 10).size());
+        assertEquals(2, source.end());
+        assertFalse(asked.isEmpty(), "the given client made the connection");    // asked once per connection, kept alive
+        assertTrue(asked.get(0).toString().startsWith(feed.uri() + "?after=0"), asked.toString());
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> HttpEventSource.of(feed.uri(), Duration.ZERO, null));
+        assertEquals("client must not be null", refused.getMessage());
     }
 
     @Test
