@@ -29,16 +29,11 @@ final class SingleStore implements AutoCloseable {
     SingleStore(Path directory, XodusOptions options, String kind, String name) {
         this.directory = StoreDirectory.open(directory, options, kind);
         Environment environment = this.directory.environment;
-        try {
-            this.store = environment.computeInExclusiveTransaction(txn -> {
-                Layout.stamp(environment, txn, kind, this.directory.path, Layout.SINGLE_STORE_FORMAT, Layout.SINGLE_STORE_FORMAT,
-                        Layout.SINGLE_STORE_FORMAT);
-                return Layout.open(environment, name, txn);
-            });
-        } catch (RuntimeException e) {
-            environment.close();
-            throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
-        }
+        this.store = this.directory.opening(() -> environment.computeInExclusiveTransaction(txn -> {
+            Layout.stamp(environment, txn, kind, this.directory.path, Layout.SINGLE_STORE_FORMAT, Layout.SINGLE_STORE_FORMAT,
+                    Layout.SINGLE_STORE_FORMAT);
+            return Layout.open(environment, name, txn);
+        }));
         this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(), txn -> txn, txn -> { });
     }
 

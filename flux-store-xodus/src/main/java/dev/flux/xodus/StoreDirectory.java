@@ -12,13 +12,15 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
  * A store's directory and the Xodus {@link Environment} open on it. Opening turns the ways that can
  * fail (a file where the directory should be, no permission, a lock held by another process) into a
- * {@link FluxException} naming the directory; {@link #read} runs reads so that no interrupt reaches
- * Xodus and a read racing {@code close} fails as closed.
+ * {@link FluxException} naming the directory; {@link #read} runs reads so that a read racing
+ * {@code close} fails as closed. What runs on the caller's thread (opening, reads, closing) runs
+ * {@link #uninterrupted}.
  */
 final class StoreDirectory {
     final Path path;
@@ -54,8 +56,8 @@ final class StoreDirectory {
             throw new IllegalArgumentException(kind + " needs a directory and options, got " + directory + ", " + options);
         }
         Path path = directory.toAbsolutePath();
-        return new StoreDirectory(path, environment(path, options, options.durableWrites() && !syncsItself, kind),
-                kind + " in " + path);
+        boolean syncEachCommit = options.durableWrites() && !syncsItself;
+        return new StoreDirectory(path, uninterrupted(() -> environment(path, options, syncEachCommit, kind)), kind + " in " + path);
     }
 
     /**
@@ -67,16 +69,46 @@ final class StoreDirectory {
      */
     <T> T read(TransactionalComputable<T> body) {
         requireOpen();
+        return uninterrupted(() -> {
+            try {
+                return environment.computeInReadonlyTransaction(body);
+            } catch (FluxException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                if (closed.get()) {
+                    throw new IllegalStateException(owner + " was closed during the read", e);
+                }
+                throw new FluxException(owner + " failed to read: " + e, e);
+            }
+        });
+    }
+
+    /**
+     * Runs what a store does on the directory as it opens (its first transactions, on the caller's
+     * thread, {@link #uninterrupted}), closing the environment again when that fails.
+     *
+     * @throws FluxException when {@code opening} fails, naming the store
+     */
+    <T> T opening(Supplier<T> opening) {
+        return uninterrupted(() -> {
+            try {
+                return opening.get();
+            } catch (RuntimeException e) {
+                environment.close();
+                throw e instanceof FluxException ? e : new FluxException(owner + " cannot open: " + e, e);
+            }
+        });
+    }
+
+    /**
+     * Runs {@code body} with the caller's interrupt flag cleared, and sets it again after. An interrupt
+     * that reaches a file channel closes it: Xodus then fails to take the directory's lock (an open that
+     * reads as "locked by another process"), to flush on close, or goes inoperative (see {@link GroupCommit}).
+     */
+    static <T> T uninterrupted(Supplier<T> body) {
         boolean interrupted = Thread.interrupted();
         try {
-            return environment.computeInReadonlyTransaction(body);
-        } catch (FluxException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            if (closed.get()) {
-                throw new IllegalStateException(owner + " was closed during the read", e);
-            }
-            throw new FluxException(owner + " failed to read: " + e, e);
+            return body.get();
         } finally {
             if (interrupted) {
                 Thread.currentThread().interrupt();
@@ -118,7 +150,10 @@ final class StoreDirectory {
             finish.run();
         } finally {
             try {
-                environment.close();
+                uninterrupted(() -> {
+                    environment.close();
+                    return null;
+                });
             } catch (RuntimeException e) {
                 throw new FluxException(owner + " could not close its files cleanly; what was committed stays committed: " + e, e);
             } finally {

@@ -148,14 +148,9 @@ public final class XodusEventStore implements EventStore {
     XodusEventStore(Path directory, XodusOptions options, BiFunction<Environment, Path, LogSync> syncs) {
         this.directory = StoreDirectory.open(directory, options, "XodusEventStore", true);
         Environment environment = this.directory.environment;
-        try {
-            this.layout = Layout.open(environment, this.directory.path);
-            this.lastPosition = environment.computeInReadonlyTransaction(this::lastPositionIn);
-            this.markedPosition = mark(lastPosition, syncs);
-        } catch (RuntimeException e) {
-            environment.close();
-            throw e instanceof FluxException ? e : new FluxException(this.directory.owner + " cannot open: " + e, e);
-        }
+        this.layout = this.directory.opening(() -> Layout.open(environment, this.directory.path));
+        this.lastPosition = this.directory.opening(() -> environment.computeInReadonlyTransaction(this::lastPositionIn));
+        this.markedPosition = this.directory.opening(() -> mark(lastPosition, syncs));
         this.durablePosition = lastPosition;
         this.maxRecordBytes = this.directory.maxValueBytes();
         this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(),
@@ -424,7 +419,10 @@ public final class XodusEventStore implements EventStore {
     public void close() {
         directory.close(writer::close);
         if (durablePosition != markedPosition) {
-            PositionMark.write(directory.path, durablePosition, directory.owner);
+            StoreDirectory.uninterrupted(() -> {
+                PositionMark.write(directory.path, durablePosition, directory.owner);
+                return null;
+            });
         }
     }
 

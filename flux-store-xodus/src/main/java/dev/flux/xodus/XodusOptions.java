@@ -39,6 +39,8 @@ public final class XodusOptions {
     /** The default of {@link Builder#gcMinUtilization}: Xodus's own. */
     public static final int DEFAULT_GC_MIN_UTILIZATION = 50;
 
+    /** Xodus takes the lock timeout in milliseconds, as a long. */
+    private static final Duration MAX_LOCK_TIMEOUT = Duration.ofMillis(Long.MAX_VALUE);
     private static final XodusOptions DEFAULTS = new Builder().build();
 
     private final boolean durableWrites;
@@ -131,11 +133,16 @@ public final class XodusOptions {
         /**
          * Bytes of Xodus log cache (default: a quarter of the maximum heap, at least 8 MiB).
          *
-         * @throws IllegalArgumentException when below 1 MiB
+         * @throws IllegalArgumentException when below 1 MiB, or not below the maximum heap (Xodus's bound)
          */
         public Builder cacheSize(long bytes) {
             if (bytes < (1L << 20)) {
                 throw new IllegalArgumentException("cacheSize must be at least 1 MiB (1048576 bytes), was " + bytes);
+            }
+            long maxHeap = Runtime.getRuntime().maxMemory();
+            if (bytes >= maxHeap) {
+                throw new IllegalArgumentException("cacheSize must be below the maximum heap (" + maxHeap + " bytes; see -Xmx),"
+                        + " was " + bytes);
             }
             this.cacheSize = bytes;
             return this;
@@ -145,11 +152,15 @@ public final class XodusOptions {
          * How long opening waits for the directory's lock, held by another process or another open store
          * (default zero: fail at once with a {@link dev.flux.FluxException} naming the directory).
          *
-         * @throws IllegalArgumentException when null or negative
+         * @throws IllegalArgumentException when null, negative, or longer than {@link Long#MAX_VALUE} milliseconds
          */
         public Builder lockTimeout(Duration timeout) {
             if (timeout == null || timeout.isNegative()) {
                 throw new IllegalArgumentException("lockTimeout must be zero or positive, was " + timeout);
+            }
+            if (timeout.compareTo(MAX_LOCK_TIMEOUT) > 0) {
+                throw new IllegalArgumentException("lockTimeout must be at most " + MAX_LOCK_TIMEOUT + " (Long.MAX_VALUE"
+                        + " milliseconds), was " + timeout);
             }
             this.lockTimeout = timeout;
             return this;

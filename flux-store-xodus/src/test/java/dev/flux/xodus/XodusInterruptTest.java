@@ -16,6 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Interrupted callers (executor shutdown, a stopping subscription) must not break the store. */
 class XodusInterruptTest {
     private static final Duration INTERRUPTING = Duration.ofSeconds(3);
+    private static final String WRITTEN_BY_THE_INTERRUPTED_THREAD = "Account-1 at version 0, balances at OptionalLong[1],"
+            + " snapshot Optional[Snapshot[Account-1@0, Account#1, 2 bytes, 1970-01-01T00:00:00Z]]";
 
     @TempDir
     Path directory;
@@ -45,6 +47,24 @@ class XodusInterruptTest {
 
             assertTrue(Thread.interrupted(), "the interrupt flag is set again");
             assertEquals(1, read);
+        }
+    }
+
+    @Test
+    void aThreadWhoseInterruptFlagIsSetOpensWritesAndClosesEveryStore() {
+        String found = InterruptedLifecycle.run(directory);
+
+        assertEquals(WRITTEN_BY_THE_INTERRUPTED_THREAD, found);
+    }
+
+    @Test
+    void aThreadWhoseInterruptFlagIsSetOpensWritesAndClosesEveryStoreEvenWhereXodusFilesAreInterruptible() throws Exception {
+        try (ChildJvm child = new ChildJvm(InterruptedLifecycle.class, false, logs.resolve("stderr.txt"), directory.toString())) {
+            int exit = child.waitFor(120);
+
+            assertEquals(0, exit, "the scenario failed without --add-opens:\n" + String.join("\n", child.lines())
+                    + "\nstderr:\n" + child.stderr());
+            assertEquals(List.of("OK " + WRITTEN_BY_THE_INTERRUPTED_THREAD), child.lines());
         }
     }
 

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.function.Executable;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -41,6 +42,11 @@ class XodusOptionsTest {
         assertRefused("lockTimeout must be zero or positive, was null", () -> XodusOptions.builder().lockTimeout(null));
         assertRefused("lockTimeout must be zero or positive, was PT-1S",
                 () -> XodusOptions.builder().lockTimeout(Duration.ofSeconds(-1)));
+        assertRefused("lockTimeout must be at most PT2562047788015H12M55.807S (Long.MAX_VALUE milliseconds), was"
+                + " PT2562047788015215H30M7.999999999S", () -> XodusOptions.builder().lockTimeout(ChronoUnit.FOREVER.getDuration()));
+        long maxHeap = Runtime.getRuntime().maxMemory();
+        assertRefused("cacheSize must be below the maximum heap (" + maxHeap + " bytes; see -Xmx), was " + maxHeap,
+                () -> XodusOptions.builder().cacheSize(maxHeap));
         assertRefused("maxBatchEvents must be at least 1, was 0", () -> XodusOptions.builder().maxBatchEvents(0));
         assertRefused("gcMinUtilization must be a percentage from 1 to 90, was 0",
                 () -> XodusOptions.builder().gcMinUtilization(0));
