@@ -674,9 +674,14 @@ class SubscriptionTest {
     void aStopBeforeTheExecutorRanTheSubscriptionLeavesItsStoredOffset() throws Exception {
         append("Account-1", new Credited(1), new Credited(2), new Credited(3));
         offsets.save("late", 2);
+        CountDownLatch stopped = new CountDownLatch(1);
         CountDownLatch ranLate = new CountDownLatch(1);
-        Executor busyPool = task -> new Thread(() -> {   // runs the task only after the stop below
-            sleep(200);
+        Executor busyPool = task -> new Thread(() -> {   // runs the task only after the stop below returned
+            try {
+                stopped.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             task.run();
             ranLate.countDown();
         }).start();
@@ -684,7 +689,9 @@ class SubscriptionTest {
         Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("late", offsets)
                 .executor(busyPool).onRecorded(e -> handled.incrementAndGet()));
 
-        assertTrue(subscription.stop(WAIT));
+        boolean stoppedInTime = subscription.stop(WAIT);
+        stopped.countDown();
+        assertTrue(stoppedInTime, "stop waited for a task the executor had not run");
 
         assertEquals(Subscription.State.STOPPED, subscription.state());
         assertTrue(ranLate.await(10, TimeUnit.SECONDS));
@@ -818,14 +825,6 @@ class SubscriptionTest {
         }
     }
 
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     @Test
     void aCheckpointThatFailedIsRetriedWhileTheSubscriptionIsIdle() throws Exception {
         long last = append("Account-1", new Credited(1), new Credited(2));
@@ -851,6 +850,7 @@ class SubscriptionTest {
     void aStopThatCameJustBeforeALongPollWasInFlightStillEndsIt() throws Exception {
         CountDownLatch reading = new CountDownLatch(1);
         CountDownLatch released = new CountDownLatch(1);
+        CountDownLatch missedOne = new CountDownLatch(1);
         AtomicInteger missedStops = new AtomicInteger();
         EventSource lateLongPoll = new EventSource() {
             private volatile boolean inFlight;
@@ -858,7 +858,11 @@ class SubscriptionTest {
             @Override
             public List<RecordedEvent> read(long after, int maxCount) {
                 reading.countDown();
-                sleep(300);                 // a stop now finds no poll in flight to cancel
+                try {
+                    missedOne.await(30, TimeUnit.SECONDS);   // a stop comes now, and finds no poll in flight to cancel
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
                 inFlight = true;
                 try {
                     released.await(30, TimeUnit.SECONDS);
@@ -889,6 +893,7 @@ class SubscriptionTest {
                     released.countDown();
                 } else {
                     missedStops.incrementAndGet();
+                    missedOne.countDown();
                 }
             }
         };

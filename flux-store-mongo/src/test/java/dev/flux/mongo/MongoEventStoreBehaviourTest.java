@@ -89,7 +89,7 @@ class MongoEventStoreBehaviourTest {
         first.afterQueued = () -> {
             if (Thread.currentThread().getName().equals("appender-A")) {
                 aQueued.countDown();
-                awaitQuietly(bDone, 3);         // A takes the lock only after B is done (or 3 s)
+                awaitQuietly(bDone, 20);        // A takes the lock only after B is done (or 20 s)
             }
         };
         ExecutorService a = Executors.newSingleThreadExecutor(r -> new Thread(r, "appender-A"));
@@ -103,7 +103,7 @@ class MongoEventStoreBehaviourTest {
                 return version;
             });
 
-            assertTrue(bDone.await(2, TimeUnit.SECONDS), "B's append was left waiting after its thread inserted A's");
+            assertTrue(bDone.await(15, TimeUnit.SECONDS), "B's append was left waiting after its thread inserted A's");
             assertEquals(1, bVersion.get());
             assertEquals(0, aVersion.get(10, TimeUnit.SECONDS));
             assertEquals(3, first.lastPosition());
