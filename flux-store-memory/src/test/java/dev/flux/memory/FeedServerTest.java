@@ -2,6 +2,8 @@ package dev.flux.memory;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventData;
 import dev.flux.EventReader;
@@ -296,13 +298,9 @@ class FeedServerTest {
     @Test
     void theHandlerMountsUnderAPrefixInAServerOfYourOwn() throws Exception {
         append("Account-1", 5);
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         FeedHandler handler = FeedServer.builder(store).handler();
-        server.createContext("/api/v1/events", handler);
-        server.start();
-        toClose.add(() -> server.stop(0));
         toClose.add(handler);
-        String base = "http://127.0.0.1:" + server.getAddress().getPort() + "/api/v1/events";
+        String base = serve("/api/v1/events", handler) + "/api/v1/events";
 
         JsonNode page = getJson(URI.create(base));
 
@@ -435,21 +433,12 @@ class FeedServerTest {
 
     @Test
     void theHttpSourceReportsADownServerAndMalformedAnswersClearly() throws Exception {
-        HttpServer liar = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        liar.createContext("/events", exchange -> {
-            byte[] body = exchange.getRequestURI().getPath().endsWith("/head") ? "[1,2".getBytes(StandardCharsets.UTF_8)
-                    : "{\"events\": [{\"position\": 1}]}".getBytes(StandardCharsets.UTF_8);
-            exchange.sendResponseHeaders(200, body.length);
-            exchange.getResponseBody().write(body);
-            exchange.close();
-        });
-        liar.createContext("/broken", exchange -> {
+        String base = serve("/events", exchange -> answer(exchange,
+                exchange.getRequestURI().getPath().endsWith("/head") ? "[1,2" : "{\"events\": [{\"position\": 1}]}"));
+        String broken = serve("/broken", exchange -> {
             exchange.sendResponseHeaders(503, -1);
             exchange.close();
         });
-        liar.start();
-        toClose.add(() -> liar.stop(0));
-        String base = "http://127.0.0.1:" + liar.getAddress().getPort();
 
         FluxException noEntry = assertThrows(FluxException.class,
                 () -> HttpEventSource.of(URI.create(base + "/events"), Duration.ZERO).read(0, 10));
@@ -458,7 +447,7 @@ class FeedServerTest {
                 () -> HttpEventSource.of(URI.create(base + "/events"), Duration.ZERO).end());
         assertTrue(notJson.getMessage().contains("not JSON"), notJson.getMessage());
         FluxException unavailable = assertThrows(FluxException.class,
-                () -> HttpEventSource.of(URI.create(base + "/broken"), Duration.ZERO).read(0, 10));
+                () -> HttpEventSource.of(URI.create(broken + "/broken"), Duration.ZERO).read(0, 10));
         assertTrue(unavailable.getMessage().contains("answered 503"), unavailable.getMessage());
 
         int freePort;
@@ -478,19 +467,9 @@ class FeedServerTest {
 
     @Test
     void theHttpSourceRefusesAPositionALongCannotHoldAndTextAfterThePage() throws Exception {
-        HttpServer liar = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        liar.createContext("/events", exchange -> {
-            String page = exchange.getRequestURI().getPath().endsWith("/huge")
-                    ? "{\"events\": [" + feedEntry("18446744073709551621") + "]}"      // 2^64 + 5
-                    : "{\"events\": [" + feedEntry("5") + "]} <html>oops</html>";
-            byte[] body = page.getBytes(StandardCharsets.UTF_8);
-            exchange.sendResponseHeaders(200, body.length);
-            exchange.getResponseBody().write(body);
-            exchange.close();
-        });
-        liar.start();
-        toClose.add(() -> liar.stop(0));
-        String base = "http://127.0.0.1:" + liar.getAddress().getPort();
+        String base = serve("/events", exchange -> answer(exchange, exchange.getRequestURI().getPath().endsWith("/huge")
+                ? "{\"events\": [" + feedEntry("18446744073709551621") + "]}"      // 2^64 + 5
+                : "{\"events\": [" + feedEntry("5") + "]} <html>oops</html>"));
 
         FluxException huge = assertThrows(FluxException.class,
                 () -> HttpEventSource.of(URI.create(base + "/events/huge"), Duration.ZERO).read(0, 10));
@@ -805,8 +784,7 @@ class FeedServerTest {
         });
         URI events = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
         long started = System.nanoTime();
-        try (Socket stalled = new Socket("127.0.0.1", server.getAddress().getPort())) {
-            stalled.getOutputStream().write("GET /events HTTP/1.1\r\nHo".getBytes(StandardCharsets.US_ASCII));
+        try (Socket stalled = stall(server.getAddress().getPort(), "GET /events HTTP/1.1\r\nHo")) {
             Thread.sleep(200);      // the one thread takes the stalled request
 
             HttpResponse<String> answered = http.send(HttpRequest.newBuilder(events).timeout(Duration.ofSeconds(5)).build(),
@@ -827,7 +805,12 @@ class FeedServerTest {
 
     /** A connection that sends {@code part} of a request to {@code feed} and then nothing more. */
     private static Socket stall(FeedServer feed, String part) throws IOException {
-        Socket socket = new Socket("127.0.0.1", feed.port());
+        return stall(feed.port(), part);
+    }
+
+    /** A connection that sends {@code part} of a request to the loopback server on {@code port} and then nothing more. */
+    private static Socket stall(int port, String part) throws IOException {
+        Socket socket = new Socket("127.0.0.1", port);
         socket.getOutputStream().write(part.getBytes(StandardCharsets.US_ASCII));
         socket.getOutputStream().flush();
         return socket;
@@ -897,14 +880,27 @@ class FeedServerTest {
     /** Mounts {@code handler} at /events in a server of the test's own that records each request's query. */
     private URI serveRecordingQueries(FeedHandler handler, List<String> queries) throws IOException {
         toClose.add(handler);
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        server.createContext("/events", exchange -> {
+        return URI.create(serve("/events", exchange -> {
             queries.add(exchange.getRequestURI().getRawQuery());
             handler.handle(exchange);
-        });
+        }) + "/events");
+    }
+
+    /** Serves {@code handler} at {@code path} on a loopback server the test stops; its base, {@code http://127.0.0.1:port}. */
+    private String serve(String path, HttpHandler handler) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext(path, handler);
         server.start();
         toClose.add(() -> server.stop(0));
-        return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
+        return "http://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    /** Answers 200 with {@code body} and ends the exchange. */
+    private static void answer(HttpExchange exchange, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.sendResponseHeaders(200, bytes.length);
+        exchange.getResponseBody().write(bytes);
+        exchange.close();
     }
 
     @Test
