@@ -27,7 +27,8 @@ import java.util.function.Function;
  * handed to it so far at once and only then tells their callers, in commit order. The writer so
  * builds the next batch while the disk syncs the last. A batch committed while nothing else waits or
  * syncs is synced on the writer thread itself, saving a lone writer the hand-over. A failed sync fails
- * the writes it covered and every later one (see {@link #submit}).
+ * the writes it covered and every later one (see {@link #submit}); so does a directory found gone
+ * after a commit ({@link StoreDirectory#requirePresent}), checked with or without a {@code LogSync}.
  *
  * <p>Each piece of work is first {@linkplain Work#check checked} (reads only) against the
  * transaction and what the work before it in the same batch wrote, and only then
@@ -63,6 +64,7 @@ final class GroupCommit<B> {
 
     private final LinkedBlockingQueue<Request<B>> queue = new LinkedBlockingQueue<>();
     private final Request<B> stop = new Request<>(null);
+    private final StoreDirectory directory;
     private final Environment environment;
     private final String owner;
     private final int maxBatchEvents;
@@ -76,7 +78,10 @@ final class GroupCommit<B> {
     private final LinkedBlockingQueue<Committed<B>> committedBatches = new LinkedBlockingQueue<>();
     private final Committed<B> stopSyncing = new Committed<>(List.of(), null, 0);
     private final Thread syncThread;
-    /** Set when a sync failed: what was committed since may not be on disk, so no more writes are taken. */
+    /**
+     * Set when a sync failed, or the directory went away: what was committed since may not be on disk, so
+     * no more writes are taken.
+     */
     private volatile Throwable syncFailure;
     /** Batches handed to the sync thread and not yet told: while any are, later ones must go the same way. */
     private final AtomicInteger syncing = new AtomicInteger();
@@ -84,13 +89,12 @@ final class GroupCommit<B> {
     /**
      * Starts the writer thread.
      *
-     * @param owner     names the store in thread names and messages
+     * @param directory the store's directory and environment, also naming it in thread names and messages
      * @param begin     makes the shared state of a new transaction
      * @param committed told, on the writer thread, when a batch's transaction has committed
      */
-    GroupCommit(Environment environment, String owner, int maxBatchEvents, Function<Transaction, B> begin,
-                Consumer<B> committed) {
-        this(environment, owner, maxBatchEvents, begin, committed, null, state -> { });
+    GroupCommit(StoreDirectory directory, int maxBatchEvents, Function<Transaction, B> begin, Consumer<B> committed) {
+        this(directory, maxBatchEvents, begin, committed, null, state -> { });
     }
 
     /**
@@ -102,10 +106,11 @@ final class GroupCommit<B> {
      * @param durable told, on the sync thread (or the writer thread without {@code sync}), when a
      *                batch is on disk, in commit order, before its callers return
      */
-    GroupCommit(Environment environment, String owner, int maxBatchEvents, Function<Transaction, B> begin,
-                Consumer<B> committed, LogSync sync, Consumer<B> durable) {
-        this.environment = environment;
-        this.owner = owner;
+    GroupCommit(StoreDirectory directory, int maxBatchEvents, Function<Transaction, B> begin, Consumer<B> committed,
+                LogSync sync, Consumer<B> durable) {
+        this.directory = directory;
+        this.environment = directory.environment;
+        this.owner = directory.owner;
         this.maxBatchEvents = maxBatchEvents;
         this.begin = begin;
         this.committed = committed;
@@ -219,9 +224,10 @@ final class GroupCommit<B> {
             lastBatch = batch.size();
             Throwable failedSync = syncFailure;
             if (failedSync != null) {
-                fail(batch, " takes no more writes: forcing an earlier commit to disk failed, so what it committed"
-                        + " since may not be on disk; nothing of this write was written. Close the store and open it again",
-                        failedSync);
+                fail(batch, " takes no more writes: " + (failedSync instanceof StoreDirectory.Gone
+                        ? failedSync.getMessage() + ", so what it committed since is in files no longer there"
+                        : "forcing an earlier commit to disk failed, so what it committed since may not be on disk")
+                        + "; nothing of this write was written. Close the store and open it again", failedSync);
                 batch.clear();
             }
             if (!batch.isEmpty()) {
@@ -295,18 +301,13 @@ final class GroupCommit<B> {
                     }
                     committed.accept(state);
                     List<Request<B>> done = List.copyOf(pending);
-                    if (sync == null) {
-                        durable.accept(state);
-                        Request.completeAll(done);
-                        return;
-                    }
-                    Committed<B> synced = new Committed<>(done, state, sync.end());
-                    if (syncing.get() > 0 || !queue.isEmpty()) {
+                    Committed<B> synced = new Committed<>(done, state, sync == null ? 0 : sync.end());
+                    if (sync != null && (syncing.get() > 0 || !queue.isEmpty())) {
                         // Others wait: let the sync thread sync this batch while this thread starts the next.
                         syncing.incrementAndGet();
                         committedBatches.add(synced);
                     } else {
-                        // Alone: sync here, and skip the hand-over to the sync thread.
+                        // Alone, or Xodus synced it: sync here (if need be), and skip the hand-over to the sync thread.
                         forceOrFail(List.of(synced));
                     }
                     return;
@@ -347,14 +348,18 @@ final class GroupCommit<B> {
     }
 
     /**
-     * Forces the log to the end of the last of {@code batches} and tells their callers, in commit order.
-     * Runs on the sync thread, or on the writer thread while the sync thread has nothing in hand.
+     * Forces the log to the end of the last of {@code batches} (without a {@link LogSync}, Xodus did),
+     * checks the directory is still there, and tells their callers, in commit order. Runs on the sync
+     * thread, or on the writer thread while the sync thread has nothing in hand.
      */
     private void forceOrFail(List<Committed<B>> batches) {
         Throwable failure = syncFailure;
         if (failure == null) {
             try {
-                sync.force(batches.get(batches.size() - 1).end);
+                if (sync != null) {
+                    sync.force(batches.get(batches.size() - 1).end);
+                }
+                directory.requirePresent();
             } catch (IOException | RuntimeException | Error e) {
                 failure = e;
                 syncFailure = e;
@@ -364,6 +369,10 @@ final class GroupCommit<B> {
             if (failure == null) {
                 durable.accept(batch.state);
                 Request.completeAll(batch.requests);
+            } else if (failure instanceof StoreDirectory.Gone) {
+                fail(batch.requests, " committed this write, but " + failure.getMessage() + ": the write is in files no"
+                        + " longer there (lost with them if they were deleted); the store takes no more writes. Close it,"
+                        + " and put the directory back, or restore it from a backup, before opening it again", failure);
             } else {
                 fail(batch.requests, " committed this write but could not force it to disk, so a machine crash may"
                         + " lose it; the store takes no more writes. Close it and open it again", failure);

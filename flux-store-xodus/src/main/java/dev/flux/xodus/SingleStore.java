@@ -34,7 +34,7 @@ final class SingleStore implements AutoCloseable {
                     Layout.SINGLE_STORE_FORMAT);
             return Layout.open(environment, name, txn);
         }));
-        this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(), txn -> txn, txn -> { });
+        this.writer = new GroupCommit<>(this.directory, options.maxBatchEvents(), txn -> txn, txn -> { });
     }
 
     /** Runs a read-only transaction. @throws IllegalStateException when closed */

@@ -3,12 +3,17 @@ package dev.flux.xodus;
 import dev.flux.FluxException;
 import jetbrains.exodus.env.Environment;
 import jetbrains.exodus.env.EnvironmentConfig;
+import jetbrains.exodus.env.EnvironmentImpl;
 import jetbrains.exodus.env.Environments;
 import jetbrains.exodus.env.TransactionalComputable;
+import jetbrains.exodus.log.Log;
+import jetbrains.exodus.log.LogUtil;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -20,7 +25,8 @@ import java.util.regex.Pattern;
  * fail (a file where the directory should be, no permission, a lock held by another process) into a
  * {@link FluxException} naming the directory; {@link #read} runs reads so that a read racing
  * {@code close} fails as closed. What runs on the caller's thread (opening, reads, closing) runs
- * {@link #uninterrupted}.
+ * {@link #uninterrupted}. {@link #requirePresent} tells whether the directory is still where the store
+ * opened it.
  */
 final class StoreDirectory {
     final Path path;
@@ -29,11 +35,24 @@ final class StoreDirectory {
     final String owner;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch closeDone = new CountDownLatch(1);
+    private final Log log;
+    /** What the file system identifies the directory by (see {@link #fileKey}). */
+    private final Object directoryKey;
+    /** The log file {@link #requirePresent} last saw (its address, -1 before), and its key. */
+    private long logFile = -1;
+    private Object logFileKey;
 
     private StoreDirectory(Path path, Environment environment, String owner) {
         this.path = path;
         this.environment = environment;
         this.owner = owner;
+        this.log = ((EnvironmentImpl) environment).getLog();
+        try {
+            this.directoryKey = fileKey(path, "the directory ");
+        } catch (Gone e) {
+            environment.close();
+            throw new FluxException(owner + " cannot open: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -124,6 +143,66 @@ final class StoreDirectory {
      */
     int maxValueBytes() {
         return (int) Math.min(Integer.MAX_VALUE - 8, environment.getEnvironmentConfig().getLogFileSize() * 1024 - (1 << 20));
+    }
+
+    /**
+     * Fails when the directory is no longer the one the store opened, or the log file Xodus writes to is no
+     * longer in it: deleted, moved or replaced while the store is open. Xodus goes on writing into the
+     * files it holds open, and commits go on succeeding into files nobody will find again; the writer
+     * calls this after each commit is on disk and before its callers learn of it. Two {@code stat}s. A
+     * file that cannot be looked at (its permissions changed) is taken to be still there.
+     *
+     * @throws Gone when the directory or the log file went away, naming it
+     */
+    synchronized void requirePresent() throws Gone {
+        requireSame(directoryKey, path, "the directory ");
+        long end = log.getHighAddress();
+        if (end <= 0) {
+            return;
+        }
+        long file = log.getFileAddress(end - 1);
+        Path current = path.resolve(LogUtil.getLogFilename(file));
+        if (file != logFile) {
+            // Xodus has just made it, in the directory checked above.
+            logFile = file;
+            logFileKey = fileKey(current, "the log file ");
+        } else {
+            requireSame(logFileKey, current, "the log file ");
+        }
+    }
+
+    private static void requireSame(Object key, Path file, String what) throws Gone {
+        Object now = fileKey(file, what);
+        if (key != UNKNOWN && now != UNKNOWN && !key.equals(now)) {
+            throw new Gone(what + file + " was deleted, moved or replaced while the store had it open");
+        }
+    }
+
+    /**
+     * The file system's key of a file: on Linux its device and inode, which a file put in its place does
+     * not share; where the file system has none, its path, so that only its existence counts; {@link #UNKNOWN}
+     * when it cannot be looked at.
+     *
+     * @throws Gone when there is no such file
+     */
+    private static Object fileKey(Path file, String what) throws Gone {
+        try {
+            Object key = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+            return key != null ? key : file;
+        } catch (NoSuchFileException e) {
+            throw new Gone(what + file + " was deleted, moved or replaced while the store had it open");
+        } catch (IOException e) {
+            return UNKNOWN;
+        }
+    }
+
+    private static final Object UNKNOWN = new Object();
+
+    /** The directory, or the log file in it, is no longer where the store opened it. */
+    static final class Gone extends IOException {
+        Gone(String message) {
+            super(message);
+        }
     }
 
     /** @throws IllegalStateException when closed */

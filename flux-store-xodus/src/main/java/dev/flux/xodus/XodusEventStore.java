@@ -49,7 +49,9 @@ import java.util.zip.CRC32C;
  * one batch's sync runs, the writer already builds and commits the next, and the next sync covers
  * every batch committed meanwhile (a lone appender skips the hand-over and syncs on the writer
  * thread). Should a sync ever fail, the appends it covered fail, saying they may not be on disk, and
- * the store takes no more writes until it is opened again.
+ * the store takes no more writes until it is opened again. So too when the directory, or the log file
+ * Xodus writes, was deleted, moved or replaced while the store is open (checked after every commit,
+ * before its callers return): Xodus would go on committing into files nobody finds again.
  *
  * <p>Reads run in Xodus read-only transactions on the caller's thread and never wait for writes; they
  * see whole batches only, and only batches already on disk: an event a reader saw is never lost to a
@@ -153,7 +155,7 @@ public final class XodusEventStore implements EventStore {
         this.markedPosition = this.directory.opening(() -> mark(lastPosition, syncs));
         this.durablePosition = lastPosition;
         this.maxRecordBytes = this.directory.maxValueBytes();
-        this.writer = new GroupCommit<>(environment, this.directory.owner, options.maxBatchEvents(),
+        this.writer = new GroupCommit<>(this.directory, options.maxBatchEvents(),
                 txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition,
                 options.durableWrites() ? syncs.apply(environment, this.directory.path) : null,
                 batch -> durablePosition = batch.lastPosition);

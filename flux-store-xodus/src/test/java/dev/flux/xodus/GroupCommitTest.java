@@ -42,7 +42,7 @@ class GroupCommitTest {
     void open() {
         storeDirectory = StoreDirectory.open(directory, XodusOptions.defaults(), "GroupCommitTest");
         store = storeDirectory.environment.computeInExclusiveTransaction(txn -> Layout.open(storeDirectory.environment, "t", txn));
-        writer = new GroupCommit<>(storeDirectory.environment, "GroupCommitTest", 100, txn -> txn, txn -> commits.incrementAndGet());
+        writer = new GroupCommit<>(storeDirectory, 100, txn -> txn, txn -> commits.incrementAndGet());
     }
 
     @AfterEach

@@ -1,0 +1,167 @@
+package dev.flux.xodus;
+
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import dev.flux.snapshot.Snapshot;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A store whose directory is deleted, moved or replaced while it is open: Xodus keeps writing into the
+ * files it holds open, which nobody finds again, so the store must stop acknowledging writes instead
+ * of reporting saves that are already lost.
+ */
+class XodusDirectoryGoneTest {
+    @TempDir
+    Path parent;
+
+    @Test
+    void anAppendAfterTheDirectoryWasDeletedFailsNamingItAndLaterOnesFailToo() {
+        for (boolean durable : new boolean[] {true, false}) {
+            Path directory = parent.resolve("events-" + durable);
+            XodusEventStore store = new XodusEventStore(directory, XodusOptions.builder().durableWrites(durable).build());
+            try {
+                assertEquals(0, store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event())));
+                delete(directory);
+
+                FluxException lost = assertThrows(FluxException.class,
+                        () -> store.append("Account-1", 0, List.of(event())), "durable=" + durable);
+
+                assertTrue(lost.getMessage().contains(directory.toString()), lost.getMessage());
+                assertTrue(lost.getMessage().contains("deleted, moved or replaced"), lost.getMessage());
+                FluxException later = assertThrows(FluxException.class,
+                        () -> store.append("Account-2", ExpectedVersion.NO_STREAM, List.of(event())));
+                assertTrue(later.getMessage().contains("takes no more writes")
+                        && later.getMessage().contains("deleted, moved or replaced"), later.getMessage());
+            } finally {
+                closeQuietly(store);
+            }
+        }
+    }
+
+    @Test
+    void aDirectoryReplacedByAnEmptyOneIsNoticed() throws IOException {
+        Path directory = parent.resolve("events");
+        XodusEventStore store = new XodusEventStore(directory);
+        try {
+            store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event()));
+            delete(directory);
+            Files.createDirectory(directory);
+
+            FluxException lost = assertThrows(FluxException.class, () -> store.append("Account-1", 0, List.of(event())));
+
+            assertTrue(lost.getMessage().contains("deleted, moved or replaced"), lost.getMessage());
+        } finally {
+            closeQuietly(store);
+        }
+    }
+
+    @Test
+    void aDeletedLogFileIsNoticedThoughTheDirectoryStays() throws IOException {
+        Path directory = parent.resolve("events");
+        XodusEventStore store = new XodusEventStore(directory);
+        try {
+            store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event()));
+            try (DirectoryStream<Path> logs = Files.newDirectoryStream(directory, "*.xd")) {
+                for (Path log : logs) {
+                    Files.delete(log);
+                }
+            }
+
+            FluxException lost = assertThrows(FluxException.class, () -> store.append("Account-1", 0, List.of(event())));
+
+            assertTrue(lost.getMessage().contains(".xd"), "names the log file: " + lost.getMessage());
+        } finally {
+            closeQuietly(store);
+        }
+    }
+
+    @Test
+    void aMovedDirectoryIsNoticedAndKeepsWhatWasWrittenIntoIt() throws IOException {
+        Path directory = parent.resolve("events");
+        Path moved = parent.resolve("moved");
+        XodusEventStore store = new XodusEventStore(directory);
+        EventData acknowledged = event();
+        try {
+            store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(acknowledged));
+            Files.move(directory, moved);
+
+            FluxException refused = assertThrows(FluxException.class, () -> store.append("Account-1", 0, List.of(event())));
+            assertTrue(refused.getMessage().contains("put the directory back"), refused.getMessage());
+            assertThrows(FluxException.class, () -> store.append("Account-1", 1, List.of(event())));
+        } finally {
+            closeQuietly(store);
+        }
+        try (XodusEventStore reopened = new XodusEventStore(moved)) {
+            List<RecordedEvent> events = reopened.readStream("Account-1", 0, 10);
+            assertEquals(acknowledged.eventId(), events.get(0).eventId(), "the acknowledged save is where the files went");
+            assertEquals(2, events.size(), "the refused save's commit went there too, and the one after never did");
+        }
+    }
+
+    @Test
+    void offsetAndSnapshotStoresNoticeTheirDirectoryWentAway() {
+        Path offsetsDirectory = parent.resolve("offsets");
+        Path snapshotsDirectory = parent.resolve("snapshots");
+        XodusOffsetStore offsets = new XodusOffsetStore(offsetsDirectory);
+        XodusSnapshotStore snapshots = new XodusSnapshotStore(snapshotsDirectory);
+        try {
+            offsets.save("balances", 1);
+            Snapshot snapshot = new Snapshot("Account-1", 0, "Account", "{}".getBytes(StandardCharsets.UTF_8), Instant.now());
+            snapshots.save(snapshot);
+            delete(offsetsDirectory);
+            delete(snapshotsDirectory);
+
+            FluxException offsetLost = assertThrows(FluxException.class, () -> offsets.save("balances", 2));
+            FluxException snapshotLost = assertThrows(FluxException.class, () -> snapshots.save(snapshot));
+
+            assertTrue(offsetLost.getMessage().contains(offsetsDirectory.toString())
+                    && offsetLost.getMessage().contains("deleted, moved or replaced"), offsetLost.getMessage());
+            assertTrue(snapshotLost.getMessage().contains(snapshotsDirectory.toString())
+                    && snapshotLost.getMessage().contains("deleted, moved or replaced"), snapshotLost.getMessage());
+        } finally {
+            closeQuietly(offsets);
+            closeQuietly(snapshots);
+        }
+    }
+
+    private static EventData event() {
+        return EventData.of("AccountCredited", "{\"amount\":1}".getBytes(StandardCharsets.UTF_8), Map.of());
+    }
+
+    private static void delete(Path directory) {
+        try (Stream<Path> files = Files.walk(directory)) {
+            for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(file);
+            }
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Closing a store whose directory is gone may fail (it cannot record its last position); that is not under test here. */
+    private static void closeQuietly(AutoCloseable store) {
+        try {
+            store.close();
+        } catch (Exception expected) {
+            // asserted elsewhere
+        }
+    }
+}
