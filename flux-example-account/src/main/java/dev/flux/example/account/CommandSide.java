@@ -14,6 +14,7 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
@@ -30,9 +31,13 @@ import java.util.UUID;
  *
  * Credits and debits go through {@link Repository#update}, which reloads and retries when another
  * request saved the same account first. A POST must send its body as {@code Content-Type:
- * application/json} (else 415), so that a web page cannot make a browser post to it. A request that
- * has not come in whole within the request timeout is dropped (its connection closed unanswered), so
- * that clients which stall half-way cannot hold the API's threads.
+ * application/json} (else 415), so that a web page cannot make a browser post to it. Every request,
+ * to the API and the feed, must name in its Host header a host the server answers to (else 421): the
+ * host it is bound to, {@code localhost}, {@code 127.0.0.1} and {@code [::1]} when that is a loopback
+ * or wildcard address, and the allowed hosts given, with any port; so that a web page whose DNS name is
+ * rebound to this machine cannot read or write accounts. A request that has not come in whole within
+ * the request timeout is dropped (its connection closed unanswered), so that clients which stall
+ * half-way cannot hold the API's threads.
  */
 public final class CommandSide implements AutoCloseable {
     /** How long a request may take to come in whole, headers and body, unless told otherwise. */
@@ -52,13 +57,27 @@ public final class CommandSide implements AutoCloseable {
      *                       its first bytes; positive. A long poll on the feed may wait longer.
      */
     public CommandSide(EventStore store, String host, int port, Duration requestTimeout) throws IOException {
+        this(store, host, port, requestTimeout, List.of());
+    }
+
+    /**
+     * @param requestTimeout how long a request may take to come in whole, headers and body, counted from
+     *                       its first bytes; positive. A long poll on the feed may wait longer.
+     * @param allowedHosts   the names, besides its own, that the server answers to in a request's Host
+     *                       header: host names or IP addresses (IPv6 in brackets), without a port
+     * @throws IllegalArgumentException when an allowed host is not a host name or IP address without a port
+     */
+    public CommandSide(EventStore store, String host, int port, Duration requestTimeout, List<String> allowedHosts)
+            throws IOException {
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        AllowedHosts hosts = AllowedHosts.of(address, host, allowedHosts);
         this.requests = new RequestTimeout("command-side", 8, requestTimeout);
         this.accounts = Repository.of(Account.class, store);
         this.feed = FeedServer.builder(store).handler();
-        this.server = HttpServer.create(new InetSocketAddress(host, port), 128);
+        this.server = HttpServer.create(address, 128);
         server.setExecutor(requests);
-        requests.guard(server.createContext("/accounts", Http.json(this::route)));
-        requests.guard(server.createContext("/events", feed));
+        Http.serve(server, "/accounts", Http.json(this::route), hosts, requests);
+        Http.serve(server, "/events", feed, hosts, requests);
         server.start();
     }
 

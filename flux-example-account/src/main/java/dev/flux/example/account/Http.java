@@ -3,8 +3,10 @@ package dev.flux.example.account;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import com.sun.net.httpserver.HttpServer;
 import dev.flux.feed.RequestTimeout;
 
 import java.io.IOException;
@@ -59,6 +61,17 @@ final class Http {
                 exchange.close();
             }
         };
+    }
+
+    /**
+     * Serves {@code handler} at {@code path} of {@code server}, which runs on {@code requests}: only requests
+     * whose Host header names one of {@code hosts} (else 421, before the body is read), and only once each
+     * is in whole within the request timeout. Every context of the example is made here.
+     */
+    static HttpContext serve(HttpServer server, String path, HttpHandler handler, AllowedHosts hosts, RequestTimeout requests) {
+        HttpContext context = server.createContext(path, handler);
+        context.getFilters().add(hosts);
+        return requests.guard(context);
     }
 
     /** A result that answers 201 Created. */
@@ -116,7 +129,7 @@ final class Http {
         }
     }
 
-    private static void send(HttpExchange exchange, Problem problem) throws IOException {
+    static void send(HttpExchange exchange, Problem problem) throws IOException {
         send(exchange, problem.status, Map.of("error", problem.code, "message", problem.getMessage()));
     }
 

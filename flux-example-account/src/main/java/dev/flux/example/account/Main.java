@@ -24,6 +24,8 @@ import java.util.concurrent.CountDownLatch;
  *   --read-port N                the read side's port (default 8081; 0 picks a free one)
  *   --feed URL                   for --mode read: the command side's feed (default http://127.0.0.1:8080/events)
  *   --request-timeout S          drop a request that has not come in whole within S seconds (default 10)
+ *   --allowed-hosts A,B          names besides localhost, 127.0.0.1 and [::1] that the servers answer to
+ *                                in a request's Host header, e.g. accounts.internal (any other gets 421)
  *   --demo                       open accounts, move money concurrently, show a retried conflict,
  *                                print both sides' totals and exit (0 when they match)
  * </pre>
@@ -31,7 +33,7 @@ import java.util.concurrent.CountDownLatch;
 public final class Main {
     private static final List<String> FLAGS = List.of("--demo");
     private static final List<String> OPTIONS = List.of("--store", "--data", "--mongo-uri", "--mode", "--port",
-            "--read-port", "--feed", "--request-timeout");
+            "--read-port", "--feed", "--request-timeout", "--allowed-hosts");
 
     private Main() {
     }
@@ -43,7 +45,7 @@ public final class Main {
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
             System.err.println("usage: [--store xodus|memory|mongo] [--data DIR] [--mongo-uri URI] [--mode both|command|read]"
-                    + " [--port N] [--read-port N] [--feed URL] [--request-timeout S] [--demo]");
+                    + " [--port N] [--read-port N] [--feed URL] [--request-timeout S] [--allowed-hosts A,B] [--demo]");
             System.exit(2);
             return;
         }
@@ -77,18 +79,20 @@ public final class Main {
         int readPort = Integer.parseInt(options.getOrDefault("--read-port", "8081"));
         Duration requestTimeout = options.containsKey("--request-timeout")
                 ? seconds("--request-timeout", options.get("--request-timeout")) : CommandSide.DEFAULT_REQUEST_TIMEOUT;
+        List<String> allowedHosts = options.containsKey(AllowedHosts.OPTION)
+                ? AllowedHosts.parse(options.get(AllowedHosts.OPTION)) : List.of();
         Path modelFile = storeName.equals("memory") ? null : data.resolve("read-side").resolve("balances.json");
 
         if (mode.equals("read")) {
             URI feed = URI.create(options.getOrDefault("--feed", "http://127.0.0.1:8080/events"));
-            try (ReadSide reads = new ReadSide(feed, modelFile, "127.0.0.1", readPort, requestTimeout)) {
+            try (ReadSide reads = new ReadSide(feed, modelFile, "127.0.0.1", readPort, requestTimeout, allowedHosts)) {
                 System.out.println("read side:   " + reads.uri() + "  (following " + feed + ")");
                 await(stop);
             }
             return 0;
         }
         try (EventStore store = Stores.open(storeName, data, options.get("--mongo-uri"));
-             CommandSide commands = new CommandSide(store, "127.0.0.1", port, requestTimeout)) {
+             CommandSide commands = new CommandSide(store, "127.0.0.1", port, requestTimeout, allowedHosts)) {
             System.out.println("store:        " + switch (storeName) {
                 case "xodus" -> "xodus in " + data.resolve("events").toAbsolutePath();
                 case "memory" -> "memory (gone when the process ends)";
@@ -100,7 +104,7 @@ public final class Main {
                 await(stop);
                 return 0;
             }
-            try (ReadSide reads = new ReadSide(commands.feedUri(), modelFile, "127.0.0.1", readPort, requestTimeout)) {
+            try (ReadSide reads = new ReadSide(commands.feedUri(), modelFile, "127.0.0.1", readPort, requestTimeout, allowedHosts)) {
                 System.out.println("read side:    " + reads.uri());
                 if (demo) {
                     return new Demo(store, commands, reads, System.out).run(10, 8, 100) ? 0 : 1;

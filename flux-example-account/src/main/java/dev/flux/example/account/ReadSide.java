@@ -12,13 +12,15 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * The read side: follows the command side's feed over HTTP with a durable offset and keeps every
  * account's balance, served at {@code GET /balances} as
- * {@code {"accounts": {id: balance, ...}, "total": ..., "position": ...}}. A request that has not
- * come in whole within the request timeout is dropped, as on the {@link CommandSide}.
+ * {@code {"accounts": {id: balance, ...}, "total": ..., "position": ...}}. A request must name in its
+ * Host header a host the server answers to (else 421), and one that has not come in whole within the
+ * request timeout is dropped, as on the {@link CommandSide}.
  */
 public final class ReadSide implements AutoCloseable {
     private final Balances balances;
@@ -38,6 +40,19 @@ public final class ReadSide implements AutoCloseable {
      * @param requestTimeout how long a request may take to come in whole, counted from its first bytes; positive
      */
     public ReadSide(URI feed, Path modelFile, String host, int port, Duration requestTimeout) throws IOException {
+        this(feed, modelFile, host, port, requestTimeout, List.of());
+    }
+
+    /**
+     * @param requestTimeout how long a request may take to come in whole, counted from its first bytes; positive
+     * @param allowedHosts   the names, besides its own, that the server answers to in a request's Host
+     *                       header, as on the {@link CommandSide}
+     * @throws IllegalArgumentException when an allowed host is not a host name or IP address without a port
+     */
+    public ReadSide(URI feed, Path modelFile, String host, int port, Duration requestTimeout, List<String> allowedHosts)
+            throws IOException {
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        AllowedHosts hosts = AllowedHosts.of(address, host, allowedHosts);
         this.requests = new RequestTimeout("read-side", 4, requestTimeout);
         this.balances = new Balances(modelFile);
         this.subscription = Subscription.builder(HttpEventSource.of(feed, Duration.ofSeconds(5)))
@@ -48,9 +63,9 @@ public final class ReadSide implements AutoCloseable {
                 .onRecorded(AccountCredited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), e.amount()))
                 .onRecorded(AccountDebited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), -e.amount()))
                 .build();
-        this.server = HttpServer.create(new InetSocketAddress(host, port), 64);
+        this.server = HttpServer.create(address, 64);
         server.setExecutor(requests);
-        requests.guard(server.createContext("/balances", Http.json(exchange -> {
+        Http.serve(server, "/balances", Http.json(exchange -> {
             Http.requireMethod(exchange, "GET");
             if (!exchange.getRequestURI().getPath().equals("/balances")) {
                 throw new Http.Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath());
@@ -60,7 +75,7 @@ public final class ReadSide implements AutoCloseable {
             body.put("total", balances.total());
             body.put("position", subscription.position());
             return body;
-        })));
+        }), hosts, requests);
         server.start();
         subscription.start();
     }

@@ -12,6 +12,10 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
@@ -27,9 +31,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -102,6 +108,33 @@ class AccountExampleTest {
 
     private static Duration elapsed(long startedNanos) {
         return Duration.ofNanos(System.nanoTime() - startedNanos);
+    }
+
+    /** An answer read off a socket of the test's own: its status and body. */
+    private record Answer(int status, String body) {
+        JsonNode json() throws IOException {
+            return Http.JSON.readTree(body);
+        }
+    }
+
+    /** Sends {@code request} as it is, over a socket of its own (the JDK HttpClient cannot set Host), and reads the answer to the end. */
+    private static Answer send(URI server, String request) throws IOException {
+        try (Socket socket = new Socket("127.0.0.1", server.getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(answer.startsWith("HTTP/1.1 "), answer);
+            return new Answer(Integer.parseInt(answer.substring(9, 12)), answer.substring(answer.indexOf("\r\n\r\n") + 4));
+        }
+    }
+
+    private static Answer get(URI server, String path, String host) throws IOException {
+        return send(server, "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
+    }
+
+    private static Answer post(URI server, String path, String host, String json) throws IOException {
+        return send(server, "POST " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n"
+                + "Content-Type: application/json\r\nContent-Length: " + json.length() + "\r\n\r\n" + json);
     }
 
     /** Runs curl on {@code arguments}: the body it printed and the status. */
@@ -268,7 +301,7 @@ class AccountExampleTest {
     }
 
     @Test
-    void curlAsTheReadmeShowsItWorksAndWithoutTheJsonContentTypeIsRefused() throws Exception {
+    void curlAsTheReadmeShowsItWorksAndWithoutTheJsonContentTypeOrUnderAnotherHostIsRefused() throws Exception {
         assumeTrue(commandExists("curl"), "curl is not installed");
         start(null);
         String accounts = commands.uri() + "/accounts";
@@ -280,6 +313,7 @@ class AccountExampleTest {
         String[] debited = curl("-X", "POST", accounts + "/" + id + "/debit", "-H", "Content-Type: application/json",
                 "-d", "{\"amount\": 500}");
         String[] plain = curl("-X", "POST", accounts + "/" + id + "/credit", "-d", "{\"amount\": 100}");
+        String[] rebound = curl(reads.uri().toString(), "-H", "Host: attacker.example");
 
         assertEquals("201", opened[1], opened[0]);
         assertEquals("200", credited[1], credited[0]);
@@ -287,6 +321,8 @@ class AccountExampleTest {
         assertEquals("409", debited[1], debited[0]);
         assertEquals("415", plain[1], "curl -d sends application/x-www-form-urlencoded: " + plain[0]);
         assertTrue(plain[0].contains("not 'application/x-www-form-urlencoded'"), plain[0]);
+        assertEquals("421", rebound[1], rebound[0]);
+        assertTrue(rebound[0].contains("start it with --allowed-hosts attacker.example"), rebound[0]);
         assertEquals(100, json(get(URI.create(accounts + "/" + id))).get("balance").asLong());
     }
 
@@ -377,6 +413,160 @@ class AccountExampleTest {
         assertTrue(elapsed(polled).compareTo(timeout) > 0);
         assertEquals(store.lastPosition(), json(answered).get("events").get(0).get("position").asLong());
         assertEquals(12, json(get(URI.create(commands.uri() + "/accounts/" + id))).get("balance").asLong());
+    }
+
+    @Test
+    void aRequestNamingAnotherHostIsRefusedOnEverySideAndChangesNothing() throws Exception {
+        start(null);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+        long before = store.lastPosition();
+        // What a browser sends once a page's DNS name points at 127.0.0.1: the page's own name, with the port.
+        String attacker = "attacker.example:" + commands.uri().getPort();
+
+        List<Answer> answers = List.of(
+                post(commands.uri(), "/accounts", attacker, "{\"owner\": \"Mallory\"}"),
+                post(commands.uri(), "/accounts/" + id + "/credit", attacker, "{\"amount\": 1000}"),
+                get(commands.uri(), "/accounts/" + id, attacker),
+                get(commands.uri(), "/events?after=0", attacker),
+                get(reads.uri(), "/balances", "attacker.example:" + reads.uri().getPort()),
+                get(reads.uri(), "/balances", "attacker.example"));
+
+        for (Answer refused : answers) {
+            assertEquals(421, refused.status(), refused.body());
+            assertEquals("misdirected_request", refused.json().get("error").asText());
+            String message = refused.json().get("message").asText();
+            assertTrue(message.contains("does not answer to Host 'attacker.example") && message.endsWith("--allowed-hosts attacker.example"),
+                    message);
+        }
+        assertEquals(before, store.lastPosition(), "nothing was written");
+        assertEquals(0, json(get(URI.create(commands.uri() + "/accounts/" + id))).get("balance").asLong());
+    }
+
+    @Test
+    void bothSidesAnswerToTheirLoopbackNamesWithAnyPortOrNoneAndNotToLookalikes() throws Exception {
+        start(null);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+
+        for (URI resource : List.of(URI.create(commands.uri() + "/accounts/" + id), commands.feedUri(), reads.uri())) {
+            int port = resource.getPort();
+            // Another port is what a tunnel (ssh -L 9000:127.0.0.1:8080) or a proxy sends.
+            for (String host : List.of("localhost", "localhost:" + port, "127.0.0.1", "127.0.0.1:" + port, "[::1]",
+                    "[::1]:" + port, "LocalHost:" + port, "localhost:9000")) {
+                Answer served = get(resource, resource.getPath(), host);
+                assertEquals(200, served.status(), host + " -> " + served.body());
+            }
+            for (String host : List.of("localhost.attacker.example", "127.0.0.1.nip.io:" + port, "attacker-localhost",
+                    "localhost:" + port + ":" + port, "localhost, attacker.example", "[::1].attacker.example", "")) {
+                Answer refused = get(resource, resource.getPath(), host);
+                assertEquals(421, refused.status(), "'" + host + "' -> " + refused.body());
+            }
+        }
+    }
+
+    @Test
+    void aNameGivenWithAllowedHostsIsServedOnBothSidesAndNoOtherNameIs() throws Exception {
+        int port = freePort();
+        int readPort = freePort();
+        CountDownLatch stop = new CountDownLatch(1);
+        CompletableFuture<Integer> running = CompletableFuture.supplyAsync(() -> {
+            try {
+                return Main.run(Main.parse(new String[] {"--store", "memory", "--port", String.valueOf(port),
+                        "--read-port", String.valueOf(readPort), "--allowed-hosts", "Accounts.Internal, 10.1.2.3"}), stop);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try {
+            URI commandSide = URI.create("http://127.0.0.1:" + port);
+            URI readSide = URI.create("http://127.0.0.1:" + readPort);
+            awaitListening(readSide, running);
+
+            Answer opened = post(commandSide, "/accounts", "accounts.internal:" + port, "{\"owner\": \"Ada\"}");
+            Answer feed = get(commandSide, "/events?after=0", "10.1.2.3");
+            Answer balances = get(readSide, "/balances", "ACCOUNTS.internal");
+            Answer other = get(readSide, "/balances", "other.internal:" + readPort);
+
+            assertEquals(201, opened.status(), opened.body());
+            assertEquals(200, feed.status(), feed.body());
+            assertEquals(200, balances.status(), balances.body());
+            assertEquals(421, other.status(), other.body());
+            assertEquals(200, get(commandSide, "/events?after=0", "localhost:" + port).status(), "its own names still served");
+        } finally {
+            stop.countDown();
+        }
+        assertEquals(0, running.get(30, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void theLoopbackNamesAreServedOnlyWhenBoundToALoopbackOrWildcardAddress() throws Exception {
+        AllowedHosts wildcard = AllowedHosts.of(new InetSocketAddress("0.0.0.0", 8080), "0.0.0.0", List.of());
+        AllowedHosts lan = AllowedHosts.of(new InetSocketAddress("10.1.2.3", 8080), "10.1.2.3", List.of());
+        AllowedHosts ipv6 = AllowedHosts.of(new InetSocketAddress("fd00::5", 8080), "fd00::5", List.of("accounts.internal"));
+
+        assertTrue(wildcard.answersTo("localhost:8080") && wildcard.answersTo("127.0.0.1") && wildcard.answersTo("[::1]:8080"));
+        assertTrue(lan.answersTo("10.1.2.3:8080"));
+        assertFalse(lan.answersTo("localhost:8080") || lan.answersTo("127.0.0.1") || lan.answersTo("[::1]"));
+        assertTrue(ipv6.answersTo("[fd00::5]:8080") && ipv6.answersTo("[FD00:0:0:0:0:0:0:5]") && ipv6.answersTo("accounts.internal"));
+        assertFalse(ipv6.answersTo("localhost") || ipv6.answersTo("fd00::5"));
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    /** Waits until {@code server} takes connections; fails if {@code running} ended first. */
+    private static void awaitListening(URI server, CompletableFuture<?> running) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            if (running.isDone()) {
+                fail("Main.run ended before its servers started: " + running.get());
+            }
+            try (Socket ignored = new Socket("127.0.0.1", server.getPort())) {
+                return;
+            } catch (ConnectException notYet) {
+                assertTrue(System.nanoTime() < deadline, "nothing listens on " + server);
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    @Test
+    void theCommandLineRefusesAnAllowedHostThatIsNotAHostNameOrAddress() {
+        Map<String, String> refused = Map.of(
+                "", "'' has an empty one",
+                "a.internal,,b.internal", "'a.internal,,b.internal' has an empty one",
+                "accounts.internal:8080", "'accounts.internal:8080' is not a host name or IP address without a port",
+                "http://accounts.internal", "'http://accounts.internal' is not",
+                "accounts internal", "'accounts internal' is not",
+                "fd00::5", "'fd00::5' is not a host name or IP address without a port (an IPv6 address goes in brackets)",
+                "[::1", "'[::1' is not",
+                "*", "'*' is not");
+        for (Map.Entry<String, String> bad : refused.entrySet()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Main.run(Main.parse(new String[] {
+                    "--store", "memory", "--port", "0", "--read-port", "0", "--allowed-hosts", bad.getKey()}), null));
+            assertTrue(e.getMessage().startsWith("--allowed-hosts") && e.getMessage().contains(bad.getValue()),
+                    bad.getKey() + " -> " + e.getMessage());
+        }
+    }
+
+    @Test
+    void aRequestWithoutAHostIsServedOverHttp10AndRefusedOverHttp11AsAreTwoHosts() throws Exception {
+        start(null);
+
+        for (URI resource : List.of(commands.feedUri(), reads.uri())) {
+            Answer http10 = send(resource, "GET " + resource.getPath() + " HTTP/1.0\r\n\r\n");
+            Answer http11 = send(resource, "GET " + resource.getPath() + " HTTP/1.1\r\nConnection: close\r\n\r\n");
+            Answer twoHosts = send(resource, "GET " + resource.getPath() + " HTTP/1.1\r\nHost: localhost\r\n"
+                    + "Host: attacker.example\r\nConnection: close\r\n\r\n");
+
+            assertEquals(200, http10.status(), "no browser leaves Host out: " + http10.body());
+            assertEquals(400, http11.status(), http11.body());
+            assertEquals("an HTTP/1.1 request must have a Host header", http11.json().get("message").asText());
+            assertEquals(400, twoHosts.status(), twoHosts.body());
+            assertEquals("a request must have one Host header, this one has 2", twoHosts.json().get("message").asText());
+        }
     }
 
     @Test
