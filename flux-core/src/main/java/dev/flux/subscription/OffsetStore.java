@@ -2,13 +2,15 @@ package dev.flux.subscription;
 
 import dev.flux.Utf8;
 
+import java.time.Duration;
 import java.util.OptionalLong;
 
 /**
  * Where durable subscriptions keep how far they have read: one position per subscription name.
  * A subscription that restarts resumes after its stored position, so delivery is at-least-once.
  * Implementations are thread-safe; a durable implementation has the position on disk when
- * {@link #save} returns.
+ * {@link #save} returns. A store that several processes share also keeps a claim per name
+ * ({@link #claim}), so that only one process at a time runs a subscription of that name.
  */
 public interface OffsetStore {
 
@@ -47,6 +49,56 @@ public interface OffsetStore {
      * @throws IllegalArgumentException when the name is null or blank
      */
     void delete(String name);
+
+    /**
+     * Claims {@code name} for {@code owner} until {@code lease} from now, or renews the claim
+     * {@code owner} already holds. A durable {@link Subscription} handles events only while it holds
+     * its name's claim: of the processes that run a subscription of one name on one shared store, one
+     * handles events and the others stand by, and one of them takes over when the claim ends (released
+     * when the holder stops, or run out when its process died or hung). Claims and positions are
+     * independent: {@link #save} and {@link #delete} leave a claim as it is.
+     *
+     * <p>The default claims nothing and returns true: right for a store one process alone uses (in
+     * memory; an embedded store, which one process opens at a time), where {@link Subscription} already
+     * keeps a name to one subscription. A store that processes share overrides this and {@link #release}.
+     *
+     * @param owner who claims, unique per subscription instance (e.g. process id, host and a random part)
+     * @return true when {@code owner} holds the claim for {@code lease} from now; false when another
+     *         owner holds it and its lease has not run out
+     * @throws IllegalArgumentException when the name or owner is null or blank, or the lease not positive
+     */
+    default boolean claim(String name, String owner, Duration lease) {
+        requireClaim(name, owner, lease);
+        return true;
+    }
+
+    /**
+     * Ends {@code owner}'s claim on {@code name}, if it holds it, so that another owner can claim it at
+     * once. The default does nothing (see {@link #claim}).
+     *
+     * @throws IllegalArgumentException when the name or owner is null or blank
+     */
+    default void release(String name, String owner) {
+        requireClaim(name, owner, Duration.ofMillis(1));
+    }
+
+    /**
+     * Checks the arguments of {@link #claim}.
+     *
+     * @throws IllegalArgumentException when the name or owner is null or blank or holds a lone surrogate,
+     *                                  or the lease is null or not positive
+     */
+    static void requireClaim(String name, String owner, Duration lease) {
+        requireValid(name, 0);
+        if (owner == null || owner.isBlank()) {
+            throw new IllegalArgumentException("claim owner for '" + name + "' must not be null or blank, was "
+                    + (owner == null ? "null" : "'" + owner + "'"));
+        }
+        Utf8.requireEncodable(owner, "claim owner", null);
+        if (lease == null || lease.isNegative() || lease.isZero()) {
+            throw new IllegalArgumentException("claim lease for '" + name + "' must be a positive duration, was " + lease);
+        }
+    }
 
     /**
      * Checks the arguments of a call.

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.PriorityQueue;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -77,16 +78,26 @@ import java.util.function.Consumer;
  * <p><b>Names.</b> While a durable subscription runs, its name is taken on its offset store in this
  * process: starting another under the same name on the same store throws, since the two would
  * overwrite each other's offset and each skip or repeat events. The name is free again once the
- * subscription has stopped. Across processes nothing checks: give each process its own name (and see
- * {@link Builder#group}).
+ * subscription has stopped. Across processes, an offset store they share (a {@code MongoOffsetStore})
+ * keeps a claim per name ({@link OffsetStore#claim}): a subscription handles events only while it
+ * holds its name's claim, renewing it every third of its {@linkplain Builder#claimLease lease}. Run the
+ * same subscription in every replica of a service: one handles events, the others are in
+ * {@link State#STANDBY}, and one of them takes over from the stored offset when the first stops
+ * (it releases the claim) or dies (its lease runs out). One that finds its claim taken (it was paused
+ * past its lease) stops handling at once, stores nothing, and stands by. For work shared between
+ * processes rather than failover, see {@link Builder#group}.
  */
 public final class Subscription {
     private static final System.Logger LOG = System.getLogger(Subscription.class.getName());
     /** The names the running durable subscriptions of this process hold, per offset store (by identity). */
     private static final Map<OffsetStore, Set<String>> RUNNING_NAMES = new IdentityHashMap<>();
 
-    /** Where a subscription is in its life. */
-    public enum State { NEW, RUNNING, PAUSED, STOPPED, FAILED }
+    /**
+     * Where a subscription is in its life. {@code STANDBY}: durable, started, and waiting for its name's
+     * claim on a shared offset store, which a subscription of that name in another process holds (see
+     * {@link OffsetStore#claim}); it takes over when that claim ends.
+     */
+    public enum State { NEW, RUNNING, PAUSED, STANDBY, STOPPED, FAILED }
 
     private final EventSource source;
     private final String name;
@@ -108,6 +119,10 @@ public final class Subscription {
     private final Map<String, EventHandler<Object>> typedHandlers;
     private final Map<Class<?>, EventHandler<Object>> handlersByClass;
     private final RecordedHandler recordedHandler;
+    /** Who this subscription claims its name as (see {@link OffsetStore#claim}); null when not durable. */
+    private final String owner;
+    private final Duration lease;
+    private final long leaseNanos;
 
     private final Object lifecycle = new Object();
     private final CountDownLatch finished = new CountDownLatch(1);
@@ -129,6 +144,10 @@ public final class Subscription {
     /** The cursors awaitPosition callers wait for (guarded by progress); the lowest is mirrored in wakeAt. */
     private final PriorityQueue<Long> awaited = new PriorityQueue<>();
     private volatile long wakeAt = Long.MAX_VALUE;
+    // The name's claim, on the subscription's thread: whether it is held, when it was last made, when to renew it.
+    private boolean holdsClaim;
+    private long claimedAt;
+    private long renewAt;
 
     private Subscription(Builder builder) {
         this.source = builder.source;
@@ -148,6 +167,10 @@ public final class Subscription {
         this.groupSize = builder.groupSize;
         this.executor = builder.executor;
         this.recordedHandler = builder.recordedHandler;
+        this.owner = builder.offsets == null ? null : ProcessHandle.current().pid() + "@" + host() + "/"
+                + UUID.randomUUID().toString().substring(0, 8);
+        this.lease = builder.claimLease;
+        this.leaseNanos = builder.claimLease.toNanos();
         EventSerializer chosen = builder.serializer != null ? builder.serializer
                 : new JacksonEventSerializer(new EventTypes());
         EventTypes types = chosen.eventTypes();
@@ -357,63 +380,14 @@ public final class Subscription {
         boolean restored = false;
         try {
             stopListening = source.onAppend(this::wake);
-            if (!restorePosition()) {
-                return;
-            }
-            restored = true;
-            long lastCheckpoint = System.nanoTime();
-            int sinceCheckpoint = 0;
-            int sourceFailures = 0;
-            while (!shouldStop()) {
-                if (pauseRequested) {
-                    LockSupport.parkNanos(this, pollNanos);
-                    continue;
+            // Once per time it holds its name's claim: a subscription that loses it stands by and starts over.
+            while (claimName() && restorePosition()) {
+                restored = true;
+                readWhileClaimed();
+                if (offsets == null || holdsClaim) {
+                    break;
                 }
-                List<RecordedEvent> batch;
-                long wakeUpsBefore = wakeUps.get();
-                try {
-                    batch = source.read(position, batchSize);
-                    sourceFailures = 0;
-                } catch (RuntimeException e) {
-                    sourceFailures++;
-                    lastError = e;
-                    LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot read after "
-                            + position + ", retrying: " + e, e);
-                    sleep(backoff(sourceFailures));
-                    continue;
-                }
-                if (batch.isEmpty()) {
-                    if (offsets != null && position != storedPosition) {   // also retries a checkpoint that failed
-                        checkpoint();
-                        sinceCheckpoint = 0;
-                        lastCheckpoint = System.nanoTime();
-                    }
-                    // Sleep unless woken since the read: the checkpoint may have parked (a durable offset
-                    // store waits for its sync) and so used up the permit an append's wake-up left.
-                    if (!source.waitsForEvents() && wakeUps.get() == wakeUpsBefore) {
-                        LockSupport.parkNanos(this, pollNanos);
-                    }
-                    continue;
-                }
-                for (RecordedEvent event : batch) {
-                    if (shouldStop() || pauseRequested) {
-                        break;
-                    }
-                    if (!deliver(event)) {
-                        break;
-                    }
-                    advance(source.cursorOf(event));
-                    if (++sinceCheckpoint >= checkpointEvery || System.nanoTime() - lastCheckpoint >= checkpointNanos) {
-                        checkpoint();
-                        sinceCheckpoint = 0;
-                        lastCheckpoint = System.nanoTime();
-                    }
-                }
-                if (sinceCheckpoint > 0 && System.nanoTime() - lastCheckpoint >= checkpointNanos) {
-                    checkpoint();
-                    sinceCheckpoint = 0;
-                    lastCheckpoint = System.nanoTime();
-                }
+                restored = false;
             }
         } catch (RuntimeException | Error e) {
             failure = new SubscriptionException("subscription " + describe() + " died at position " + position + ": " + e, e);
@@ -425,6 +399,7 @@ public final class Subscription {
                 if (restored) {     // else the position is not where the subscription was: keep the stored offset
                     checkpoint();
                 }
+                releaseClaim();
             } finally {
                 releaseName();      // first: a caller that sees STOPPED or FAILED may restart under the name at once
                 synchronized (lifecycle) {
@@ -438,6 +413,187 @@ public final class Subscription {
                 }
             }
         }
+    }
+
+    /** Reads and handles events until stopped or the name's claim is lost. */
+    private void readWhileClaimed() {
+        long lastCheckpoint = System.nanoTime();
+        int sinceCheckpoint = 0;
+        int sourceFailures = 0;
+        while (!shouldStop() && keepClaim()) {
+            if (pauseRequested) {
+                LockSupport.parkNanos(this, pollNanos);
+                continue;
+            }
+            List<RecordedEvent> batch;
+            long wakeUpsBefore = wakeUps.get();
+            try {
+                batch = source.read(position, batchSize);
+                sourceFailures = 0;
+            } catch (RuntimeException e) {
+                sourceFailures++;
+                lastError = e;
+                LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot read after "
+                        + position + ", retrying: " + e, e);
+                sleep(backoff(sourceFailures));
+                continue;
+            }
+            if (batch.isEmpty()) {
+                if (offsets != null && position != storedPosition) {   // also retries a checkpoint that failed
+                    checkpoint();
+                    sinceCheckpoint = 0;
+                    lastCheckpoint = System.nanoTime();
+                }
+                // Sleep unless woken since the read: the checkpoint may have parked (a durable offset
+                // store waits for its sync) and so used up the permit an append's wake-up left. A claim
+                // is renewed before a third of its lease has passed.
+                if (!source.waitsForEvents() && wakeUps.get() == wakeUpsBefore) {
+                    LockSupport.parkNanos(this, holdsClaim ? Math.min(pollNanos, Math.max(0, renewAt - System.nanoTime()))
+                            : pollNanos);
+                }
+                continue;
+            }
+            for (RecordedEvent event : batch) {
+                if (shouldStop() || pauseRequested || !keepClaim()) {
+                    break;
+                }
+                if (!deliver(event)) {
+                    break;
+                }
+                advance(source.cursorOf(event));
+                if (++sinceCheckpoint >= checkpointEvery || System.nanoTime() - lastCheckpoint >= checkpointNanos) {
+                    checkpoint();
+                    sinceCheckpoint = 0;
+                    lastCheckpoint = System.nanoTime();
+                }
+            }
+            if (offsets != null && !holdsClaim) {
+                return;
+            }
+            if (sinceCheckpoint > 0 && System.nanoTime() - lastCheckpoint >= checkpointNanos) {
+                checkpoint();
+                sinceCheckpoint = 0;
+                lastCheckpoint = System.nanoTime();
+            }
+        }
+    }
+
+    /**
+     * Takes the name's claim on the offset store (see {@link OffsetStore#claim}), standing by while
+     * another process holds it; at once for a subscription that is not durable.
+     *
+     * @return false when stopped first
+     */
+    private boolean claimName() {
+        if (offsets == null) {
+            return true;
+        }
+        boolean standingBy = false;
+        int failures = 0;
+        while (!shouldStop()) {
+            long now = System.nanoTime();
+            try {
+                if (offsets.claim(name, owner, lease)) {
+                    claimed(now);
+                    synchronized (lifecycle) {
+                        if (state == State.STANDBY) {
+                            state = pauseRequested ? State.PAUSED : State.RUNNING;
+                        }
+                    }
+                    if (standingBy) {
+                        LOG.log(System.Logger.Level.INFO, () -> "subscription " + describe() + " took its name's claim"
+                                + " as " + owner + " and runs");
+                    }
+                    return true;
+                }
+                failures = 0;
+                if (!standingBy) {
+                    standingBy = true;
+                    synchronized (lifecycle) {
+                        if (state == State.RUNNING || state == State.PAUSED) {
+                            state = State.STANDBY;
+                        }
+                    }
+                    LOG.log(System.Logger.Level.INFO, () -> "subscription " + describe() + " stands by: another process"
+                            + " holds its name's claim on " + offsets + "; it takes over when that claim ends");
+                }
+                sleep(Math.min(pollNanos, leaseNanos / 3));
+            } catch (RuntimeException e) {
+                failures++;
+                lastError = e;
+                LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot claim its name, retrying: "
+                        + e, e);
+                sleep(backoff(failures));
+            }
+        }
+        return false;
+    }
+
+    private void claimed(long at) {
+        holdsClaim = true;
+        claimedAt = at;
+        renewAt = at + leaseNanos / 3;
+    }
+
+    /**
+     * Renews the name's claim once a third of its lease has passed; false when it is lost: another
+     * process holds it now, or it could not be renewed for two thirds of the lease, so may have run out.
+     * A lost claim stops the handling of events at once, without storing the offset, and the
+     * subscription stands by.
+     */
+    private boolean keepClaim() {
+        if (offsets == null) {
+            return true;
+        }
+        if (!holdsClaim) {
+            return false;
+        }
+        long now = System.nanoTime();
+        if (now - renewAt < 0) {
+            return true;
+        }
+        try {
+            if (offsets.claim(name, owner, lease)) {
+                claimed(now);
+                return true;
+            }
+            LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " lost its name's claim to another"
+                    + " process (was this one paused past its lease of " + lease + "?) and stands by");
+        } catch (RuntimeException e) {
+            lastError = e;
+            if (now - claimedAt < leaseNanos / 3 * 2) {
+                renewAt = now + leaseNanos / 10;
+                LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot renew its name's claim,"
+                        + " retrying: " + e, e);
+                return true;
+            }
+            LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " could not renew its name's claim"
+                    + " for two thirds of its lease (" + lease + "), which may have run out, and stands by: " + e, e);
+        }
+        holdsClaim = false;
+        return false;
+    }
+
+    /** Gives the claim back as the subscription stops, so that a standby takes over at once. */
+    private void releaseClaim() {
+        if (!holdsClaim) {
+            return;
+        }
+        holdsClaim = false;
+        try {
+            offsets.release(name, owner);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " could not release its name's"
+                    + " claim; another process takes over when its lease (" + lease + ") runs out: " + e, e);
+        }
+    }
+
+    private static String host() {
+        String host = System.getenv("HOSTNAME");
+        if (host == null || host.isBlank()) {
+            host = System.getenv("COMPUTERNAME");
+        }
+        return host == null || host.isBlank() ? "localhost" : host;
     }
 
     private void takeName() {
@@ -587,8 +743,8 @@ public final class Subscription {
 
     private void checkpoint() {
         long at = position;
-        if (offsets == null || at == storedPosition) {
-            return;
+        if (offsets == null || at == storedPosition || !keepClaim()) {
+            return;     // a lost claim: the offset is another process's now
         }
         try {
             offsets.save(name, at);
@@ -678,6 +834,7 @@ public final class Subscription {
         private Duration checkpointInterval = Duration.ofSeconds(1);
         private int groupMember;
         private int groupSize = 1;
+        private Duration claimLease = Duration.ofSeconds(30);
         private Executor executor;
         private EventSerializer serializer;
         private final Map<Class<?>, EventHandler<Object>> handlers = new LinkedHashMap<>();
@@ -807,6 +964,24 @@ public final class Subscription {
             }
             this.groupMember = member;
             this.groupSize = size;
+            return this;
+        }
+
+        /**
+         * How long a durable subscription's claim on its name lasts on an offset store that processes
+         * share ({@link OffsetStore#claim}), default 30 s. The subscription renews it every third of
+         * that; when its process dies without releasing it, a subscription of the same name standing by
+         * in another process takes over once it runs out. Keep it well above the longest a handler (or
+         * a long poll of the source) takes, and above the clock difference between the machines: a
+         * subscription that cannot renew in time stops handling events and stands by, and meanwhile
+         * the events since its last stored offset may be handled by both (delivery is at-least-once).
+         */
+        public Builder claimLease(Duration lease) {
+            requirePositive(lease, "claimLease");
+            if (lease.compareTo(Duration.ofMillis(30)) < 0 || lease.compareTo(Duration.ofDays(1)) > 0) {
+                throw new IllegalArgumentException("claimLease must be from 30 ms to 1 day, was " + lease);
+            }
+            this.claimLease = lease;
             return this;
         }
 

@@ -1,28 +1,39 @@
 package dev.flux.mongo;
 
+import com.mongodb.ErrorCategory;
+import com.mongodb.MongoWriteException;
 import com.mongodb.client.MongoCollection;
 import com.mongodb.client.MongoDatabase;
 import com.mongodb.client.model.Filters;
-import com.mongodb.client.model.ReplaceOptions;
+import com.mongodb.client.model.UpdateOptions;
+import com.mongodb.client.model.Updates;
 import dev.flux.FluxException;
 import dev.flux.subscription.OffsetStore;
 import org.bson.BsonDocument;
 import org.bson.BsonInt64;
-import org.bson.BsonString;
+import org.bson.conversions.Bson;
 
+import java.time.Duration;
 import java.util.OptionalLong;
 import java.util.function.Supplier;
 
 /**
  * An {@link OffsetStore} in MongoDB: one document per subscription name in the offsets collection
- * ({@code flux_offsets} by default), {@code { _id: <name>, position: <long> }}. A save is an upsert
- * with the options' write concern (majority by default), so the position is on a majority of the
- * replica set when {@link #save} returns. Thread-safe; it holds no state of its own, so any number
- * of processes may share the collection (each subscription name should have one owner at a time).
- * The caller owns the client behind the database.
+ * ({@code flux_offsets} by default), {@code { _id: <name>, position: <long>, owner: <string>,
+ * leaseUntil: <long> }}, the last two while a subscription holds the name's {@linkplain #claim claim}.
+ * A save is an upsert with the options' write concern (majority by default), so the position is on a
+ * majority of the replica set when {@link #save} returns. Thread-safe; it holds no state of its own,
+ * so any number of processes share the collection, and the claims keep each subscription name to one
+ * of them at a time.
+ *
+ * <p>A claim runs until {@code leaseUntil}, milliseconds since the epoch by the clock of the machine
+ * that made it: the machines' clocks must agree to well within a lease. The caller owns the client
+ * behind the database.
  */
 public final class MongoOffsetStore implements OffsetStore {
     private static final String POSITION = "position";
+    private static final String OWNER = "owner";
+    private static final String LEASE_UNTIL = "leaseUntil";
 
     private final MongoCollection<BsonDocument> offsets;
     private final String where;
@@ -61,8 +72,8 @@ public final class MongoOffsetStore implements OffsetStore {
         OffsetStore.requireValid(name, 0);
         BsonDocument found = call("load the offset of '" + name + "' from",
                 () -> offsets.find(Filters.eq("_id", name)).first());
-        if (found == null) {
-            return OptionalLong.empty();
+        if (found == null || !found.containsKey(POSITION)) {
+            return OptionalLong.empty();   // nothing stored, or a claim without a position yet
         }
         try {
             return OptionalLong.of(found.getInt64(POSITION).getValue());
@@ -76,16 +87,55 @@ public final class MongoOffsetStore implements OffsetStore {
     @Override
     public void save(String name, long position) {
         OffsetStore.requireValid(name, position);
-        BsonDocument document = new BsonDocument("_id", new BsonString(name)).append(POSITION, new BsonInt64(position));
-        call("save offset " + position + " of '" + name + "' in",
-                () -> offsets.replaceOne(Filters.eq("_id", name), document, new ReplaceOptions().upsert(true)));
+        call("save offset " + position + " of '" + name + "' in", () -> offsets.updateOne(Filters.eq("_id", name),
+                Updates.set(POSITION, new BsonInt64(position)), new UpdateOptions().upsert(true)));
     }
 
-    /** @throws FluxException when the server fails */
+    /** Forgets the position; a claim on the name stays. @throws FluxException when the server fails */
     @Override
     public void delete(String name) {
         OffsetStore.requireValid(name, 0);
-        call("delete the offset of '" + name + "' from", () -> offsets.deleteOne(Filters.eq("_id", name)));
+        call("delete the offset of '" + name + "' from", () -> offsets.updateOne(Filters.eq("_id", name),
+                Updates.unset(POSITION)));
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>One conditional upsert: it sets {@code owner} and {@code leaseUntil} where the name has no
+     * owner, this owner, or a lease that ran out; where another owner's lease runs, the upsert's insert
+     * meets the existing {@code _id} and the server refuses it, which is the answer false.
+     *
+     * @throws FluxException when the server fails; whether the claim was made is then unknown
+     */
+    @Override
+    public boolean claim(String name, String owner, Duration lease) {
+        OffsetStore.requireClaim(name, owner, lease);
+        long now = System.currentTimeMillis();
+        long until = lease.compareTo(Duration.ofMillis(Long.MAX_VALUE - now)) >= 0 ? Long.MAX_VALUE : now + lease.toMillis();
+        Bson claimable = Filters.and(Filters.eq("_id", name), Filters.or(Filters.exists(OWNER, false),
+                Filters.eq(OWNER, owner), Filters.lt(LEASE_UNTIL, new BsonInt64(now))));
+        Bson take = Updates.combine(Updates.set(OWNER, owner), Updates.set(LEASE_UNTIL, new BsonInt64(until)));
+        return call("claim '" + name + "' for " + owner + " in", () -> {
+            try {
+                offsets.updateOne(claimable, take, new UpdateOptions().upsert(true));
+                return true;
+            } catch (MongoWriteException e) {
+                if (e.getError().getCategory() == ErrorCategory.DUPLICATE_KEY) {
+                    return false;
+                }
+                throw e;
+            }
+        });
+    }
+
+    /** {@inheritDoc} @throws FluxException when the server fails */
+    @Override
+    public void release(String name, String owner) {
+        OffsetStore.requireClaim(name, owner, Duration.ofMillis(1));
+        call("release the claim on '" + name + "' of " + owner + " in", () -> offsets.updateOne(
+                Filters.and(Filters.eq("_id", name), Filters.eq(OWNER, owner)),
+                Updates.combine(Updates.unset(OWNER), Updates.unset(LEASE_UNTIL))));
     }
 
     @Override

@@ -29,6 +29,11 @@ class MongoOffsetStoreTest extends OffsetStoreContract {
         return true;
     }
 
+    @Override
+    protected boolean sharesClaims() {
+        return true;
+    }
+
     @AfterEach
     void dropDatabase() {
         if (database != null) {

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
@@ -16,6 +17,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -38,6 +40,14 @@ public abstract class OffsetStoreContract {
 
     /** Whether saved offsets survive {@link #reopen}. */
     protected boolean isDurable() {
+        return false;
+    }
+
+    /**
+     * Whether the store keeps claims for processes that share it ({@link OffsetStore#claim}); false for
+     * a store one process alone uses, whose claims always succeed.
+     */
+    protected boolean sharesClaims() {
         return false;
     }
 
@@ -229,5 +239,67 @@ public abstract class OffsetStoreContract {
 
         assertEquals(1234, offsets.load("balances"));
         assertEquals(0, offsets.load("gone"));
+    }
+
+    @Test
+    void claimsRefuseBadArgumentsNamingThem() {
+        assertThrows(IllegalArgumentException.class, () -> offsets.claim(null, "a", Duration.ofSeconds(1)));
+        assertThrows(IllegalArgumentException.class, () -> offsets.claim(" ", "a", Duration.ofSeconds(1)));
+        IllegalArgumentException noOwner = assertThrows(IllegalArgumentException.class,
+                () -> offsets.claim("balances", null, Duration.ofSeconds(1)));
+        assertTrue(noOwner.getMessage().contains("owner"), noOwner.getMessage());
+        IllegalArgumentException noLease = assertThrows(IllegalArgumentException.class,
+                () -> offsets.claim("balances", "a", Duration.ZERO));
+        assertTrue(noLease.getMessage().contains("lease"), noLease.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> offsets.claim("balances", "a", null));
+        assertThrows(IllegalArgumentException.class, () -> offsets.release("balances", ""));
+    }
+
+    @Test
+    void claimsAndPositionsLeaveEachOtherAlone() {
+        assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)));
+        assertEquals(OptionalLong.empty(), offsets.find("balances"), "a claim stores no position");
+        assertEquals(0, offsets.load("balances"));
+        offsets.save("balances", 7);
+        assertEquals(7, offsets.load("balances"));
+        assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)), "the owner renews its claim after a save");
+        assertEquals(7, offsets.load("balances"), "a renewal leaves the position alone");
+        offsets.delete("balances");
+        assertEquals(OptionalLong.empty(), offsets.find("balances"));
+        offsets.release("balances", "a");
+        offsets.save("balances", 8);
+        assertEquals(8, offsets.load("balances"), "releasing leaves the position alone");
+    }
+
+    @Test
+    void aClaimKeepsOtherOwnersOutUntilReleased() {
+        assumeTrue(sharesClaims(), "this store is used by one process: its claims always succeed");
+        assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)));
+
+        assertFalse(offsets.claim("balances", "b", Duration.ofMinutes(1)), "another owner is kept out");
+        offsets.save("balances", 5);
+        assertFalse(offsets.claim("balances", "b", Duration.ofMinutes(1)), "a save leaves the claim");
+        offsets.delete("balances");
+        assertFalse(offsets.claim("balances", "b", Duration.ofMinutes(1)), "a delete leaves the claim");
+        assertTrue(offsets.claim("other", "b", Duration.ofMinutes(1)), "claims are per name");
+        offsets.release("balances", "b");
+        assertFalse(offsets.claim("balances", "b", Duration.ofMinutes(1)), "only the owner releases its claim");
+
+        offsets.release("balances", "a");
+
+        assertTrue(offsets.claim("balances", "b", Duration.ofMinutes(1)), "released, the claim is free");
+        assertFalse(offsets.claim("balances", "a", Duration.ofMinutes(1)), "and now b holds it");
+    }
+
+    @Test
+    void aClaimWhoseLeaseRanOutCanBeTaken() throws InterruptedException {
+        assumeTrue(sharesClaims(), "this store is used by one process: its claims always succeed");
+        assertTrue(offsets.claim("balances", "a", Duration.ofMillis(200)));
+        assertFalse(offsets.claim("balances", "b", Duration.ofMinutes(1)));
+
+        Thread.sleep(600);
+
+        assertTrue(offsets.claim("balances", "b", Duration.ofMinutes(1)), "a's lease ran out");
+        assertFalse(offsets.claim("balances", "a", Duration.ofMinutes(1)), "a cannot renew a claim it lost");
     }
 }
