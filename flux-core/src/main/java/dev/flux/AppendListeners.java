@@ -27,8 +27,13 @@ public final class AppendListeners {
         return () -> listeners.remove(listener);
     }
 
-    /** Runs every listener, on this thread, after an append to {@code streamId} became visible. */
+    /**
+     * Runs every listener, on this thread, after an append to {@code streamId} became visible.
+     *
+     * @throws IllegalArgumentException when the stream id is null or blank; no listener runs then
+     */
     public void appended(String streamId) {
+        StreamName.requirePresent(streamId);
         for (Runnable listener : listeners) {
             try {
                 listener.run();

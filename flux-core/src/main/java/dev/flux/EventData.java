@@ -14,13 +14,14 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param eventId  the event's id, unique across the store
  * @param type     the type name readers use to decode {@code data}
  * @param data     the serialized event, usually JSON
- * @param metadata string entries that travel with the event
+ * @param metadata string entries that travel with the event; null for none
  */
 public record EventData(UUID eventId, String type, byte[] data, Map<String, String> metadata) {
 
     /**
-     * @throws IllegalArgumentException when an argument is null, the type is blank, metadata holds a null,
-     *                                  or the type or metadata holds a lone surrogate (see {@link Utf8})
+     * @throws IllegalArgumentException when the event id, type or data is null, the type is blank, metadata
+     *                                  holds a null, or the type or metadata holds a lone surrogate (see
+     *                                  {@link Utf8})
      */
     public EventData {
         if (eventId == null) {
@@ -59,7 +60,11 @@ public record EventData(UUID eventId, String type, byte[] data, Map<String, Stri
         return metadata == null || metadata.isEmpty() ? Map.of() : Map.copyOf(metadata);
     }
 
-    /** An event with a new time-ordered id (see {@link #newEventId()}). */
+    /**
+     * An event with a new time-ordered id (see {@link #newEventId()}); {@code metadata} may be null for none.
+     *
+     * @throws IllegalArgumentException as the constructor does
+     */
     public static EventData of(String type, byte[] data, Map<String, String> metadata) {
         return new EventData(newEventId(), type, data, metadata);
     }
@@ -89,9 +94,11 @@ public record EventData(UUID eventId, String type, byte[] data, Map<String, Stri
     /**
      * Checks the events argument of an append: not null, not empty, no null element.
      *
-     * @throws IllegalArgumentException naming the stream when the list is unusable
+     * @throws IllegalArgumentException naming the stream when the list is unusable, or when the stream id
+     *                                  is null or blank
      */
     public static List<EventData> requireBatch(String streamId, List<EventData> events) {
+        StreamName.requirePresent(streamId);
         if (events == null || events.isEmpty()) {
             throw new IllegalArgumentException("events to append to stream '" + streamId
                     + "' must not be null or empty, was " + events);

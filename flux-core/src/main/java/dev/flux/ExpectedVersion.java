@@ -41,8 +41,16 @@ public final class ExpectedVersion {
      * Checks a stream's version against the expectation.
      *
      * @throws ConcurrencyConflictException when they do not match
+     * @throws IllegalArgumentException     when the stream id is null or blank, the expected version is
+     *                                      below {@link #ANY}, or the actual version below {@link #NO_STREAM}
      */
     public static void check(String streamId, long expectedVersion, long actualVersion) {
+        StreamName.requirePresent(streamId);
+        requireValid(expectedVersion);
+        if (actualVersion < NO_STREAM) {
+            throw new IllegalArgumentException("actualVersion of stream '" + streamId
+                    + "' must be a version >= 0 or NO_STREAM (-1), was " + actualVersion);
+        }
         if (!matches(expectedVersion, actualVersion)) {
             throw new ConcurrencyConflictException(streamId, expectedVersion, actualVersion);
         }

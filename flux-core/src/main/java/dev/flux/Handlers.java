@@ -9,7 +9,8 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
 
@@ -34,7 +35,8 @@ final class Handlers {
     };
 
     private final Class<?> aggregateClass;
-    private final Set<Class<?>> declaredEventClasses;
+    /** The declared handlers by the event class they take, subclass handlers first. */
+    private final Map<Class<?>, Method> declared;
     /** The declared event classes and their handlers at the same index. */
     private final Class<?>[] eventClasses;
     private final BiConsumer<Aggregate, Object>[] handlers;
@@ -70,18 +72,18 @@ final class Handlers {
     @SuppressWarnings("unchecked")
     private Handlers(Class<?> aggregateClass) {
         this.aggregateClass = aggregateClass;
-        Set<Class<?>> declared = new LinkedHashSet<>();
+        Map<Class<?>, Method> declared = new LinkedHashMap<>();
         Table found = new Table(new Class<?>[0], newArray(0));
         for (Class<?> c = aggregateClass; c != null && c != Aggregate.class && c != Object.class; c = c.getSuperclass()) {
             for (Method method : c.getDeclaredMethods()) {
-                if (isHandler(method) && !declared.contains(method.getParameterTypes()[0])) {
+                if (isHandler(method) && !declared.containsKey(method.getParameterTypes()[0])) {
                     Class<?> eventClass = method.getParameterTypes()[0];
                     found = found.with(eventClass, bind(method));
-                    declared.add(eventClass);
+                    declared.put(eventClass, method);
                 }
             }
         }
-        this.declaredEventClasses = Collections.unmodifiableSet(declared);
+        this.declared = Collections.unmodifiableMap(declared);
         this.eventClasses = found.eventClasses;
         this.handlers = found.handlers;
     }
@@ -101,7 +103,18 @@ final class Handlers {
 
     /** The event classes this aggregate's handlers take, subclass handlers first. */
     Set<Class<?>> eventClasses() {
-        return declaredEventClasses;
+        return declared.keySet();
+    }
+
+    /**
+     * The handler taking {@code eventClass}, for messages: {@code handleX(X)}, and the class declaring
+     * it when that is a superclass of the aggregate's.
+     */
+    String describe(Class<?> eventClass) {
+        Method method = declared.get(eventClass);
+        String handler = method.getName() + "(" + eventClass.getSimpleName() + ")";
+        return method.getDeclaringClass() == aggregateClass ? handler
+                : handler + " (declared on " + method.getDeclaringClass().getName() + ")";
     }
 
     void apply(Aggregate aggregate, Object event) {

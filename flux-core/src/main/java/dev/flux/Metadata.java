@@ -18,8 +18,16 @@ public final class Metadata {
     private Metadata() {
     }
 
-    /** Metadata saying that an event was caused by message {@code causationId} in conversation {@code correlationId}. */
+    /**
+     * Metadata saying that an event was caused by message {@code causationId} in conversation {@code correlationId}.
+     *
+     * @throws IllegalArgumentException when either id is null
+     */
     public static Map<String, String> causedBy(UUID correlationId, UUID causationId) {
+        if (correlationId == null || causationId == null) {
+            throw new IllegalArgumentException("correlationId and causationId must not be null, got correlationId="
+                    + correlationId + ", causationId=" + causationId);
+        }
         return Map.of(CORRELATION_ID, correlationId.toString(), CAUSATION_ID, causationId.toString());
     }
 

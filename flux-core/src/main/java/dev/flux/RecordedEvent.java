@@ -20,13 +20,16 @@ import java.util.UUID;
  * @param eventId    its id, unique across the store
  * @param type       its type name
  * @param data       the serialized event
- * @param metadata   its metadata
+ * @param metadata   its metadata; null for none
  * @param recordedAt when the store recorded it
  */
 public record RecordedEvent(String streamId, long version, long position, UUID eventId, String type,
                             byte[] data, Map<String, String> metadata, Instant recordedAt) {
 
-    /** @throws IllegalArgumentException when an argument is null or blank, or a number is out of range */
+    /**
+     * @throws IllegalArgumentException when an argument but the metadata is null, the stream id or type is
+     *                                  blank, metadata holds a null, or a number is out of range
+     */
     public RecordedEvent {
         StreamName.requirePresent(streamId);
         if (version < 0) {
@@ -50,8 +53,15 @@ public record RecordedEvent(String streamId, long version, long position, UUID e
         }
     }
 
-    /** Records {@code event} at the given place in the log, sharing its (immutable) body rather than copying it. */
+    /**
+     * Records {@code event} at the given place in the log, sharing its (immutable) body rather than copying it.
+     *
+     * @throws IllegalArgumentException as the constructor does, and when the event is null
+     */
     public static RecordedEvent of(String streamId, long version, long position, EventData event, Instant recordedAt) {
+        if (event == null) {
+            throw new IllegalArgumentException("event must not be null (stream " + streamId + " version " + version + ")");
+        }
         return new RecordedEvent(streamId, version, position, event.eventId(), event.type(), event.rawData(),
                 new FromEventData(event.metadata()), recordedAt);
     }

@@ -10,6 +10,7 @@ import dev.flux.snapshot.SnapshotStore;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -59,9 +60,36 @@ public final class Repository<A extends Aggregate> {
         this.snapshots = builder.snapshotStore == null ? null : new AggregateSnapshots(aggregateClass, builder.snapshotStore,
                 builder.snapshotPolicy, serializer instanceof JacksonEventSerializer jackson
                         ? jackson.objectMapper() : JacksonEventSerializer.defaultObjectMapper());
-        for (Class<?> eventClass : Handlers.of(aggregateClass).eventClasses()) {
-            serializer.eventTypes().nameOrRegister(eventClass);
+        registerEventClasses(aggregateClass, serializer.eventTypes());
+    }
+
+    /**
+     * Registers the classes the handlers take, refusing a handler whose class cannot be decoded into, naming
+     * it: every handler is checked before any class is registered.
+     */
+    private static void registerEventClasses(Class<?> aggregateClass, EventTypes types) {
+        Handlers handlers = Handlers.of(aggregateClass);
+        for (Class<?> eventClass : handlers.eventClasses()) {
+            if (eventClass.isInterface() || Modifier.isAbstract(eventClass.getModifiers())) {
+                throw new IllegalArgumentException("The " + describe(handlers, eventClass, aggregateClass) + " takes "
+                        + (eventClass.isInterface() ? "an interface, " : "an abstract class, ") + eventClass.getName()
+                        + ": a Repository decodes each recorded event into the class its handler takes, and dispatches"
+                        + " by the event class's simple name, so a handler must take a concrete event class. Write one"
+                        + " 'void handle<Event>(<Event> e)' per event class instead");
+            }
         }
+        for (Class<?> eventClass : handlers.eventClasses()) {
+            try {
+                types.nameOrRegister(eventClass);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("The " + describe(handlers, eventClass, aggregateClass) + " takes "
+                        + eventClass.getName() + ", which the serializer's EventTypes refuses: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static String describe(Handlers handlers, Class<?> eventClass, Class<?> aggregateClass) {
+        return "handler " + handlers.describe(eventClass) + " of " + aggregateClass.getName();
     }
 
     /**
@@ -69,7 +97,9 @@ public final class Repository<A extends Aggregate> {
      * {@value #DEFAULT_MAX_ATTEMPTS} attempts in {@link #update}.
      *
      * @throws IllegalArgumentException when an argument is null, or the class has no no-argument
-     *                                  constructor or is abstract
+     *                                  constructor or is abstract, or a handler takes an interface or an
+     *                                  abstract class, or one the serializer's {@link EventTypes} refuses
+     *                                  (a name another class holds); the message names the handler
      */
     public static <A extends Aggregate> Repository<A> of(Class<A> aggregateClass, EventStore store) {
         return builder(aggregateClass, store).build();
@@ -232,7 +262,7 @@ public final class Repository<A extends Aggregate> {
     }
 
     private static MethodHandle noArgConstructor(Class<?> aggregateClass) {
-        if (java.lang.reflect.Modifier.isAbstract(aggregateClass.getModifiers())) {
+        if (Modifier.isAbstract(aggregateClass.getModifiers())) {
             throw new IllegalArgumentException(aggregateClass.getName() + " is abstract: a Repository needs a concrete class");
         }
         try {
@@ -330,7 +360,8 @@ public final class Repository<A extends Aggregate> {
         /**
          * The repository.
          *
-         * @throws IllegalArgumentException when the aggregate class is abstract or has no no-argument constructor
+         * @throws IllegalArgumentException when the aggregate class is abstract or has no no-argument constructor,
+         *                                  or a handler's event class cannot be registered (see {@link Repository#of})
          */
         public Repository<A> build() {
             return new Repository<>(this);

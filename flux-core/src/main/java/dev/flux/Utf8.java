@@ -16,11 +16,19 @@ public final class Utf8 {
      * Returns {@code text} when UTF-8 can hold it.
      *
      * @param text  the text to check, not null
-     * @param what  what the text is, for the message ("stream id", "type of event")
+     * @param what  what the text is, for the message ("stream id", "type of event"), not null
      * @param owner what follows {@code what} in the message (an event id), or null
-     * @throws IllegalArgumentException naming {@code what}, the text and the index of the first lone surrogate
+     * @throws IllegalArgumentException naming {@code what}, the text and the index of the first lone surrogate;
+     *                                  or when {@code text} or {@code what} is null
      */
     public static String requireEncodable(String text, String what, Object owner) {
+        if (what == null) {
+            throw new IllegalArgumentException("what (the name of the text, for messages) must not be null");
+        }
+        if (text == null) {
+            throw new IllegalArgumentException("text to check as " + what + (owner == null ? "" : " " + owner)
+                    + " must not be null");
+        }
         for (int i = 0, n = text.length(); i < n; i++) {
             char c = text.charAt(i);
             if (Character.isSurrogate(c)) {

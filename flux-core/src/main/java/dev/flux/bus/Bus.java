@@ -76,6 +76,7 @@ public final class Bus {
      * @throws IllegalArgumentException when either is null, or the class is primitive
      */
     public <C> Runnable register(Class<C> commandClass, Consumer<? super C> handler) {
+        requireNonNull(commandClass, "commandClass");
         requireNonNull(handler, "handler");
         return add(commandClass, command -> {
             @SuppressWarnings("unchecked") C typed = (C) command;
@@ -88,9 +89,11 @@ public final class Bus {
      * Makes {@code handler} the one that answers queries of {@code queryClass}.
      *
      * @return what to run to unregister it
-     * @throws IllegalStateException when the class already has a handler
+     * @throws IllegalStateException    when the class already has a handler
+     * @throws IllegalArgumentException when either is null
      */
     public <R, Q extends Query<R>> Runnable registerQuery(Class<Q> queryClass, Function<? super Q, ? extends R> handler) {
+        requireNonNull(queryClass, "queryClass");
         requireNonNull(handler, "handler");
         return add(queryClass, query -> {
             @SuppressWarnings("unchecked") Q typed = (Q) query;
@@ -103,6 +106,7 @@ public final class Bus {
      *
      * @throws HandlerNotFoundException when no handler takes it
      * @throws FluxException            when handlers of several unrelated supertypes would take it
+     * @throws IllegalArgumentException when the command is null
      */
     public void dispatch(Object command) {
         requireNonNull(command, "command");
@@ -113,6 +117,7 @@ public final class Bus {
      * Runs the handler of the query's class and returns its answer.
      *
      * @throws HandlerNotFoundException when no handler takes it
+     * @throws IllegalArgumentException when the query is null
      */
     @SuppressWarnings("unchecked")
     public <R> R ask(Query<R> query) {
@@ -121,7 +126,6 @@ public final class Bus {
     }
 
     private Runnable add(Class<?> messageClass, Function<Object, Object> handler) {
-        requireNonNull(messageClass, "message class");
         boxed(messageClass);
         synchronized (registration) {
             if (handlers.containsKey(messageClass)) {

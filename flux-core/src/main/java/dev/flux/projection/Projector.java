@@ -61,7 +61,11 @@ public final class Projector<S> {
         return from(initial, new JacksonEventSerializer(new EventTypes()));
     }
 
-    /** As {@link #from(Object)}, decoding with {@code serializer} (a repository's, say). */
+    /**
+     * As {@link #from(Object)}, decoding with {@code serializer} (a repository's, say).
+     *
+     * @throws IllegalArgumentException when either is null
+     */
     public static <S> Projector<S> from(S initial, EventSerializer serializer) {
         if (initial == null) {
             throw new IllegalArgumentException("initial state must not be null");
@@ -101,9 +105,10 @@ public final class Projector<S> {
      *
      * @throws dev.flux.serialization.EventDecodingException when the event cannot be decoded
      * @throws FluxException                                 when a reducer returns null
-     * @throws IllegalArgumentException                      when {@code recorded} is null
+     * @throws IllegalArgumentException                      when {@code state} or {@code recorded} is null
      */
     public S apply(S state, RecordedEvent recorded) {
+        requireState(state);
         if (recorded == null) {
             throw new IllegalArgumentException("recorded event must not be null");
         }
@@ -123,8 +128,14 @@ public final class Projector<S> {
         return next;
     }
 
-    /** Folds an already decoded event into {@code state} (by its class), or returns {@code state} when it has no reducer. */
+    /**
+     * Folds an already decoded event into {@code state} (by its class), or returns {@code state} when it has no reducer.
+     *
+     * @throws FluxException            when the reducer returns null
+     * @throws IllegalArgumentException when {@code state} or {@code event} is null
+     */
     public S applyEvent(S state, Object event) {
+        requireState(state);
         if (event == null) {
             throw new IllegalArgumentException("event must not be null");
         }
@@ -139,7 +150,11 @@ public final class Projector<S> {
         return next;
     }
 
-    /** The state after every event of {@code streamId}, from the initial state; the initial state when it has none. */
+    /**
+     * The state after every event of {@code streamId}, from the initial state; the initial state when it has none.
+     *
+     * @throws IllegalArgumentException when the reader is null or the stream id is null or blank
+     */
     public S projectStream(EventReader reader, String streamId) {
         requireReader(reader);
         StreamName.requireStreamId(streamId);
@@ -155,7 +170,11 @@ public final class Projector<S> {
         return state;
     }
 
-    /** The state after every event of {@code category}, in global order, from the initial state. */
+    /**
+     * The state after every event of {@code category}, in global order, from the initial state.
+     *
+     * @throws IllegalArgumentException when the reader is null or the category is null, blank or holds {@code -}
+     */
     public S projectCategory(EventReader reader, String category) {
         requireReader(reader);
         StreamName.requireCategory(category);
@@ -169,6 +188,12 @@ public final class Projector<S> {
             after = page.get(page.size() - 1).position();
         }
         return state;
+    }
+
+    private static void requireState(Object state) {
+        if (state == null) {
+            throw new IllegalArgumentException("state must not be null: start from initial()");
+        }
     }
 
     private static void requireReader(EventReader reader) {

@@ -12,17 +12,19 @@ import java.util.Map;
 public interface EventSerializer {
 
     /**
-     * Serializes an event of a registered class, with a new event id.
+     * Serializes an event of a registered class, with a new event id; {@code metadata} may be null for none.
      *
-     * @throws dev.flux.FluxException when the class is not registered or cannot be serialized
+     * @throws dev.flux.FluxException   when the class is not registered or cannot be serialized
+     * @throws IllegalArgumentException when the event is null, or the metadata holds a null
      */
     EventData serialize(Object event, Map<String, String> metadata);
 
     /**
      * Decodes a recorded event into an instance of the class registered for its type.
      *
-     * @throws EventDecodingException naming the stream, version and type when the type is not
-     *                                registered or the body does not fit the class
+     * @throws EventDecodingException   naming the stream, version and type when the type is not
+     *                                  registered or the body does not fit the class
+     * @throws IllegalArgumentException when {@code recorded} is null
      */
     Object deserialize(RecordedEvent recorded);
 

@@ -51,8 +51,20 @@ public final class EventTypes {
     public EventTypes() {
     }
 
-    /** An allow-list of these classes under their simple names. */
+    /**
+     * An allow-list of these classes under their simple names.
+     *
+     * @throws IllegalArgumentException when the array or a class in it is null, or {@link #register(Class)} refuses a class
+     */
     public static EventTypes of(Class<?>... eventClasses) {
+        if (eventClasses == null) {
+            throw new IllegalArgumentException("eventClasses must not be null");
+        }
+        for (int i = 0; i < eventClasses.length; i++) {
+            if (eventClasses[i] == null) {
+                throw new IllegalArgumentException("eventClasses[" + i + "] must not be null");
+            }
+        }
         EventTypes types = new EventTypes();
         for (Class<?> eventClass : eventClasses) {
             types.register(eventClass);
@@ -68,21 +80,17 @@ public final class EventTypes {
      *                                  the class is already registered otherwise
      */
     public EventTypes register(Class<?> eventClass) {
-        if (eventClass == null) {
-            throw new IllegalArgumentException("eventClass must not be null");
-        }
+        requireEventClass(eventClass);
         return register(eventClass.getSimpleName(), eventClass);
     }
 
     /**
      * Registers {@code eventClass} under {@code name}.
      *
-     * @throws IllegalArgumentException as {@link #register(Class)}, or when the name is blank
+     * @throws IllegalArgumentException as {@link #register(Class)}, or when the name is null or blank
      */
     public EventTypes register(String name, Class<?> eventClass) {
-        if (eventClass == null) {
-            throw new IllegalArgumentException("eventClass must not be null");
-        }
+        requireEventClass(eventClass);
         SchemaVersion annotated = eventClass.getAnnotation(SchemaVersion.class);
         return register(name, eventClass, annotated == null ? 1 : annotated.value());
     }
@@ -97,9 +105,7 @@ public final class EventTypes {
         if (schemaVersion < 1) {
             throw new IllegalArgumentException("schema version of '" + name + "' must be >= 1, was " + schemaVersion);
         }
-        if (eventClass == null) {
-            throw new IllegalArgumentException("eventClass must not be null");
-        }
+        requireEventClass(eventClass);
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("type name for " + eventClass.getName() + " must not be null or blank");
         }
@@ -144,9 +150,7 @@ public final class EventTypes {
      * @throws IllegalArgumentException as {@link #register(Class)}
      */
     public String nameOrRegister(Class<?> eventClass) {
-        if (eventClass == null) {
-            throw new IllegalArgumentException("eventClass must not be null");
-        }
+        requireEventClass(eventClass);
         String name = namesByClass.get(eventClass);
         return name != null ? name : register(eventClass).nameOf(eventClass);
     }
@@ -154,9 +158,11 @@ public final class EventTypes {
     /**
      * The type name of a registered class.
      *
-     * @throws FluxException when the class is not registered
+     * @throws FluxException            when the class is not registered
+     * @throws IllegalArgumentException when the class is null
      */
     public String nameOf(Class<?> eventClass) {
+        requireEventClass(eventClass);
         String name = namesByClass.get(eventClass);
         if (name == null) {
             throw new FluxException("Event class " + eventClass.getName()
@@ -166,15 +172,20 @@ public final class EventTypes {
         return name;
     }
 
-    /** The class registered under {@code name}, if any. */
+    /**
+     * The class registered under {@code name}, if any.
+     *
+     * @throws IllegalArgumentException when the name is null or blank
+     */
     public Optional<Class<?>> classOf(String name) {
-        return name == null ? Optional.empty() : Optional.ofNullable(classesByName.get(name));
+        return Optional.ofNullable(classesByName.get(requireName(name, "name")));
     }
 
     /**
      * The current schema version of a registered class.
      *
-     * @throws FluxException when the class is not registered
+     * @throws FluxException            when the class is not registered
+     * @throws IllegalArgumentException when the class is null
      */
     public int schemaVersionOf(Class<?> eventClass) {
         return versionsByName.get(nameOf(eventClass));
@@ -230,13 +241,23 @@ public final class EventTypes {
         return plainByName.get(name);
     }
 
-    /** Whether some upcaster reads events stored as {@code type} (which may no longer be registered itself). */
+    /**
+     * Whether some upcaster reads events stored as {@code type} (which may no longer be registered itself).
+     *
+     * @throws IllegalArgumentException when the type is null or blank
+     */
     public boolean hasUpcasters(String type) {
-        return upcastTypes.contains(type);
+        return upcastTypes.contains(requireName(type, "type"));
     }
 
-    /** Whether an event stored as {@code type} at {@code storedVersion} must pass {@link #upcast} before decoding. */
+    /**
+     * Whether an event stored as {@code type} at {@code storedVersion} must pass {@link #upcast} before decoding.
+     *
+     * @throws IllegalArgumentException when the type is null or blank, or the version is below 1
+     */
     public boolean needsUpcast(String type, int storedVersion) {
+        requireName(type, "type");
+        requireStoredVersion(type, storedVersion);
         if (upcasters.containsKey(type + '\u0000' + storedVersion)) {
             return true;
         }
@@ -248,11 +269,17 @@ public final class EventTypes {
      * Brings JSON stored as {@code type} at {@code storedVersion} to the current version of the type
      * it ends up as, upcaster by upcaster.
      *
-     * @throws IllegalStateException naming the problem when it was stored at a version newer than the
-     *                               code knows, no upcaster continues the chain, or the type it ends
-     *                               as is not registered
+     * @throws IllegalStateException    naming the problem when it was stored at a version newer than the
+     *                                  code knows, no upcaster continues the chain, or the type it ends
+     *                                  as is not registered
+     * @throws IllegalArgumentException when the type is null or blank, the version below 1 or the data null
      */
     public Upcasted upcast(String type, int storedVersion, ObjectNode data) {
+        requireName(type, "type");
+        requireStoredVersion(type, storedVersion);
+        if (data == null) {
+            throw new IllegalArgumentException("data to upcast from '" + type + "' v" + storedVersion + " must not be null");
+        }
         String name = type;
         int version = storedVersion;
         ObjectNode json = data;
@@ -287,13 +314,38 @@ public final class EventTypes {
         return new Upcasted(name, json);
     }
 
-    /** Whether {@code name} is registered. */
+    /**
+     * Whether {@code name} is registered.
+     *
+     * @throws IllegalArgumentException when the name is null or blank
+     */
     public boolean contains(String name) {
-        return name != null && classesByName.containsKey(name);
+        return classesByName.containsKey(requireName(name, "name"));
     }
 
     /** The registered type names; a snapshot. */
     public Set<String> names() {
         return Set.copyOf(classesByName.keySet());
+    }
+
+    private static void requireEventClass(Class<?> eventClass) {
+        if (eventClass == null) {
+            throw new IllegalArgumentException("eventClass must not be null");
+        }
+    }
+
+    private static String requireName(String name, String what) {
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException(what + " must be a type name, not null or blank, was "
+                    + (name == null ? "null" : "'" + name + "'"));
+        }
+        return name;
+    }
+
+    private static void requireStoredVersion(String type, int storedVersion) {
+        if (storedVersion < 1) {
+            throw new IllegalArgumentException("storedVersion of '" + type + "' must be a schema version >= 1, was "
+                    + storedVersion);
+        }
     }
 }

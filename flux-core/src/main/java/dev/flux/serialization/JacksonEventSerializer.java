@@ -50,12 +50,20 @@ public final class JacksonEventSerializer implements EventSerializer {
     private record Decoder(EventTypes.Plain plain, ObjectReader reader) {
     }
 
-    /** A serializer over {@code eventTypes} with {@link #defaultObjectMapper()}. */
+    /**
+     * A serializer over {@code eventTypes} with {@link #defaultObjectMapper()}.
+     *
+     * @throws IllegalArgumentException when {@code eventTypes} is null
+     */
     public JacksonEventSerializer(EventTypes eventTypes) {
         this(eventTypes, defaultObjectMapper());
     }
 
-    /** A serializer over {@code eventTypes} with the caller's mapper (which must not change afterwards). */
+    /**
+     * A serializer over {@code eventTypes} with the caller's mapper (which must not change afterwards).
+     *
+     * @throws IllegalArgumentException when either is null
+     */
     public JacksonEventSerializer(EventTypes eventTypes, ObjectMapper mapper) {
         if (eventTypes == null || mapper == null) {
             throw new IllegalArgumentException("eventTypes and mapper must not be null");
@@ -115,6 +123,7 @@ public final class JacksonEventSerializer implements EventSerializer {
 
     @Override
     public Object deserialize(RecordedEvent recorded) {
+        requireRecorded(recorded);
         int storedVersion = storedSchemaVersion(recorded);
         EventTypes.Plain plain = eventTypes.plain(recorded.type());
         if (plain != null && plain.schemaVersion() == storedVersion) {
@@ -183,9 +192,11 @@ public final class JacksonEventSerializer implements EventSerializer {
      * type name, with {@code schema_version} updated; the event itself when it needs no upcasting.
      * What a feed serves to consumers that only know the current classes.
      *
-     * @throws EventDecodingException when it cannot be upcast
+     * @throws EventDecodingException   when it cannot be upcast
+     * @throws IllegalArgumentException when {@code recorded} is null
      */
     public RecordedEvent upcast(RecordedEvent recorded) {
+        requireRecorded(recorded);
         int storedVersion = storedSchemaVersion(recorded);
         if (!eventTypes.needsUpcast(recorded.type(), storedVersion)) {
             return recorded;
@@ -223,6 +234,12 @@ public final class JacksonEventSerializer implements EventSerializer {
             return eventTypes.upcast(recorded.type(), storedVersion, object);
         } catch (IllegalStateException e) {
             throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(), e.getMessage(), e.getCause());
+        }
+    }
+
+    private static void requireRecorded(RecordedEvent recorded) {
+        if (recorded == null) {
+            throw new IllegalArgumentException("recorded event must not be null");
         }
     }
 

@@ -10,9 +10,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param data the JSON at the next version
  */
 public record Upcasted(String type, ObjectNode data) {
+    /** @throws IllegalArgumentException when the type is null or blank, or the data is null */
     public Upcasted {
         if (type == null || type.isBlank() || data == null) {
-            throw new IllegalArgumentException("an upcaster must give a type name and a JSON object, gave " + type + " and " + data);
+            throw new IllegalArgumentException("an upcaster must give a type name and a JSON object as data, gave type "
+                    + (type == null ? "null" : "'" + type + "'") + " and data " + data);
         }
     }
 }

@@ -23,7 +23,11 @@ public interface EventSource {
      */
     List<RecordedEvent> read(long after, int maxCount);
 
-    /** The cursor of an event this source returned. */
+    /**
+     * The cursor of an event this source returned.
+     *
+     * @throws IllegalArgumentException when the event is null
+     */
     long cursorOf(RecordedEvent event);
 
     /** The cursor of the last event now in the source, 0 when it is empty: where "only new events" starts. */
@@ -35,8 +39,12 @@ public interface EventSource {
      * subscription then polls).
      *
      * @return what to run to stop being told
+     * @throws IllegalArgumentException when the listener is null
      */
     default Runnable onAppend(Runnable listener) {
+        if (listener == null) {
+            throw new IllegalArgumentException("listener must not be null");
+        }
         return () -> { };
     }
 
@@ -55,17 +63,29 @@ public interface EventSource {
     default void stopWaiting() {
     }
 
-    /** The whole global log of {@code reader}, by position. */
+    /**
+     * The whole global log of {@code reader}, by position.
+     *
+     * @throws IllegalArgumentException when the reader is null
+     */
     static EventSource all(EventReader reader) {
         return new ReaderSource(reader, ReaderSource.Kind.ALL, null);
     }
 
-    /** The events of one category of {@code reader}, by global position. */
+    /**
+     * The events of one category of {@code reader}, by global position.
+     *
+     * @throws IllegalArgumentException when the reader is null, or the category is null, blank or holds {@code -}
+     */
     static EventSource category(EventReader reader, String category) {
         return new ReaderSource(reader, ReaderSource.Kind.CATEGORY, StreamName.requireCategory(category));
     }
 
-    /** The events of one stream of {@code reader}; the cursor is version + 1. */
+    /**
+     * The events of one stream of {@code reader}; the cursor is version + 1.
+     *
+     * @throws IllegalArgumentException when the reader is null, or the stream id is null or blank
+     */
     static EventSource stream(EventReader reader, String streamId) {
         return new ReaderSource(reader, ReaderSource.Kind.STREAM, StreamName.requireStreamId(streamId));
     }

@@ -33,6 +33,9 @@ final class ReaderSource implements EventSource {
 
     @Override
     public long cursorOf(RecordedEvent event) {
+        if (event == null) {
+            throw new IllegalArgumentException("event must not be null");
+        }
         return kind == Kind.STREAM ? event.version() + 1 : event.position();
     }
 

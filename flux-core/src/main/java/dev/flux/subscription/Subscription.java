@@ -260,6 +260,7 @@ public final class Subscription {
      * As {@link #stop()}, waiting at most {@code timeout}.
      *
      * @return whether the subscription had stopped when this returned
+     * @throws IllegalArgumentException when the timeout is null, zero or negative
      */
     public boolean stop(Duration timeout) {
         requirePositive(timeout, "timeout");
@@ -311,8 +312,12 @@ public final class Subscription {
      * to let a read model catch up with a save before answering a query.
      *
      * @return whether it got there within {@code timeout}; false also when it stopped first
+     * @throws IllegalArgumentException when the cursor is negative or the timeout is null, zero or negative
      */
     public boolean awaitPosition(long cursor, Duration timeout) throws InterruptedException {
+        if (cursor < 0) {
+            throw new IllegalArgumentException("cursor must be >= 0 (0 is before the first event), was " + cursor);
+        }
         requirePositive(timeout, "timeout");
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (progress) {

@@ -10,6 +10,8 @@ import dev.flux.RecordedEvent;
 import dev.flux.Repository;
 import dev.flux.bus.Bus;
 import dev.flux.serialization.EventDecodingException;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.JacksonEventSerializer;
 import dev.flux.test.OneEventPerReadStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -18,6 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -80,6 +83,39 @@ class RepositoryTest {
         private void handleCashDeposit(Deposit e) {     // named after the subclass, taking its superclass
             total += e.amount;
         }
+    }
+
+    public interface Movement {
+        long amount();
+    }
+
+    public abstract static class Transfer {
+        public long amount;
+    }
+
+    /** A handler taking an interface, beside a good one. */
+    public static class Ledger extends Aggregate {
+        private long total;
+
+        private void handleAccountCredited(AccountCredited e) {
+            total += e.amount();
+        }
+
+        private void handleMovement(Movement e) {
+            total += e.amount();
+        }
+    }
+
+    public static class Base extends Aggregate {
+        private long total;
+
+        void handleTransfer(Transfer e) {
+            total += e.amount;
+        }
+    }
+
+    /** Inherits a handler taking an abstract class. */
+    public static class Derived extends Base {
     }
 
     private final InMemoryEventStore store = new InMemoryEventStore();
@@ -287,6 +323,43 @@ class RepositoryTest {
         assertEquals("acct-1", custom.streamId("1"));
         assertEquals(0, store.streamVersion("acct-1"));
         assertThrows(IllegalArgumentException.class, () -> Repository.builder(Account.class, store).category("a-b"));
+    }
+
+    @Test
+    void aHandlerTakingAnInterfaceIsRefusedNamingTheAggregateTheHandlerAndWhy() {
+        EventTypes shared = new EventTypes();
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Repository.builder(
+                Ledger.class, store).serializer(new JacksonEventSerializer(shared)).build());
+
+        String message = refused.getMessage();
+        assertTrue(message.contains(Ledger.class.getName()) && message.contains("handleMovement(Movement)")
+                && message.contains("an interface, " + Movement.class.getName())
+                && message.contains("must take a concrete event class"), message);
+        assertEquals(Set.of(), shared.names(), "no handler's class is registered when one is refused");
+    }
+
+    @Test
+    void anInheritedHandlerTakingAnAbstractClassIsRefusedNamingWhereItIsDeclared() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> Repository.of(Derived.class, store));
+
+        String message = refused.getMessage();
+        assertTrue(message.contains(Derived.class.getName()) && message.contains("handleTransfer(Transfer)")
+                && message.contains("declared on " + Base.class.getName())
+                && message.contains("an abstract class, " + Transfer.class.getName()), message);
+    }
+
+    @Test
+    void aHandlerWhoseEventNameIsTakenInASharedSerializerIsNamedInTheRefusal() {
+        EventTypes shared = new EventTypes().register("AccountCredited", Deposit.class);
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Repository.builder(
+                Account.class, store).serializer(new JacksonEventSerializer(shared)).build());
+
+        String message = refused.getMessage();
+        assertTrue(message.contains("handler handleAccountCredited(AccountCredited) of " + Account.class.getName() + " takes")
+                && message.contains("already registered for " + Deposit.class.getName()), message);
     }
 
     @Test

@@ -53,29 +53,44 @@ public final class AggregateFixture<A extends Aggregate> {
         this.id = id;
     }
 
-    /** A fixture for {@code aggregateClass}, with the default serializer and the id {@code "test"}. */
+    /**
+     * A fixture for {@code aggregateClass}, with the default serializer and the id {@code "test"}.
+     *
+     * @throws IllegalArgumentException when the class is null or a {@link Repository} refuses it
+     */
     public static <A extends Aggregate> AggregateFixture<A> of(Class<A> aggregateClass) {
         return new AggregateFixture<>(aggregateClass, new JacksonEventSerializer(new EventTypes()), "test");
     }
 
-    /** A fixture for {@code aggregateClass} with the application's serializer (its upcasters, its mapper). */
+    /**
+     * A fixture for {@code aggregateClass} with the application's serializer (its upcasters, its mapper).
+     *
+     * @throws IllegalArgumentException when either is null or a {@link Repository} refuses the class
+     */
     public static <A extends Aggregate> AggregateFixture<A> of(Class<A> aggregateClass, EventSerializer serializer) {
         return new AggregateFixture<>(aggregateClass, serializer, "test");
     }
 
-    /** Past events of the aggregate, in order; none means a new aggregate. */
+    /**
+     * Past events of the aggregate, in order; none means a new aggregate.
+     *
+     * @throws IllegalArgumentException when the array or an event in it is null; none is added then
+     */
     public AggregateFixture<A> given(Object... events) {
-        for (Object event : events) {
-            if (event == null) {
-                throw new IllegalArgumentException("given events must not be null");
-            }
-            given.add(event);
-        }
+        requireNoNull(events, "given events");
+        given.addAll(List.of(events));
         return this;
     }
 
-    /** Replays the given events, runs {@code command} on the aggregate and saves what it applied. */
+    /**
+     * Replays the given events, runs {@code command} on the aggregate and saves what it applied.
+     *
+     * @throws IllegalArgumentException when the command is null
+     */
     public Outcome<A> when(Consumer<? super A> command) {
+        if (command == null) {
+            throw new IllegalArgumentException("command must not be null");
+        }
         OneStreamStore store = (OneStreamStore) repository.store();
         store.reset();
         String streamId = repository.streamId(id);
@@ -100,6 +115,18 @@ public final class AggregateFixture<A extends Aggregate> {
         }
         assertEventsEqual(applied, saved, "the events as applied and as read back after saving");
         return new Outcome<>(this, aggregate, saved, null);
+    }
+
+    /** Refuses a null array or element, naming the element's index. */
+    private static void requireNoNull(Object[] events, String what) {
+        if (events == null) {
+            throw new IllegalArgumentException(what + " must not be null");
+        }
+        for (int i = 0; i < events.length; i++) {
+            if (events[i] == null) {
+                throw new IllegalArgumentException(what + "[" + i + "] must not be null");
+            }
+        }
     }
 
     private void assertEventsEqual(List<?> expected, List<?> actual, String what) {
@@ -141,8 +168,13 @@ public final class AggregateFixture<A extends Aggregate> {
             this.thrown = thrown;
         }
 
-        /** Fails unless the command applied exactly these events, in this order. */
+        /**
+         * Fails unless the command applied exactly these events, in this order.
+         *
+         * @throws IllegalArgumentException when the array or an event in it is null
+         */
         public Outcome<A> expectEvents(Object... expected) {
+            requireNoNull(expected, "expected events");
             requireNoException();
             fixture.assertEventsEqual(List.of(expected), events, "the events the command applied");
             return this;
@@ -153,16 +185,30 @@ public final class AggregateFixture<A extends Aggregate> {
             return expectEvents();
         }
 
-        /** Fails unless the command threw {@code type}; returns the exception for further checks. */
+        /**
+         * Fails unless the command threw {@code type}; returns the exception for further checks.
+         *
+         * @throws IllegalArgumentException when the type is null
+         */
         public <X extends Throwable> X expectException(Class<X> type) {
+            if (type == null) {
+                throw new IllegalArgumentException("type of the expected exception must not be null");
+            }
             if (thrown == null) {
                 fail("expected " + type.getName() + " but the command applied " + events);
             }
             return assertInstanceOf(type, thrown, "the command threw another exception than expected");
         }
 
-        /** Runs {@code check} on the aggregate after the command (its state, its version). */
+        /**
+         * Runs {@code check} on the aggregate after the command (its state, its version).
+         *
+         * @throws IllegalArgumentException when the check is null
+         */
         public Outcome<A> expectState(Consumer<? super A> check) {
+            if (check == null) {
+                throw new IllegalArgumentException("check must not be null");
+            }
             requireNoException();
             check.accept(aggregate);
             return this;
