@@ -52,9 +52,15 @@ import java.util.function.UnaryOperator;
  * {@code {"error": ..., "message": ...}} naming the problem; never a stack trace. Held long polls do
  * not hold threads: they wait in a list and are answered when the store signals an append (and, for
  * stores shared with other processes, when a periodic check finds new events) or when their wait ends.
- * Each answer is written on a thread of its own (threads are made as needed and end when idle), so a
- * consumer that stops reading its socket delays only its own answer. Close the handler to answer held
- * requests at once and stop its timer.
+ * Each answer to a held poll is written on a thread of its own (threads are made as needed and end when
+ * idle), so a consumer that stops reading its socket delays only its own answer. Close the handler to
+ * answer held requests at once and stop its timer.
+ *
+ * <p>Each answer is built whole in memory, then written. In a server on a {@link RequestTimeout} (as a
+ * {@link FeedServer} is), a guarded context's answer that stops going out for the answer limit (its
+ * consumer stopped reading) is dropped mid-way, its connection closed and its thread, a request thread
+ * or one of those above, freed; without one, a consumer that stops reading holds the thread writing
+ * its answer until TCP gives up.
  *
  * <p>An event's {@code data} is served as stored: numbers keep every digit (a decimal is never
  * passed through a {@code double}).

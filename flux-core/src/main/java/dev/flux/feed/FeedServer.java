@@ -28,7 +28,9 @@ import java.util.function.UnaryOperator;
  * {@link #uri()} reports. Requests are answered by a small fixed pool of threads; held long polls
  * take no thread, so many waiting consumers do not exhaust it. A request that has not come in whole
  * within {@link Builder#requestTimeout} is dropped, so clients that send part of a request and stall
- * hold a thread no longer than that. Loading this class sets the system
+ * hold a thread no longer than that; an answer that stops going out for {@link Builder#answerTimeout}
+ * (its consumer stopped reading) is dropped too, so consumers that ask for big pages and hang hold a
+ * thread no longer than that either. Loading this class sets the system
  * property {@code sun.net.httpserver.nodelay=true} unless it is set already, since without it every
  * response of the JDK's server waits ~40 ms; it takes effect only if no {@code HttpServer} was
  * created in the JVM before (set it yourself at start-up when you mount a {@link FeedHandler} in a
@@ -60,7 +62,7 @@ public final class FeedServer implements AutoCloseable {
             handler.close();
             throw new FluxException("cannot start the feed on " + builder.host + ":" + builder.port + ": " + e.getMessage(), e);
         }
-        this.requests = new RequestTimeout("flux-feed", builder.threads, builder.requestTimeout);
+        this.requests = new RequestTimeout("flux-feed", builder.threads, builder.requestTimeout, builder.answerTimeout);
         server.setExecutor(requests);
         requests.guard(server.createContext(builder.path, handler));
         if (!builder.path.equals("/")) {
@@ -120,6 +122,7 @@ public final class FeedServer implements AutoCloseable {
         private Duration recheck = Duration.ofMillis(250);
         private int threads = 4;
         private Duration requestTimeout = Duration.ofSeconds(10);
+        private Duration answerTimeout = Duration.ofSeconds(10);
         private int backlog = 128;
         private UnaryOperator<RecordedEvent> upcast = UnaryOperator.identity();
         private String publicBase;
@@ -213,11 +216,11 @@ public final class FeedServer implements AutoCloseable {
          * connection closed, unanswered), so a client that sends part of a request and stalls (a consumer
          * that crashed mid-request behind a half-open connection, or a hostile one) holds a thread no
          * longer than that. A feed request has no body; one that brings more than 64 KiB is refused (413).
-         * Once a request is in, nothing is limited: a long poll is held up to {@link #maxWait}, and answers
-         * are written however long the consumer takes to read them. It applies to this server alone,
-         * unlike the JDK's {@code sun.net.httpserver.maxReqTime}, which is read once and applies to every
-         * server in the JVM. A {@link #handler()} mounted in a server of your own gets the limit when that
-         * server runs on a {@link RequestTimeout} too.
+         * Once a request is in, this limit is over: a long poll is held up to {@link #maxWait}, and its
+         * answer, like every other, is written under {@link #answerTimeout}. It applies to this server
+         * alone, unlike the JDK's {@code sun.net.httpserver.maxReqTime}, which is read once and applies to
+         * every server in the JVM. A {@link #handler()} mounted in a server of your own gets the limit when
+         * that server runs on a {@link RequestTimeout} too.
          *
          * @throws IllegalArgumentException unless it is positive
          */
@@ -226,6 +229,28 @@ public final class FeedServer implements AutoCloseable {
                 throw new IllegalArgumentException("requestTimeout must be positive, was " + requestTimeout);
             }
             this.requestTimeout = requestTimeout;
+            return this;
+        }
+
+        /**
+         * How long an answer may go without progress; default 10 s. Each write of an answer to its socket
+         * (the headers, each 64 KiB of the body) must be done within it; one that is not, because the
+         * consumer stopped reading (a hung process behind a half-open connection, or a hostile client
+         * that asked for a big page) and the socket's buffers are full, is dropped: the connection is
+         * closed mid-answer, and the thread goes back to serving others. It bounds a stall, not the whole
+         * answer: a consumer that reads slowly but steadily, at least 64 KiB per {@code answerTimeout},
+         * gets a page of any size, however long that takes (and so does a hostile one that trickles its
+         * reads, holding the thread as long). Only the writes are limited: never a store read, nor a long
+         * poll's wait. {@link HttpEventSource} itself gives up on an answer that has not come in full
+         * within its wait plus 10 s.
+         *
+         * @throws IllegalArgumentException unless it is positive
+         */
+        public Builder answerTimeout(Duration answerTimeout) {
+            if (answerTimeout == null || answerTimeout.isNegative() || answerTimeout.isZero()) {
+                throw new IllegalArgumentException("answerTimeout must be positive, was " + answerTimeout);
+            }
+            this.answerTimeout = answerTimeout;
             return this;
         }
 
@@ -265,7 +290,10 @@ public final class FeedServer implements AutoCloseable {
             return this;
         }
 
-        /** A handler with these options (host, port, threads and request timeout aside) to mount in a server of your own. */
+        /**
+         * A handler with these options (host, port, threads and the request and answer timeouts aside) to
+         * mount in a server of your own; run that server on a {@link RequestTimeout} for the timeouts.
+         */
         public FeedHandler handler() {
             return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis(), upcast,
                     publicBase);

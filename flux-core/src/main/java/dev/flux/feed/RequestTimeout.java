@@ -1,14 +1,22 @@
 package dev.flux.feed;
 
 import com.sun.net.httpserver.Filter;
+import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpPrincipal;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsExchange;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -18,13 +26,15 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /**
  * The threads of a JDK {@link HttpServer} ({@code server.setExecutor(requests)}) that drop a request
- * which has not come in whole within a time limit: a client that sends part of a request and stalls
- * holds a thread only that long, so a few of them cannot take every thread. A {@link FeedServer} runs
- * on one ({@link FeedServer.Builder#requestTimeout}); use one for a server of your own, with a
- * {@link FeedHandler} mounted in it or not:
+ * which has not come in whole within a time limit, and an answer that stops going out for as long: a
+ * client that sends part of a request and stalls, or stops reading its answer, holds a thread only
+ * that long, so a few of them cannot take every thread. A {@link FeedServer} runs on one
+ * ({@link FeedServer.Builder#requestTimeout}, {@link FeedServer.Builder#answerTimeout}); use one for a
+ * server of your own, with a {@link FeedHandler} mounted in it or not:
  *
  * <pre>{@code
  * RequestTimeout requests = new RequestTimeout("api", 8, Duration.ofSeconds(10));
@@ -46,13 +56,26 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>{@link #guard} puts a filter on a context that reads the request's body into memory before the
  * context's handler runs, which then reads it from there: otherwise the handler, or the JDK after the
  * answer, would read it on a thread no longer guarded. A body over {@value #MAX_BODY_BYTES} bytes is
- * refused with 413 and a JSON error, as the feed's other errors are shaped. Then the deadline is
- * disarmed, so handlers, the answers they write and the long polls they hold are never interrupted.
- * Only the guarded contexts disarm it: a request to a context without the filter is dropped when its
- * time is up, whatever it is doing.
+ * refused with 413 and a JSON error, as the feed's other errors are shaped. Then the request's deadline
+ * is disarmed: the handler, and a long poll it holds, are never interrupted. Only the guarded contexts
+ * disarm it: a request to a context without the filter is dropped when its time is up, whatever it is
+ * doing.
  *
- * <p>Thread-safety: each exchange's {@link Deadline} is guarded by its own monitor, which the exchange's
- * thread and the timer's take.
+ * <p>The answers of a guarded context are limited as they are written, and only then. Each write to the
+ * socket (the headers, each 64 KiB of the body, the end of the body) must be done within the answer
+ * limit, on whatever thread writes it: one that is not, because the client stopped reading and the
+ * socket's buffers are full, is ended by interrupting that thread, which closes the connection; the
+ * write throws an {@link InterruptedIOException} and the interrupt is cleared before it returns, so it
+ * never reaches what the thread does next (a store read, say). The limit bounds a stall, not the whole
+ * answer: a client that reads slowly but steadily, at least 64 KiB per limit, gets an answer of any
+ * size however long it takes (and a client that trickles its reads on purpose holds the thread as
+ * long). The JDK's own {@code sun.net.httpserver.maxRspTime} bounds whole answers instead, the wait of
+ * a held long poll included, for every server in the JVM. On an {@code HttpsServer}, and in a context
+ * with an {@link com.sun.net.httpserver.Authenticator}, the handler gets the JDK's own exchange, so
+ * there the headers are written without the limit; the body still has it.
+ *
+ * <p>Thread-safety: each deadline (a request's, or one write's) is guarded by its own monitor, which the
+ * thread it may interrupt and the timer's take.
  */
 public final class RequestTimeout implements Executor, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(RequestTimeout.class.getName());
@@ -60,9 +83,15 @@ public final class RequestTimeout implements Executor, AutoCloseable {
     public static final int MAX_BODY_BYTES = 64 * 1024;
     /** How long {@link #close()} waits for the exchanges under way. */
     private static final long CLOSE_GRACE_SECONDS = 5;
+    /** The most of an answer's body written under one deadline. */
+    private static final int ANSWER_STEP_BYTES = 64 * 1024;
 
     private final Duration limit;
     private final long limitNanos;
+    private final Duration answerLimit;
+    private final long answerLimitNanos;
+    private final Supplier<String> requestStalled;
+    private final Supplier<String> answerStalled;
     private final ExecutorService threads;
     private final ScheduledThreadPoolExecutor timer;
     /** The deadline of the exchange the current thread runs, set only on this executor's threads. */
@@ -70,20 +99,39 @@ public final class RequestTimeout implements Executor, AutoCloseable {
     private final Filter arrival = new Arrival();
 
     /**
+     * Starts the threads (daemons, named after {@code name}), with one limit for requests and answers.
+     *
+     * @param name        what the threads are called after, e.g. {@code "flux-feed"}
+     * @param threadCount how many requests are handled at once; at least 1
+     * @param limit       how long a request may take to come in whole, and each write of an answer to go
+     *                    out; positive
+     * @throws IllegalArgumentException when an argument is null or out of range
+     */
+    public RequestTimeout(String name, int threadCount, Duration limit) {
+        this(name, threadCount, limit, limit);
+    }
+
+    /**
      * Starts the threads (daemons, named after {@code name}).
      *
      * @param name        what the threads are called after, e.g. {@code "flux-feed"}
      * @param threadCount how many requests are handled at once; at least 1
      * @param limit       how long a request may take to come in whole; positive
+     * @param answerLimit how long each write of an answer (its headers, 64 KiB of its body, its end) may
+     *                    take to go out; positive
      * @throws IllegalArgumentException when an argument is null or out of range
      */
-    public RequestTimeout(String name, int threadCount, Duration limit) {
-        if (name == null || threadCount < 1 || limit == null || limit.isNegative() || limit.isZero()) {
-            throw new IllegalArgumentException("RequestTimeout needs a name, at least 1 thread and a positive limit, was "
-                    + name + ", " + threadCount + ", " + limit);
+    public RequestTimeout(String name, int threadCount, Duration limit, Duration answerLimit) {
+        if (name == null || threadCount < 1 || !isPositive(limit) || !isPositive(answerLimit)) {
+            throw new IllegalArgumentException("RequestTimeout needs a name, at least 1 thread and positive limits, was "
+                    + name + ", " + threadCount + ", " + limit + ", " + answerLimit);
         }
         this.limit = limit;
         this.limitNanos = saturatedNanos(limit);
+        this.answerLimit = answerLimit;
+        this.answerLimitNanos = saturatedNanos(answerLimit);
+        this.requestStalled = () -> "a request did not come in whole within " + limit + ": dropping it";
+        this.answerStalled = () -> "an answer did not go out within " + answerLimit + ": dropping it";
         this.threads = Executors.newFixedThreadPool(threadCount, named(name + "-"));
         this.timer = new ScheduledThreadPoolExecutor(1, named(name + "-request-timeout-"));
         timer.setRemoveOnCancelPolicy(true);
@@ -91,7 +139,7 @@ public final class RequestTimeout implements Executor, AutoCloseable {
 
     /**
      * Lets the handler of {@code context} run only once the request is in whole, body too, within the
-     * time limit.
+     * time limit, and drops its answers when a write of theirs does not go out within the answer limit.
      *
      * @return the context
      */
@@ -104,7 +152,7 @@ public final class RequestTimeout implements Executor, AutoCloseable {
     @Override
     public void execute(Runnable exchange) {
         threads.execute(() -> {
-            Deadline deadline = new Deadline(Thread.currentThread());
+            Deadline deadline = new Deadline(Thread.currentThread(), requestStalled);
             current.set(deadline);
             ScheduledFuture<?> alarm = null;
             try {
@@ -125,8 +173,9 @@ public final class RequestTimeout implements Executor, AutoCloseable {
     }
 
     /**
-     * Waits up to 5 s for the exchanges under way (and still guards their requests meanwhile), then stops
-     * the timer; call it after stopping the server, which closes the connections of stalled requests.
+     * Waits up to 5 s for the exchanges under way (and still guards their requests and answers
+     * meanwhile), then stops the timer, after which an answer still being written is dropped; call it
+     * after stopping the server, which closes the connections of stalled requests.
      */
     @Override
     public void close() {
@@ -138,6 +187,42 @@ public final class RequestTimeout implements Executor, AutoCloseable {
         } finally {
             timer.shutdownNow();
         }
+    }
+
+    /**
+     * Runs one write of an answer on the calling thread, which the timer interrupts if it has not ended
+     * within the answer limit; the interrupt is cleared before this returns.
+     */
+    private void send(Write write) throws IOException {
+        Deadline deadline = new Deadline(Thread.currentThread(), answerStalled);
+        ScheduledFuture<?> alarm;
+        try {
+            alarm = timer.schedule(deadline::expire, answerLimitNanos, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException closed) {
+            throw new IOException("the server is closing: the answer is dropped");
+        }
+        IOException failed = null;
+        boolean expired;
+        try {
+            write.run();
+        } catch (IOException e) {
+            failed = e;
+        } finally {
+            alarm.cancel(false);
+            expired = deadline.end();
+        }
+        if (failed != null && expired) {
+            InterruptedIOException dropped = new InterruptedIOException("the answer did not go out within " + answerLimit
+                    + " (the client stopped reading): the connection is closed");
+            dropped.initCause(failed);
+            throw dropped;
+        } else if (failed != null) {
+            throw failed;
+        }
+    }
+
+    private static boolean isPositive(Duration duration) {
+        return duration != null && !duration.isNegative() && !duration.isZero();
     }
 
     private static long saturatedNanos(Duration duration) {
@@ -157,21 +242,26 @@ public final class RequestTimeout implements Executor, AutoCloseable {
         };
     }
 
-    /** One exchange's time limit: the timer interrupts the exchange's thread unless the request came in whole first. */
-    private final class Deadline {
+    /**
+     * A time limit on what a thread does (an exchange's request coming in, or one write of an answer):
+     * the timer interrupts the thread unless the deadline was disarmed or ended first.
+     */
+    private static final class Deadline {
         private final Thread thread;
+        private final Supplier<String> stalled;
         private boolean open = true;
         private boolean expired;
 
-        Deadline(Thread thread) {
+        Deadline(Thread thread, Supplier<String> stalled) {
             this.thread = thread;
+            this.stalled = stalled;
         }
 
         synchronized void expire() {
             if (open) {
                 open = false;
                 expired = true;
-                LOG.log(System.Logger.Level.DEBUG, () -> "a request did not come in whole within " + limit + ": dropping it");
+                LOG.log(System.Logger.Level.DEBUG, stalled);
                 thread.interrupt();
             }
         }
@@ -183,11 +273,59 @@ public final class RequestTimeout implements Executor, AutoCloseable {
             return inTime;
         }
 
-        /** On the exchange's thread, as it ends: clears the interrupt this deadline sent, before the thread's next exchange. */
-        synchronized void end() {
+        /**
+         * On the deadline's thread, once what it limits is over: clears the interrupt this deadline sent,
+         * before the thread does anything else. Returns whether it had sent one.
+         */
+        synchronized boolean end() {
             open = false;
             if (expired) {
                 Thread.interrupted();
+            }
+            return expired;
+        }
+    }
+
+    private interface Write {
+        void run() throws IOException;
+    }
+
+    /** An answer's body stream that {@link #send sends} each write, at most 64 KiB of it at a time, within the answer limit. */
+    private final class TimedAnswer extends OutputStream {
+        private final OutputStream out;
+        /** Only the thread answering touches it; a held answer moves to another thread through an executor. */
+        private boolean closed;
+
+        TimedAnswer(OutputStream out) {
+            this.out = out;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            send(() -> out.write(b));
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            Objects.checkFromIndexSize(off, len, b.length);
+            for (int at = off, end = off + len, step; at < end; at += step) {
+                int from = at;
+                step = Math.min(ANSWER_STEP_BYTES, end - at);
+                int length = step;
+                send(() -> out.write(b, from, length));
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            send(out::flush);
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!closed) {
+                closed = true;
+                send(out::close);
             }
         }
     }
@@ -206,13 +344,111 @@ public final class RequestTimeout implements Executor, AutoCloseable {
             if (deadline != null && !deadline.received()) {
                 throw new InterruptedIOException("the request did not come in whole within " + limit);
             }
-            exchange.setStreams(new ByteArrayInputStream(body), null);
-            chain.doFilter(exchange);
+            exchange.setStreams(new ByteArrayInputStream(body), new TimedAnswer(exchange.getResponseBody()));
+            // A handler over HTTPS needs an HttpsExchange, and the JDK's authentication filter, which runs
+            // after this one, casts the exchange to the JDK's own class.
+            boolean jdkExchange = exchange instanceof HttpsExchange || exchange.getHttpContext().getAuthenticator() != null;
+            chain.doFilter(jdkExchange ? exchange : new TimedExchange(exchange));
         }
 
         @Override
         public String description() {
-            return "lets a request through once it is in whole, within " + limit;
+            return "lets a request through once it is in whole, within " + limit + ", and drops an answer that stalls for "
+                    + answerLimit;
+        }
+    }
+
+    /** The exchange as a guarded handler sees it: its headers are {@link #send sent} within the answer limit. */
+    private final class TimedExchange extends HttpExchange {
+        private final HttpExchange exchange;
+
+        TimedExchange(HttpExchange exchange) {
+            this.exchange = exchange;
+        }
+
+        @Override
+        public void sendResponseHeaders(int status, long length) throws IOException {
+            send(() -> exchange.sendResponseHeaders(status, length));
+        }
+
+        @Override
+        public void close() {
+            exchange.close();
+        }
+
+        @Override
+        public Headers getRequestHeaders() {
+            return exchange.getRequestHeaders();
+        }
+
+        @Override
+        public Headers getResponseHeaders() {
+            return exchange.getResponseHeaders();
+        }
+
+        @Override
+        public URI getRequestURI() {
+            return exchange.getRequestURI();
+        }
+
+        @Override
+        public String getRequestMethod() {
+            return exchange.getRequestMethod();
+        }
+
+        @Override
+        public HttpContext getHttpContext() {
+            return exchange.getHttpContext();
+        }
+
+        @Override
+        public InputStream getRequestBody() {
+            return exchange.getRequestBody();
+        }
+
+        @Override
+        public OutputStream getResponseBody() {
+            return exchange.getResponseBody();
+        }
+
+        @Override
+        public InetSocketAddress getRemoteAddress() {
+            return exchange.getRemoteAddress();
+        }
+
+        @Override
+        public int getResponseCode() {
+            return exchange.getResponseCode();
+        }
+
+        @Override
+        public InetSocketAddress getLocalAddress() {
+            return exchange.getLocalAddress();
+        }
+
+        @Override
+        public String getProtocol() {
+            return exchange.getProtocol();
+        }
+
+        @Override
+        public Object getAttribute(String name) {
+            return exchange.getAttribute(name);
+        }
+
+        @Override
+        public void setAttribute(String name, Object value) {
+            exchange.setAttribute(name, value);
+        }
+
+        @Override
+        public void setStreams(InputStream in, OutputStream out) {
+            exchange.setStreams(in, out);
+        }
+
+        @Override
+        public HttpPrincipal getPrincipal() {
+            return exchange.getPrincipal();
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.flux.memory;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.BasicAuthenticator;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
@@ -23,7 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.function.Executable;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.math.BigDecimal;
 import java.net.InetSocketAddress;
@@ -40,6 +43,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -49,6 +53,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -595,12 +601,7 @@ class FeedServerTest {
                     .getBytes(StandardCharsets.US_ASCII));
             request.flush();
             Thread.sleep(500);      // its poll is now held, to be answered by the append below
-            byte[] big = ("{\"pad\":\"" + "x".repeat(40_000) + "\"}").getBytes(StandardCharsets.UTF_8);
-            List<EventData> events = new ArrayList<>();
-            for (int i = 0; i < 300; i++) {
-                events.add(EventData.of("Padded", big, Map.of()));
-            }
-            store.append("Pad-1", ExpectedVersion.NO_STREAM, events);   // its answer (12 MB) now fills the socket
+            appendPadded(300);      // its answer (12 MB) now fills the socket
 
             long started = System.nanoTime();
             HttpResponse<String> timedOut = http.sendAsync(HttpRequest.newBuilder(URI.create(feed.uri() + "?after=300&wait=1"))
@@ -614,6 +615,189 @@ class FeedServerTest {
             assertEquals(301, answer.get("events").get(0).get("position").asLong());
             assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(10));
         }
+    }
+
+    @Test
+    void aConsumerThatStopsReadingABigPageIsDroppedAtTheAnswerTimeoutAndItsThreadServesOthersUninterrupted() throws Exception {
+        appendPadded(150);      // a page of them with data is 6 MB, more than the sockets' buffers hold
+        StoreWatchingReader reader = new StoreWatchingReader(store);
+        Duration timeout = Duration.ofSeconds(1);
+        FeedServer feed = feed(FeedServer.builder(reader).threads(1).answerTimeout(timeout));
+        try (Socket stalled = ask(feed.port(), "/events?after=0&limit=1000&include=data", 4096)) {
+            assertTrue(reader.pageRead.await(10, TimeUnit.SECONDS), "the feed never read the page");
+            // The one thread now writes the page until the socket is full, then waits.
+
+            HttpResponse<String> head = http.send(HttpRequest.newBuilder(URI.create(feed.uri() + "/head"))
+                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            Duration waited = elapsed(reader.pageReadNanos);
+            JsonNode page = getJson(URI.create(feed.uri() + "?after=149"));
+
+            assertEquals(200, head.statusCode(), head.body());
+            assertEquals(150, JSON.readTree(head.body()).get("position").asLong());
+            assertEquals(150, page.get("events").get(0).get("position").asLong());
+            assertTrue(waited.compareTo(timeout) >= 0, "answered " + waited.toMillis() + " ms after the stalled page was"
+                    + " read, before its answer could have been dropped");     // exact: the read comes before the write
+            stalled.setSoTimeout(10_000);
+            RawAnswer cut = readAnswer(stalled.getInputStream(), Duration.ZERO);
+            assertTrue(cut.head().startsWith("HTTP/1.1 200"), cut.head());
+            assertTrue(cut.body().length < cut.contentLength(), "the server closes the connection mid-answer, after "
+                    + cut.body().length + " of " + cut.contentLength() + " bytes");
+        }
+        assertEquals(List.of(), reader.interruptedReads, "the thread read the store with its interrupt flag set");
+    }
+
+    @Test
+    void aConsumerThatReadsABigPageSlowlyButSteadilyGetsAllOfItThoughThatTakesLongerThanTheAnswerTimeout() throws Exception {
+        appendPadded(150);      // 6 MB with data
+        Duration timeout = Duration.ofMillis(500);
+        FeedServer feed = feed(FeedServer.builder(store).answerTimeout(timeout));
+        long asked = System.nanoTime();
+
+        RawAnswer answer;
+        try (Socket slow = ask(feed.port(), "/events?after=0&limit=1000&include=data", 16 * 1024)) {
+            slow.setSoTimeout(10_000);
+            answer = readAnswer(slow.getInputStream(), Duration.ofMillis(5));    // 16 KiB a time: 3 MB/s at most
+        }
+        Duration took = elapsed(asked);
+
+        assertTrue(answer.head().startsWith("HTTP/1.1 200"), answer.head());
+        assertEquals(answer.contentLength(), answer.body().length, "the whole answer came");
+        JsonNode page = JSON.readTree(answer.body());
+        assertEquals(150, page.get("events").size());
+        assertEquals(150, page.get("events").get(149).get("position").asLong());
+        assertTrue(took.compareTo(timeout.multipliedBy(3)) > 0, "read in " + took.toMillis() + " ms: not slowly enough"
+                + " to outlast the answer timeout while the server still had to write");
+    }
+
+    @Test
+    void aServerOfYourOwnOnARequestTimeoutDropsAnAnswerWhoseHeadersStallAndLeavesItsHandlerUninterrupted() throws Exception {
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
+        Duration timeout = Duration.ofSeconds(1);
+        RequestTimeout requests = new RequestTimeout("own-server", 1, Duration.ofSeconds(10), timeout);
+        CompletableFuture<Long> answering = new CompletableFuture<>();
+        CompletableFuture<String> dropped = new CompletableFuture<>();
+        server.setExecutor(requests);
+        requests.guard(server.createContext("/padded", exchange -> {
+            exchange.getResponseHeaders().set("X-Pad", "x".repeat(6_000_000));     // more than the sockets' buffers hold
+            answering.complete(System.nanoTime());
+            try {
+                exchange.sendResponseHeaders(200, -1);
+                dropped.complete("sent");
+            } catch (IOException e) {
+                dropped.complete(e.getClass().getSimpleName() + ": " + e.getMessage() + ", the thread "
+                        + (Thread.currentThread().isInterrupted() ? "interrupted" : "not interrupted"));
+            }
+            exchange.close();
+        }));
+        requests.guard(server.createContext("/plain", exchange -> answer(exchange, "plain")));
+        server.start();
+        toClose.add(() -> {
+            server.stop(0);
+            requests.close();
+        });
+        String base = "http://127.0.0.1:" + server.getAddress().getPort();
+        try (Socket stalled = ask(server.getAddress().getPort(), "/padded", 4096)) {
+            long writing = answering.get(10, TimeUnit.SECONDS);
+
+            HttpResponse<String> plain = http.send(HttpRequest.newBuilder(URI.create(base + "/plain"))
+                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            Duration waited = elapsed(writing);
+
+            assertEquals("plain", plain.body());
+            assertTrue(waited.compareTo(timeout) >= 0, "answered after " + waited.toMillis() + " ms, before the stalled"
+                    + " headers could have been dropped");
+            stalled.setSoTimeout(10_000);
+            byte[] cut = stalled.getInputStream().readAllBytes();
+            assertTrue(new String(cut, 0, 15, StandardCharsets.US_ASCII).startsWith("HTTP/1.1 200"));
+            assertTrue(cut.length < 6_000_000, "the server closes the connection mid-headers, after " + cut.length + " bytes");
+        }
+        assertEquals("InterruptedIOException: the answer did not go out within PT1S (the client stopped reading): the"
+                + " connection is closed, the thread not interrupted", dropped.get(10, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void aFeedBehindAnAuthenticatorInAServerOfYourOwnOnARequestTimeoutStillAuthenticates() throws Exception {
+        append("Account-1", 1);
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
+        RequestTimeout requests = new RequestTimeout("own-server", 1, Duration.ofSeconds(10));
+        FeedHandler handler = FeedHandler.of(store);
+        server.setExecutor(requests);
+        requests.guard(server.createContext("/events", handler)).setAuthenticator(new BasicAuthenticator("feed") {
+            @Override
+            public boolean checkCredentials(String user, String password) {
+                return user.equals("reader") && password.equals("secret");
+            }
+        });
+        server.start();
+        toClose.add(() -> {
+            handler.close();
+            server.stop(0);
+            requests.close();
+        });
+        URI events = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
+        String credentials = Base64.getEncoder().encodeToString("reader:secret".getBytes(StandardCharsets.UTF_8));
+
+        HttpResponse<String> refused = get(events);
+        HttpResponse<String> let = http.send(HttpRequest.newBuilder(events).header("Authorization", "Basic " + credentials)
+                .build(), HttpResponse.BodyHandlers.ofString());
+
+        assertEquals(401, refused.statusCode(), refused.body());
+        assertEquals(200, let.statusCode(), let.body());
+        assertEquals(1, JSON.readTree(let.body()).get("events").size());
+    }
+
+    /** Appends {@code count} events of 40 KB each to one stream: a page of them with data is {@code count} * 40 KB. */
+    private void appendPadded(int count) {
+        byte[] big = ("{\"pad\":\"" + "x".repeat(40_000) + "\"}").getBytes(StandardCharsets.UTF_8);
+        List<EventData> events = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            events.add(EventData.of("Padded", big, Map.of()));
+        }
+        store.append("Pad-1", ExpectedVersion.NO_STREAM, events);
+    }
+
+    /** A connection with a receive buffer of about {@code receiveBuffer} bytes that asks the loopback server on {@code port} for {@code target}. */
+    private static Socket ask(int port, String target, int receiveBuffer) throws IOException {
+        Socket socket = new Socket();
+        socket.setReceiveBufferSize(receiveBuffer);
+        socket.connect(new InetSocketAddress("127.0.0.1", port));
+        socket.getOutputStream().write(("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+        socket.getOutputStream().flush();
+        return socket;
+    }
+
+    /** An answer as read off the socket: its status line and headers, its Content-length, and as much body as came. */
+    private record RawAnswer(String head, int contentLength, byte[] body) { }
+
+    /** Reads one answer until its whole body is in or the connection ends, pausing {@code pause} after each read of up to 16 KiB. */
+    private static RawAnswer readAnswer(InputStream in, Duration pause) throws IOException, InterruptedException {
+        ByteArrayOutputStream received = new ByteArrayOutputStream();
+        byte[] buffer = new byte[16 * 1024];
+        String head = null;
+        int contentLength = -1;
+        int bodyStart = -1;
+        for (int n; (n = in.read(buffer)) >= 0; ) {
+            received.write(buffer, 0, n);
+            if (head == null) {
+                String text = received.toString(StandardCharsets.ISO_8859_1);
+                int end = text.indexOf("\r\n\r\n");
+                if (end >= 0) {
+                    head = text.substring(0, end);
+                    bodyStart = end + 4;
+                    Matcher length = Pattern.compile("(?i)\r\ncontent-length: *(\\d+)").matcher(head);
+                    assertTrue(length.find(), head);
+                    contentLength = Integer.parseInt(length.group(1));
+                }
+            }
+            if (head != null && received.size() - bodyStart >= contentLength) {
+                break;
+            }
+            Thread.sleep(pause.toMillis());
+        }
+        assertTrue(head != null, "the connection ended within the headers: " + received);
+        byte[] all = received.toByteArray();
+        return new RawAnswer(head, contentLength, Arrays.copyOfRange(all, bodyStart, all.length));
     }
 
     @Test
@@ -682,16 +866,17 @@ class FeedServerTest {
     }
 
     @Test
-    void aLongPollHeldLongerThanTheRequestTimeoutIsAnsweredNormally() throws Exception {
+    void aLongPollHeldLongerThanTheRequestAndAnswerTimeoutsIsAnsweredNormally() throws Exception {
         Duration timeout = Duration.ofMillis(500);     // well under the 2 s wait, which the check below must not reach
-        FeedServer feed = feed(FeedServer.builder(store).requestTimeout(timeout).maxWait(Duration.ofSeconds(5)));
+        FeedServer feed = feed(FeedServer.builder(store).requestTimeout(timeout).answerTimeout(timeout)
+                .maxWait(Duration.ofSeconds(5)));
         long polled = System.nanoTime();
         CompletableFuture<HttpResponse<String>> woken = http.sendAsync(
                 HttpRequest.newBuilder(URI.create(feed.uri() + "?after=0&wait=5")).build(), HttpResponse.BodyHandlers.ofString());
         CompletableFuture<HttpResponse<String>> waitedOut = http.sendAsync(
                 HttpRequest.newBuilder(URI.create(feed.uri() + "?after=1&wait=2")).build(), HttpResponse.BodyHandlers.ofString());
         Thread.sleep(timeout.toMillis() + 300);
-        assertFalse(woken.isDone() || waitedOut.isDone(), "both polls are held past the request timeout");
+        assertFalse(woken.isDone() || waitedOut.isDone(), "both polls are held past the request and answer timeouts");
 
         append("Account-1", 1);
         HttpResponse<String> answered = woken.get(10, TimeUnit.SECONDS);
@@ -721,11 +906,14 @@ class FeedServerTest {
     }
 
     @Test
-    void aRequestTimeoutThatIsNotPositiveIsRefusedNamingTheOption() {
+    void aRequestOrAnswerTimeoutThatIsNotPositiveIsRefusedNamingTheOption() {
         for (Duration bad : Arrays.asList(Duration.ZERO, Duration.ofMillis(-1), null)) {
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
                     () -> FeedServer.builder(store).requestTimeout(bad));
             assertEquals("requestTimeout must be positive, was " + bad, refused.getMessage());
+            IllegalArgumentException refusedAnswer = assertThrows(IllegalArgumentException.class,
+                    () -> FeedServer.builder(store).answerTimeout(bad));
+            assertEquals("answerTimeout must be positive, was " + bad, refusedAnswer.getMessage());
         }
     }
 
@@ -759,12 +947,15 @@ class FeedServerTest {
     }
 
     @Test
-    void aRequestTimeoutNeedsANameThreadsAndAPositiveLimit() {
-        for (Executable bad : List.<Executable>of(() -> new RequestTimeout(null, 1, Duration.ofSeconds(1)),
-                () -> new RequestTimeout("api", 0, Duration.ofSeconds(1)), () -> new RequestTimeout("api", 1, null),
-                () -> new RequestTimeout("api", 1, Duration.ZERO))) {
+    void aRequestTimeoutNeedsANameThreadsAndPositiveLimits() {
+        Duration second = Duration.ofSeconds(1);
+        for (Executable bad : List.<Executable>of(() -> new RequestTimeout(null, 1, second),
+                () -> new RequestTimeout("api", 0, second), () -> new RequestTimeout("api", 1, null),
+                () -> new RequestTimeout("api", 1, Duration.ZERO), () -> new RequestTimeout("api", 1, second, null),
+                () -> new RequestTimeout("api", 1, second, Duration.ofMillis(-1)),
+                () -> new RequestTimeout("api", 1, Duration.ZERO, second))) {
             assertTrue(assertThrows(IllegalArgumentException.class, bad).getMessage()
-                    .startsWith("RequestTimeout needs a name, at least 1 thread and a positive limit, was "));
+                    .startsWith("RequestTimeout needs a name, at least 1 thread and positive limits, was "));
         }
     }
 
@@ -954,6 +1145,54 @@ class FeedServerTest {
 
         @Override
         public Optional<RecordedEvent> readEvent(UUID eventId) {
+            return store.readEvent(eventId);
+        }
+    }
+
+    /** The store as a feed reads it, telling when a page of more than one event is read and which reads ran on an interrupted thread. */
+    private static final class StoreWatchingReader implements EventReader {
+        final CountDownLatch pageRead = new CountDownLatch(1);
+        /** When the first page was read (System.nanoTime). */
+        volatile long pageReadNanos;
+        final List<String> interruptedReads = new CopyOnWriteArrayList<>();
+        private final EventReader store;
+
+        StoreWatchingReader(EventReader store) {
+            this.store = store;
+        }
+
+        private void watch(String read) {
+            if (Thread.currentThread().isInterrupted()) {
+                interruptedReads.add(read + " on " + Thread.currentThread().getName());
+            }
+        }
+
+        @Override
+        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+            watch("readAll(" + afterPosition + ", " + maxCount + ")");
+            List<RecordedEvent> page = store.readAll(afterPosition, maxCount);
+            if (maxCount > 1 && pageRead.getCount() > 0) {
+                pageReadNanos = System.nanoTime();
+                pageRead.countDown();
+            }
+            return page;
+        }
+
+        @Override
+        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+            watch("readStream(" + streamId + ")");
+            return store.readStream(streamId, fromVersion, maxCount);
+        }
+
+        @Override
+        public long streamVersion(String streamId) {
+            watch("streamVersion(" + streamId + ")");
+            return store.streamVersion(streamId);
+        }
+
+        @Override
+        public Optional<RecordedEvent> readEvent(UUID eventId) {
+            watch("readEvent(" + eventId + ")");
             return store.readEvent(eventId);
         }
     }

@@ -36,8 +36,9 @@ import java.util.UUID;
  * host it is bound to, {@code localhost}, {@code 127.0.0.1} and {@code [::1]} when that is a loopback
  * or wildcard address, and the allowed hosts given, with any port; so that a web page whose DNS name is
  * rebound to this machine cannot read or write accounts. A request that has not come in whole within
- * the request timeout is dropped (its connection closed unanswered), so that clients which stall
- * half-way cannot hold the API's threads.
+ * the request timeout is dropped (its connection closed unanswered), and so is an answer that stops
+ * going out for as long (its client stopped reading), so that clients which stall half-way cannot hold
+ * the API's threads.
  */
 public final class CommandSide implements AutoCloseable {
     /** How long a request may take to come in whole, headers and body, unless told otherwise. */
@@ -54,7 +55,8 @@ public final class CommandSide implements AutoCloseable {
 
     /**
      * @param requestTimeout how long a request may take to come in whole, headers and body, counted from
-     *                       its first bytes; positive. A long poll on the feed may wait longer.
+     *                       its first bytes, and each write of an answer to go out; positive. A long poll on
+     *                       the feed may wait longer.
      */
     public CommandSide(EventStore store, String host, int port, Duration requestTimeout) throws IOException {
         this(store, host, port, requestTimeout, List.of());

@@ -23,7 +23,8 @@ import java.util.concurrent.CountDownLatch;
  *   --port N                     the command side's port (default 8080; 0 picks a free one)
  *   --read-port N                the read side's port (default 8081; 0 picks a free one)
  *   --feed URL                   for --mode read: the command side's feed (default http://127.0.0.1:8080/events)
- *   --request-timeout S          drop a request that has not come in whole within S seconds (default 10)
+ *   --request-timeout S          drop a request that has not come in whole within S seconds, or an answer
+ *                                that has stopped going out for as long (default 10)
  *   --allowed-hosts A,B          names besides localhost, 127.0.0.1 and [::1] that the servers answer to
  *                                in a request's Host header, e.g. accounts.internal (any other gets 421)
  *   --demo                       open accounts, move money concurrently, show a retried conflict,
