@@ -76,8 +76,7 @@ public final class CommandSide implements AutoCloseable {
         this.requests = new RequestTimeout("command-side", 8, requestTimeout);
         this.accounts = Repository.of(Account.class, store);
         this.feed = FeedServer.builder(store).handler();
-        this.server = HttpServer.create(address, 128);
-        server.setExecutor(requests);
+        this.server = Http.listen(address, 128, requests, "command side", "--port");
         Http.serve(server, "/accounts", Http.json(this::route), hosts, requests);
         Http.serve(server, "/events", feed, hosts, requests);
         server.start();

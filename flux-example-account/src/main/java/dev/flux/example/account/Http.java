@@ -12,6 +12,8 @@ import dev.flux.feed.RequestTimeout;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.BindException;
+import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 
@@ -61,6 +63,31 @@ final class Http {
                 exchange.close();
             }
         };
+    }
+
+    /**
+     * A server bound to {@code address}, on {@code requests}' threads; when it cannot bind (the port is
+     * taken), closes {@code requests} and says which side and which option picks another port.
+     *
+     * @throws BindException naming the address and {@code option}
+     * @throws IOException   when the server cannot be made otherwise
+     */
+    static HttpServer listen(InetSocketAddress address, int backlog, RequestTimeout requests, String side, String option)
+            throws IOException {
+        try {
+            HttpServer server = HttpServer.create(address, backlog);
+            server.setExecutor(requests);
+            return server;
+        } catch (IOException e) {
+            requests.close();
+            if (e instanceof BindException) {
+                BindException named = new BindException("the " + side + " cannot listen on " + address.getHostString() + ":"
+                        + address.getPort() + ": " + e.getMessage() + "; pick another port with " + option);
+                named.initCause(e);
+                throw named;
+            }
+            throw e;
+        }
     }
 
     /**

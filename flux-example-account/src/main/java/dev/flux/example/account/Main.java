@@ -1,8 +1,11 @@
 package dev.flux.example.account;
 
 import dev.flux.EventStore;
+import dev.flux.FluxException;
 
+import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -43,6 +46,7 @@ public final class Main {
         Map<String, String> options;
         try {
             options = parse(args);
+            check(options);
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
             System.err.println("usage: [--store xodus|memory|mongo] [--data DIR] [--mongo-uri URI] [--mode both|command|read]"
@@ -50,7 +54,13 @@ public final class Main {
             System.exit(2);
             return;
         }
-        System.exit(run(options, new CountDownLatch(1)));
+        try {
+            System.exit(run(options, new CountDownLatch(1)));
+        } catch (FluxException | IOException e) {
+            // A store that cannot open, a port in use: their messages say what and where; no stack trace.
+            System.err.println("flux example: " + e.getMessage());
+            System.exit(1);
+        }
     }
 
     /** Opened when {@link #run} has closed everything, so a shutdown hook can wait for the stores to close. */
@@ -66,18 +76,13 @@ public final class Main {
     }
 
     private static int runUntilStopped(Map<String, String> options, CountDownLatch stop) throws Exception {
+        check(options);
         String mode = options.getOrDefault("--mode", "both");
-        if (!List.of("both", "command", "read").contains(mode)) {
-            throw new IllegalArgumentException("--mode must be both, command or read, was " + mode);
-        }
         boolean demo = options.containsKey("--demo");
-        if (demo && !mode.equals("both")) {
-            throw new IllegalArgumentException("--demo runs both sides: leave --mode out");
-        }
         String storeName = options.getOrDefault("--store", "xodus");
         Path data = Path.of(options.getOrDefault("--data", "data"));
-        int port = Integer.parseInt(options.getOrDefault("--port", "8080"));
-        int readPort = Integer.parseInt(options.getOrDefault("--read-port", "8081"));
+        int port = port("--port", options.getOrDefault("--port", "8080"));
+        int readPort = port("--read-port", options.getOrDefault("--read-port", "8081"));
         Duration requestTimeout = options.containsKey("--request-timeout")
                 ? seconds("--request-timeout", options.get("--request-timeout")) : CommandSide.DEFAULT_REQUEST_TIMEOUT;
         List<String> allowedHosts = options.containsKey(AllowedHosts.OPTION)
@@ -114,6 +119,60 @@ public final class Main {
                 return 0;
             }
         }
+    }
+
+    /**
+     * Checks the options' values together, before anything opens.
+     *
+     * @throws IllegalArgumentException naming the option and what it takes
+     */
+    static void check(Map<String, String> options) {
+        String mode = options.getOrDefault("--mode", "both");
+        if (!List.of("both", "command", "read").contains(mode)) {
+            throw new IllegalArgumentException("--mode must be both, command or read, was " + mode);
+        }
+        if (options.containsKey("--demo") && !mode.equals("both")) {
+            throw new IllegalArgumentException("--demo runs both sides: leave --mode out");
+        }
+        String store = options.getOrDefault("--store", "xodus");
+        if (!List.of("xodus", "memory", "mongo").contains(store)) {
+            throw new IllegalArgumentException("--store must be xodus, memory or mongo, was " + store);
+        }
+        if (store.equals("mongo") && !mode.equals("read") && options.getOrDefault("--mongo-uri", "").isBlank()) {
+            throw new IllegalArgumentException("--store mongo needs --mongo-uri, e.g. "
+                    + "mongodb://db1:27017,db2:27017,db3:27017/accounts?replicaSet=rs0");
+        }
+        for (String option : List.of("--port", "--read-port")) {
+            if (options.containsKey(option)) {
+                port(option, options.get(option));
+            }
+        }
+        if (options.containsKey("--request-timeout")) {
+            seconds("--request-timeout", options.get("--request-timeout"));
+        }
+        if (options.containsKey(AllowedHosts.OPTION)) {
+            AllowedHosts.parse(options.get(AllowedHosts.OPTION));
+        }
+        if (options.containsKey("--feed")) {
+            URI feed;
+            try {
+                feed = new URI(options.get("--feed"));
+            } catch (URISyntaxException e) {
+                throw new IllegalArgumentException("--feed must be the command side's feed URL, e.g."
+                        + " http://127.0.0.1:8080/events, was " + options.get("--feed") + ": " + e.getMessage());
+            }
+            if (!"http".equals(feed.getScheme()) && !"https".equals(feed.getScheme()) || feed.getHost() == null) {
+                throw new IllegalArgumentException("--feed must be an http(s) URL with a host, e.g."
+                        + " http://127.0.0.1:8080/events, was " + feed);
+            }
+        }
+    }
+
+    private static int port(String option, String value) {
+        if (!value.matches("[0-9]{1,5}") || Integer.parseInt(value) > 65535) {
+            throw new IllegalArgumentException(option + " must be a port from 0 to 65535 (0 picks a free one), was " + value);
+        }
+        return Integer.parseInt(value);
     }
 
     private static Duration seconds(String option, String value) {

@@ -63,8 +63,7 @@ public final class ReadSide implements AutoCloseable {
                 .onRecorded(AccountCredited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), e.amount()))
                 .onRecorded(AccountDebited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), -e.amount()))
                 .build();
-        this.server = HttpServer.create(address, 64);
-        server.setExecutor(requests);
+        this.server = Http.listen(address, 64, requests, "read side", "--read-port");
         Http.serve(server, "/balances", Http.json(exchange -> {
             Http.requireMethod(exchange, "GET");
             if (!exchange.getRequestURI().getPath().equals("/balances")) {

@@ -570,6 +570,48 @@ class AccountExampleTest {
     }
 
     @Test
+    void badOptionValuesAreRefusedBeforeAnythingOpensNamingTheOption() {
+        for (String[] args : List.of(new String[] {"--port", "abc"}, new String[] {"--read-port", "70000"},
+                new String[] {"--port", "-1"}, new String[] {"--feed", "not a url"}, new String[] {"--feed", "ftp://host/events"},
+                new String[] {"--store", "paper"})) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Main.check(Main.parse(args)));
+            assertTrue(refused.getMessage().startsWith(args[0] + " "), refused.getMessage());
+        }
+    }
+
+    @Test
+    void theLauncherSaysWhatIsWrongWithoutAStackTrace() throws Exception {
+        ProcessResult badValue = launch("--port", "abc");
+        assertEquals(2, badValue.exit(), badValue.output());
+        assertTrue(badValue.output().contains("--port must be a port from 0 to 65535") && badValue.output().contains("usage:"),
+                badValue.output());
+        assertFalse(badValue.output().contains("Exception"), badValue.output());
+
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            ProcessResult portInUse = launch("--store", "memory", "--port", String.valueOf(taken.getLocalPort()),
+                    "--read-port", "0");
+            assertEquals(1, portInUse.exit(), portInUse.output());
+            assertTrue(portInUse.output().contains("flux example: the command side cannot listen on 127.0.0.1:"
+                    + taken.getLocalPort()) && portInUse.output().contains("pick another port with --port"), portInUse.output());
+            assertFalse(portInUse.output().contains("\tat "), "no stack trace: " + portInUse.output());
+        }
+    }
+
+    private record ProcessResult(int exit, String output) {
+    }
+
+    /** Runs Main in a child JVM on this test's class path. */
+    private static ProcessResult launch(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        command.addAll(List.of(args));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the launcher ended: " + output);
+        return new ProcessResult(process.exitValue(), output);
+    }
+
+    @Test
     void theCommandLineRefusesWhatItDoesNotKnow() {
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--colour", "red"}));
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--store"}));
