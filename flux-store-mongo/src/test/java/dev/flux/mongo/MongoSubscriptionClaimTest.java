@@ -93,7 +93,8 @@ class MongoSubscriptionClaimTest {
             }
         });
         assertTrue(hung.await(10, TimeUnit.SECONDS));
-        Subscription b = start(Duration.ofMillis(600), recorded -> second.add(recorded.position()));
+        // A long lease for the second, so that a loaded machine cannot stall its renewals past it.
+        Subscription b = start(Duration.ofSeconds(30), recorded -> second.add(recorded.position()));
 
         assertTrue(b.awaitPosition(3, Duration.ofSeconds(10)), "the second takes over once the first's lease ran out");
         append(2);
