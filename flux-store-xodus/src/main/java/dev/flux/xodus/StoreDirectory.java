@@ -74,6 +74,10 @@ final class StoreDirectory {
         if (directory == null || options == null) {
             throw new IllegalArgumentException(kind + " needs a directory and options, got " + directory + ", " + options);
         }
+        if (directory.toString().isEmpty()) {
+            // Path.of(""), a setting left empty: it would open the working directory.
+            throw new IllegalArgumentException(kind + " needs a directory, got an empty path");
+        }
         Path path = directory.toAbsolutePath();
         boolean syncEachCommit = options.durableWrites() && !syncsItself;
         return new StoreDirectory(path, uninterrupted(() -> environment(path, options, syncEachCommit, kind)), kind + " in " + path);

@@ -128,7 +128,7 @@ public final class XodusEventStore implements EventStore {
      * @throws FluxException            when the directory is a file, cannot be created, read or written, is
      *                                  locked by another process, holds something else, or holds fewer events
      *                                  than it did (see the class documentation)
-     * @throws IllegalArgumentException when the directory is null
+     * @throws IllegalArgumentException when the directory is null or an empty path
      */
     public XodusEventStore(Path directory) {
         this(directory, XodusOptions.defaults());
@@ -140,7 +140,7 @@ public final class XodusEventStore implements EventStore {
      * @throws FluxException            when the directory is a file, cannot be created, read or written, is
      *                                  locked by another process, holds something else, or holds fewer events
      *                                  than it did (see the class documentation)
-     * @throws IllegalArgumentException when an argument is null
+     * @throws IllegalArgumentException when an argument is null, or the directory an empty path
      */
     public XodusEventStore(Path directory, XodusOptions options) {
         this(directory, options, LogSync::new);

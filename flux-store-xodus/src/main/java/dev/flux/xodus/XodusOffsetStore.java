@@ -40,7 +40,7 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
      *
      * @throws FluxException            when the directory is a file, cannot be created, read or written, is
      *                                  locked by another process, or holds something else
-     * @throws IllegalArgumentException when the directory is null
+     * @throws IllegalArgumentException when the directory is null or an empty path
      */
     public XodusOffsetStore(Path directory) {
         this(directory, XodusOptions.defaults());
@@ -51,7 +51,7 @@ public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
      *
      * @throws FluxException            when the directory is a file, cannot be created, read or written, is
      *                                  locked by another process, or holds something else
-     * @throws IllegalArgumentException when an argument is null
+     * @throws IllegalArgumentException when an argument is null, or the directory an empty path
      */
     public XodusOffsetStore(Path directory, XodusOptions options) {
         this.offsets = new SingleStore(directory, options, "XodusOffsetStore", OFFSETS);

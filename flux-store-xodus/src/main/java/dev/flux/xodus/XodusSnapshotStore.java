@@ -33,7 +33,7 @@ public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
      *
      * @throws FluxException            when the directory is a file, cannot be used, is locked by another
      *                                  process, or holds another kind of store
-     * @throws IllegalArgumentException when the directory is null
+     * @throws IllegalArgumentException when the directory is null or an empty path
      */
     public XodusSnapshotStore(Path directory) {
         this(directory, XodusOptions.defaults());

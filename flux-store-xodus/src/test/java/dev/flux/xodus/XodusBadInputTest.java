@@ -21,6 +21,7 @@ import java.util.UUID;
 import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
@@ -54,6 +55,16 @@ class XodusBadInputTest {
             assertTrue(refused.getMessage().contains("locked"), refused.getMessage());
             assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("account-1"), "the first store is unharmed");
         }
+    }
+
+    @Test
+    void anEmptyPathIsRefusedRatherThanOpeningTheWorkingDirectory() {
+        IllegalArgumentException events = assertThrows(IllegalArgumentException.class, () -> new XodusEventStore(Path.of("")));
+        assertThrows(IllegalArgumentException.class, () -> new XodusOffsetStore(Path.of("")));
+        assertThrows(IllegalArgumentException.class, () -> new XodusSnapshotStore(Path.of("")));
+
+        assertTrue(events.getMessage().contains("empty path"), events.getMessage());
+        assertFalse(Files.exists(Path.of("xd.lck")), "nothing was opened in the working directory");
     }
 
     @Test
