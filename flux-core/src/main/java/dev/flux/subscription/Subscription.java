@@ -93,9 +93,12 @@ public final class Subscription {
     private static final Map<OffsetStore, Set<String>> RUNNING_NAMES = new IdentityHashMap<>();
 
     /**
-     * Where a subscription is in its life. {@code STANDBY}: durable, started, and waiting for its name's
-     * claim on a shared offset store, which a subscription of that name in another process holds (see
-     * {@link OffsetStore#claim}); it takes over when that claim ends.
+     * Where a subscription is in its life. {@code STANDBY}: durable, started, and not holding its name's
+     * claim on a shared offset store (see {@link OffsetStore#claim}), so handling no events: a
+     * subscription of that name in another process holds it, or the store cannot be reached to take or
+     * renew it ({@link #lastError()} says why). It takes over once it holds the claim. A durable
+     * subscription on a store that keeps claims is {@code STANDBY} from {@link #start()} until it first
+     * holds one.
      */
     public enum State { NEW, RUNNING, PAUSED, STANDBY, STOPPED, FAILED }
 
@@ -123,6 +126,8 @@ public final class Subscription {
     private final String owner;
     private final Duration lease;
     private final long leaseNanos;
+    /** Whether the offset store keeps claims between processes: then only a claim makes it RUNNING. */
+    private final boolean sharedClaims;
 
     private final Object lifecycle = new Object();
     private final CountDownLatch finished = new CountDownLatch(1);
@@ -148,6 +153,8 @@ public final class Subscription {
     private boolean holdsClaim;
     private long claimedAt;
     private long renewAt;
+    /** Whether {@link Builder#reset} was done: once, not again each time the claim is taken back. */
+    private boolean resetDone;
 
     private Subscription(Builder builder) {
         this.source = builder.source;
@@ -171,6 +178,7 @@ public final class Subscription {
                 + UUID.randomUUID().toString().substring(0, 8);
         this.lease = builder.claimLease;
         this.leaseNanos = builder.claimLease.toNanos();
+        this.sharedClaims = builder.offsets != null && Builder.keepsClaims(builder.offsets);
         EventSerializer chosen = builder.serializer != null ? builder.serializer
                 : new JacksonEventSerializer(new EventTypes());
         EventTypes types = chosen.eventTypes();
@@ -203,7 +211,7 @@ public final class Subscription {
                 throw new IllegalStateException("subscription " + describe() + " was already started (state " + state + ")");
             }
             takeName();
-            state = pauseRequested ? State.PAUSED : State.RUNNING;
+            state = sharedClaims ? State.STANDBY : pauseRequested ? State.PAUSED : State.RUNNING;
         }
         if (executor == null) {
             Thread thread = new Thread(this::run, "flux-subscription-" + (name != null ? name : source));
@@ -224,8 +232,9 @@ public final class Subscription {
 
     /**
      * Finishes the event in hand, then waits until {@link #resume()}. {@link #state()} says
-     * {@code PAUSED} at once, while that event's handler may still be running. Calling it again does
-     * nothing.
+     * {@code PAUSED} at once, while that event's handler may still be running (a subscription in
+     * {@code STANDBY} says so until it holds its name's claim, then {@code PAUSED}); a paused subscription
+     * keeps its claim. Calling it again does nothing.
      */
     public void pause() {
         synchronized (lifecycle) {
@@ -309,7 +318,9 @@ public final class Subscription {
 
     /**
      * Waits until the subscription has handled (or passed) every event up to cursor {@code cursor}, e.g.
-     * to let a read model catch up with a save before answering a query.
+     * to let a read model catch up with a save before answering a query. A subscription in
+     * {@link State#STANDBY} handles nothing (another process does): this waits for it to take over and
+     * get there, or for the timeout.
      *
      * @return whether it got there within {@code timeout}; false also when it stopped first
      * @throws IllegalArgumentException when the cursor is negative or the timeout is null, zero or negative
@@ -386,11 +397,13 @@ public final class Subscription {
         try {
             stopListening = source.onAppend(this::wake);
             // Once per time it holds its name's claim: a subscription that loses it stands by and starts over.
-            while (claimName() && restorePosition()) {
-                restored = true;
-                readWhileClaimed();
+            while (claimName()) {
+                if (restorePosition()) {
+                    restored = true;
+                    readWhileClaimed();
+                }
                 if (offsets == null || holdsClaim) {
-                    break;
+                    break;      // stopped
                 }
                 restored = false;
             }
@@ -427,7 +440,7 @@ public final class Subscription {
         int sourceFailures = 0;
         while (!shouldStop() && keepClaim()) {
             if (pauseRequested) {
-                LockSupport.parkNanos(this, pollNanos);
+                LockSupport.parkNanos(this, untilRenewal(pollNanos));
                 continue;
             }
             List<RecordedEvent> batch;
@@ -453,8 +466,7 @@ public final class Subscription {
                 // store waits for its sync) and so used up the permit an append's wake-up left. A claim
                 // is renewed before a third of its lease has passed.
                 if (!source.waitsForEvents() && wakeUps.get() == wakeUpsBefore) {
-                    LockSupport.parkNanos(this, holdsClaim ? Math.min(pollNanos, Math.max(0, renewAt - System.nanoTime()))
-                            : pollNanos);
+                    LockSupport.parkNanos(this, untilRenewal(pollNanos));
                 }
                 continue;
             }
@@ -514,11 +526,7 @@ public final class Subscription {
                 failures = 0;
                 if (!standingBy) {
                     standingBy = true;
-                    synchronized (lifecycle) {
-                        if (state == State.RUNNING || state == State.PAUSED) {
-                            state = State.STANDBY;
-                        }
-                    }
+                    standBy();
                     LOG.log(System.Logger.Level.INFO, () -> "subscription " + describe() + " stands by: another process"
                             + " holds its name's claim on " + offsets + "; it takes over when that claim ends");
                 }
@@ -538,6 +546,20 @@ public final class Subscription {
         holdsClaim = true;
         claimedAt = at;
         renewAt = at + leaseNanos / 3;
+    }
+
+    /** Says STANDBY for a subscription that no longer holds its name's claim, unless it stopped. */
+    private void standBy() {
+        synchronized (lifecycle) {
+            if (state == State.RUNNING || state == State.PAUSED) {
+                state = State.STANDBY;
+            }
+        }
+    }
+
+    /** {@code nanos}, or less: until the claim held is due for renewal. */
+    private long untilRenewal(long nanos) {
+        return holdsClaim ? Math.min(nanos, Math.max(0, renewAt - System.nanoTime())) : nanos;
     }
 
     /**
@@ -566,8 +588,9 @@ public final class Subscription {
                     + " process (was this one paused past its lease of " + lease + "?) and stands by");
         } catch (RuntimeException e) {
             lastError = e;
-            if (now - claimedAt < leaseNanos / 3 * 2) {
-                renewAt = now + leaseNanos / 10;
+            long failedAt = System.nanoTime();  // not now: a call that failed may have taken longer than the lease
+            if (failedAt - claimedAt < leaseNanos / 3 * 2) {
+                renewAt = failedAt + leaseNanos / 10;
                 LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot renew its name's claim,"
                         + " retrying: " + e, e);
                 return true;
@@ -576,6 +599,7 @@ public final class Subscription {
                     + " for two thirds of its lease (" + lease + "), which may have run out, and stands by: " + e, e);
         }
         holdsClaim = false;
+        standBy();
         return false;
     }
 
@@ -629,15 +653,19 @@ public final class Subscription {
         }
     }
 
-    /** Sets {@link #position} from the offset store, reset and backfill; false when stopped meanwhile. */
+    /**
+     * Sets {@link #position} from the offset store, reset and backfill; false when stopped meanwhile,
+     * or when the name's claim was lost while retrying.
+     */
     private boolean restorePosition() {
         int failures = 0;
-        while (!shouldStop()) {
+        while (!shouldStop() && (offsets == null || holdsClaim)) {
             try {
                 OptionalLong stored = OptionalLong.empty();
                 if (offsets != null) {
-                    if (reset) {
+                    if (reset && !resetDone) {
                         offsets.delete(name);
+                        resetDone = true;
                     } else {
                         stored = offsets.find(name);
                     }
@@ -705,8 +733,8 @@ public final class Subscription {
                         + " at " + event.streamId() + "@" + event.version() + " (position " + event.position()
                         + ") failed, attempt " + attempt + " of " + (maxRetries + 1) + ": " + e, attempt == 1 ? e : null);
                 sleep(backoff(attempts));
-                if (shouldStop()) {
-                    return false;
+                if (shouldStop() || offsets != null && !holdsClaim) {
+                    return false;   // stopped, or the claim is lost: the event is another process's now
                 }
             }
         }
@@ -777,12 +805,18 @@ public final class Subscription {
         return Math.min(delay, maxErrorDelayNanos);
     }
 
-    /** Sleeps without throwing, cut short by {@link #stop()}. */
+    /**
+     * Sleeps without throwing, cut short by {@link #stop()}; renews the name's claim when due (a retry's
+     * back-off may outlast the lease), and returns early when that finds it lost.
+     */
     private void sleep(long nanos) {
         long deadline = System.nanoTime() + nanos;
         long left;
         while (!shouldStop() && (left = deadline - System.nanoTime()) > 0) {
-            LockSupport.parkNanos(this, left);
+            if (holdsClaim && !keepClaim()) {
+                return;
+            }
+            LockSupport.parkNanos(this, untilRenewal(left));
         }
     }
 
@@ -883,7 +917,11 @@ public final class Subscription {
             return this;
         }
 
-        /** Forget the stored offset on start and begin again as if none were stored. Needs {@link #name}. */
+        /**
+         * Forget the stored offset on start and begin again as if none were stored. Needs {@link #name}.
+         * On a store that keeps claims, the reset is done once the subscription first holds its name's
+         * claim, and not again when it takes the claim back after standing by.
+         */
         public Builder reset() {
             this.reset = true;
             return this;
@@ -1074,6 +1112,16 @@ public final class Subscription {
                         + " empty source would read back as none, and a restart would skip to the end");
             }
             return new Subscription(this);
+        }
+
+        /** Whether {@code offsets} overrides {@link OffsetStore#claim}: a store that processes share. */
+        private static boolean keepsClaims(OffsetStore offsets) {
+            try {
+                return offsets.getClass().getMethod("claim", String.class, String.class, Duration.class)
+                        .getDeclaringClass() != OffsetStore.class;
+            } catch (NoSuchMethodException e) {
+                throw new IllegalStateException("OffsetStore.claim(String, String, Duration) is missing", e);
+            }
         }
 
         private static boolean tellsZeroFromNothing(OffsetStore offsets) {

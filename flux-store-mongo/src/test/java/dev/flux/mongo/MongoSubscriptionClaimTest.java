@@ -1,9 +1,13 @@
 package dev.flux.mongo;
 
+import com.mongodb.client.model.Filters;
+import com.mongodb.client.model.Updates;
 import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.subscription.EventSource;
+import dev.flux.subscription.OffsetStore;
 import dev.flux.subscription.Subscription;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -15,10 +19,13 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -35,6 +42,7 @@ class MongoSubscriptionClaimTest {
     private TestDatabase database;
     private MongoEventStore events;
     private final List<Subscription> subscriptions = new ArrayList<>();
+    private final List<ProcessOffsets> processOffsets = new ArrayList<>();
 
     /** The server these tests run against. */
     protected MongoTestServer server() {
@@ -49,6 +57,7 @@ class MongoSubscriptionClaimTest {
 
     @AfterEach
     void close() {
+        processOffsets.forEach(ProcessOffsets::answerAgain);
         subscriptions.forEach(Subscription::stop);
         events.close();
         database.close();
@@ -126,6 +135,172 @@ class MongoSubscriptionClaimTest {
     }
 
     @Test
+    void aSubscriptionWaitingForItsFirstClaimIsNotRunning() throws Exception {
+        append(1);
+        Subscription a = start(Duration.ofSeconds(30), recorded -> { });
+        assertTrue(a.awaitPosition(1, Duration.ofSeconds(10)));
+        ProcessOffsets slow = new ProcessOffsets();
+        slow.answer = new CountDownLatch(1);    // its server is slow to answer
+
+        Subscription b = start(slow, Duration.ofSeconds(30), recorded -> { }, UnaryOperator.identity());
+        assertTrue(slow.claimWaiting.await(10, TimeUnit.SECONDS));
+
+        assertEquals(Subscription.State.STANDBY, b.state(), "it does not hold the claim: another process does");
+        slow.answer.countDown();
+        assertTrue(b.stop(Duration.ofSeconds(5)));
+        assertEquals(Subscription.State.STOPPED, b.state());
+    }
+
+    @Test
+    void aSubscriptionThatCannotRenewItsClaimStandsByBeforeAnotherTakesOver() throws Exception {
+        append(2);
+        ProcessOffsets offsets = new ProcessOffsets();
+        Subscription a = start(offsets, Duration.ofMillis(600), recorded -> { }, UnaryOperator.identity());
+        assertTrue(a.awaitPosition(2, Duration.ofSeconds(10)));
+        List<Long> second = Collections.synchronizedList(new ArrayList<>());
+        Subscription b = start(Duration.ofMillis(600), recorded -> second.add(recorded.position()));
+        await(() -> b.state() == Subscription.State.STANDBY, "the second stands by");
+
+        offsets.down = true;
+        await(() -> b.state() == Subscription.State.RUNNING, "the second takes over once the first's lease ran out");
+        append(1);
+        assertTrue(b.awaitPosition(3, Duration.ofSeconds(10)));
+
+        assertEquals(Subscription.State.STANDBY, a.state(), "the first, cut off from the store, no longer runs");
+        assertEquals(List.of(3L), second);
+    }
+
+    @Test
+    void aClaimIsKeptWhileAFailingHandlerWaitsToRetry() throws Exception {
+        append(1);
+        AtomicInteger attempts = new AtomicInteger();
+        CountDownLatch failedOnce = new CountDownLatch(1);
+        CountDownLatch handled = new CountDownLatch(1);
+        Subscription a = start(new MongoOffsetStore(database.database()), Duration.ofMillis(600), recorded -> {
+            if (attempts.incrementAndGet() <= 2) {
+                failedOnce.countDown();
+                throw new IllegalStateException("the read model is busy");
+            }
+            handled.countDown();
+        }, options -> options.errorDelay(Duration.ofMillis(800), Duration.ofMillis(800)));   // each wait outlasts the lease
+        assertTrue(failedOnce.await(10, TimeUnit.SECONDS));
+        List<Long> second = Collections.synchronizedList(new ArrayList<>());
+        Subscription b = start(Duration.ofMillis(600), recorded -> second.add(recorded.position()));
+
+        assertTrue(handled.await(10, TimeUnit.SECONDS));
+        assertTrue(a.awaitPosition(1, Duration.ofSeconds(10)));
+
+        assertEquals(List.of(), second, "the second never took over from the first, which was alive and retrying");
+        assertEquals(Subscription.State.STANDBY, b.state());
+        assertEquals(Subscription.State.RUNNING, a.state());
+    }
+
+    @Test
+    void aSubscriptionStopsRetryingAHandlerOnceItsClaimIsTaken() throws Exception {
+        append(1);
+        AtomicInteger attempts = new AtomicInteger();
+        CountDownLatch failedOnce = new CountDownLatch(1);
+        ProcessOffsets offsets = new ProcessOffsets();
+        Subscription a = start(offsets, Duration.ofMillis(600), recorded -> {
+            attempts.incrementAndGet();
+            failedOnce.countDown();
+            throw new IllegalStateException("the read model is down");
+        }, options -> options.errorDelay(Duration.ofMillis(50), Duration.ofMillis(50)).maxRetries(100_000));
+        assertTrue(failedOnce.await(10, TimeUnit.SECONDS));
+
+        takeClaimAsAnotherProcess(Duration.ofMinutes(1));
+
+        await(() -> offsets.refused.get() > 0, "the first notices its claim is taken and stands by");
+        int attemptsWhenStandingBy = attempts.get();
+        await(() -> offsets.refused.get() >= 4, "the first asks for the claim again, 50 ms apart");
+
+        assertEquals(attemptsWhenStandingBy, attempts.get(), "no attempt once standing by");
+        assertEquals(Subscription.State.STANDBY, a.state());
+        assertTrue(a.stop(Duration.ofSeconds(5)));
+        assertEquals(Subscription.State.STOPPED, a.state(), "standing by is no failure");
+        assertEquals(0, new MongoOffsetStore(database.database()).load("balances"));
+    }
+
+    @Test
+    void aSubscriptionThatRetakesItsClaimDoesNotResetAgain() throws Exception {
+        append(3);
+        List<Long> handled = Collections.synchronizedList(new ArrayList<>());
+        Subscription a = start(new MongoOffsetStore(database.database()), Duration.ofMillis(300),
+                recorded -> handled.add(recorded.position()), Subscription.Builder::reset);
+        assertTrue(a.awaitPosition(3, Duration.ofSeconds(10)));
+
+        takeClaimAsAnotherProcess(Duration.ofSeconds(1));
+        await(() -> a.state() == Subscription.State.STANDBY, "it stands by while another process holds the claim");
+        await(() -> a.state() == Subscription.State.RUNNING, "it takes the claim back once the other's lease ran out");
+        append(2);
+        assertTrue(a.awaitPosition(5, Duration.ofSeconds(10)));
+
+        assertEquals(positions(1, 5), handled, "reset applies once, when the subscription starts");
+    }
+
+    @Test
+    void aResetCutOffByAnOutageLeavesTheOffsetOfTheProcessThatTookOver() throws Exception {
+        append(3);
+        ProcessOffsets offsets = new ProcessOffsets();
+        offsets.downFromDelete = true;
+        Subscription a = start(offsets, Duration.ofMillis(600), recorded -> { },
+                options -> options.reset().errorDelay(Duration.ofMillis(50), Duration.ofMillis(200)));
+        await(() -> offsets.failedDeletes.get() > 0, "the first's server went away while it reset its offset");
+        Subscription b = start(Duration.ofMillis(600), recorded -> { });
+        MongoOffsetStore shared = new MongoOffsetStore(database.database());
+        await(() -> shared.load("balances") == 3, "the second took over and stored its offset");
+
+        offsets.down = false;
+        await(() -> offsets.refused.get() > 0, "the first is back, and refused the claim");
+
+        assertEquals(3, shared.load("balances"), "the first did not reset the second's offset");
+        assertEquals(Subscription.State.STANDBY, a.state());
+        assertEquals(Subscription.State.RUNNING, b.state());
+    }
+
+    @Test
+    void aPausedSubscriptionKeepsItsClaimWhateverItsPollInterval() throws Exception {
+        append(2);
+        Subscription a = start(new MongoOffsetStore(database.database()), Duration.ofMillis(300), recorded -> { },
+                options -> options.pollInterval(Duration.ofSeconds(20)));
+        assertTrue(a.awaitPosition(2, Duration.ofSeconds(10)));
+        a.pause();
+        ProcessOffsets offsets = new ProcessOffsets();
+        Subscription b = start(offsets, Duration.ofMillis(300), recorded -> { }, UnaryOperator.identity());
+
+        await(() -> offsets.refused.get() >= 20 || b.state() == Subscription.State.RUNNING,
+                "the second is refused the claim for a second");   // 20 tries, 50 ms apart: over three leases
+
+        assertEquals(Subscription.State.STANDBY, b.state(), "the paused first kept its claim");
+        assertEquals(Subscription.State.PAUSED, a.state());
+    }
+
+    @Test
+    void aCheckpointStoresNothingOnceTheClaimMayHaveRunOut() throws Exception {
+        append(2);
+        ProcessOffsets offsets = new ProcessOffsets();
+        CountDownLatch secondStarted = new CountDownLatch(1);
+        Subscription a = start(offsets, Duration.ofMillis(1500), recorded -> {
+            if (recorded.position() == 2) {
+                offsets.answer = new CountDownLatch(1);   // its server stops answering, then fails
+                offsets.down = true;
+                secondStarted.countDown();
+                sleepQuietly(700);   // a slow handler: the renewal (due at 500 ms) comes after it
+            }
+        }, UnaryOperator.identity());
+        assertTrue(secondStarted.await(10, TimeUnit.SECONDS));
+        Subscription b = start(Duration.ofMillis(1500), recorded -> { });
+        assertTrue(offsets.claimWaiting.await(10, TimeUnit.SECONDS));
+
+        await(() -> b.state() == Subscription.State.RUNNING, "the second takes over once the first's lease ran out");
+        offsets.answer.countDown();   // the first's renewal fails only now, past its lease
+        await(() -> offsets.failedClaims.get() >= 2, "the first goes on past the checkpoint");
+
+        assertEquals(List.of(), offsets.savedAfterAFailedClaim, "the first stored no offset after its lease ran out");
+        await(() -> a.state() == Subscription.State.STANDBY, "the first stands by");
+    }
+
+    @Test
     void aLeaseOutsideItsRangeIsRefused() {
         Subscription.Builder builder = Subscription.builder(EventSource.all(events));
         IllegalArgumentException tooShort = assertThrows(IllegalArgumentException.class,
@@ -136,15 +311,109 @@ class MongoSubscriptionClaimTest {
     }
 
     private Subscription start(Duration lease, Consumer<RecordedEvent> handler) {
-        Subscription subscription = Subscription.builder(EventSource.all(events))
-                .name("balances", new MongoOffsetStore(database.database()))
+        return start(new MongoOffsetStore(database.database()), lease, handler, UnaryOperator.identity());
+    }
+
+    private Subscription start(OffsetStore offsets, Duration lease, Consumer<RecordedEvent> handler,
+                               UnaryOperator<Subscription.Builder> options) {
+        Subscription subscription = options.apply(Subscription.builder(EventSource.all(events))
+                .name("balances", offsets)
                 .claimLease(lease)
                 .checkpointEvery(1)
                 .pollInterval(Duration.ofMillis(50))
-                .onRecorded(handler::accept)
+                .onRecorded(handler::accept))
                 .start();
         subscriptions.add(subscription);
         return subscription;
+    }
+
+    /** Gives the claim on "balances" to an owner no subscription has, for {@code lease}, as another process would take it. */
+    private void takeClaimAsAnotherProcess(Duration lease) {
+        database.database().getCollection("flux_offsets").updateOne(Filters.eq("_id", "balances"), Updates.combine(
+                Updates.set("owner", "another process"),
+                Updates.set("leaseUntil", System.currentTimeMillis() + lease.toMillis())));
+    }
+
+    /**
+     * A process's view of the shared offsets: while {@link #down} its claims and deletes fail (its server
+     * is away from it, but not from the other processes), after waiting for {@link #answer} when that is
+     * set; {@link #downFromDelete} takes it down at its first delete.
+     */
+    private final class ProcessOffsets implements OffsetStore {
+        final MongoOffsetStore shared = new MongoOffsetStore(database.database());
+        volatile boolean down;
+        volatile boolean downFromDelete;
+        volatile CountDownLatch answer;
+        final CountDownLatch claimWaiting = new CountDownLatch(1);
+        final AtomicInteger refused = new AtomicInteger();
+        final AtomicInteger failedClaims = new AtomicInteger();
+        final AtomicInteger failedDeletes = new AtomicInteger();
+        final List<Long> savedAfterAFailedClaim = Collections.synchronizedList(new ArrayList<>());
+
+        ProcessOffsets() {
+            processOffsets.add(this);
+        }
+
+        void answerAgain() {
+            CountDownLatch wait = answer;
+            if (wait != null) {
+                wait.countDown();
+            }
+        }
+
+        @Override
+        public boolean claim(String name, String owner, Duration lease) {
+            CountDownLatch wait = answer;
+            if (wait != null) {
+                claimWaiting.countDown();
+                awaitQuietly(wait);
+            }
+            if (down) {
+                failedClaims.incrementAndGet();
+                throw new FluxException("claim '" + name + "': the server is unreachable (test)");
+            }
+            boolean claimed = shared.claim(name, owner, lease);
+            if (!claimed) {
+                refused.incrementAndGet();
+            }
+            return claimed;
+        }
+
+        @Override
+        public void release(String name, String owner) {
+            shared.release(name, owner);
+        }
+
+        @Override
+        public long load(String name) {
+            return shared.load(name);
+        }
+
+        @Override
+        public OptionalLong find(String name) {
+            return shared.find(name);
+        }
+
+        @Override
+        public void save(String name, long position) {
+            if (failedClaims.get() > 0) {
+                savedAfterAFailedClaim.add(position);
+            }
+            shared.save(name, position);
+        }
+
+        @Override
+        public void delete(String name) {
+            if (downFromDelete) {
+                downFromDelete = false;
+                down = true;
+            }
+            if (down) {
+                failedDeletes.incrementAndGet();
+                throw new FluxException("delete '" + name + "': the server is unreachable (test)");
+            }
+            shared.delete(name);
+        }
     }
 
     private void append(int count) {
@@ -164,6 +433,14 @@ class MongoSubscriptionClaimTest {
         while (!condition.getAsBoolean()) {
             assertTrue(System.nanoTime() < deadline, "timed out waiting: " + what);
             Thread.sleep(10);
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -302,4 +302,38 @@ public abstract class OffsetStoreContract {
         assertTrue(offsets.claim("balances", "b", Duration.ofMinutes(1)), "a's lease ran out");
         assertFalse(offsets.claim("balances", "a", Duration.ofMinutes(1)), "a cannot renew a claim it lost");
     }
+
+    @Test
+    void ofOwnersClaimingANameAtOnceExactlyOneGetsIt() throws Exception {
+        assumeTrue(sharesClaims(), "this store is used by one process: its claims always succeed");
+        for (int round = 0; round < 20; round++) {
+            assertTrue(offsets.claim("expired-" + round, "earlier", Duration.ofMillis(1)));
+        }
+        Thread.sleep(20);   // the claims on "expired-..." ran out: they can be taken
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            for (int round = 0; round < 20; round++) {
+                for (String name : List.of("new-" + round, "expired-" + round)) {
+                    CyclicBarrier start = new CyclicBarrier(8);
+                    List<Future<Boolean>> claimers = new ArrayList<>();
+                    for (int owner = 0; owner < 8; owner++) {
+                        String mine = "owner-" + owner;
+                        claimers.add(pool.submit(() -> {
+                            start.await();
+                            return offsets.claim(name, mine, Duration.ofMinutes(1));
+                        }));
+                    }
+                    int granted = 0;
+                    for (Future<Boolean> claimer : claimers) {
+                        granted += claimer.get() ? 1 : 0;
+                    }
+
+                    assertEquals(1, granted, "owners granted '" + name + "' at once");
+                }
+            }
+        } finally {
+            pool.shutdown();
+            assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+        }
+    }
 }
