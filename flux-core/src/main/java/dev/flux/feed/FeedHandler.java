@@ -107,10 +107,19 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                 if (t != null) {
                     t.cancel(false);
                 }
-                Runnable respond = () -> respondSafely(exchange, () -> {
-                    list(exchange, request, reader.readAll(request.after, request.limit));
-                    return true;
-                });
+                Runnable respond = () -> {
+                    try {
+                        respondSafely(exchange, () -> {
+                            list(exchange, request, reader.readAll(request.after, request.limit));
+                            return true;
+                        });
+                    } catch (IOException e) {
+                        // Off the exchange's thread this cannot reach the JDK's server, which then keeps the
+                        // connection in its books until it stops: JDK 17 has no call that drops it.
+                        LOG.log(System.Logger.Level.DEBUG, () -> "feed answer to held " + exchange.getRequestURI()
+                                + " failed: " + e);
+                    }
+                };
                 try {
                     answers.execute(respond);
                 } catch (RejectedExecutionException closedMeanwhile) {
@@ -152,12 +161,16 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     }
 
     /** Answers every request with a JSON 404: what a {@link FeedServer} serves outside its path. */
-    static void notFound(HttpExchange exchange) {
+    static void notFound(HttpExchange exchange) throws IOException {
         refuse(exchange, 404, "not_found", "no such resource: " + exchange.getRequestURI().getRawPath());
     }
 
-    /** Answers with a JSON error, {@code {"error": code, "message": message}}, and ends the exchange. */
-    static void refuse(HttpExchange exchange, int status, String code, String message) {
+    /**
+     * Answers with a JSON error, {@code {"error": code, "message": message}}, and ends the exchange.
+     *
+     * @throws IOException when the answer could not be written (see {@link #respondSafely})
+     */
+    static void refuse(HttpExchange exchange, int status, String code, String message) throws IOException {
         respondSafely(exchange, () -> {
             throw new HttpProblem(status, code, message);
         });
@@ -168,8 +181,18 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         return FeedServer.builder(reader).handler();
     }
 
+    /**
+     * Answers the request, or holds it as a long poll. An answer that cannot be written (the client went
+     * away, or it stalled past a {@link RequestTimeout}'s answer limit) throws, after closing the exchange,
+     * so that the server drops the connection.
+     *
+     * @throws IllegalArgumentException when the exchange is null
+     */
     @Override
-    public void handle(HttpExchange exchange) {
+    public void handle(HttpExchange exchange) throws IOException {
+        if (exchange == null) {
+            throw new IllegalArgumentException("exchange must not be null");
+        }
         respondSafely(exchange, () -> route(exchange));
     }
 
@@ -456,8 +479,13 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         boolean respond() throws IOException;
     }
 
-    /** Runs {@code responder}; turns a problem into its JSON error, anything else into a 500 without a trace. */
-    private static void respondSafely(HttpExchange exchange, Responder responder) {
+    /**
+     * Runs {@code responder}; turns a problem into its JSON error, anything else into a 500 without a trace.
+     * Throws the {@link IOException} of an answer that could not be written, once the exchange is closed:
+     * the JDK's server forgets a connection whose answer broke off only when that reaches it (its handler
+     * throws); swallowed, the connection stays in the server's books, with its buffers, until it stops.
+     */
+    private static void respondSafely(HttpExchange exchange, Responder responder) throws IOException {
         boolean done = true;
         try {
             try {
@@ -479,8 +507,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                     gen.writeEndObject();
                 }));
             }
-        } catch (IOException | RuntimeException e) {
-            // The client went away, or headers were already sent: nothing left to tell it.
+        } catch (RuntimeException e) {
+            // Headers were already sent: nothing left to tell the client.
             LOG.log(System.Logger.Level.DEBUG, () -> "feed response to " + exchange.getRequestURI() + " failed: " + e);
         } finally {
             if (done) {

@@ -161,10 +161,18 @@ public final class FeedServer implements AutoCloseable {
             return this;
         }
 
-        /** Events per page when a request gives no {@code limit} (default 100), and the most it may ask for (default 1000). */
+        /**
+         * Events per page when a request gives no {@code limit} (default 100), and the most it may ask for
+         * (default 1000).
+         *
+         * @throws IllegalArgumentException unless {@code 1 <= defaultLimit <= maxLimit}
+         */
         public Builder limits(int defaultLimit, int maxLimit) {
-            if (defaultLimit < 1 || maxLimit < defaultLimit) {
-                throw new IllegalArgumentException("limits must satisfy 1 <= default <= max, were " + defaultLimit + " and " + maxLimit);
+            if (defaultLimit < 1) {
+                throw new IllegalArgumentException("defaultLimit must be >= 1, was " + defaultLimit);
+            }
+            if (maxLimit < defaultLimit) {
+                throw new IllegalArgumentException("maxLimit must be >= defaultLimit (" + defaultLimit + "), was " + maxLimit);
             }
             this.defaultLimit = defaultLimit;
             this.maxLimit = maxLimit;

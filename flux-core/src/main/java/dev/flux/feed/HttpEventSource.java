@@ -159,6 +159,9 @@ public final class HttpEventSource implements EventSource {
 
     @Override
     public long cursorOf(RecordedEvent event) {
+        if (event == null) {
+            throw new IllegalArgumentException("event must not be null");
+        }
         return event.position();
     }
 

@@ -105,7 +105,8 @@ public final class RequestTimeout implements Executor, AutoCloseable {
      * @param threadCount how many requests are handled at once; at least 1
      * @param limit       how long a request may take to come in whole, and each write of an answer to go
      *                    out; positive
-     * @throws IllegalArgumentException when an argument is null or out of range
+     * @throws IllegalArgumentException when the name is null or blank, the thread count below 1, or the
+     *                                  limit null, zero or negative
      */
     public RequestTimeout(String name, int threadCount, Duration limit) {
         this(name, threadCount, limit, limit);
@@ -119,12 +120,22 @@ public final class RequestTimeout implements Executor, AutoCloseable {
      * @param limit       how long a request may take to come in whole; positive
      * @param answerLimit how long each write of an answer (its headers, 64 KiB of its body, its end) may
      *                    take to go out; positive
-     * @throws IllegalArgumentException when an argument is null or out of range
+     * @throws IllegalArgumentException when the name is null or blank, the thread count below 1, or a limit
+     *                                  null, zero or negative
      */
     public RequestTimeout(String name, int threadCount, Duration limit, Duration answerLimit) {
-        if (name == null || threadCount < 1 || !isPositive(limit) || !isPositive(answerLimit)) {
-            throw new IllegalArgumentException("RequestTimeout needs a name, at least 1 thread and positive limits, was "
-                    + name + ", " + threadCount + ", " + limit + ", " + answerLimit);
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException("name must not be null or blank, was "
+                    + (name == null ? "null" : "'" + name + "'"));
+        }
+        if (threadCount < 1) {
+            throw new IllegalArgumentException("threadCount must be >= 1, was " + threadCount);
+        }
+        if (!isPositive(limit)) {
+            throw new IllegalArgumentException("limit must be positive, was " + limit);
+        }
+        if (!isPositive(answerLimit)) {
+            throw new IllegalArgumentException("answerLimit must be positive, was " + answerLimit);
         }
         this.limit = limit;
         this.limitNanos = saturatedNanos(limit);
@@ -142,15 +153,28 @@ public final class RequestTimeout implements Executor, AutoCloseable {
      * time limit, and drops its answers when a write of theirs does not go out within the answer limit.
      *
      * @return the context
+     * @throws IllegalArgumentException when the context is null
      */
     public HttpContext guard(HttpContext context) {
+        if (context == null) {
+            throw new IllegalArgumentException("context must not be null");
+        }
         context.getFilters().add(arrival);
         return context;
     }
 
-    /** Runs one exchange of the server: the JDK reads the request line and headers inside it. */
+    /**
+     * Runs one exchange of the server: the JDK reads the request line and headers inside it.
+     *
+     * @throws IllegalArgumentException   when the exchange is null (as across flux, where {@link Executor}
+     *                                    names a {@code NullPointerException})
+     * @throws RejectedExecutionException once it is closed
+     */
     @Override
     public void execute(Runnable exchange) {
+        if (exchange == null) {
+            throw new IllegalArgumentException("exchange must not be null");
+        }
         threads.execute(() -> {
             Deadline deadline = new Deadline(Thread.currentThread(), requestStalled);
             current.set(deadline);

@@ -24,10 +24,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.function.Executable;
 
+import javax.management.ObjectName;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
 import java.math.BigDecimal;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
@@ -748,6 +750,67 @@ class FeedServerTest {
         assertEquals(1, JSON.readTree(let.body()).get("events").size());
     }
 
+    @Test
+    void consumersThatDropTheirConnectionMidAnswerLeaveNoConnectionsInTheServer() throws Exception {
+        appendPadded(150);      // a page of them with data is 6 MB, more than the sockets' buffers hold
+        FeedServer feed = feed(FeedServer.builder(store));
+        long before = liveServerConnections();
+
+        for (int i = 0; i < 30; i++) {
+            try (Socket gone = ask(feed.port(), "/events?after=0&limit=1000&include=data", 4096)) {
+                gone.setSoTimeout(10_000);
+                assertTrue(gone.getInputStream().read() >= 0, "the answer never began");
+                gone.setSoLinger(true, 0);      // the consumer dies mid-answer: its connection is reset
+            }
+        }
+
+        try (Socket kept = ask(feed.port(), "/events/head", 4096)) {
+            kept.setSoTimeout(10_000);
+            assertTrue(readAnswer(kept.getInputStream(), Duration.ZERO).head().startsWith("HTTP/1.1 200"));
+            long connections = liveServerConnections() - before;
+            // The kept-alive one, and the last few cut off if the server is still on them.
+            assertTrue(connections >= 1 && connections <= 5, "the server holds " + connections + " connections after"
+                    + " 30 answers cut off and one kept alive");
+        }
+    }
+
+    @Test
+    void answersDroppedAtTheAnswerTimeoutLeaveNoConnectionsInTheServer() throws Exception {
+        appendPadded(150);      // 6 MB a page with data
+        FeedServer feed = feed(FeedServer.builder(store).threads(1).answerTimeout(Duration.ofMillis(100)));
+        long before = liveServerConnections();
+
+        for (int i = 0; i < 8; i++) {
+            try (Socket stalled = ask(feed.port(), "/events?after=0&limit=1000&include=data", 4096)) {
+                stalled.setSoTimeout(10_000);
+                assertTrue(stalled.getInputStream().read() >= 0, "the answer never began");
+                getJson(URI.create(feed.uri() + "/head"));     // the one thread is free again: the answer was dropped
+            }
+        }
+
+        try (Socket kept = ask(feed.port(), "/events/head", 4096)) {
+            kept.setSoTimeout(10_000);
+            assertTrue(readAnswer(kept.getInputStream(), Duration.ZERO).head().startsWith("HTTP/1.1 200"));
+            long connections = liveServerConnections() - before;
+            // The kept-alive one, the HTTP client's, and the last stalled one if the server is still on it.
+            assertTrue(connections >= 1 && connections <= 3, "the server holds " + connections + " connections after"
+                    + " 8 answers dropped and two kept alive");
+        }
+    }
+
+    /**
+     * How many connections the JDK's servers in this JVM hold: the live instances of its connection class,
+     * counted after a full collection (HotSpot's {@code GC.class_histogram}).
+     */
+    private static long liveServerConnections() throws Exception {
+        String histogram = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+                new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
+                new Object[] {new String[0]}, new String[] {String[].class.getName()});
+        Matcher line = Pattern.compile("(?m)^\\s*\\d+:\\s+(\\d+)\\s+\\d+\\s+sun\\.net\\.httpserver\\.HttpConnection\\s")
+                .matcher(histogram);
+        return line.find() ? Long.parseLong(line.group(1)) : 0;
+    }
+
     /** Appends {@code count} events of 40 KB each to one stream: a page of them with data is {@code count} * 40 KB. */
     private void appendPadded(int count) {
         byte[] big = ("{\"pad\":\"" + "x".repeat(40_000) + "\"}").getBytes(StandardCharsets.UTF_8);
@@ -951,14 +1014,17 @@ class FeedServerTest {
     @Test
     void aRequestTimeoutNeedsANameThreadsAndPositiveLimits() {
         Duration second = Duration.ofSeconds(1);
-        for (Executable bad : List.<Executable>of(() -> new RequestTimeout(null, 1, second),
-                () -> new RequestTimeout("api", 0, second), () -> new RequestTimeout("api", 1, null),
-                () -> new RequestTimeout("api", 1, Duration.ZERO), () -> new RequestTimeout("api", 1, second, null),
-                () -> new RequestTimeout("api", 1, second, Duration.ofMillis(-1)),
-                () -> new RequestTimeout("api", 1, Duration.ZERO, second))) {
-            assertTrue(assertThrows(IllegalArgumentException.class, bad).getMessage()
-                    .startsWith("RequestTimeout needs a name, at least 1 thread and positive limits, was "));
-        }
+        Map<String, Executable> refusals = Map.of(
+                "name must not be null or blank, was null", () -> new RequestTimeout(null, 1, second),
+                "name must not be null or blank, was ' '", () -> new RequestTimeout(" ", 1, second),
+                "threadCount must be >= 1, was 0", () -> new RequestTimeout("api", 0, second),
+                "limit must be positive, was null", () -> new RequestTimeout("api", 1, null),
+                "limit must be positive, was PT0S", () -> new RequestTimeout("api", 1, Duration.ZERO, second),
+                "answerLimit must be positive, was null", () -> new RequestTimeout("api", 1, second, null),
+                "answerLimit must be positive, was PT-0.001S",
+                () -> new RequestTimeout("api", 1, second, Duration.ofMillis(-1)));
+        refusals.forEach((message, bad) -> assertEquals(message,
+                assertThrows(IllegalArgumentException.class, bad).getMessage()));
     }
 
     @Test

@@ -54,11 +54,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every public constructor and method of flux-core (but its feed package), flux-store-memory and
- * flux-test's helpers refuses a null, a blank string, a negative number, an empty list and a null
- * element at once, with an {@link IllegalArgumentException} naming the parameter, and leaves its
- * receiver as it was; see {@link ArgumentSweep}. The tables below give each parameter a valid value,
- * each class a receiver, and each bad value a documented method accepts its reason.
+ * Every public constructor and method of flux-core (but its feed package, which
+ * {@link FeedPublicApiArgumentsTest} sweeps), flux-store-memory and flux-test's helpers refuses a null,
+ * a blank string, a negative number, an empty list and a null element at once, with an
+ * {@link IllegalArgumentException} naming the parameter, and leaves its receiver as it was; see
+ * {@link ArgumentSweep}. The tables below give each parameter a valid value, each class a receiver,
+ * and each bad value a documented method accepts its reason.
  */
 @Timeout(60)
 class PublicApiArgumentsTest {
@@ -87,7 +88,7 @@ class PublicApiArgumentsTest {
     void everyPublicMemberRefusesBadArgumentsAtOnceNamingTheParameter() {
         List<Class<?>> api = new ArrayList<>();
         ArgumentSweep.publicClassesBeside(Aggregate.class, "dev.flux.").stream()
-                .filter(c -> !c.getPackageName().equals("dev.flux.feed"))   // edited elsewhere; swept on its own
+                .filter(c -> !c.getPackageName().equals("dev.flux.feed"))   // FeedPublicApiArgumentsTest sweeps it
                 .forEach(api::add);
         api.addAll(ArgumentSweep.publicClassesBeside(InMemoryEventStore.class, "dev.flux.memory."));
         api.addAll(ArgumentSweep.publicClassesBeside(AggregateFixture.class, "dev.flux.test."));
