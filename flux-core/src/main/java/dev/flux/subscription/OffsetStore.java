@@ -73,6 +73,23 @@ public interface OffsetStore {
     }
 
     /**
+     * Stores {@code position} under {@code name} only while {@code owner} holds the name's claim (see
+     * {@link #claim}), and says whether it did. A subscription on a store that keeps claims stores its
+     * offsets so: one that lost its claim between renewing it and saving (its process paused past the
+     * lease) then cannot overwrite the offset of the process that took over. The default saves and
+     * returns true, as its claims always succeed.
+     *
+     * @return false when another owner holds the claim (nothing was stored)
+     * @throws IllegalArgumentException when the name or owner is null or blank, or the position negative
+     */
+    default boolean saveClaimed(String name, long position, String owner) {
+        requireClaim(name, owner, Duration.ofMillis(1));
+        requireValid(name, position);
+        save(name, position);
+        return true;
+    }
+
+    /**
      * Ends {@code owner}'s claim on {@code name}, if it holds it, so that another owner can claim it at
      * once. The default does nothing (see {@link #claim}).
      *

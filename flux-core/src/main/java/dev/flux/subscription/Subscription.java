@@ -84,7 +84,9 @@ import java.util.function.Consumer;
  * same subscription in every replica of a service: one handles events, the others are in
  * {@link State#STANDBY}, and one of them takes over from the stored offset when the first stops
  * (it releases the claim) or dies (its lease runs out). One that finds its claim taken (it was paused
- * past its lease) stops handling at once, stores nothing, and stands by. For work shared between
+ * past its lease) stops handling at once, stores nothing, and stands by; its offsets are stored only
+ * under its claim ({@link OffsetStore#saveClaimed}), so a save that lands after another took over
+ * stores nothing. For work shared between
  * processes rather than failover, see {@link Builder#group}.
  */
 public final class Subscription {
@@ -672,9 +674,8 @@ public final class Subscription {
                 }
                 long start = stored.isPresent() ? stored.getAsLong() : startAtEnd ? source.end() : 0;
                 position = start;
-                if (offsets != null && !stored.isPresent()) {
-                    // Store where we start, so that a restart does not move the start to a later end.
-                    offsets.save(name, start);
+                if (offsets != null && !stored.isPresent() && !store(start)) {
+                    return false;   // the claim was lost meanwhile
                 }
                 storedPosition = start;
                 return true;
@@ -780,13 +781,36 @@ public final class Subscription {
             return;     // a lost claim: the offset is another process's now
         }
         try {
-            offsets.save(name, at);
-            storedPosition = at;
+            if (store(at)) {
+                storedPosition = at;
+            }
         } catch (RuntimeException e) {
             lastError = e;
             LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot store its offset "
                     + at + " (events since the last stored offset will come again after a restart): " + e, e);
         }
+    }
+
+    /**
+     * Saves {@code at} as the offset: on a store that keeps claims, only while this subscription holds
+     * its name's claim ({@link OffsetStore#saveClaimed}); false, and standing by, when it no longer does.
+     * (Also where a subscription stores where it starts, so that a restart does not move its start to a
+     * later end.)
+     */
+    private boolean store(long at) {
+        if (!sharedClaims) {
+            offsets.save(name, at);
+            return true;
+        }
+        if (offsets.saveClaimed(name, at, owner)) {
+            return true;
+        }
+        LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " found its name's claim taken as it"
+                + " stored offset " + at + " (was this one paused past its lease of " + lease + "?), stored nothing, and"
+                + " stands by");
+        holdsClaim = false;
+        standBy();
+        return false;
     }
 
     /** An interrupt of the subscription's thread counts as a stop request. */

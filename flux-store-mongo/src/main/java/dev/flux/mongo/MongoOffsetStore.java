@@ -129,6 +129,22 @@ public final class MongoOffsetStore implements OffsetStore {
         });
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>One update of the position where the document names {@code owner}.
+     *
+     * @throws FluxException when the server fails; the stored position is then unknown
+     */
+    @Override
+    public boolean saveClaimed(String name, long position, String owner) {
+        OffsetStore.requireClaim(name, owner, Duration.ofMillis(1));
+        OffsetStore.requireValid(name, position);
+        return call("save offset " + position + " of '" + name + "' for " + owner + " in", () -> offsets.updateOne(
+                Filters.and(Filters.eq("_id", name), Filters.eq(OWNER, owner)),
+                Updates.set(POSITION, new BsonInt64(position))).getMatchedCount() == 1);
+    }
+
     /** {@inheritDoc} @throws FluxException when the server fails */
     @Override
     public void release(String name, String owner) {

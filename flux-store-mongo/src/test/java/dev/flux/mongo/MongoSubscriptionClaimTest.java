@@ -228,6 +228,8 @@ class MongoSubscriptionClaimTest {
         Subscription a = start(new MongoOffsetStore(database.database()), Duration.ofMillis(300),
                 recorded -> handled.add(recorded.position()), Subscription.Builder::reset);
         assertTrue(a.awaitPosition(3, Duration.ofSeconds(10)));
+        MongoOffsetStore shared = new MongoOffsetStore(database.database());
+        await(() -> shared.load("balances") == 3, "it stored its offset (a save after the takeover would store nothing)");
 
         takeClaimAsAnotherProcess(Duration.ofSeconds(1));
         await(() -> a.state() == Subscription.State.STANDBY, "it stands by while another process holds the claim");
@@ -301,6 +303,29 @@ class MongoSubscriptionClaimTest {
     }
 
     @Test
+    void aSaveThatLandsAfterAnotherProcessTookTheClaimStoresNothing() throws Exception {
+        append(3);
+        ProcessOffsets offsets = new ProcessOffsets();
+        List<Long> handled = Collections.synchronizedList(new ArrayList<>());
+        Subscription a = start(offsets, Duration.ofSeconds(30), recorded -> {
+            handled.add(recorded.position());
+            if (recorded.position() == 2) {
+                // Between this process's last renewal and its save, another takes the name over (this one
+                // paused past its lease, say) and stores its own offset.
+                offsets.beforeSave = () -> database.database().getCollection("flux_offsets").updateOne(
+                        Filters.eq("_id", "balances"), Updates.combine(Updates.set("owner", "another process"),
+                                Updates.set("leaseUntil", System.currentTimeMillis() + 60_000), Updates.set("position", 100L)));
+            }
+        }, UnaryOperator.identity());
+
+        await(() -> handled.size() >= 2, "the first handles the event before the takeover");
+        await(() -> a.state() == Subscription.State.STANDBY, "the first finds its claim taken as it saves, and stands by");
+
+        assertEquals(100, offsets.load("balances"), "its late save did not overwrite the new owner's offset");
+        assertEquals(List.of(1L, 2L), handled, "and it handled nothing after");
+    }
+
+    @Test
     void aLeaseOutsideItsRangeIsRefused() {
         Subscription.Builder builder = Subscription.builder(EventSource.all(events));
         IllegalArgumentException tooShort = assertThrows(IllegalArgumentException.class,
@@ -344,6 +369,8 @@ class MongoSubscriptionClaimTest {
         volatile boolean down;
         volatile boolean downFromDelete;
         volatile CountDownLatch answer;
+        /** Runs once, just before the next save under a claim. */
+        volatile Runnable beforeSave;
         final CountDownLatch claimWaiting = new CountDownLatch(1);
         final AtomicInteger refused = new AtomicInteger();
         final AtomicInteger failedClaims = new AtomicInteger();
@@ -400,6 +427,19 @@ class MongoSubscriptionClaimTest {
                 savedAfterAFailedClaim.add(position);
             }
             shared.save(name, position);
+        }
+
+        @Override
+        public boolean saveClaimed(String name, long position, String owner) {
+            Runnable hook = beforeSave;
+            beforeSave = null;
+            if (hook != null) {
+                hook.run();
+            }
+            if (failedClaims.get() > 0) {
+                savedAfterAFailedClaim.add(position);
+            }
+            return shared.saveClaimed(name, position, owner);
         }
 
         @Override

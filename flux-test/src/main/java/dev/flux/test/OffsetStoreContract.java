@@ -272,6 +272,32 @@ public abstract class OffsetStoreContract {
     }
 
     @Test
+    void aSaveUnderAClaimStoresForItsOwner() {
+        assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)));
+
+        assertTrue(offsets.saveClaimed("balances", 9, "a"));
+
+        assertEquals(9, offsets.load("balances"));
+        assertThrows(IllegalArgumentException.class, () -> offsets.saveClaimed("balances", -1, "a"));
+        assertThrows(IllegalArgumentException.class, () -> offsets.saveClaimed("balances", 1, null));
+        assertThrows(IllegalArgumentException.class, () -> offsets.saveClaimed(" ", 1, "a"));
+        assertEquals(9, offsets.load("balances"), "a refused save stores nothing");
+    }
+
+    @Test
+    void aSaveUnderAClaimAnotherOwnerHoldsStoresNothing() {
+        assumeTrue(sharesClaims(), "this store is used by one process: its claims always succeed");
+        assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)));
+        assertTrue(offsets.saveClaimed("balances", 4, "a"));
+
+        assertFalse(offsets.saveClaimed("balances", 5, "b"), "b does not hold the claim");
+        assertEquals(4, offsets.load("balances"));
+        offsets.release("balances", "a");
+        assertFalse(offsets.saveClaimed("balances", 6, "a"), "released, a holds it no more");
+        assertEquals(4, offsets.load("balances"));
+    }
+
+    @Test
     void aClaimKeepsOtherOwnersOutUntilReleased() {
         assumeTrue(sharesClaims(), "this store is used by one process: its claims always succeed");
         assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)));
