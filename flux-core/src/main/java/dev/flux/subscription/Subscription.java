@@ -86,8 +86,7 @@ import java.util.function.Consumer;
  * (it releases the claim) or dies (its lease runs out). One that finds its claim taken (it was paused
  * past its lease) stops handling at once, stores nothing, and stands by; its offsets are stored only
  * under its claim ({@link OffsetStore#saveClaimed}), so a save that lands after another took over
- * stores nothing. For work shared between
- * processes rather than failover, see {@link Builder#group}.
+ * stores nothing. For work shared between processes rather than failover, see {@link Builder#group}.
  */
 public final class Subscription {
     private static final System.Logger LOG = System.getLogger(Subscription.class.getName());
