@@ -3,6 +3,7 @@ package dev.flux.memory;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.BasicAuthenticator;
+import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
@@ -55,6 +56,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -722,22 +724,13 @@ class FeedServerTest {
     @Test
     void aFeedBehindAnAuthenticatorInAServerOfYourOwnOnARequestTimeoutStillAuthenticates() throws Exception {
         append("Account-1", 1);
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
-        RequestTimeout requests = new RequestTimeout("own-server", 1, Duration.ofSeconds(10));
-        FeedHandler handler = FeedHandler.of(store);
-        server.setExecutor(requests);
-        requests.guard(server.createContext("/events", handler)).setAuthenticator(new BasicAuthenticator("feed") {
-            @Override
-            public boolean checkCredentials(String user, String password) {
-                return user.equals("reader") && password.equals("secret");
-            }
-        });
-        server.start();
-        toClose.add(() -> {
-            handler.close();
-            server.stop(0);
-            requests.close();
-        });
+        HttpServer server = ownServerWithAFeed(Duration.ofSeconds(10), events -> events.setAuthenticator(
+                new BasicAuthenticator("feed") {
+                    @Override
+                    public boolean checkCredentials(String user, String password) {
+                        return user.equals("reader") && password.equals("secret");
+                    }
+                }));
         URI events = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
         String credentials = Base64.getEncoder().encodeToString("reader:secret".getBytes(StandardCharsets.UTF_8));
 
@@ -1030,17 +1023,7 @@ class FeedServerTest {
     @Test
     void aFeedMountedInAServerOfYourOwnOnARequestTimeoutDropsStalledRequestsAndRefusesLargeBodies() throws Exception {
         append("Account-1", 1);
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
-        RequestTimeout requests = new RequestTimeout("own-server", 1, Duration.ofSeconds(1));
-        FeedHandler handler = FeedHandler.of(store);
-        server.setExecutor(requests);
-        requests.guard(server.createContext("/events", handler));
-        server.start();
-        toClose.add(() -> {
-            handler.close();
-            server.stop(0);
-            requests.close();
-        });
+        HttpServer server = ownServerWithAFeed(Duration.ofSeconds(1), events -> { });
         URI events = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
         long started = System.nanoTime();
         try (Socket stalled = stall(server.getAddress().getPort(), "GET /events HTTP/1.1\r\nHo")) {
@@ -1146,6 +1129,25 @@ class FeedServerTest {
     }
 
     /** Serves {@code handler} at {@code path} on a loopback server the test stops; its base, {@code http://127.0.0.1:port}. */
+    /**
+     * A server of the test's own on one thread of a {@link RequestTimeout} with {@code limit}, and the
+     * store's feed mounted at {@code /events}, guarded, then {@code configure}d; started, and closed after.
+     */
+    private HttpServer ownServerWithAFeed(Duration limit, Consumer<HttpContext> configure) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
+        RequestTimeout requests = new RequestTimeout("own-server", 1, limit);
+        FeedHandler handler = FeedHandler.of(store);
+        server.setExecutor(requests);
+        configure.accept(requests.guard(server.createContext("/events", handler)));
+        server.start();
+        toClose.add(() -> {
+            handler.close();
+            server.stop(0);
+            requests.close();
+        });
+        return server;
+    }
+
     private String serve(String path, HttpHandler handler) throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext(path, handler);
