@@ -225,9 +225,11 @@ final class GroupCommit<B> {
             Throwable failedSync = syncFailure;
             if (failedSync != null) {
                 fail(batch, " takes no more writes: " + (failedSync instanceof StoreDirectory.Gone
-                        ? failedSync.getMessage() + ", so what it committed since is in files no longer there"
-                        : "forcing an earlier commit to disk failed, so what it committed since may not be on disk")
-                        + "; nothing of this write was written. Close the store and open it again", failedSync);
+                        ? failedSync.getMessage() + ", so what it committed since is in files no longer there; nothing"
+                                + " of this write was written. Close the store, and put the directory back, or restore it"
+                                + " from a backup, before opening it again"
+                        : "forcing an earlier commit to disk failed, so what it committed since may not be on disk; nothing"
+                                + " of this write was written. Close the store and open it again"), failedSync);
                 batch.clear();
             }
             if (!batch.isEmpty()) {

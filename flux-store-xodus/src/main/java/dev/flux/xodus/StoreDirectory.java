@@ -41,6 +41,8 @@ final class StoreDirectory {
     /** The log file {@link #requirePresent} last saw (its address, -1 before), and its key. */
     private long logFile = -1;
     private Object logFileKey;
+    /** Set when {@link #requirePresent} found the directory or its log file gone. */
+    private volatile boolean gone;
 
     private StoreDirectory(Path path, Environment environment, String owner) {
         this.path = path;
@@ -159,6 +161,23 @@ final class StoreDirectory {
      * @throws Gone when the directory or the log file went away, naming it
      */
     synchronized void requirePresent() throws Gone {
+        try {
+            checkPresent();
+        } catch (Gone e) {
+            gone = true;
+            throw e;
+        }
+    }
+
+    /**
+     * Whether {@link #requirePresent} found the directory or its log file gone: what is at {@link #path} now
+     * is not the store's, and nothing more of the store's should be written there.
+     */
+    boolean gone() {
+        return gone;
+    }
+
+    private void checkPresent() throws Gone {
         requireSame(directoryKey, path, "the directory ");
         long end = log.getHighAddress();
         if (end <= 0) {

@@ -411,7 +411,8 @@ public final class XodusEventStore implements EventStore {
     /**
      * Finishes the appends already queued (later ones fail with {@link IllegalStateException}), stops
      * the writer thread and closes the directory, then records the last position (see the class
-     * documentation). Idempotent; a close while another is under way waits for it, so the directory can
+     * documentation; not when a write found the directory gone, as what is there now is not the
+     * store's). Idempotent; a close while another is under way waits for it, so the directory can
      * be opened again when either returns. Waits uninterruptibly.
      *
      * @throws FluxException when the files cannot be closed cleanly or the last position not recorded (what
@@ -420,7 +421,8 @@ public final class XodusEventStore implements EventStore {
     @Override
     public void close() {
         directory.close(writer::close);
-        if (durablePosition != markedPosition) {
+        // A directory found gone: the writes said so; the mark would go into another directory, or nowhere.
+        if (durablePosition != markedPosition && !directory.gone()) {
             StoreDirectory.uninterrupted(() -> {
                 PositionMark.write(directory.path, durablePosition, directory.owner);
                 return null;

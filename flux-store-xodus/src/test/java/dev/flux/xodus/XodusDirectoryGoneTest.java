@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -50,6 +51,8 @@ class XodusDirectoryGoneTest {
                         () -> store.append("Account-2", ExpectedVersion.NO_STREAM, List.of(event())));
                 assertTrue(later.getMessage().contains("takes no more writes")
                         && later.getMessage().contains("deleted, moved or replaced"), later.getMessage());
+                // Opening again without putting the directory back would start an empty store where the events were.
+                assertTrue(later.getMessage().contains("put the directory back"), later.getMessage());
             } finally {
                 closeQuietly(store);
             }
@@ -114,6 +117,19 @@ class XodusDirectoryGoneTest {
             assertEquals(acknowledged.eventId(), events.get(0).eventId(), "the acknowledged save is where the files went");
             assertEquals(2, events.size(), "the refused save's commit went there too, and the one after never did");
         }
+    }
+
+    @Test
+    void closingAStoreWhoseDirectoryWasFoundGoneWritesNothingWhereItWas() throws IOException {
+        Path directory = parent.resolve("events");
+        XodusEventStore store = new XodusEventStore(directory);
+        store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event()));
+        Files.move(directory, parent.resolve("moved"));
+        assertThrows(FluxException.class, () -> store.append("Account-1", 0, List.of(event())));
+
+        store.close(); // the failed write told; close neither fails again nor records a position where the store was
+
+        assertFalse(Files.exists(directory), "nothing written where the directory was");
     }
 
     @Test

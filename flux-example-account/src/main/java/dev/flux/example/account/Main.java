@@ -1,5 +1,6 @@
 package dev.flux.example.account;
 
+import com.mongodb.ConnectionString;
 import dev.flux.EventStore;
 import dev.flux.FluxException;
 
@@ -141,6 +142,16 @@ public final class Main {
         if (store.equals("mongo") && !mode.equals("read") && options.getOrDefault("--mongo-uri", "").isBlank()) {
             throw new IllegalArgumentException("--store mongo needs --mongo-uri, e.g. "
                     + "mongodb://db1:27017,db2:27017,db3:27017/accounts?replicaSet=rs0");
+        }
+        if (store.equals("mongo") && options.containsKey("--mongo-uri")) {
+            try {
+                new ConnectionString(options.get("--mongo-uri"));
+            } catch (IllegalArgumentException e) {
+                // The driver's message says what is malformed; parsing connects to nothing.
+                throw new IllegalArgumentException("--mongo-uri must be a MongoDB connection string, e.g."
+                        + " mongodb://db1:27017,db2:27017,db3:27017/accounts?replicaSet=rs0, was "
+                        + options.get("--mongo-uri") + ": " + e.getMessage(), e);
+            }
         }
         for (String option : List.of("--port", "--read-port")) {
             if (options.containsKey(option)) {

@@ -580,6 +580,14 @@ class AccountExampleTest {
     }
 
     @Test
+    void aMalformedMongoUriIsRefusedBeforeAnythingOpensNamingTheOption() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> Main.check(Main.parse(new String[] {"--store", "mongo", "--mongo-uri", "localhost:27017"})));
+        assertTrue(refused.getMessage().startsWith("--mongo-uri ") && refused.getMessage().contains("localhost:27017"),
+                refused.getMessage());
+    }
+
+    @Test
     void theLauncherSaysWhatIsWrongWithoutAStackTrace() throws Exception {
         ProcessResult badValue = launch("--port", "abc");
         assertEquals(2, badValue.exit(), badValue.output());
