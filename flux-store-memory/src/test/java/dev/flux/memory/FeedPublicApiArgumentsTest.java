@@ -16,7 +16,6 @@ import java.time.Duration;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Every public constructor and method of the feed package refuses a null, a blank string, a negative
@@ -45,11 +44,7 @@ class FeedPublicApiArgumentsTest {
                 .receiver(FeedHandler.class, FeedPublicApiArgumentsTest::closedHandler)
                 .receiver(HttpEventSource.class, () -> HttpEventSource.of(FEED, Duration.ofSeconds(1), CLIENT))
                 .receiver(RequestTimeout.class, () -> new RequestTimeout("sweep", 1, Duration.ofSeconds(1)));
-        List<String> problems = sweep.run();
-
-        assertEquals(List.of(), problems, problems.size() + " problems in " + sweep.calls() + " calls:\n"
-                + String.join("\n", problems));
-        assertTrue(sweep.calls() >= 30, "the sweep made only " + sweep.calls() + " calls");
+        sweep.assertNoProblems(30);
     }
 
     /** A handler already closed: it has stopped its timer, and still checks what it is given. */

@@ -1,5 +1,7 @@
 package dev.flux.test;
 
+import org.junit.jupiter.api.Assertions;
+
 import java.io.IOException;
 import java.lang.reflect.Array;
 import java.lang.reflect.Constructor;
@@ -279,6 +281,17 @@ public final class ArgumentSweep {
             }
         }
         return List.copyOf(problems);
+    }
+
+    /**
+     * Runs the sweep and fails the test with every problem found, one line each, or when it made fewer
+     * than {@code minimumCalls} calls (a sweep that reaches nothing proves nothing).
+     */
+    public void assertNoProblems(int minimumCalls) {
+        List<String> found = run();
+        Assertions.assertEquals(List.of(), found, found.size() + " problems in " + calls + " calls:\n"
+                + String.join("\n", found));
+        Assertions.assertTrue(calls >= minimumCalls, "the sweep made only " + calls + " calls");
     }
 
     /** How many calls the last {@link #run()} made. */
