@@ -286,8 +286,13 @@ public final class ArgumentSweep {
     /**
      * Runs the sweep and fails the test with every problem found, one line each, or when it made fewer
      * than {@code minimumCalls} calls (a sweep that reaches nothing proves nothing).
+     *
+     * @throws IllegalArgumentException when {@code minimumCalls} is negative
      */
     public void assertNoProblems(int minimumCalls) {
+        if (minimumCalls < 0) {
+            throw new IllegalArgumentException("minimumCalls must be >= 0, was " + minimumCalls);
+        }
         List<String> found = run();
         Assertions.assertEquals(List.of(), found, found.size() + " problems in " + calls + " calls:\n"
                 + String.join("\n", found));
