@@ -61,36 +61,40 @@ class XodusDirectoryGoneTest {
 
     @Test
     void aDirectoryReplacedByAnEmptyOneIsNoticed() throws IOException {
-        Path directory = parent.resolve("events");
-        XodusEventStore store = new XodusEventStore(directory);
-        try {
-            store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event()));
+        FluxException lost = secondAppendAfter(directory -> {
             delete(directory);
             Files.createDirectory(directory);
+        });
 
-            FluxException lost = assertThrows(FluxException.class, () -> store.append("Account-1", 0, List.of(event())));
-
-            assertTrue(lost.getMessage().contains("deleted, moved or replaced"), lost.getMessage());
-        } finally {
-            closeQuietly(store);
-        }
+        assertTrue(lost.getMessage().contains("deleted, moved or replaced"), lost.getMessage());
     }
 
     @Test
     void aDeletedLogFileIsNoticedThoughTheDirectoryStays() throws IOException {
-        Path directory = parent.resolve("events");
-        XodusEventStore store = new XodusEventStore(directory);
-        try {
-            store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event()));
+        FluxException lost = secondAppendAfter(directory -> {
             try (DirectoryStream<Path> logs = Files.newDirectoryStream(directory, "*.xd")) {
                 for (Path log : logs) {
                     Files.delete(log);
                 }
             }
+        });
 
-            FluxException lost = assertThrows(FluxException.class, () -> store.append("Account-1", 0, List.of(event())));
+        assertTrue(lost.getMessage().contains(".xd"), "names the log file: " + lost.getMessage());
+    }
 
-            assertTrue(lost.getMessage().contains(".xd"), "names the log file: " + lost.getMessage());
+    /** Something done to a store's directory between two appends. */
+    private interface Damage {
+        void to(Path directory) throws IOException;
+    }
+
+    /** Opens a store, appends, damages its directory, and returns how the next append failed. */
+    private FluxException secondAppendAfter(Damage damage) throws IOException {
+        Path directory = parent.resolve("events");
+        XodusEventStore store = new XodusEventStore(directory);
+        try {
+            store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event()));
+            damage.to(directory);
+            return assertThrows(FluxException.class, () -> store.append("Account-1", 0, List.of(event())));
         } finally {
             closeQuietly(store);
         }
