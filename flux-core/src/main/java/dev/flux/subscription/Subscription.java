@@ -1139,19 +1139,19 @@ public final class Subscription {
 
         /** Whether {@code offsets} overrides {@link OffsetStore#claim}: a store that processes share. */
         private static boolean keepsClaims(OffsetStore offsets) {
-            try {
-                return offsets.getClass().getMethod("claim", String.class, String.class, Duration.class)
-                        .getDeclaringClass() != OffsetStore.class;
-            } catch (NoSuchMethodException e) {
-                throw new IllegalStateException("OffsetStore.claim(String, String, Duration) is missing", e);
-            }
+            return overrides(offsets, "claim", String.class, String.class, Duration.class);
         }
 
+        /** Whether {@code offsets} overrides {@link OffsetStore#find}, telling a stored 0 from none. */
         private static boolean tellsZeroFromNothing(OffsetStore offsets) {
+            return overrides(offsets, "find", String.class);
+        }
+
+        private static boolean overrides(OffsetStore offsets, String method, Class<?>... parameters) {
             try {
-                return offsets.getClass().getMethod("find", String.class).getDeclaringClass() != OffsetStore.class;
+                return offsets.getClass().getMethod(method, parameters).getDeclaringClass() != OffsetStore.class;
             } catch (NoSuchMethodException e) {
-                throw new IllegalStateException("OffsetStore.find(String) is missing", e);
+                throw new IllegalStateException("OffsetStore." + method + " is missing", e);
             }
         }
 
