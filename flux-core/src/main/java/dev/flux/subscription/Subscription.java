@@ -65,6 +65,14 @@ import java.util.function.Consumer;
  * retried: the subscription stops in {@link State#FAILED} at once, that event not handled, so a
  * restart meets it again.
  *
+ * <p><b>A source that went back.</b> A subscription whose stored offset, or whose position while it
+ * waits for events (checked at most once a second), is beyond its source's {@link EventSource#end end}
+ * stops in {@link State#FAILED} instead of reading on: the source no longer holds events the
+ * subscription handled (a memory store or the process serving a feed started again, a store restored
+ * from an older copy, a feed URL now pointing at another service), and reading on would silently skip
+ * its next events up to that offset. {@link #failure()} names both positions; start it again with
+ * {@link Builder#reset()} once the source is the right one.
+ *
  * <p><b>Threads.</b> Each subscription runs on a daemon thread of its own, or on an
  * {@link Builder#executor executor} the caller passes. The subscription never interrupts that thread
  * (interrupts break embedded stores, see the Xodus store); an interrupt from outside, e.g. an
@@ -102,6 +110,9 @@ public final class Subscription {
      * holds one.
      */
     public enum State { NEW, RUNNING, PAUSED, STANDBY, STOPPED, FAILED }
+
+    /** How often at most a caught-up subscription asks its source for its end (see {@link #stopBeyondEnd}). */
+    private static final long END_CHECK_NANOS = 1_000_000_000L;
 
     private final EventSource source;
     private final String name;
@@ -437,6 +448,7 @@ public final class Subscription {
     /** Reads and handles events until stopped or the name's claim is lost. */
     private void readWhileClaimed() {
         long lastCheckpoint = System.nanoTime();
+        long lastEndCheck = lastCheckpoint - END_CHECK_NANOS;
         int sinceCheckpoint = 0;
         int sourceFailures = 0;
         while (!shouldStop() && keepClaim()) {
@@ -448,6 +460,14 @@ public final class Subscription {
             long wakeUpsBefore = wakeUps.get();
             try {
                 batch = source.read(position, batchSize);
+                if (batch.isEmpty() && position > 0 && System.nanoTime() - lastEndCheck >= END_CHECK_NANOS) {
+                    lastEndCheck = System.nanoTime();
+                    long end = source.end();
+                    if (end < position) {
+                        stopBeyondEnd("its position", position, end);
+                        return;
+                    }
+                }
                 sourceFailures = 0;
             } catch (RuntimeException e) {
                 sourceFailures++;
@@ -671,6 +691,13 @@ public final class Subscription {
                         stored = offsets.find(name);
                     }
                 }
+                if (stored.isPresent()) {
+                    long end = source.end();
+                    if (stored.getAsLong() > end) {
+                        stopBeyondEnd("its stored offset", stored.getAsLong(), end);
+                        return false;
+                    }
+                }
                 long start = stored.isPresent() ? stored.getAsLong() : startAtEnd ? source.end() : 0;
                 position = start;
                 if (offsets != null && !stored.isPresent() && !store(start)) {
@@ -738,6 +765,23 @@ public final class Subscription {
                 }
             }
         }
+    }
+
+    /**
+     * Stops in {@link State#FAILED}: the subscription is at {@code at}, past the source's {@code end}, so
+     * the source has lost events it had handed out, or is another source than the one the offset was
+     * stored for. Reading on would skip its events up to {@code at} as they come.
+     */
+    private void stopBeyondEnd(String what, long at, long end) {
+        failure = new SubscriptionException("subscription " + describe() + " stopped: " + what + " " + at
+                + " is beyond the end of its source (" + end + "), which so no longer holds events this subscription"
+                + " has handled (a memory store started again, a store restored from an older copy, a feed URL that"
+                + " now points elsewhere). It handles nothing more, since reading on would skip the source's next"
+                + " events up to " + at + ". Point it at the right source, or, if this one is right, start it"
+                + " with reset() to handle the source from its beginning (or reset() and startAtEnd() for its new"
+                + " events only)", null);
+        LOG.log(System.Logger.Level.ERROR, failure.getMessage());
+        stopRequested = true;
     }
 
     private boolean afterRetries(RecordedEvent event, Exception error, int attempts) {

@@ -904,6 +904,85 @@ class SubscriptionTest {
         assertTrue(missedStops.get() > 0, "the first call came before the poll was in flight");
     }
 
+    @Test
+    void aStoredOffsetBeyondTheSourcesEndFailsTheSubscriptionInsteadOfSkippingItsNextEvents() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        offsets.save("balances", 10);     // stored against a store that held more, say before it started again
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("balances", offsets)
+                .onRecorded(e -> seen.add(e.position())));
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED), subscription::toString);
+        String message = subscription.failure().getMessage();
+        assertTrue(message.contains("'balances'") && message.contains("stored offset 10")
+                && message.contains("end of its source (3)") && message.contains("reset()"), message);
+        assertEquals(List.of(), seen);
+        assertEquals(10, offsets.load("balances"), "the stored offset is left for whoever looks into it");
+
+        // Once the source passes the stored offset, a restart would skip positions 4 to 10: refused again.
+        for (int i = 0; i < 8; i++) {
+            append("Account-2", new Credited(i));
+        }
+        Subscription again = start(Subscription.builder(EventSource.all(store)).name("balances", offsets)
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(again, store.lastPosition());
+        assertEquals(List.of(11L), seen, "a stored offset the source has reached is where it resumes");
+        assertTrue(again.stop(WAIT));
+
+        seen.clear();
+        Subscription fromTheStart = start(Subscription.builder(EventSource.all(store)).name("balances", offsets).reset()
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(fromTheStart, store.lastPosition());
+        assertEquals(allPositions(), seen);
+    }
+
+    @Test
+    void aSourceThatGoesBackBeneathARunningSubscriptionStopsItBeforeItSkipsAnything() throws Exception {
+        InMemoryEventStore before = new InMemoryEventStore();
+        InMemoryEventStore after = new InMemoryEventStore();
+        for (int i = 1; i <= 5; i++) {
+            before.append("Account-1", ExpectedVersion.ANY, List.of(serializer.serialize(new Credited(i), Map.of())));
+        }
+        // A feed whose process started again with an empty memory store: the same source, another log.
+        AtomicReference<InMemoryEventStore> current = new AtomicReference<>(before);
+        EventSource restarting = new EventSource() {
+            @Override
+            public List<RecordedEvent> read(long afterPosition, int maxCount) {
+                return current.get().readAll(afterPosition, maxCount);
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return event.position();
+            }
+
+            @Override
+            public long end() {
+                return current.get().lastPosition();
+            }
+        };
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(restarting).name("balances", offsets)
+                .pollInterval(Duration.ofMillis(20)).onRecorded(e -> seen.add(e.position())));
+        awaitPosition(subscription, 5);
+
+        current.set(after);
+        for (int i = 1; i <= 3; i++) {
+            after.append("Account-1", ExpectedVersion.ANY, List.of(serializer.serialize(new Credited(i), Map.of())));
+        }
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED), subscription::toString);
+        String message = subscription.failure().getMessage();
+        assertTrue(message.contains("its position 5") && message.contains("end of its source (3)"), message);
+        for (int i = 4; i <= 7; i++) {
+            after.append("Account-1", ExpectedVersion.ANY, List.of(serializer.serialize(new Credited(i), Map.of())));
+        }
+        Thread.sleep(100);
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L), seen, "nothing of the new log was handled, so none of it was skipped");
+        assertEquals(5, offsets.load("balances"));
+        before.close();
+        after.close();
+    }
+
     /** An offset store over another, for tests to override one call of. */
     private static class HookedOffsets implements OffsetStore {
         private final OffsetStore inner;
