@@ -145,10 +145,12 @@ final class StoreDirectory {
      * The largest value a store here may put. Xodus writes each value within one log file (8 MB unless
      * configured otherwise) and fails the whole transaction at commit, and with it every other write of
      * a group commit, when one does not fit; a store checks its values against this first. It leaves 1 MB
-     * of the file for page checksums, headers and the key.
+     * of the file for page checksums, headers and the key, or a quarter of a file smaller than 4 MB (set
+     * with Xodus's {@code exodus.log.fileSize} property).
      */
     int maxValueBytes() {
-        return (int) Math.min(Integer.MAX_VALUE - 8, environment.getEnvironmentConfig().getLogFileSize() * 1024 - (1 << 20));
+        long fileBytes = environment.getEnvironmentConfig().getLogFileSize() * 1024;
+        return (int) Math.min(Integer.MAX_VALUE - 8, fileBytes - Math.min(1 << 20, fileBytes / 4));
     }
 
     /**

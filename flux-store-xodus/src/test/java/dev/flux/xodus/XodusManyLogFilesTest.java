@@ -2,6 +2,7 @@ package dev.flux.xodus;
 
 import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
 import dev.flux.snapshot.Snapshot;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -22,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -103,6 +105,24 @@ class XodusManyLogFilesTest {
                 }
                 assertTrue(lastLogFile(directory).compareTo("00000000400.xd") > 0, "crossed log files: " + lastLogFile(directory));
                 assertEquals(119, snapshots.load("Account-1").orElseThrow().version(), "durable=" + durable);
+            }
+        }
+    }
+
+    @Test
+    void logFilesUnderOneMegabyteStillHoldEventsUpToThreeQuartersOfAFile() {
+        System.setProperty("exodus.log.fileSize", "512");
+        for (boolean durable : new boolean[] {true, false}) {
+            try (XodusEventStore store = new XodusEventStore(parent.resolve("tiny-" + durable),
+                    XodusOptions.builder().durableWrites(durable).build())) {
+                byte[] nearTheLimit = new byte[380 * 1024];
+                store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(EventData.of("Big", nearTheLimit, Map.of())));
+                FluxException tooBig = assertThrows(FluxException.class, () -> store.append("Account-1", 0,
+                        List.of(EventData.of("Big", new byte[390 * 1024], Map.of()))));
+                assertTrue(tooBig.getMessage().contains("holds at most 384 KB"), tooBig.getMessage());
+                store.append("Account-1", 0, List.of(EventData.of("Small", new byte[10], Map.of())));
+                assertEquals(nearTheLimit.length, store.readStream("Account-1", 0, 1).get(0).data().length);
+                assertEquals(2, store.lastPosition(), "durable=" + durable);
             }
         }
     }
