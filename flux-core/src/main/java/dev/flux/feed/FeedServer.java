@@ -1,5 +1,6 @@
 package dev.flux.feed;
 
+import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventReader;
 import dev.flux.FluxException;
@@ -10,6 +11,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.function.UnaryOperator;
 
 /**
@@ -25,7 +27,11 @@ import java.util.function.UnaryOperator;
  * }</pre>
  *
  * <p>It binds 127.0.0.1 unless told otherwise; port 0 (the default) picks a free port that
- * {@link #uri()} reports. Requests are answered by a small fixed pool of threads; held long polls
+ * {@link #uri()} reports. Bound to a loopback address, it answers only requests whose {@code Host}
+ * header names this machine ({@code localhost}, {@code 127.0.0.1}, {@code [::1]}, the address bound),
+ * the host of {@link Builder#publicUri} or one of {@link Builder#allowedHosts}, and refuses others with
+ * 421, so that a web page whose DNS name is rebound to 127.0.0.1 cannot read the feed
+ * ({@link AllowedHosts} tells how). Requests are answered by a small fixed pool of threads; held long polls
  * take no thread, so many waiting consumers do not exhaust it. A request that has not come in whole
  * within {@link Builder#requestTimeout} is dropped, so clients that send part of a request and stall
  * hold a thread no longer than that; an answer that stops going out for {@link Builder#answerTimeout}
@@ -55,18 +61,20 @@ public final class FeedServer implements AutoCloseable {
     private final URI uri;
 
     private FeedServer(Builder builder) {
+        InetSocketAddress address = new InetSocketAddress(builder.host, builder.port);
+        AllowedHosts hosts = builder.allowedHosts(address);
         this.handler = builder.handler();
         try {
-            this.server = HttpServer.create(new InetSocketAddress(builder.host, builder.port), builder.backlog);
+            this.server = HttpServer.create(address, builder.backlog);
         } catch (IOException e) {
             handler.close();
             throw new FluxException("cannot start the feed on " + builder.host + ":" + builder.port + ": " + e.getMessage(), e);
         }
         this.requests = new RequestTimeout("flux-feed", builder.threads, builder.requestTimeout, builder.answerTimeout);
         server.setExecutor(requests);
-        requests.guard(server.createContext(builder.path, handler));
+        guard(server.createContext(builder.path, handler), hosts);
         if (!builder.path.equals("/")) {
-            requests.guard(server.createContext("/", FeedHandler::notFound));
+            guard(server.createContext("/", FeedHandler::notFound), hosts);
         }
         server.start();
         InetSocketAddress bound = server.getAddress();
@@ -77,12 +85,23 @@ public final class FeedServer implements AutoCloseable {
         this.uri = URI.create("http://" + host + ":" + bound.getPort() + builder.path);
     }
 
+    /** Checks the Host header of the context's requests, when {@code hosts} is not null, before the body is read. */
+    private void guard(HttpContext context, AllowedHosts hosts) {
+        requests.guard(context);
+        if (hosts != null) {
+            hosts.guard(context);
+        }
+    }
+
     /** Starts configuring a feed over {@code reader}. */
     public static Builder builder(EventReader reader) {
         return new Builder(reader);
     }
 
-    /** A feed over {@code reader} with the defaults: 127.0.0.1, a free port, path {@code /events}. */
+    /**
+     * A feed over {@code reader} with the defaults: 127.0.0.1, a free port, path {@code /events}, answering
+     * to {@code localhost}, {@code 127.0.0.1} and {@code [::1]} in the Host header.
+     */
     public static FeedServer start(EventReader reader) {
         return builder(reader).start();
     }
@@ -126,6 +145,10 @@ public final class FeedServer implements AutoCloseable {
         private int backlog = 128;
         private UnaryOperator<RecordedEvent> upcast = UnaryOperator.identity();
         private String publicBase;
+        /** The host of {@link #publicUri}, as a Host header names it. */
+        private String publicHost;
+        /** Null until {@link #allowedHosts} is called. */
+        private List<String> allowedHosts;
 
         private Builder(EventReader reader) {
             if (reader == null) {
@@ -266,10 +289,11 @@ public final class FeedServer implements AutoCloseable {
          * Where consumers reach the event list when that is not the address bound: behind a reverse
          * proxy or a TLS terminator, say {@code https://api.example.com/accounts/events}. The links in
          * answers ({@code url}, {@code next}) then start with it, whatever the request's {@code Host}
-         * header says. Default: {@code http://}, the request's {@code Host} header and the path.
+         * header says. Default: {@code http://}, the request's {@code Host} header and the path. Its host
+         * is one the server answers to ({@link #allowedHosts}).
          *
-         * @throws IllegalArgumentException unless it is an absolute http or https URI with a host and no
-         *                                  user info, query or fragment
+         * @throws IllegalArgumentException unless it is an absolute http or https URI with a host name or
+         *                                  IP address and no user info, query or fragment
          */
         public Builder publicUri(URI publicUri) {
             // The raw authority, not getHost(): a host such as a Compose service name "feed_svc" has none.
@@ -280,9 +304,55 @@ public final class FeedServer implements AutoCloseable {
                 throw new IllegalArgumentException("publicUri must be an absolute http or https URI with a host and no"
                         + " user info, query or fragment, was " + publicUri);
             }
+            String host = AllowedHosts.hostOf(authority);
+            try {
+                AllowedHosts.loopback().and(host == null ? "" : host);
+            } catch (IllegalArgumentException notAName) {
+                throw new IllegalArgumentException("publicUri must have a host name or IP address (an IPv6 one in"
+                        + " brackets) as its host, was " + publicUri);
+            }
             String base = publicUri.toASCIIString();
             this.publicBase = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
+            this.publicHost = host;
             return this;
+        }
+
+        /**
+         * The names, besides those of this machine, that the server answers to in a request's {@code Host}
+         * header: host names or IP addresses (an IPv6 one in brackets), each without a port (any port is
+         * served), e.g. {@code accounts.internal}; these replace names given before. A request under any
+         * other name gets 421 {@code misdirected_request}, naming the Host and this option, and nothing is
+         * read from the store for it: the defence against DNS rebinding ({@link AllowedHosts}).
+         *
+         * <p>Bound to a loopback address (the default, 127.0.0.1), the server answers to {@code localhost},
+         * {@code 127.0.0.1}, {@code [::1]}, the {@link #host} it was given and the host of the
+         * {@link #publicUri}, and to these names. Bound to any other address ({@code 0.0.0.0}, a LAN
+         * address), it answers to every Host until this is called (so that a feed behind a load balancer
+         * keeps working); then to the host it was given and its address, the loopback names when it is
+         * {@code 0.0.0.0}, the host of the {@link #publicUri}, and these names. Host names compare without
+         * regard to case; {@code localhost} does not let {@code localhost.attacker.example} in.
+         *
+         * @throws IllegalArgumentException when {@code names} is null, or one is not a host name or IP address
+         *                                  without a port, naming it
+         */
+        public Builder allowedHosts(String... names) {
+            AllowedHosts.loopback().and(names);
+            this.allowedHosts = List.of(names);
+            return this;
+        }
+
+        /** What a server bound to {@code address} answers to; null for every Host. */
+        private AllowedHosts allowedHosts(InetSocketAddress address) {
+            boolean loopback = address.getAddress() != null && address.getAddress().isLoopbackAddress();
+            if (allowedHosts == null && !loopback) {
+                return null;
+            }
+            AllowedHosts hosts = AllowedHosts.boundTo(address).and(allowedHosts == null ? new String[0]
+                    : allowedHosts.toArray(String[]::new));
+            if (publicHost != null) {
+                hosts = hosts.and(publicHost);
+            }
+            return hosts.advising("add it with FeedServer.Builder.allowedHosts(\"%s\")");
         }
 
         /**
@@ -299,8 +369,9 @@ public final class FeedServer implements AutoCloseable {
         }
 
         /**
-         * A handler with these options (host, port, threads and the request and answer timeouts aside) to
-         * mount in a server of your own; run that server on a {@link RequestTimeout} for the timeouts.
+         * A handler with these options (host, port, threads, the request and answer timeouts and the allowed
+         * hosts aside) to mount in a server of your own; run that server on a {@link RequestTimeout} for the
+         * timeouts, and guard its context with {@link AllowedHosts} for the Host check.
          */
         public FeedHandler handler() {
             return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis(), upcast,

@@ -2,6 +2,7 @@ package dev.flux.memory;
 
 import dev.flux.Aggregate;
 import dev.flux.EventReader;
+import dev.flux.feed.AllowedHosts;
 import dev.flux.feed.FeedHandler;
 import dev.flux.feed.FeedServer;
 import dev.flux.feed.HttpEventSource;
@@ -31,7 +32,7 @@ class FeedPublicApiArgumentsTest {
     @Test
     void everyPublicMemberOfTheFeedRefusesBadArgumentsAtOnceNamingTheParameter() {
         List<Class<?>> api = ArgumentSweep.publicClassesBeside(Aggregate.class, "dev.flux.feed.");
-        assertEquals(List.of(FeedHandler.class, FeedServer.class, FeedServer.Builder.class, HttpEventSource.class,
+        assertEquals(List.of(AllowedHosts.class, FeedHandler.class, FeedServer.class, FeedServer.Builder.class, HttpEventSource.class,
                 RequestTimeout.class), api);
 
         ArgumentSweep sweep = ArgumentSweep.of(api)
@@ -40,6 +41,8 @@ class FeedPublicApiArgumentsTest {
                 .sample(Duration.class, () -> Duration.ofSeconds(1))
                 .sample(URI.class, () -> FEED)
                 .sample(HttpClient.class, () -> CLIENT)
+                .receiver(AllowedHosts.class, AllowedHosts::loopback)
+                .allow("blank:AllowedHosts.allows(host)", "a blank Host header is one a request may bring: not served")
                 .receiver(FeedServer.Builder.class, () -> FeedServer.builder(new InMemoryEventStore()))
                 .receiver(FeedHandler.class, FeedPublicApiArgumentsTest::closedHandler)
                 .receiver(HttpEventSource.class, () -> HttpEventSource.of(FEED, Duration.ofSeconds(1), CLIENT))

@@ -369,8 +369,9 @@ class FeedServerTest {
     void linksFollowTheHostHeaderUnlessAPublicUriIsGiven() throws Exception {
         assumeTrue(commandExists("curl"), "curl is not installed");
         append("Account-1", 5);
-        FeedServer plain = feed(FeedServer.builder(store));
-        FeedServer proxied = feed(FeedServer.builder(store).publicUri(URI.create("https://feed.example.com/events")));
+        FeedServer plain = feed(FeedServer.builder(store).allowedHosts("elsewhere.example"));
+        FeedServer proxied = feed(FeedServer.builder(store).publicUri(URI.create("https://feed.example.com/events"))
+                .allowedHosts("elsewhere.example"));
 
         JsonNode echoed = JSON.readTree(curl("-H", "Host: elsewhere.example:81", plain.uri() + "?after=0"));
         JsonNode fixed = JSON.readTree(curl("-H", "Host: elsewhere.example:81", proxied.uri() + "?after=0"));
