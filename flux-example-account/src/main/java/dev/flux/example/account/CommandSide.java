@@ -5,6 +5,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventStore;
 import dev.flux.Repository;
+import dev.flux.feed.AllowedHosts;
 import dev.flux.feed.FeedHandler;
 import dev.flux.feed.FeedServer;
 import dev.flux.feed.RequestTimeout;
@@ -72,7 +73,7 @@ public final class CommandSide implements AutoCloseable {
     public CommandSide(EventStore store, String host, int port, Duration requestTimeout, List<String> allowedHosts)
             throws IOException {
         InetSocketAddress address = new InetSocketAddress(host, port);
-        AllowedHosts hosts = AllowedHosts.of(address, host, allowedHosts);
+        AllowedHosts hosts = Http.hosts(address, allowedHosts);
         this.requests = new RequestTimeout("command-side", 8, requestTimeout);
         this.accounts = Repository.of(Account.class, store);
         this.feed = FeedServer.builder(store).handler();

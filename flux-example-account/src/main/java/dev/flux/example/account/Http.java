@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import dev.flux.feed.AllowedHosts;
 import dev.flux.feed.RequestTimeout;
 
 import java.io.IOException;
@@ -91,14 +92,25 @@ final class Http {
     }
 
     /**
+     * The names a server of the example bound to {@code address} answers to in the Host header: its own
+     * ({@link AllowedHosts#boundTo}) and {@code allowedHosts}; a refused one is told to start it with
+     * {@value Main#ALLOWED_HOSTS}.
+     *
+     * @throws IllegalArgumentException when an allowed host is not a host name or IP address without a port
+     */
+    static AllowedHosts hosts(InetSocketAddress address, List<String> allowedHosts) {
+        return AllowedHosts.boundTo(address).and(allowedHosts.toArray(String[]::new))
+                .advising("start it with " + Main.ALLOWED_HOSTS + " %s");
+    }
+
+    /**
      * Serves {@code handler} at {@code path} of {@code server}, which runs on {@code requests}: only requests
      * whose Host header names one of {@code hosts} (else 421, before the body is read), and only once each
      * is in whole within the request timeout. Every context of the example is made here.
      */
     static HttpContext serve(HttpServer server, String path, HttpHandler handler, AllowedHosts hosts, RequestTimeout requests) {
-        HttpContext context = server.createContext(path, handler);
-        context.getFilters().add(hosts);
-        return requests.guard(context);
+        HttpContext context = requests.guard(server.createContext(path, handler));
+        return hosts.guard(context);
     }
 
     /** A result that answers 201 Created. */

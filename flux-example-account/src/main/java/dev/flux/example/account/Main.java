@@ -3,12 +3,14 @@ package dev.flux.example.account;
 import com.mongodb.ConnectionString;
 import dev.flux.EventStore;
 import dev.flux.FluxException;
+import dev.flux.feed.AllowedHosts;
 
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +38,8 @@ import java.util.concurrent.CountDownLatch;
  * </pre>
  */
 public final class Main {
+    /** The option naming the hosts, besides this machine's, that the servers answer to in the Host header. */
+    static final String ALLOWED_HOSTS = "--allowed-hosts";
     private static final List<String> FLAGS = List.of("--demo");
     private static final List<String> OPTIONS = List.of("--store", "--data", "--mongo-uri", "--mode", "--port",
             "--read-port", "--feed", "--request-timeout", "--allowed-hosts");
@@ -86,8 +90,7 @@ public final class Main {
         int readPort = port("--read-port", options.getOrDefault("--read-port", "8081"));
         Duration requestTimeout = options.containsKey("--request-timeout")
                 ? seconds("--request-timeout", options.get("--request-timeout")) : CommandSide.DEFAULT_REQUEST_TIMEOUT;
-        List<String> allowedHosts = options.containsKey(AllowedHosts.OPTION)
-                ? AllowedHosts.parse(options.get(AllowedHosts.OPTION)) : List.of();
+        List<String> allowedHosts = options.containsKey(ALLOWED_HOSTS) ? allowedHosts(options.get(ALLOWED_HOSTS)) : List.of();
         Path modelFile = storeName.equals("memory") ? null : data.resolve("read-side").resolve("balances.json");
 
         if (mode.equals("read")) {
@@ -161,8 +164,8 @@ public final class Main {
         if (options.containsKey("--request-timeout")) {
             seconds("--request-timeout", options.get("--request-timeout"));
         }
-        if (options.containsKey(AllowedHosts.OPTION)) {
-            AllowedHosts.parse(options.get(AllowedHosts.OPTION));
+        if (options.containsKey(ALLOWED_HOSTS)) {
+            allowedHosts(options.get(ALLOWED_HOSTS));
         }
         if (options.containsKey("--feed")) {
             URI feed;
@@ -184,6 +187,28 @@ public final class Main {
             throw new IllegalArgumentException(option + " must be a port from 0 to 65535 (0 picks a free one), was " + value);
         }
         return Integer.parseInt(value);
+    }
+
+    /**
+     * The names in an {@value #ALLOWED_HOSTS} value: host names or IP addresses separated by commas.
+     *
+     * @throws IllegalArgumentException naming the option and the entry that is not one
+     */
+    private static List<String> allowedHosts(String value) {
+        List<String> names = new ArrayList<>();
+        for (String entry : value.split(",", -1)) {
+            if (entry.isBlank()) {
+                throw new IllegalArgumentException(ALLOWED_HOSTS + " takes host names or IP addresses separated by commas,"
+                        + " e.g. accounts.internal,192.168.1.5; '" + value + "' has an empty one");
+            }
+            names.add(entry.strip());
+        }
+        try {
+            AllowedHosts.loopback().and(names.toArray(String[]::new));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(ALLOWED_HOSTS + ": " + e.getMessage(), e);
+        }
+        return names;
     }
 
     private static Duration seconds(String option, String value) {

@@ -2,6 +2,7 @@ package dev.flux.example.account;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.StreamName;
+import dev.flux.feed.AllowedHosts;
 import dev.flux.feed.HttpEventSource;
 import dev.flux.feed.RequestTimeout;
 import dev.flux.subscription.Subscription;
@@ -52,7 +53,7 @@ public final class ReadSide implements AutoCloseable {
     public ReadSide(URI feed, Path modelFile, String host, int port, Duration requestTimeout, List<String> allowedHosts)
             throws IOException {
         InetSocketAddress address = new InetSocketAddress(host, port);
-        AllowedHosts hosts = AllowedHosts.of(address, host, allowedHosts);
+        AllowedHosts hosts = Http.hosts(address, allowedHosts);
         this.requests = new RequestTimeout("read-side", 4, requestTimeout);
         this.balances = new Balances(modelFile);
         this.subscription = Subscription.builder(HttpEventSource.of(feed, Duration.ofSeconds(5)))
