@@ -36,7 +36,9 @@ import java.util.function.UnaryOperator;
 /**
  * The flux JSON feed as a JDK {@link HttpHandler}, to mount in an {@code HttpServer} of your own
  * under any path ({@code server.createContext("/api/events", handler)}); {@link FeedServer} runs one
- * on a server of its own. The paths below are relative to the context path:
+ * on a server of its own. It answers whatever the request's {@code Host} header says: guard its context
+ * with {@link AllowedHosts}, as a {@link FeedServer} does, so that a web page whose DNS name is rebound
+ * to your server cannot read it. The paths below are relative to the context path:
  *
  * <ul>
  *   <li>{@code GET ?after=P&limit=N&wait=S&include=data}: up to N events after position P, oldest
