@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -26,6 +27,7 @@ import java.util.UUID;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -45,11 +47,24 @@ import java.util.concurrent.TimeoutException;
  * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
  * events arrive within milliseconds without hammering the server. A connection error, an answer
  * other than 200, an answer not in full within the wait plus 10 s, or a body that is not the feed's
- * JSON throws a {@link FluxException} naming the URL; the subscription backs off and tries again. Stopping the subscription cancels a long poll in flight. A feed that
- * answers a long poll at once with nothing (it holds as many as it may, or is closing) is not asked
- * again at once: the subscription waits its poll interval first. Numbers in the events' data arrive
- * with every digit the feed sent (decimals are read as {@link java.math.BigDecimal}, never a
- * {@code double}).
+ * JSON throws a {@link FluxException} naming the URL; the subscription backs off and tries again.
+ * Stopping the subscription cancels a long poll in flight. A feed that answers a long poll at once
+ * with nothing (it holds as many as it may, or is closing) is not asked again at once: the
+ * subscription waits its poll interval first. Numbers in the events' data arrive with every digit the
+ * feed sent (decimals are read as {@link java.math.BigDecimal}, never a {@code double}).
+ *
+ * <p>One answer's body is held in memory, up to {@link #DEFAULT_MAX_ANSWER_BYTES} (64 MiB; see
+ * {@link #withMaxAnswerBytes}): an answer that declares a longer body is refused before its body is
+ * read, and one that grows past the bound while arriving (a chunked body, which declares none) is cut
+ * off there, its connection dropped, so a broken or hostile feed, or a proxy in front of it, cannot
+ * fill the heap. A page too big for the bound is asked for again with half the events, down to one,
+ * and later reads ask for twice as many each time an answer comes in under half the bound: a run of
+ * big events passes in smaller pages, with at most log2({@code maxCount}) + 1 requests a read. Only a
+ * single event bigger than the bound fails the read, with a {@link FluxException} naming it, the URL
+ * and the bound; the subscription then backs off and tries again (see its {@code lastError()}) and
+ * skips nothing.
+ *
+ * <p>Read from one thread at a time (a subscription's); {@link #stopWaiting()} may be called from any.
  */
 public final class HttpEventSource implements EventSource {
     private static final ObjectMapper JSON = JsonMapper.builder()
@@ -59,23 +74,39 @@ public final class HttpEventSource implements EventSource {
             .build();
     /** An empty answer to a long poll sooner than this was not held (see {@link #waitsForEvents}). */
     private static final long HELD_AT_LEAST_NANOS = 500_000_000L;
+    /** The largest byte array the JVM makes. */
+    private static final long MAX_ARRAY_BYTES = Integer.MAX_VALUE - 8;
+
+    /**
+     * The bound on one answer's body unless {@link #withMaxAnswerBytes} sets another: 64 MiB, so a full
+     * page of 1,000 events of up to 64 KiB each, or one event as large as a Mongo document (16 MiB)
+     * or a Xodus record can be, comes in one answer; bigger pages come in smaller ones.
+     */
+    public static final long DEFAULT_MAX_ANSWER_BYTES = 64L << 20;
 
     private final URI feed;
     private final HttpClient client;
     private final long waitSeconds;
     private final Duration timeout;
+    private final long maxAnswerBytes;
     private volatile CompletableFuture<HttpResponse<byte[]>> inFlight;
     /** Whether the last read was an empty page the feed answered without holding the poll. */
     private volatile boolean answeredAtOnce;
+    /** The most events a read asks for: lowered when a page was over the bound, raised again as answers fit easily. */
+    private volatile int pageCap = Integer.MAX_VALUE;
 
-    private HttpEventSource(URI feed, HttpClient client, long waitSeconds, Duration timeout) {
+    private HttpEventSource(URI feed, HttpClient client, long waitSeconds, Duration timeout, long maxAnswerBytes) {
         this.feed = feed;
         this.client = client;
         this.waitSeconds = waitSeconds;
         this.timeout = timeout;
+        this.maxAnswerBytes = maxAnswerBytes;
     }
 
-    /** Follows the feed whose event list is at {@code feed} (e.g. {@code http://host:8080/events}), long-polling 5 s at a time. */
+    /**
+     * Follows the feed whose event list is at {@code feed} (e.g. {@code http://host:8080/events}),
+     * long-polling 5 s at a time, holding at most {@link #DEFAULT_MAX_ANSWER_BYTES} of one answer.
+     */
     public static HttpEventSource of(URI feed) {
         return of(feed, Duration.ofSeconds(5));
     }
@@ -122,7 +153,25 @@ public final class HttpEventSource implements EventSource {
         URI base = URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
         // The feed's wait is in whole seconds: round up, so a short wait still long-polls.
         long waitSeconds = wait.isZero() ? 0 : wait.plusNanos(999_999_999).toSeconds();
-        return new HttpEventSource(base, client, waitSeconds, Duration.ofSeconds(waitSeconds).plusSeconds(10));
+        return new HttpEventSource(base, client, waitSeconds, Duration.ofSeconds(waitSeconds).plusSeconds(10),
+                DEFAULT_MAX_ANSWER_BYTES);
+    }
+
+    /**
+     * A source like this one (same feed, wait and client) that holds at most {@code maxAnswerBytes} of
+     * one answer's body instead of {@link #DEFAULT_MAX_ANSWER_BYTES}. Raise it when single events are
+     * larger than the bound (the read fails naming the event's position); lower it to bound the memory
+     * a source may take. This source is left as it was.
+     *
+     * @throws IllegalArgumentException when {@code maxAnswerBytes} is below 1 or above 2,147,483,639
+     *                                  (the largest byte array)
+     */
+    public HttpEventSource withMaxAnswerBytes(long maxAnswerBytes) {
+        if (maxAnswerBytes < 1 || maxAnswerBytes > MAX_ARRAY_BYTES) {
+            throw new IllegalArgumentException("maxAnswerBytes must be between 1 and " + MAX_ARRAY_BYTES
+                    + " (the largest byte array), was " + maxAnswerBytes);
+        }
+        return new HttpEventSource(feed, client, waitSeconds, timeout, maxAnswerBytes);
     }
 
     @Override
@@ -130,15 +179,36 @@ public final class HttpEventSource implements EventSource {
         if (after < 0 || maxCount < 1) {
             throw new IllegalArgumentException("after must be >= 0 and maxCount >= 1, were " + after + " and " + maxCount);
         }
-        URI uri = URI.create(feed + "?after=" + after + "&limit=" + maxCount + "&include=data"
-                + (waitSeconds > 0 ? "&wait=" + waitSeconds : ""));
-        answeredAtOnce = false;
-        long asked = System.nanoTime();
-        JsonNode page = get(uri);
-        if (page == null) {
+        int cap = pageCap;
+        int limit = Math.min(maxCount, cap);
+        URI uri;
+        long asked;
+        byte[] body;
+        while (true) {
+            uri = URI.create(feed + "?after=" + after + "&limit=" + limit + "&include=data"
+                    + (waitSeconds > 0 ? "&wait=" + waitSeconds : ""));
+            answeredAtOnce = false;
+            asked = System.nanoTime();
+            try {
+                body = get(uri);
+                break;
+            } catch (AnswerTooLarge e) {
+                if (e.status != 200 || limit == 1) {
+                    throw tooLarge(uri, e, e.status == 200 ? "with the event after position " + after
+                            + " alone (it is not skipped: reads fail until the bound is raised)" : null);
+                }
+                limit /= 2;
+                cap = limit;
+                pageCap = cap;
+            }
+        }
+        if (body == null) {
             return List.of();
         }
-        JsonNode events = page.get("events");
+        if (limit == cap && cap < Integer.MAX_VALUE && body.length <= maxAnswerBytes / 2) {
+            pageCap = (int) Math.min(Integer.MAX_VALUE, 2L * cap);
+        }
+        JsonNode events = parse(uri, body).get("events");
         if (events == null || !events.isArray()) {
             throw malformed(uri, "no 'events' array");
         }
@@ -168,10 +238,16 @@ public final class HttpEventSource implements EventSource {
     @Override
     public long end() {
         URI uri = URI.create(feed + "/head");
-        JsonNode answer = get(uri);
-        if (answer == null) {
+        byte[] body;
+        try {
+            body = get(uri);
+        } catch (AnswerTooLarge e) {
+            throw tooLarge(uri, e, null);
+        }
+        if (body == null) {
             throw new FluxException("reading " + uri + " was cancelled");
         }
+        JsonNode answer = parse(uri, body);
         JsonNode position = answer.get("position");
         if (position == null || !position.isIntegralNumber() || position.asLong() < 0) {
             throw malformed(uri, "no 'position' number");
@@ -202,11 +278,17 @@ public final class HttpEventSource implements EventSource {
         }
     }
 
-    /** The answer's JSON object, or null when the request was cancelled by {@link #stopWaiting()}. */
-    private JsonNode get(URI uri) {
+    /**
+     * The body of a 200 answer, or null when the request was cancelled by {@link #stopWaiting()}.
+     *
+     * @throws AnswerTooLarge when the answer's body is over {@link #maxAnswerBytes} (its connection is dropped)
+     */
+    private byte[] get(URI uri) throws AnswerTooLarge {
         HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout).header("Accept", "application/json").GET().build();
         HttpResponse<byte[]> response;
-        CompletableFuture<HttpResponse<byte[]>> pending = client.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
+        CompletableFuture<HttpResponse<byte[]>> pending = client.sendAsync(request,
+                answer -> new BoundedBody(answer.statusCode(), answer.headers().firstValueAsLong("Content-Length").orElse(-1),
+                        maxAnswerBytes));
         inFlight = pending;
         try {
             // The request's timeout covers the wait for the headers only: bound the body too.
@@ -221,6 +303,11 @@ public final class HttpEventSource implements EventSource {
             if (cause instanceof CancellationException || pending.isCancelled()) {
                 return null;
             }
+            for (Throwable c = cause; c != null; c = c.getCause()) {
+                if (c instanceof AnswerTooLarge tooLarge) {
+                    throw tooLarge;
+                }
+            }
             throw new FluxException("cannot read the feed at " + uri + ": " + cause, cause);
         } catch (InterruptedException e) {
             pending.cancel(true);
@@ -234,8 +321,13 @@ public final class HttpEventSource implements EventSource {
             throw new FluxException("the feed at " + uri + " answered " + response.statusCode() + ": "
                     + (body.length() > 500 ? body.substring(0, 500) + "..." : body));
         }
+        return response.body();
+    }
+
+    /** The answer's JSON object. */
+    private static JsonNode parse(URI uri, byte[] body) {
         try {
-            JsonNode root = JSON.readTree(response.body());
+            JsonNode root = JSON.readTree(body);
             if (root == null || !root.isObject()) {
                 throw malformed(uri, "the body is not a JSON object");
             }
@@ -290,5 +382,105 @@ public final class HttpEventSource implements EventSource {
 
     private static FluxException malformed(URI uri, String problem) {
         return new FluxException("malformed feed response from " + uri + ": " + problem);
+    }
+
+    private FluxException tooLarge(URI uri, AnswerTooLarge e, String why) {
+        return new FluxException("the feed at " + uri + (e.status == 200 ? "" : " answered " + e.status + " and")
+                + (e.declared >= 0 ? " declared a body of " + e.declared + " bytes, over" : " sent a body of more than")
+                + " this source's bound of " + maxAnswerBytes + " bytes on one answer" + (why == null ? "" : ", " + why)
+                + "; raise the bound with HttpEventSource.withMaxAnswerBytes(long)", e);
+    }
+
+    /** An answer's body is over the bound: refused by its Content-Length, or cut off once it grew past. */
+    private static final class AnswerTooLarge extends Exception {
+        private static final long serialVersionUID = 1L;
+        private final int status;
+        /** The body's Content-Length when that was over the bound; -1 when the body grew past it. */
+        private final long declared;
+
+        AnswerTooLarge(int status, long declared, long limit) {
+            super((declared >= 0 ? "Content-Length " + declared : "the body") + " is over " + limit + " bytes", null, false, false);
+            this.status = status;
+            this.declared = declared;
+        }
+    }
+
+    /**
+     * Collects a body of up to {@code limit} bytes. Past that (or when its Content-Length is), it cancels
+     * the body, which makes the client drop the connection, and fails with {@link AnswerTooLarge}
+     * holding nothing of it. Called by the client one signal at a time, as {@link Flow} requires.
+     */
+    private static final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
+        private final int status;
+        private final long declared;
+        private final long limit;
+        private final CompletableFuture<byte[]> body = new CompletableFuture<>();
+        private final List<ByteBuffer> received = new ArrayList<>();
+        private Flow.Subscription subscription;
+        private long size;
+
+        BoundedBody(int status, long declared, long limit) {
+            this.status = status;
+            this.declared = declared;
+            this.limit = limit;
+        }
+
+        @Override
+        public CompletableFuture<byte[]> getBody() {
+            return body;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription subscription) {
+            this.subscription = subscription;
+            if (declared > limit) {
+                refuse(declared);
+            } else {
+                subscription.request(Long.MAX_VALUE);
+            }
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> buffers) {
+            if (body.isDone()) {
+                return;
+            }
+            for (ByteBuffer buffer : buffers) {
+                size += buffer.remaining();
+            }
+            if (size > limit) {
+                refuse(-1);
+                return;
+            }
+            received.addAll(buffers);   // the client hands each buffer over for good, as its own ofByteArray keeps them
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            received.clear();
+            body.completeExceptionally(error);
+        }
+
+        @Override
+        public void onComplete() {
+            if (body.isDone()) {
+                return;
+            }
+            byte[] all = new byte[(int) size];
+            int at = 0;
+            for (ByteBuffer buffer : received) {
+                int length = buffer.remaining();
+                buffer.get(all, at, length);
+                at += length;
+            }
+            received.clear();
+            body.complete(all);
+        }
+
+        private void refuse(long declaredLength) {
+            received.clear();
+            subscription.cancel();
+            body.completeExceptionally(new AnswerTooLarge(status, declaredLength, limit));
+        }
     }
 }
