@@ -113,7 +113,8 @@ class MongoSubscriptionClaimTest {
 
         assertEquals(List.of(1L, 2L), first, "the first handles nothing after the event in hand");
         assertEquals(positions(2, 5), second, "the event in hand when the lease ran out comes again (at least once)");
-        assertEquals(5, new MongoOffsetStore(database.database()).load("balances"));
+        MongoOffsetStore offsets = new MongoOffsetStore(database.database());
+        await(() -> offsets.load("balances") == 5, "the second stores its offset once caught up");
     }
 
     @Test
@@ -121,13 +122,15 @@ class MongoSubscriptionClaimTest {
         append(2);
         Subscription a = start(Duration.ofSeconds(30), recorded -> { });
         assertTrue(a.awaitPosition(2, Duration.ofSeconds(10)));
+        MongoOffsetStore offsets = new MongoOffsetStore(database.database());
+        // It stores the offset once caught up, a moment after it passed 2: the test is about what b leaves.
+        await(() -> offsets.load("balances") == 2, "the first stores its offset");
         Subscription b = start(Duration.ofSeconds(30), recorded -> { });
         await(() -> b.state() == Subscription.State.STANDBY, "the second stands by");
 
         assertTrue(b.stop(Duration.ofSeconds(5)));
 
         assertEquals(Subscription.State.STOPPED, b.state());
-        MongoOffsetStore offsets = new MongoOffsetStore(database.database());
         assertEquals(2, offsets.load("balances"));
         assertFalse(offsets.claim("balances", "someone else", Duration.ofSeconds(1)), "the first still holds the claim");
         a.stop();
