@@ -233,7 +233,9 @@ class HttpEventSourceAnswerBoundTest {
         FeedHandler handler = FeedHandler.of(store);
         toClose.add(handler);
         return serve(exchange -> {
-            queries.add(exchange.getRequestURI().getRawQuery());
+            if (!exchange.getRequestURI().getPath().endsWith("/head")) {     // a subscription also asks for the end
+                queries.add(exchange.getRequestURI().getRawQuery());
+            }
             handler.handle(exchange);
         });
     }
