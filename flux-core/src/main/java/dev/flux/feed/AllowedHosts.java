@@ -48,9 +48,14 @@ import java.util.regex.Pattern;
  */
 public final class AllowedHosts {
     private static final List<String> LOOPBACK_NAMES = List.of("localhost", "127.0.0.1", "[::1]");
-    /** A host name (underscores too, as in Compose service names) or IPv4 address, or an IPv6 address in brackets. */
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?"
-            + "(\\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*|\\[[0-9A-Fa-f:][0-9A-Fa-f.:]*]");
+    /**
+     * A host name (underscores too, as in Compose service names) or IPv4 address: labels that start and end
+     * with a letter, digit or underscore, one dot between two; or an IPv6 address in brackets. No group is
+     * repeated: Java's regex recurses once per repetition of a group, so a Host header of a few thousand
+     * labels overflowed the stack of the request's thread, which died without an answer.
+     */
+    private static final Pattern NAME = Pattern.compile("(?!.*(\\.[.-]|-\\.))[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?"
+            + "|\\[[0-9A-Fa-f:][0-9A-Fa-f.:]*]");
     /** A Host header: the host, and maybe a port. */
     private static final Pattern HOST = Pattern.compile("([^:\\[\\]]+|\\[[^\\[\\]]*])(:[0-9]{0,5})?");
     private static final String DEFAULT_ADVICE = "allow it with AllowedHosts.and(\"%s\")";

@@ -161,6 +161,20 @@ class AllowedHostsTest {
     }
 
     @Test
+    void aHostOfThousandsOfLabelsIsRefusedWith421AsAnyOtherName() throws Exception {
+        FeedServer feed = feed(FeedServer.builder(reads));
+        // 32 KiB, which the JDK's server takes: a check that recursed once per label overflowed the request
+        // thread's stack, which died unanswered and left the connection open in the server for good.
+        String host = "a.".repeat(16_000) + "example";
+
+        Answer refused = get(feed.port(), "/events", host);
+
+        assertEquals(421, refused.status(), refused.body());
+        assertEquals("misdirected_request", refused.json().get("error").asText());
+        assertEquals(0, reads.count.get());
+    }
+
+    @Test
     void allowedHostsAndThePublicUrisHostAreServedBesideThisMachinesNamesAndNothingElse() throws Exception {
         append();
         FeedServer feed = feed(FeedServer.builder(store).allowedHosts("Accounts.Internal", "10.1.2.3", "[FD00::5]")
