@@ -66,8 +66,8 @@ import java.util.function.Consumer;
  * restart meets it again.
  *
  * <p><b>A source that went back.</b> A subscription whose stored offset, or whose position while it
- * waits for events (checked at most once a second), is beyond its source's {@link EventSource#end end}
- * stops in {@link State#FAILED} instead of reading on: the source no longer holds events the
+ * waits for events (checked at most once a second) or when its source answers again after a failed
+ * read, is beyond its source's {@link EventSource#end end} stops in {@link State#FAILED} instead of reading on: the source no longer holds events the
  * subscription handled (a memory store or the process serving a feed started again, a store restored
  * from an older copy, a feed URL now pointing at another service), and reading on would silently skip
  * its next events up to that offset. {@link #failure()} names both positions; start it again with
@@ -451,6 +451,7 @@ public final class Subscription {
         long lastEndCheck = lastCheckpoint - END_CHECK_NANOS;
         int sinceCheckpoint = 0;
         int sourceFailures = 0;
+        boolean readFailed = false;
         while (!shouldStop() && keepClaim()) {
             if (pauseRequested) {
                 LockSupport.parkNanos(this, untilRenewal(pollNanos));
@@ -459,12 +460,25 @@ public final class Subscription {
             List<RecordedEvent> batch;
             long wakeUpsBefore = wakeUps.get();
             try {
-                batch = source.read(position, batchSize);
+                // A source that failed to read may come back as another log, below the position (a feed's
+                // service started again): check before reading it, or a first read there, a long poll held
+                // until the new log passes the position, would skip its events up to there.
+                if (readFailed && position > 0) {
+                    lastEndCheck = System.nanoTime();
+                    if (beyondEnd()) {
+                        return;
+                    }
+                }
+                try {
+                    batch = source.read(position, batchSize);
+                    readFailed = false;
+                } catch (RuntimeException e) {
+                    readFailed = true;
+                    throw e;
+                }
                 if (batch.isEmpty() && position > 0 && System.nanoTime() - lastEndCheck >= END_CHECK_NANOS) {
                     lastEndCheck = System.nanoTime();
-                    long end = source.end();
-                    if (end < position) {
-                        stopBeyondEnd("its position", position, end);
+                    if (beyondEnd()) {
                         return;
                     }
                 }
@@ -765,6 +779,16 @@ public final class Subscription {
                 }
             }
         }
+    }
+
+    /** Whether the position is beyond the source's end, having then stopped (see {@link #stopBeyondEnd}). */
+    private boolean beyondEnd() {
+        long end = source.end();
+        if (end < position) {
+            stopBeyondEnd("its position", position, end);
+            return true;
+        }
+        return false;
     }
 
     /**
