@@ -32,10 +32,10 @@ public interface EventSource {
 
     /**
      * The cursor of the last event now in the source, 0 when it is empty: where "only new events" starts.
-     * A {@link Subscription} also compares it with its stored offset and its position, and stops in
-     * {@link Subscription.State#FAILED} when they are beyond it (the source went back): it must never be
-     * below the cursor of an event {@link #read} has returned. One that throws is retried as a read that
-     * failed.
+     * A {@link Subscription} also compares it with its stored offset when it starts, and waits, then
+     * stops in {@link Subscription.State#FAILED}, while the offset is beyond it (the source went back):
+     * it must never stay below the cursor of an event {@link #read} has returned. One that throws is
+     * retried as a read that failed.
      */
     long end();
 

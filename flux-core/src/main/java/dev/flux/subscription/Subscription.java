@@ -65,13 +65,19 @@ import java.util.function.Consumer;
  * retried: the subscription stops in {@link State#FAILED} at once, that event not handled, so a
  * restart meets it again.
  *
- * <p><b>A source that went back.</b> A subscription whose stored offset, or whose position while it
- * waits for events (checked at most once a second) or when its source answers again after a failed
- * read, is beyond its source's {@link EventSource#end end} stops in {@link State#FAILED} instead of reading on: the source no longer holds events the
- * subscription handled (a memory store or the process serving a feed started again, a store restored
- * from an older copy, a feed URL now pointing at another service), and reading on would silently skip
- * its next events up to that offset. {@link #failure()} names both positions; start it again with
- * {@link Builder#reset()} once the source is the right one.
+ * <p><b>A source that went back.</b> Before it reads on from its position, a subscription checks that
+ * its source still holds what it read up to there: when it starts (its stored offset), after a read
+ * failed (a feed's service may be back with another log), and while caught up, at most once a second.
+ * Once it has read an event since it started, it reads that one event again and compares ids; before,
+ * it asks for the source's {@link EventSource#end end}. Another event there means the source went back
+ * and was written again: it stops in {@link State#FAILED} at once. No event there (an end below the
+ * position) means it went back, or lags behind what it showed before (a Mongo secondary, a failover):
+ * it reads nothing while it waits ({@link #lastError()} says so), reads on if the event comes back
+ * within ten poll intervals, and stops in {@link State#FAILED} if not. Reading on would silently skip
+ * the source's events up to the position: a memory store or the service behind a feed started again,
+ * a store restored from an older copy, a feed URL now pointing at another service. {@link #failure()}
+ * says what it found; start it again with {@link Builder#reset()} once the source is the right one.
+ * The check is one read of one event (over HTTP, one more request) per check.
  *
  * <p><b>Threads.</b> Each subscription runs on a daemon thread of its own, or on an
  * {@link Builder#executor executor} the caller passes. The subscription never interrupts that thread
@@ -111,8 +117,13 @@ public final class Subscription {
      */
     public enum State { NEW, RUNNING, PAUSED, STANDBY, STOPPED, FAILED }
 
-    /** How often at most a caught-up subscription asks its source for its end (see {@link #stopBeyondEnd}). */
-    private static final long END_CHECK_NANOS = 1_000_000_000L;
+    /** How often at most a caught-up subscription checks that its source still holds its position (see {@link #checkSource}). */
+    private static final long SOURCE_CHECK_NANOS = 1_000_000_000L;
+    /** Poll intervals a source may go without holding the subscription's position before it stops (a lag, not a loss). */
+    private static final int SOURCE_GRACE_POLLS = 10;
+
+    /** What {@link #checkSource} found at the subscription's position. */
+    private enum AtPosition { HELD, REPLACED, MISSING }
 
     private final EventSource source;
     private final String name;
@@ -147,6 +158,11 @@ public final class Subscription {
     private final AtomicBoolean claimed = new AtomicBoolean();
     /** Counts wake-ups, so the reading loop can tell one came while it was busy (see {@link #run}). */
     private final AtomicLong wakeUps = new AtomicLong();
+    /** The id of the event at {@link #position}, once this run has read one; null before. Worker thread only. */
+    private UUID positionEventId;
+    /** What {@link #checkSource} last found: the source's end (-1 when not asked) and the event at the position. */
+    private long sourceEnd = -1;
+    private RecordedEvent replacedAt;
     /** Whether this subscription holds its name in {@link #RUNNING_NAMES}; guarded by that map. */
     private boolean holdsName;
     private volatile State state = State.NEW;
@@ -448,10 +464,13 @@ public final class Subscription {
     /** Reads and handles events until stopped or the name's claim is lost. */
     private void readWhileClaimed() {
         long lastCheckpoint = System.nanoTime();
-        long lastEndCheck = lastCheckpoint - END_CHECK_NANOS;
+        long lastSourceCheck = lastCheckpoint;
+        long missingSince = 0;
+        boolean missing = false;
         int sinceCheckpoint = 0;
         int sourceFailures = 0;
-        boolean readFailed = false;
+        // First of all: a stored offset beyond a source that went back.
+        boolean sourceToCheck = position > 0;
         while (!shouldStop() && keepClaim()) {
             if (pauseRequested) {
                 LockSupport.parkNanos(this, untilRenewal(pollNanos));
@@ -460,30 +479,38 @@ public final class Subscription {
             List<RecordedEvent> batch;
             long wakeUpsBefore = wakeUps.get();
             try {
-                // A source that failed to read may come back as another log, below the position (a feed's
-                // service started again): check before reading it, or a first read there, a long poll held
-                // until the new log passes the position, would skip its events up to there.
-                if (readFailed && position > 0) {
-                    lastEndCheck = System.nanoTime();
-                    if (beyondEnd()) {
+                if (sourceToCheck && position > 0) {
+                    lastSourceCheck = System.nanoTime();
+                    AtPosition found = checkSource();
+                    if (found == AtPosition.MISSING) {
+                        if (!missing) {
+                            missing = true;
+                            missingSince = lastSourceCheck;
+                        }
+                        if (System.nanoTime() - missingSince < SOURCE_GRACE_POLLS * pollNanos) {
+                            lastError = new FluxException("subscription " + describe() + " waits for its source to hold"
+                                    + " its position " + position + " again (" + describeMissing() + ") before it reads on");
+                            LockSupport.parkNanos(this, untilRenewal(pollNanos));
+                            continue;
+                        }
+                    }
+                    if (found != AtPosition.HELD) {
+                        stopWentBack(found == AtPosition.REPLACED ? replacedAt : null);
                         return;
                     }
+                    missing = false;
+                    sourceToCheck = false;
                 }
-                try {
-                    batch = source.read(position, batchSize);
-                    readFailed = false;
-                } catch (RuntimeException e) {
-                    readFailed = true;
-                    throw e;
-                }
-                if (batch.isEmpty() && position > 0 && System.nanoTime() - lastEndCheck >= END_CHECK_NANOS) {
-                    lastEndCheck = System.nanoTime();
-                    if (beyondEnd()) {
-                        return;
-                    }
+                batch = source.read(position, batchSize);
+                if (batch.isEmpty() && position > 0 && System.nanoTime() - lastSourceCheck >= SOURCE_CHECK_NANOS) {
+                    sourceToCheck = true;
                 }
                 sourceFailures = 0;
             } catch (RuntimeException e) {
+                // A source that failed may come back as another log, below the position (a feed's service started
+                // again): check before reading it, or a first read there, a long poll held until the new log
+                // passes the position, would skip its events up to there.
+                sourceToCheck = true;
                 sourceFailures++;
                 lastError = e;
                 LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot read after "
@@ -513,6 +540,7 @@ public final class Subscription {
                     break;
                 }
                 advance(source.cursorOf(event));
+                positionEventId = event.eventId();
                 if (++sinceCheckpoint >= checkpointEvery || System.nanoTime() - lastCheckpoint >= checkpointNanos) {
                     checkpoint();
                     sinceCheckpoint = 0;
@@ -705,15 +733,9 @@ public final class Subscription {
                         stored = offsets.find(name);
                     }
                 }
-                if (stored.isPresent()) {
-                    long end = source.end();
-                    if (stored.getAsLong() > end) {
-                        stopBeyondEnd("its stored offset", stored.getAsLong(), end);
-                        return false;
-                    }
-                }
                 long start = stored.isPresent() ? stored.getAsLong() : startAtEnd ? source.end() : 0;
                 position = start;
+                positionEventId = null;
                 if (offsets != null && !stored.isPresent() && !store(start)) {
                     return false;   // the claim was lost meanwhile
                 }
@@ -781,29 +803,55 @@ public final class Subscription {
         }
     }
 
-    /** Whether the position is beyond the source's end, having then stopped (see {@link #stopBeyondEnd}). */
-    private boolean beyondEnd() {
-        long end = source.end();
-        if (end < position) {
-            stopBeyondEnd("its position", position, end);
-            return true;
+    /**
+     * Whether the source still holds what this subscription has read up to its position: the event it
+     * handled there, by id, once it has read one since it started; before that, an end at or past the
+     * position. {@code REPLACED} (another event at the position, kept in {@link #replacedAt}) means the
+     * source went back and was written again; {@code MISSING} (no event there, or an end below) means it
+     * went back, or lags behind what it showed before (a read from a Mongo secondary, say).
+     */
+    private AtPosition checkSource() {
+        if (positionEventId == null) {
+            sourceEnd = source.end();
+            return sourceEnd >= position ? AtPosition.HELD : AtPosition.MISSING;
         }
-        return false;
+        List<RecordedEvent> at = source.read(position - 1, 1);
+        if (at.isEmpty() || source.cursorOf(at.get(0)) != position) {
+            sourceEnd = -1;
+            return AtPosition.MISSING;
+        }
+        replacedAt = at.get(0);
+        return replacedAt.eventId().equals(positionEventId) ? AtPosition.HELD : AtPosition.REPLACED;
+    }
+
+    private String describeMissing() {
+        return positionEventId == null ? "the end of its source is " + sourceEnd
+                : "the event it handled there, id " + positionEventId + ", is not in the source";
     }
 
     /**
-     * Stops in {@link State#FAILED}: the subscription is at {@code at}, past the source's {@code end}, so
-     * the source has lost events it had handed out, or is another source than the one the offset was
-     * stored for. Reading on would skip its events up to {@code at} as they come.
+     * Stops in {@link State#FAILED}: the source no longer holds what the subscription read up to its
+     * position, so it lost events it had handed out, or is another source than the one the position came
+     * from; reading on would skip its events up to the position as they come.
+     *
+     * @param replaced the other event found at the position; null when none was there for the grace time
      */
-    private void stopBeyondEnd(String what, long at, long end) {
-        failure = new SubscriptionException("subscription " + describe() + " stopped: " + what + " " + at
-                + " is beyond the end of its source (" + end + "), which so no longer holds events this subscription"
-                + " has handled (a memory store started again, a store restored from an older copy, a feed URL that"
-                + " now points elsewhere). It handles nothing more, since reading on would skip the source's next"
-                + " events up to " + at + ". Point it at the right source, or, if this one is right, start it"
-                + " with reset() to handle the source from its beginning (or reset() and startAtEnd() for its new"
-                + " events only)", null);
+    private void stopWentBack(RecordedEvent replaced) {
+        String found = replaced != null
+                ? "its source holds another event at its position " + position + " (" + replaced.type() + " "
+                        + replaced.streamId() + "@" + replaced.version() + ", id " + replaced.eventId()
+                        + ") than the one it handled there (id " + positionEventId + ")"
+                : positionEventId == null
+                        ? "its position " + position + " is beyond the end of its source (" + sourceEnd + ")"
+                        : "the event it handled at its position " + position + " (id " + positionEventId
+                                + ") is no longer in its source";
+        failure = new SubscriptionException("subscription " + describe() + " stopped: " + found
+                + (replaced != null ? "" : ", for " + Duration.ofNanos(SOURCE_GRACE_POLLS * pollNanos).toMillis() + " ms")
+                + ". The source went back: it no longer holds events this subscription has handled (a memory store"
+                + " or the service behind a feed started again, a store restored from an older copy, a feed URL that"
+                + " now points elsewhere). It handles nothing more, since reading on would skip the source's events up"
+                + " to " + position + ". Point it at the right source, or, if this one is right, start it with reset()"
+                + " to handle the source from its beginning (or reset() and startAtEnd() for its new events only)", null);
         LOG.log(System.Logger.Level.ERROR, failure.getMessage());
         stopRequested = true;
     }

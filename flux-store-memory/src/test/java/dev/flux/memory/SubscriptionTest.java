@@ -910,12 +910,12 @@ class SubscriptionTest {
         offsets.save("balances", 10);     // stored against a store that held more, say before it started again
         List<Long> seen = new CopyOnWriteArrayList<>();
         Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("balances", offsets)
-                .onRecorded(e -> seen.add(e.position())));
+                .pollInterval(Duration.ofMillis(20)).onRecorded(e -> seen.add(e.position())));
 
         assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED), subscription::toString);
         String message = subscription.failure().getMessage();
-        assertTrue(message.contains("'balances'") && message.contains("stored offset 10")
-                && message.contains("end of its source (3)") && message.contains("reset()"), message);
+        assertTrue(message.contains("'balances'") && message.contains("its position 10 is beyond the end of its source (3)")
+                && message.contains("for 200 ms") && message.contains("reset()"), message);
         assertEquals(List.of(), seen);
         assertEquals(10, offsets.load("balances"), "the stored offset is left for whoever looks into it");
 
@@ -972,7 +972,8 @@ class SubscriptionTest {
         }
         assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED), subscription::toString);
         String message = subscription.failure().getMessage();
-        assertTrue(message.contains("its position 5") && message.contains("end of its source (3)"), message);
+        assertTrue(message.contains("the event it handled at its position 5")
+                && message.contains("is no longer in its source, for 200 ms"), message);
         for (int i = 4; i <= 7; i++) {
             after.append("Account-1", ExpectedVersion.ANY, List.of(serializer.serialize(new Credited(i), Map.of())));
         }
@@ -981,6 +982,99 @@ class SubscriptionTest {
         assertEquals(5, offsets.load("balances"));
         before.close();
         after.close();
+    }
+
+    /** A source over one store or another, switched by the test: a feed whose service started again, say. */
+    private static final class SwitchedSource implements EventSource {
+        final AtomicReference<InMemoryEventStore> current;
+        volatile RuntimeException failure;
+        /** When at least 0, the source shows nothing after this position: a lagging replica. */
+        volatile long lagAt = -1;
+
+        SwitchedSource(InMemoryEventStore first) {
+            current = new AtomicReference<>(first);
+        }
+
+        @Override
+        public List<RecordedEvent> read(long afterPosition, int maxCount) {
+            if (failure != null) {
+                throw failure;
+            }
+            List<RecordedEvent> events = current.get().readAll(afterPosition, maxCount);
+            long lag = lagAt;
+            return lag < 0 ? events : events.stream().filter(e -> e.position() <= lag).toList();
+        }
+
+        @Override
+        public long cursorOf(RecordedEvent event) {
+            return event.position();
+        }
+
+        @Override
+        public long end() {
+            long lag = lagAt;
+            return lag < 0 ? current.get().lastPosition() : Math.min(lag, current.get().lastPosition());
+        }
+    }
+
+    private void credit(InMemoryEventStore target, int times) {
+        for (int i = 0; i < times; i++) {
+            target.append("Account-1", ExpectedVersion.ANY, List.of(serializer.serialize(new Credited(i), Map.of())));
+        }
+    }
+
+    @Test
+    void aSourceBackFromAFailureWithAnotherLogAlreadyPastThePositionStopsTheSubscriptionAtOnce() throws Exception {
+        InMemoryEventStore before = new InMemoryEventStore();
+        InMemoryEventStore after = new InMemoryEventStore();
+        credit(before, 5);
+        SwitchedSource source = new SwitchedSource(before);
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(source).name("balances", offsets)
+                .errorDelay(Duration.ofMillis(10), Duration.ofMillis(20)).onRecorded(e -> seen.add(e.position())));
+        awaitPosition(subscription, 5);
+
+        source.failure = new IllegalStateException("connection refused");     // the service is away...
+        assertTrue(waitUntil(() -> subscription.lastError() != null));
+        credit(after, 8);                                                       // ...and back with a log of its own
+        source.current.set(after);
+        source.failure = null;
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED), subscription::toString);
+        String message = subscription.failure().getMessage();
+        RecordedEvent other = after.readAll(4, 1).get(0);
+        assertTrue(message.contains("another event at its position 5 (Credited Account-1@4, id " + other.eventId() + ")")
+                && message.contains("than the one it handled there (id " + before.readAll(4, 1).get(0).eventId() + ")"), message);
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L), seen, "none of the new log was handled, so none of it was skipped");
+        assertEquals(5, offsets.load("balances"));
+        before.close();
+        after.close();
+    }
+
+    @Test
+    void aSourceThatLagsBehindThePositionForAWhileIsWaitedForNotTakenForOneThatWentBack() throws Exception {
+        InMemoryEventStore log = new InMemoryEventStore();
+        credit(log, 5);
+        SwitchedSource source = new SwitchedSource(log);
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(source).name("balances", offsets)
+                .pollInterval(Duration.ofMillis(100)).onRecorded(e -> seen.add(e.position())));
+        awaitPosition(subscription, 5);
+
+        source.lagAt = 3;     // a read from a replica two events behind the one read before
+        assertTrue(waitUntil(() -> subscription.lastError() != null), subscription::toString);
+        String waiting = subscription.lastError().getMessage();
+        assertTrue(waiting.contains("waits for its source to hold its position 5 again"), waiting);
+        credit(log, 2);
+        Thread.sleep(300);
+        assertEquals(Subscription.State.RUNNING, subscription.state());
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L), seen, "nothing read on while the source lags");
+        source.lagAt = -1;    // caught up again, within ten poll intervals
+
+        awaitPosition(subscription, 7);
+        assertEquals(Subscription.State.RUNNING, subscription.state());
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L), seen, "every event once, in order");
+        log.close();
     }
 
     /** An offset store over another, for tests to override one call of. */
