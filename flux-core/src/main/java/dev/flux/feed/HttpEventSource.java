@@ -388,7 +388,8 @@ public final class HttpEventSource implements EventSource {
         return new FluxException("the feed at " + uri + (e.status == 200 ? "" : " answered " + e.status + " and")
                 + (e.declared >= 0 ? " declared a body of " + e.declared + " bytes, over" : " sent a body of more than")
                 + " this source's bound of " + maxAnswerBytes + " bytes on one answer" + (why == null ? "" : ", " + why)
-                + "; raise the bound with HttpEventSource.withMaxAnswerBytes(long)", e);
+                + (e.status == 200 ? "; raise the bound with HttpEventSource.withMaxAnswerBytes(long)"
+                : "; an error answer that big is not the feed's: check the URL and what answers there"), e);
     }
 
     /** An answer's body is over the bound: refused by its Content-Length, or cut off once it grew past. */

@@ -33,6 +33,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -90,6 +91,26 @@ class HttpEventSourceAnswerBoundTest {
                 "each answer too big, it asked for half as many events, down to one, and then gave up");
         assertTrue(waitFor(() -> droppedMidBody.size() == queries.size()), droppedMidBody.toString());
         assertEquals(List.of(true), droppedMidBody.stream().distinct().toList(), "every connection was dropped mid-body");
+    }
+
+    @Test
+    void anErrorAnswerOverTheBoundFailsAtOnceWithoutSmallerPagesOrAdviceToRaiseTheBound() throws Exception {
+        List<String> queries = new CopyOnWriteArrayList<>();
+        URI feed = serve(exchange -> {
+            queries.add(exchange.getRequestURI().getRawQuery());
+            exchange.sendResponseHeaders(502, 0);
+            writeUntilClosed(exchange.getResponseBody(), 4L << 20, new AtomicLong());   // a proxy's error page, say
+            exchange.close();
+        });
+        HttpEventSource source = HttpEventSource.of(feed, Duration.ZERO).withMaxAnswerBytes(100_000);
+
+        FluxException tooLarge = assertThrows(FluxException.class, () -> source.read(0, 1000));
+
+        assertTrue(tooLarge.getMessage().contains("answered 502 and sent a body of more than this source's bound of 100000"),
+                tooLarge.getMessage());
+        assertTrue(tooLarge.getMessage().contains("not the feed's: check the URL"), tooLarge.getMessage());
+        assertFalse(tooLarge.getMessage().contains("withMaxAnswerBytes"), tooLarge.getMessage());
+        assertEquals(List.of(1000), limits(queries), "an error answer is not asked for again in smaller pages");
     }
 
     @Test
