@@ -31,7 +31,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -225,22 +224,22 @@ class AllowedHostsTest {
 
     @Test
     void curlWithAnotherHostGets421AsJsonAndWithAnAllowedOneTheFeed() throws Exception {
-        assumeTrue(commandExists("curl"), "curl is not installed");
+        assumeTrue(Curl.installed(), "curl is not installed");
         append();
         FeedServer feed = feed(FeedServer.builder(store).allowedHosts("accounts.internal"));
 
-        String[] rebound = curl("-H", "Host: attacker.example", feed.uri() + "?after=0");
-        String[] internal = curl("-H", "Host: Accounts.Internal:8080", feed.uri() + "?after=0");
-        String[] plain = curl(feed.uri() + "?after=0");
+        Curl.Answer rebound = Curl.run("-H", "Host: attacker.example", feed.uri() + "?after=0");
+        Curl.Answer internal = Curl.run("-H", "Host: Accounts.Internal:8080", feed.uri() + "?after=0");
+        Curl.Answer plain = Curl.run(feed.uri() + "?after=0");
 
-        assertEquals("421", rebound[1], rebound[0]);
-        JsonNode error = JSON.readTree(rebound[0]);
+        assertEquals(421, rebound.status(), rebound.body());
+        JsonNode error = JSON.readTree(rebound.body());
         assertEquals("misdirected_request", error.get("error").asText());
         assertTrue(error.get("message").asText().contains("'attacker.example'")
-                && error.get("message").asText().endsWith("allowedHosts(\"attacker.example\")"), rebound[0]);
-        assertEquals("200", internal[1], internal[0]);
-        assertEquals("http://Accounts.Internal:8080/events?after=1&limit=100", JSON.readTree(internal[0]).get("next").asText());
-        assertEquals("200", plain[1], plain[0]);
+                && error.get("message").asText().endsWith("allowedHosts(\"attacker.example\")"), rebound.body());
+        assertEquals(200, internal.status(), internal.body());
+        assertEquals("http://Accounts.Internal:8080/events?after=1&limit=100", JSON.readTree(internal.body()).get("next").asText());
+        assertEquals(200, plain.status(), plain.body());
     }
 
     @Test
@@ -344,25 +343,6 @@ class AllowedHostsTest {
         IllegalArgumentException publicUri = assertThrows(IllegalArgumentException.class,
                 () -> FeedServer.builder(store).publicUri(URI.create("http://b%C3%BCcher.example/events")));
         assertTrue(publicUri.getMessage().contains("host name or IP address"), publicUri.getMessage());
-    }
-
-    /** Runs curl with {@code arguments}: the body it printed and the status. */
-    private static String[] curl(String... arguments) throws Exception {
-        List<String> command = new ArrayList<>(List.of("curl", "-s", "-m", "10", "-w", "\n%{http_code}"));
-        command.addAll(List.of(arguments));
-        Process curl = new ProcessBuilder(command).start();
-        String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(curl.waitFor(30, TimeUnit.SECONDS));
-        int end = out.lastIndexOf('\n');
-        return new String[] {out.substring(0, end), out.substring(end + 1)};
-    }
-
-    private static boolean commandExists(String command) {
-        try {
-            return new ProcessBuilder(command, "--version").redirectErrorStream(true).start().waitFor(10, TimeUnit.SECONDS);
-        } catch (IOException | InterruptedException e) {
-            return false;
-        }
     }
 
     /** The store as a feed reads it, counting the reads. */

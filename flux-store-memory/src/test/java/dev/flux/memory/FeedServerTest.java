@@ -321,28 +321,20 @@ class FeedServerTest {
 
     @Test
     void curlCanReadTheFeed() throws Exception {
-        assumeTrue(commandExists("curl"), "curl is not installed");
+        assumeTrue(Curl.installed(), "curl is not installed");
         append("Account-1", 9);
         FeedServer feed = feed(FeedServer.builder(store));
 
-        Process curl = new ProcessBuilder("curl", "-s", "-w", "\n%{http_code}", feed.uri() + "?after=0&limit=5").start();
-        String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(curl.waitFor(30, TimeUnit.SECONDS));
+        Curl.Answer page = Curl.run(feed.uri() + "?after=0&limit=5");
+        assertEquals(200, page.status(), page.body());
+        assertEquals("Credited", JSON.readTree(page.body()).get("events").get(0).get("event_type").asText());
 
-        String[] lines = out.split("\n");
-        assertEquals("200", lines[lines.length - 1]);
-        assertEquals("Credited", JSON.readTree(lines[0]).get("events").get(0).get("event_type").asText());
-
-        Process bad = new ProcessBuilder("curl", "-s", "-w", "\n%{http_code}", feed.uri() + "?limit=x").start();
-        String badOut = new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(bad.waitFor(30, TimeUnit.SECONDS));
-        assertTrue(badOut.endsWith("\n400"), badOut);
+        Curl.Answer bad = Curl.run(feed.uri() + "?limit=x");
+        assertEquals(400, bad.status(), bad.body());
 
         // A broken escape that HttpClient refuses to send: the JDK server answers 400 before the feed sees it.
-        Process malformed = new ProcessBuilder("curl", "-s", "-g", "-w", "\n%{http_code}", feed.uri() + "?after=%zz").start();
-        String malformedOut = new String(malformed.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(malformed.waitFor(30, TimeUnit.SECONDS));
-        assertTrue(malformedOut.endsWith("\n400"), malformedOut);
+        Curl.Answer malformed = Curl.run("-g", feed.uri() + "?after=%zz");
+        assertEquals(400, malformed.status(), malformed.body());
         assertEquals(200, get(feed.uri()).statusCode(), "the feed serves on after a malformed request");
     }
 
@@ -367,7 +359,7 @@ class FeedServerTest {
 
     @Test
     void linksFollowTheHostHeaderUnlessAPublicUriIsGiven() throws Exception {
-        assumeTrue(commandExists("curl"), "curl is not installed");
+        assumeTrue(Curl.installed(), "curl is not installed");
         append("Account-1", 5);
         FeedServer plain = feed(FeedServer.builder(store).allowedHosts("elsewhere.example"));
         FeedServer proxied = feed(FeedServer.builder(store).publicUri(URI.create("https://feed.example.com/events"))
@@ -380,14 +372,11 @@ class FeedServerTest {
         assertEquals("https://feed.example.com/events?after=1&limit=100", fixed.get("next").asText());
     }
 
+    /** The body of a 200 answer to curl with {@code arguments}. */
     private static String curl(String... arguments) throws Exception {
-        List<String> command = new ArrayList<>(List.of("curl", "-s", "-f"));
-        command.addAll(List.of(arguments));
-        Process curl = new ProcessBuilder(command).start();
-        String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(curl.waitFor(30, TimeUnit.SECONDS));
-        assertEquals(0, curl.exitValue(), "curl " + command + " failed");
-        return out;
+        Curl.Answer answer = Curl.run(arguments);
+        assertEquals(200, answer.status(), answer.body());
+        return answer.body();
     }
 
     @Test
@@ -578,10 +567,8 @@ class FeedServerTest {
         for (String served : List.of(one, page)) {
             assertTrue(served.contains(body), "the data as stored, digit for digit: " + served);
         }
-        if (commandExists("curl")) {
-            Process curl = new ProcessBuilder("curl", "-s", feed.uri() + "/" + stored.eventId()).start();
-            String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(curl.waitFor(30, TimeUnit.SECONDS));
+        if (Curl.installed()) {
+            String out = Curl.run(feed.uri() + "/" + stored.eventId()).body();
             assertTrue(out.contains(body), out);
         }
 
@@ -875,7 +862,7 @@ class FeedServerTest {
 
         CompletableFuture<HttpResponse<String>> fromHttpClient = http.sendAsync(HttpRequest.newBuilder(feed.uri())
                 .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-        Process curl = commandExists("curl")
+        Process curl = Curl.installed()
                 ? new ProcessBuilder("curl", "-s", "-m", "5", "-w", "\n%{http_code}", feed.uri() + "/head").start() : null;
         HttpResponse<String> answered = fromHttpClient.get(10, TimeUnit.SECONDS);
         String curled = curl == null ? null : new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -1277,13 +1264,5 @@ class FeedServerTest {
             Thread.sleep(10);
         }
         return true;
-    }
-
-    private static boolean commandExists(String command) {
-        try {
-            return new ProcessBuilder(command, "--version").redirectErrorStream(true).start().waitFor(10, TimeUnit.SECONDS);
-        } catch (IOException | InterruptedException e) {
-            return false;
-        }
     }
 }
