@@ -19,7 +19,10 @@ public interface EventSource {
     /**
      * Up to {@code maxCount} events whose cursor is greater than {@code after}, in cursor order. Like
      * {@link EventReader}'s reads it may return fewer than exist; only an empty list means that
-     * nothing is there yet.
+     * nothing is there yet. A {@link Subscription} reads the last event it handled again this way
+     * ({@code read(cursor - 1, 1)}) to check that its source did not go back: an event read twice must
+     * come with the same {@link RecordedEvent#eventId() id}, or the subscription stops in
+     * {@link Subscription.State#FAILED}.
      */
     List<RecordedEvent> read(long after, int maxCount);
 
@@ -32,10 +35,11 @@ public interface EventSource {
 
     /**
      * The cursor of the last event now in the source, 0 when it is empty: where "only new events" starts.
-     * A {@link Subscription} also compares it with its stored offset when it starts, and waits, then
-     * stops in {@link Subscription.State#FAILED}, while the offset is beyond it (the source went back):
-     * it must never stay below the cursor of an event {@link #read} has returned. One that throws is
-     * retried as a read that failed.
+     * A {@link Subscription} that has not yet read an event since it started (a stored offset, or
+     * {@link Subscription.Builder#startAtEnd}) also compares it with its position, and stops in
+     * {@link Subscription.State#FAILED} when the position is beyond it (the source went back): it must
+     * never be below the cursor of an event {@link #read} has returned. One that throws is retried as a
+     * read that failed.
      */
     long end();
 

@@ -68,12 +68,14 @@ import java.util.function.Consumer;
  * <p><b>A source that went back.</b> Before it reads on from its position, a subscription checks that
  * its source still holds what it read up to there: when it starts (its stored offset), after a read
  * failed (a feed's service may be back with another log), and while caught up, at most once a second.
- * Once it has read an event since it started, it reads that one event again and compares ids; before,
- * it asks for the source's {@link EventSource#end end}. Another event there means the source went back
- * and was written again: it stops in {@link State#FAILED} at once. No event there (an end below the
- * position) means it went back, or lags behind what it showed before (a Mongo secondary, a failover):
- * it reads nothing while it waits ({@link #lastError()} says so), reads on if the event comes back
- * within ten poll intervals, and stops in {@link State#FAILED} if not. Reading on would silently skip
+ * Once it has read an event since it started, it reads that one event again and compares ids. Another
+ * event there means the source went back and was written again: it stops in {@link State#FAILED} at
+ * once. No event there means it went back, or lags behind what it showed before (a Mongo secondary, a
+ * failover): it reads nothing while it waits ({@link #lastError()} says so), reads on if the event
+ * comes back within ten poll intervals, and stops in {@link State#FAILED} if not. Before it has read
+ * an event (a stored offset, or {@link Builder#startAtEnd}), it asks for the source's
+ * {@link EventSource#end end} instead, and an end below its position stops it at once: an end cannot
+ * tell a lag from a new log, which could pass the position while it waited. Reading on would silently skip
  * the source's events up to the position: a memory store or the service behind a feed started again,
  * a store restored from an older copy, a feed URL now pointing at another service. {@link #failure()}
  * says what it found; start it again with {@link Builder#reset()} once the source is the right one.
@@ -482,7 +484,9 @@ public final class Subscription {
                 if (sourceToCheck && position > 0) {
                     lastSourceCheck = System.nanoTime();
                     AtPosition found = checkSource();
-                    if (found == AtPosition.MISSING) {
+                    // Only a check by id may wait: an end below the position cannot tell a lag from a new log,
+                    // which would pass the position meanwhile and have its events up to there skipped.
+                    if (found == AtPosition.MISSING && positionEventId != null) {
                         if (!missing) {
                             missing = true;
                             missingSince = lastSourceCheck;
@@ -808,7 +812,8 @@ public final class Subscription {
      * handled there, by id, once it has read one since it started; before that, an end at or past the
      * position. {@code REPLACED} (another event at the position, kept in {@link #replacedAt}) means the
      * source went back and was written again; {@code MISSING} (no event there, or an end below) means it
-     * went back, or lags behind what it showed before (a read from a Mongo secondary, say).
+     * went back, or lags behind what it showed before (a read from a Mongo secondary, say). Only the
+     * check by id is waited for (see {@link #readWhileClaimed}).
      */
     private AtPosition checkSource() {
         if (positionEventId == null) {
@@ -834,7 +839,8 @@ public final class Subscription {
      * position, so it lost events it had handed out, or is another source than the one the position came
      * from; reading on would skip its events up to the position as they come.
      *
-     * @param replaced the other event found at the position; null when none was there for the grace time
+     * @param replaced the other event found at the position; null when none was there for the grace time,
+     *                 or the source's end was below the position
      */
     private void stopWentBack(RecordedEvent replaced) {
         String found = replaced != null
@@ -846,7 +852,7 @@ public final class Subscription {
                         : "the event it handled at its position " + position + " (id " + positionEventId
                                 + ") is no longer in its source";
         failure = new SubscriptionException("subscription " + describe() + " stopped: " + found
-                + (replaced != null ? "" : ", for " + Duration.ofNanos(SOURCE_GRACE_POLLS * pollNanos).toMillis() + " ms")
+                + (replaced != null || positionEventId == null ? "" : ", for " + Duration.ofNanos(SOURCE_GRACE_POLLS * pollNanos).toMillis() + " ms")
                 + ". The source went back: it no longer holds events this subscription has handled (a memory store"
                 + " or the service behind a feed started again, a store restored from an older copy, a feed URL that"
                 + " now points elsewhere). It handles nothing more, since reading on would skip the source's events up"
