@@ -162,7 +162,7 @@ public final class Subscription {
     private final AtomicLong wakeUps = new AtomicLong();
     /** The id of the event at {@link #position}, once this run has read one; null before. Worker thread only. */
     private UUID positionEventId;
-    /** What {@link #checkSource} last found: the source's end (-1 when not asked) and the event at the position. */
+    /** What {@link #checkSource} last found: the source's end (before an event was read) and the event at the position. */
     private long sourceEnd = -1;
     private RecordedEvent replacedAt;
     /** Whether this subscription holds its name in {@link #RUNNING_NAMES}; guarded by that map. */
@@ -493,7 +493,8 @@ public final class Subscription {
                         }
                         if (System.nanoTime() - missingSince < SOURCE_GRACE_POLLS * pollNanos) {
                             lastError = new FluxException("subscription " + describe() + " waits for its source to hold"
-                                    + " its position " + position + " again (" + describeMissing() + ") before it reads on");
+                                    + " its position " + position + " again (the event it handled there, id " + positionEventId
+                                    + ", is not in the source) before it reads on");
                             LockSupport.parkNanos(this, untilRenewal(pollNanos));
                             continue;
                         }
@@ -822,16 +823,10 @@ public final class Subscription {
         }
         List<RecordedEvent> at = source.read(position - 1, 1);
         if (at.isEmpty() || source.cursorOf(at.get(0)) != position) {
-            sourceEnd = -1;
             return AtPosition.MISSING;
         }
         replacedAt = at.get(0);
         return replacedAt.eventId().equals(positionEventId) ? AtPosition.HELD : AtPosition.REPLACED;
-    }
-
-    private String describeMissing() {
-        return positionEventId == null ? "the end of its source is " + sourceEnd
-                : "the event it handled there, id " + positionEventId + ", is not in the source";
     }
 
     /**
