@@ -74,6 +74,8 @@ public final class HttpEventSource implements EventSource {
             .build();
     /** An empty answer to a long poll sooner than this was not held (see {@link #waitsForEvents}). */
     private static final long HELD_AT_LEAST_NANOS = 500_000_000L;
+    /** The longest wait {@link #of(URI, Duration)} takes. */
+    private static final Duration MAX_WAIT = Duration.ofDays(1);
     /** The largest byte array the JVM makes. */
     private static final long MAX_ARRAY_BYTES = Integer.MAX_VALUE - 8;
 
@@ -113,7 +115,11 @@ public final class HttpEventSource implements EventSource {
 
     /**
      * As {@link #of(URI)}, long-polling {@code wait} at a time, in whole seconds rounded up
-     * ({@link Duration#ZERO} for plain polls, paced by the subscription's poll interval).
+     * ({@link Duration#ZERO} for plain polls, paced by the subscription's poll interval). A durable
+     * subscription with a claim needs a lease of at least three times the wait (see {@link #longestWait()}).
+     *
+     * @throws IllegalArgumentException when the URI is not an absolute http(s) URI without query or
+     *                                  fragment, or the wait is null, negative or over 1 day
      */
     public static HttpEventSource of(URI feed, Duration wait) {
         return create(feed, wait, null);
@@ -143,8 +149,9 @@ public final class HttpEventSource implements EventSource {
             throw new IllegalArgumentException("feed URI must not carry a query or a fragment (the source adds after/limit): "
                     + feed);
         }
-        if (wait == null || wait.isNegative()) {
-            throw new IllegalArgumentException("wait must be zero or positive, was " + wait);
+        if (wait == null || wait.isNegative() || wait.compareTo(MAX_WAIT) > 0) {
+            throw new IllegalArgumentException("wait must be from zero to 1 day (a feed holds a poll at most its own"
+                    + " maxWait, 30 s by default), was " + wait);
         }
         if (client == null) {
             client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -262,6 +269,12 @@ public final class HttpEventSource implements EventSource {
     @Override
     public boolean waitsForEvents() {
         return waitSeconds > 0 && !answeredAtOnce;
+    }
+
+    /** The long-poll wait this source asks the feed for, in whole seconds ({@link Duration#ZERO} for plain polls). */
+    @Override
+    public Duration longestWait() {
+        return Duration.ofSeconds(waitSeconds);
     }
 
     @Override

@@ -4,6 +4,7 @@ import dev.flux.EventReader;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -64,6 +65,16 @@ public interface EventSource {
      */
     default boolean waitsForEvents() {
         return false;
+    }
+
+    /**
+     * The longest one {@link #read} holds, waiting for new events when there are none (a long poll's
+     * wait); {@link Duration#ZERO}, the default, for a source that answers at once. A durable
+     * {@link Subscription} with a claim renews it between reads, so {@link Subscription.Builder#build()}
+     * refuses a wait longer than a third of its {@linkplain Subscription.Builder#claimLease lease}.
+     */
+    default Duration longestWait() {
+        return Duration.ZERO;
     }
 
     /**

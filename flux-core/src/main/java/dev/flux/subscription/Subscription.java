@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -123,6 +124,11 @@ public final class Subscription {
     private static final long SOURCE_CHECK_NANOS = 1_000_000_000L;
     /** Poll intervals a source may go without holding the subscription's position before it stops (a lag, not a loss). */
     private static final int SOURCE_GRACE_POLLS = 10;
+    /** Longer durations count as this many nanoseconds: they are waits that never end in practice (see {@link #nanos}). */
+    private static final long FOREVER_NANOS = Long.MAX_VALUE / 4;
+    private static final Duration FOREVER = Duration.ofNanos(FOREVER_NANOS);
+    /** The longest {@link Builder#claimLease}. */
+    private static final Duration MAX_LEASE = Duration.ofDays(1);
 
     /** What {@link #checkSource} found at the subscription's position. */
     private enum AtPosition { HELD, REPLACED, MISSING }
@@ -134,6 +140,8 @@ public final class Subscription {
     private final boolean reset;
     private final int batchSize;
     private final long pollNanos;
+    /** How long the source may go without holding the position before the subscription stops: {@value #SOURCE_GRACE_POLLS} polls. */
+    private final long sourceGraceNanos;
     private final long errorDelayNanos;
     private final long maxErrorDelayNanos;
     private final int maxRetries;
@@ -193,13 +201,14 @@ public final class Subscription {
         this.startAtEnd = builder.startAtEnd;
         this.reset = builder.reset;
         this.batchSize = builder.batchSize;
-        this.pollNanos = builder.pollInterval.toNanos();
-        this.errorDelayNanos = builder.errorDelay.toNanos();
-        this.maxErrorDelayNanos = builder.maxErrorDelay.toNanos();
+        this.pollNanos = nanos(builder.pollInterval);
+        this.sourceGraceNanos = Math.min(pollNanos, FOREVER_NANOS / SOURCE_GRACE_POLLS) * SOURCE_GRACE_POLLS;
+        this.errorDelayNanos = nanos(builder.errorDelay);
+        this.maxErrorDelayNanos = nanos(builder.maxErrorDelay);
         this.maxRetries = builder.maxRetries;
         this.failureHandler = builder.failureHandler;
         this.checkpointEvery = builder.checkpointEvery;
-        this.checkpointNanos = builder.checkpointInterval.toNanos();
+        this.checkpointNanos = nanos(builder.checkpointInterval);
         this.groupMember = builder.groupMember;
         this.groupSize = builder.groupSize;
         this.executor = builder.executor;
@@ -207,7 +216,7 @@ public final class Subscription {
         this.owner = builder.offsets == null ? null : ProcessHandle.current().pid() + "@" + host() + "/"
                 + UUID.randomUUID().toString().substring(0, 8);
         this.lease = builder.claimLease;
-        this.leaseNanos = builder.claimLease.toNanos();
+        this.leaseNanos = nanos(builder.claimLease);
         this.sharedClaims = builder.offsets != null && Builder.keepsClaims(builder.offsets);
         EventSerializer chosen = builder.serializer != null ? builder.serializer
                 : new JacksonEventSerializer(new EventTypes());
@@ -323,7 +332,7 @@ public final class Subscription {
         }
         // Tell the source again every 100 ms: a read that began just after the first call (its long poll
         // not yet in flight) would miss it and wait its whole poll out.
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long deadline = System.nanoTime() + nanos(timeout);
         try {
             while (true) {
                 try {
@@ -360,7 +369,7 @@ public final class Subscription {
             throw new IllegalArgumentException("cursor must be >= 0 (0 is before the first event), was " + cursor);
         }
         requirePositive(timeout, "timeout");
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long deadline = System.nanoTime() + nanos(timeout);
         synchronized (progress) {
             awaited.add(cursor);
             wakeAt = awaited.peek();
@@ -491,7 +500,7 @@ public final class Subscription {
                             missing = true;
                             missingSince = lastSourceCheck;
                         }
-                        if (System.nanoTime() - missingSince < SOURCE_GRACE_POLLS * pollNanos) {
+                        if (System.nanoTime() - missingSince < sourceGraceNanos) {
                             lastError = new FluxException("subscription " + describe() + " waits for its source to hold"
                                     + " its position " + position + " again (the event it handled there, id " + positionEventId
                                     + ", is not in the source) before it reads on");
@@ -847,7 +856,7 @@ public final class Subscription {
                         : "the event it handled at its position " + position + " (id " + positionEventId
                                 + ") is no longer in its source";
         failure = new SubscriptionException("subscription " + describe() + " stopped: " + found
-                + (replaced != null || positionEventId == null ? "" : ", for " + Duration.ofNanos(SOURCE_GRACE_POLLS * pollNanos).toMillis() + " ms")
+                + (replaced != null || positionEventId == null ? "" : ", for " + Duration.ofNanos(sourceGraceNanos).toMillis() + " ms")
                 + ". The source went back: it no longer holds events this subscription has handled (a memory store"
                 + " or the service behind a feed started again, a store restored from an older copy, a feed URL that"
                 + " now points elsewhere). It handles nothing more, since reading on would skip the source's events up"
@@ -988,6 +997,14 @@ public final class Subscription {
             hash = (hash << 8) | (digest[i] & 0xFF);
         }
         return (int) Math.floorMod(hash, (long) size);
+    }
+
+    /**
+     * {@code duration} in nanoseconds; {@link #FOREVER_NANOS} (about 73 years) when longer, so that waits of
+     * "forever" ({@code ChronoUnit.FOREVER.getDuration()}, say) work and sums and multiples of them cannot overflow.
+     */
+    private static long nanos(Duration duration) {
+        return duration.compareTo(FOREVER) >= 0 ? FOREVER_NANOS : duration.toNanos();
     }
 
     private static void requirePositive(Duration duration, String what) {
@@ -1154,14 +1171,15 @@ public final class Subscription {
          * How long a durable subscription's claim on its name lasts on an offset store that processes
          * share ({@link OffsetStore#claim}), default 30 s. The subscription renews it every third of
          * that; when its process dies without releasing it, a subscription of the same name standing by
-         * in another process takes over once it runs out. Keep it well above the longest a handler (or
-         * a long poll of the source) takes, and above the clock difference between the machines: a
+         * in another process takes over once it runs out. It must be at least three times the source's
+         * long-poll wait ({@link EventSource#longestWait()}, checked by {@link #build()}); keep it well
+         * above the longest a handler takes, and above the clock difference between the machines: a
          * subscription that cannot renew in time stops handling events and stands by, and meanwhile
          * the events since its last stored offset may be handled by both (delivery is at-least-once).
          */
         public Builder claimLease(Duration lease) {
             requirePositive(lease, "claimLease");
-            if (lease.compareTo(Duration.ofMillis(30)) < 0 || lease.compareTo(Duration.ofDays(1)) > 0) {
+            if (lease.compareTo(Duration.ofMillis(30)) < 0 || lease.compareTo(MAX_LEASE) > 0) {
                 throw new IllegalArgumentException("claimLease must be from 30 ms to 1 day, was " + lease);
             }
             this.claimLease = lease;
@@ -1235,9 +1253,11 @@ public final class Subscription {
         /**
          * The subscription, not yet started.
          *
-         * @throws IllegalArgumentException when it has no handler, {@link #reset()} without a name, or
+         * @throws IllegalArgumentException when it has no handler, {@link #reset()} without a name,
          *                                  {@link #startAtEnd()} with an {@link OffsetStore} that does not
-         *                                  override {@link OffsetStore#find}
+         *                                  override {@link OffsetStore#find}, or a claim (an offset store that
+         *                                  processes share) whose {@link #claimLease lease} is shorter than
+         *                                  three times the source's {@link EventSource#longestWait() wait}
          */
         public Subscription build() {
             if (handlers.isEmpty() && recordedHandler == null) {
@@ -1251,7 +1271,34 @@ public final class Subscription {
                         + offsets.getClass().getName() + " does not override find(name), so the start it stores on an"
                         + " empty source would read back as none, and a restart would skip to the end");
             }
+            if (offsets != null && keepsClaims(offsets)) {
+                requireRenewableBetweenReads();
+            }
             return new Subscription(this);
+        }
+
+        /**
+         * The claim is renewed between reads, once a third of its lease has passed since the last renewal.
+         * A read that starts just before that and holds longer than another third, waiting for events,
+         * leaves the claim to run out while it waits: another process takes over, this one stands by when
+         * its read returns, and the name changes hands at every long poll, each time handling again the
+         * events since the last stored offset. A wait of at most a third of the lease leaves a third for
+         * the answer to arrive and the renewal to land.
+         */
+        private void requireRenewableBetweenReads() {
+            Duration wait = source.longestWait();
+            if (wait == null || wait.isNegative()) {
+                throw new IllegalArgumentException("source.longestWait() must be zero or positive, was " + wait
+                        + " (" + source + ")");
+            }
+            if (wait.compareTo(claimLease.dividedBy(3)) > 0) {
+                throw new IllegalArgumentException("claimLease " + claimLease + " is too short for " + source
+                        + ", whose reads wait up to " + wait + " for new events: the claim is renewed between reads,"
+                        + " every third of its lease, so a longer wait lets it run out while a read waits, and the"
+                        + " name changes hands at every long poll. Make "
+                        + (wait.compareTo(MAX_LEASE.dividedBy(3)) <= 0 ? "the lease at least " + wait.multipliedBy(3) + " or " : "")
+                        + "the source's wait at most " + claimLease.dividedBy(3).truncatedTo(ChronoUnit.MILLIS));
+            }
         }
 
         /** Whether {@code offsets} overrides {@link OffsetStore#claim}: a store that processes share. */

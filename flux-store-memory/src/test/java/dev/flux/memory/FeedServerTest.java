@@ -463,6 +463,13 @@ class FeedServerTest {
         assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("http://x/events?after=3")));
         assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("http://x/events#feed")),
                 "a fragment would swallow the query the source adds");
+        IllegalArgumentException forever = assertThrows(IllegalArgumentException.class,
+                () -> HttpEventSource.of(URI.create("http://x/events"), Duration.ofSeconds(Long.MAX_VALUE)));
+        assertTrue(forever.getMessage().startsWith("wait must be from zero to 1 day"), forever.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> HttpEventSource.of(URI.create("http://x/events"), Duration.ofSeconds(-1)));
+        assertEquals(Duration.ofDays(1), HttpEventSource.of(URI.create("http://x/events"), Duration.ofDays(1)).longestWait());
+        assertEquals(Duration.ofSeconds(2), HttpEventSource.of(URI.create("http://x/events"), Duration.ofMillis(1_001)).longestWait(),
+                "the wait is asked for in whole seconds, rounded up");
     }
 
     @Test

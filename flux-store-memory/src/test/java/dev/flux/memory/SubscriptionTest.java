@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Timeout;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -655,6 +656,24 @@ class SubscriptionTest {
         assertTrue(resetAlone.getMessage().contains("name"), resetAlone.getMessage());
         assertThrows(IllegalArgumentException.class, () -> EventSource.category(store, "bad-category"));
         assertThrows(IllegalArgumentException.class, () -> EventSource.stream(null, "Account-1"));
+    }
+
+    @Test
+    void durationsOfForeverAreWaitsThatNeverEndNotAnOverflow() throws Exception {
+        Duration forever = ChronoUnit.FOREVER.getDuration();     // the class's timeout ends a hang
+        append("Account-1", new Credited(1));
+        Subscription subscription = start(Subscription.builder(EventSource.all(store))
+                .name("forever", offsets)
+                .pollInterval(forever)
+                .checkpointInterval(forever)
+                .errorDelay(Duration.ofMillis(1), forever)
+                .onRecorded(e -> { }));
+        assertTrue(subscription.awaitPosition(1, forever));
+        append("Account-1", new Credited(2));
+        assertTrue(subscription.awaitPosition(2, forever), "an append wakes it, whatever its poll interval");
+        assertTrue(subscription.stop(forever));
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+        assertEquals(2, offsets.load("forever"), "its stop stored the offset, whatever its checkpoint interval");
     }
 
     @Test

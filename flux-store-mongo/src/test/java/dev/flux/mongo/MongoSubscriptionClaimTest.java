@@ -6,6 +6,8 @@ import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
+import dev.flux.feed.FeedServer;
+import dev.flux.feed.HttpEventSource;
 import dev.flux.subscription.EventSource;
 import dev.flux.subscription.OffsetStore;
 import dev.flux.subscription.Subscription;
@@ -13,6 +15,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -336,6 +339,63 @@ class MongoSubscriptionClaimTest {
         assertTrue(tooShort.getMessage().contains("claimLease"), tooShort.getMessage());
         assertThrows(IllegalArgumentException.class, () -> builder.claimLease(Duration.ofDays(2)));
         assertThrows(IllegalArgumentException.class, () -> builder.claimLease(null));
+    }
+
+    @Test
+    void aClaimWithALeaseUnderThreeTimesTheSourcesLongPollIsRefused() {
+        MongoOffsetStore offsets = new MongoOffsetStore(database.database());
+        HttpEventSource feed = HttpEventSource.of(URI.create("http://127.0.0.1:1/events"), Duration.ofSeconds(2));
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Subscription.builder(feed)
+                .name("balances", offsets).claimLease(Duration.ofMillis(5_999)).onRecorded(recorded -> { }).build());
+
+        assertTrue(refused.getMessage().startsWith("claimLease PT5.999S is too short for the feed http://127.0.0.1:1/events,"
+                + " whose reads wait up to PT2S for new events"), refused.getMessage());
+        assertTrue(refused.getMessage().endsWith("Make the lease at least PT6S or the source's wait at most PT1.999S"),
+                refused.getMessage());
+        Subscription.builder(feed).name("balances", offsets).claimLease(Duration.ofSeconds(6)).onRecorded(recorded -> { })
+                .build();
+        Subscription.builder(feed).claimLease(Duration.ofSeconds(1)).onRecorded(recorded -> { }).build();  // no claim
+    }
+
+    @Test
+    void aSubscriptionLongPollingAFeedForAThirdOfItsLeaseKeepsItsClaim() throws Exception {
+        // The longest wait a lease allows: a read that starts just before the renewal is due and holds the
+        // whole wait still returns a third of the lease before the claim would run out.
+        append(2);
+        try (FeedServer feed = FeedServer.builder(events).port(0).start()) {
+            List<Long> first = Collections.synchronizedList(new ArrayList<>());
+            List<Long> second = Collections.synchronizedList(new ArrayList<>());
+            Subscription a = startOnFeed(feed, recorded -> first.add(recorded.position()));
+            assertTrue(a.awaitPosition(2, Duration.ofSeconds(10)));
+            Subscription b = startOnFeed(feed, recorded -> second.add(recorded.position()));
+            await(() -> b.state() == Subscription.State.STANDBY, "the second stands by");
+
+            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(4_500);   // four long polls, a lease and a half
+            while (System.nanoTime() - until < 0) {
+                assertEquals(Subscription.State.RUNNING, a.state(), "the first keeps its claim across its long polls");
+                assertEquals(Subscription.State.STANDBY, b.state());
+                Thread.sleep(20);
+            }
+            append(2);
+            assertTrue(a.awaitPosition(4, Duration.ofSeconds(10)));
+            assertEquals(positions(1, 4), first);
+            assertEquals(List.of(), second);
+            b.stop();
+            a.stop();   // before the feed stops: it would retry reading it meanwhile
+        }
+    }
+
+    private Subscription startOnFeed(FeedServer feed, Consumer<RecordedEvent> handler) {
+        Subscription subscription = Subscription.builder(HttpEventSource.of(feed.uri(), Duration.ofSeconds(1)))
+                .name("balances", new MongoOffsetStore(database.database()))
+                .claimLease(Duration.ofSeconds(3))
+                .checkpointEvery(1)
+                .pollInterval(Duration.ofMillis(50))
+                .onRecorded(handler::accept)
+                .start();
+        subscriptions.add(subscription);
+        return subscription;
     }
 
     private Subscription start(Duration lease, Consumer<RecordedEvent> handler) {
