@@ -514,6 +514,10 @@ public final class Subscription {
                     }
                     missing = false;
                     sourceToCheck = false;
+                    // Back through keepClaim before reading on: the check's read may have long-polled (a source
+                    // that came back behind waits there until the event at the position is back), and the read
+                    // after it may too; two waits in a row would leave the claim to run out.
+                    continue;
                 }
                 batch = source.read(position, batchSize);
                 if (batch.isEmpty() && position > 0 && System.nanoTime() - lastSourceCheck >= SOURCE_CHECK_NANOS) {

@@ -11,6 +11,7 @@ import dev.flux.feed.HttpEventSource;
 import dev.flux.subscription.EventSource;
 import dev.flux.subscription.OffsetStore;
 import dev.flux.subscription.Subscription;
+import org.bson.Document;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -384,6 +385,77 @@ class MongoSubscriptionClaimTest {
             b.stop();
             a.stop();   // before the feed stops: it would retry reading it meanwhile
         }
+    }
+
+    @Test
+    void aSourceCheckThatLongPolledIsFollowedByARenewalBeforeTheNextRead() throws Exception {
+        // A feed whose service came back behind the subscription (its store catching up): the check of the
+        // position long-polls until the event there is back, then the next read long-polls too. The claim is
+        // renewed between the two, so that no read starts with less than two thirds of the lease left: a wait
+        // of a third still leaves a third for the answer and the renewal.
+        append(2);
+        EventSource log = EventSource.all(events);
+        long waitMillis = 1_000;
+        List<Long> leftAtReads = Collections.synchronizedList(new ArrayList<>());
+        AtomicInteger reads = new AtomicInteger();
+        EventSource comingBack = new EventSource() {
+            @Override
+            public List<RecordedEvent> read(long after, int maxCount) {
+                leftAtReads.add(leaseLeftMillis());
+                int read = reads.incrementAndGet();
+                if (read == 1) {
+                    return log.read(after, maxCount);       // events 1 and 2
+                }
+                if (read == 2) {
+                    sleepQuietly(800);                      // within the renewal due at 1 s
+                    throw new FluxException("the feed's service went away (test)");
+                }
+                sleepQuietly(waitMillis);                   // the check, then empty long polls
+                return after == 1 && maxCount == 1 ? log.read(after, maxCount) : List.of();
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return log.cursorOf(event);
+            }
+
+            @Override
+            public long end() {
+                return log.end();
+            }
+
+            @Override
+            public boolean waitsForEvents() {
+                return true;
+            }
+
+            @Override
+            public Duration longestWait() {
+                return Duration.ofMillis(waitMillis);
+            }
+        };
+        Subscription a = Subscription.builder(comingBack)
+                .name("balances", new MongoOffsetStore(database.database()))
+                .claimLease(Duration.ofSeconds(3))
+                .checkpointEvery(1)
+                .errorDelay(Duration.ofMillis(1), Duration.ofMillis(1))
+                .onRecorded(recorded -> { })
+                .start();
+        subscriptions.add(a);
+
+        await(() -> reads.get() >= 5, "the check and two long polls after it");
+        a.stop();
+
+        assertEquals(Subscription.State.STOPPED, a.state());
+        for (long left : new ArrayList<>(leftAtReads)) {
+            assertTrue(left >= 1_700, "a read started with " + left + " ms of the 3 s lease left: " + leftAtReads);
+        }
+    }
+
+    /** How long the claim on "balances" runs on, in milliseconds. */
+    private long leaseLeftMillis() {
+        Document claim = database.database().getCollection("flux_offsets").find(Filters.eq("_id", "balances")).first();
+        return claim.getLong("leaseUntil") - System.currentTimeMillis();
     }
 
     private Subscription startOnFeed(FeedServer feed, Consumer<RecordedEvent> handler) {
