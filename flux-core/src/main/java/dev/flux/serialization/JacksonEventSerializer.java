@@ -4,11 +4,13 @@ import com.fasterxml.jackson.annotation.JsonAutoDetect;
 import com.fasterxml.jackson.annotation.PropertyAccessor;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
+import com.fasterxml.jackson.databind.introspect.BeanPropertyDefinition;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -19,8 +21,11 @@ import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 
 import java.io.IOException;
+import java.lang.reflect.Modifier;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -28,7 +33,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * field, any visibility; getters are not used), so nothing is lost from a class without getters, and
  * {@code java.time} values are ISO-8601 strings. Records work as they are; a plain class needs a
  * no-argument constructor (any visibility) or a {@code @JsonCreator}; the first event of each class is
- * written and read back before it is stored, so a class Jackson cannot read is refused up front. The
+ * written and read back before it is stored, so a class Jackson cannot read is refused up front, and so
+ * is every later event of a class with a field that may hold other classes (of an interface, abstract or
+ * non-final class type, however deep), which one event may leave null and the next fill. The
  * {@code schema_version} metadata is always the class's own (see {@link SchemaVersion}), whatever the
  * caller's metadata held. Upcasting keeps decimals exact. Readers and writers are cached per class.
  * Thread-safe.
@@ -44,7 +51,8 @@ public final class JacksonEventSerializer implements EventSerializer {
     /** Per type name no upcaster reads: its class, version and reader, while EventTypes says the same. */
     private final Map<String, Decoder> decoders = new ConcurrentHashMap<>();
 
-    private record Encoder(String type, int schemaVersion, ObjectWriter writer) {
+    /** {@code readBack}: every event of the class is read back before it is stored (see {@link #holdsOpenTypes}). */
+    private record Encoder(String type, int schemaVersion, ObjectWriter writer, boolean readBack) {
     }
 
     private record Decoder(EventTypes.Plain plain, ObjectReader reader) {
@@ -113,12 +121,23 @@ public final class JacksonEventSerializer implements EventSerializer {
             }
             metadata = versioned;
         }
+        byte[] json;
         try {
-            return EventData.of(type, writer.writeValueAsBytes(event), metadata);
+            json = writer.writeValueAsBytes(event);
         } catch (JsonProcessingException e) {
             throw new FluxException("Cannot serialize event " + eventClass.getName() + " (type '" + type + "') to JSON: "
                     + e.getOriginalMessage(), e);
         }
+        if (encoder.readBack()) {
+            try {
+                readerFor(eventClass).readValue(json);
+            } catch (IOException e) {
+                throw new FluxException("This event of " + eventClass.getName() + " (type '" + type + "') can be written as"
+                        + " JSON but not read back, so it is not stored: " + e.getMessage() + ". A field that may hold"
+                        + " other classes needs to tell Jackson which (@JsonTypeInfo and @JsonSubTypes on its type, say)", e);
+            }
+        }
+        return EventData.of(type, json, metadata);
     }
 
     @Override
@@ -156,6 +175,8 @@ public final class JacksonEventSerializer implements EventSerializer {
     /**
      * The encoder of a class, made on its first event, which it writes and reads back: a class Jackson
      * writes but cannot read (a field of an interface type, say) is refused before any event of it is stored.
+     * The first event shows only its own values (a field of an interface type may be null in it), so the
+     * events of a class that {@link #holdsOpenTypes holds open types} are each read back.
      */
     private Encoder newEncoder(Class<?> eventClass, String type, Object firstEvent) {
         ObjectWriter writer = mapper.writerFor(eventClass);
@@ -166,7 +187,50 @@ public final class JacksonEventSerializer implements EventSerializer {
                     + " but not read back, so none is stored: " + e.getMessage()
                     + ". Give each field a concrete type, or tell Jackson how to read it (@JsonTypeInfo, @JsonCreator)", e);
         }
-        return new Encoder(type, eventTypes.schemaVersionOf(eventClass), writer);
+        JavaType eventType = mapper.constructType(eventClass);
+        boolean readBack = holdsOpenTypes(eventType, true, new HashSet<>());
+        return new Encoder(type, eventTypes.schemaVersionOf(eventClass), writer, readBack);
+    }
+
+    /**
+     * Whether a value of {@code type} may hold an object whose class its properties do not fix, however
+     * deep: an interface, an abstract class or a class open to subclasses (its own properties' types, as
+     * Jackson reads them, included). Such a property may be null or empty in one event and hold, in the
+     * next, a value Jackson writes but cannot read back. {@code Object} (read back as maps, lists and
+     * scalars), enums, JDK collections and maps (their elements are looked at) and concrete JDK classes are
+     * closed. A type Jackson cannot describe counts as open.
+     */
+    private boolean holdsOpenTypes(JavaType type, boolean root, Set<Class<?>> seen) {
+        if (type.isContainerType() || type.isReferenceType()) {
+            for (JavaType within : new JavaType[] {type.getKeyType(), type.getContentType()}) {
+                if (within != null && holdsOpenTypes(within, false, seen)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        Class<?> raw = type.getRawClass();
+        if (raw == Object.class || raw.isPrimitive() || raw.isEnum() || type.isEnumType() || !seen.add(raw)) {
+            return false;
+        }
+        boolean abstractType = raw.isInterface() || Modifier.isAbstract(raw.getModifiers());
+        ClassLoader loader = raw.getClassLoader();
+        if (loader == null || loader == ClassLoader.getPlatformClassLoader()) {
+            return abstractType;
+        }
+        if (abstractType || !root && !Modifier.isFinal(raw.getModifiers())) {
+            return true;    // the event's own class is its runtime class; a property's value may be a subclass
+        }
+        try {
+            for (BeanPropertyDefinition property : mapper.getDeserializationConfig().introspect(type).findProperties()) {
+                if (holdsOpenTypes(property.getPrimaryType(), false, seen)) {
+                    return true;
+                }
+            }
+        } catch (RuntimeException e) {
+            return true;
+        }
+        return false;
     }
 
     private ObjectReader readerFor(Class<?> eventClass) {

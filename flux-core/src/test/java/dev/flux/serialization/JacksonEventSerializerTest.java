@@ -211,6 +211,56 @@ class JacksonEventSerializerTest {
         assertEquals(new Noted("n"), json.deserialize(recorded(json.serialize(new Noted("n"), Map.of()))));
     }
 
+    /** Not final: a subclass may add fields that {@code Labelled} cannot read back into a {@code Label}. */
+    static class Label {
+        String text;
+    }
+
+    static final class ColouredLabel extends Label {
+        String colour;
+    }
+
+    record Labelled(Label label) {}
+
+    @Test
+    void anEventOfAClassThatMayHoldOtherClassesIsRefusedWhenItCannotBeReadBackEvenAfterAReadableOne() {
+        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Drawn.class, Labelled.class));
+        EventData empty = json.serialize(new Drawn(null), Map.of());
+        Label plain = new Label();
+        plain.text = "a";
+        EventData labelled = json.serialize(new Labelled(plain), Map.of());
+
+        FluxException circle = assertThrows(FluxException.class, () -> json.serialize(new Drawn(new Circle(2)), Map.of()));
+        ColouredLabel coloured = new ColouredLabel();
+        coloured.colour = "red";
+        FluxException subclass = assertThrows(FluxException.class, () -> json.serialize(new Labelled(coloured), Map.of()));
+
+        assertTrue(circle.getMessage().contains(Drawn.class.getName()) && circle.getMessage().contains("not read back")
+                && circle.getMessage().contains("@JsonTypeInfo"), circle.getMessage());
+        assertTrue(subclass.getMessage().contains(Labelled.class.getName()) && subclass.getMessage().contains("colour"),
+                subclass.getMessage());
+        assertEquals(new Drawn(null), json.deserialize(recorded(empty)));
+        assertEquals("a", ((Labelled) json.deserialize(recorded(labelled))).label().text);
+    }
+
+    @com.fasterxml.jackson.annotation.JsonTypeInfo(use = com.fasterxml.jackson.annotation.JsonTypeInfo.Id.NAME)
+    @com.fasterxml.jackson.annotation.JsonSubTypes(@com.fasterxml.jackson.annotation.JsonSubTypes.Type(value = Square.class, name = "square"))
+    interface Tile {}
+
+    record Square(int side) implements Tile {}
+
+    record Tiled(List<Tile> tiles) {}
+
+    @Test
+    void aFieldThatNamesItsSubtypesForJacksonTakesThemInEveryEvent() {
+        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Tiled.class));
+        json.serialize(new Tiled(List.of()), Map.of());
+
+        EventData squares = json.serialize(new Tiled(List.of(new Square(1), new Square(2))), Map.of());
+
+        assertEquals(new Tiled(List.of(new Square(1), new Square(2))), json.deserialize(recorded(squares)));
+    }
+
     private static RecordedEvent recorded(EventData data) {
         return RecordedEvent.of("Account-42", 3, 10, data, Instant.now());
     }

@@ -208,6 +208,41 @@ class RepositoryTest {
         assertEquals(1, store.readAll(0, 10).size());
     }
 
+    public interface Reason {}
+
+    public record Gift(String from) implements Reason {}
+
+    record CreditedFor(long amount, Reason reason) {}
+
+    public static class Purse extends Aggregate {
+        private long balance;
+
+        private void handleCreditedFor(CreditedFor e) {
+            balance += e.amount();
+        }
+    }
+
+    @Test
+    void aSaveWhoseSecondEventCannotBeReadBackStoresNothingAndLeavesTheAggregateAsItWas() {
+        Repository<Purse> purses = Repository.of(Purse.class, store);
+        Purse purse = purses.load("1");
+        purse.update(new CreditedFor(1, null));
+        purse.save();
+        purse.update(new CreditedFor(2, null));
+        purse.update(new CreditedFor(3, new Gift("ana")));     // written as {"from":"ana"}, which no Reason can be read from
+        purse.update(new CreditedFor(4, null));
+
+        dev.flux.FluxException refused = assertThrows(dev.flux.FluxException.class, purse::save);
+
+        assertTrue(refused.getMessage().contains(CreditedFor.class.getName()) && refused.getMessage().contains("not read back"),
+                refused.getMessage());
+        assertEquals(0, purse.version());
+        assertEquals(List.of(new CreditedFor(2, null), new CreditedFor(3, new Gift("ana")), new CreditedFor(4, null)),
+                purse.uncommittedEvents());
+        assertEquals(0, store.streamVersion("Purse-1"));
+        assertEquals(1, purses.load("1").balance);
+    }
+
     @Test
     void metadataTravelsWithEachEvent() {
         Account account = accounts.load("42");
