@@ -24,6 +24,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -38,8 +39,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * each written by Jackson under {@code DeclaringClass.field} and read back as its declared type, with
  * the superclasses' type variables bound as the class binds them. Decimals come back exactly. A
  * {@link Collection} or {@link Map} field comes back as the class the fresh aggregate's field holds
- * when that is a public class (a {@code LinkedHashSet} keeps its order, a {@code TreeMap} stays
- * sorted), else as Jackson's default for the declared type; a {@code TreeMap}'s comparator is not
+ * when that is a public class or an {@link EnumSet} (a {@code LinkedHashSet} keeps its order, a
+ * {@code TreeMap} stays sorted, an {@code EnumSet} in the order of its constants), else as Jackson's
+ * default for the declared type; a {@code TreeMap}'s comparator is not
  * kept: it comes back in natural order. A field whose type is or holds {@link Object} (say
  * {@code Map<String, Object>} or {@code List<?>}) is refused, as its values would come back as other
  * classes.
@@ -189,13 +191,17 @@ final class AggregateSnapshots {
         return type;
     }
 
-    /** The reader of {@code f} into a fresh aggregate whose field holds {@code initial}. */
+    /**
+     * The reader of {@code f} into a fresh aggregate whose field holds {@code initial}. An {@code EnumSet}'s
+     * class is not public (it is one of the JDK's hidden subclasses), but Jackson makes {@code EnumSet}s.
+     */
     private ObjectReader readerFor(StateField f, Object initial) {
+        Class<?> target = initial instanceof EnumSet<?> ? EnumSet.class : initial == null ? null : initial.getClass();
         if (!(initial instanceof Collection<?> || initial instanceof Map<?, ?>)
-                || initial.getClass() == f.type().getRawClass() || !Modifier.isPublic(initial.getClass().getModifiers())) {
+                || target == f.type().getRawClass() || !Modifier.isPublic(target.getModifiers())) {
             return f.reader();
         }
-        return f.readers().computeIfAbsent(initial.getClass(),
+        return f.readers().computeIfAbsent(target,
                 c -> mapper.readerFor(mapper.getTypeFactory().constructSpecializedType(f.type(), c)));
     }
 

@@ -327,7 +327,8 @@ public final class Repository<A extends Aggregate> {
          * {@link SnapshotPolicy#everyEvents(int) every 500 events}). The state is the aggregate's
          * non-transient fields, written with the serializer's Jackson mapper; mark a field
          * {@code transient} to leave it out. A collection or map comes back as the public class the
-         * field is initialised with (a {@code TreeMap} in natural order: its comparator is not kept).
+         * field is initialised with, or an {@code EnumSet} (a {@code TreeMap} in natural order: its comparator
+         * is not kept).
          * {@link #build()} refuses a field whose type is or holds {@code Object} (say
          * {@code Map<String, Object>} or {@code List<?>}), as its values would come back as other
          * classes. A snapshot that cannot be read (the class or a class it holds changed, the

@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -122,6 +123,20 @@ class SnapshotTest {
 
         private void handleAdded(Added e) {
             items.add(e.item());
+            replayed++;
+        }
+    }
+
+    enum Colour { RED, ORANGE, YELLOW, GREEN, BLUE, INDIGO, VIOLET, BLACK }
+
+    record Painted(Colour colour) { }
+
+    public static class Palette extends Aggregate {
+        private final Set<Colour> used = EnumSet.noneOf(Colour.class);
+        transient int replayed;
+
+        private void handlePainted(Painted e) {
+            used.add(e.colour());
             replayed++;
         }
     }
@@ -330,6 +345,22 @@ class SnapshotTest {
         assertEquals(List.copyOf(replayed.inOrderSeen), List.copyOf(fromSnapshot.inOrderSeen), "a LinkedHashSet keeps its order");
         assertEquals(List.copyOf(replayed.countsByTag.keySet()), List.copyOf(fromSnapshot.countsByTag.keySet()),
                 "a TreeMap stays sorted");
+    }
+
+    @Test
+    void anEnumSetComesBackAsAnEnumSetInTheOrderOfItsConstants() {
+        Repository<Palette> palettes = snapshottingEveryEvent(Palette.class);
+        List<Colour> painted = new ArrayList<>(List.of(Colour.values()));
+        java.util.Collections.reverse(painted);
+        for (Colour colour : painted) {
+            palettes.update("1", p -> p.update(new Painted(colour)));
+        }
+
+        Palette fromSnapshot = palettes.load("1");
+
+        assertEquals(0, fromSnapshot.replayed, "restored from the snapshot");
+        assertTrue(fromSnapshot.used instanceof EnumSet, fromSnapshot.used.getClass().getName());
+        assertEquals(List.of(Colour.values()), List.copyOf(fromSnapshot.used));
     }
 
     @Test
