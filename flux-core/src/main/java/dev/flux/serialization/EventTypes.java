@@ -270,8 +270,9 @@ public final class EventTypes {
      * it ends up as, upcaster by upcaster.
      *
      * @throws IllegalStateException    naming the problem when it was stored at a version newer than the
-     *                                  code knows, no upcaster continues the chain, or the type it ends
-     *                                  as is not registered
+     *                                  code knows, no upcaster continues the chain, the chain goes past the
+     *                                  current version (an upcaster from a version the code still writes),
+     *                                  or the type it ends as is not registered
      * @throws IllegalArgumentException when the type is null or blank, the version below 1 or the data null
      */
     public Upcasted upcast(String type, int storedVersion, ObjectNode data) {
@@ -302,6 +303,11 @@ public final class EventTypes {
         if (current == null) {
             throw new IllegalStateException("upcast from '" + type + "' v" + storedVersion + " ends as '" + name + "' v" + version
                     + ", which is not registered (registered: " + names() + ")");
+        }
+        if (version > current && storedVersion <= current) {
+            throw new IllegalStateException("upcast from '" + type + "' v" + storedVersion + " ends as '" + name + "' v" + version
+                    + ", past the version this code reads (" + current + "): an upcaster on the way is registered from a version"
+                    + " the code still writes; raise the class's schema version with it, or remove it");
         }
         if (version > current) {
             throw new IllegalStateException("stored at schema version " + version + " of '" + name

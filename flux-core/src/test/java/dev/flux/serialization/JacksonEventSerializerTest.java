@@ -167,6 +167,20 @@ class JacksonEventSerializerTest {
                 "the feed serves the upcast body with every digit");
     }
 
+    @Test
+    void anUpcasterFromTheVersionTheClassStillWritesIsNamedRatherThanTakenForANewerEvent() {
+        // The upcaster from 2 came before the class's @SchemaVersion was raised to 3: events written now are at 2.
+        EventTypes ahead = EventTypes.of(Priced.class).upcaster("Priced", 2, body -> body.put("currency", "EUR"));
+        JacksonEventSerializer json = new JacksonEventSerializer(ahead);
+        RecordedEvent writtenNow = recorded(json.serialize(new Priced(BigDecimal.ONE, "USD"), Map.of()));
+
+        EventDecodingException refused = assertThrows(EventDecodingException.class, () -> json.deserialize(writtenNow));
+
+        assertTrue(refused.getMessage().contains("'Priced' v2 ends as 'Priced' v3")
+                && refused.getMessage().contains("past the version this code reads (2)")
+                && !refused.getMessage().contains("deploy the newer"), refused.getMessage());
+    }
+
     record Tagged(Map<String, Object> attributes) {}
 
     @Test
