@@ -119,6 +119,8 @@ public final class Repository<A extends Aggregate> {
      *                                                          {@code EventTypes} registers has no handler
      * @throws dev.flux.serialization.EventDecodingException    when a recorded event cannot be decoded, its type
      *                                                          not registered included
+     * @throws FluxException                                    when a handler throws replaying a recorded event;
+     *                                                          the message names the stream, version and type
      */
     public A load(String id) {
         String streamId = streamId(id);
@@ -131,10 +133,27 @@ public final class Repository<A extends Aggregate> {
                 return aggregate;
             }
             for (RecordedEvent recorded : page) {
-                aggregate.replay(serializer.deserialize(recorded), recorded.version());
+                Object event = serializer.deserialize(recorded);
+                try {
+                    aggregate.replay(event, recorded.version());
+                } catch (MissingHandlerException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    throw replayFailed(recorded, e);
+                }
             }
             next = page.get(page.size() - 1).version() + 1;
         }
+    }
+
+    /** A handler that threw on a recorded event: which event, and the likely cause of a wrong class. */
+    private FluxException replayFailed(RecordedEvent recorded, RuntimeException e) {
+        return new FluxException("Cannot load " + recorded.streamId() + ": the handler of " + aggregateClass.getSimpleName()
+                + " threw " + e + " replaying version " + recorded.version() + " (type '" + recorded.type() + "', position "
+                + recorded.position() + "). Handlers must not throw for recorded events"
+                + (e instanceof ClassCastException ? "; a value of the wrong class comes from a generic event class, whose"
+                        + " type arguments the JSON does not hold (Jackson reads them as maps): give the field a concrete type" : ""),
+                e);
     }
 
     /**

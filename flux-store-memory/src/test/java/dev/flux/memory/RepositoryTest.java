@@ -28,6 +28,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -241,6 +242,34 @@ class RepositoryTest {
                 purse.uncommittedEvents());
         assertEquals(0, store.streamVersion("Purse-1"));
         assertEquals(1, purses.load("1").balance);
+    }
+
+    public record Money(long cents) { }
+
+    public record Wrapped<T>(T value) { }
+
+    public static class Wallet extends Aggregate {
+        private long cents;
+
+        private void handleWrapped(Wrapped<Money> e) {
+            cents += e.value().cents();     // the JSON holds no T: a replay gets a map here
+        }
+    }
+
+    @Test
+    void aHandlerThatThrowsOnARecordedEventFailsTheLoadNamingTheEvent() {
+        Repository<Wallet> wallets = Repository.of(Wallet.class, store);
+        Wallet wallet = wallets.load("7");
+        wallet.update(new Wrapped<>(new Money(5)));
+        wallet.save();
+        assertEquals(5, wallet.cents);
+
+        dev.flux.FluxException failed = assertThrows(dev.flux.FluxException.class, () -> wallets.load("7"));
+
+        assertInstanceOf(ClassCastException.class, failed.getCause());
+        assertTrue(failed.getMessage().startsWith("Cannot load Wallet-7: the handler of Wallet threw java.lang.ClassCastException")
+                && failed.getMessage().contains("replaying version 0 (type 'Wrapped', position 1)")
+                && failed.getMessage().contains("generic event class"), failed.getMessage());
     }
 
     @Test
