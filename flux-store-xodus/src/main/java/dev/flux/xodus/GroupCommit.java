@@ -15,9 +15,9 @@ import java.util.function.Function;
 
 /**
  * The one thread that writes to an {@link Environment}: group commit. Callers {@link #submit} work
- * and wait; the thread takes every piece of work that is waiting (up to {@code maxBatchEvents}),
- * runs them in one exclusive transaction, commits once (one {@code fdatasync} with durable writes)
- * and then tells each caller its own outcome. Concurrent writers so share syncs instead of queueing
+ * and wait; the thread takes every piece of work that is waiting (up to {@code maxBatchEvents} events
+ * in all, a larger piece alone), runs them in one exclusive transaction, commits once (one
+ * {@code fdatasync} with durable writes) and then tells each caller its own outcome. Concurrent writers so share syncs instead of queueing
  * behind one each. Two details keep batches full on a small machine: after a batch of several the
  * thread waits a moment for those callers to come back ({@link #gather}), and it wakes only the first
  * caller of a batch, each caller waking two more, so it can start the next batch at once.
@@ -203,19 +203,26 @@ final class GroupCommit<B> {
         boolean stopping = false;
         int lastBatch = 0;
         long lastCommitNanos = 0;
+        Request<B> heldBack = null; // taken, but too large for the last batch: the first of the next
         while (!stopping) {
-            Request<B> next = take(queue);
+            Request<B> next = heldBack != null ? heldBack : take(queue);
+            heldBack = null;
             if (lastBatch > 1) {
                 gather(lastBatch - 1, Math.min(MAX_GATHER_NANOS, lastCommitNanos / 2));
             }
-            int events = 0;
+            long events = 0;
             while (next != null) {
                 if (next == stop) {
                     stopping = true;
                     break;
                 }
+                int more = next.work.events();
+                if (!batch.isEmpty() && events + more > maxBatchEvents) {
+                    heldBack = next;
+                    break;
+                }
                 batch.add(next);
-                events += next.work.events();
+                events += more;
                 if (events >= maxBatchEvents) {
                     break;
                 }

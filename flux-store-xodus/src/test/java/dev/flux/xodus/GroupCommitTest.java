@@ -12,6 +12,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -36,13 +39,22 @@ class GroupCommitTest {
     private Store store;
     private GroupCommit<Transaction> writer;
     private final AtomicInteger commits = new AtomicInteger();
+    /** The events written into the transaction under way (writer thread only), and those of each commit. */
+    private int eventsWritten;
+    private final List<Integer> eventsPerCommit = new CopyOnWriteArrayList<>();
     private final ExecutorService callers = Executors.newCachedThreadPool();
 
     @BeforeEach
     void open() {
         storeDirectory = StoreDirectory.open(directory, XodusOptions.defaults(), "GroupCommitTest");
         store = storeDirectory.environment.computeInExclusiveTransaction(txn -> Layout.open(storeDirectory.environment, "t", txn));
-        writer = new GroupCommit<>(storeDirectory, 100, txn -> txn, txn -> commits.incrementAndGet());
+        writer = new GroupCommit<>(storeDirectory, 100, txn -> {
+            eventsWritten = 0;
+            return txn;
+        }, txn -> {
+            commits.incrementAndGet();
+            eventsPerCommit.add(eventsWritten);
+        });
     }
 
     @AfterEach
@@ -73,13 +85,7 @@ class GroupCommitTest {
         Future<?> refusedDone = callers.submit(() -> writer.submit(refused));
         Future<?> brokenDone = callers.submit(() -> writer.submit(broken));
         Future<?> lastDone = callers.submit(() -> writer.submit(last));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (writer.waiting() < 4) {
-            if (System.nanoTime() > deadline) {
-                fail("the writes did not queue up: " + writer.waiting());
-            }
-            Thread.onSpinWait();
-        }
+        awaitWaiting(4);
 
         release.countDown();
 
@@ -99,6 +105,34 @@ class GroupCommitTest {
     }
 
     @Test
+    void noTransactionHoldsMoreThanMaxBatchEventsAndALargerWriteCommitsAlone() throws Exception {
+        CountDownLatch writerBusy = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> gate = callers.submit(() -> writer.submit(new Put("gate", () -> {
+            writerBusy.countDown();
+            await(release);
+        })));
+        assertTrue(writerBusy.await(30, TimeUnit.SECONDS));
+        List<Future<?>> done = new ArrayList<>();
+        int[] sizes = {60, 60, 30, 1, 150, 1};
+        for (int i = 0; i < sizes.length; i++) {
+            Put put = new Put("put-" + i, () -> { });
+            put.events = sizes[i];
+            done.add(callers.submit(() -> writer.submit(put)));
+            awaitWaiting(i + 1); // queued in this order
+        }
+
+        release.countDown();
+
+        gate.get(30, TimeUnit.SECONDS);
+        for (Future<?> put : done) {
+            put.get(30, TimeUnit.SECONDS);
+        }
+        // With at most 100 events a transaction (the writer's bound here): 60 | 60 + 30 + 1 | 150 alone | 1.
+        assertEquals(List.of(1, 60, 91, 150, 1), eventsPerCommit);
+    }
+
+    @Test
     void closeFinishesWhatWasSubmittedAndRefusesWhatComesAfter() throws Exception {
         Future<?> submitted = callers.submit(() -> writer.submit(new Put("before", () -> { })));
         submitted.get(30, TimeUnit.SECONDS);
@@ -109,6 +143,16 @@ class GroupCommitTest {
         IllegalStateException refused = assertThrows(IllegalStateException.class, () -> writer.submit(new Put("after", () -> { })));
         assertTrue(refused.getMessage().contains("closed"), refused.getMessage());
         assertFalse(has("after"));
+    }
+
+    private void awaitWaiting(int writes) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (writer.waiting() < writes) {
+            if (System.nanoTime() > deadline) {
+                fail("the writes did not queue up: " + writer.waiting());
+            }
+            Thread.onSpinWait();
+        }
     }
 
     private boolean has(String key) {
@@ -132,6 +176,7 @@ class GroupCommitTest {
         final String key;
         final Runnable after;
         boolean refuse;
+        int events = 1;
 
         Put(String key, Runnable after) {
             this.key = key;
@@ -140,7 +185,7 @@ class GroupCommitTest {
 
         @Override
         public int events() {
-            return 1;
+            return events;
         }
 
         @Override
@@ -152,6 +197,7 @@ class GroupCommitTest {
         @Override
         public void write(Transaction txn) {
             store.put(txn, key(key), key(key));
+            eventsWritten += events;
             after.run();
         }
     }
