@@ -411,23 +411,33 @@ public final class XodusEventStore implements EventStore {
     /**
      * Finishes the appends already queued (later ones fail with {@link IllegalStateException}), stops
      * the writer thread and closes the directory, then records the last position (see the class
-     * documentation; not when a write found the directory gone, as what is there now is not the
-     * store's). Idempotent; a close while another is under way waits for it, so the directory can
-     * be opened again when either returns. Waits uninterruptibly.
+     * documentation; not when the directory was deleted, moved or replaced while the store was open, as
+     * what is there now is not the store's). Idempotent; a close while another is under way waits for
+     * it, so the directory can be opened again when either returns. Waits uninterruptibly.
      *
      * @throws FluxException when the files cannot be closed cleanly or the last position not recorded (what
-     *                       was committed stays committed)
+     *                       was committed stays committed), or when close finds the directory deleted, moved
+     *                       or replaced since the last write (a write that found it so said so already)
      */
     @Override
     public void close() {
         directory.close(writer::close);
-        // A directory found gone: the writes said so; the mark would go into another directory, or nowhere.
-        if (durablePosition != markedPosition && !directory.gone()) {
-            StoreDirectory.uninterrupted(() -> {
-                PositionMark.write(directory.path, durablePosition, directory.owner);
-                return null;
-            });
+        if (durablePosition == markedPosition || directory.gone()) {
+            return;
         }
+        try {
+            // Gone since the last write, unnoticed: the mark would go nowhere, or into a directory that another
+            // store then refuses to open, as having lost events it never held.
+            directory.requirePresent();
+        } catch (StoreDirectory.Gone e) {
+            throw new FluxException(directory.owner + " is closed, but " + e.getMessage() + ": what it wrote is in"
+                    + " files no longer there, and it recorded no last position there. Put the directory back, or"
+                    + " restore it from a backup, before opening it again", e);
+        }
+        StoreDirectory.uninterrupted(() -> {
+            PositionMark.write(directory.path, durablePosition, directory.owner);
+            return null;
+        });
     }
 
     private void requireOpen() {

@@ -137,6 +137,39 @@ class XodusDirectoryGoneTest {
     }
 
     @Test
+    void closingAStoreWhoseDirectoryWasReplacedSinceItsLastWriteSaysSoAndRecordsNothingInTheNewOne() throws IOException {
+        Path directory = parent.resolve("events");
+        XodusEventStore store = new XodusEventStore(directory);
+        store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event()));
+        Files.move(directory, parent.resolve("moved"));
+        Files.createDirectory(directory); // no write since, so nothing noticed it yet
+
+        FluxException gone = assertThrows(FluxException.class, store::close);
+
+        assertTrue(gone.getMessage().contains(directory.toString()) && gone.getMessage().contains("deleted, moved or replaced"),
+                gone.getMessage());
+        assertFalse(Files.exists(directory.resolve(PositionMark.FILE)), "no position recorded in a directory not the store's");
+        try (XodusEventStore fresh = new XodusEventStore(directory)) {
+            assertEquals(0, fresh.lastPosition(), "the new directory opens as the empty store it is");
+        }
+    }
+
+    @Test
+    void closingAStoreWhoseDirectoryWasDeletedSinceItsLastWriteSaysSo() {
+        Path directory = parent.resolve("events");
+        XodusEventStore store = new XodusEventStore(directory);
+        store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event()));
+        delete(directory);
+
+        FluxException gone = assertThrows(FluxException.class, store::close);
+
+        assertTrue(gone.getMessage().contains(directory.toString()) && gone.getMessage().contains("deleted, moved or replaced"),
+                gone.getMessage());
+        assertFalse(Files.exists(directory), "nothing written where the directory was");
+        store.close(); // told once
+    }
+
+    @Test
     void offsetAndSnapshotStoresNoticeTheirDirectoryWentAway() {
         Path offsetsDirectory = parent.resolve("offsets");
         Path snapshotsDirectory = parent.resolve("snapshots");
