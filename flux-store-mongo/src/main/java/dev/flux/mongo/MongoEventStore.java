@@ -93,7 +93,13 @@ import java.util.function.Supplier;
  * version it appended or read: a commit that a majority has cannot be rolled back, so an append
  * expecting exactly that version inserts at once, without reading the stream first, and the unique
  * index still refuses it if another writer got there first. (This assumes nobody deletes commit
- * documents behind a running store.)
+ * documents behind a running store.) With those concerns an {@link ExpectedVersion#ANY} append, whose
+ * version the store picks, reads the stream's last commit as a majority has it: a commit only the
+ * primary has can be rolled back by a failover, and an append placed after it would then follow a
+ * version that no longer exists, or that a retried write fills in later at a later global position.
+ * An exact expected version is checked against the primary's newest commit instead, since the caller
+ * picked it (from a majority read), and a new primary's majority view can lag behind what a majority
+ * acknowledged, which would refuse a valid append.
  *
  * <h2>The global log</h2>
  * Positions are claimed through the unique index on {@code firstPosition}: a writer takes the
@@ -156,8 +162,11 @@ public final class MongoEventStore implements EventStore {
     private static final int HEADS_REMEMBERED = 10_000;
     private static final int MAX_GROUP = 256;
     private static final long MAX_DOCUMENT_BYTES = 16L * 1024 * 1024 - 16 * 1024;
-    /** The longest pause before reading the end of the log again after a position another process took. */
-    private static final long MAX_POSITION_WAIT_NANOS = 20_000_000L;
+    /**
+     * The longest pause before reading the end of the log (or, for {@link ExpectedVersion#ANY}, the stream) again
+     * at majority read concern after another process's commit there refused an insert.
+     */
+    private static final long MAX_MAJORITY_WAIT_NANOS = 20_000_000L;
     private static final InsertManyOptions ORDERED = new InsertManyOptions().ordered(true);
 
     private final MongoCollection<BsonDocument> commits;
@@ -293,12 +302,17 @@ public final class MongoEventStore implements EventStore {
         String category = StreamName.category(streamId);
         long firstVersion;
         long known = heads == null ? StreamHeads.UNKNOWN : heads.known(streamId);
+        int anyConflicts = 0;
         while (true) {
             long actual;
             if (expectedVersion == ExpectedVersion.NO_STREAM) {
                 actual = ExpectedVersion.NO_STREAM;
             } else if (known != StreamHeads.UNKNOWN && (expectedVersion == known || expectedVersion == ExpectedVersion.ANY)) {
                 actual = known; // a commit ends there for good: no need to read the stream first
+            } else if (expectedVersion == ExpectedVersion.ANY) {
+                // The store picks the version: only after a commit a failover cannot take back (see positionView).
+                actual = version(positionView, streamId, "read the version of stream '" + streamId
+                        + "' to append to it, from");
             } else {
                 actual = headVersion(streamId);
             }
@@ -313,6 +327,10 @@ public final class MongoEventStore implements EventStore {
             }
             if (expectedVersion != ExpectedVersion.ANY) {
                 throw new ConcurrencyConflictException(streamId, expectedVersion, headVersion(streamId));
+            }
+            if (positionView != writerView) {
+                // The commit that refused it shows in a majority read only once a majority has it: give it time.
+                LockSupport.parkNanos(majorityWaitNanos(++anyConflicts));
             }
         }
         return firstVersion + events.size() - 1;
@@ -438,7 +456,7 @@ public final class MongoEventStore implements EventStore {
                         positionConflicts++;
                         if (positionView != writerView) {
                             // Its commit shows in a majority read only once a majority has it: give it time.
-                            LockSupport.parkNanos(Math.min(MAX_POSITION_WAIT_NANOS, 250_000L << Math.min(positionConflicts - 1, 10)));
+                            LockSupport.parkNanos(majorityWaitNanos(positionConflicts));
                         }
                         continue;
                     }
@@ -472,6 +490,11 @@ public final class MongoEventStore implements EventStore {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    /** The pause before reading again what a majority has, after the {@code conflicts}-th refusal by a commit it did not show. */
+    private static long majorityWaitNanos(int conflicts) {
+        return Math.min(MAX_MAJORITY_WAIT_NANOS, 250_000L << Math.min(conflicts - 1, 10));
     }
 
     /** Completes the first {@code count} commits as inserted and moves the next free position past them. */

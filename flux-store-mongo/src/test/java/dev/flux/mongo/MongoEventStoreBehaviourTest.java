@@ -16,6 +16,7 @@ import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.snapshot.Snapshot;
 import org.bson.BsonDocument;
+import org.bson.BsonInt32;
 import org.bson.BsonString;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -190,6 +191,44 @@ class MongoEventStoreBehaviourTest {
             assertEquals("majority", endOfLog.getDocument("readConcern", new BsonDocument()).getString("level",
                     new BsonString("none")).getValue(), endOfLog.toJson());
         }
+    }
+
+    @Test
+    void anAnyAppendBuildsOnlyOnTheStreamAsAMajorityHasItSoAFailoverCannotLeaveItAfterAVersionRolledBack() {
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+        List<BsonDocument> finds = new CopyOnWriteArrayList<>();
+        try (MongoClient client = clientRunningOn("find", command -> finds.add(command.clone()))) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+
+            long version = store.append("account-1", ExpectedVersion.ANY, events(1));
+
+            assertEquals(1, version);
+            assertEquals(List.of("majority"), readConcernsOfStreamHeadReads(finds));
+        }
+    }
+
+    @Test
+    void anExactExpectedVersionIsCheckedAgainstThePrimarysNewestSoALaggingMajorityViewCannotRefuseItFalsely() {
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+        List<BsonDocument> finds = new CopyOnWriteArrayList<>();
+        try (MongoClient client = clientRunningOn("find", command -> finds.add(command.clone()))) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+
+            long version = store.append("account-1", 0, events(1));
+
+            assertEquals(1, version);
+            assertEquals(List.of("local"), readConcernsOfStreamHeadReads(finds));
+        }
+    }
+
+    /** The read concern levels of the reads of a stream's last commit among {@code finds}, in order. */
+    private static List<String> readConcernsOfStreamHeadReads(List<BsonDocument> finds) {
+        return finds.stream()
+                .filter(find -> find.getDocument("filter", new BsonDocument()).containsKey("stream")
+                        && find.getDocument("sort", new BsonDocument()).getInt32("firstVersion", new BsonInt32(0)).getValue() == -1)
+                .map(find -> find.getDocument("readConcern", new BsonDocument()).getString("level",
+                        new BsonString("none")).getValue())
+                .toList();
     }
 
     @Test
