@@ -145,7 +145,8 @@ import java.util.function.Supplier;
  * leave it unsharded; it then lives on the database's primary shard.
  *
  * <h2>Threads and processes</h2>
- * All methods are safe from any number of threads. {@link #onAppend} listeners are told of appends
+ * Reads follow the database's read preference, except {@link #lastPosition()} and {@link #streamVersion},
+ * which read the primary (see there). All methods are safe from any number of threads. {@link #onAppend} listeners are told of appends
  * made through this store object only; readers in other processes find new events by polling.
  *
  * <p>Interrupts: an append from a thread whose interrupt flag is already set (a task an executor's
@@ -174,6 +175,11 @@ public final class MongoEventStore implements EventStore {
     private final MongoCollection<BsonDocument> writerView;
     /** The read of the end of the log a new position follows: with majority concerns, of what a majority has. */
     private final MongoCollection<BsonDocument> positionView;
+    /**
+     * The reads of the end of the log and of a stream: from the primary, with the options' read concern. A
+     * subscription compares an end with positions it read, and a lagging secondary could show one below them.
+     */
+    private final MongoCollection<BsonDocument> endView;
     private final String where;
     private final MongoClient ownedClient;
     private final ReentrantLock positionLock = new ReentrantLock();
@@ -225,6 +231,7 @@ public final class MongoEventStore implements EventStore {
                 .withWriteConcern(options.writeConcern())
                 .withReadConcern(options.readConcern());
         this.writerView = commits.withReadConcern(ReadConcern.LOCAL).withReadPreference(ReadPreference.primary());
+        this.endView = commits.withReadPreference(ReadPreference.primary());
         boolean majority = "majority".equals(options.writeConcern().getWObject())
                 && (ReadConcern.MAJORITY.equals(options.readConcern()) || ReadConcern.LINEARIZABLE.equals(options.readConcern()));
         this.heads = majority ? new StreamHeads(HEADS_REMEMBERED) : null;
@@ -558,14 +565,17 @@ public final class MongoEventStore implements EventStore {
     }
 
     /**
-     * The position of the newest event in the global log, 0 when it is empty: one index lookup.
+     * The position of the newest event in the global log, 0 when it is empty: one index lookup, on the
+     * primary whatever the database's read preference, so it is not below a position a read from a
+     * secondary returned (a subscription that finds its position beyond the end stops, taking the log
+     * for one that went back).
      *
      * @throws FluxException when the server fails
      */
     @Override
     public long lastPosition() {
         requireOpen();
-        return highestPosition(commits);
+        return highestPosition(endView);
     }
 
     /** The highest global position taken, 0 when there is none. */
@@ -634,11 +644,17 @@ public final class MongoEventStore implements EventStore {
         });
     }
 
+    /**
+     * The version of the stream's last event, {@link ExpectedVersion#NO_STREAM} when it has none: read on the
+     * primary whatever the database's read preference, as {@link #lastPosition()} is.
+     *
+     * @throws FluxException when the server fails
+     */
     @Override
     public long streamVersion(String streamId) {
         StreamName.requireStreamId(streamId);
         requireOpen();
-        return version(commits, streamId, "read the version of stream '" + streamId + "' from");
+        return version(endView, streamId, "read the version of stream '" + streamId + "' from");
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.flux.mongo;
 import com.mongodb.MongoClientSettings;
 import com.mongodb.MongoTimeoutException;
 import com.mongodb.MongoException;
+import com.mongodb.ReadPreference;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import com.mongodb.event.CommandListener;
@@ -218,6 +219,28 @@ class MongoEventStoreBehaviourTest {
 
             assertEquals(1, version);
             assertEquals(List.of("local"), readConcernsOfStreamHeadReads(finds));
+        }
+    }
+
+    @Test
+    void theEndsOfTheLogAndOfAStreamAreReadFromThePrimaryWhateverTheDatabasesReadPreference() {
+        List<BsonDocument> finds = new CopyOnWriteArrayList<>();
+        try (MongoClient client = clientRunningOn("find", command -> finds.add(command.clone()))) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName())
+                    .withReadPreference(ReadPreference.secondaryPreferred()));
+            store.append("account-1", ExpectedVersion.NO_STREAM, events(2));
+            finds.clear();
+
+            long end = store.lastPosition();
+            long version = store.streamVersion("account-1");
+            store.readAll(0, 10);
+
+            assertEquals(2, end);
+            assertEquals(1, version);
+            assertEquals(List.of("primary", "primary", "secondaryPreferred"), finds.stream()
+                    .map(find -> find.getDocument("$readPreference", new BsonDocument("mode", new BsonString("primary")))
+                            .getString("mode").getValue())
+                    .toList(), "a secondary may lag behind a position a subscription already read: " + finds);
         }
     }
 
