@@ -1,6 +1,7 @@
 package dev.flux.mongo;
 
 import com.mongodb.ErrorCategory;
+import com.mongodb.ReadPreference;
 import com.mongodb.MongoWriteException;
 import com.mongodb.client.MongoCollection;
 import com.mongodb.client.MongoDatabase;
@@ -24,7 +25,8 @@ import java.util.function.Supplier;
  * A save is an upsert with the options' write concern (majority by default), so the position is on a
  * majority of the replica set when {@link #save} returns. Thread-safe; it holds no state of its own,
  * so any number of processes share the collection, and the claims keep each subscription name to one
- * of them at a time.
+ * of them at a time. Positions are read from the primary whatever the database's read preference, so a
+ * subscription resumes from its last save.
  *
  * <p>A claim runs until {@code leaseUntil}, milliseconds since the epoch by the clock of the machine
  * that made it: the machines' clocks must agree to well within a lease. The caller owns the client
@@ -55,9 +57,12 @@ public final class MongoOffsetStore implements OffsetStore {
                     + ", options=" + options);
         }
         this.where = database.getName() + "." + options.offsetsCollection();
+        // Read from the primary whatever the database's read preference: a secondary may not have a save yet, and a
+        // subscription that starts at the end takes a name with no position for a new one and skips to the end.
         this.offsets = database.getCollection(options.offsetsCollection(), BsonDocument.class)
                 .withWriteConcern(options.writeConcern())
-                .withReadConcern(options.readConcern());
+                .withReadConcern(options.readConcern())
+                .withReadPreference(ReadPreference.primary());
     }
 
     /** @throws FluxException when the server fails */
