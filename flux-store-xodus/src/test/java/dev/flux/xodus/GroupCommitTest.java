@@ -65,15 +65,21 @@ class GroupCommitTest {
         storeDirectory.environment.close();
     }
 
-    @Test
-    void writesWaitingTogetherCommitTogetherWithTheirOwnOutcomes() throws Exception {
+    /** Submits a write, "gate", that keeps the writer thread busy until {@code release}; returns once it does. */
+    private Future<?> holdWriter(CountDownLatch release) throws InterruptedException {
         CountDownLatch writerBusy = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
         Future<?> gate = callers.submit(() -> writer.submit(new Put("gate", () -> {
             writerBusy.countDown();
             await(release);
         })));
         assertTrue(writerBusy.await(30, TimeUnit.SECONDS));
+        return gate;
+    }
+
+    @Test
+    void writesWaitingTogetherCommitTogetherWithTheirOwnOutcomes() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> gate = holdWriter(release);
         Put first = new Put("first", () -> { });
         Put refused = new Put("refused", () -> { });
         refused.refuse = true;
@@ -106,13 +112,8 @@ class GroupCommitTest {
 
     @Test
     void noTransactionHoldsMoreThanMaxBatchEventsAndALargerWriteCommitsAlone() throws Exception {
-        CountDownLatch writerBusy = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        Future<?> gate = callers.submit(() -> writer.submit(new Put("gate", () -> {
-            writerBusy.countDown();
-            await(release);
-        })));
-        assertTrue(writerBusy.await(30, TimeUnit.SECONDS));
+        Future<?> gate = holdWriter(release);
         List<Future<?>> done = new ArrayList<>();
         int[] sizes = {60, 60, 30, 1, 150, 1};
         for (int i = 0; i < sizes.length; i++) {
