@@ -65,7 +65,16 @@ final class AppendOnlyArray<T> {
      * stays as it was when taken.
      */
     List<T> slice(long from, int maxCount) {
-        int n = size;
+        return slice(from, maxCount, size);
+    }
+
+    /**
+     * As {@link #slice(long, int)}, of the first {@code visible} items only: a reader that publishes
+     * items by another size (the store's log) passes how many of these it may see, at most a size it
+     * read from this array before.
+     */
+    List<T> slice(long from, int maxCount, int visible) {
+        int n = visible;
         Object[] array = items;
         if (from >= n || maxCount == 0) {
             return List.of();

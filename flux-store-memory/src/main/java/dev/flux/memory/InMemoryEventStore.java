@@ -25,9 +25,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Concurrency: appends take one lock, {@code appendLock}, only to check the version and ids, give
  * positions and publish; the events are validated and copied before it. Reads take no lock: the
- * global log, each stream and each category are append-only arrays whose new events become visible
- * all at once when their size is published (see {@link AppendOnlyArray}). Positions are contiguous
- * from 1.
+ * global log, each stream and each category are append-only arrays (see {@link AppendOnlyArray}). An
+ * append fills its stream and category first and publishes the log's size last; every read takes the
+ * log's size first and shows a stream or category only up to it, so an append becomes visible to
+ * every read (stream, category, log, by id, {@link #streamVersion}) at one instant. Positions are
+ * contiguous from 1.
  */
 public final class InMemoryEventStore implements EventStore {
     private final ReentrantLock appendLock = new ReentrantLock();
@@ -71,8 +73,8 @@ public final class InMemoryEventStore implements EventStore {
             stream.reserve(recorded.length);
             stream.category().reserve(recorded.length);
             log.reserve(recorded.length);
-            // The index before the arrays: a reader that sees an event in the log, a stream or a category
-            // (through the volatile size written after these slots) then finds it by id too.
+            // The index, the stream and the category before the log, whose size publishes them all: a reader
+            // that sees an event anywhere took a log size that shows it, and so finds it everywhere.
             for (RecordedEvent event : recorded) {
                 byId.add(event.eventId(), event.position());
             }
@@ -107,16 +109,18 @@ public final class InMemoryEventStore implements EventStore {
         StreamName.requireStreamId(streamId);
         EventReader.requireRange(fromVersion, maxCount);
         requireOpen();
+        int published = log.size();
         AppendOnlyArray<RecordedEvent> stream = streams.get(streamId);
-        return stream == null ? List.of() : stream.slice(fromVersion, maxCount);
+        return stream == null ? List.of() : stream.slice(fromVersion, maxCount, visible(stream, published));
     }
 
     @Override
     public long streamVersion(String streamId) {
         StreamName.requireStreamId(streamId);
         requireOpen();
+        int published = log.size();
         AppendOnlyArray<RecordedEvent> stream = streams.get(streamId);
-        return stream == null ? ExpectedVersion.NO_STREAM : stream.size() - 1;
+        return stream == null ? ExpectedVersion.NO_STREAM : visible(stream, published) - 1;
     }
 
     @Override
@@ -131,14 +135,31 @@ public final class InMemoryEventStore implements EventStore {
         StreamName.requireCategory(category);
         EventReader.requireRange(afterPosition, maxCount);
         requireOpen();
+        int published = log.size();
         AppendOnlyArray<RecordedEvent> events = categories.get(category);
-        return events == null ? List.of() : events.slice(firstAfter(events, afterPosition), maxCount);
+        if (events == null) {
+            return List.of();
+        }
+        int visible = visible(events, published);
+        return events.slice(firstAfter(events, afterPosition, visible), maxCount, visible);
     }
 
-    /** Index of the first event with a position above {@code afterPosition}: a binary search. */
-    private static int firstAfter(AppendOnlyArray<RecordedEvent> events, long afterPosition) {
+    /**
+     * How many of a stream's or category's events the log shows at {@code published}, its size as a reader
+     * took it before this array's: all but those of an append still being published (one at most).
+     */
+    private static int visible(AppendOnlyArray<RecordedEvent> events, int published) {
+        int n = events.size();
+        while (n > 0 && events.get(n - 1).position() > published) {
+            n--;
+        }
+        return n;
+    }
+
+    /** Index of the first of the {@code visible} events with a position above {@code afterPosition}: a binary search. */
+    private static int firstAfter(AppendOnlyArray<RecordedEvent> events, long afterPosition, int visible) {
         int low = 0;
-        int high = events.size();
+        int high = visible;
         while (low < high) {
             int mid = (low + high) >>> 1;
             if (events.get(mid).position() <= afterPosition) {
