@@ -30,7 +30,9 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongFunction;
 import java.util.function.LongSupplier;
+import java.util.function.ToLongFunction;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -52,11 +54,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  *
  * The contract reads as a caller must (in pages, until an empty page), so it also holds for stores
  * that return short pages; run it once more through {@link OneEventPerReadStore} to prove that the
- * store's own callers do the same. It covers empty reads, byte-for-byte round trips, versions,
- * pages (each one the next slice of its stream, category or log), expected versions, conflicts,
- * all-or-none appends, event id uniqueness, reads by category and by id, message-db stream names,
- * bad arguments, concurrency (one stream and many streams, with a reader tailing the global log),
- * calls after close and, for durable stores, reopening.
+ * store's own callers do the same. It covers empty reads, byte-for-byte round trips (metadata of any
+ * text too), versions, pages (each one the next slice of its stream, category or log), expected
+ * versions, conflicts and what they name, all-or-none appends (one too large for the store too: kept
+ * whole or refused whole), event id uniqueness, reads by category and by id, message-db stream names
+ * (prefixes of one another, odd and very long ones), bad arguments, concurrency (one stream and many
+ * streams, with readers tailing the global log and a category; racing appends of one event id; an
+ * event seen in one read found in every other at once), calls after close and, for durable stores,
+ * reopening.
  */
 public abstract class EventStoreContract {
     /** Threads in the concurrency tests. */
@@ -161,6 +166,28 @@ public abstract class EventStoreContract {
     }
 
     @Test
+    void metadataOfManyEntriesAndAnyTextRoundTrips() {
+        Map<String, String> many = new LinkedHashMap<>();
+        for (int i = 0; i < 300; i++) {
+            many.put("key-" + i, "value-" + i);
+        }
+        Map<String, String> odd = Map.of("", "an empty key", "a.b", "dotted", "$set", "dollar", "_id", "underscore id",
+                "caf\u00e9 \u2615 \uD83D\uDE00", "\u00fc\u00f1\u00ee\u00e7\u00f8d\u00e9 \u4e2d\u6587",
+                "nul\u0000key", "nul\u0000value", "long", "x".repeat(70_000), "json", "{\"nested\":[1,2]}",
+                "correlation_id", UUID.randomUUID().toString());
+        List<EventData> events = List.of(event("Many", bytes("{}"), many), event("Odd", bytes("{}"), odd));
+
+        store.append("meta-1", ExpectedVersion.NO_STREAM, events);
+
+        List<RecordedEvent> stream = readStream("meta-1");
+        assertEquals(many, stream.get(0).metadata());
+        assertEquals(odd, stream.get(1).metadata());
+        assertEquals(stream, readAll());
+        assertEquals(stream, readCategory("meta", 0));
+        assertEquals(Optional.of(stream.get(1)), store.readEvent(events.get(1).eventId()));
+    }
+
+    @Test
     void versionsCountFromZeroAcrossAppends() {
         assertEquals(2, store.append("account-1", ExpectedVersion.NO_STREAM, events(3)));
         assertEquals(4, store.append("account-1", 2, events(2)));
@@ -229,9 +256,13 @@ public abstract class EventStoreContract {
         ConcurrencyConflictException missing = assertThrows(ConcurrencyConflictException.class,
                 () -> store.append("account-2", 0, events(1)));
 
+        assertEquals("account-1", behind.streamId());
         assertEquals(1, behind.expectedVersion());
         assertEquals(2, behind.actualVersion());
         assertEquals(5, ahead.expectedVersion());
+        assertEquals(2, ahead.actualVersion());
+        assertEquals("account-2", missing.streamId());
+        assertEquals(0, missing.expectedVersion());
         assertEquals(ExpectedVersion.NO_STREAM, missing.actualVersion());
     }
 
@@ -271,6 +302,7 @@ public abstract class EventStoreContract {
                 () -> store.append("account-2", ExpectedVersion.ANY, List.of(fresh, reused)));
 
         assertEquals(first.eventId(), duplicate.eventId());
+        assertEquals("account-2", duplicate.streamId(), "the stream of the refused append, not the one holding the id");
         assertTrue(duplicate.getMessage().contains(first.eventId().toString()), duplicate.getMessage());
         assertEquals(logBefore, readAll());
         assertEquals(ExpectedVersion.NO_STREAM, store.streamVersion("account-2"));
@@ -303,6 +335,7 @@ public abstract class EventStoreContract {
                 "account-1", ExpectedVersion.NO_STREAM, List.of(other, repeated, event("Debited"), repeated)));
 
         assertEquals(repeated.eventId(), duplicate.eventId());
+        assertEquals("account-1", duplicate.streamId());
         assertEquals(List.of(), readAll());
         assertEquals(ExpectedVersion.NO_STREAM, store.streamVersion("account-1"));
         assertEquals(Optional.empty(), store.readEvent(other.eventId()));
@@ -334,6 +367,45 @@ public abstract class EventStoreContract {
                 () -> store.append("account-2", ExpectedVersion.NO_STREAM, List.of(event)));
 
         assertEquals(1, readAll().size());
+    }
+
+    @Test
+    void anAppendTooLargeForTheStoreIsKeptWholeOrRefusedWholeNamingItsStream() {
+        store.append("blob-1", ExpectedVersion.NO_STREAM, events(1));
+        byte[] seventeenMegabytes = new byte[17 << 20];
+        byte[] sixMegabytes = new byte[6 << 20];
+        seventeenMegabytes[seventeenMegabytes.length - 1] = 17;
+        sixMegabytes[sixMegabytes.length - 1] = 6;
+        List<List<EventData>> appends = List.of(
+                List.of(event("Small"), event("Huge", seventeenMegabytes, Map.of())),
+                List.of(event("Large", sixMegabytes, Map.of()), event("Large", sixMegabytes, Map.of()),
+                        event("Large", sixMegabytes, Map.of())));
+
+        for (List<EventData> batch : appends) {
+            long version = store.streamVersion("blob-1");
+            long lastPosition = store.lastPosition();
+            try {
+                assertEquals(version + batch.size(), store.append("blob-1", version, batch));
+                List<RecordedEvent> written = store.readStream("blob-1", version + 1, batch.size());
+                assertFalse(written.isEmpty());
+                for (int i = 0; i < written.size(); i++) {
+                    assertEquals(batch.get(i).eventId(), written.get(i).eventId());
+                    assertArrayEquals(batch.get(i).data(), written.get(i).data(), "kept whole");
+                }
+                assertEquals(version + batch.size(), store.streamVersion("blob-1"));
+            } catch (FluxException | IllegalArgumentException refused) {
+                assertFalse(refused instanceof ConcurrencyConflictException || refused instanceof DuplicateEventIdException,
+                        "a refusal for its size, not " + refused);
+                assertTrue(refused.getMessage().contains("blob-1"), refused.getMessage());
+                assertEquals(version, store.streamVersion("blob-1"), "nothing of a refused append is written");
+                assertEquals(lastPosition, store.lastPosition(), "nothing of a refused append is written");
+                for (EventData event : batch) {
+                    assertEquals(Optional.empty(), store.readEvent(event.eventId()));
+                }
+            }
+        }
+        long version = store.streamVersion("blob-1");
+        assertEquals(version + 1, store.append("blob-1", version, events(1)), "the store goes on");
     }
 
     @Test
@@ -492,6 +564,31 @@ public abstract class EventStoreContract {
         assertEquals(List.of(decomposed), streamsOf(readCategory("cafe\u0301", 0)).stream().distinct().toList());
     }
 
+    @Test
+    void streamIdsThatArePrefixesOfOneAnotherOrVeryLongAreDifferentStreams() {
+        String longId = "account-" + "\u00e9".repeat(10_000);
+        List<String> streamIds = List.of("account-1", "account-10", "account-1 ", "account-1\u0000", " account-1",
+                "account-1-1", longId, longId + "x");
+
+        for (int i = 0; i < streamIds.size(); i++) {
+            assertEquals(i, store.append(streamIds.get(i), ExpectedVersion.NO_STREAM, events(i + 1)), streamIds.get(i));
+        }
+
+        for (int i = 0; i < streamIds.size(); i++) {
+            String streamId = streamIds.get(i);
+            assertEquals(i, store.streamVersion(streamId), streamId);
+            List<RecordedEvent> stream = readStream(streamId);
+            assertEquals(i + 1, stream.size(), streamId);
+            assertTrue(stream.stream().allMatch(e -> e.streamId().equals(streamId)), "read back as written: " + streamId);
+            assertEquals(Optional.of(stream.get(i)), store.readEvent(stream.get(i).eventId()));
+        }
+        assertEquals(streamIds.stream().filter(id -> id.startsWith("account-")).toList(),
+                streamsOf(readCategory("account", 0)).stream().distinct().toList());
+        assertEquals(List.of(" account-1"), streamsOf(readCategory(" account", 0)).stream().distinct().toList());
+        assertThrows(ConcurrencyConflictException.class, () -> store.append(longId, 5, events(1)));
+        assertEquals(7, store.append(longId, 6, events(1)));
+    }
+
     // ---- bad arguments ----
 
     @Test
@@ -594,6 +691,52 @@ public abstract class EventStoreContract {
 
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void ofWritersRacingToAppendOneEventIdToDifferentStreamsExactlyOneLandsIt() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(WRITERS);
+        try {
+            for (int round = 0; round < 10; round++) {
+                String category = "dup" + round;
+                EventData shared = event("Shared");
+                CyclicBarrier start = new CyclicBarrier(WRITERS);
+                List<Future<Object>> writers = new ArrayList<>();
+                for (int w = 0; w < WRITERS; w++) {
+                    String streamId = category + "-" + w;
+                    long expected = w % 2 == 0 ? ExpectedVersion.NO_STREAM : ExpectedVersion.ANY;
+                    List<EventData> batch = List.of(event("Own"), shared);
+                    writers.add(pool.submit(() -> {
+                        start.await();
+                        try {
+                            return store.append(streamId, expected, batch);
+                        } catch (DuplicateEventIdException refused) {
+                            return refused;
+                        }
+                    }));
+                }
+                List<String> landed = new ArrayList<>();
+                for (int w = 0; w < WRITERS; w++) {
+                    Object outcome = writers.get(w).get();
+                    String streamId = category + "-" + w;
+                    if (outcome instanceof DuplicateEventIdException refused) {
+                        assertEquals(shared.eventId(), refused.eventId(), streamId);
+                        assertEquals(streamId, refused.streamId());
+                        assertEquals(ExpectedVersion.NO_STREAM, store.streamVersion(streamId), "nothing of " + streamId);
+                    } else {
+                        assertEquals(1L, outcome, streamId);
+                        landed.add(streamId);
+                    }
+                }
+
+                assertEquals(1, landed.size(), "round " + round + ": appends that landed the shared id: " + landed);
+                assertEquals(landed.get(0), store.readEvent(shared.eventId()).orElseThrow().streamId());
+                assertEquals(List.of(landed.get(0), landed.get(0)), streamsOf(readCategory(category, 0)));
+            }
+        } finally {
+            shutdown(pool);
+        }
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void concurrentAnyAppendsAllLandAndEachIsToldTheVersionOfItsOwnLastEvent() throws Exception {
         int perWriter = 20;
         ExecutorService pool = Executors.newFixedThreadPool(WRITERS);
@@ -640,17 +783,19 @@ public abstract class EventStoreContract {
 
     @Test
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
-    void concurrentWritersOnManyStreamsWithATailingReaderLoseNothing() throws Exception {
+    void concurrentWritersOnManyStreamsWithTailingReadersLoseNothing() throws Exception {
         int perWriter = appendsPerWriter();
         int expected = WRITERS * perWriter * 2;
-        ExecutorService pool = Executors.newFixedThreadPool(WRITERS + 1);
+        ExecutorService pool = Executors.newFixedThreadPool(WRITERS + 2);
         try {
             AtomicBoolean writing = new AtomicBoolean(true);
-            Future<List<RecordedEvent>> tail = pool.submit(() -> tailUntil(writing, expected));
+            Future<List<RecordedEvent>> tail = pool.submit(() -> tailUntil(writing, expected, after -> store.readAll(after, 50)));
+            Future<List<RecordedEvent>> categoryTail = pool.submit(() -> tailUntil(writing, expected / 2,
+                    after -> store.readCategory("writer", after, 50)));
             List<Future<?>> writers = new ArrayList<>();
             CountDownLatch start = new CountDownLatch(1);
             for (int w = 0; w < WRITERS; w++) {
-                String streamId = "writer-" + w;
+                String streamId = writerStream(w);
                 writers.add(pool.submit(() -> {
                     start.await();
                     long version = ExpectedVersion.NO_STREAM;
@@ -666,16 +811,19 @@ public abstract class EventStoreContract {
             }
             writing.set(false);
             List<RecordedEvent> seen = tail.get();
+            List<RecordedEvent> seenInCategory = categoryTail.get();
 
             List<RecordedEvent> all = readAll();
             assertEquals(expected, all.size());
             assertStrictlyIncreasing(all);
             assertEquals(ids(all), ids(seen), "the tailing reader saw every event once, in log order");
+            assertEquals(ids(all.stream().filter(e -> e.category().equals("writer")).toList()), ids(seenInCategory),
+                    "the reader tailing a category saw every event of it once, in log order");
             for (int w = 0; w < WRITERS; w++) {
-                List<RecordedEvent> stream = readStream("writer-" + w);
+                List<RecordedEvent> stream = readStream(writerStream(w));
                 assertEquals(perWriter * 2, stream.size());
                 for (int v = 0; v < stream.size(); v++) {
-                    assertEquals(v, stream.get(v).version(), "writer-" + w + " has no gap");
+                    assertEquals(v, stream.get(v).version(), writerStream(w) + " has no gap");
                 }
             }
         } finally {
@@ -690,7 +838,7 @@ public abstract class EventStoreContract {
         ExecutorService pool = Executors.newFixedThreadPool(WRITERS + 1);
         try {
             AtomicBoolean writing = new AtomicBoolean(true);
-            Future<List<RecordedEvent>> tail = pool.submit(() -> tailUntil(writing, 0));
+            Future<List<RecordedEvent>> tail = pool.submit(() -> tailUntil(writing, 0, after -> store.readAll(after, 50)));
             CountDownLatch start = new CountDownLatch(1);
             List<Future<List<UUID>>> writers = new ArrayList<>();
             for (int w = 0; w < WRITERS; w++) {
@@ -758,6 +906,29 @@ public abstract class EventStoreContract {
             writing.set(false);
 
             assertEquals(List.of(), reader.get(), "readEvent found nothing for events readAll had returned");
+        } finally {
+            writing.set(false);
+            shutdown(pool);
+        }
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void anEventAReaderHasSeenInItsStreamOrCategoryIsInTheLogAndFoundByIdAtOnce() throws Exception {
+        AtomicBoolean writing = new AtomicBoolean(true);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            Future<List<String>> streamReader = pool.submit(() -> missedElsewhere(writing,
+                    after -> store.readStream("seen-0", after, 100), event -> event.version() + 1));
+            Future<List<String>> categoryReader = pool.submit(() -> missedElsewhere(writing,
+                    after -> store.readCategory("seen", after, 100), RecordedEvent::position));
+            for (int i = 0; i < 300; i++) {
+                store.append("seen-" + (i % 3), ExpectedVersion.ANY, events(1 + i % 2));
+            }
+            writing.set(false);
+
+            assertEquals(List.of(), streamReader.get(), "events seen in a stream but missing from other reads");
+            assertEquals(List.of(), categoryReader.get(), "events seen in a category but missing from other reads");
         } finally {
             writing.set(false);
             shutdown(pool);
@@ -834,6 +1005,7 @@ public abstract class EventStoreContract {
         store = reopen(store);
 
         assertEquals(before, readAll());
+        assertEquals(before.get(4).position(), store.lastPosition());
         assertEquals(2, store.streamVersion("account-1"));
         assertEquals(before.subList(0, 3), readStream("account-1"));
         assertEquals(before.subList(0, 3), readCategory("account", 0));
@@ -967,15 +1139,16 @@ public abstract class EventStoreContract {
     }
 
     /**
-     * Polls the global log as a subscription would until writing has stopped and a final read finds
-     * nothing more; returns what it saw, checking as it goes that no position repeats or goes back.
+     * Polls the global log or a category ({@code read} after a position) as a subscription would until
+     * writing has stopped and a final read finds nothing more; returns what it saw, checking as it goes
+     * that no position repeats or goes back.
      */
-    private List<RecordedEvent> tailUntil(AtomicBoolean writing, int expected) {
+    private static List<RecordedEvent> tailUntil(AtomicBoolean writing, int expected, LongFunction<List<RecordedEvent>> read) {
         List<RecordedEvent> seen = new ArrayList<>();
         long after = 0;
         while (true) {
             boolean lastRound = !writing.get();
-            List<RecordedEvent> page = store.readAll(after, 50);
+            List<RecordedEvent> page = read.apply(after);
             for (RecordedEvent event : page) {
                 assertTrue(event.position() > after, "a tailing reader got position " + event.position()
                         + " after having seen " + after);
@@ -991,6 +1164,37 @@ public abstract class EventStoreContract {
         }
     }
 
+    /**
+     * Tails {@code read} (from a cursor, {@code cursorAfter} of the last event seen) until writing has stopped,
+     * and checks at once that each event it sees is found by id, in the log, at or below
+     * {@link EventStore#lastPosition()} and at or below its stream's version; returns what was missed.
+     */
+    private List<String> missedElsewhere(AtomicBoolean writing, LongFunction<List<RecordedEvent>> read,
+                                         ToLongFunction<RecordedEvent> cursorAfter) {
+        List<String> missed = new ArrayList<>();
+        long after = 0;
+        boolean lastRound = false;
+        while (!lastRound) {
+            lastRound = !writing.get();
+            for (RecordedEvent event : read.apply(after)) {
+                after = cursorAfter.applyAsLong(event);
+                if (store.readEvent(event.eventId()).isEmpty()) {
+                    missed.add("not found by id: " + event);
+                }
+                if (!store.readAll(event.position() - 1, 1).equals(List.of(event))) {
+                    missed.add("not in the log at its position: " + event);
+                }
+                if (store.lastPosition() < event.position()) {
+                    missed.add("above lastPosition: " + event);
+                }
+                if (store.streamVersion(event.streamId()) < event.version()) {
+                    missed.add("above its stream's version: " + event);
+                }
+            }
+        }
+        return missed;
+    }
+
     private static boolean fails(Runnable call) {
         try {
             call.run();
@@ -1002,6 +1206,11 @@ public abstract class EventStoreContract {
 
     private static List<UUID> ids(List<RecordedEvent> events) {
         return events.stream().map(RecordedEvent::eventId).toList();
+    }
+
+    /** The stream of writer {@code w} in the many-streams test: in two categories, {@code writer} and {@code scribe}. */
+    private static String writerStream(int w) {
+        return (w % 2 == 0 ? "writer-" : "scribe-") + w;
     }
 
     private static List<String> streamsOf(List<RecordedEvent> events) {
