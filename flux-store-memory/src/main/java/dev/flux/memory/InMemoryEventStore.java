@@ -146,7 +146,7 @@ public final class InMemoryEventStore implements EventStore {
 
     /**
      * How many of a stream's or category's events the log shows at {@code published}, its size as a reader
-     * took it before this array's: all but those of an append still being published (one at most).
+     * took it before this array's: all but those of appends published since (usually none, or the one in flight).
      */
     private static int visible(AppendOnlyArray<RecordedEvent> events, int published) {
         int n = events.size();
