@@ -14,6 +14,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.format.DateTimeFormatter;
@@ -204,8 +206,10 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             exchange.getResponseHeaders().set("Allow", "GET");
             throw new HttpProblem(405, "method_not_allowed", "the feed only answers GET, not " + exchange.getRequestMethod());
         }
+        // The path as the JDK's server matched it to the context: decoded (a path with an escaped or non-ASCII
+        // character, such as /%C3%A9v%C3%A9nements for a context /événements, would not start with the context raw).
         String context = exchange.getHttpContext().getPath();
-        String path = exchange.getRequestURI().getRawPath();
+        String path = exchange.getRequestURI().getPath();
         String rest = path.length() > context.length() ? path.substring(context.length()) : "";
         if (context.endsWith("/") && !rest.isEmpty()) {
             rest = "/" + rest;
@@ -350,7 +354,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private void one(HttpExchange exchange, String idText) throws IOException {
         UUID id;
         try {
-            id = UUID.fromString(URLDecoder.decode(idText, StandardCharsets.UTF_8));
+            id = UUID.fromString(idText);
         } catch (IllegalArgumentException e) {
             throw new HttpProblem(404, "not_found", "'" + idText + "' is not an event id (a UUID)");
         }
@@ -450,7 +454,16 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         if (context.endsWith("/")) {
             context = context.substring(0, context.length() - 1);
         }
-        return "http://" + host + context;
+        return "http://" + host + escapedPath(context);
+    }
+
+    /** {@code path} as a URI writes it: a space, a {@code %} or a non-ASCII character escaped, as {@code /my%20events}. */
+    static String escapedPath(String path) {
+        try {
+            return new URI(null, null, path, null).toASCIIString();
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("path '" + path + "' cannot be written in a URI: " + e.getMessage(), e);
+        }
     }
 
     private interface Body {

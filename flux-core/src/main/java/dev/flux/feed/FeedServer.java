@@ -82,7 +82,7 @@ public final class FeedServer implements AutoCloseable {
         if (host.indexOf(':') >= 0) {
             host = "[" + host + "]";
         }
-        this.uri = URI.create("http://" + host + ":" + bound.getPort() + builder.path);
+        this.uri = URI.create("http://" + host + ":" + bound.getPort() + FeedHandler.escapedPath(builder.path));
     }
 
     /** Checks the Host header of the context's requests, when {@code hosts} is not null, before the body is read. */
@@ -175,7 +175,11 @@ public final class FeedServer implements AutoCloseable {
             return this;
         }
 
-        /** The path of the event list; default {@code /events}. */
+        /**
+         * The path of the event list, as it reads unescaped; default {@code /events}. One with a space or a
+         * non-ASCII character ({@code /konten/événements}) is served under its escaped form too, which
+         * {@link FeedServer#uri()} and the links in answers use.
+         */
         public Builder path(String path) {
             if (path == null || !path.startsWith("/") || (path.length() > 1 && path.endsWith("/"))) {
                 throw new IllegalArgumentException("path must start with '/' and not end with one, was " + path);

@@ -590,6 +590,26 @@ class FeedServerTest {
     }
 
     @Test
+    void aFeedOnAPathThatNeedsEscapingServesItsListEventsAndHeadAtItsUri() throws Exception {
+        append("Account-1", 5);
+        for (String path : List.of("/konten/événements", "/my events")) {
+            FeedServer feed = feed(FeedServer.builder(store).path(path));
+
+            JsonNode page = getJson(feed.uri());
+            JsonNode entry = page.get("events").get(0);
+            assertEquals(1, entry.get("position").asLong(), path);
+            assertEquals(feed.uri() + "?after=1&limit=100", page.get("next").asText());
+            assertEquals(0, getJson(URI.create(page.get("next").asText())).get("events").size());
+            assertEquals(5, getJson(URI.create(entry.get("url").asText())).get("data").get("amount").asLong());
+            assertEquals(1, getJson(URI.create(feed.uri() + "/head")).get("position").asLong());
+            assertEquals(1, HttpEventSource.of(feed.uri(), Duration.ZERO).read(0, 10).size());
+        }
+        FeedServer plain = feed(FeedServer.builder(store));
+        // The same path with a letter escaped: the JDK's server takes it for the feed's, and so must the feed.
+        assertEquals(1, getJson(URI.create(plain.uri().toString().replace("/events", "/%65vents"))).get("events").size());
+    }
+
+    @Test
     void aConsumerThatStopsReadingDelaysNoOtherLongPoll() throws Exception {
         FeedServer feed = feed(FeedServer.builder(store));
         try (Socket stalled = new Socket()) {
