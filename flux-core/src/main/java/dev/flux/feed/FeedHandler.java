@@ -448,7 +448,12 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         String host = exchange.getRequestHeaders().getFirst("Host");
         if (host == null || host.isBlank()) {
             var local = exchange.getLocalAddress();
-            host = local.getHostString() + ":" + local.getPort();
+            String address = local.getAddress().getHostAddress();
+            int zone = address.indexOf('%');
+            if (zone >= 0) {
+                address = address.substring(0, zone);
+            }
+            host = (address.indexOf(':') >= 0 ? "[" + address + "]" : address) + ":" + local.getPort();
         }
         String context = exchange.getHttpContext().getPath();
         if (context.endsWith("/")) {

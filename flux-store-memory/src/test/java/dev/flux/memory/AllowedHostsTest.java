@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventData;
 import dev.flux.EventReader;
 import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.feed.AllowedHosts;
 import dev.flux.feed.FeedHandler;
@@ -87,7 +88,12 @@ class AllowedHostsTest {
      * the server may hold open to read a request body that never comes).
      */
     private static Answer send(int port, String request) throws IOException {
-        try (Socket socket = new Socket("127.0.0.1", port)) {
+        return send("127.0.0.1", port, request);
+    }
+
+    /** As {@link #send(int, String)}, to {@code address}. */
+    private static Answer send(String address, int port, String request) throws IOException {
+        try (Socket socket = new Socket(address, port)) {
             socket.setSoTimeout(10_000);
             socket.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
             InputStream in = socket.getInputStream();
@@ -258,6 +264,24 @@ class AllowedHostsTest {
         assertEquals("an HTTP/1.1 request must have a Host header", http11.json().get("message").asText());
         assertEquals(400, twoHosts.status(), twoHosts.body());
         assertEquals("a request must have one Host header, this one has 2", twoHosts.json().get("message").asText());
+    }
+
+    @Test
+    void linksInTheAnswerToAnHttp10RequestWithoutAHostOnAnIpv6AddressBracketTheAddress() throws Exception {
+        UUID id = append();
+        FeedServer feed;
+        try {
+            feed = feed(FeedServer.builder(store).host("::1"));
+        } catch (FluxException noIpv6) {
+            assumeTrue(false, "this machine has no IPv6 loopback: " + noIpv6.getMessage());
+            return;
+        }
+
+        Answer http10 = send("::1", feed.port(), "GET /events?after=0 HTTP/1.0\r\n\r\n");
+
+        assertEquals(200, http10.status(), http10.body());
+        assertEquals("http://[0:0:0:0:0:0:0:1]:" + feed.port() + "/events?after=1&limit=100", http10.json().get("next").asText());
+        assertEquals(feed.uri() + "/" + id, http10.json().get("events").get(0).get("url").asText());
     }
 
     @Test
