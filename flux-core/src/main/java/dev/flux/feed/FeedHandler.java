@@ -1,8 +1,10 @@
 package dev.flux.feed;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamWriteConstraints;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
@@ -71,7 +73,14 @@ import java.util.function.UnaryOperator;
  */
 public final class FeedHandler implements HttpHandler, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(FeedHandler.class.getName());
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * Writes answers that nest a stored body up to three deep (the page, its events, the entry), so it may
+     * write three deeper than Jackson's default limit, which it reads the stored body with.
+     */
+    private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+            .streamWriteConstraints(StreamWriteConstraints.builder()
+                    .maxNestingDepth(StreamWriteConstraints.DEFAULT_MAX_DEPTH + 3).build())
+            .build());
     private static final Set<String> PARAMETERS = Set.of("after", "offset", "limit", "wait", "include");
     /** How long {@link #close()} waits for the answers to held polls to be written. */
     private static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
@@ -421,7 +430,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
      * Copies the value the parser is at, numbers as their text: {@code copyCurrentStructure} would pass
      * a decimal through a {@code double} (12345678901234567.89 would come out as 1.2345678901234568E16).
      */
-    private static void copyExactly(JsonParser parser, JsonGenerator gen) throws IOException {
+    static void copyExactly(JsonParser parser, JsonGenerator gen) throws IOException {
         int depth = 0;
         do {
             JsonToken token = parser.currentToken();

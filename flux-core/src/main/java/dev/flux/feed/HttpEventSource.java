@@ -1,14 +1,22 @@
 package dev.flux.feed;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.subscription.EventSource;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -50,8 +58,8 @@ import java.util.concurrent.TimeoutException;
  * JSON throws a {@link FluxException} naming the URL; the subscription backs off and tries again.
  * Stopping the subscription cancels a long poll in flight. A feed that answers a long poll at once
  * with nothing (it holds as many as it may, or is closing) is not asked again at once: the
- * subscription waits its poll interval first. Numbers in the events' data arrive with every digit the
- * feed sent (decimals are read as {@link java.math.BigDecimal}, never a {@code double}).
+ * subscription waits its poll interval first. Numbers in the events' data arrive as the feed wrote
+ * them, copied as text (every digit, the scale and the sign of {@code -0.0} kept; never a {@code double}).
  *
  * <p>One answer's body is held in memory, up to {@link #DEFAULT_MAX_ANSWER_BYTES} (64 MiB; see
  * {@link #withMaxAnswerBytes}): an answer that declares a longer body is refused before its body is
@@ -67,11 +75,20 @@ import java.util.concurrent.TimeoutException;
  * <p>Read from one thread at a time (a subscription's); {@link #stopWaiting()} may be called from any.
  */
 public final class HttpEventSource implements EventSource {
-    private static final ObjectMapper JSON = JsonMapper.builder()
+    /**
+     * A page nests its entries' data three deep (the page, its events, the entry): it may be three deeper
+     * than Jackson's default limit, which the feed reads the stored data with.
+     */
+    private static final ObjectMapper JSON = JsonMapper.builder(JsonFactory.builder()
+                    .streamReadConstraints(StreamReadConstraints.builder()
+                            .maxNestingDepth(StreamReadConstraints.DEFAULT_MAX_DEPTH + 3).build())
+                    .build())
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .disable(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
+    /** Reads one field's value of a page, which the rest of the page follows. */
+    private static final ObjectReader FIELD = JSON.reader().without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     /** An empty answer to a long poll sooner than this was not held (see {@link #waitsForEvents}). */
     private static final long HELD_AT_LEAST_NANOS = 500_000_000L;
     /** The longest wait {@link #of(URI, Duration)} takes. */
@@ -215,14 +232,11 @@ public final class HttpEventSource implements EventSource {
         if (limit == cap && cap < Integer.MAX_VALUE && body.length <= maxAnswerBytes / 2) {
             pageCap = (int) Math.min(Integer.MAX_VALUE, 2L * cap);
         }
-        JsonNode events = parse(uri, body).get("events");
-        if (events == null || !events.isArray()) {
-            throw malformed(uri, "no 'events' array");
-        }
+        List<Entry> events = entries(uri, body);
         answeredAtOnce = waitSeconds > 0 && events.isEmpty() && System.nanoTime() - asked < HELD_AT_LEAST_NANOS;
         List<RecordedEvent> read = new ArrayList<>(events.size());
         long previous = after;
-        for (JsonNode entry : events) {
+        for (Entry entry : events) {
             RecordedEvent event = toEvent(uri, entry);
             if (event.position() <= previous) {
                 throw malformed(uri, "position " + event.position() + " does not come after " + previous
@@ -350,7 +364,73 @@ public final class HttpEventSource implements EventSource {
         }
     }
 
-    private RecordedEvent toEvent(URI uri, JsonNode entry) {
+    /** An entry of a page: its fields but {@code data}, and its {@code data} as the feed wrote it (null when it has none). */
+    private record Entry(ObjectNode fields, byte[] data) {
+    }
+
+    /**
+     * The entries of a page. Each one's {@code data} is copied token by token, numbers as their text: read
+     * into a tree, a decimal would go through a {@link java.math.BigDecimal}, which has no negative zero
+     * ({@code -0.0} would arrive as {@code 0.0}, a {@code double} field decoding to another value than
+     * from the store).
+     */
+    private static List<Entry> entries(URI uri, byte[] body) {
+        List<Entry> entries = null;
+        try (JsonParser parser = JSON.createParser(body)) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                throw malformed(uri, "the body is not a JSON object");
+            }
+            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                boolean events = parser.currentName().equals("events");
+                JsonToken value = parser.nextToken();
+                if (!events) {
+                    parser.skipChildren();
+                } else if (value != JsonToken.START_ARRAY) {
+                    throw malformed(uri, "no 'events' array");
+                } else {
+                    entries = new ArrayList<>();
+                    while (parser.nextToken() != JsonToken.END_ARRAY) {
+                        entries.add(entry(uri, parser));
+                    }
+                }
+            }
+            if (parser.nextToken() != null) {
+                throw malformed(uri, "more follows the page's JSON object");
+            }
+        } catch (IOException e) {
+            throw malformed(uri, "the body is not JSON: " + e.getMessage());
+        }
+        if (entries == null) {
+            throw malformed(uri, "no 'events' array");
+        }
+        return entries;
+    }
+
+    /** The entry the parser is at the start of; leaves the parser at its end. */
+    private static Entry entry(URI uri, JsonParser parser) throws IOException {
+        if (parser.currentToken() != JsonToken.START_OBJECT) {
+            throw malformed(uri, "an entry is not a JSON object");
+        }
+        ObjectNode fields = JSON.createObjectNode();
+        byte[] data = null;
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            String name = parser.currentName();
+            parser.nextToken();
+            if (name.equals("data")) {
+                ByteArrayOutputStream out = new ByteArrayOutputStream();
+                try (JsonGenerator gen = JSON.getFactory().createGenerator(out)) {
+                    FeedHandler.copyExactly(parser, gen);
+                }
+                data = out.toByteArray();
+            } else {
+                fields.set(name, FIELD.readTree(parser));
+            }
+        }
+        return new Entry(fields, data);
+    }
+
+    private RecordedEvent toEvent(URI uri, Entry read) {
+        ObjectNode entry = read.fields();
         try {
             Map<String, String> metadata = new HashMap<>();
             JsonNode meta = entry.get("metadata");
@@ -361,15 +441,14 @@ public final class HttpEventSource implements EventSource {
                 Map.Entry<String, JsonNode> field = it.next();
                 metadata.put(field.getKey(), field.getValue().asText());
             }
-            JsonNode data = entry.get("data");
-            if (data == null) {
+            if (read.data() == null) {
                 throw malformed(uri, "an entry has no 'data'");
             }
             return new RecordedEvent(text(uri, entry, "stream_id"), number(uri, entry, "aggregate_version"),
                     number(uri, entry, "position"), UUID.fromString(text(uri, entry, "event_id")),
-                    text(uri, entry, "event_type"), JSON.writeValueAsBytes(data), metadata,
+                    text(uri, entry, "event_type"), read.data(), metadata,
                     Instant.parse(text(uri, entry, "created")));
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             if (e instanceof FluxException flux) {
                 throw flux;
             }

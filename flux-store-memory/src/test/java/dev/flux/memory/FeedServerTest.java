@@ -589,6 +589,43 @@ class FeedServerTest {
         assertTrue(new String(remote.data(), StandardCharsets.UTF_8).contains("\"price\":1.10"), "the scale is kept too");
     }
 
+    record Reading(double delta) { }
+
+    @Test
+    void aNegativeZeroInTheDataReachesTheHttpSourceAsItDecodesFromTheStore() throws Exception {
+        JacksonEventSerializer readings = new JacksonEventSerializer(EventTypes.of(Reading.class));
+        store.append("Meter-1", ExpectedVersion.NO_STREAM, List.of(readings.serialize(new Reading(-0.0), Map.of())));
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        RecordedEvent remote = HttpEventSource.of(feed.uri(), Duration.ZERO).read(0, 10).get(0);
+
+        assertEquals(new Reading(-0.0), readings.deserialize(store.readAll(0, 1).get(0)));
+        assertEquals(new Reading(-0.0), readings.deserialize(remote), new String(remote.data(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void dataNestedAsDeepAsTheStoreReadsItComesThroughTheFeedAndTheHttpSource() throws Exception {
+        String nested = "[".repeat(1000) + "]".repeat(1000);
+        assertEquals(1000, depth(JSON.readTree(nested)), "the in-process reader takes it");
+        store.append("Deep-1", ExpectedVersion.NO_STREAM, List.of(EventData.of("Deep", nested.getBytes(StandardCharsets.UTF_8),
+                Map.of())));
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        HttpResponse<String> page = get(URI.create(feed.uri() + "?include=data"));
+        assertEquals(200, page.statusCode(), page.body());
+        RecordedEvent remote = HttpEventSource.of(feed.uri(), Duration.ZERO).read(0, 10).get(0);
+
+        assertEquals(nested, new String(remote.data(), StandardCharsets.UTF_8));
+    }
+
+    private static int depth(JsonNode node) {
+        int depth = 0;
+        for (JsonNode at = node; at != null && at.isArray(); at = at.get(0)) {
+            depth++;
+        }
+        return depth;
+    }
+
     @Test
     void aFeedOnAPathThatNeedsEscapingServesItsListEventsAndHeadAtItsUri() throws Exception {
         append("Account-1", 5);
