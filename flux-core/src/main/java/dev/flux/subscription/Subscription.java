@@ -359,9 +359,11 @@ public final class Subscription {
      * Waits until the subscription has handled (or passed) every event up to cursor {@code cursor}, e.g.
      * to let a read model catch up with a save before answering a query. A subscription in
      * {@link State#STANDBY} handles nothing (another process does): this waits for it to take over and
-     * get there, or for the timeout.
+     * get there, or for the timeout. Called from a handler (or anything else on the subscription's
+     * thread), it answers at once: the subscription cannot move on while its own handler waits.
      *
-     * @return whether it got there within {@code timeout}; false also when it stopped first
+     * @return whether it got there within {@code timeout}; false also when it stopped first, and at once
+     *         on the subscription's thread when it is not there yet
      * @throws IllegalArgumentException when the cursor is negative or the timeout is null, zero or negative
      */
     public boolean awaitPosition(long cursor, Duration timeout) throws InterruptedException {
@@ -369,6 +371,10 @@ public final class Subscription {
             throw new IllegalArgumentException("cursor must be >= 0 (0 is before the first event), was " + cursor);
         }
         requirePositive(timeout, "timeout");
+        if (Thread.currentThread() == worker) {
+            // A handler waiting for its own subscription would hold it, and any stop(), for the whole timeout.
+            return position >= cursor;
+        }
         long deadline = System.nanoTime() + nanos(timeout);
         synchronized (progress) {
             awaited.add(cursor);
