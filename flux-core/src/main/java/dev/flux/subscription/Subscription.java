@@ -782,8 +782,9 @@ public final class Subscription {
             return true;
         }
         EventHandler<Object> typed = typedHandlers.get(event.type());
-        // A type that upcasters read may become another type (a rename, a split): decode to know.
-        boolean upcast = serializer.eventTypes().hasUpcasters(event.type());
+        // A type that upcasters read may become another type (a rename, a split): decode to know, when a typed
+        // handler could take what it becomes (a subscription with only a RecordedHandler decodes nothing).
+        boolean upcast = !handlersByClass.isEmpty() && serializer.eventTypes().hasUpcasters(event.type());
         if (typed == null && recordedHandler == null && !upcast) {
             return true;
         }

@@ -372,6 +372,26 @@ class SubscriptionTest {
     }
 
     @Test
+    void aSubscriptionWithOnlyARawHandlerNeverDecodesEvenTypesThatUpcastersRead() throws Exception {
+        EventTypes evolving = EventTypes.of(Credited.class).upcaster("Debited", 1, json -> json);
+        store.append("Account-1", ExpectedVersion.ANY, List.of(
+                // a type read by an upcaster but with no class here, at a version past it, and a body not JSON
+                new EventData(java.util.UUID.randomUUID(), "Debited", "{\"amount\":1}".getBytes(StandardCharsets.UTF_8),
+                        Map.of("schema_version", "2")),
+                new EventData(java.util.UUID.randomUUID(), "Debited", "not json".getBytes(StandardCharsets.UTF_8), Map.of())));
+        long last = store.lastPosition();
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription forwarder = start(Subscription.builder(EventSource.all(store))
+                .serializer(new JacksonEventSerializer(evolving)).maxRetries(0)
+                .onRecorded(recorded -> seen.add(recorded.position())));
+
+        awaitPosition(forwarder, last);
+
+        assertEquals(allPositions(), seen, "each raw event once, none decoded");
+        assertEquals(Subscription.State.RUNNING, forwarder.state());
+    }
+
+    @Test
     void aCorruptEventOfAHandledTypeFailsNamingStreamVersionAndType() throws Exception {
         store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited",
                 "{\"amount\": \"many\"}".getBytes(StandardCharsets.UTF_8), Map.of())));
