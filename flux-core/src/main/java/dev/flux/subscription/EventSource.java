@@ -20,7 +20,10 @@ public interface EventSource {
     /**
      * Up to {@code maxCount} events whose cursor is greater than {@code after}, in cursor order. Like
      * {@link EventReader}'s reads it may return fewer than exist; only an empty list means that
-     * nothing is there yet. A {@link Subscription} reads the last event it handled again this way
+     * nothing is there yet. A {@link Subscription} stops in {@link Subscription.State#FAILED}, handling
+     * none of a read, when its cursors are not each after the one before (the first after {@code after}):
+     * handled out of order, an offset stored past an event that came late would skip it on a restart.
+     * A {@link Subscription} reads the last event it handled again this way
      * ({@code read(cursor - 1, 1)}) to check that its source did not go back: an event read twice must
      * come with the same {@link RecordedEvent#eventId() id}, or the subscription stops in
      * {@link Subscription.State#FAILED}.

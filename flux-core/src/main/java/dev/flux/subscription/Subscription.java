@@ -556,14 +556,19 @@ public final class Subscription {
                 }
                 continue;
             }
-            for (RecordedEvent event : batch) {
+            long[] cursors = cursorsInOrder(batch);
+            if (cursors == null) {
+                return;     // stopped: the source answered out of order
+            }
+            for (int i = 0; i < cursors.length; i++) {
+                RecordedEvent event = batch.get(i);
                 if (shouldStop() || pauseRequested || !keepClaim()) {
                     break;
                 }
                 if (!deliver(event)) {
                     break;
                 }
-                advance(source.cursorOf(event));
+                advance(cursors[i]);
                 positionEventId = event.eventId();
                 if (++sinceCheckpoint >= checkpointEvery || System.nanoTime() - lastCheckpoint >= checkpointNanos) {
                     checkpoint();
@@ -875,6 +880,35 @@ public final class Subscription {
                 + " to handle the source from its beginning (or reset() and startAtEnd() for its new events only)", null);
         LOG.log(System.Logger.Level.ERROR, failure.getMessage());
         stopRequested = true;
+    }
+
+    /**
+     * The cursors of a batch read after {@link #position}, checked before any of its events is handled: each
+     * after the one before, the first after the position. Null, and stopped in {@link State#FAILED}, when not:
+     * handed out of order, an offset stored at a later event (a checkpoint, a stop) would let a restart skip
+     * the earlier ones that came after it.
+     */
+    private long[] cursorsInOrder(List<RecordedEvent> batch) {
+        long[] cursors = new long[batch.size()];
+        long previous = position;
+        for (int i = 0; i < cursors.length; i++) {
+            RecordedEvent event = batch.get(i);
+            long cursor = source.cursorOf(event);
+            if (cursor <= previous) {
+                failure = new SubscriptionException("subscription " + describe() + " stopped: asked for the events after "
+                        + position + ", its source returned " + event.type() + " " + event.streamId() + "@" + event.version()
+                        + " (id " + event.eventId() + ") at cursor " + cursor + (i == 0 ? "" : " after one at " + previous)
+                        + ", out of order. A source must return only events after the cursor asked for, in cursor order"
+                        + " (EventSource.read, EventSource.cursorOf): handled so, an offset stored past an event that"
+                        + " came late would skip it after a restart. Nothing of that read was handled; fix the source", null);
+                LOG.log(System.Logger.Level.ERROR, failure.getMessage());
+                stopRequested = true;
+                return null;
+            }
+            cursors[i] = cursor;
+            previous = cursor;
+        }
+        return cursors;
     }
 
     private boolean afterRetries(RecordedEvent event, Exception error, int attempts) {

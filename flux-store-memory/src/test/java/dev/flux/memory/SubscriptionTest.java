@@ -910,6 +910,50 @@ class SubscriptionTest {
     }
 
     @Test
+    void aSourceThatAnswersOutOfOrderStopsTheSubscriptionBeforeItHandsOutAnEvent() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        EventSource shuffled = new EventSource() {
+            private final EventSource real = EventSource.all(store);
+
+            @Override
+            public List<RecordedEvent> read(long after, int maxCount) {
+                List<RecordedEvent> events = new ArrayList<>(real.read(after, maxCount));
+                if (events.size() > 1) {
+                    Collections.swap(events, 0, 1);     // a source of one's own with a bug: 2, 1, 3
+                }
+                return events;
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return real.cursorOf(event);
+            }
+
+            @Override
+            public long end() {
+                return real.end();
+            }
+        };
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        AtomicReference<Subscription> self = new AtomicReference<>();
+        Subscription subscription = Subscription.builder(shuffled).name("shuffled", offsets).onRecorded(e -> {
+            seen.add(e.position());
+            if (e.position() == 2) {
+                self.get().stop();      // handled so, this stored 2, and a restart never delivered 1
+            }
+        }).build();
+        self.set(subscription);
+        started.add(subscription);
+        subscription.start();
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED), () -> "state " + subscription.state());
+        assertEquals(List.of(), seen);
+        assertEquals(0, offsets.load("shuffled"));
+        String message = subscription.failure().getMessage();
+        assertTrue(message.contains("at cursor 1 after one at 2, out of order") && message.contains("fix the source"), message);
+    }
+
+    @Test
     void aStopThatCameJustBeforeALongPollWasInFlightStillEndsIt() throws Exception {
         CountDownLatch reading = new CountDownLatch(1);
         CountDownLatch released = new CountDownLatch(1);
