@@ -93,6 +93,32 @@ class SubscriptionTest {
         return positions(store.readAll(0, Integer.MAX_VALUE));
     }
 
+    /** A read of a source, given the real one to read from. */
+    private interface Read {
+        List<RecordedEvent> read(EventSource real, long after, int maxCount);
+    }
+
+    /** The store's whole log, each read made by {@code read} (a source with a fault of its own). */
+    private EventSource logReadThrough(Read read) {
+        EventSource real = EventSource.all(store);
+        return new EventSource() {
+            @Override
+            public List<RecordedEvent> read(long after, int maxCount) {
+                return read.read(real, after, maxCount);
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return real.cursorOf(event);
+            }
+
+            @Override
+            public long end() {
+                return real.end();
+            }
+        };
+    }
+
     private void awaitPosition(Subscription subscription, long position) throws InterruptedException {
         assertTrue(subscription.awaitPosition(position, WAIT),
                 () -> subscription + " did not reach " + position + "; last error " + subscription.lastError());
@@ -507,27 +533,12 @@ class SubscriptionTest {
     void aFailingSourceIsRetriedWithBackoffUntilItReads() throws Exception {
         long last = append("Account-1", new Credited(1));
         AtomicInteger failuresLeft = new AtomicInteger(3);
-        EventSource flaky = new EventSource() {
-            private final EventSource real = EventSource.all(store);
-
-            @Override
-            public List<RecordedEvent> read(long after, int maxCount) {
-                if (failuresLeft.getAndDecrement() > 0) {
-                    throw new IllegalStateException("connection refused");
-                }
-                return real.read(after, maxCount);
+        EventSource flaky = logReadThrough((real, after, maxCount) -> {
+            if (failuresLeft.getAndDecrement() > 0) {
+                throw new IllegalStateException("connection refused");
             }
-
-            @Override
-            public long cursorOf(RecordedEvent event) {
-                return real.cursorOf(event);
-            }
-
-            @Override
-            public long end() {
-                return real.end();
-            }
-        };
+            return real.read(after, maxCount);
+        });
         List<Long> seen = new CopyOnWriteArrayList<>();
         Subscription subscription = start(Subscription.builder(flaky).errorDelay(Duration.ofMillis(5), Duration.ofMillis(20))
                 .onRecorded(e -> seen.add(e.position())));
@@ -912,28 +923,13 @@ class SubscriptionTest {
     @Test
     void aSourceThatAnswersOutOfOrderStopsTheSubscriptionBeforeItHandsOutAnEvent() throws Exception {
         append("Account-1", new Credited(1), new Credited(2), new Credited(3));
-        EventSource shuffled = new EventSource() {
-            private final EventSource real = EventSource.all(store);
-
-            @Override
-            public List<RecordedEvent> read(long after, int maxCount) {
-                List<RecordedEvent> events = new ArrayList<>(real.read(after, maxCount));
-                if (events.size() > 1) {
-                    Collections.swap(events, 0, 1);     // a source of one's own with a bug: 2, 1, 3
-                }
-                return events;
+        EventSource shuffled = logReadThrough((real, after, maxCount) -> {
+            List<RecordedEvent> events = new ArrayList<>(real.read(after, maxCount));
+            if (events.size() > 1) {
+                Collections.swap(events, 0, 1);     // a source of one's own with a bug: 2, 1, 3
             }
-
-            @Override
-            public long cursorOf(RecordedEvent event) {
-                return real.cursorOf(event);
-            }
-
-            @Override
-            public long end() {
-                return real.end();
-            }
-        };
+            return events;
+        });
         List<Long> seen = new CopyOnWriteArrayList<>();
         AtomicReference<Subscription> self = new AtomicReference<>();
         Subscription subscription = Subscription.builder(shuffled).name("shuffled", offsets).onRecorded(e -> {
