@@ -221,7 +221,8 @@ public final class AllowedHosts {
         }
     }
 
-    private static String literal(InetAddress address) {
+    /** An IP address as a Host header or URI writes it: an IPv6 one in brackets, without its zone. */
+    static String literal(InetAddress address) {
         String literal = address.getHostAddress();
         if (address instanceof Inet6Address) {
             int zone = literal.indexOf('%');

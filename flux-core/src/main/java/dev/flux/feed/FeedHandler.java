@@ -457,12 +457,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         String host = exchange.getRequestHeaders().getFirst("Host");
         if (host == null || host.isBlank()) {
             var local = exchange.getLocalAddress();
-            String address = local.getAddress().getHostAddress();
-            int zone = address.indexOf('%');
-            if (zone >= 0) {
-                address = address.substring(0, zone);
-            }
-            host = (address.indexOf(':') >= 0 ? "[" + address + "]" : address) + ":" + local.getPort();
+            host = AllowedHosts.literal(local.getAddress()) + ":" + local.getPort();
         }
         String context = exchange.getHttpContext().getPath();
         if (context.endsWith("/")) {
