@@ -7,7 +7,6 @@ import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventData;
 import dev.flux.EventReader;
 import dev.flux.ExpectedVersion;
-import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.feed.AllowedHosts;
 import dev.flux.feed.FeedHandler;
@@ -89,6 +88,15 @@ class AllowedHostsTest {
      */
     private static Answer send(int port, String request) throws IOException {
         return send("127.0.0.1", port, request);
+    }
+
+    /** Whether a socket can listen on ::1: asked of the JDK, so that a feed failing there still fails its test. */
+    private static boolean hasIpv6Loopback() {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("::1"))) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** As {@link #send(int, String)}, to {@code address}. */
@@ -268,14 +276,9 @@ class AllowedHostsTest {
 
     @Test
     void linksInTheAnswerToAnHttp10RequestWithoutAHostOnAnIpv6AddressBracketTheAddress() throws Exception {
+        assumeTrue(hasIpv6Loopback(), "this machine has no IPv6 loopback to bind");
         UUID id = append();
-        FeedServer feed;
-        try {
-            feed = feed(FeedServer.builder(store).host("::1"));
-        } catch (FluxException noIpv6) {
-            assumeTrue(false, "this machine has no IPv6 loopback: " + noIpv6.getMessage());
-            return;
-        }
+        FeedServer feed = feed(FeedServer.builder(store).host("::1"));   // a failure here is the feed's own
 
         Answer http10 = send("::1", feed.port(), "GET /events?after=0 HTTP/1.0\r\n\r\n");
 
