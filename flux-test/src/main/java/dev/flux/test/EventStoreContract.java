@@ -23,6 +23,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -30,6 +31,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntFunction;
 import java.util.function.LongFunction;
 import java.util.function.LongSupplier;
 import java.util.function.ToLongFunction;
@@ -658,18 +660,7 @@ public abstract class EventStoreContract {
                 String streamId = "race-" + round;
                 long expected = round % 3 == 0 ? ExpectedVersion.NO_STREAM
                         : store.append(streamId, ExpectedVersion.NO_STREAM, events(round % 3));
-                CyclicBarrier start = new CyclicBarrier(WRITERS);
-                List<Future<Attempt>> writers = new ArrayList<>();
-                for (int w = 0; w < WRITERS; w++) {
-                    writers.add(pool.submit(() -> {
-                        start.await();
-                        return Attempt.of(() -> store.append(streamId, expected, events(2)));
-                    }));
-                }
-                List<Attempt> attempts = new ArrayList<>();
-                for (Future<Attempt> writer : writers) {
-                    attempts.add(writer.get());
-                }
+                List<Attempt> attempts = together(pool, w -> () -> Attempt.of(() -> store.append(streamId, expected, events(2))));
 
                 String outcomes = "round " + round + ": " + attempts;
                 assertEquals(1, attempts.stream().filter(Attempt::appended).count(), outcomes);
@@ -697,24 +688,21 @@ public abstract class EventStoreContract {
             for (int round = 0; round < 10; round++) {
                 String category = "dup" + round;
                 EventData shared = event("Shared");
-                CyclicBarrier start = new CyclicBarrier(WRITERS);
-                List<Future<Object>> writers = new ArrayList<>();
-                for (int w = 0; w < WRITERS; w++) {
+                List<Object> outcomes = together(pool, w -> {
                     String streamId = category + "-" + w;
                     long expected = w % 2 == 0 ? ExpectedVersion.NO_STREAM : ExpectedVersion.ANY;
                     List<EventData> batch = List.of(event("Own"), shared);
-                    writers.add(pool.submit(() -> {
-                        start.await();
+                    return () -> {
                         try {
                             return store.append(streamId, expected, batch);
                         } catch (DuplicateEventIdException refused) {
                             return refused;
                         }
-                    }));
-                }
+                    };
+                });
                 List<String> landed = new ArrayList<>();
                 for (int w = 0; w < WRITERS; w++) {
-                    Object outcome = writers.get(w).get();
+                    Object outcome = outcomes.get(w);
                     String streamId = category + "-" + w;
                     if (outcome instanceof DuplicateEventIdException refused) {
                         assertEquals(shared.eventId(), refused.eventId(), streamId);
@@ -742,23 +730,15 @@ public abstract class EventStoreContract {
         ExecutorService pool = Executors.newFixedThreadPool(WRITERS);
         List<Map.Entry<List<EventData>, Long>> appended = new ArrayList<>();
         try {
-            CyclicBarrier start = new CyclicBarrier(WRITERS);
-            List<Future<List<Map.Entry<List<EventData>, Long>>>> writers = new ArrayList<>();
-            for (int w = 0; w < WRITERS; w++) {
-                int writer = w;
-                writers.add(pool.submit(() -> {
-                    start.await();
-                    List<Map.Entry<List<EventData>, Long>> mine = new ArrayList<>();
-                    for (int i = 0; i < perWriter; i++) {
-                        List<EventData> batch = events(1 + (i + writer) % 3);
-                        mine.add(Map.entry(batch, store.append("shared-1", ExpectedVersion.ANY, batch)));
-                    }
-                    return mine;
-                }));
-            }
-            for (Future<List<Map.Entry<List<EventData>, Long>>> writer : writers) {
-                appended.addAll(writer.get());
-            }
+            List<List<Map.Entry<List<EventData>, Long>>> byWriter = together(pool, writer -> () -> {
+                List<Map.Entry<List<EventData>, Long>> mine = new ArrayList<>();
+                for (int i = 0; i < perWriter; i++) {
+                    List<EventData> batch = events(1 + (i + writer) % 3);
+                    mine.add(Map.entry(batch, store.append("shared-1", ExpectedVersion.ANY, batch)));
+                }
+                return mine;
+            });
+            byWriter.forEach(appended::addAll);
         } finally {
             shutdown(pool);
         }
@@ -1100,6 +1080,27 @@ public abstract class EventStoreContract {
     }
 
     /** What one append came to, as a value: the stream's new version, or the conflict that refused it. */
+    /**
+     * Runs {@code WRITERS} calls on {@code pool}, the {@code w}-th made by {@code writer.apply(w)}, all let go at
+     * once by a barrier; their outcomes in that order.
+     */
+    private static <T> List<T> together(ExecutorService pool, IntFunction<Callable<T>> writer) throws Exception {
+        CyclicBarrier start = new CyclicBarrier(WRITERS);
+        List<Future<T>> writers = new ArrayList<>();
+        for (int w = 0; w < WRITERS; w++) {
+            Callable<T> call = writer.apply(w);
+            writers.add(pool.submit(() -> {
+                start.await();
+                return call.call();
+            }));
+        }
+        List<T> outcomes = new ArrayList<>();
+        for (Future<T> future : writers) {
+            outcomes.add(future.get());
+        }
+        return outcomes;
+    }
+
     private record Attempt(long version, ConcurrencyConflictException conflict) {
         static Attempt of(LongSupplier append) {
             try {
