@@ -15,7 +15,8 @@ public final class AppendListeners {
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
 
     /**
-     * Adds {@code listener}; returns what removes it.
+     * Adds {@code listener}; returns what removes it. That removes this one addition only (a listener
+     * added twice is told twice until both are removed), and running it again does nothing.
      *
      * @throws IllegalArgumentException when the listener is null
      */
@@ -23,8 +24,9 @@ public final class AppendListeners {
         if (listener == null) {
             throw new IllegalArgumentException("listener must not be null");
         }
-        listeners.add(listener);
-        return () -> listeners.remove(listener);
+        Added added = new Added(listener);
+        listeners.add(added);
+        return () -> listeners.remove(added);
     }
 
     /**
@@ -41,6 +43,20 @@ public final class AppendListeners {
                 LOG.log(System.Logger.Level.WARNING, "An append listener failed after an append to " + streamId
                         + " had committed; the append stands", e);
             }
+        }
+    }
+
+    /** One addition of a listener, equal only to itself, so that its remover leaves the others alone. */
+    private static final class Added implements Runnable {
+        private final Runnable listener;
+
+        Added(Runnable listener) {
+            this.listener = listener;
+        }
+
+        @Override
+        public void run() {
+            listener.run();
         }
     }
 }
