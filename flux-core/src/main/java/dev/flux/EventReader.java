@@ -117,8 +117,18 @@ public interface EventReader {
      * throw. A store that cannot tell (one shared by many processes) keeps the default, which never
      * calls the listener: readers then poll.
      *
-     * @return what to run to stop being told
+     * <p>On an {@link EventStore} that is closed this fails, like every call after
+     * {@link EventStore#close()}, with an {@link IllegalStateException} naming the store (a null
+     * listener is refused first, with an {@link IllegalArgumentException}): a subscription or feed
+     * started on a closed store learns it at once instead of waiting for appends that cannot come. The
+     * default cannot tell that its store is closed, so a store overrides it to refuse then, even one
+     * that never calls its listeners. What this returns takes back this one addition (a listener added
+     * twice is told until both are taken back); running it again does nothing, and running it after the
+     * close, when it was returned before, does not throw. {@code EventStoreContract} checks all of this.
+     *
+     * @return what to run to stop being told; safe to run more than once, and after the store closed
      * @throws IllegalArgumentException when the listener is null
+     * @throws IllegalStateException    when this is a store that has been closed
      */
     default Runnable onAppend(Runnable listener) {
         if (listener == null) {

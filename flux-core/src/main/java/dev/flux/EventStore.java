@@ -12,7 +12,11 @@ package dev.flux;
  */
 public interface EventStore extends EventReader, EventAppender, AutoCloseable {
 
-    /** Releases the store's files, connections and threads. Calls after close fail. */
+    /**
+     * Releases the store's files, connections and threads. Calls after close fail, {@link #onAppend}
+     * included (with an {@link IllegalStateException} naming the store); what {@code onAppend} returned
+     * before the close may still be run, and does not throw.
+     */
     @Override
     void close();
 }

@@ -89,9 +89,17 @@ public final class InMemoryEventStore implements EventStore {
         return newVersion;
     }
 
-    /** Listeners run on the appending thread after each append, outside the append lock. */
+    /**
+     * Listeners run on the appending thread after each append, outside the append lock.
+     *
+     * @throws IllegalStateException when the store is closed
+     */
     @Override
     public Runnable onAppend(Runnable listener) {
+        if (listener == null) {
+            throw new IllegalArgumentException("listener must not be null");
+        }
+        requireOpen();
         return appendListeners.add(listener);
     }
 

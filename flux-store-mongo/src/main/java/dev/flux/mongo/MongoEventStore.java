@@ -599,9 +599,17 @@ public final class MongoEventStore implements EventStore {
         return head == null ? ExpectedVersion.NO_STREAM : head.getInt64(Commit.LAST_VERSION).getValue();
     }
 
-    /** Listeners run on the appending thread after each append through this object, once it is readable. */
+    /**
+     * Listeners run on the appending thread after each append through this object, once it is readable.
+     *
+     * @throws IllegalStateException when the store is closed
+     */
     @Override
     public Runnable onAppend(Runnable listener) {
+        if (listener == null) {
+            throw new IllegalArgumentException("listener must not be null");
+        }
+        requireOpen();
         return appendListeners.add(listener);
     }
 

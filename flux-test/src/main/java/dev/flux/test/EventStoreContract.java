@@ -62,8 +62,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * whole or refused whole), event id uniqueness, reads by category and by id, message-db stream names
  * (prefixes of one another, odd and very long ones), bad arguments, concurrency (one stream and many
  * streams, with readers tailing the global log and a category; racing appends of one event id; an
- * event seen in one read found in every other at once), calls after close and, for durable stores,
- * reopening.
+ * event seen in one read found in every other at once), append listeners and what removes them, calls
+ * after close ({@code onAppend} too) and, for durable stores, reopening.
  */
 public abstract class EventStoreContract {
     /** Threads in the concurrency tests. */
@@ -946,6 +946,27 @@ public abstract class EventStoreContract {
         assertEquals(1, readAll().size());
     }
 
+    @Test
+    void aRemoverTakesBackOnlyItsOwnAdditionAndRunningItAgainDoesNothing() {
+        List<String> told = new ArrayList<>();
+        Runnable listener = () -> told.add("told");
+        Runnable stopFirst = store.onAppend(listener);
+        Runnable stopSecond = store.onAppend(listener);
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+        boolean tells = !told.isEmpty();
+        assertTrue(!tells || told.equals(List.of("told", "told")), "a listener added twice is told twice: " + told);
+        told.clear();
+
+        stopFirst.run();
+        stopFirst.run();
+        store.append("account-1", 0, events(1));
+        stopSecond.run();
+        store.append("account-1", 1, events(1));
+
+        assertEquals(tells ? List.of("told") : List.of(), told,
+                "the second addition is told until its own remover runs, whatever the first one's did");
+    }
+
     // ---- closing ----
 
     @Test
@@ -967,10 +988,31 @@ public abstract class EventStoreContract {
         calls.put("readEvent", () -> closed.readEvent(eventId));
         calls.put("streamVersion", () -> closed.streamVersion("account-1"));
         calls.put("lastPosition", closed::lastPosition);
+        calls.put("onAppend", () -> closed.onAppend(() -> { }));
 
         List<String> answered = calls.keySet().stream().filter(name -> !fails(calls.get(name))).toList();
 
         assertEquals(List.of(), answered, "calls a closed store answered instead of failing");
+    }
+
+    @Test
+    void onAppendAfterCloseIsRefusedAndARemoverFromBeforeStillRuns() {
+        List<String> told = new ArrayList<>();
+        Runnable stopTelling = store.onAppend(() -> told.add("told"));
+        EventStore closed = store;
+        store = null;           // closed here, not again after the test
+        closed.close();
+
+        IllegalStateException refused = assertThrows(IllegalStateException.class,
+                () -> closed.onAppend(() -> told.add("added after close")),
+                "a listener added to a closed store would wait for appends that cannot come");
+        assertThrows(IllegalArgumentException.class, () -> closed.onAppend(null), "the listener is checked first");
+        stopTelling.run();
+        stopTelling.run();
+
+        assertTrue(refused.getMessage() != null && refused.getMessage().contains("closed"),
+                "the refusal says that the store is closed: " + refused.getMessage());
+        assertEquals(List.of(), told);
     }
 
     // ---- durability ----

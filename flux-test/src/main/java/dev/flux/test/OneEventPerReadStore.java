@@ -55,6 +55,11 @@ public final class OneEventPerReadStore implements EventStore {
     }
 
     @Override
+    public Runnable onAppend(Runnable listener) {
+        return delegate.onAppend(listener);
+    }
+
+    @Override
     public void close() {
         delegate.close();
     }
