@@ -165,11 +165,18 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
-        this.stopListening = reader.onAppend(() -> {
-            if (!held.isEmpty() && !closed.get()) {
-                timer.execute(this::answerThoseWithEvents);
-            }
-        });
+        try {
+            this.stopListening = reader.onAppend(() -> {
+                if (!held.isEmpty() && !closed.get()) {
+                    timer.execute(this::answerThoseWithEvents);
+                }
+            });
+        } catch (IllegalStateException e) {
+            timer.shutdownNow();
+            answers.shutdownNow();
+            throw new IllegalStateException("cannot serve a feed of a closed store: " + e.getMessage()
+                    + "; start the feed while its store is open", e);
+        }
         timer.scheduleWithFixedDelay(this::answerThoseWithEvents, recheckMillis, recheckMillis, TimeUnit.MILLISECONDS);
     }
 
@@ -189,7 +196,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         });
     }
 
-    /** A handler over {@code reader} with the defaults of {@link FeedServer.Builder}. */
+    /**
+     * A handler over {@code reader} with the defaults of {@link FeedServer.Builder}.
+     *
+     * @throws IllegalStateException when {@code reader} is a closed store
+     */
     public static FeedHandler of(EventReader reader) {
         return FeedServer.builder(reader).handler();
     }

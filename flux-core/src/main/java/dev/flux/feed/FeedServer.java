@@ -101,6 +101,9 @@ public final class FeedServer implements AutoCloseable {
     /**
      * A feed over {@code reader} with the defaults: 127.0.0.1, a free port, path {@code /events}, answering
      * to {@code localhost}, {@code 127.0.0.1} and {@code [::1]} in the Host header.
+     *
+     * @throws FluxException         when the address cannot be bound
+     * @throws IllegalStateException when {@code reader} is a closed store
      */
     public static FeedServer start(EventReader reader) {
         return builder(reader).start();
@@ -376,6 +379,8 @@ public final class FeedServer implements AutoCloseable {
          * A handler with these options (host, port, threads, the request and answer timeouts and the allowed
          * hosts aside) to mount in a server of your own; run that server on a {@link RequestTimeout} for the
          * timeouts, and guard its context with {@link AllowedHosts} for the Host check.
+         *
+         * @throws IllegalStateException when the reader is a closed store
          */
         public FeedHandler handler() {
             return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis(), upcast,
@@ -385,7 +390,8 @@ public final class FeedServer implements AutoCloseable {
         /**
          * Binds and starts the server.
          *
-         * @throws FluxException when the address cannot be bound (say, the port is taken)
+         * @throws FluxException         when the address cannot be bound (say, the port is taken)
+         * @throws IllegalStateException when the reader is a closed store (nothing is bound then)
          */
         public FeedServer start() {
             return new FeedServer(this);

@@ -50,10 +50,13 @@ public interface EventSource {
     /**
      * Asks to be told when new events may be there, so a caught-up subscription reads at once instead
      * of at its next poll. The listener must return quickly. The default never calls it (the
-     * subscription then polls).
+     * subscription then polls). A source over a store refuses, like the store's
+     * {@link EventReader#onAppend}, once the store is closed: a {@link Subscription} that starts on it
+     * then stops in {@link Subscription.State#FAILED} at once.
      *
      * @return what to run to stop being told
      * @throws IllegalArgumentException when the listener is null
+     * @throws IllegalStateException    when the source can have no new events (its store is closed)
      */
     default Runnable onAppend(Runnable listener) {
         if (listener == null) {

@@ -61,7 +61,9 @@ import java.util.function.Consumer;
  * event after the error delay, doubling up to its maximum, up to {@link Builder#maxRetries} times;
  * then the {@link FailureHandler} decides: stop in state {@link State#FAILED} (the default, see
  * {@link #failure()}) or skip. A source that fails to read (store or server away) is retried with the
- * same back-off for as long as it takes; {@link #lastError()} tells what is going on. An
+ * same back-off for as long as it takes; {@link #lastError()} tells what is going on. One that refuses
+ * to tell of appends when the subscription starts ({@link EventSource#onAppend} throws, as it does on
+ * a store already closed, which can have no more events) stops it in {@link State#FAILED} at once. An
  * {@link Error} a handler throws (an assertion, a class that failed to load, a stack overflow) is not
  * retried: the subscription stops in {@link State#FAILED} at once, that event not handled, so a
  * restart meets it again.
@@ -438,9 +440,11 @@ public final class Subscription {
         }
         worker = Thread.currentThread();
         Runnable stopListening = () -> { };
+        boolean listening = false;
         boolean restored = false;
         try {
             stopListening = source.onAppend(this::wake);
+            listening = true;
             // Once per time it holds its name's claim: a subscription that loses it stands by and starts over.
             while (claimName()) {
                 if (restorePosition()) {
@@ -453,7 +457,11 @@ public final class Subscription {
                 restored = false;
             }
         } catch (RuntimeException | Error e) {
-            failure = new SubscriptionException("subscription " + describe() + " died at position " + position + ": " + e, e);
+            // A source that refuses to tell of appends (a store closed before the start) is one that has no more events.
+            failure = new SubscriptionException("subscription " + describe() + (listening
+                    ? " died at position " + position
+                    : " could not start: its source refused to tell it of appends (a closed store does; start it on an open one)")
+                    + ": " + e, e);
             LOG.log(System.Logger.Level.ERROR, failure.getMessage(), e);
         } finally {
             boolean interrupted = Thread.interrupted();

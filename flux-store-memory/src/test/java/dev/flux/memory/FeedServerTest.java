@@ -1217,6 +1217,25 @@ class FeedServerTest {
     }
 
     @Test
+    void aFeedOfAClosedStoreRefusesToStartSayingSoAndBindsNothing() throws Exception {
+        int port;
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        store.close();
+
+        IllegalStateException refused = assertThrows(IllegalStateException.class, () -> FeedServer.builder(store).port(port).start());
+        IllegalStateException handlerRefused = assertThrows(IllegalStateException.class, () -> FeedServer.builder(store).handler());
+
+        assertTrue(refused.getMessage().contains("InMemoryEventStore is closed")
+                && refused.getMessage().contains("start the feed while its store is open"), refused.getMessage());
+        assertEquals(refused.getMessage(), handlerRefused.getMessage());
+        try (java.net.ServerSocket again = new java.net.ServerSocket(port, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            assertEquals(port, again.getLocalPort(), "the refused feed left its port free");
+        }
+    }
+
+    @Test
     void badServerOptionsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(null));
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).port(70000));

@@ -1008,6 +1008,24 @@ class SubscriptionTest {
     }
 
     @Test
+    void aSubscriptionStartedOnAClosedStoreFailsAtOnceSayingSoAndLeavesItsStoredOffset() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2));
+        offsets.save("balances", 1);
+        store.close();
+
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("balances", offsets)
+                .errorDelay(Duration.ofMillis(5), Duration.ofMillis(20)).onRecorded(e -> { }));
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED),
+                () -> "a closed store never has another event, yet " + subscription + " goes on; last error " + subscription.lastError());
+        String message = subscription.failure().getMessage();
+        assertTrue(message.contains("'balances'") && message.contains("could not start")
+                && message.contains("InMemoryEventStore is closed") && message.contains("open"), message);
+        assertInstanceOf(IllegalStateException.class, subscription.failure().getCause());
+        assertEquals(1, offsets.load("balances"), "the stored offset is left as it was");
+    }
+
+    @Test
     void aStoredOffsetBeyondTheSourcesEndFailsTheSubscriptionInsteadOfSkippingItsNextEvents() throws Exception {
         append("Account-1", new Credited(1), new Credited(2), new Credited(3));
         offsets.save("balances", 10);     // stored against a store that held more, say before it started again
