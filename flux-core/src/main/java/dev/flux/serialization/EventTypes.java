@@ -19,7 +19,7 @@ import java.util.function.UnaryOperator;
  *
  * <p>{@link dev.flux.Repository} registers the parameter types of an aggregate's handlers; register
  * other classes (events read by projections, say) by hand. Thread-safe: lookups are lock-free,
- * registrations take this object's lock.
+ * registrations take this object's lock, and a lookup sees a registration whole or not at all.
  *
  * <p><b>Evolving events.</b> Each type has a schema version: 1, or what its class's
  * {@link SchemaVersion} says, or what {@link #register(String, Class, int)} gives. Events are written
@@ -38,14 +38,20 @@ import java.util.function.UnaryOperator;
  * decode with a clear {@link EventDecodingException}.
  */
 public final class EventTypes {
-    private final Map<String, Class<?>> classesByName = new ConcurrentHashMap<>();
-    private final Map<Class<?>, String> namesByClass = new ConcurrentHashMap<>();
-    private final Map<String, Integer> versionsByName = new ConcurrentHashMap<>();
+    /*
+     * A registration is one immutable value in each map, so a lock-free lookup never finds a class's name
+     * without its version, or a name's version without its class, while another thread is registering it.
+     */
+    private final Map<String, Registration> byName = new ConcurrentHashMap<>();
+    private final Map<Class<?>, Registration> byClass = new ConcurrentHashMap<>();
     private final Map<String, Function<ObjectNode, Upcasted>> upcasters = new ConcurrentHashMap<>();
     private final Set<String> upcastTypes = ConcurrentHashMap.newKeySet();
     /** The registered types no upcaster reads, so that decoding their events takes one lookup. */
     private final Map<String, Plain> plainByName = new ConcurrentHashMap<>();
     private final Object registrationLock = new Object();
+
+    private record Registration(String name, Class<?> eventClass, int schemaVersion) {
+    }
 
     /** An empty allow-list. */
     public EventTypes() {
@@ -114,10 +120,12 @@ public final class EventTypes {
             throw new IllegalArgumentException("event type '" + name + "' must be a concrete class, was " + eventClass.getName());
         }
         synchronized (registrationLock) {
-            Class<?> existingClass = classesByName.get(name);
-            String existingName = namesByClass.get(eventClass);
+            Registration existing = byName.get(name);
+            Class<?> existingClass = existing == null ? null : existing.eventClass();
+            Registration existingOfClass = byClass.get(eventClass);
+            String existingName = existingOfClass == null ? null : existingOfClass.name();
             if (existingClass == eventClass && name.equals(existingName)) {
-                int existingVersion = versionsByName.get(name);
+                int existingVersion = existing.schemaVersion();
                 if (existingVersion != schemaVersion) {
                     throw new IllegalArgumentException("event type '" + name + "' is registered at schema version "
                             + existingVersion + ", cannot register it at " + schemaVersion + " too");
@@ -132,12 +140,12 @@ public final class EventTypes {
                 throw new IllegalArgumentException(eventClass.getName() + " is already registered as event type '"
                         + existingName + "', cannot register it as '" + name + "' too");
             }
-            namesByClass.put(eventClass, name);
-            versionsByName.put(name, schemaVersion);
-            classesByName.put(name, eventClass);
+            Registration registration = new Registration(name, eventClass, schemaVersion);
+            byName.put(name, registration);
             if (!upcastTypes.contains(name)) {
                 plainByName.put(name, new Plain(eventClass, schemaVersion));
             }
+            byClass.put(eventClass, registration);
         }
         return this;
     }
@@ -151,8 +159,8 @@ public final class EventTypes {
      */
     public String nameOrRegister(Class<?> eventClass) {
         requireEventClass(eventClass);
-        String name = namesByClass.get(eventClass);
-        return name != null ? name : register(eventClass).nameOf(eventClass);
+        Registration registration = byClass.get(eventClass);
+        return registration != null ? registration.name() : register(eventClass).nameOf(eventClass);
     }
 
     /**
@@ -162,14 +170,18 @@ public final class EventTypes {
      * @throws IllegalArgumentException when the class is null
      */
     public String nameOf(Class<?> eventClass) {
+        return registered(eventClass).name();
+    }
+
+    private Registration registered(Class<?> eventClass) {
         requireEventClass(eventClass);
-        String name = namesByClass.get(eventClass);
-        if (name == null) {
+        Registration registration = byClass.get(eventClass);
+        if (registration == null) {
             throw new FluxException("Event class " + eventClass.getName()
                     + " is not registered in EventTypes: register it, or add a handler for it to the aggregate (a handler"
                     + " taking a superclass of it registers that superclass, not it)");
         }
-        return name;
+        return registration;
     }
 
     /**
@@ -178,7 +190,8 @@ public final class EventTypes {
      * @throws IllegalArgumentException when the name is null or blank
      */
     public Optional<Class<?>> classOf(String name) {
-        return Optional.ofNullable(classesByName.get(requireName(name, "name")));
+        Registration registration = byName.get(requireName(name, "name"));
+        return registration == null ? Optional.empty() : Optional.of(registration.eventClass());
     }
 
     /**
@@ -188,7 +201,7 @@ public final class EventTypes {
      * @throws IllegalArgumentException when the class is null
      */
     public int schemaVersionOf(Class<?> eventClass) {
-        return versionsByName.get(nameOf(eventClass));
+        return registered(eventClass).schemaVersion();
     }
 
     /**
@@ -261,8 +274,8 @@ public final class EventTypes {
         if (upcasters.containsKey(type + '\u0000' + storedVersion)) {
             return true;
         }
-        Integer current = versionsByName.get(type);
-        return current != null && current != storedVersion;
+        Registration current = byName.get(type);
+        return current != null && current.schemaVersion() != storedVersion;
     }
 
     /**
@@ -299,11 +312,12 @@ public final class EventTypes {
             json = step.data();
             version++;
         }
-        Integer current = versionsByName.get(name);
-        if (current == null) {
+        Registration registration = byName.get(name);
+        if (registration == null) {
             throw new IllegalStateException("upcast from '" + type + "' v" + storedVersion + " ends as '" + name + "' v" + version
                     + ", which is not registered (registered: " + names() + ")");
         }
+        int current = registration.schemaVersion();
         if (version > current && storedVersion <= current) {
             throw new IllegalStateException("upcast from '" + type + "' v" + storedVersion + " ends as '" + name + "' v" + version
                     + ", past the version this code reads (" + current + "): an upcaster on the way is registered from a version"
@@ -326,12 +340,12 @@ public final class EventTypes {
      * @throws IllegalArgumentException when the name is null or blank
      */
     public boolean contains(String name) {
-        return classesByName.containsKey(requireName(name, "name"));
+        return byName.containsKey(requireName(name, "name"));
     }
 
     /** The registered type names; a snapshot. */
     public Set<String> names() {
-        return Set.copyOf(classesByName.keySet());
+        return Set.copyOf(byName.keySet());
     }
 
     private static void requireEventClass(Class<?> eventClass) {
