@@ -151,8 +151,9 @@ public final class Repository<A extends Aggregate> {
         return new FluxException("Cannot load " + recorded.streamId() + ": the handler of " + aggregateClass.getSimpleName()
                 + " threw " + e + " replaying version " + recorded.version() + " (type '" + recorded.type() + "', position "
                 + recorded.position() + "). Handlers must not throw for recorded events"
-                + (e instanceof ClassCastException ? "; a value of the wrong class comes from a generic event class, whose"
-                        + " type arguments the JSON does not hold (Jackson reads them as maps): give the field a concrete type" : ""),
+                + (e instanceof ClassCastException ? "; a value of the wrong class comes from a field whose type the JSON"
+                        + " does not fix, a field of type Object, say (Jackson reads it back as maps, lists and plain values: an"
+                        + " Integer where a Long was written): give the field a concrete type" : ""),
                 e);
     }
 

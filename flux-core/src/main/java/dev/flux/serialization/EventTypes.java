@@ -1,9 +1,20 @@
 package dev.flux.serialization;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flux.FluxException;
 
+import java.lang.reflect.Field;
+import java.lang.reflect.GenericArrayType;
 import java.lang.reflect.Modifier;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
+import java.lang.reflect.TypeVariable;
+import java.lang.reflect.WildcardType;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -16,6 +27,12 @@ import java.util.function.UnaryOperator;
  * registered here: a type name read from a store or a feed selects a registered class, never a class
  * to load. Each name maps to one class and each class to one name; the default name is the class's
  * simple name.
+ *
+ * <p>A generic event class whose fields depend on its type variables ({@code record Wrapped<T>(T value)})
+ * is refused: an event's JSON does not record type arguments, so a {@code Wrapped<Money>} would be read
+ * back with a map where the {@code Money} was and fail in its handler, after it was stored. A subclass
+ * that binds the variables ({@code class MoneyWrapped extends Wrapped<Money>}) is accepted, and so are
+ * fields of generic types without type variables ({@code List<Money>}).
  *
  * <p>{@link dev.flux.Repository} registers the parameter types of an aggregate's handlers; register
  * other classes (events read by projections, say) by hand. Thread-safe: lookups are lock-free,
@@ -82,8 +99,9 @@ public final class EventTypes {
      * Registers {@code eventClass} under its simple name. Registering a class again under the same
      * name does nothing.
      *
-     * @throws IllegalArgumentException when the class is null, abstract or an interface, or the name or
-     *                                  the class is already registered otherwise
+     * @throws IllegalArgumentException when the class is null, abstract, an interface, or generic with
+     *                                  fields whose type depends on its type variables (the message names
+     *                                  them), or the name or the class is already registered otherwise
      */
     public EventTypes register(Class<?> eventClass) {
         requireEventClass(eventClass);
@@ -119,6 +137,7 @@ public final class EventTypes {
                 || Modifier.isAbstract(eventClass.getModifiers())) {
             throw new IllegalArgumentException("event type '" + name + "' must be a concrete class, was " + eventClass.getName());
         }
+        requireNoTypeVariableFields(name, eventClass);
         synchronized (registrationLock) {
             Registration existing = byName.get(name);
             Class<?> existingClass = existing == null ? null : existing.eventClass();
@@ -148,6 +167,88 @@ public final class EventTypes {
             byClass.put(eventClass, registration);
         }
         return this;
+    }
+
+    /**
+     * Refuses a class with fields (its superclasses' included) whose declared type depends on a type
+     * variable the class leaves unbound: the JSON holds no type arguments, so Jackson reads such a field
+     * back as maps and lists, or as the variable's bound, never as the type argument the event was written with.
+     */
+    private static void requireNoTypeVariableFields(String name, Class<?> eventClass) {
+        List<String> fields = new ArrayList<>();
+        Class<?> generic = null;    // the class that declares the first such field
+        Set<TypeVariable<?>> bound = Set.of();
+        for (Class<?> declaring = eventClass; declaring != null && declaring != Object.class; ) {
+            for (Field field : declaring.getDeclaredFields()) {
+                int modifiers = field.getModifiers();
+                JsonIgnore ignore = field.getAnnotation(JsonIgnore.class);
+                if (Modifier.isStatic(modifiers) || Modifier.isTransient(modifiers) || field.isSynthetic()
+                        || ignore != null && ignore.value()) {
+                    continue;
+                }
+                if (dependsOnUnbound(field.getGenericType(), bound)) {
+                    fields.add(declaring.getSimpleName() + "." + field.getName() + " (" + field.getGenericType().getTypeName() + ")");
+                    generic = generic == null ? declaring : generic;
+                }
+            }
+            Class<?> superclass = declaring.getSuperclass();
+            Set<TypeVariable<?>> superBound = new HashSet<>();
+            if (declaring.getGenericSuperclass() instanceof ParameterizedType parameterized) {
+                TypeVariable<?>[] variables = superclass.getTypeParameters();
+                Type[] arguments = parameterized.getActualTypeArguments();
+                for (int i = 0; i < variables.length; i++) {
+                    if (!dependsOnUnbound(arguments[i], bound)) {
+                        superBound.add(variables[i]);
+                    }
+                }
+            }
+            bound = superBound;
+            declaring = superclass;
+        }
+        if (!fields.isEmpty()) {
+            int variables = generic.getTypeParameters().length;
+            String subclass = generic.isRecord() || variables == 0 ? ""
+                    : " (or a subclass that binds the variables: class Money" + generic.getSimpleName() + " extends "
+                    + generic.getSimpleName() + "<" + String.join(", ", Collections.nCopies(variables, "Money")) + ">)";
+            throw new IllegalArgumentException("event type '" + name + "' cannot be registered: " + eventClass.getName()
+                    + " has fields whose type depends on a type variable: " + String.join(", ", fields)
+                    + ". An event's JSON does not record type arguments, so what those fields held (a Money, say) would be"
+                    + " stored and then read back as a map (or as the variable's bound), and fail the event's handler on"
+                    + " every load. Register one concrete class per payload type instead" + subclass + "; for a field that holds"
+                    + " one of several classes, declare it of an interface or abstract type annotated with @JsonTypeInfo"
+                    + " and @JsonSubTypes");
+        }
+    }
+
+    /** Whether {@code type} is or contains a type variable not in {@code bound}. */
+    private static boolean dependsOnUnbound(Type type, Set<TypeVariable<?>> bound) {
+        if (type instanceof TypeVariable<?> variable) {
+            return !bound.contains(variable);
+        }
+        if (type instanceof ParameterizedType parameterized) {
+            for (Type argument : parameterized.getActualTypeArguments()) {
+                if (dependsOnUnbound(argument, bound)) {
+                    return true;
+                }
+            }
+            return parameterized.getOwnerType() != null && dependsOnUnbound(parameterized.getOwnerType(), bound);
+        }
+        if (type instanceof GenericArrayType array) {
+            return dependsOnUnbound(array.getGenericComponentType(), bound);
+        }
+        if (type instanceof WildcardType wildcard) {
+            for (Type limit : wildcard.getUpperBounds()) {
+                if (dependsOnUnbound(limit, bound)) {
+                    return true;
+                }
+            }
+            for (Type limit : wildcard.getLowerBounds()) {
+                if (dependsOnUnbound(limit, bound)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /**
