@@ -49,7 +49,10 @@ import java.util.function.UnaryOperator;
  *   first, as {@code {"description": "event feed", "events": [...], "next": "<url>"}}; {@code offset}
  *   is accepted for {@code after}. With {@code wait=S} (seconds), a request finding nothing after P
  *   is held until an event lands or S seconds pass (a long poll). With {@code include=data} each
- *   entry carries its {@code data} and {@code metadata}, as a consumer needs.</li>
+ *   entry carries its {@code data} and {@code metadata}, as a consumer needs. {@code next} asks for
+ *   the events after this page with the request's {@code include=data}, and its {@code limit} and
+ *   {@code wait} as served (cut to the feed's maximum; no {@code wait} when it was 0), so a consumer
+ *   that follows it keeps long-polling.</li>
  *   <li>{@code GET /{event id}}: one entry with its {@code data} (the event's JSON) and {@code metadata}.</li>
  *   <li>{@code GET /head}: {@code {"position": P}}, the position of the newest event (0 when none).</li>
  * </ul>
@@ -366,7 +369,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             }
             gen.writeEndArray();
             gen.writeStringField("next", base + "?after=" + next + "&limit=" + request.limit
-                    + (request.includeData ? "&include=data" : ""));
+                    + (request.includeData ? "&include=data" : "")
+                    + (request.waitSeconds > 0 ? "&wait=" + request.waitSeconds : ""));
             gen.writeEndObject();
         }));
     }

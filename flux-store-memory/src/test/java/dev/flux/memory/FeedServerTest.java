@@ -219,6 +219,59 @@ class FeedServerTest {
     }
 
     @Test
+    void aConsumerFollowingNextFromALongPollIsHeldUntilTheNextEventLands() throws Exception {
+        append("Account-1", 1);
+        FeedServer feed = feed(FeedServer.builder(store).recheck(Duration.ofHours(1)));
+        JsonNode first = getJson(URI.create(feed.uri() + "?wait=30&include=data"));
+        assertEquals(feed.uri() + "?after=1&limit=100&include=data&wait=30", first.get("next").asText());
+
+        CompletableFuture<HttpResponse<String>> poll = http.sendAsync(
+                HttpRequest.newBuilder(URI.create(first.get("next").asText())).build(), HttpResponse.BodyHandlers.ofString());
+        Thread.sleep(500);
+        assertFalse(poll.isDone(), "the page after the last event is long-polled, not answered empty at once");
+        append("Account-1", 2);
+        HttpResponse<String> response = poll.get(10, TimeUnit.SECONDS);
+
+        JsonNode second = JSON.readTree(response.body());
+        assertEquals(2, second.get("events").get(0).get("position").asLong());
+        assertEquals(2, second.get("events").get(0).get("data").get("amount").asLong());
+        assertEquals(feed.uri() + "?after=2&limit=100&include=data&wait=30", second.get("next").asText());
+    }
+
+    @Test
+    void aNextLinkCarriesTheWaitAsTheFeedCutItAndCurlFollowingItIsHeldThatLong() throws Exception {
+        assumeTrue(Curl.installed(), "curl is not installed");
+        append("Account-1", 1);
+        FeedServer feed = feed(FeedServer.builder(store).maxWait(Duration.ofSeconds(2)));
+        JsonNode first = JSON.readTree(curl(feed.uri() + "?limit=5&wait=600"));
+        String next = first.get("next").asText();
+        assertEquals(feed.uri() + "?after=1&limit=5&wait=2", next);
+
+        long asked = System.nanoTime();
+        JsonNode empty = JSON.readTree(curl(next));
+        long heldMillis = (System.nanoTime() - asked) / 1_000_000;
+
+        assertEquals(0, empty.get("events").size());
+        assertTrue(heldMillis >= 1_500 && heldMillis < 8_000, "held " + heldMillis + " ms for a 2 s wait");
+        assertEquals(next, empty.get("next").asText(), "an empty page points at itself, wait and all");
+    }
+
+    @Test
+    void aNextLinkFromARequestWithoutWaitOrWithWaitZeroHasNoWait() throws Exception {
+        append("Account-1", 1);
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        JsonNode plain = getJson(URI.create(feed.uri() + "?include=data"));
+        JsonNode zero = getJson(URI.create(feed.uri() + "?after=1&wait=0"));
+
+        assertEquals(feed.uri() + "?after=1&limit=100&include=data", plain.get("next").asText());
+        assertEquals(feed.uri() + "?after=1&limit=100", zero.get("next").asText());
+        long asked = System.nanoTime();
+        assertEquals(0, getJson(URI.create(zero.get("next").asText())).get("events").size());
+        assertTrue(System.nanoTime() - asked < TimeUnit.SECONDS.toNanos(1), "a plain poll is answered at once");
+    }
+
+    @Test
     void closeAnswersAHeldLongPollWithAnEmptyPage() throws Exception {
         HoldWatchingReader reader = new HoldWatchingReader(store);
         FeedServer feed = feed(FeedServer.builder(reader));
