@@ -54,7 +54,8 @@ import java.util.concurrent.TimeoutException;
  * <p>Each read asks for the page after the subscription's position with the events' data
  * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
  * events arrive within milliseconds without hammering the server. A connection error, an answer
- * other than 200, an answer not in full within the wait plus 10 s, or a body that is not the feed's
+ * other than 200, a read not answered in full within the wait plus 10 s (a dead or stalled feed; so
+ * one read blocks at most that long, see {@link #longestWait()}), or a body that is not the feed's
  * JSON throws a {@link FluxException} naming the URL; the subscription backs off and tries again.
  * Stopping the subscription cancels a long poll in flight. A feed that answers a long poll at once
  * with nothing (it holds as many as it may, or is closing) is not asked again at once: the
@@ -93,6 +94,8 @@ public final class HttpEventSource implements EventSource {
     private static final long HELD_AT_LEAST_NANOS = 500_000_000L;
     /** The longest wait {@link #of(URI, Duration)} takes. */
     private static final Duration MAX_WAIT = Duration.ofDays(1);
+    /** How long a read may take beyond its long-poll wait for the answer to come in whole. */
+    private static final Duration ANSWER_MARGIN = Duration.ofSeconds(10);
     /** The largest byte array the JVM makes. */
     private static final long MAX_ARRAY_BYTES = Integer.MAX_VALUE - 8;
 
@@ -106,6 +109,7 @@ public final class HttpEventSource implements EventSource {
     private final URI feed;
     private final HttpClient client;
     private final long waitSeconds;
+    /** The longest one read may take, all its requests together: the wait plus {@link #ANSWER_MARGIN}. */
     private final Duration timeout;
     private final long maxAnswerBytes;
     private volatile CompletableFuture<HttpResponse<byte[]>> inFlight;
@@ -133,7 +137,8 @@ public final class HttpEventSource implements EventSource {
     /**
      * As {@link #of(URI)}, long-polling {@code wait} at a time, in whole seconds rounded up
      * ({@link Duration#ZERO} for plain polls, paced by the subscription's poll interval). A durable
-     * subscription with a claim needs a lease of at least three times the wait (see {@link #longestWait()}).
+     * subscription with a claim needs a lease of at least three times the wait plus 10 s, the longest
+     * a read may block (see {@link #longestWait()}): 45 s for the default 5 s wait.
      *
      * @throws IllegalArgumentException when the URI is not an absolute http(s) URI without query or
      *                                  fragment, or the wait is null, negative or over 1 day
@@ -147,7 +152,7 @@ public final class HttpEventSource implements EventSource {
      * (an {@link javax.net.ssl.SSLContext} trusting the feed's certificate), a proxy, an
      * {@link java.net.Authenticator}, or shared by many sources, whose connections and threads they then
      * share. The client's own settings apply (give it a connect timeout: the default client's is 5 s);
-     * the source still limits each answer to the wait plus 10 s. The source does not close the client.
+     * the source still limits each read to the wait plus 10 s. The source does not close the client.
      */
     public static HttpEventSource of(URI feed, Duration wait, HttpClient client) {
         if (client == null) {
@@ -177,7 +182,7 @@ public final class HttpEventSource implements EventSource {
         URI base = URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
         // The feed's wait is in whole seconds: round up, so a short wait still long-polls.
         long waitSeconds = wait.isZero() ? 0 : wait.plusNanos(999_999_999).toSeconds();
-        return new HttpEventSource(base, client, waitSeconds, Duration.ofSeconds(waitSeconds).plusSeconds(10),
+        return new HttpEventSource(base, client, waitSeconds, Duration.ofSeconds(waitSeconds).plus(ANSWER_MARGIN),
                 DEFAULT_MAX_ANSWER_BYTES);
     }
 
@@ -208,13 +213,14 @@ public final class HttpEventSource implements EventSource {
         URI uri;
         long asked;
         byte[] body;
+        long deadline = System.nanoTime() + timeout.toNanos();     // for all the requests of a page halved below
         while (true) {
             uri = URI.create(feed + "?after=" + after + "&limit=" + limit + "&include=data"
                     + (waitSeconds > 0 ? "&wait=" + waitSeconds : ""));
             answeredAtOnce = false;
             asked = System.nanoTime();
             try {
-                body = get(uri);
+                body = get(uri, deadline);
                 break;
             } catch (AnswerTooLarge e) {
                 if (e.status != 200 || limit == 1) {
@@ -261,7 +267,7 @@ public final class HttpEventSource implements EventSource {
         URI uri = URI.create(feed + "/head");
         byte[] body;
         try {
-            body = get(uri);
+            body = get(uri, System.nanoTime() + timeout.toNanos());
         } catch (AnswerTooLarge e) {
             throw tooLarge(uri, e, null);
         }
@@ -285,10 +291,15 @@ public final class HttpEventSource implements EventSource {
         return waitSeconds > 0 && !answeredAtOnce;
     }
 
-    /** The long-poll wait this source asks the feed for, in whole seconds ({@link Duration#ZERO} for plain polls). */
+    /**
+     * The longest one {@link #read} (or {@link #end()}) blocks: the long-poll wait this source asks the
+     * feed for, in whole seconds, plus the 10 s it gives the answer to come in whole; a read of a dead
+     * or stalled feed gives up then, however many requests it made (a page over the answer bound is asked
+     * for again, smaller, within the same time). 10 s for plain polls.
+     */
     @Override
     public Duration longestWait() {
-        return Duration.ofSeconds(waitSeconds);
+        return timeout;
     }
 
     @Override
@@ -308,10 +319,16 @@ public final class HttpEventSource implements EventSource {
     /**
      * The body of a 200 answer, or null when the request was cancelled by {@link #stopWaiting()}.
      *
+     * @param deadline the {@link System#nanoTime()} by which the answer must be in whole
      * @throws AnswerTooLarge when the answer's body is over {@link #maxAnswerBytes} (its connection is dropped)
      */
-    private byte[] get(URI uri) throws AnswerTooLarge {
-        HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout).header("Accept", "application/json").GET().build();
+    private byte[] get(URI uri, long deadline) throws AnswerTooLarge {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+            throw notInTime(uri, null);
+        }
+        HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofNanos(left)).header("Accept", "application/json")
+                .GET().build();
         HttpResponse<byte[]> response;
         CompletableFuture<HttpResponse<byte[]>> pending = client.sendAsync(request,
                 answer -> new BoundedBody(answer.statusCode(), answer.headers().firstValueAsLong("Content-Length").orElse(-1),
@@ -319,10 +336,10 @@ public final class HttpEventSource implements EventSource {
         inFlight = pending;
         try {
             // The request's timeout covers the wait for the headers only: bound the body too.
-            response = pending.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            response = pending.get(left, TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             pending.cancel(true);
-            throw new FluxException("the feed at " + uri + " did not answer in full within " + timeout.toSeconds() + " s", e);
+            throw notInTime(uri, e);
         } catch (CancellationException e) {
             return null;
         } catch (ExecutionException e) {
@@ -349,6 +366,11 @@ public final class HttpEventSource implements EventSource {
                     + (body.length() > 500 ? body.substring(0, 500) + "..." : body));
         }
         return response.body();
+    }
+
+    private FluxException notInTime(URI uri, TimeoutException cause) {
+        return new FluxException("the feed at " + uri + " did not answer in full within " + timeout.toSeconds()
+                + " s (the wait plus 10 s for the answer)", cause);
     }
 
     /** The answer's JSON object. */

@@ -74,10 +74,12 @@ public interface EventSource {
     }
 
     /**
-     * The longest one {@link #read} holds, waiting for new events when there are none (a long poll's
-     * wait); {@link Duration#ZERO}, the default, for a source that answers at once. A durable
+     * The longest one {@link #read} can block before it returns or throws: the time it holds waiting
+     * for new events when there are none (a long poll's wait), plus, for a source that asks a server,
+     * the time it gives the answer to arrive (a dead or stalled server takes all of it);
+     * {@link Duration#ZERO}, the default, for a source that answers at once. A durable
      * {@link Subscription} with a claim renews it between reads, so {@link Subscription.Builder#build()}
-     * refuses a wait longer than a third of its {@linkplain Subscription.Builder#claimLease lease}.
+     * refuses one longer than a third of its {@linkplain Subscription.Builder#claimLease lease}.
      */
     default Duration longestWait() {
         return Duration.ZERO;

@@ -1224,8 +1224,9 @@ public final class Subscription {
          * How long a durable subscription's claim on its name lasts on an offset store that processes
          * share ({@link OffsetStore#claim}), default 30 s. The subscription renews it every third of
          * that; when its process dies without releasing it, a subscription of the same name standing by
-         * in another process takes over once it runs out. It must be at least three times the source's
-         * long-poll wait ({@link EventSource#longestWait()}, checked by {@link #build()}); keep it well
+         * in another process takes over once it runs out. It must be at least three times the longest
+         * one read of the source can block ({@link EventSource#longestWait()}, checked by {@link #build()};
+         * for an HTTP feed, its long-poll wait plus the time it gives the answer); keep it well
          * above the longest a handler takes, and above the clock difference between the machines: a
          * subscription that cannot renew in time stops handling events and stands by, and meanwhile
          * the events since its last stored offset may be handled by both (delivery is at-least-once).
@@ -1310,7 +1311,8 @@ public final class Subscription {
          *                                  {@link #startAtEnd()} with an {@link OffsetStore} that does not
          *                                  override {@link OffsetStore#find}, or a claim (an offset store that
          *                                  processes share) whose {@link #claimLease lease} is shorter than
-         *                                  three times the source's {@link EventSource#longestWait() wait}
+         *                                  three times the {@link EventSource#longestWait() longest} one of
+         *                                  the source's reads blocks
          */
         public Subscription build() {
             if (handlers.isEmpty() && recordedHandler == null) {
@@ -1332,11 +1334,11 @@ public final class Subscription {
 
         /**
          * The claim is renewed between reads, once a third of its lease has passed since the last renewal.
-         * A read that starts just before that and holds longer than another third, waiting for events,
-         * leaves the claim to run out while it waits: another process takes over, this one stands by when
-         * its read returns, and the name changes hands at every long poll, each time handling again the
-         * events since the last stored offset. A wait of at most a third of the lease leaves a third for
-         * the answer to arrive and the renewal to land.
+         * A read that starts just before that and blocks longer than another third, waiting for events or
+         * for a stalled server's answer, leaves the claim to run out while it waits: another process takes
+         * over, this one stands by when its read returns, and with long polls the name changes hands at
+         * every poll, each time handling again the events since the last stored offset. A read of at most
+         * a third of the lease leaves a third for the renewal to land.
          */
         private void requireRenewableBetweenReads() {
             Duration wait = source.longestWait();
@@ -1346,11 +1348,12 @@ public final class Subscription {
             }
             if (wait.compareTo(claimLease.dividedBy(3)) > 0) {
                 throw new IllegalArgumentException("claimLease " + claimLease + " is too short for " + source
-                        + ", whose reads wait up to " + wait + " for new events: the claim is renewed between reads,"
-                        + " every third of its lease, so a longer wait lets it run out while a read waits, and the"
-                        + " name changes hands at every long poll. Make "
+                        + ", whose reads can block up to " + wait + " (waiting for new events, or for the answer of a"
+                        + " stalled server): the claim is renewed between reads, every third of its lease, so a longer"
+                        + " read lets it run out while the read waits, and the name changes hands. Make "
                         + (wait.compareTo(MAX_LEASE.dividedBy(3)) <= 0 ? "the lease at least " + wait.multipliedBy(3) + " or " : "")
-                        + "the source's wait at most " + claimLease.dividedBy(3).truncatedTo(ChronoUnit.MILLIS));
+                        + "the source's longest read (longestWait()) at most "
+                        + claimLease.dividedBy(3).truncatedTo(ChronoUnit.MILLIS));
             }
         }
 

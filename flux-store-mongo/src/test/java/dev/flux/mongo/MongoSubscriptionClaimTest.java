@@ -43,6 +43,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * stands by and takes over where the first stopped, or when the first's claim ran out.
  */
 class MongoSubscriptionClaimTest {
+    /** The lease of the subscriptions on a feed: they long-poll 1 s, so a read blocks up to 11 s; the shortest allowed. */
+    private static final Duration FEED_LEASE = Duration.ofSeconds(33);
+
     private TestDatabase database;
     private MongoEventStore events;
     private final List<Subscription> subscriptions = new ArrayList<>();
@@ -343,41 +346,54 @@ class MongoSubscriptionClaimTest {
     }
 
     @Test
-    void aClaimWithALeaseUnderThreeTimesTheSourcesLongPollIsRefused() {
+    void aClaimWithALeaseUnderThreeTimesTheLongestAFeedReadBlocksIsRefused() {
+        // A read of a feed that stalls blocks its 2 s wait plus 10 s for the answer: three times the wait
+        // alone (6 s) would let one stalled read outlive the renewal, and another process take over.
         MongoOffsetStore offsets = new MongoOffsetStore(database.database());
         HttpEventSource feed = HttpEventSource.of(URI.create("http://127.0.0.1:1/events"), Duration.ofSeconds(2));
 
-        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Subscription.builder(feed)
-                .name("balances", offsets).claimLease(Duration.ofMillis(5_999)).onRecorded(recorded -> { }).build());
+        IllegalArgumentException threeWaits = assertThrows(IllegalArgumentException.class, () -> Subscription.builder(feed)
+                .name("balances", offsets).claimLease(Duration.ofSeconds(6)).onRecorded(recorded -> { }).build());
+        IllegalArgumentException justUnder = assertThrows(IllegalArgumentException.class, () -> Subscription.builder(feed)
+                .name("balances", offsets).claimLease(Duration.ofMillis(35_999)).onRecorded(recorded -> { }).build());
 
-        assertTrue(refused.getMessage().startsWith("claimLease PT5.999S is too short for the feed http://127.0.0.1:1/events,"
-                + " whose reads wait up to PT2S for new events"), refused.getMessage());
-        assertTrue(refused.getMessage().endsWith("Make the lease at least PT6S or the source's wait at most PT1.999S"),
-                refused.getMessage());
-        Subscription.builder(feed).name("balances", offsets).claimLease(Duration.ofSeconds(6)).onRecorded(recorded -> { })
+        assertTrue(threeWaits.getMessage().startsWith("claimLease PT6S is too short for the feed http://127.0.0.1:1/events,"
+                + " whose reads can block up to PT12S (waiting for new events, or for the answer of a stalled server)"),
+                threeWaits.getMessage());
+        assertTrue(threeWaits.getMessage().endsWith("Make the lease at least PT36S or the source's longest read"
+                + " (longestWait()) at most PT2S"), threeWaits.getMessage());
+        assertTrue(justUnder.getMessage().startsWith("claimLease PT35.999S is too short"), justUnder.getMessage());
+        assertTrue(justUnder.getMessage().endsWith("Make the lease at least PT36S or the source's longest read"
+                + " (longestWait()) at most PT11.999S"), justUnder.getMessage());
+        Subscription.builder(feed).name("balances", offsets).claimLease(Duration.ofSeconds(36)).onRecorded(recorded -> { })
                 .build();
         Subscription.builder(feed).claimLease(Duration.ofSeconds(1)).onRecorded(recorded -> { }).build();  // no claim
     }
 
     @Test
-    void aSubscriptionLongPollingAFeedForAThirdOfItsLeaseKeepsItsClaim() throws Exception {
-        // The longest wait a lease allows: a read that starts just before the renewal is due and holds the
-        // whole wait still returns a third of the lease before the claim would run out.
+    void aSubscriptionLongPollingAFeedOnTheShortestLeaseItAllowsKeepsItsClaimAcrossARenewal() throws Exception {
+        // The shortest lease build() allows a 1 s long poll: three times its longest read, 1 s + 10 s for the
+        // answer. A read that starts just before the renewal is due and blocks that long still returns a third
+        // of the lease before the claim would run out; here the polls are answered, and renewed between.
         append(2);
         try (FeedServer feed = FeedServer.builder(events).port(0).start()) {
             List<Long> first = Collections.synchronizedList(new ArrayList<>());
             List<Long> second = Collections.synchronizedList(new ArrayList<>());
             Subscription a = startOnFeed(feed, recorded -> first.add(recorded.position()));
             assertTrue(a.awaitPosition(2, Duration.ofSeconds(10)));
+            long claimedUntil = leaseUntil();
             Subscription b = startOnFeed(feed, recorded -> second.add(recorded.position()));
             await(() -> b.state() == Subscription.State.STANDBY, "the second stands by");
 
-            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(4_500);   // four long polls, a lease and a half
-            while (System.nanoTime() - until < 0) {
+            long until = System.nanoTime() + FEED_LEASE.dividedBy(3).plusSeconds(5).toNanos();
+            while (leaseUntil() == claimedUntil) {        // eleven long polls, then the renewal
+                assertTrue(System.nanoTime() - until < 0, "the claim was not renewed within a third of its lease");
                 assertEquals(Subscription.State.RUNNING, a.state(), "the first keeps its claim across its long polls");
                 assertEquals(Subscription.State.STANDBY, b.state());
                 Thread.sleep(20);
             }
+            assertTrue(leaseUntil() > claimedUntil, "renewed further");
+            assertEquals(Subscription.State.RUNNING, a.state());
             append(2);
             assertTrue(a.awaitPosition(4, Duration.ofSeconds(10)));
             assertEquals(positions(1, 4), first);
@@ -452,6 +468,12 @@ class MongoSubscriptionClaimTest {
         }
     }
 
+    /** When the claim on "balances" runs out, in milliseconds since the epoch. */
+    private long leaseUntil() {
+        return database.database().getCollection("flux_offsets").find(Filters.eq("_id", "balances")).first()
+                .getLong("leaseUntil");
+    }
+
     /** How long the claim on "balances" runs on, in milliseconds. */
     private long leaseLeftMillis() {
         Document claim = database.database().getCollection("flux_offsets").find(Filters.eq("_id", "balances")).first();
@@ -461,7 +483,7 @@ class MongoSubscriptionClaimTest {
     private Subscription startOnFeed(FeedServer feed, Consumer<RecordedEvent> handler) {
         Subscription subscription = Subscription.builder(HttpEventSource.of(feed.uri(), Duration.ofSeconds(1)))
                 .name("balances", new MongoOffsetStore(database.database()))
-                .claimLease(Duration.ofSeconds(3))
+                .claimLease(FEED_LEASE)
                 .checkpointEvery(1)
                 .pollInterval(Duration.ofMillis(50))
                 .onRecorded(handler::accept)
