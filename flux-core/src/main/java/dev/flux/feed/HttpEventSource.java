@@ -138,7 +138,8 @@ public final class HttpEventSource implements EventSource {
      * As {@link #of(URI)}, long-polling {@code wait} at a time, in whole seconds rounded up
      * ({@link Duration#ZERO} for plain polls, paced by the subscription's poll interval). A durable
      * subscription with a claim needs a lease of at least three times the wait plus 10 s, the longest
-     * a read may block (see {@link #longestWait()}): 45 s for the default 5 s wait.
+     * a read may block (see {@link #longestWait()}): 45 s for the default 5 s wait, which is the
+     * subscription's default lease on such a source.
      *
      * @throws IllegalArgumentException when the URI is not an absolute http(s) URI without query or
      *                                  fragment, or the wait is null, negative or over 1 day

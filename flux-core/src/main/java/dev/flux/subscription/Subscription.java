@@ -129,6 +129,8 @@ public final class Subscription {
     /** Longer durations count as this many nanoseconds: they are waits that never end in practice (see {@link #nanos}). */
     private static final long FOREVER_NANOS = Long.MAX_VALUE / 4;
     private static final Duration FOREVER = Duration.ofNanos(FOREVER_NANOS);
+    /** The {@link Builder#claimLease} of a source whose reads are short (a third of it or less). */
+    private static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
     /** The longest {@link Builder#claimLease}. */
     private static final Duration MAX_LEASE = Duration.ofDays(1);
 
@@ -217,8 +219,8 @@ public final class Subscription {
         this.recordedHandler = builder.recordedHandler;
         this.owner = builder.offsets == null ? null : ProcessHandle.current().pid() + "@" + host() + "/"
                 + UUID.randomUUID().toString().substring(0, 8);
-        this.lease = builder.claimLease;
-        this.leaseNanos = nanos(builder.claimLease);
+        this.lease = builder.lease();
+        this.leaseNanos = nanos(lease);
         this.sharedClaims = builder.offsets != null && Builder.keepsClaims(builder.offsets);
         EventSerializer chosen = builder.serializer != null ? builder.serializer
                 : new JacksonEventSerializer(new EventTypes());
@@ -1083,7 +1085,8 @@ public final class Subscription {
         private Duration checkpointInterval = Duration.ofSeconds(1);
         private int groupMember;
         private int groupSize = 1;
-        private Duration claimLease = Duration.ofSeconds(30);
+        /** Null until {@link #claimLease} is called: the default then depends on the source (see {@link #lease()}). */
+        private Duration claimLease;
         private Executor executor;
         private EventSerializer serializer;
         private final Map<Class<?>, EventHandler<Object>> handlers = new LinkedHashMap<>();
@@ -1222,11 +1225,13 @@ public final class Subscription {
 
         /**
          * How long a durable subscription's claim on its name lasts on an offset store that processes
-         * share ({@link OffsetStore#claim}), default 30 s. The subscription renews it every third of
-         * that; when its process dies without releasing it, a subscription of the same name standing by
-         * in another process takes over once it runs out. It must be at least three times the longest
-         * one read of the source can block ({@link EventSource#longestWait()}, checked by {@link #build()};
-         * for an HTTP feed, its long-poll wait plus the time it gives the answer); keep it well
+         * share ({@link OffsetStore#claim}): by default 30 s, or three times the longest one read of the
+         * source can block when that is longer (45 s for an HTTP feed's default 5 s wait). The
+         * subscription renews it every third of that; when its process dies without releasing it, a
+         * subscription of the same name standing by in another process takes over once it runs out. A
+         * lease given here must be at least three times the longest one read of the source can block
+         * ({@link EventSource#longestWait()}, checked by {@link #build()}; for an HTTP feed, its
+         * long-poll wait plus the time it gives the answer); keep it well
          * above the longest a handler takes, and above the clock difference between the machines: a
          * subscription that cannot renew in time stops handling events and stands by, and meanwhile
          * the events since its last stored offset may be handled by both (delivery is at-least-once).
@@ -1327,9 +1332,36 @@ public final class Subscription {
                         + " empty source would read back as none, and a restart would skip to the end");
             }
             if (offsets != null && keepsClaims(offsets)) {
-                requireRenewableBetweenReads();
+                requireRenewableBetweenReads(lease());
             }
             return new Subscription(this);
+        }
+
+        /**
+         * The lease given, or the default: 30 s, or three times the source's longest read when that is
+         * longer (at most {@link #MAX_LEASE}, which {@link #requireRenewableBetweenReads} then refuses
+         * for a source whose reads are longer than a third of it).
+         */
+        private Duration lease() {
+            if (claimLease != null) {
+                return claimLease;
+            }
+            Duration read = source.longestWait();
+            if (read == null || read.isNegative()) {
+                return DEFAULT_LEASE;   // refused by build() where a claim needs it (see longestRead)
+            }
+            Duration threeReads = read.compareTo(MAX_LEASE.dividedBy(3)) <= 0 ? read.multipliedBy(3) : MAX_LEASE;
+            return threeReads.compareTo(DEFAULT_LEASE) > 0 ? threeReads : DEFAULT_LEASE;
+        }
+
+        /** The source's {@link EventSource#longestWait()}, checked. */
+        private Duration longestRead() {
+            Duration wait = source.longestWait();
+            if (wait == null || wait.isNegative()) {
+                throw new IllegalArgumentException("source.longestWait() must be zero or positive, was " + wait
+                        + " (" + source + ")");
+            }
+            return wait;
         }
 
         /**
@@ -1340,12 +1372,8 @@ public final class Subscription {
          * every poll, each time handling again the events since the last stored offset. A read of at most
          * a third of the lease leaves a third for the renewal to land.
          */
-        private void requireRenewableBetweenReads() {
-            Duration wait = source.longestWait();
-            if (wait == null || wait.isNegative()) {
-                throw new IllegalArgumentException("source.longestWait() must be zero or positive, was " + wait
-                        + " (" + source + ")");
-            }
+        private void requireRenewableBetweenReads(Duration claimLease) {
+            Duration wait = longestRead();
             if (wait.compareTo(claimLease.dividedBy(3)) > 0) {
                 throw new IllegalArgumentException("claimLease " + claimLease + " is too short for " + source
                         + ", whose reads can block up to " + wait + " (waiting for new events, or for the answer of a"

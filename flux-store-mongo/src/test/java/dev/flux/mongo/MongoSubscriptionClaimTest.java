@@ -371,6 +371,32 @@ class MongoSubscriptionClaimTest {
     }
 
     @Test
+    void withoutALeaseGivenTheClaimLastsThreeTimesTheSourcesLongestReadOr30sWhenThatIsLonger() throws Exception {
+        // A feed's default 5 s long poll can block 15 s with the answer's 10 s: its default lease is 45 s, so
+        // the defaults work together; a source of the same process, whose reads do not block, keeps 30 s.
+        append(1);
+        try (FeedServer feed = FeedServer.builder(events).port(0).start()) {
+            Subscription onFeed = Subscription.builder(HttpEventSource.of(feed.uri()))
+                    .name("balances", new MongoOffsetStore(database.database()))
+                    .onRecorded(recorded -> { })
+                    .start();
+            subscriptions.add(onFeed);
+            assertTrue(onFeed.awaitPosition(1, Duration.ofSeconds(10)));
+            long left = leaseLeftMillis();
+            assertTrue(left > 40_000 && left <= 45_000, "a claim of 45 s, " + left + " ms left");
+            onFeed.stop();
+        }
+        Subscription onStore = Subscription.builder(EventSource.all(events))
+                .name("balances", new MongoOffsetStore(database.database()))
+                .onRecorded(recorded -> { })
+                .start();
+        subscriptions.add(onStore);
+        assertTrue(onStore.awaitPosition(1, Duration.ofSeconds(10)));
+        long left = leaseLeftMillis();
+        assertTrue(left > 25_000 && left <= 30_000, "a claim of 30 s, " + left + " ms left");
+    }
+
+    @Test
     void aSubscriptionLongPollingAFeedOnTheShortestLeaseItAllowsKeepsItsClaimAcrossARenewal() throws Exception {
         // The shortest lease build() allows a 1 s long poll: three times its longest read, 1 s + 10 s for the
         // answer. A read that starts just before the renewal is due and blocks that long still returns a third
