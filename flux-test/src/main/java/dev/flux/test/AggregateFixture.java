@@ -23,7 +23,6 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Consumer;
 
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -39,8 +38,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  *
  * The given events are serialized and replayed through a real {@link Repository}, and the new events
  * are saved through it, so an event that does not survive JSON fails the test too. Events are equal
- * when {@code equals} says so or, for classes without {@code equals}, when their JSON is. Not
- * thread-safe; use one fixture per test.
+ * when {@code equals} says so or, for classes without {@code equals}, when their JSON is; a failure
+ * shows them by {@code toString}, or by class and JSON for classes without one. Not thread-safe; use
+ * one fixture per test.
  */
 public final class AggregateFixture<A extends Aggregate> {
     private final Repository<A> repository;
@@ -135,7 +135,35 @@ public final class AggregateFixture<A extends Aggregate> {
             same = sameEvent(expected.get(i), actual.get(i));
         }
         if (!same) {
-            fail(what + " differ:\n expected: " + expected + "\n   actual: " + actual);
+            fail(what + " differ:\n expected: " + describe(expected) + "\n   actual: " + describe(actual));
+        }
+    }
+
+    /**
+     * The events as a failure shows them: by their {@code toString}, or, for classes that keep
+     * {@code Object}'s (which says only class and hash), by class and JSON, as they are compared.
+     */
+    private String describe(List<?> events) {
+        List<String> described = new ArrayList<>(events.size());
+        for (Object event : events) {
+            String text = String.valueOf(event);
+            if (!hasOwnToString(event.getClass())) {
+                try {
+                    text = event.getClass().getSimpleName() + json(event);
+                } catch (RuntimeException notJson) {
+                    // an expected object Jackson cannot write: Object's toString is all there is
+                }
+            }
+            described.add(text);
+        }
+        return described.toString();
+    }
+
+    private static boolean hasOwnToString(Class<?> type) {
+        try {
+            return type.getMethod("toString").getDeclaringClass() != Object.class;
+        } catch (NoSuchMethodException e) {
+            return false;
         }
     }
 
@@ -186,7 +214,8 @@ public final class AggregateFixture<A extends Aggregate> {
         }
 
         /**
-         * Fails unless the command threw {@code type}; returns the exception for further checks.
+         * Fails unless the command threw {@code type}; returns the exception for further checks. When it
+         * threw another, that one is the failure's cause, with its stack trace.
          *
          * @throws IllegalArgumentException when the type is null
          */
@@ -195,9 +224,12 @@ public final class AggregateFixture<A extends Aggregate> {
                 throw new IllegalArgumentException("type of the expected exception must not be null");
             }
             if (thrown == null) {
-                fail("expected " + type.getName() + " but the command applied " + events);
+                fail("expected " + type.getName() + " but the command applied " + fixture.describe(events));
             }
-            return assertInstanceOf(type, thrown, "the command threw another exception than expected");
+            if (!type.isInstance(thrown)) {
+                fail("expected " + type.getName() + " but the command threw " + thrown, thrown);
+            }
+            return type.cast(thrown);
         }
 
         /**

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.opentest4j.AssertionFailedError;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -106,5 +107,32 @@ class AggregateFixtureTest {
         assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
                 .when(account -> account.open("ana"))
                 .expectException(InsufficientFunds.class));
+    }
+
+    @Test
+    void aFailureShowsEventsWithoutToStringAsTheirJson() {
+        AssertionFailedError wrongEvents = assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
+                .when(account -> account.update(new Credited(5)))
+                .expectEvents(new Credited(6)));
+        AssertionFailedError noException = assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
+                .when(account -> account.update(new Credited(5)))
+                .expectException(InsufficientFunds.class));
+
+        assertTrue(wrongEvents.getMessage().contains("expected: [Credited{\"amount\":6}]")
+                && wrongEvents.getMessage().contains("actual: [Credited{\"amount\":5}]"), wrongEvents.getMessage());
+        assertTrue(noException.getMessage().contains("applied [Credited{\"amount\":5}]"), noException.getMessage());
+    }
+
+    @Test
+    void anotherExceptionThanExpectedFailsShowingWhatWasThrownAndWhere() {
+        InsufficientFunds thrown = new InsufficientFunds(0);
+
+        AssertionFailedError failure = assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
+                .when(account -> { throw thrown; })
+                .expectException(IllegalStateException.class));
+
+        assertTrue(failure.getMessage().contains(IllegalStateException.class.getName())
+                && failure.getMessage().contains("balance is only 0"), failure.getMessage());
+        assertSame(thrown, failure.getCause(), "the thrown exception, with its stack trace, is the failure's cause");
     }
 }
