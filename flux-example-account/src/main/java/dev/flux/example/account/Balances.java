@@ -35,15 +35,38 @@ final class Balances implements OffsetStore {
     Balances(Path file) {
         this.file = file;
         if (file != null && Files.exists(file)) {
+            JsonNode saved;
             try {
-                JsonNode saved = Http.JSON.readTree(file.toFile());
-                position = saved.get("position").asLong();
-                saved.get("balances").fields().forEachRemaining(e -> balances.put(e.getKey(), e.getValue().asLong()));
-                stored = true;
+                saved = Http.JSON.readTree(file.toFile());
             } catch (IOException | RuntimeException e) {
-                throw new FluxException("cannot read the balances read model from " + file + ": " + e.getMessage(), e);
+                throw unreadable(file, e.getMessage(), e);
             }
+            // Read strictly: a position or balance taken as 0 (Jackson's asLong of anything else) would
+            // replay the feed onto the balances held, or skip it, and count events twice or never.
+            JsonNode storedPosition = saved == null ? null : saved.get("position");
+            if (storedPosition == null || !storedPosition.isIntegralNumber() || !storedPosition.canConvertToLong()
+                    || storedPosition.asLong() < 0) {
+                throw unreadable(file, "'position' must be a whole number >= 0, was " + storedPosition, null);
+            }
+            JsonNode storedBalances = saved.get("balances");
+            if (storedBalances == null || !storedBalances.isObject()) {
+                throw unreadable(file, "'balances' must be an object of account ids and balances, was " + storedBalances, null);
+            }
+            storedBalances.fields().forEachRemaining(e -> {
+                if (!e.getValue().isIntegralNumber() || !e.getValue().canConvertToLong()) {
+                    throw unreadable(file, "the balance of account " + e.getKey() + " must be a whole number, was "
+                            + e.getValue(), null);
+                }
+                balances.put(e.getKey(), e.getValue().asLong());
+            });
+            position = storedPosition.asLong();
+            stored = true;
         }
+    }
+
+    private static FluxException unreadable(Path file, String what, Throwable cause) {
+        return new FluxException("cannot read the balances read model from " + file + ": " + what
+                + "; delete the file to rebuild the balances from the feed", cause);
     }
 
     synchronized void opened(String account) {

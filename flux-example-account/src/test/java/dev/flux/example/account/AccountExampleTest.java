@@ -1,6 +1,7 @@
 package dev.flux.example.account;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.flux.FluxException;
 import dev.flux.memory.InMemoryEventStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -29,6 +30,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -243,6 +245,26 @@ class AccountExampleTest {
         assertTrue(reads.awaitPosition(store.lastPosition(), Duration.ofSeconds(20)));
 
         assertEquals(42L, reads.balances().get(id), "restored 40, then only the new credit, never a double count");
+    }
+
+    @Test
+    void aReadModelFileThatIsNotOneTheExampleWroteIsRefusedNotTakenForZero(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("balances.json");
+        for (String content : List.of("{\"position\": null, \"balances\": {\"a\": 40}}",
+                "{\"position\": \"x\", \"balances\": {}}", "{\"position\": -1, \"balances\": {}}",
+                "{\"position\": 2, \"balances\": []}", "{\"position\": 2, \"balances\": {\"a\": \"forty\"}}",
+                "{\"position\": 2}", "{}", "", "[]")) {
+            java.nio.file.Files.writeString(model, content);
+
+            FluxException refused = assertThrows(FluxException.class, () -> new Balances(model), content);
+
+            assertTrue(refused.getMessage().contains(model.toString())
+                    && refused.getMessage().contains("delete the file to rebuild"), refused.getMessage());
+        }
+        java.nio.file.Files.writeString(model, "{\"position\": 2, \"balances\": {\"a\": 40}}");
+        Balances written = new Balances(model);
+        assertEquals(OptionalLong.of(2), written.find("balances"));
+        assertEquals(Map.of("a", 40L), written.snapshot());
     }
 
     @Test
