@@ -76,8 +76,8 @@ public final class CommandSide implements AutoCloseable {
         AllowedHosts hosts = Http.hosts(address, allowedHosts);
         this.requests = new RequestTimeout("command-side", 8, requestTimeout);
         this.accounts = Repository.of(Account.class, store);
-        this.feed = FeedServer.builder(store).handler();
         this.server = Http.listen(address, 128, requests, "command side", "--port");
+        this.feed = FeedServer.builder(store).handler();    // after listen: a port in use leaves no feed polling the store
         Http.serve(server, "/accounts", Http.json(this::route), hosts, requests);
         Http.serve(server, "/events", feed, hosts, requests);
         server.start();

@@ -613,6 +613,30 @@ class AccountExampleTest {
         }
     }
 
+    @Test
+    void aCommandSideThatCannotListenLeavesNoFeedRunningOnItsStore() throws Exception {
+        int before = feedTimersAfterSettling(0);
+
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            assertThrows(java.net.BindException.class, () -> new CommandSide(store, "127.0.0.1", taken.getLocalPort()));
+        }
+
+        assertEquals(before, feedTimersAfterSettling(before), "feed timers still polling the store after the failed start");
+    }
+
+    /** The live feed timer threads, once their number has come down to {@code expected} or 5 s have passed. */
+    private static int feedTimersAfterSettling(int expected) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (true) {
+            int timers = (int) Thread.getAllStackTraces().keySet().stream()
+                    .filter(thread -> thread.isAlive() && thread.getName().equals("flux-feed-timer")).count();
+            if (timers <= expected || System.nanoTime() > deadline) {
+                return timers;
+            }
+            Thread.sleep(20);
+        }
+    }
+
     private record ProcessResult(int exit, String output) {
     }
 
