@@ -156,10 +156,11 @@ public final class Main {
                         + options.get("--mongo-uri") + ": " + e.getMessage(), e);
             }
         }
-        for (String option : List.of("--port", "--read-port")) {
-            if (options.containsKey(option)) {
-                port(option, options.get(option));
-            }
+        int port = port("--port", options.getOrDefault("--port", "8080"));
+        int readPort = port("--read-port", options.getOrDefault("--read-port", "8081"));
+        if (mode.equals("both") && port == readPort && port != 0) {
+            throw new IllegalArgumentException("--read-port must differ from --port, both were " + port
+                    + ": the two sides listen on ports of their own");
         }
         if (options.containsKey("--request-timeout")) {
             seconds("--request-timeout", options.get("--request-timeout"));

@@ -581,10 +581,13 @@ class AccountExampleTest {
     void badOptionValuesAreRefusedBeforeAnythingOpensNamingTheOption() {
         for (String[] args : List.of(new String[] {"--port", "abc"}, new String[] {"--read-port", "70000"},
                 new String[] {"--port", "-1"}, new String[] {"--feed", "not a url"}, new String[] {"--feed", "ftp://host/events"},
-                new String[] {"--store", "paper"})) {
+                new String[] {"--store", "paper"}, new String[] {"--read-port", "9000", "--port", "9000"},
+                new String[] {"--read-port", "8080"})) {
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Main.check(Main.parse(args)));
             assertTrue(refused.getMessage().startsWith(args[0] + " "), refused.getMessage());
         }
+        Main.check(Main.parse(new String[] {"--mode", "command", "--port", "8081"}));    // one side: one port
+        Main.check(Main.parse(new String[] {"--port", "0", "--read-port", "0"}));        // each picks a free one
     }
 
     @Test
