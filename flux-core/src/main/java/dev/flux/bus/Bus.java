@@ -17,7 +17,10 @@ import java.util.function.Function;
  * <ul>
  *   <li><b>Events</b>: {@link #publish} calls every listener {@linkplain #subscribe subscribed} to the
  *   event's class or to a supertype of it ({@code Object} gets everything), in the order they
- *   subscribed. A listener that throws stops the rest, and the exception reaches the publisher.</li>
+ *   subscribed. A listener that throws stops the rest, and the exception reaches the publisher. A
+ *   publish calls the listeners subscribed when it began: one subscribed meanwhile misses that event, one
+ *   unsubscribed meanwhile still gets it. A listener that publishes runs that publish to its end before
+ *   the next listener gets the first event, so listeners after it see the second event first.</li>
  *   <li><b>Commands</b>: {@link #dispatch} calls the one handler {@linkplain #register registered} for
  *   the command's class (or, when there is none, for its most specific registered supertype);
  *   {@link HandlerNotFoundException} when there is none. One handler per class: registering a second
@@ -117,6 +120,7 @@ public final class Bus {
      * Runs the handler of the query's class and returns its answer.
      *
      * @throws HandlerNotFoundException when no handler takes it
+     * @throws FluxException            when handlers of several unrelated supertypes would take it
      * @throws IllegalArgumentException when the query is null
      */
     @SuppressWarnings("unchecked")

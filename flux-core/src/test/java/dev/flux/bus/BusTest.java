@@ -83,6 +83,35 @@ class BusTest {
     }
 
     @Test
+    void aListenerThatPublishesHasThatEventDeliveredToEveryListenerBeforeTheNextOneGetsTheFirst() {
+        bus.subscribe(Opened.class, e -> {
+            seen.add("first " + e.id());
+            bus.publish(new Credited(e.id(), 5));
+        });
+        bus.subscribe(AccountEvent.class, e -> seen.add("second " + e));
+
+        bus.publish(new Opened("a"));
+
+        assertEquals(List.of("first a", "second Credited[id=a, amount=5]", "second Opened[id=a]"), seen);
+    }
+
+    @Test
+    void aPublishCallsTheListenersSubscribedWhenItBegan() {
+        List<Runnable> unsubscribeLater = new ArrayList<>();
+        bus.subscribe(Opened.class, e -> {
+            seen.add("first " + e.id());
+            bus.subscribe(Opened.class, later -> seen.add("new " + later.id()));
+            unsubscribeLater.forEach(Runnable::run);
+        });
+        unsubscribeLater.add(bus.subscribe(Opened.class, e -> seen.add("leaving " + e.id())));
+
+        bus.publish(new Opened("a"));
+        bus.publish(new Opened("b"));
+
+        assertEquals(List.of("first a", "leaving a", "first b", "new b"), seen);
+    }
+
+    @Test
     void unsubscribeStopsDelivery() {
         Runnable unsubscribe = bus.subscribe(Opened.class, e -> seen.add(e.id()));
         bus.publish(new Opened("a"));
