@@ -78,8 +78,12 @@ public final class Projector<S> {
 
     /**
      * A projector that also folds events of {@code eventClass} with {@code reducer}; this one is unchanged.
+     * Reducers go by the event's exact class: one of a supertype would never run, so an interface or an
+     * abstract class is refused.
      *
-     * @throws IllegalArgumentException when either is null, or the class already has a reducer
+     * @throws IllegalArgumentException when either is null, the class already has a reducer, or its
+     *                                  serializer's {@link EventTypes} cannot register it (not a concrete
+     *                                  class, or its name taken by another class)
      */
     @SuppressWarnings("unchecked")
     public <E> Projector<S> on(Class<E> eventClass, BiFunction<S, ? super E, S> reducer) {
@@ -112,15 +116,19 @@ public final class Projector<S> {
         if (recorded == null) {
             throw new IllegalArgumentException("recorded event must not be null");
         }
+        Object event = null;
+        BiFunction<S, Object, S> reducer;
         if (serializer.eventTypes().hasUpcasters(recorded.type())) {
             // An upcaster may turn it into another type (a rename, a split): decode to know.
-            return applyEvent(state, serializer.deserialize(recorded));
+            event = serializer.deserialize(recorded);
+            reducer = reducers.get(event.getClass());
+        } else {
+            reducer = reducersByType.get(recorded.type());
         }
-        BiFunction<S, Object, S> reducer = reducersByType.get(recorded.type());
         if (reducer == null) {
             return state;
         }
-        S next = reducer.apply(state, serializer.deserialize(recorded));
+        S next = reducer.apply(state, event != null ? event : serializer.deserialize(recorded));
         if (next == null) {
             throw new FluxException("the reducer for " + recorded.type() + " returned null at " + recorded.streamId()
                     + "@" + recorded.version() + "; return the state instead");

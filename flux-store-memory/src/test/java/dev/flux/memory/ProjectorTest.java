@@ -111,6 +111,25 @@ class ProjectorTest {
     }
 
     @Test
+    void aReducerReturningNullForATypeWithUpcastersIsReportedWithTheEventToo() {
+        JacksonEventSerializer upcasting = new JacksonEventSerializer(new EventTypes()
+                .register("Credited", Credited.class, 2).upcaster("Credited", 1, json -> json));
+        store.append("Account-1", ExpectedVersion.ANY, List.of(upcasting.serialize(new Credited(5), Map.of())));
+        Projector<Summary> broken = Projector.from(new Summary(0, 0), upcasting).on(Credited.class, (s, e) -> null);
+
+        FluxException e = assertThrows(FluxException.class, () -> broken.projectStream(store, "Account-1"));
+        assertTrue(e.getMessage().contains("Credited") && e.getMessage().contains("Account-1@0"), e.getMessage());
+    }
+
+    @Test
+    void aReducerOfAnInterfaceIsRefusedForItWouldNeverRun() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Projector.from(0L).on(Runnable.class, (total, r) -> total));
+
+        assertTrue(e.getMessage().contains(Runnable.class.getName()) && e.getMessage().contains("concrete class"), e.getMessage());
+    }
+
+    @Test
     void badArgumentsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> Projector.from(null));
         assertThrows(IllegalArgumentException.class, () -> summary.on(Credited.class, (s, e) -> s));
