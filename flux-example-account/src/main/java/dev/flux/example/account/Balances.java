@@ -100,13 +100,16 @@ final class Balances implements OffsetStore {
     @Override
     public synchronized void save(String name, long newPosition) {
         OffsetStore.requireValid(name, newPosition);
-        position = newPosition;
-        stored = true;
-        if (file == null) {
-            return;
+        if (file != null) {
+            write(newPosition);
         }
+        position = newPosition;     // only once written: a failed save leaves the offset stored before
+        stored = true;
+    }
+
+    private void write(long newPosition) {
         ObjectNode json = Http.JSON.createObjectNode();
-        json.put("position", position);
+        json.put("position", newPosition);
         ObjectNode accounts = json.putObject("balances");
         balances.forEach(accounts::put);
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");

@@ -268,6 +268,18 @@ class AccountExampleTest {
     }
 
     @Test
+    void aReadModelSaveThatCannotWriteItsFileLeavesTheOffsetStoredBefore(@TempDir Path dir) throws Exception {
+        java.nio.file.Files.writeString(dir.resolve("read-side"), "a file where the model's directory should be");
+        Balances model = new Balances(dir.resolve("read-side").resolve("balances.json"));
+
+        FluxException refused = assertThrows(FluxException.class, () -> model.save("balances", 7));
+
+        assertTrue(refused.getMessage().contains("balances.json"), refused.getMessage());
+        assertEquals(OptionalLong.empty(), model.find("balances"), "nothing was stored");
+        assertEquals(0, model.load("balances"));
+    }
+
+    @Test
     void theDemoRunsOnTheEmbeddedXodusStoreAndItsDataOutlivesTheProcess(@TempDir Path dir) throws Exception {
         String[] args = {"--store", "xodus", "--data", dir.toString(), "--port", "0", "--read-port", "0", "--demo"};
 
