@@ -170,6 +170,9 @@ public final class Subscription {
     private final CountDownLatch finished = new CountDownLatch(1);
     /** Taken by the first of run() and a stop() before it: a subscription stopped before it ran never runs. */
     private final AtomicBoolean claimed = new AtomicBoolean();
+    /** The thread in {@link #start()}'s {@code executor.execute}, which must not run the subscription itself. */
+    private volatile Thread starter;
+    private volatile boolean ranByStarter;
     /** Counts wake-ups, so the reading loop can tell one came while it was busy (see {@link #run}). */
     private final AtomicLong wakeUps = new AtomicLong();
     /** The id of the event at {@link #position}, once this run has read one; null before. Worker thread only. */
@@ -247,6 +250,10 @@ public final class Subscription {
      * @throws IllegalStateException when it was started before, or another subscription of this process
      *                               runs under its durable name on the same offset store (this one is
      *                               then left unstarted, and can be started once that one stopped)
+     * @throws FluxException         when its {@link Builder#executor executor} refused it, or ran it on the
+     *                               thread calling this (a direct executor, a full pool's caller-runs
+     *                               policy), which would have held this call until the subscription stopped;
+     *                               it is then {@code STOPPED}, its name free, and it cannot be started again
      */
     public Subscription start() {
         synchronized (lifecycle) {
@@ -261,16 +268,33 @@ public final class Subscription {
             thread.setDaemon(true);
             thread.start();
         } else {
+            starter = Thread.currentThread();
             try {
                 executor.execute(this::run);
             } catch (RuntimeException rejected) {
-                releaseName();      // first: a caller that sees STOPPED may start another under the name at once
-                state = State.STOPPED;
-                finished.countDown();
-                throw new FluxException("the executor refused subscription " + describe() + ": " + rejected, rejected);
+                throw refused("the executor refused subscription " + describe() + ": " + rejected, rejected);
+            } finally {
+                starter = null;
+            }
+            if (ranByStarter) {
+                throw refused("the executor ran subscription " + describe() + " on the thread that started it (a"
+                        + " direct executor, or a full pool's caller-runs policy), where it would have held start()"
+                        + " until the subscription stopped; it did not run. Give it an executor that runs it on a"
+                        + " thread of its own", null);
             }
         }
         return this;
+    }
+
+    /** Undoes a {@link #start()} whose executor did not run the subscription: stopped, its name free. */
+    private FluxException refused(String why, RuntimeException cause) {
+        claimed.set(true);      // it never runs now
+        releaseName();          // first: a caller that sees STOPPED may start another under the name at once
+        synchronized (lifecycle) {
+            state = State.STOPPED;
+        }
+        finished.countDown();
+        return new FluxException(why, cause);
     }
 
     /**
@@ -437,6 +461,10 @@ public final class Subscription {
     // ---- the reading loop, on the subscription's thread ----
 
     private void run() {
+        if (Thread.currentThread() == starter) {
+            ranByStarter = true;    // start() refuses it: run here, the whole subscription would be inside start()
+            return;
+        }
         if (!claimed.compareAndSet(false, true)) {
             return;     // stopped before it ran
         }
@@ -1245,7 +1273,11 @@ public final class Subscription {
             return this;
         }
 
-        /** Run on this executor instead of a daemon thread of the subscription's own. */
+        /**
+         * Run on this executor instead of a daemon thread of the subscription's own. The subscription holds
+         * one of its threads until it stops; {@link Subscription#start()} refuses an executor that runs it on
+         * the thread that starts it (a direct executor, or a full pool's caller-runs policy).
+         */
         public Builder executor(Executor executor) {
             if (executor == null) {
                 throw new IllegalArgumentException("executor must not be null");

@@ -34,6 +34,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -1222,6 +1224,51 @@ class SubscriptionTest {
     }
 
     /** An offset store over another, for tests to override one call of. */
+    @Test
+    void anExecutorThatRunsTheSubscriptionOnTheStartingThreadIsRefusedInsteadOfHoldingStartUntilTheStop()
+            throws Exception {
+        long last = append("Account-1", new Credited(1));
+        ThreadPoolExecutor full = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                new ThreadPoolExecutor.CallerRunsPolicy());
+        CountDownLatch release = new CountDownLatch(1);
+        full.execute(() -> awaitQuietly(release));     // its one thread busy: the next task runs in the caller
+        Subscription inline = Subscription.builder(EventSource.all(store)).name("inline", offsets).executor(full)
+                .onRecorded(e -> { }).build();
+        started.add(inline);
+        ExecutorService caller = Executors.newSingleThreadExecutor();
+        Throwable refused;
+        try {
+            Future<Throwable> outcome = caller.submit(() -> {
+                try {
+                    inline.start();
+                    return null;
+                } catch (RuntimeException e) {
+                    return e;
+                }
+            });
+            refused = outcome.get(5, TimeUnit.SECONDS);     // timed out: start() ran the subscription until a stop
+        } finally {
+            caller.shutdownNow();
+            release.countDown();
+            full.shutdown();
+        }
+
+        assertInstanceOf(FluxException.class, refused);
+        assertTrue(refused.getMessage().contains("on the thread that started it"), refused.getMessage());
+        assertEquals(Subscription.State.STOPPED, inline.state());
+        assertEquals(OptionalLong.empty(), offsets.find("inline"), "it did not run");
+        Subscription own = start(Subscription.builder(EventSource.all(store)).name("inline", offsets).onRecorded(e -> { }));
+        awaitPosition(own, last);   // its name is free
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     private static class HookedOffsets implements OffsetStore {
         private final OffsetStore inner;
 
