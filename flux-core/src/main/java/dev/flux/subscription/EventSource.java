@@ -54,7 +54,8 @@ public interface EventSource {
      * {@link EventReader#onAppend}, once the store is closed: a {@link Subscription} that starts on it
      * then stops in {@link Subscription.State#FAILED} at once.
      *
-     * @return what to run to stop being told
+     * @return what to run to stop being told, never null (a {@link Subscription} that gets null stops in
+     *         {@link Subscription.State#FAILED} at once)
      * @throws IllegalArgumentException when the listener is null
      * @throws IllegalStateException    when the source can have no new events (its store is closed)
      */

@@ -473,8 +473,16 @@ public final class Subscription {
         boolean listening = false;
         boolean restored = false;
         try {
-            stopListening = source.onAppend(this::wake);
+            Runnable remover = source.onAppend(this::wake);
             listening = true;
+            if (remover == null) {
+                failure = new SubscriptionException("subscription " + describe() + " could not start: its source's"
+                        + " onAppend returned null instead of what to run to stop telling it of appends (a source"
+                        + " with nothing to stop returns () -> { }); fix the source", null);
+                LOG.log(System.Logger.Level.ERROR, failure.getMessage());
+                return;
+            }
+            stopListening = remover;
             // Once per time it holds its name's claim: a subscription that loses it stands by and starts over.
             while (claimName()) {
                 if (restorePosition()) {
@@ -496,7 +504,13 @@ public final class Subscription {
         } finally {
             boolean interrupted = Thread.interrupted();
             try {
-                stopListening.run();
+                try {
+                    stopListening.run();
+                } catch (RuntimeException e) {
+                    // Its offset and claim matter more than a listener the source may go on calling.
+                    LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + ": its source failed to"
+                            + " stop telling it of appends: " + e, e);
+                }
                 if (restored) {     // else the position is not where the subscription was: keep the stored offset
                     checkpoint();
                 }

@@ -1269,6 +1269,68 @@ class SubscriptionTest {
         }
     }
 
+    /** The store's whole log, telling of appends through {@code onAppend}. */
+    private EventSource logTellingOfAppends(java.util.function.UnaryOperator<Runnable> onAppend) {
+        EventSource real = EventSource.all(store);
+        return new EventSource() {
+            @Override
+            public List<RecordedEvent> read(long after, int maxCount) {
+                return real.read(after, maxCount);
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return real.cursorOf(event);
+            }
+
+            @Override
+            public long end() {
+                return real.end();
+            }
+
+            @Override
+            public Runnable onAppend(Runnable listener) {
+                return onAppend.apply(listener);
+            }
+        };
+    }
+
+    @Test
+    void aSourceWhoseOnAppendAnswersNullFailsAtStartSayingSo() throws Exception {
+        append("Account-1", new Credited(1));
+        offsets.save("null-remover", 0);
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(logTellingOfAppends(listener -> null))
+                .name("null-remover", offsets).onRecorded(e -> seen.add(e.position())));
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED), subscription::toString);
+        String message = subscription.failure().getMessage();
+        assertTrue(message.contains("could not start") && message.contains("onAppend returned null"), message);
+        assertEquals(List.of(), seen);
+        assertEquals(OptionalLong.of(0), offsets.find("null-remover"));
+    }
+
+    @Test
+    void aSourceThatFailsToStopTellingOfAppendsStillHasTheOffsetStoredOnStop() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        AtomicReference<Subscription> self = new AtomicReference<>();
+        Subscription subscription = Subscription.builder(logTellingOfAppends(listener -> () -> {
+                    throw new IllegalStateException("listener registry away");
+                }))
+                .name("stuck-listener", offsets).checkpointEvery(1000).checkpointInterval(Duration.ofHours(1))
+                .onRecorded(e -> {
+                    if (e.position() == 2) {
+                        self.get().stop();
+                    }
+                }).build();
+        self.set(subscription);
+        started.add(subscription);
+        subscription.start();
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.STOPPED), subscription::toString);
+        assertEquals(2, offsets.load("stuck-listener"), "the stop stored the offset of what was handled");
+    }
+
     private static class HookedOffsets implements OffsetStore {
         private final OffsetStore inner;
 
