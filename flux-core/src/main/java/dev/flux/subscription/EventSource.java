@@ -26,7 +26,7 @@ public interface EventSource {
      * A {@link Subscription} reads the last event it handled again this way
      * ({@code read(cursor - 1, 1)}) to check that its source did not go back: an event read twice must
      * come with the same {@link RecordedEvent#eventId() id}, or the subscription stops in
-     * {@link Subscription.State#FAILED}.
+     * {@link Subscription.State#FAILED}. One that throws, or returns null, is retried as a read that failed.
      */
     List<RecordedEvent> read(long after, int maxCount);
 

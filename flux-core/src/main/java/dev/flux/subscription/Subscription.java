@@ -577,7 +577,7 @@ public final class Subscription {
                     // after it may too; two waits in a row would leave the claim to run out.
                     continue;
                 }
-                batch = source.read(position, batchSize);
+                batch = read(position, batchSize);
                 if (batch.isEmpty() && position > 0 && System.nanoTime() - lastSourceCheck >= SOURCE_CHECK_NANOS) {
                     sourceToCheck = true;
                 }
@@ -898,12 +898,22 @@ public final class Subscription {
             sourceEnd = source.end();
             return sourceEnd >= position ? AtPosition.HELD : AtPosition.MISSING;
         }
-        List<RecordedEvent> at = source.read(position - 1, 1);
+        List<RecordedEvent> at = read(position - 1, 1);
         if (at.isEmpty() || source.cursorOf(at.get(0)) != position) {
             return AtPosition.MISSING;
         }
         replacedAt = at.get(0);
         return replacedAt.eventId().equals(positionEventId) ? AtPosition.HELD : AtPosition.REPLACED;
+    }
+
+    /** The source's read, refusing a null answer as a read that failed, naming it (not a bare NullPointerException). */
+    private List<RecordedEvent> read(long after, int maxCount) {
+        List<RecordedEvent> events = source.read(after, maxCount);
+        if (events == null) {
+            throw new IllegalStateException(source + " returned null from read(" + after + ", " + maxCount
+                    + "), neither events nor the empty list that says none are there yet; fix the source");
+        }
+        return events;
     }
 
     /**

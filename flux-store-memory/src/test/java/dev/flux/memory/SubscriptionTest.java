@@ -1269,6 +1269,22 @@ class SubscriptionTest {
         }
     }
 
+    @Test
+    void aSourceThatReadsNullIsRetriedAsAFailedReadThatSaysSo() throws Exception {
+        long last = append("Account-1", new Credited(1));
+        AtomicInteger nullsLeft = new AtomicInteger(2);
+        EventSource answeringNull = logReadThrough((real, after, maxCount) ->
+                nullsLeft.getAndDecrement() > 0 ? null : real.read(after, maxCount));
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(answeringNull)
+                .errorDelay(Duration.ofMillis(5), Duration.ofMillis(20)).onRecorded(e -> seen.add(e.position())));
+
+        awaitPosition(subscription, last);
+        assertEquals(List.of(last), seen);
+        String message = subscription.lastError().getMessage();
+        assertTrue(message.contains("returned null from read(0, 256)") && message.contains("fix the source"), message);
+    }
+
     /** The store's whole log, telling of appends through {@code onAppend}. */
     private EventSource logTellingOfAppends(java.util.function.UnaryOperator<Runnable> onAppend) {
         EventSource real = EventSource.all(store);
