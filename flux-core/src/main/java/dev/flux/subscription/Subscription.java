@@ -47,7 +47,8 @@ import java.util.function.Consumer;
  *
  * <p><b>Delivery.</b> At-least-once, serially, in the source's order. A durable subscription stores
  * its offset every {@link Builder#checkpointEvery N events}, every
- * {@link Builder#checkpointInterval interval}, when it has caught up, and on stop; after a crash the
+ * {@link Builder#checkpointInterval interval}, when it has caught up, before it waits (paused, or
+ * retrying a source or a handler that failed), and on stop; after a crash the
  * events since the last stored offset come again, never fewer. Handlers should therefore be
  * idempotent (or store their own position with their data).
  *
@@ -542,7 +543,9 @@ public final class Subscription {
         boolean sourceToCheck = position > 0;
         while (!shouldStop() && keepClaim()) {
             if (pauseRequested) {
-                LockSupport.parkNanos(this, untilRenewal(pollNanos));
+                if (storeBeforeWaiting()) {
+                    LockSupport.parkNanos(this, untilRenewal(pollNanos));
+                }
                 continue;
             }
             List<RecordedEvent> batch;
@@ -591,7 +594,9 @@ public final class Subscription {
                 lastError = e;
                 LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot read after "
                         + position + ", retrying: " + e, e);
-                sleep(backoff(sourceFailures));
+                if (storeBeforeWaiting()) {
+                    sleep(backoff(sourceFailures));
+                }
                 continue;
             }
             if (batch.isEmpty()) {
@@ -877,6 +882,9 @@ public final class Subscription {
                 LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + ": handling " + event.type()
                         + " at " + event.streamId() + "@" + event.version() + " (position " + event.position()
                         + ") failed, attempt " + attempt + " of " + (maxRetries + 1) + ": " + e, attempt == 1 ? e : null);
+                if (!storeBeforeWaiting()) {
+                    return false;   // the claim is lost: the event is another process's now
+                }
                 sleep(backoff(attempts));
                 if (shouldStop() || offsets != null && !holdsClaim) {
                     return false;   // stopped, or the claim is lost: the event is another process's now
@@ -1005,6 +1013,20 @@ public final class Subscription {
         synchronized (progress) {
             progress.notifyAll();
         }
+    }
+
+    /**
+     * Stores the offset of the events handled since the last checkpoint before the subscription waits (paused,
+     * or retrying a source or a handler that failed), which may take longer than its checkpoint interval. Not
+     * once stopping: an interrupt would break some stores' writes, and the stop stores it anyway.
+     *
+     * @return false when it found the name's claim lost (the subscription then stands by, and need not wait)
+     */
+    private boolean storeBeforeWaiting() {
+        if (offsets != null && position != storedPosition && !shouldStop()) {
+            checkpoint();
+        }
+        return offsets == null || holdsClaim;
     }
 
     private void checkpoint() {

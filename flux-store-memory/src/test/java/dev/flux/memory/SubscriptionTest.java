@@ -1270,6 +1270,66 @@ class SubscriptionTest {
     }
 
     @Test
+    void aPausedSubscriptionStoresTheOffsetOfTheEventsItHandledBeforeThePause() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        AtomicReference<Subscription> self = new AtomicReference<>();
+        Subscription subscription = Subscription.builder(EventSource.all(store)).name("paused", offsets)
+                .checkpointEvery(1000).checkpointInterval(Duration.ofHours(1))
+                .onRecorded(e -> {
+                    if (e.position() == 2) {
+                        self.get().pause();
+                    }
+                }).build();
+        self.set(subscription);
+        started.add(subscription);
+        subscription.start();
+
+        awaitPosition(subscription, 2);
+        assertTrue(waitUntil(() -> offsets.load("paused") == 2),
+                () -> "stored " + offsets.load("paused") + ": a crash during the pause would repeat what it handled");
+        assertEquals(2, subscription.position(), "paused after the event in hand");
+    }
+
+    @Test
+    void aSourceFailingAfterAReadHasTheOffsetOfWhatWasHandledStoredWhileItIsRetried() throws Exception {
+        long last = append("Account-1", new Credited(1), new Credited(2));
+        AtomicInteger reads = new AtomicInteger();
+        EventSource failingAfterOneRead = logReadThrough((real, after, maxCount) -> {
+            if (reads.getAndIncrement() > 0) {
+                throw new IllegalStateException("feed service away");
+            }
+            return real.read(after, maxCount);
+        });
+        Subscription subscription = start(Subscription.builder(failingAfterOneRead).name("outage", offsets)
+                .checkpointEvery(1000).checkpointInterval(Duration.ofHours(1))
+                .errorDelay(Duration.ofMillis(5), Duration.ofMillis(20)).onRecorded(e -> { }));
+
+        awaitPosition(subscription, last);
+        assertTrue(waitUntil(() -> offsets.load("outage") == last),
+                () -> "stored " + offsets.load("outage") + " while the source is away");
+        assertEquals("feed service away", subscription.lastError().getMessage());
+    }
+
+    @Test
+    void aHandlerFailingOnAnEventHasTheOffsetBeforeItStoredWhileItIsRetried() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2), new Credited(3));
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("retrying", offsets)
+                .checkpointEvery(1000).checkpointInterval(Duration.ofHours(1))
+                .errorDelay(Duration.ofHours(1), Duration.ofHours(1))
+                .onRecorded(e -> {
+                    if (e.position() == 3) {
+                        throw new IllegalStateException("read model away");
+                    }
+                }));
+
+        assertTrue(waitUntil(() -> offsets.load("retrying") == 2),
+                () -> "stored " + offsets.load("retrying") + " while the handler waits to retry event 3");
+        assertEquals(2, subscription.position());
+        assertTrue(subscription.stop(WAIT), "a stop cuts the retry's wait short");
+        assertEquals(2, offsets.load("retrying"));
+    }
+
+    @Test
     void aSourceThatReadsNullIsRetriedAsAFailedReadThatSaysSo() throws Exception {
         long last = append("Account-1", new Credited(1));
         AtomicInteger nullsLeft = new AtomicInteger(2);
