@@ -22,7 +22,9 @@ import java.util.OptionalLong;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -89,7 +91,8 @@ import java.util.function.Consumer;
  * {@link Builder#executor executor} the caller passes. The subscription never interrupts that thread
  * (interrupts break embedded stores, see the Xodus store); an interrupt from outside, e.g. an
  * executor's {@code shutdownNow}, is taken as {@link #stop()}, also when it ends a handler blocked in a
- * sleep or I/O with an exception (an {@link InterruptedException}, say): that event is not retried,
+ * sleep or I/O with an exception (an {@link InterruptedException}, also as the cause of the unchecked
+ * one a {@code Consumer} handler must wrap it in): that event is not retried,
  * and a restart delivers it again; a stop before the executor ran the
  * subscription (a task {@code shutdownNow} dropped never runs) stops it at once, leaving its stored
  * offset as it was. When caught up it sleeps until the
@@ -868,7 +871,7 @@ public final class Subscription {
                 }
                 return true;
             } catch (Exception e) {
-                if (e instanceof InterruptedException || Thread.currentThread().isInterrupted()) {
+                if (endedByInterrupt(e) || Thread.currentThread().isInterrupted()) {
                     // An interrupt from outside (shutdownNow) woke a blocked handler: a stop, not a failure.
                     // The event is not passed, so a restart delivers it again.
                     Thread.currentThread().interrupt();
@@ -891,6 +894,24 @@ public final class Subscription {
                 }
             }
         }
+    }
+
+    /**
+     * Whether a handler's exception is, or wraps, the {@link InterruptedException} that an interrupt of this
+     * thread ended it with: throwing it cleared the interrupt flag, and a {@code Consumer} handler can only
+     * throw it wrapped. Not through an {@link ExecutionException} or {@link CompletionException}: those carry
+     * the failure of another thread's task, whose interrupt is not this subscription's stop.
+     */
+    private static boolean endedByInterrupt(Throwable e) {
+        for (int depth = 0; e != null && depth < 16; depth++, e = e.getCause()) {
+            if (e instanceof InterruptedException) {
+                return true;
+            }
+            if (e instanceof ExecutionException || e instanceof CompletionException) {
+                return false;
+            }
+        }
+        return false;
     }
 
     /**

@@ -594,6 +594,53 @@ class SubscriptionTest {
     }
 
     @Test
+    void anInterruptThatEndsAConsumerHandlerWhichWrapsItStillStopsTheSubscription() throws Exception {
+        long first = append("Account-1", new Credited(1));
+        append("Account-1", new Credited(2), new Credited(3));
+        ExecutorService executor = Executors.newSingleThreadExecutor();
+        CountDownLatch blocked = new CountDownLatch(1);
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("wrapping", offsets)
+                .errorDelay(Duration.ofMillis(1), Duration.ofMillis(1)).executor(executor)
+                .on(Credited.class, e -> {     // a Consumer: it cannot throw the InterruptedException itself
+                    seen.add(e.amount());
+                    if (e.amount() == 2) {
+                        blocked.countDown();
+                        try {
+                            new CountDownLatch(1).await();
+                        } catch (InterruptedException interrupted) {
+                            throw new IllegalStateException("interrupted while writing the read model", interrupted);
+                        }
+                    }
+                }));
+        assertTrue(blocked.await(10, TimeUnit.SECONDS));
+
+        executor.shutdownNow();
+
+        assertTrue(executor.awaitTermination(10, TimeUnit.SECONDS), "the retried handler blocked the executor's thread");
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+        assertEquals(List.of(1L, 2L), seen, "the interrupted handler is not retried");
+        assertEquals(first, offsets.load("wrapping"), "a restart delivers the interrupted event again");
+    }
+
+    @Test
+    void anotherThreadsInterruptedTaskFailingAHandlerIsAFailureNotAStop() throws Exception {
+        long last = append("Account-1", new Credited(1));
+        AtomicInteger attempts = new AtomicInteger();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store))
+                .maxRetries(2).errorDelay(Duration.ofMillis(1), Duration.ofMillis(1)).onFailure(FailureHandler.skip())
+                .onRecorded(e -> {
+                    if (attempts.incrementAndGet() == 1) {
+                        throw new java.util.concurrent.ExecutionException(new InterruptedException("a pool task's"));
+                    }
+                }));
+
+        awaitPosition(subscription, last);
+        assertEquals(2, attempts.get(), "retried: the interrupt was another thread's");
+        assertEquals(Subscription.State.RUNNING, subscription.state());
+    }
+
+    @Test
     void aSubscriptionSeenFailedHasGivenUpItsNameSoASupervisorCanRestartItAtOnce() {
         append("Account-1", new Credited(1));
         for (int round = 0; round < 1000; round++) {
