@@ -23,6 +23,8 @@ public interface FailureHandler {
      *
      * @param attempts how many times the handlers were called for it
      * @param error    the last handler error
+     * @return what to do; null, or an exception thrown here, counts as {@link Action#STOP} (added to
+     *         {@code error} as suppressed, which {@link Subscription#failure()} has as its cause)
      */
     Action onFailure(RecordedEvent event, Exception error, int attempts);
 

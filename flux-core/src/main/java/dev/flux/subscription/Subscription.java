@@ -1010,6 +1010,11 @@ public final class Subscription {
             error.addSuppressed(hookFailed);
             action = FailureHandler.Action.STOP;
         }
+        if (action == null) {
+            error.addSuppressed(new IllegalStateException("the failure hook returned null, taken as STOP: return"
+                    + " FailureHandler.Action.STOP or SKIP"));
+            action = FailureHandler.Action.STOP;
+        }
         String what = event.type() + " at " + event.streamId() + "@" + event.version() + " (position "
                 + event.position() + ") after " + attempts + " attempts: " + error;
         if (action == FailureHandler.Action.SKIP) {

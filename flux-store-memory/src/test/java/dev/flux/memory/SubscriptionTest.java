@@ -373,6 +373,27 @@ class SubscriptionTest {
     }
 
     @Test
+    void aFailureHookThatAnswersNullStopsTheSubscriptionSayingSo() throws Exception {
+        long first = append("Account-1", new Credited(1));
+        append("Account-1", new Credited(2));
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("hook", offsets)
+                .maxRetries(0).onFailure((event, error, attempts) -> null)
+                .on(Credited.class, e -> {
+                    if (e.amount() == 2) {
+                        throw new IllegalStateException("poison");
+                    }
+                }));
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED), subscription::toString);
+        Throwable cause = subscription.failure().getCause();
+        assertEquals("poison", cause.getMessage());
+        assertEquals(1, cause.getSuppressed().length, "the hook's null is reported with the failure");
+        assertTrue(cause.getSuppressed()[0].getMessage().contains("failure hook returned null"),
+                cause.getSuppressed()[0].getMessage());
+        assertEquals(first, offsets.load("hook"), "not skipped");
+    }
+
+    @Test
     void typedHandlersGetDecodedEventsAndUnhandledTypesStillMoveTheOffset() throws Exception {
         append("Account-1", new Credited(5), new Unhandled("skip me"), new Debited(2));
         long last = append("Account-2", new Unhandled("last"));
