@@ -96,16 +96,16 @@ final class Commit {
      * Adds the commit's events at positions {@code > afterPosition} and versions {@code >= fromVersion}
      * to {@code into}, until it holds {@code maxCount}.
      *
+     * @param where the collection, for the message when the document is not a commit
      * @throws FluxException naming the document when it is not a commit this store wrote
      */
     static void addEvents(BsonDocument commit, long afterPosition, long fromVersion, int maxCount,
-                          List<RecordedEvent> into) {
+                          List<RecordedEvent> into, String where) {
+        long position = int64(commit, FIRST_POSITION, where);
+        long version = int64(commit, FIRST_VERSION, where);
         String streamId = null;
-        long version = -1;
         try {
             streamId = commit.getString(STREAM).getValue();
-            long position = commit.getInt64(FIRST_POSITION).getValue();
-            version = commit.getInt64(FIRST_VERSION).getValue();
             Instant recordedAt = Instant.ofEpochMilli(commit.getDateTime(RECORDED_AT).getValue());
             for (BsonValue value : commit.getArray(EVENTS)) {
                 if (into.size() >= maxCount) {
@@ -118,32 +118,60 @@ final class Commit {
                 version++;
             }
         } catch (RuntimeException e) {
-            throw new FluxException("Unreadable commit document " + commit.get(LAST_POSITION) + " in the events collection"
-                    + (streamId == null ? "" : " (stream '" + streamId + "' version " + version + ")")
-                    + ": it was not written by this version of MongoEventStore", e);
+            throw unreadable(commit, where, (streamId == null ? "" : "at stream '" + streamId + "' version " + version
+                    + ": ") + e.getMessage(), e);
         }
     }
 
     /** The event with this id in the commit, as recorded. */
-    static RecordedEvent find(BsonDocument commit, UUID eventId) {
+    static RecordedEvent find(BsonDocument commit, UUID eventId, String where) {
         List<RecordedEvent> events = new ArrayList<>();
-        addEvents(commit, 0, 0, Integer.MAX_VALUE, events);
+        addEvents(commit, 0, 0, Integer.MAX_VALUE, events, where);
         for (RecordedEvent event : events) {
             if (event.eventId().equals(eventId)) {
                 return event;
             }
         }
-        throw new FluxException("The commit document " + commit.get(LAST_POSITION) + " found for event id " + eventId
-                + " does not hold it");
+        throw unreadable(commit, where, "found for event id " + eventId + ", it does not hold it", null);
     }
 
-    /** The event ids of a commit. */
-    static List<UUID> eventIds(BsonDocument commit) {
-        List<UUID> ids = new ArrayList<>();
-        for (BsonValue value : commit.getArray(EVENTS)) {
-            ids.add(value.asDocument().getBinary(EVENT_ID).asUuid());
+    /** The event ids of a commit. @throws FluxException naming the document when it is not a commit */
+    static List<UUID> eventIds(BsonDocument commit, String where) {
+        try {
+            List<UUID> ids = new ArrayList<>();
+            for (BsonValue value : commit.getArray(EVENTS)) {
+                ids.add(value.asDocument().getBinary(EVENT_ID).asUuid());
+            }
+            return ids;
+        } catch (RuntimeException e) {
+            throw unreadable(commit, where, e.getMessage(), e);
         }
-        return ids;
+    }
+
+    /**
+     * A field of a commit document that holds an int64 (a position or a version).
+     *
+     * @throws FluxException naming the document and the field when the field is missing or of another type
+     */
+    static long int64(BsonDocument commit, String field, String where) {
+        BsonValue value = commit.get(field);
+        if (value == null || !value.isInt64()) {
+            throw unreadable(commit, where, "its field '" + field + "' is " + (value == null ? "missing"
+                    : "a " + value.getBsonType() + ", not an int64"), null);
+        }
+        return value.asInt64().getValue();
+    }
+
+    /**
+     * The error for a document in the events collection that is not a commit this store wrote: a program
+     * other than flux, or a hand edit, put it there, and the reads (or appends) that meet it cannot go on.
+     */
+    private static FluxException unreadable(BsonDocument commit, String where, String what, Throwable cause) {
+        BsonValue id = commit.get(LAST_POSITION);
+        return new FluxException("Unreadable commit document " + (id == null ? "without _id"
+                : new BsonDocument(LAST_POSITION, id).toJson()) + " in " + where + ": " + what
+                + ". It was not written by this version of MongoEventStore: move it out of the collection"
+                + " (the store keeps nothing but its commits there)", cause);
     }
 
     private static RecordedEvent event(BsonDocument event, String streamId, long version, long position,

@@ -136,7 +136,11 @@ import java.util.function.Supplier;
  * and the stream and keeping the cause;
  * after a failed append whether it was written is unknown, and a reload tells. A commit must fit in
  * one BSON document (16 MB); a larger one is refused with a {@link FluxException} and nothing is
- * written.
+ * written. A document in the events collection that is not a commit this store wrote (another
+ * program's, or one edited by hand: a field missing or of another type, an {@code _id} that is not an
+ * int64) fails every read and append that meets it with a {@link FluxException} naming its
+ * {@code _id}, the collection and what is wrong; nothing is written meanwhile. Move it out of the
+ * collection.
  *
  * <h2>Sharding</h2>
  * The events collection has three unique indexes on unrelated keys, and a sharded collection only
@@ -544,7 +548,7 @@ public final class MongoEventStore implements EventStore {
             exception.addSuppressed(lookupFailed);
             return exception;
         }
-        Set<UUID> taken = holder == null ? Set.of() : new HashSet<>(Commit.eventIds(holder));
+        Set<UUID> taken = holder == null ? Set.of() : new HashSet<>(Commit.eventIds(holder, where));
         UUID duplicate = events.stream().map(EventData::eventId).filter(taken::contains).findFirst()
                 .orElse(events.get(0).eventId());
         DuplicateEventIdException exception = new DuplicateEventIdException(streamId, duplicate);
@@ -583,7 +587,7 @@ public final class MongoEventStore implements EventStore {
         BsonDocument last = call("read the last position of", () -> collection.find()
                 .projection(Projections.include(Commit.LAST_POSITION))
                 .sort(Sorts.descending(Commit.LAST_POSITION)).limit(1).first());
-        return last == null ? 0 : last.getInt64(Commit.LAST_POSITION).getValue();
+        return last == null ? 0 : Commit.int64(last, Commit.LAST_POSITION, where);
     }
 
     /** The stream's version as the primary has it, read to append to the stream. */
@@ -596,7 +600,7 @@ public final class MongoEventStore implements EventStore {
                 .find(Filters.eq(Commit.STREAM, streamId))
                 .projection(Projections.include(Commit.LAST_VERSION))
                 .sort(Sorts.descending(Commit.FIRST_VERSION)).limit(1).first());
-        return head == null ? ExpectedVersion.NO_STREAM : head.getInt64(Commit.LAST_VERSION).getValue();
+        return head == null ? ExpectedVersion.NO_STREAM : Commit.int64(head, Commit.LAST_VERSION, where);
     }
 
     /**
@@ -630,7 +634,7 @@ public final class MongoEventStore implements EventStore {
                         .projection(Projections.include(Commit.FIRST_VERSION))
                         .sort(Sorts.descending(Commit.FIRST_VERSION)).limit(1).first();
                 if (holder != null) {
-                    start = holder.getInt64(Commit.FIRST_VERSION).getValue();
+                    start = Commit.int64(holder, Commit.FIRST_VERSION, where);
                 }
             }
             List<RecordedEvent> events = new ArrayList<>(Math.min(maxCount, 256));
@@ -642,9 +646,9 @@ public final class MongoEventStore implements EventStore {
                     .sort(Sorts.ascending(Commit.FIRST_VERSION)).limit(maxCount).batchSize(maxCount).iterator()) {
                 while (events.size() < maxCount && cursor.hasNext()) {
                     BsonDocument commit = cursor.next();
-                    Commit.addEvents(commit, 0, fromVersion, maxCount, events);
+                    Commit.addEvents(commit, 0, fromVersion, maxCount, events, where);
                     if (heads != null) {
-                        heads.remember(streamId, commit.getInt64(Commit.LAST_VERSION).getValue());
+                        heads.remember(streamId, Commit.int64(commit, Commit.LAST_VERSION, where));
                     }
                 }
             }
@@ -706,7 +710,7 @@ public final class MongoEventStore implements EventStore {
             try (MongoCursor<BsonDocument> cursor = commits.find(filter).sort(Sorts.ascending(Commit.LAST_POSITION))
                     .limit(maxCommits).batchSize(Math.min(maxCommits, 1000)).iterator()) {
                 while (events.size() < maxCount && cursor.hasNext()) {
-                    Commit.addEvents(cursor.next(), afterPosition, 0, maxCount, events);
+                    Commit.addEvents(cursor.next(), afterPosition, 0, maxCount, events, where);
                 }
             }
             return events;
@@ -721,7 +725,7 @@ public final class MongoEventStore implements EventStore {
         requireOpen();
         BsonDocument commit = call("read event " + eventId + " from",
                 () -> commits.find(Filters.eq(Commit.EVENT_IDS, Commit.uuid(eventId))).first());
-        return commit == null ? Optional.empty() : Optional.of(Commit.find(commit, eventId));
+        return commit == null ? Optional.empty() : Optional.of(Commit.find(commit, eventId, where));
     }
 
     /**

@@ -16,9 +16,14 @@ import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.snapshot.Snapshot;
+import org.bson.BsonArray;
+import org.bson.BsonBinary;
 import org.bson.BsonDocument;
 import org.bson.BsonInt32;
+import org.bson.BsonInt64;
+import org.bson.BsonObjectId;
 import org.bson.BsonString;
+import org.bson.types.ObjectId;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -674,6 +679,68 @@ class MongoEventStoreBehaviourTest {
         assertTrue(refused.getMessage().contains("blob-1") && refused.getMessage().contains("16 MB"), refused.getMessage());
         assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("blob-1"));
         assertEquals(0, first.append("blob-1", ExpectedVersion.NO_STREAM, events(1)), "the store goes on");
+    }
+
+    @Test
+    void aDocumentWithoutANumericPositionIdIsNamedByTheEndOfTheLogAndByAppendsThatReadIt() {
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+        database.database().getCollection("flux_events", BsonDocument.class).insertOne(
+                new BsonDocument("_id", new BsonObjectId(new ObjectId("65f000000000000000000001"))).append("note", new BsonString("by hand")));
+
+        Map<String, Executable> calls = new LinkedHashMap<>();
+        calls.put("the end of the log", first::lastPosition);
+        calls.put("an append reading it", () -> second.append("account-2", ExpectedVersion.NO_STREAM, events(1)));
+
+        assertEquals(Map.of(), failuresNotNamingDocument("{\"_id\": {\"$oid\": \"65f000000000000000000001\"}}",
+                "'_id' is a OBJECT_ID", calls));
+        assertEquals(1, readAll(first).size(), "the global log is still read");
+        assertEquals(ExpectedVersion.NO_STREAM, first.streamVersion("account-2"), "the append wrote nothing");
+    }
+
+    @Test
+    void aDamagedCommitIsNamedByEveryReadAndAppendThatMeetsIt() {
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+        UUID eventId = UUID.randomUUID();
+        database.database().getCollection("flux_events", BsonDocument.class).insertOne(new BsonDocument("_id", new BsonInt64(2))
+                .append("stream", new BsonString("account-2")).append("category", new BsonString("account"))
+                .append("firstVersion", new BsonInt32(0)).append("lastVersion", new BsonString("0"))
+                .append("events", new BsonArray(List.of(new BsonDocument("id", new BsonBinary(eventId))))));
+
+        Map<String, Executable> calls = new LinkedHashMap<>();
+        calls.put("the end of the stream", () -> first.streamVersion("account-2"));
+        calls.put("an append at a version", () -> second.append("account-2", 0, events(1)));
+        calls.put("an ANY append", () -> second.append("account-2", ExpectedVersion.ANY, events(1)));
+        calls.put("a stream read from its start", () -> first.readStream("account-2", 0, 10));
+        calls.put("a stream read from a version", () -> first.readStream("account-2", 1, 10));
+        calls.put("the global log", () -> first.readAll(0, 10));
+        calls.put("a category", () -> first.readCategory("account", 0, 10));
+        calls.put("a read of an event id", () -> first.readEvent(eventId));
+
+        assertEquals(Map.of(), failuresNotNamingDocument("{\"_id\": 2}", "", calls));
+        assertEquals(1, first.readAll(0, 1).size(), "what comes before it is still read");
+    }
+
+    /**
+     * The calls that did not throw a FluxException whose message names {@code document}, the events
+     * collection and {@code what}, with what they did.
+     */
+    private Map<String, String> failuresNotNamingDocument(String document, String what, Map<String, Executable> calls) {
+        String where = database.database().getName() + ".flux_events";
+        Map<String, String> wrong = new LinkedHashMap<>();
+        calls.forEach((name, call) -> {
+            try {
+                call.execute();
+                wrong.put(name, "answered");
+            } catch (FluxException e) {
+                if (!e.getMessage().contains("Unreadable commit document " + document + " in " + where)
+                        || !e.getMessage().contains(what)) {
+                    wrong.put(name, e.toString());
+                }
+            } catch (Throwable e) {
+                wrong.put(name, e.toString());
+            }
+        });
+        return wrong;
     }
 
     @Test
