@@ -26,7 +26,9 @@ import java.util.function.Supplier;
  * ({@code flux_snapshots} by default),
  * {@code { _id: <stream id>, version: <long>, type: <string>, data: <binary>, takenAt: <date>, takenAtNanos: <int> }}.
  * A save is an upsert that only replaces a snapshot of a lower or equal version (a save older than
- * the one held loses the race on {@code _id} and is dropped), with the options' write concern.
+ * the one held loses the race on {@code _id} and is dropped), with the options' write concern. An
+ * upsert is not atomic on MongoDB, so a save whose upsert met a racing first save's {@code _id}
+ * upserts once more, and the newer of the two stays.
  * Thread-safe and stateless: any number of processes may share the collection. The caller owns the
  * client behind the database.
  */
@@ -88,14 +90,24 @@ public final class MongoSnapshotStore implements SnapshotStore {
                 .append("data", new BsonBinary(snapshot.data()))
                 .append("takenAt", new BsonDateTime(takenAt.toEpochMilli()))
                 .append("takenAtNanos", new BsonInt32(takenAt.getNano()));
+        // An upsert is not atomic on MongoDB: two first saves of a stream can both find no document, and the one
+        // inserting second meets the other's _id. Once more, the filter then sees the document held and decides.
+        if (!replaceUnlessNewerHeld(snapshot, document)) {
+            replaceUnlessNewerHeld(snapshot, document);
+        }
+    }
+
+    /** One filtered upsert; false when it met a document with the stream's {@code _id} that its filter missed. */
+    private boolean replaceUnlessNewerHeld(Snapshot snapshot, BsonDocument document) {
         try {
             call("save the snapshot of " + snapshot.streamId() + "@" + snapshot.version() + " in",
                     () -> snapshots.replaceOne(Filters.and(Filters.eq("_id", snapshot.streamId()),
                             Filters.lte("version", snapshot.version())), document, new ReplaceOptions().upsert(true)));
+            return true;
         } catch (FluxException e) {
             if (e.getCause() instanceof MongoWriteException write
                     && write.getError().getCategory() == ErrorCategory.DUPLICATE_KEY) {
-                return; // a newer snapshot is held: the filter missed it and the upsert hit its _id
+                return false; // a newer snapshot is held, or a racing first save inserted one meanwhile
             }
             throw e;
         }

@@ -3,9 +3,14 @@ package dev.flux.mongo;
 import com.mongodb.MongoClientSettings;
 import com.mongodb.MongoTimeoutException;
 import com.mongodb.MongoException;
+import com.mongodb.MongoWriteException;
+import com.mongodb.ServerAddress;
+import com.mongodb.WriteError;
 import com.mongodb.ReadPreference;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
+import com.mongodb.client.MongoCollection;
+import com.mongodb.client.MongoDatabase;
 import com.mongodb.event.CommandListener;
 import com.mongodb.event.CommandStartedEvent;
 import com.mongodb.event.CommandSucceededEvent;
@@ -30,6 +35,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.function.Executable;
 
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -361,6 +368,53 @@ class MongoEventStoreBehaviourTest {
 
         assertEquals(Map.of(), failuresNotNaming(name + ".flux_offsets", offsetCalls), "offset calls that failed otherwise");
         assertEquals(Map.of(), failuresNotNaming(name + ".flux_snapshots", snapshotCalls), "snapshot calls that failed otherwise");
+    }
+
+    @Test
+    void aSnapshotSaveWhoseUpsertMeetsARacingFirstSaveStillLeavesTheNewer() {
+        // On MongoDB an upsert is not atomic: two first saves of a stream can both find no document, and the one
+        // inserting second meets the other's _id (E11000). The in-process server never interleaves them, so the test
+        // plays the race: the racing older save lands just as the first upsert is made, which then gets the answer
+        // MongoDB gives the loser.
+        String name = database.database().getName();
+        MongoSnapshotStore racing = new MongoSnapshotStore(database.database());
+        AtomicBoolean raced = new AtomicBoolean();
+        MongoSnapshotStore snapshots = new MongoSnapshotStore(beforeEachReplace(database.database(), () -> {
+            if (!raced.getAndSet(true)) {
+                racing.save(new Snapshot("account-1", 3, "Account", "{\"v\":3}".getBytes(StandardCharsets.UTF_8), Instant.now()));
+                throw new MongoWriteException(new WriteError(11000, "E11000 duplicate key error collection: " + name
+                        + ".flux_snapshots index: _id_ dup key: { _id: \"account-1\" }", new BsonDocument()),
+                        new ServerAddress(), Set.of());
+            }
+        }));
+
+        snapshots.save(new Snapshot("account-1", 7, "Account", "{\"v\":7}".getBytes(StandardCharsets.UTF_8), Instant.now()));
+
+        assertTrue(raced.get());
+        Snapshot held = racing.load("account-1").orElseThrow();
+        assertEquals(7, held.version(), "the newer snapshot stays");
+        assertEquals("{\"v\":7}", new String(held.data(), StandardCharsets.UTF_8));
+    }
+
+    /** {@code database}, whose collections run {@code hook} before each {@code replaceOne} they are asked for. */
+    private static MongoDatabase beforeEachReplace(MongoDatabase database, Runnable hook) {
+        return proxy(MongoDatabase.class, database, hook);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> T proxy(Class<T> type, T target, Runnable hook) {
+        return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (self, method, args) -> {
+            if (method.getName().equals("replaceOne")) {
+                hook.run();
+            }
+            Object result;
+            try {
+                result = method.invoke(target, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+            return result instanceof MongoCollection<?> collection ? proxy(MongoCollection.class, collection, hook) : result;
+        });
     }
 
     @Test
