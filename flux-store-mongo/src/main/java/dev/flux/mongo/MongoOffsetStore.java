@@ -12,6 +12,7 @@ import dev.flux.FluxException;
 import dev.flux.subscription.OffsetStore;
 import org.bson.BsonDocument;
 import org.bson.BsonInt64;
+import org.bson.BsonType;
 import org.bson.conversions.Bson;
 
 import java.time.Duration;
@@ -108,7 +109,8 @@ public final class MongoOffsetStore implements OffsetStore {
      * {@inheritDoc}
      *
      * <p>One conditional upsert: it sets {@code owner} and {@code leaseUntil} where the name has no
-     * owner, this owner, or a lease that ran out; where another owner's lease runs, the upsert's insert
+     * owner, this owner, or a lease that ran out (or a {@code leaseUntil} that is missing or not an
+     * int64, which no process could honour); where another owner's lease runs, the upsert's insert
      * meets the existing {@code _id} and the server refuses it, which is the answer false.
      *
      * @throws FluxException when the server fails; whether the claim was made is then unknown
@@ -118,8 +120,11 @@ public final class MongoOffsetStore implements OffsetStore {
         OffsetStore.requireClaim(name, owner, lease);
         long now = System.currentTimeMillis();
         long until = lease.compareTo(Duration.ofMillis(Long.MAX_VALUE - now)) >= 0 ? Long.MAX_VALUE : now + lease.toMillis();
+        // A claim whose leaseUntil is missing or not an int64 (a document edited by hand) is one nobody can honour
+        // or renew: it is taken as run out, else every process would stand by for good.
         Bson claimable = Filters.and(Filters.eq("_id", name), Filters.or(Filters.exists(OWNER, false),
-                Filters.eq(OWNER, owner), Filters.lt(LEASE_UNTIL, new BsonInt64(now))));
+                Filters.eq(OWNER, owner), Filters.lt(LEASE_UNTIL, new BsonInt64(now)),
+                Filters.not(Filters.type(LEASE_UNTIL, BsonType.INT64))));
         Bson take = Updates.combine(Updates.set(OWNER, owner), Updates.set(LEASE_UNTIL, new BsonInt64(until)));
         return call("claim '" + name + "' for " + owner + " in", () -> {
             try {
