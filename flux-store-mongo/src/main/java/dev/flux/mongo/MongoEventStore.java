@@ -5,6 +5,7 @@ import com.mongodb.ErrorCategory;
 import com.mongodb.MongoBulkWriteException;
 import com.mongodb.MongoException;
 import com.mongodb.MongoSocketException;
+import com.mongodb.MongoWriteConcernException;
 import com.mongodb.ReadConcern;
 import com.mongodb.ReadPreference;
 import com.mongodb.bulk.BulkWriteError;
@@ -134,7 +135,10 @@ import java.util.function.Supplier;
  * failure, including a server that is down or unreachable after the driver's own server-selection
  * wait and a client closed under an open store, becomes a {@link FluxException} naming the operation
  * and the stream and keeping the cause;
- * after a failed append whether it was written is unknown, and a reload tells. A commit must fit in
+ * after a failed append whether it was written is unknown, and a reload tells. After a write concern
+ * error (a {@code wtimeout} passed, say) the primary has the append but not the concern's
+ * acknowledgement: a reload tells only once the replica set has caught up, and a failover before that may
+ * roll it back; the exception says which case it is. A commit must fit in
  * one BSON document (16 MB); a larger one is refused with a {@link FluxException} and nothing is
  * written. A document in the events collection that is not a commit this store wrote (another
  * program's, or one edited by hand: a field missing or of another type, an {@code _id} that is not an
@@ -485,10 +489,15 @@ public final class MongoEventStore implements EventStore {
             }
         } catch (MongoException | IllegalStateException | BsonSerializationException e) {
             nextPosition = 0;
+            String outcome = isWriteConcernError(e)
+                    ? "the server took the insert but did not confirm its write concern " + commits.getWriteConcern().asDocument().toJson()
+                    + ", so whether they stay is unknown until the replica set has caught up (a failover may roll them back);"
+                    + " a reload tells only then"
+                    : "whether they were written is unknown, reload the stream to tell";
             for (PendingCommit commit : todo) {
                 commit.outcome.completeExceptionally(new FluxException("Could not append " + commit.events.size()
                         + " event(s) to stream '" + commit.streamId + "' at version " + commit.firstVersion + " in "
-                        + where + "; whether they were written is unknown, reload the stream to tell: " + describe(e), e));
+                        + where + "; " + outcome + ": " + describe(e), e));
             }
         } catch (RuntimeException | Error e) {
             nextPosition = 0;
@@ -501,6 +510,11 @@ public final class MongoEventStore implements EventStore {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    private static boolean isWriteConcernError(RuntimeException e) {
+        return e instanceof MongoWriteConcernException
+                || e instanceof MongoBulkWriteException bulk && bulk.getWriteConcernError() != null;
     }
 
     /** The pause before reading again what a majority has, after the {@code conflicts}-th refusal by a commit it did not show. */

@@ -2,10 +2,13 @@ package dev.flux.mongo;
 
 import com.mongodb.MongoClientSettings;
 import com.mongodb.MongoTimeoutException;
+import com.mongodb.MongoBulkWriteException;
 import com.mongodb.MongoException;
 import com.mongodb.MongoWriteException;
 import com.mongodb.ServerAddress;
 import com.mongodb.WriteError;
+import com.mongodb.bulk.BulkWriteResult;
+import com.mongodb.bulk.WriteConcernError;
 import com.mongodb.ReadPreference;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
@@ -379,13 +382,14 @@ class MongoEventStoreBehaviourTest {
         String name = database.database().getName();
         MongoSnapshotStore racing = new MongoSnapshotStore(database.database());
         AtomicBoolean raced = new AtomicBoolean();
-        MongoSnapshotStore snapshots = new MongoSnapshotStore(beforeEachReplace(database.database(), () -> {
-            if (!raced.getAndSet(true)) {
+        MongoSnapshotStore snapshots = new MongoSnapshotStore(intercepting(database.database(), (method, proceed) -> {
+            if (method.equals("replaceOne") && !raced.getAndSet(true)) {
                 racing.save(new Snapshot("account-1", 3, "Account", "{\"v\":3}".getBytes(StandardCharsets.UTF_8), Instant.now()));
                 throw new MongoWriteException(new WriteError(11000, "E11000 duplicate key error collection: " + name
                         + ".flux_snapshots index: _id_ dup key: { _id: \"account-1\" }", new BsonDocument()),
                         new ServerAddress(), Set.of());
             }
+            return proceed.call();
         }));
 
         snapshots.save(new Snapshot("account-1", 7, "Account", "{\"v\":7}".getBytes(StandardCharsets.UTF_8), Instant.now()));
@@ -396,24 +400,58 @@ class MongoEventStoreBehaviourTest {
         assertEquals("{\"v\":7}", new String(held.data(), StandardCharsets.UTF_8));
     }
 
-    /** {@code database}, whose collections run {@code hook} before each {@code replaceOne} they are asked for. */
-    private static MongoDatabase beforeEachReplace(MongoDatabase database, Runnable hook) {
-        return proxy(MongoDatabase.class, database, hook);
+    @Test
+    void anAppendWhoseWriteConcernTheServerDidNotConfirmSaysTheServerHasItAndAFailoverMayRollItBack() {
+        // A wtimeout that passed: the primary inserted the commit, and the answer carries a write concern error.
+        MongoEventStore store = new MongoEventStore(intercepting(database.database(), (method, proceed) -> {
+            Object result = proceed.call();
+            if (method.equals("insertMany")) {
+                throw new MongoBulkWriteException(BulkWriteResult.acknowledged(1, 0, 0, 0, List.of(), List.of()), List.of(),
+                        new WriteConcernError(64, "WriteConcernFailed", "waiting for replication timed out", new BsonDocument()),
+                        new ServerAddress(), Set.of());
+            }
+            return result;
+        }));
+
+        FluxException failure = assertThrows(FluxException.class,
+                () -> store.append("account-1", ExpectedVersion.NO_STREAM, events(1)));
+
+        String message = failure.getMessage();
+        assertTrue(message.contains("stream 'account-1'") && message.contains("did not confirm its write concern {\"w\": \"majority\"}")
+                && message.contains("a failover may roll them back") && message.contains("waiting for replication timed out"), message);
+        assertEquals(0, first.streamVersion("account-1"), "the primary has it");
+        store.close();
+    }
+
+    /** What a test does in place of, or around, a call of a database or one of its collections. */
+    private interface Around {
+        Object call(String method, Proceed proceed) throws Throwable;
+    }
+
+    /** The call itself. */
+    private interface Proceed {
+        Object call() throws Throwable;
+    }
+
+    /**
+     * {@code database}, whose calls and its collections' calls go through {@code around}: a test plays a server's
+     * answer the in-process server never gives.
+     */
+    private static MongoDatabase intercepting(MongoDatabase database, Around around) {
+        return proxy(MongoDatabase.class, database, around);
     }
 
     @SuppressWarnings("unchecked")
-    private static <T> T proxy(Class<T> type, T target, Runnable hook) {
+    private static <T> T proxy(Class<T> type, T target, Around around) {
         return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (self, method, args) -> {
-            if (method.getName().equals("replaceOne")) {
-                hook.run();
-            }
-            Object result;
-            try {
-                result = method.invoke(target, args);
-            } catch (InvocationTargetException e) {
-                throw e.getCause();
-            }
-            return result instanceof MongoCollection<?> collection ? proxy(MongoCollection.class, collection, hook) : result;
+            Object result = around.call(method.getName(), () -> {
+                try {
+                    return method.invoke(target, args);
+                } catch (InvocationTargetException e) {
+                    throw e.getCause();
+                }
+            });
+            return result instanceof MongoCollection<?> collection ? proxy(MongoCollection.class, collection, around) : result;
         });
     }
 
