@@ -3,6 +3,8 @@ package dev.flux.mongo;
 import com.mongodb.ReadConcern;
 import com.mongodb.WriteConcern;
 
+import java.nio.charset.StandardCharsets;
+
 /**
  * How a {@link MongoEventStore}, {@link MongoOffsetStore} or {@link MongoSnapshotStore} uses its database. Immutable: each
  * {@code with...} method returns a changed copy.
@@ -35,14 +37,20 @@ public record MongoOptions(String eventsCollection, String offsetsCollection, St
             WriteConcern.MAJORITY, ReadConcern.MAJORITY);
 
     /**
-     * @throws IllegalArgumentException when a name is null, blank or holds {@code $} or NUL, a concern is null,
-     *                                  or the write concern is unacknowledged ({@code w: 0})
+     * @throws IllegalArgumentException when a name is null, blank or holds {@code $} or NUL, the database name
+     *                                  holds {@code / \ . " } or a space or has 64 bytes or more, a concern is
+     *                                  null, or the write concern is unacknowledged ({@code w: 0})
      */
     public MongoOptions {
         requireName("eventsCollection", eventsCollection);
         requireName("offsetsCollection", offsetsCollection);
         requireName("snapshotsCollection", snapshotsCollection);
         requireName("database", database);
+        if (database.chars().anyMatch(c -> "/\\. \"".indexOf(c) >= 0)
+                || database.getBytes(StandardCharsets.UTF_8).length >= 64) {
+            throw new IllegalArgumentException("database must be a name of under 64 bytes without '/', '\\', '.', ' ' or"
+                    + " '\"' (MongoDB refuses them), was '" + database + "'");
+        }
         if (eventsCollection.equals(offsetsCollection) || eventsCollection.equals(snapshotsCollection)
                 || offsetsCollection.equals(snapshotsCollection)) {
             throw new IllegalArgumentException("eventsCollection, offsetsCollection and snapshotsCollection must differ, were '"

@@ -43,6 +43,16 @@ class MongoOptionsTest {
     }
 
     @Test
+    void databaseNamesMongoDBRefusesAreRefusedNamingTheOption() {
+        for (String name : new String[] {"orders.eu", "orders eu", "orders/eu", "orders\\eu", "orders\"eu", "d".repeat(64)}) {
+            assertRefused("database must be a name of under 64 bytes without '/', '\\', '.', ' ' or '\"' (MongoDB refuses"
+                    + " them), was '" + name + "'", () -> defaults.withDatabase(name));
+        }
+        assertEquals("d".repeat(63), defaults.withDatabase("d".repeat(63)).database());
+        assertEquals("orders-eu_1", defaults.withDatabase("orders-eu_1").database());
+    }
+
+    @Test
     void twoKindsOfDocumentInOneCollectionAreRefused() {
         assertRefused("eventsCollection, offsetsCollection and snapshotsCollection must differ, were 'flux_offsets',"
                 + " 'flux_offsets' and 'flux_snapshots'", () -> defaults.withEventsCollection("flux_offsets"));
