@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -24,7 +25,10 @@ import java.nio.file.StandardOpenOption;
  * the one holding their last byte are: those are what {@link #force} syncs, through channels of its
  * own (fsync works on the file, whichever descriptor asks). Xodus also syncs a full file before it
  * moves to the next, so forcing the earlier ones again costs little; it keeps this class right
- * without relying on that. Used by one thread at a time; not final so that tests can make a sync
+ * without relying on that. An earlier file that is no longer there was deleted by Xodus's cleaner,
+ * which copies a file's live entries to the end of the log and syncs them before it deletes the file:
+ * there is nothing left in it to force (a directory gone is {@link StoreDirectory#requirePresent}'s to
+ * notice). Used by one thread at a time; not final so that tests can make a sync
  * wait or fail.
  */
 class LogSync implements AutoCloseable {
@@ -61,6 +65,8 @@ class LogSync implements AutoCloseable {
                 } else {
                     try (FileChannel whole = open(earlier)) {
                         whole.force(false);
+                    } catch (NoSuchFileException cleaned) {
+                        // Deleted by Xodus's cleaner, which syncs what it moved out of a file first: nothing to force.
                     }
                 }
             }
@@ -77,6 +83,8 @@ class LogSync implements AutoCloseable {
             for (Path file : files) {
                 try (FileChannel whole = FileChannel.open(file, StandardOpenOption.WRITE)) {
                     whole.force(false);
+                } catch (NoSuchFileException cleaned) {
+                    // Deleted by Xodus's cleaner since the listing, after it synced what it moved out of the file.
                 }
             }
         }

@@ -110,6 +110,32 @@ class XodusManyLogFilesTest {
     }
 
     @Test
+    void aStoreIdleSinceItOpenedWritesAfterTheCleanerDeletedTheFileItsLogEndedIn() throws Exception {
+        System.setProperty("exodus.log.fileSize", "256");
+        Path directory = parent.resolve("idle");
+        byte[] payload = new byte[3_000];
+        try (XodusEventStore store = new XodusEventStore(directory, XodusOptions.builder().durableWrites(false).build())) {
+            for (int i = 0; i < 300; i++) {     // one stream's tree rewritten over and over: files of mostly garbage
+                store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("AccountCredited", payload, Map.of())));
+            }
+        }
+        Path endAtOpen = directory.resolve(lastLogFile(directory));
+        try (XodusEventStore store = new XodusEventStore(directory, XodusOptions.builder().gcMinUtilization(90).build())) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (Files.exists(endAtOpen)) {   // the cleaner moves the live entries on and deletes the file
+                assertTrue(System.nanoTime() < deadline, "the cleaner did not delete " + endAtOpen);
+                Thread.sleep(10);
+            }
+
+            assertEquals(300, store.append("Account-1", 299, List.of(EventData.of("AccountCredited", payload, Map.of()))));
+
+            assertEquals(301, store.lastPosition());
+            assertEquals(0, store.append("Account-2", ExpectedVersion.NO_STREAM,
+                    List.of(EventData.of("AccountOpened", new byte[10], Map.of()))), "the store still takes writes");
+        }
+    }
+
+    @Test
     void logFilesUnderOneMegabyteStillHoldEventsUpToThreeQuartersOfAFile() {
         System.setProperty("exodus.log.fileSize", "512");
         for (boolean durable : new boolean[] {true, false}) {
