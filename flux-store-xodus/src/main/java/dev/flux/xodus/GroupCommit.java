@@ -33,8 +33,8 @@ import java.util.function.Function;
  * <p>Each piece of work is first {@linkplain Work#check checked} (reads only) against the
  * transaction and what the work before it in the same batch wrote, and only then
  * {@linkplain Work#write written}: a refused piece writes nothing and leaves the others alone. When a
- * write fails halfway, the transaction is dropped, that caller gets the failure, and the rest of the
- * batch runs again in a new transaction. Outcomes are handed out only after the commit, so a check
+ * check or a write fails (a damaged entry it read, a write failing halfway), the transaction is dropped,
+ * that caller gets the failure, and the rest of the batch runs again in a new transaction. Outcomes are handed out only after the commit, so a check
  * that depended on another piece of the batch never outlives it.
  *
  * <p>The thread is never interrupted: Xodus turns an interrupt during a commit into an environment
@@ -278,7 +278,7 @@ final class GroupCommit<B> {
         }
     }
 
-    /** Runs the batch in one transaction; again without a request whose write failed halfway. */
+    /** Runs the batch in one transaction; again without a request whose check or write failed. */
     private void commit(List<Request<B>> batch) {
         List<Request<B>> pending = batch;
         while (!pending.isEmpty()) {
@@ -294,14 +294,14 @@ final class GroupCommit<B> {
             try {
                 B state = begin.apply(txn);
                 for (Request<B> request : pending) {
-                    if (request.work.check(state)) {
-                        try {
+                    try {
+                        if (request.work.check(state)) {
                             request.work.write(state);
-                        } catch (RuntimeException | Error e) {
-                            broken = request;
-                            brokenBy = e;
-                            break;
                         }
+                    } catch (RuntimeException | Error e) {
+                        broken = request;
+                        brokenBy = e;
+                        break;
                     }
                 }
                 if (broken == null) {

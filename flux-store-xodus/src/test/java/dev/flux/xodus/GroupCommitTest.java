@@ -111,6 +111,35 @@ class GroupCommitTest {
     }
 
     @Test
+    void aWriteWhoseCheckFailsFailsAloneAndTheOthersOfItsBatchCommit() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> gate = holdWriter(release);
+        Put first = new Put("first", () -> { });
+        Put unreadable = new Put("unreadable", () -> { });
+        unreadable.checkFailure = new IllegalStateException("expected an 8-byte number, found 3 bytes");
+        Put last = new Put("last", () -> { });
+        Future<?> firstDone = callers.submit(() -> writer.submit(first));
+        awaitWaiting(1);
+        Future<?> unreadableDone = callers.submit(() -> writer.submit(unreadable));
+        awaitWaiting(2);
+        Future<?> lastDone = callers.submit(() -> writer.submit(last));
+        awaitWaiting(3);
+
+        release.countDown();
+
+        gate.get(30, TimeUnit.SECONDS);
+        firstDone.get(30, TimeUnit.SECONDS);
+        lastDone.get(30, TimeUnit.SECONDS);
+        Throwable failure = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> unreadableDone.get(30, TimeUnit.SECONDS)).getCause();
+        assertInstanceOf(FluxException.class, failure);
+        assertTrue(failure.getMessage().contains("nothing of this write was written"), failure.getMessage());
+        assertEquals("expected an 8-byte number, found 3 bytes", failure.getCause().getMessage());
+        assertTrue(has("first") && has("last"), "the writes around it committed");
+        assertFalse(has("unreadable"));
+    }
+
+    @Test
     void noTransactionHoldsMoreThanMaxBatchEventsAndALargerWriteCommitsAlone() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         Future<?> gate = holdWriter(release);
@@ -177,6 +206,7 @@ class GroupCommitTest {
         final String key;
         final Runnable after;
         boolean refuse;
+        RuntimeException checkFailure;
         int events = 1;
 
         Put(String key, Runnable after) {
@@ -192,6 +222,9 @@ class GroupCommitTest {
         @Override
         public boolean check(Transaction txn) {
             assertNull(store.get(txn, key(key)));
+            if (checkFailure != null) {
+                throw checkFailure;
+            }
             return !refuse;
         }
 
