@@ -77,7 +77,7 @@ final class Append implements GroupCommit.Work<AppendBatch> {
     @Override
     public boolean check(AppendBatch batch) {
         duplicate = null;
-        actualVersion = batch.head(headKey);
+        actualVersion = batch.head(headKey, streamId);
         if (!ExpectedVersion.matches(expectedVersion, actualVersion)) {
             return false;
         }

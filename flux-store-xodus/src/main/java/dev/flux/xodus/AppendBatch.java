@@ -17,19 +17,26 @@ final class AppendBatch {
     final Layout layout;
     final Instant recordedAt = Instant.now();
     final CRC32C crc;
+    /** Names the store in messages. */
+    final String owner;
     long lastPosition;
 
-    AppendBatch(Transaction txn, Layout layout, long lastPosition, CRC32C crc) {
+    AppendBatch(Transaction txn, Layout layout, long lastPosition, CRC32C crc, String owner) {
         this.txn = txn;
         this.layout = layout;
         this.lastPosition = lastPosition;
         this.crc = crc;
+        this.owner = owner;
     }
 
-    /** The stream's version as of this batch, -1 when it has no events. */
-    long head(ByteIterable streamKey) {
+    /**
+     * The stream's version as of this batch, -1 when it has no events.
+     *
+     * @throws dev.flux.FluxException naming the stream, when its head is damaged
+     */
+    long head(ByteIterable streamKey, String streamId) {
         ByteIterable head = layout.streamHeads.get(txn, streamKey);
-        return head == null ? -1 : Layout.number(head);
+        return head == null ? -1 : Layout.headVersion(head, streamId, owner);
     }
 
     /** Whether the event id is in the store or earlier in this batch. */

@@ -145,6 +145,21 @@ final class Layout {
         return getLong(value.getBytesUnsafe(), 0);
     }
 
+    /**
+     * The version in a {@link #streamHeads} value.
+     *
+     * @param owner names the store in the message
+     * @throws FluxException naming the stream, when the value is not an 8-byte version
+     */
+    static long headVersion(ByteIterable head, String streamId, String owner) {
+        if (head.getLength() != 8) {
+            throw new FluxException("Corrupt " + owner + ": the head of stream '" + streamId + "' is " + head.getLength()
+                    + " bytes, not an 8-byte version; its files were changed outside flux or damaged. Restore the directory"
+                    + " from a backup");
+        }
+        return number(head);
+    }
+
     /** The 4-byte length and the UTF-8 bytes of a name, to put before a number in a key. */
     static byte[] prefix(byte[] name) {
         byte[] prefix = new byte[4 + name.length];

@@ -156,7 +156,7 @@ public final class XodusEventStore implements EventStore {
         this.durablePosition = lastPosition;
         this.maxRecordBytes = this.directory.maxValueBytes();
         this.writer = new GroupCommit<>(this.directory, options.maxBatchEvents(),
-                txn -> new AppendBatch(txn, layout, lastPosition, crc), batch -> lastPosition = batch.lastPosition,
+                txn -> new AppendBatch(txn, layout, lastPosition, crc, this.directory.owner), batch -> lastPosition = batch.lastPosition,
                 options.durableWrites() ? syncs.apply(environment, this.directory.path) : null,
                 batch -> durablePosition = batch.lastPosition);
     }
@@ -276,12 +276,13 @@ public final class XodusEventStore implements EventStore {
             }
             // The head may be a commit still syncing: step back to the last version on disk.
             byte[] prefix = Layout.prefix(stream);
-            long version = Layout.number(head);
+            long headVersion = Layout.headVersion(head, streamId, directory.owner);
+            long version = headVersion;
             for (; version >= 0; version--) {
                 ByteIterable position = layout.streamIndex.get(txn, layout.key(prefix, version));
                 if (position == null) {
                     throw new FluxException("Corrupt " + directory.owner + ": stream '" + streamId + "' is at version "
-                            + Layout.number(head) + " but has no version " + version);
+                            + headVersion + " but has no version " + version);
                 }
                 if (Layout.number(position) <= durable) {
                     break;

@@ -8,6 +8,7 @@ import jetbrains.exodus.ArrayByteIterable;
 import jetbrains.exodus.ByteIterable;
 import jetbrains.exodus.env.Environment;
 import jetbrains.exodus.env.Environments;
+import jetbrains.exodus.env.Transaction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,6 +19,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.BiConsumer;
 import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -171,6 +173,31 @@ class XodusBadInputTest {
     }
 
     @Test
+    void aDamagedStreamHeadIsReportedNamingTheStreamAndOtherStreamsStillAppend() {
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            store.append("account-1", ExpectedVersion.NO_STREAM, List.of(event("Opened")));
+            store.append("account-2", ExpectedVersion.NO_STREAM, List.of(event("Opened")));
+        }
+        rewrite((layout, txn) -> layout.streamHeads.put(txn, new ArrayByteIterable("account-1".getBytes(StandardCharsets.UTF_8)),
+                new ArrayByteIterable(new byte[] {1, 2, 3})));
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            FluxException read = assertThrows(FluxException.class, () -> store.streamVersion("account-1"));
+            FluxException append = assertThrows(FluxException.class,
+                    () -> store.append("account-1", 0, List.of(event("Credited"))));
+
+            for (FluxException corrupt : List.of(read, append)) {
+                String message = corrupt.getMessage() + " / " + corrupt.getCause();
+                assertTrue(message.contains("the head of stream 'account-1' is 3 bytes") && message.contains(directory.toString()),
+                        message);
+            }
+            assertTrue(append.getMessage().contains("nothing of this write was written"), append.getMessage());
+            assertEquals(1, store.append("account-2", 0, List.of(event("Credited"))), "other streams append as before");
+            assertEquals(3, store.lastPosition());
+        }
+    }
+
+    @Test
     void aStringThatUtf8CannotHoldIsRefused() {
         try (XodusEventStore store = new XodusEventStore(directory)) {
             String loneSurrogate = "account-\uD800x";
@@ -207,15 +234,20 @@ class XodusBadInputTest {
 
     /** Replaces the record at {@code position} with Xodus directly, as damage on disk would. */
     private void rewriteRecord(long position, UnaryOperator<byte[]> damage) {
+        rewrite((layout, txn) -> {
+            ByteIterable key = layout.positionKey(position);
+            ByteIterable record = layout.events.get(txn, key);
+            byte[] bytes = java.util.Arrays.copyOf(record.getBytesUnsafe(), record.getLength());
+            layout.events.put(txn, key, new ArrayByteIterable(damage.apply(bytes)));
+        });
+    }
+
+    /** Changes the store's Xodus stores directly, in one transaction, as damage on disk would. */
+    private void rewrite(BiConsumer<Layout, Transaction> damage) {
         Environment environment = Environments.newInstance(directory.toFile());
         try {
             Layout layout = Layout.open(environment, directory);
-            environment.executeInTransaction(txn -> {
-                ByteIterable key = layout.positionKey(position);
-                ByteIterable record = layout.events.get(txn, key);
-                byte[] bytes = java.util.Arrays.copyOf(record.getBytesUnsafe(), record.getLength());
-                layout.events.put(txn, key, new ArrayByteIterable(damage.apply(bytes)));
-            });
+            environment.executeInTransaction(txn -> damage.accept(layout, txn));
         } finally {
             environment.close();
         }
