@@ -3,8 +3,8 @@ package dev.flux.xodus;
 import java.time.Duration;
 
 /**
- * How a {@link XodusEventStore} or {@link XodusOffsetStore} opens its directory. Immutable; build
- * one with {@link #builder()}, or take {@link #defaults()}.
+ * How a {@link XodusEventStore}, {@link XodusOffsetStore} or {@link XodusSnapshotStore} opens its
+ * directory. Immutable; build one with {@link #builder()}, or take {@link #defaults()}.
  *
  * <pre>{@code
  * XodusOptions options = XodusOptions.builder()
