@@ -273,15 +273,16 @@ class MongoSubscriptionClaimTest {
     @Test
     void aPausedSubscriptionKeepsItsClaimWhateverItsPollInterval() throws Exception {
         append(2);
-        Subscription a = start(new MongoOffsetStore(database.database()), Duration.ofMillis(300), recorded -> { },
+        // A lease of 1 s (renewed every 333 ms) leaves a busy machine's scheduler room; 300 ms did not, under load.
+        Subscription a = start(new MongoOffsetStore(database.database()), Duration.ofSeconds(1), recorded -> { },
                 options -> options.pollInterval(Duration.ofSeconds(20)));
         assertTrue(a.awaitPosition(2, Duration.ofSeconds(10)));
         a.pause();
         ProcessOffsets offsets = new ProcessOffsets();
-        Subscription b = start(offsets, Duration.ofMillis(300), recorded -> { }, UnaryOperator.identity());
+        Subscription b = start(offsets, Duration.ofSeconds(1), recorded -> { }, UnaryOperator.identity());
 
-        await(() -> offsets.refused.get() >= 20 || b.state() == Subscription.State.RUNNING,
-                "the second is refused the claim for a second");   // 20 tries, 50 ms apart: over three leases
+        await(() -> offsets.refused.get() >= 50 || b.state() == Subscription.State.RUNNING,
+                "the second is refused the claim for 2.5 s");   // 50 tries, 50 ms apart: over two leases
 
         assertEquals(Subscription.State.STANDBY, b.state(), "the paused first kept its claim");
         assertEquals(Subscription.State.PAUSED, a.state());
