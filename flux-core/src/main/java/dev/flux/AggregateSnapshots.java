@@ -31,12 +31,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Takes and restores snapshots of one aggregate class for a {@link Repository}. The state is every
  * non-static, non-transient field the class and its superclasses up to {@link Aggregate} declare,
- * each written by Jackson under {@code DeclaringClass.field} and read back as its declared type, with
+ * each written by Jackson under {@code DeclaringClass.field} (the declaring class's full name where a
+ * subclass has the same simple name) and read back as its declared type, with
  * the superclasses' type variables bound as the class binds them. Decimals come back exactly. A
  * {@link Collection} or {@link Map} field comes back as the class the fresh aggregate's field holds
  * when that is a public class or an {@link EnumSet} (a {@code LinkedHashSet} keeps its order, a
@@ -48,12 +50,16 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>The snapshot's type is the class name plus a fingerprint of those fields (names and types) and
  * of the fields of the non-JDK classes they reach (enum constants included), so a snapshot taken
- * before the class, or a class it holds, changed shape is ignored rather than restored wrongly.
+ * before the class, or a class it holds, changed shape is ignored rather than restored wrongly. The
+ * state also names the event it was taken after (under {@code @event}, by id), so a snapshot of a
+ * stream that was reset since is ignored, and deleted, even once the stream holds as many events again.
  *
  * <p>Thread-safe: the readers of collection classes are cached in concurrent maps.
  */
 final class AggregateSnapshots {
     private static final System.Logger LOG = System.getLogger(AggregateSnapshots.class.getName());
+    /** The key of the id of the event the state was taken after; no field's key starts with {@code @}. */
+    private static final String EVENT_KEY = "@event";
 
     /** {@code readers} holds, by class, the readers of the collection classes a fresh aggregate's field held. */
     private record StateField(String key, Field field, JavaType type, ObjectReader reader, Map<Class<?>, ObjectReader> readers) {
@@ -77,6 +83,7 @@ final class AggregateSnapshots {
         JavaType aggregateType = types.constructType(aggregateClass);
         StringBuilder shape = new StringBuilder();
         Set<Class<?>> described = new HashSet<>();
+        Set<String> keys = new HashSet<>();
         for (Class<?> c = aggregateClass; c != Aggregate.class; c = c.getSuperclass()) {
             TypeBindings bindings = aggregateType.findSuperType(c).getBindings();
             for (Field field : c.getDeclaredFields()) {
@@ -90,6 +97,10 @@ final class AggregateSnapshots {
                             + " is not accessible (open its package to flux, or mark it transient)", e);
                 }
                 String key = c.getSimpleName() + "." + field.getName();
+                if (!keys.add(key)) {       // a superclass of the same simple name: the JSON would hold the key twice
+                    key = c.getName() + "." + field.getName();
+                    keys.add(key);
+                }
                 JavaType javaType = types.resolveMemberType(field.getGenericType(), bindings);
                 if (holdsObject(javaType)) {
                     throw new IllegalArgumentException("cannot snapshot " + aggregateClass.getName() + ": field " + key + " ("
@@ -107,8 +118,8 @@ final class AggregateSnapshots {
     /**
      * Restores {@code aggregate} from the stream's snapshot and returns the version to replay from:
      * the snapshot's version + 1, or 0 when there is no usable snapshot (nothing is changed then).
-     * The event at the snapshot's version must exist, which guards against a snapshot of a stream
-     * that was since reset.
+     * The event at the snapshot's version must be the one the snapshot was taken after (by id), which
+     * guards against a snapshot of a stream that was since reset, also once the stream grew past it.
      */
     long restore(Aggregate aggregate, String streamId, EventReader events) {
         Optional<Snapshot> found;
@@ -129,15 +140,23 @@ final class AggregateSnapshots {
         }
         List<RecordedEvent> last = events.readStream(streamId, snapshot.version(), 1);
         if (last.isEmpty() || last.get(0).version() != snapshot.version()) {
-            LOG.log(System.Logger.Level.WARNING, () -> "ignoring the snapshot of " + streamId + "@" + snapshot.version()
-                    + ": the stream has no event at that version; replaying every event");
+            forgetStale(streamId, snapshot, "the stream has no event at that version");
             return 0;
         }
         List<Object> values = new ArrayList<>(fields.size());
         try {
             JsonNode root = stateReader.readTree(snapshot.data());
-            if (!(root instanceof ObjectNode state) || state.size() != fields.size()) {
-                throw new IOException("the state does not hold exactly the fields " + keys());
+            JsonNode takenAfter = root == null ? null : root.get(EVENT_KEY);
+            if (!(root instanceof ObjectNode state) || state.size() != fields.size() + 1
+                    || takenAfter == null || !takenAfter.isTextual()) {
+                throw new IOException("the state does not hold exactly the event id '" + EVENT_KEY + "' and the fields "
+                        + keys());
+            }
+            UUID eventId = last.get(0).eventId();
+            if (!takenAfter.textValue().equals(eventId.toString())) {
+                forgetStale(streamId, snapshot, "it was taken after event " + takenAfter.textValue()
+                        + ", but the stream's event at that version is " + eventId);
+                return 0;
             }
             for (StateField f : fields) {
                 JsonNode node = state.get(f.key());
@@ -162,8 +181,28 @@ final class AggregateSnapshots {
         return snapshot.version() + 1;
     }
 
-    /** After a save: takes a snapshot when the policy says so; a failure is logged, never thrown. */
-    void afterSave(Aggregate aggregate, String streamId) {
+    /**
+     * A snapshot whose version the stream does not hold with the event it was taken after: the stream was
+     * reset, or restored from an older copy, since. Kept, it would be restored once the stream grew past
+     * its version again, and under "the newer wins" it would keep the stream's true snapshots out until
+     * then; so it is deleted (a true snapshot deleted in a race costs one full replay).
+     */
+    private void forgetStale(String streamId, Snapshot snapshot, String why) {
+        LOG.log(System.Logger.Level.WARNING, () -> "ignoring and deleting the snapshot of " + streamId + "@"
+                + snapshot.version() + ": " + why + " (the stream was reset since?); replaying every event");
+        try {
+            store.delete(streamId);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, () -> "cannot delete the stale snapshot of " + streamId + ": " + e, e);
+        }
+    }
+
+    /**
+     * After a save: takes a snapshot when the policy says so; a failure is logged, never thrown.
+     *
+     * @param lastEventId the id of the event at the aggregate's version, which the snapshot names
+     */
+    void afterSave(Aggregate aggregate, String streamId, UUID lastEventId) {
         long version = aggregate.version();
         try {
             if (!policy.shouldSnapshot(aggregate.snapshotVersion(), version)) {
@@ -172,6 +211,7 @@ final class AggregateSnapshots {
             ByteArrayOutputStream state = new ByteArrayOutputStream();
             try (JsonGenerator json = mapper.createGenerator(state)) {
                 json.writeStartObject();
+                json.writeStringField(EVENT_KEY, lastEventId.toString());
                 for (StateField f : fields) {
                     json.writeFieldName(f.key());
                     mapper.writeValue(json, f.field().get(aggregate));

@@ -187,7 +187,7 @@ public final class Repository<A extends Aggregate> {
         long newVersion = store.append(streamId, aggregate.version(), batch);
         aggregate.markCommitted(newVersion);
         if (snapshots != null) {
-            snapshots.afterSave(aggregate, streamId);
+            snapshots.afterSave(aggregate, streamId, batch.get(batch.size() - 1).eventId());
         }
         return saved;
     }

@@ -254,6 +254,74 @@ class SnapshotTest {
     }
 
     @Test
+    void aSnapshotOfAStreamThatWasResetIsNotRestoredOnceTheStreamGrowsPastItAgain() {
+        repository(snapshots, SnapshotPolicy.everyEvents(1)).update("1", l -> {
+            l.deposit(100, "old");
+            l.deposit(100, "old");
+            l.deposit(100, "old");
+        });
+        assertEquals(2, snapshots.load("Ledger-1").orElseThrow().version(), "taken of the old stream at version 2");
+        try (InMemoryEventStore reset = new InMemoryEventStore()) {     // the events are gone, the snapshots kept
+            Repository<Ledger> ledgers = Repository.builder(Ledger.class, reset).serializer(serializer)
+                    .snapshots(snapshots, SnapshotPolicy.everyEvents(10)).build();
+            for (int i = 0; i < 3; i++) {
+                ledgers.update("1", l -> l.deposit(1, "new"));
+            }
+
+            Ledger ledger = ledgers.load("1");
+
+            assertEquals(3, ledger.balance, "replayed from the new events, not restored from the old stream's snapshot");
+            assertEquals(3, ledger.replayed);
+            assertEquals(2, ledger.version());
+            assertEquals(Optional.empty(), snapshots.load("Ledger-1"), "the stale snapshot is deleted");
+        }
+    }
+
+    @Test
+    void aSnapshotClaimingAVersionTheStreamDoesNotHaveIsDeletedSoTheStreamsOwnCanBeKept() {
+        history("1", 3);
+        snapshots.save(new Snapshot("Ledger-1", 500, typeOfLedgerSnapshots(), validSnapshotOf("1").data(), Instant.now()));
+        Repository<Ledger> ledgers = repository(snapshots, SnapshotPolicy.everyEvents(1));
+
+        ledgers.update("1", l -> l.deposit(5, "a"));
+
+        assertEquals(3, snapshots.load("Ledger-1").orElseThrow().version(), "the stream's own, taken after the save");
+        assertEquals(0, ledgers.load("1").replayed, "and restored");
+    }
+
+    static class Library {
+        public abstract static class Counter extends Aggregate {
+            protected long count;
+        }
+    }
+
+    record Counted(long by) { }
+
+    /** A subclass of the same simple name as its superclass, with a field of the same name. */
+    public static class Counter extends Library.Counter {
+        private long count;
+        transient int replayed;
+
+        private void handleCounted(Counted e) {
+            super.count += e.by();
+            count += 2 * e.by();
+            replayed++;
+        }
+    }
+
+    @Test
+    void aSuperclassOfTheSameSimpleNameKeepsItsFieldsInTheSnapshot() {
+        Repository<Counter> counters = snapshottingEveryEvent(Counter.class);
+        counters.update("1", c -> c.update(new Counted(3)));
+
+        Counter fromSnapshot = counters.load("1");
+
+        assertEquals(0, fromSnapshot.replayed, "restored from the snapshot");
+        assertEquals(3, ((Library.Counter) fromSnapshot).count);
+        assertEquals(6, fromSnapshot.count);
+    }
+
+    @Test
     void aSnapshotStoreThatFailsNeverFailsASaveOrALoad() {
         SnapshotStore broken = new SnapshotStore() {
             @Override
