@@ -26,7 +26,9 @@ import java.util.Map;
  *
  * <p>Subclasses need a no-argument constructor (any visibility); {@link Repository} creates and
  * replays them. Handlers only change state: they must not throw for events that were recorded,
- * since replay runs them again. An aggregate instance is not thread-safe: load one per unit of work.
+ * since replay runs them again, nor call {@code update} (a load that meets such a call fails, as each
+ * load would apply the event again and each save store it again). An aggregate instance is not
+ * thread-safe: load one per unit of work.
  */
 public abstract class Aggregate {
     private final Handlers handlers = Handlers.of(getClass());
@@ -152,6 +154,10 @@ public abstract class Aggregate {
 
     final void snapshotTaken(long at) {
         snapshotVersion = at;
+    }
+
+    final boolean hasUncommittedEvents() {
+        return !uncommitted.isEmpty();
     }
 
     /** The metadata of the {@code index}-th uncommitted event. */

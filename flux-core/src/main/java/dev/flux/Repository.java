@@ -120,7 +120,8 @@ public final class Repository<A extends Aggregate> {
      * @throws dev.flux.serialization.EventDecodingException    when a recorded event cannot be decoded, its type
      *                                                          not registered included
      * @throws FluxException                                    when a handler throws replaying a recorded event;
-     *                                                          the message names the stream, version and type
+     *                                                          the message names the stream, version and type;
+     *                                                          or when a handler calls {@code update}
      */
     public A load(String id) {
         String streamId = streamId(id);
@@ -130,6 +131,9 @@ public final class Repository<A extends Aggregate> {
         while (true) {
             List<RecordedEvent> page = store.readStream(streamId, next, PAGE_SIZE);
             if (page.isEmpty()) {
+                if (aggregate.hasUncommittedEvents()) {
+                    throw updatedWhileReplaying(streamId, aggregate);
+                }
                 return aggregate;
             }
             for (RecordedEvent recorded : page) {
@@ -144,6 +148,18 @@ public final class Repository<A extends Aggregate> {
             }
             next = page.get(page.size() - 1).version() + 1;
         }
+    }
+
+    /**
+     * A handler that called {@code update}: on each load it would apply its event again and buffer it, and the
+     * next save would store it once more.
+     */
+    private FluxException updatedWhileReplaying(String streamId, A aggregate) {
+        List<String> buffered = aggregate.uncommittedEvents().stream().map(e -> e.getClass().getSimpleName()).toList();
+        return new FluxException("Cannot load " + streamId + ": replaying it, a handler of " + aggregateClass.getSimpleName()
+                + " called update(...), which applied and buffered " + buffered + " as new events. Replaying them on every"
+                + " load, and storing them again on every save, would apply them more than once: handlers must only"
+                + " change state; call update from command methods");
     }
 
     /** A handler that threw on a recorded event: which event, and the likely cause of a wrong class. */

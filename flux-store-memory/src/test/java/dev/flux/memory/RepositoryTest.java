@@ -335,6 +335,37 @@ class RepositoryTest {
                 && failed.getMessage().contains("a field of type Object"), failed.getMessage());
     }
 
+    record BonusGranted(long amount) { }
+
+    /** Its handler of AccountOpened grants a bonus by calling update, which replay runs again. */
+    public static class BonusAccount extends Aggregate {
+        private long balance;
+
+        private void handleAccountOpened(AccountOpened e) {
+            update(new BonusGranted(10));
+        }
+
+        private void handleBonusGranted(BonusGranted e) {
+            balance += e.amount();
+        }
+    }
+
+    @Test
+    void aHandlerThatCallsUpdateFailsTheLoadInsteadOfLeavingItsEventToBeStoredAgain() {
+        Repository<BonusAccount> bonusAccounts = Repository.of(BonusAccount.class, store);
+        BonusAccount opened = bonusAccounts.load("7");
+        opened.update(new AccountOpened("ana"));
+        opened.save();
+        assertEquals(10, opened.balance);
+
+        dev.flux.FluxException failed = assertThrows(dev.flux.FluxException.class, () -> bonusAccounts.load("7"));
+
+        assertTrue(failed.getMessage().startsWith("Cannot load BonusAccount-7: replaying it, a handler of BonusAccount"
+                + " called update(...), which applied and buffered [BonusGranted]")
+                && failed.getMessage().contains("call update from command methods"), failed.getMessage());
+        assertEquals(1, store.streamVersion("BonusAccount-7"), "the two events of the first save, nothing more");
+    }
+
     @Test
     void metadataTravelsWithEachEvent() {
         Account account = accounts.load("42");
