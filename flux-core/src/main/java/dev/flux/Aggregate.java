@@ -131,6 +131,11 @@ public abstract class Aggregate {
         owner.save((A) this);
     }
 
+    /** The repository that loaded this aggregate; null when none did. */
+    final Repository<?> repository() {
+        return repository;
+    }
+
     final void bind(Repository<?> owner, String aggregateId) {
         this.repository = owner;
         this.id = aggregateId;

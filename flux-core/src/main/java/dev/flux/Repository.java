@@ -176,6 +176,9 @@ public final class Repository<A extends Aggregate> {
     /**
      * Appends the aggregate's uncommitted events; {@code aggregate.save()} calls this. See
      * {@link Aggregate#save()}.
+     *
+     * @throws IllegalArgumentException when the aggregate is null, or was loaded by a repository of another
+     *                                  store or category (its version is that stream's); nothing is written
      */
     public void save(A aggregate) {
         publish(commit(aggregate));
@@ -189,6 +192,13 @@ public final class Repository<A extends Aggregate> {
         if (aggregate.id() == null) {
             throw new IllegalStateException(aggregateClass.getSimpleName()
                     + " has no id: get it with repository.load(id) before saving it");
+        }
+        Repository<?> loadedBy = aggregate.repository();
+        if (loadedBy != this && (loadedBy.store != store || !loadedBy.category.equals(category))) {
+            throw new IllegalArgumentException("aggregate " + loadedBy.streamId(aggregate.id()) + " was loaded from "
+                    + loadedBy.store + ", and its version is that stream's there; this repository would append its events to "
+                    + streamId(aggregate.id()) + " in " + store + ". Save it with aggregate.save(), or through the"
+                    + " repository that loaded it");
         }
         List<Object> events = aggregate.uncommittedEvents();
         if (events.isEmpty()) {

@@ -209,6 +209,28 @@ class RepositoryTest {
         assertEquals(1, store.readAll(0, 10).size());
     }
 
+    @Test
+    void saveRefusesAnAggregateLoadedFromAnotherStoreOrCategoryWritingNothing() {
+        Account account = accounts.load("42");
+        account.credit(10);
+        InMemoryEventStore otherStore = new InMemoryEventStore();
+        Repository<Account> elsewhere = Repository.of(Account.class, otherStore);
+        Repository<Account> otherCategory = Repository.builder(Account.class, store).category("Savings").build();
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> elsewhere.save(account));
+        assertThrows(IllegalArgumentException.class, () -> otherCategory.save(account));
+
+        assertTrue(refused.getMessage().startsWith("aggregate Account-42 was loaded from ")
+                && refused.getMessage().contains("aggregate.save()"), refused.getMessage());
+        assertEquals(ExpectedVersion.NO_STREAM, otherStore.streamVersion("Account-42"));
+        assertEquals(ExpectedVersion.NO_STREAM, store.streamVersion("Savings-42"));
+        assertEquals(ExpectedVersion.NO_STREAM, account.version());
+        assertEquals(List.of(new AccountCredited(10)), account.uncommittedEvents());
+
+        Repository.of(Account.class, store).save(account);     // another repository of the same stream may save it
+        assertEquals(0, store.streamVersion("Account-42"));
+    }
+
     public interface Reason {}
 
     public record Gift(String from) implements Reason {}
