@@ -82,6 +82,10 @@ public abstract class Aggregate {
 
     /**
      * Like {@link #update(Object)}, with metadata recorded beside the event (see {@link Metadata}).
+     *
+     * @throws IllegalArgumentException when the event is null, or the metadata holds a null or a lone
+     *                                  surrogate (see {@link Utf8}), which no store could save; nothing is
+     *                                  applied or buffered
      */
     public final void update(Object event, Map<String, String> metadata) {
         if (event == null) {
@@ -96,7 +100,12 @@ public abstract class Aggregate {
             }
             return;
         }
-        Map<String, String> checked = Metadata.copyOf(metadata, "event " + event.getClass().getSimpleName());
+        String owner = "event " + event.getClass().getSimpleName();
+        Map<String, String> checked = Metadata.copyOf(metadata, owner);
+        for (Map.Entry<String, String> entry : checked.entrySet()) {
+            Utf8.requireEncodable(entry.getKey(), "metadata key of", owner);
+            Utf8.requireEncodable(entry.getValue(), "metadata value of", owner);
+        }
         handlers.apply(this, event);
         if (uncommittedMetadata == null) {
             uncommittedMetadata = new ArrayList<>(Collections.nCopies(uncommitted.size(), Map.of()));

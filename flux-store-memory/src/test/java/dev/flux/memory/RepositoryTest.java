@@ -402,6 +402,22 @@ class RepositoryTest {
     }
 
     @Test
+    void metadataNoStoreCouldSaveIsRefusedByUpdateSoTheAggregateCanStillBeSaved() {
+        Account account = accounts.load("42");
+        account.credit(1);
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> account.update(new AccountCredited(2), Map.of("user", "an\uD800a")));
+
+        assertTrue(refused.getMessage().startsWith("metadata value of event AccountCredited 'an\uD800a' holds a lone"
+                + " surrogate"), refused.getMessage());
+        assertEquals(List.of(new AccountCredited(1)), account.uncommittedEvents());
+        assertEquals(1, account.balance());
+        account.save();
+        assertEquals(0, store.streamVersion("Account-42"));
+    }
+
+    @Test
     void updateLoadsActsAndSaves() {
         accounts.update("42", a -> a.open("ana"));
 
