@@ -122,7 +122,10 @@ public abstract class Aggregate {
      * @throws ConcurrencyConflictException when another writer saved first; nothing was written and
      *                                      this aggregate is left as it was (reload it and retry)
      * @throws IllegalStateException        when the aggregate did not come from a {@link Repository}
-     * @throws FluxException                when the store fails; the aggregate is left as it was
+     * @throws FluxException                when the store fails; the aggregate is left as it was. Whether
+     *                                      the events were stored is then unknown: saving again stores them
+     *                                      once, or throws {@code ConcurrencyConflictException} when they
+     *                                      were (reload to see them)
      * @throws RuntimeException             what a listener of the repository's bus throws (see
      *                                      {@link Repository.Builder#publishTo}), a conflict of its own save
      *                                      included: the events are stored then

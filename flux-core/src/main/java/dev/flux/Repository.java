@@ -393,7 +393,8 @@ public final class Repository<A extends Aggregate> {
         /**
          * After each successful save, publishes the saved events to {@code bus}, in order, on the
          * saving thread. A listener's exception then reaches the caller of {@code save()}, but the
-         * events are already stored.
+         * events are already stored and the aggregate is saved (saving it again stores nothing); the
+         * events after the one it threw on are not published.
          */
         public Builder<A> publishTo(Bus bus) {
             if (bus == null) {

@@ -3,6 +3,7 @@ package dev.flux.memory;
 import dev.flux.Aggregate;
 import dev.flux.ConcurrencyConflictException;
 import dev.flux.EventData;
+import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
 import dev.flux.Metadata;
 import dev.flux.MissingHandlerException;
@@ -231,6 +232,66 @@ class RepositoryTest {
         assertEquals(0, store.streamVersion("Account-42"));
     }
 
+    /** A store whose first append is written but answered with a failure, as a connection lost before the answer. */
+    private static final class LosesTheAnswerOnce implements EventStore {
+        private final EventStore delegate;
+        private boolean lost;
+
+        LosesTheAnswerOnce(EventStore delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public long append(String streamId, long expectedVersion, List<EventData> events) {
+            long version = delegate.append(streamId, expectedVersion, events);
+            if (!lost) {
+                lost = true;
+                throw new dev.flux.FluxException("connection lost before the answer to the append to " + streamId);
+            }
+            return version;
+        }
+
+        @Override
+        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+            return delegate.readStream(streamId, fromVersion, maxCount);
+        }
+
+        @Override
+        public long streamVersion(String streamId) {
+            return delegate.streamVersion(streamId);
+        }
+
+        @Override
+        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+            return delegate.readAll(afterPosition, maxCount);
+        }
+
+        @Override
+        public java.util.Optional<RecordedEvent> readEvent(java.util.UUID eventId) {
+            return delegate.readEvent(eventId);
+        }
+
+        @Override
+        public void close() {
+            delegate.close();
+        }
+    }
+
+    @Test
+    void saveAgainAfterAStoreFailureOfUnknownOutcomeNeverStoresTheEventsTwice() {
+        Repository<Account> viaFlaky = Repository.of(Account.class, new LosesTheAnswerOnce(store));
+        Account account = viaFlaky.load("42");
+        account.credit(10);
+
+        assertThrows(dev.flux.FluxException.class, account::save);
+        assertEquals(ExpectedVersion.NO_STREAM, account.version(), "left as it was");
+        assertEquals(0, store.streamVersion("Account-42"), "though the store had written the event");
+
+        assertThrows(ConcurrencyConflictException.class, account::save);
+        assertEquals(0, store.streamVersion("Account-42"), "stored once");
+        assertEquals(10, accounts.load("42").balance());
+    }
+
     public interface Reason {}
 
     public record Gift(String from) implements Reason {}
@@ -449,6 +510,27 @@ class RepositoryTest {
 
         assertEquals(3, attempts.size());
         assertEquals(3, accounts.load("42").balance(), "only the rivals' credits are there");
+    }
+
+    @Test
+    void aBusListenerThatThrowsLeavesTheAggregateSavedSoSavingAgainStoresNothing() {
+        Bus bus = new Bus();
+        List<Object> published = new ArrayList<>();
+        bus.subscribe(Object.class, published::add);
+        bus.subscribe(AccountOpened.class, e -> {
+            throw new IllegalStateException("read model down");
+        });
+        Account account = Repository.builder(Account.class, store).publishTo(bus).build().load("42");
+        account.open("ana");
+        account.credit(5);
+
+        assertThrows(IllegalStateException.class, account::save);
+        account.save();
+
+        assertEquals(1, account.version());
+        assertEquals(List.of(), account.uncommittedEvents());
+        assertEquals(1, store.streamVersion("Account-42"), "stored once");
+        assertEquals(List.of(new AccountOpened("ana")), published, "the events after the failed one are not published");
     }
 
     @Test
