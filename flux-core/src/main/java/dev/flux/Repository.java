@@ -49,6 +49,11 @@ public final class Repository<A extends Aggregate> {
     private final Bus bus;
 
     private Repository(Builder<A> builder) {
+        if (builder.category.isEmpty()) {
+            throw new IllegalArgumentException(builder.aggregateClass.getName() + " is an anonymous class, which has no"
+                    + " simple name to be the category of its streams (they would be '-<id>', in no category): name one"
+                    + " with Repository.builder(...).category(name)");
+        }
         this.aggregateClass = builder.aggregateClass;
         this.store = builder.store;
         this.constructor = noArgConstructor(aggregateClass);
@@ -97,9 +102,11 @@ public final class Repository<A extends Aggregate> {
      * {@value #DEFAULT_MAX_ATTEMPTS} attempts in {@link #update}.
      *
      * @throws IllegalArgumentException when an argument is null, or the class has no no-argument
-     *                                  constructor or is abstract, or a handler takes an interface or an
-     *                                  abstract class, or one the serializer's {@link EventTypes} refuses
-     *                                  (a name another class holds); the message names the handler
+     *                                  constructor or is abstract or anonymous (no simple name for the
+     *                                  category: use {@link #builder} and {@link Builder#category}), or a
+     *                                  handler takes an interface or an abstract class, or one the
+     *                                  serializer's {@link EventTypes} refuses (a name another class
+     *                                  holds); the message names the handler
      */
     public static <A extends Aggregate> Repository<A> of(Class<A> aggregateClass, EventStore store) {
         return builder(aggregateClass, store).build();
@@ -408,8 +415,9 @@ public final class Repository<A extends Aggregate> {
         /**
          * The repository.
          *
-         * @throws IllegalArgumentException when the aggregate class is abstract or has no no-argument constructor,
-         *                                  or a handler's event class cannot be registered (see {@link Repository#of})
+         * @throws IllegalArgumentException when the aggregate class is abstract, or anonymous without a
+         *                                  {@link #category}, or has no no-argument constructor, or a handler's
+         *                                  event class cannot be registered (see {@link Repository#of})
          */
         public Repository<A> build() {
             return new Repository<>(this);

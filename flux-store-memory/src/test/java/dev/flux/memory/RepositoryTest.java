@@ -648,6 +648,28 @@ class RepositoryTest {
         assertTrue(error.getMessage().contains("no-argument constructor"), error.getMessage());
     }
 
+    /** An anonymous aggregate class: its simple name is empty. */
+    private static final Aggregate ANONYMOUS = new Aggregate() {
+        private long balance;
+
+        private void handleAccountCredited(AccountCredited e) {
+            balance += e.amount();
+        }
+    };
+
+    @Test
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    void anAnonymousClassNeedsACategoryNamedForItsStreams() {
+        Class<Aggregate> anonymous = (Class) ANONYMOUS.getClass();
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Repository.of(anonymous, store));
+
+        assertTrue(refused.getMessage().startsWith(anonymous.getName() + " is an anonymous class")
+                && refused.getMessage().contains(".category(name)"), refused.getMessage());
+        Repository.builder(anonymous, store).category("Anonymous").build().update("1", a -> a.update(new AccountCredited(2)));
+        assertEquals(List.of("Anonymous-1"), store.readAll(0, 10).stream().map(RecordedEvent::streamId).toList());
+    }
+
     @Test
     void badIdsAndArgumentsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> accounts.load(null));
