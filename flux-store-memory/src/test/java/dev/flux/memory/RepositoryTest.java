@@ -123,6 +123,35 @@ class RepositoryTest {
     private final InMemoryEventStore store = new InMemoryEventStore();
     private final Repository<Account> accounts = Repository.of(Account.class, store);
 
+    /** A handler taking a type variable, which its subclasses bind (through another generic class here). */
+    public abstract static class CreditTotal<E> extends Aggregate {
+        protected long total;
+
+        private void handleAccountCredited(E e) {
+            total += ((AccountCredited) e).amount();
+        }
+    }
+
+    public abstract static class NamedCreditTotal<T> extends CreditTotal<T> {
+    }
+
+    public static class Piggybank extends NamedCreditTotal<AccountCredited> {
+    }
+
+    @Test
+    void aHandlerTakingASuperclasssTypeVariableHandlesTheClassTheAggregateBindsItTo() {
+        Repository<Piggybank> piggybanks = Repository.of(Piggybank.class, store);
+        Piggybank piggybank = piggybanks.load("1");
+        piggybank.update(new AccountCredited(4));
+        piggybank.update(new AccountCredited(5));
+
+        piggybank.save();
+
+        assertEquals(9, piggybanks.load("1").total);
+        assertTrue(piggybanks.serializer().eventTypes().names().contains("AccountCredited"),
+                piggybanks.serializer().eventTypes().names().toString());
+    }
+
     @Test
     void savingASubclassOfAHandledEventClassSaysTheHandlerRegisteredOnlyItsSuperclass() {
         Till till = Repository.of(Till.class, store).load("1");
