@@ -386,7 +386,9 @@ public final class Repository<A extends Aggregate> {
          * {@code Map<String, Object>} or {@code List<?>}), as its values would come back as other
          * classes. A snapshot that cannot be read (the class or a class it holds changed, the
          * bytes are corrupt, the stream was reset) is ignored with a logged warning: the aggregate is
-         * rebuilt from its events. A failure to write one is logged and never fails the save.
+         * rebuilt from its events. A snapshot names the event it was taken after; one whose stream no
+         * longer holds that event at its version (the stream was reset) is deleted too. A failure to
+         * write one is logged and never fails the save.
          */
         public Builder<A> snapshots(SnapshotStore store, SnapshotPolicy policy) {
             if (store == null || policy == null) {
