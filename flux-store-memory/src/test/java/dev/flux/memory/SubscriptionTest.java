@@ -1340,17 +1340,8 @@ class SubscriptionTest {
     @Test
     void aPausedSubscriptionStoresTheOffsetOfTheEventsItHandledBeforeThePause() throws Exception {
         append("Account-1", new Credited(1), new Credited(2), new Credited(3));
-        AtomicReference<Subscription> self = new AtomicReference<>();
-        Subscription subscription = Subscription.builder(EventSource.all(store)).name("paused", offsets)
-                .checkpointEvery(1000).checkpointInterval(Duration.ofHours(1))
-                .onRecorded(e -> {
-                    if (e.position() == 2) {
-                        self.get().pause();
-                    }
-                }).build();
-        self.set(subscription);
-        started.add(subscription);
-        subscription.start();
+        Subscription subscription = startActingOnItselfAt(2, Subscription::pause, Subscription.builder(EventSource.all(store))
+                .name("paused", offsets).checkpointEvery(1000).checkpointInterval(Duration.ofHours(1)));
 
         awaitPosition(subscription, 2);
         assertTrue(waitUntil(() -> offsets.load("paused") == 2),
@@ -1457,19 +1448,11 @@ class SubscriptionTest {
     @Test
     void aSourceThatFailsToStopTellingOfAppendsStillHasTheOffsetStoredOnStop() throws Exception {
         append("Account-1", new Credited(1), new Credited(2), new Credited(3));
-        AtomicReference<Subscription> self = new AtomicReference<>();
-        Subscription subscription = Subscription.builder(logTellingOfAppends(listener -> () -> {
-                    throw new IllegalStateException("listener registry away");
-                }))
-                .name("stuck-listener", offsets).checkpointEvery(1000).checkpointInterval(Duration.ofHours(1))
-                .onRecorded(e -> {
-                    if (e.position() == 2) {
-                        self.get().stop();
-                    }
-                }).build();
-        self.set(subscription);
-        started.add(subscription);
-        subscription.start();
+        Subscription subscription = startActingOnItselfAt(2, Subscription::stop, Subscription.builder(
+                        logTellingOfAppends(listener -> () -> {
+                            throw new IllegalStateException("listener registry away");
+                        }))
+                .name("stuck-listener", offsets).checkpointEvery(1000).checkpointInterval(Duration.ofHours(1)));
 
         assertTrue(waitUntil(() -> subscription.state() == Subscription.State.STOPPED), subscription::toString);
         assertEquals(2, offsets.load("stuck-listener"), "the stop stored the offset of what was handled");
@@ -1512,5 +1495,23 @@ class SubscriptionTest {
             Thread.sleep(5);
         }
         return true;
+    }
+
+    /**
+     * Builds and starts a subscription whose handler, at the event at {@code position}, does {@code action} to the
+     * subscription itself (pause or stop it from its own thread).
+     */
+    private Subscription startActingOnItselfAt(long position, java.util.function.Consumer<Subscription> action,
+                                               Subscription.Builder builder) {
+        AtomicReference<Subscription> self = new AtomicReference<>();
+        Subscription subscription = builder.onRecorded(e -> {
+            if (e.position() == position) {
+                action.accept(self.get());
+            }
+        }).build();
+        self.set(subscription);
+        started.add(subscription);
+        subscription.start();
+        return subscription;
     }
 }
