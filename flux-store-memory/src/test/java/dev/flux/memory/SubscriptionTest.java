@@ -102,6 +102,14 @@ class SubscriptionTest {
 
     /** The store's whole log, each read made by {@code read} (a source with a fault of its own). */
     private EventSource logReadThrough(Read read) {
+        return logSource(read, null);
+    }
+
+    /**
+     * The store's whole log, each read made by {@code read}, telling of appends through {@code onAppend} (the
+     * interface's default when null).
+     */
+    private EventSource logSource(Read read, java.util.function.UnaryOperator<Runnable> onAppend) {
         EventSource real = EventSource.all(store);
         return new EventSource() {
             @Override
@@ -117,6 +125,11 @@ class SubscriptionTest {
             @Override
             public long end() {
                 return real.end();
+            }
+
+            @Override
+            public Runnable onAppend(Runnable listener) {
+                return onAppend == null ? EventSource.super.onAppend(listener) : onAppend.apply(listener);
             }
         };
     }
@@ -1406,28 +1419,7 @@ class SubscriptionTest {
 
     /** The store's whole log, telling of appends through {@code onAppend}. */
     private EventSource logTellingOfAppends(java.util.function.UnaryOperator<Runnable> onAppend) {
-        EventSource real = EventSource.all(store);
-        return new EventSource() {
-            @Override
-            public List<RecordedEvent> read(long after, int maxCount) {
-                return real.read(after, maxCount);
-            }
-
-            @Override
-            public long cursorOf(RecordedEvent event) {
-                return real.cursorOf(event);
-            }
-
-            @Override
-            public long end() {
-                return real.end();
-            }
-
-            @Override
-            public Runnable onAppend(Runnable listener) {
-                return onAppend.apply(listener);
-            }
-        };
+        return logSource(EventSource::read, onAppend);
     }
 
     @Test
