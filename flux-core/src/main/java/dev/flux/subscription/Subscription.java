@@ -1476,16 +1476,16 @@ public final class Subscription {
          * every poll, each time handling again the events since the last stored offset. A read of at most
          * a third of the lease leaves a third for the renewal to land.
          */
-        private void requireRenewableBetweenReads(Duration claimLease) {
+        private void requireRenewableBetweenReads(Duration lease) {
             Duration wait = longestRead();
-            if (wait.compareTo(claimLease.dividedBy(3)) > 0) {
-                throw new IllegalArgumentException("claimLease " + claimLease + " is too short for " + source
+            if (wait.compareTo(lease.dividedBy(3)) > 0) {
+                throw new IllegalArgumentException("claimLease " + lease + " is too short for " + source
                         + ", whose reads can block up to " + wait + " (waiting for new events, or for the answer of a"
                         + " stalled server): the claim is renewed between reads, every third of its lease, so a longer"
                         + " read lets it run out while the read waits, and the name changes hands. Make "
                         + (wait.compareTo(MAX_LEASE.dividedBy(3)) <= 0 ? "the lease at least " + wait.multipliedBy(3) + " or " : "")
                         + "the source's longest read (longestWait()) at most "
-                        + claimLease.dividedBy(3).truncatedTo(ChronoUnit.MILLIS));
+                        + lease.dividedBy(3).truncatedTo(ChronoUnit.MILLIS));
             }
         }
 
