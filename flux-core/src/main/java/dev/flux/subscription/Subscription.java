@@ -65,8 +65,9 @@ import java.util.function.Consumer;
  * then the {@link FailureHandler} decides: stop in state {@link State#FAILED} (the default, see
  * {@link #failure()}) or skip. A source that fails to read (store or server away) is retried with the
  * same back-off for as long as it takes; {@link #lastError()} tells what is going on. One that refuses
- * to tell of appends when the subscription starts ({@link EventSource#onAppend} throws, as it does on
- * a store already closed, which can have no more events) stops it in {@link State#FAILED} at once. An
+ * to tell of appends ({@link EventSource#onAppend} throws an {@link IllegalStateException}, as it does on
+ * a store that is closed, which can have no more events), when the subscription starts or after a read
+ * failed, stops it in {@link State#FAILED} at once, its offset stored. An
  * {@link Error} a handler throws (an assertion, a class that failed to load, a stack overflow) is not
  * retried: the subscription stops in {@link State#FAILED} at once, that event not handled, so a
  * restart meets it again.
@@ -589,6 +590,10 @@ public final class Subscription {
                 }
                 sourceFailures = 0;
             } catch (RuntimeException e) {
+                if (sourceClosed()) {
+                    stopSourceClosed(e);
+                    return;
+                }
                 // A source that failed may come back as another log, below the position (a feed's service started
                 // again): check before reading it, or a first read there, a long poll held until the new log
                 // passes the position, would skip its events up to there.
@@ -943,6 +948,43 @@ public final class Subscription {
                     + "), neither events nor the empty list that says none are there yet; fix the source");
         }
         return events;
+    }
+
+    /**
+     * Whether a source that failed to read can have no more events: its {@link EventSource#onAppend}
+     * refuses with an {@link IllegalStateException}, as a source over a closed store does. Any other
+     * answer (a source that cannot tell keeps the default) leaves the failure to be retried.
+     */
+    private boolean sourceClosed() {
+        Runnable remover;
+        try {
+            remover = source.onAppend(() -> { });
+        } catch (IllegalStateException closed) {
+            return true;
+        } catch (RuntimeException cannotTell) {
+            return false;
+        }
+        if (remover != null) {
+            try {
+                remover.run();
+            } catch (RuntimeException e) {
+                // Only the probe's own listener, which does nothing when called.
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Stops in {@link State#FAILED}: its source failed to read and refuses to tell of appends (its store
+     * was closed under it), so retrying could never read another event.
+     */
+    private void stopSourceClosed(RuntimeException readFailure) {
+        failure = new SubscriptionException("subscription " + describe() + " stopped at position " + position
+                + ": its source failed to read (" + readFailure + ") and refuses to tell of appends, as one over a closed"
+                + " store does, so it can have no more events. Its offset is stored; start it again on an open store"
+                + " to read on from there", readFailure);
+        LOG.log(System.Logger.Level.ERROR, failure.getMessage(), readFailure);
+        stopRequested = true;
     }
 
     /**

@@ -1109,6 +1109,46 @@ class SubscriptionTest {
     }
 
     @Test
+    void aStoreClosedUnderARunningSubscriptionStopsItSayingSoWithItsOffsetStored() throws Exception {
+        append("Account-1", new Credited(1), new Credited(2));
+        List<Long> handled = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("balances", offsets)
+                .pollInterval(Duration.ofMillis(20)).errorDelay(Duration.ofMillis(5), Duration.ofMillis(20))
+                .onRecorded(e -> handled.add(e.position())));
+        assertTrue(waitUntil(() -> handled.size() == 2), subscription::toString);
+
+        store.close();
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED),
+                () -> "a closed store never has another event, yet " + subscription + " retries; last error "
+                        + subscription.lastError());
+        String message = subscription.failure().getMessage();
+        assertTrue(message.contains("'balances'") && message.contains("position 2") && message.contains("closed")
+                && message.contains("InMemoryEventStore is closed"), message);
+        assertInstanceOf(IllegalStateException.class, subscription.failure().getCause());
+        assertEquals(2, offsets.load("balances"), "the offset of the last event handled is stored");
+        assertEquals(List.of(1L, 2L), handled);
+    }
+
+    @Test
+    void aSourceThatFailsToReadButStillTellsOfAppendsIsRetried() throws Exception {
+        AtomicInteger failures = new AtomicInteger();
+        EventSource flaky = logSource((real, after, max) -> {
+            if (failures.incrementAndGet() <= 3) {
+                throw new IllegalStateException("read model is warming up");
+            }
+            return real.read(after, max);
+        }, store::onAppend);
+        append("Account-1", new Credited(1));
+        List<Long> handled = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(flaky).errorDelay(Duration.ofMillis(5), Duration.ofMillis(20))
+                .onRecorded(e -> handled.add(e.position())));
+
+        assertTrue(waitUntil(() -> handled.size() == 1), () -> subscription + " gave up; failure " + subscription.failure());
+        assertEquals(Subscription.State.RUNNING, subscription.state());
+    }
+
+    @Test
     void aStoredOffsetBeyondTheSourcesEndFailsTheSubscriptionInsteadOfSkippingItsNextEvents() throws Exception {
         append("Account-1", new Credited(1), new Credited(2), new Credited(3));
         offsets.save("balances", 10);     // stored against a store that held more, say before it started again
