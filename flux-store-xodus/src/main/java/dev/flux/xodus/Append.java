@@ -59,13 +59,7 @@ final class Append implements GroupCommit.Work<AppendBatch> {
             }
             eventIds[i] = event.eventId();
             eventIdKeys[i] = layout.eventIdKey(event.eventId());
-            records[i] = EventRecord.encode(stream, event);
-            if (records[i].length > maxRecordBytes) {
-                throw new FluxException("Event " + event.eventId() + " (type '" + event.type() + "') to append to stream '"
-                        + streamId + "' is " + records[i].length / 1024 + " KB with its stream id, type and metadata; an"
-                        + " event in the Xodus store holds at most " + maxRecordBytes / 1024 + " KB. Nothing was written."
-                        + " Store large payloads elsewhere and put a reference in the event");
-            }
+            records[i] = EventRecord.encode(streamId, stream, event, maxRecordBytes);
         }
     }
 

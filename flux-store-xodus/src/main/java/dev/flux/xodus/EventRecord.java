@@ -49,14 +49,18 @@ final class EventRecord {
 
     /**
      * The record of {@code event} in stream {@code streamId} (its UTF-8 bytes), still without version,
-     * time and checksum.
+     * time and checksum. Its size is checked before it is made: a record near 2 GB would overflow an
+     * {@code int}, and one too large to store is not worth building.
      *
+     * @param streamName the stream id, to name it when the event is too large
+     * @param maxBytes   the largest record the store can hold
+     * @throws FluxException when the record would be larger than {@code maxBytes}, naming the event
      */
-    static byte[] encode(byte[] streamId, EventData event) {
+    static byte[] encode(String streamName, byte[] streamId, EventData event, int maxBytes) {
         byte[] type = utf8(event.type());
         Map<String, String> metadata = event.metadata();
         byte[][] entries = new byte[metadata.size() * 2][];
-        int size = FIXED + 4 + streamId.length + 4 + type.length + 4;
+        long size = FIXED + 4 + streamId.length + 4 + type.length + 4;
         int i = 0;
         for (Map.Entry<String, String> entry : metadata.entrySet()) {
             entries[i] = utf8(entry.getKey());
@@ -66,8 +70,14 @@ final class EventRecord {
         }
         byte[] data = event.data();
         size += 4 + data.length;
+        if (size > maxBytes) {
+            throw new FluxException("Event " + event.eventId() + " (type '" + event.type() + "') to append to stream '"
+                    + streamName + "' is " + size / 1024 + " KB with its stream id, type and metadata; an event in the"
+                    + " Xodus store holds at most " + maxBytes / 1024 + " KB. Nothing was written. Store large payloads"
+                    + " elsewhere and put a reference in the event");
+        }
 
-        byte[] record = new byte[size];
+        byte[] record = new byte[(int) size];
         record[0] = FORMAT;
         Layout.putLong(record, ID_OFFSET, event.eventId().getMostSignificantBits());
         Layout.putLong(record, ID_OFFSET + 8, event.eventId().getLeastSignificantBits());
