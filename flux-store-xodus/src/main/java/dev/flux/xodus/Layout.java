@@ -160,6 +160,21 @@ final class Layout {
         return number(head);
     }
 
+    /**
+     * The position in a {@link #streamIndex} or {@link #eventIndex} value.
+     *
+     * @param entry names the entry in the message ("the stream index entry of 'Account-1'@3")
+     * @param owner names the store in the message
+     * @throws FluxException naming the entry, when the value is not an 8-byte position
+     */
+    static long indexedPosition(ByteIterable value, String entry, String owner) {
+        if (value.getLength() != 8) {
+            throw new FluxException("Corrupt " + owner + ": " + entry + " is " + value.getLength() + " bytes, not an 8-byte"
+                    + " position; its files were changed outside flux or damaged. Restore the directory from a backup");
+        }
+        return number(value);
+    }
+
     /** The 4-byte length and the UTF-8 bytes of a name, to put before a number in a key. */
     static byte[] prefix(byte[] name) {
         byte[] prefix = new byte[4 + name.length];

@@ -252,7 +252,8 @@ public final class XodusEventStore implements EventStore {
                     if (version < 0) {
                         break;
                     }
-                    long position = Layout.number(cursor.getValue());
+                    long position = Layout.indexedPosition(cursor.getValue(), "the stream index entry of '" + streamId
+                            + "'@" + version, directory.owner);
                     if (position > durable) {
                         break;
                     }
@@ -284,7 +285,8 @@ public final class XodusEventStore implements EventStore {
                     throw new FluxException("Corrupt " + directory.owner + ": stream '" + streamId + "' is at version "
                             + headVersion + " but has no version " + version);
                 }
-                if (Layout.number(position) <= durable) {
+                if (Layout.indexedPosition(position, "the stream index entry of '" + streamId + "'@" + version,
+                        directory.owner) <= durable) {
                     break;
                 }
             }
@@ -363,7 +365,8 @@ public final class XodusEventStore implements EventStore {
         long durable = durablePosition;
         return read(txn -> {
             ByteIterable value = layout.eventIndex.get(txn, key);
-            long position = value == null ? Long.MAX_VALUE : Layout.number(value);
+            long position = value == null ? Long.MAX_VALUE
+                    : Layout.indexedPosition(value, "the event index entry of event " + eventId, directory.owner);
             if (position > durable) {
                 return Optional.empty();
             }

@@ -198,6 +198,36 @@ class XodusBadInputTest {
     }
 
     @Test
+    void aDamagedIndexEntryIsReportedNamingTheEntryAndTheDirectory() {
+        UUID eventId;
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            store.append("account-1", ExpectedVersion.NO_STREAM, List.of(event("Opened")));
+            EventData credited = event("Credited");
+            eventId = credited.eventId();
+            store.append("account-1", 0, List.of(credited));
+        }
+        rewrite((layout, txn) -> {
+            byte[] stream = Layout.prefix("account-1".getBytes(StandardCharsets.UTF_8));
+            layout.streamIndex.put(txn, layout.key(stream, 1), new ArrayByteIterable(new byte[] {1, 2, 3}));
+            layout.eventIndex.put(txn, layout.eventIdKey(eventId), new ArrayByteIterable(new byte[5]));
+        });
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            FluxException read = assertThrows(FluxException.class, () -> store.readStream("account-1", 0, 10));
+            FluxException version = assertThrows(FluxException.class, () -> store.streamVersion("account-1"));
+            FluxException byId = assertThrows(FluxException.class, () -> store.readEvent(eventId));
+
+            for (FluxException corrupt : List.of(read, version)) {
+                assertTrue(corrupt.getMessage().contains("the stream index entry of 'account-1'@1 is 3 bytes")
+                        && corrupt.getMessage().contains(directory.toString()), corrupt.getMessage());
+            }
+            assertTrue(byId.getMessage().contains("the event index entry of event " + eventId + " is 5 bytes")
+                    && byId.getMessage().contains(directory.toString()), byId.getMessage());
+            assertEquals(List.of(0L, 1L), versions(store.readAll(0, 10)), "the events themselves read as before");
+        }
+    }
+
+    @Test
     void aStringThatUtf8CannotHoldIsRefused() {
         try (XodusEventStore store = new XodusEventStore(directory)) {
             String loneSurrogate = "account-\uD800x";
