@@ -3,6 +3,7 @@ package dev.flux.example.account;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
@@ -16,7 +17,6 @@ import java.io.OutputStream;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.util.List;
-import java.util.Map;
 
 /** The little JSON-over-HTTP plumbing the example's two APIs share. */
 final class Http {
@@ -59,7 +59,7 @@ final class Http {
                 send(exchange, problem);
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "request " + exchange.getRequestURI() + " failed: " + e, e);
-                send(exchange, 500, Map.of("error", "internal_error", "message", String.valueOf(e.getMessage())));
+                send(exchange, 500, error("internal_error", String.valueOf(e.getMessage())));
             } finally {
                 exchange.close();
             }
@@ -169,7 +169,12 @@ final class Http {
     }
 
     static void send(HttpExchange exchange, Problem problem) throws IOException {
-        send(exchange, problem.status, Map.of("error", problem.code, "message", problem.getMessage()));
+        send(exchange, problem.status, error(problem.code, problem.getMessage()));
+    }
+
+    /** An error body, {@code error} before {@code message} as the feed writes them (a {@code Map.of} has no fixed order). */
+    private static ObjectNode error(String code, String message) {
+        return JSON.createObjectNode().put("error", code).put("message", message);
     }
 
     private static void send(HttpExchange exchange, int status, Object body) throws IOException {

@@ -187,7 +187,8 @@ class AccountExampleTest {
 
         HttpResponse<String> tooMuch = post("/accounts/" + id + "/debit", "{\"amount\": 71}");
         assertEquals(409, tooMuch.statusCode());
-        assertEquals("insufficient_funds", json(tooMuch).get("error").asText());
+        assertEquals("{\"error\":\"insufficient_funds\",\"message\":\"account " + id + " holds 70, cannot debit 71\"}",
+                tooMuch.body(), "the body as the README shows it, error first");
 
         Map<String, Integer> bad = Map.of("{\"amount\": -5}", 400, "{\"amount\": 1.5}", 400, "not json", 400,
                 "[1, 2]", 400, "{}", 400);
