@@ -99,16 +99,30 @@ public final class Targets {
     private Targets() {
     }
 
+    private static final String USAGE = "usage: java -cp benchmarks.jar dev.flux.benchmarks.Targets [--rounds N] [--quick]"
+            + " [name ...]\n  names (all by default): " + String.join(", ", TARGETS.stream().map(Target::name).toList())
+            + "\n  --rounds N  rounds of each pair, in alternating order (default 3); the median ratio is checked"
+            + "\n  --quick     one warm-up and two measured iterations of a second: a smoke run, not a measurement";
+
     public static void main(String[] args) throws RunnerException {
         int rounds = 3;
         boolean quick = false;
         Set<String> names = new LinkedHashSet<>();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--rounds" -> rounds = rounds(args, ++i);
-                case "--quick" -> quick = true;
-                default -> names.add(args[i]);
+        try {
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--help", "-h" -> {
+                        System.out.println(USAGE);
+                        return;
+                    }
+                    case "--rounds" -> rounds = rounds(args, ++i);
+                    case "--quick" -> quick = true;
+                    default -> names.add(args[i]);
+                }
             }
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage() + "\n" + USAGE);
+            System.exit(2);
         }
         boolean all = names.isEmpty();
         List<Target> chosen = new ArrayList<>();
@@ -118,8 +132,8 @@ public final class Targets {
             }
         }
         if (!names.isEmpty()) {
-            throw new IllegalArgumentException("unknown targets " + names + "; known: "
-                    + TARGETS.stream().map(Target::name).toList());
+            System.err.println("unknown targets " + names + "\n" + USAGE);
+            System.exit(2);
         }
 
         List<String> lines = new ArrayList<>();
@@ -178,7 +192,12 @@ public final class Targets {
         if (index >= args.length) {
             throw new IllegalArgumentException("--rounds needs a number");
         }
-        int rounds = Integer.parseInt(args[index]);
+        int rounds;
+        try {
+            rounds = Integer.parseInt(args[index]);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--rounds needs a number, was '" + args[index] + "'");
+        }
         if (rounds < 1) {
             throw new IllegalArgumentException("--rounds must be at least 1, was " + rounds);
         }
