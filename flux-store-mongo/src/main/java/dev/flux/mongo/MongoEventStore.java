@@ -164,7 +164,7 @@ import java.util.function.Supplier;
  * the appends of that group then fail saying whether they were written is unknown (reload to tell).
  */
 public final class MongoEventStore implements EventStore {
-        private static final String POSITION_INDEX = "position_unique";
+    private static final String POSITION_INDEX = "position_unique";
     private static final String STREAM_VERSION_INDEX = "stream_version_unique";
     private static final String EVENT_ID_INDEX = "event_id_unique";
     private static final String CATEGORY_INDEX = "category_position";
