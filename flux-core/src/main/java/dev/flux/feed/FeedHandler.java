@@ -14,6 +14,7 @@ import dev.flux.StreamName;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -21,6 +22,7 @@ import java.net.URISyntaxException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,7 +49,9 @@ import java.util.function.UnaryOperator;
  * <ul>
  *   <li>{@code GET ?after=P&limit=N&wait=S&include=data}: up to N events after position P, oldest
  *   first, as {@code {"description": "event feed", "events": [...], "next": "<url>"}}; {@code offset}
- *   is accepted for {@code after}. With {@code wait=S} (seconds), a request finding nothing after P
+ *   is accepted for {@code after}. A page ends early after the event that takes its data to about
+ *   8 MiB, so big events come in pages of fewer (at least one each) and no request makes the server
+ *   build an answer of N times their size. With {@code wait=S} (seconds), a request finding nothing after P
  *   is held until an event lands or S seconds pass (a long poll). With {@code include=data} each
  *   entry carries its {@code data} and {@code metadata}, as a consumer needs. {@code next} asks for
  *   the events after this page with the request's {@code include=data}, and its {@code limit} and
@@ -85,6 +89,15 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                     .maxNestingDepth(StreamWriteConstraints.DEFAULT_MAX_DEPTH + 3).build())
             .build());
     private static final Set<String> PARAMETERS = Set.of("after", "offset", "limit", "wait", "include");
+    /**
+     * About the most a page carries: it ends after the event that takes it to this many bytes, so a page
+     * of big events is built (in memory) and sent at this size, not at {@code limit} times theirs.
+     */
+    static final long PAGE_BYTES = 8L << 20;
+    /** How many events the first store read of a page asks for; the next reads are sized to the bytes left. */
+    private static final int FIRST_READ = 16;
+    /** How many bytes an entry takes besides its data and metadata (ids, names, time, url), about. */
+    private static final int ENTRY_BYTES = 300;
     /** How long {@link #close()} waits for the answers to held polls to be written. */
     private static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
@@ -126,7 +139,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                 Runnable respond = () -> {
                     try {
                         respondSafely(exchange, () -> {
-                            list(exchange, request, reader.readAll(request.after, request.limit));
+                            list(exchange, request, page(request.after, request.limit));
                             return true;
                         });
                     } catch (IOException e) {
@@ -242,7 +255,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
         if (rest.isEmpty() || rest.equals("/")) {
             Request request = parse(exchange.getRequestURI().getRawQuery());
-            List<RecordedEvent> page = reader.readAll(request.after, request.limit);
+            List<RecordedEvent> page = page(request.after, request.limit);
             if (page.isEmpty() && request.waitSeconds > 0 && !closed.get() && held.size() < maxHeld) {
                 hold(exchange, request);
                 return false;
@@ -292,6 +305,58 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                 poll.answer();
             }
         }
+    }
+
+    /**
+     * Up to {@code limit} events after {@code after}, ending after the one that takes the page to
+     * {@link #PAGE_BYTES}: read a few first, then as many as the bytes left would hold at their average
+     * size, so the store never hands over {@code limit} big events for a page that holds a few. A read
+     * answering fewer than asked ends the page (what is there now).
+     */
+    private List<RecordedEvent> page(long after, int limit) {
+        int ask = Math.min(limit, FIRST_READ);
+        List<RecordedEvent> first = reader.readAll(after, ask);
+        long bytes = 0;
+        for (int i = 0; i < first.size(); i++) {
+            bytes += bytes(first.get(i));
+            if (bytes >= PAGE_BYTES) {
+                return first.subList(0, i + 1);
+            }
+        }
+        if (first.size() < ask || first.size() >= limit) {
+            return first;
+        }
+        List<RecordedEvent> page = new ArrayList<>(first);
+        while (page.size() < limit) {
+            long average = Math.max(1, bytes / page.size());
+            ask = (int) Math.max(1, Math.min(limit - page.size(), (PAGE_BYTES - bytes) / average));
+            List<RecordedEvent> read = reader.readAll(page.get(page.size() - 1).position(), ask);
+            for (RecordedEvent event : read) {
+                page.add(event);
+                bytes += bytes(event);
+                if (bytes >= PAGE_BYTES || page.size() >= limit) {
+                    return page;
+                }
+            }
+            if (read.size() < ask) {
+                break;
+            }
+        }
+        return page;
+    }
+
+    /** About what {@code event} takes in a page with its data (whose length a stream tells without a copy). */
+    private static long bytes(RecordedEvent event) {
+        long bytes = ENTRY_BYTES + event.streamId().length() + event.type().length();
+        try (InputStream data = event.dataStream()) {
+            bytes += data.available();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);      // a stream over bytes in memory does not fail
+        }
+        for (Map.Entry<String, String> entry : event.metadata().entrySet()) {
+            bytes += entry.getKey().length() + entry.getValue().length() + 6;
+        }
+        return bytes;
     }
 
     private Request parse(String rawQuery) {

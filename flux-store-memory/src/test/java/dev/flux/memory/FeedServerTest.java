@@ -136,6 +136,39 @@ class FeedServerTest {
     }
 
     @Test
+    void aPageOfBigEventsEndsAtAboutEightMebibytesAndItsNextLinkGoesOnFromThere() throws Exception {
+        byte[] big = ("{\"pad\":\"" + "x".repeat(1 << 20) + "\"}").getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i < 40; i++) {
+            store.append("Big-1", ExpectedVersion.ANY, List.of(EventData.of("Big", big, Map.of())));
+        }
+        FeedServer feed = feed(FeedServer.builder(store));
+
+        List<Long> positions = new ArrayList<>();
+        List<Integer> sizes = new ArrayList<>();
+        URI next = URI.create(feed.uri() + "?limit=1000&include=data");
+        while (true) {
+            HttpResponse<String> answer = get(next);
+            assertEquals(200, answer.statusCode());
+            JsonNode page = JSON.readTree(answer.body());
+            if (page.get("events").isEmpty()) {
+                break;
+            }
+            sizes.add(answer.body().length());
+            page.get("events").forEach(e -> positions.add(e.get("position").asLong()));
+            next = URI.create(page.get("next").asText());
+        }
+
+        List<Long> expected = new ArrayList<>();
+        for (long position = 1; position <= 40; position++) {
+            expected.add(position);
+        }
+        assertEquals(expected, positions, "every event once, in order, page after page");
+        assertTrue(sizes.stream().allMatch(size -> size < 9 << 20), "no page much over 8 MiB, though 1,000 events"
+                + " were asked for (40 MiB of them): " + sizes);
+        assertEquals(5, sizes.size(), "pages of eight 1 MiB events: " + sizes);
+    }
+
+    @Test
     void entriesCarryTheFeedFieldsAndTheSingleEventItsDataAndMetadata() throws Exception {
         append("Account-42", 150);
         RecordedEvent recorded = store.readAll(0, 1).get(0);
