@@ -560,6 +560,9 @@ public final class Subscription {
                     AtPosition found = checkSource();
                     // Only a check by id may wait: an end below the position cannot tell a lag from a new log,
                     // which would pass the position meanwhile and have its events up to there skipped.
+                    if (found == AtPosition.MISSING && shouldStop()) {
+                        continue;   // the stop cut the check's read short (a feed's request cancelled)
+                    }
                     if (found == AtPosition.MISSING && positionEventId != null) {
                         if (!missing) {
                             missing = true;
@@ -590,6 +593,9 @@ public final class Subscription {
                 }
                 sourceFailures = 0;
             } catch (RuntimeException e) {
+                if (shouldStop()) {
+                    continue;   // the stop cut the read short (a feed's request cancelled): not a failure
+                }
                 if (sourceClosed()) {
                     stopSourceClosed(e);
                     return;
@@ -836,6 +842,9 @@ public final class Subscription {
                 storedPosition = start;
                 return true;
             } catch (RuntimeException e) {
+                if (shouldStop()) {
+                    return false;   // the stop cut the source's end() short (a feed's request cancelled)
+                }
                 failures++;
                 lastError = e;
                 LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe()

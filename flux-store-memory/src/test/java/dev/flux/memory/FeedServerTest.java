@@ -653,6 +653,48 @@ class FeedServerTest {
     }
 
     @Test
+    void aStopThatCancelsTheFeedsEndOnStartOrAfterAStoredOffsetIsAStopNotAnError() throws Exception {
+        CountDownLatch headAsked = new CountDownLatch(2);
+        CountDownLatch release = new CountDownLatch(1);
+        HttpServer slowHead = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        slowHead.setExecutor(Executors.newCachedThreadPool());
+        slowHead.createContext("/events", exchange -> {
+            if (exchange.getRequestURI().getPath().endsWith("/head")) {
+                headAsked.countDown();
+                try {
+                    release.await(30, TimeUnit.SECONDS);     // a feed slow to tell its end
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                answer(exchange, "{\"position\": 5}");
+            } else {
+                answer(exchange, "{\"events\": []}");
+            }
+        });
+        slowHead.start();
+        toClose.add(() -> slowHead.stop(0));
+        toClose.add(release::countDown);
+        URI uri = URI.create("http://127.0.0.1:" + slowHead.getAddress().getPort() + "/events");
+        InMemoryOffsetStore offsets = new InMemoryOffsetStore();
+        offsets.save("resumed", 5);
+        List<Subscription> subscriptions = List.of(
+                Subscription.builder(HttpEventSource.of(uri, Duration.ofSeconds(1))).name("resumed", offsets)
+                        .onRecorded(e -> { }).start(),          // checks its stored offset against the end
+                Subscription.builder(HttpEventSource.of(uri, Duration.ofSeconds(1))).name("new", offsets).startAtEnd()
+                        .onRecorded(e -> { }).start());         // starts at the end
+        assertTrue(headAsked.await(20, TimeUnit.SECONDS), "both asked for the feed's end");
+
+        for (Subscription subscription : subscriptions) {
+            assertTrue(subscription.stop(Duration.ofSeconds(5)));
+
+            assertEquals(Subscription.State.STOPPED, subscription.state());
+            assertEquals(null, subscription.lastError(), "the request the stop cancelled is no error to report");
+        }
+        assertEquals(5, offsets.load("resumed"));
+        assertFalse(offsets.find("new").isPresent(), "no start stored: the end was never known");
+    }
+
+    @Test
     void numbersInTheDataKeepEveryDigitThroughTheFeedAndTheHttpSource() throws Exception {
         String body = "{\"amount\":12345678901234567.89,\"rate\":0.10000000000000000001,\"price\":1.10,"
                 + "\"huge\":1e400,\"count\":123456789012345678901234567890}";
