@@ -3,6 +3,7 @@ package dev.flux.feed;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -363,8 +364,11 @@ public final class HttpEventSource implements EventSource {
         }
         if (response.statusCode() != 200) {
             String body = new String(response.body(), StandardCharsets.UTF_8);
-            throw new FluxException("the feed at " + uri + " answered " + response.statusCode() + ": "
-                    + (body.length() > 500 ? body.substring(0, 500) + "..." : body));
+            String location = response.headers().firstValue("Location").orElse(null);
+            throw new FluxException("the feed at " + uri + " answered " + response.statusCode()
+                    + (location == null || response.statusCode() / 100 != 3 ? ""
+                    : ", redirecting to " + location + ", which the source does not follow: give it the feed's own URL")
+                    + ": " + (body.length() > 500 ? body.substring(0, 500) + "..." : body));
         }
         return response.body();
     }
@@ -383,7 +387,7 @@ public final class HttpEventSource implements EventSource {
             }
             return root;
         } catch (IOException e) {
-            throw malformed(uri, "the body is not JSON: " + e.getMessage());
+            throw notJson(uri, body, e);
         }
     }
 
@@ -421,7 +425,7 @@ public final class HttpEventSource implements EventSource {
                 throw malformed(uri, "more follows the page's JSON object");
             }
         } catch (IOException e) {
-            throw malformed(uri, "the body is not JSON: " + e.getMessage());
+            throw notJson(uri, body, e);
         }
         if (entries == null) {
             throw malformed(uri, "no 'events' array");
@@ -493,6 +497,17 @@ public final class HttpEventSource implements EventSource {
             throw malformed(uri, "an entry has no number field '" + field + "' (a whole number a long holds)");
         }
         return value.asLong();
+    }
+
+    /**
+     * The body is not JSON: says how it starts, so that a proxy's or another service's page (HTML, say)
+     * shows for what it is.
+     */
+    private static FluxException notJson(URI uri, byte[] body, IOException e) {
+        String text = new String(body, 0, Math.min(body.length, 200), StandardCharsets.UTF_8).replaceAll("\\s+", " ");
+        return malformed(uri, "the body is not JSON: "
+                + (e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage())
+                + "; it starts: '" + text + (body.length > 200 ? "...'" : "'") + " (is this the feed's URL?)");
     }
 
     private static FluxException malformed(URI uri, String problem) {

@@ -562,6 +562,41 @@ class FeedServerTest {
     }
 
     @Test
+    void aSubscriptionToAUrlAnsweringARedirectOrAnHtmlPageTellsWhereItWasSentAndWhatCame() throws Exception {
+        String base = serve("/events", exchange -> {
+            if (exchange.getRequestURI().getPath().startsWith("/events/moved")) {
+                exchange.getResponseHeaders().set("Location", "https://accounts.example/events");
+                exchange.sendResponseHeaders(301, -1);
+                exchange.close();
+                return;
+            }
+            byte[] page = "<html>\n<title>Sign in</title><body>Please sign in</body></html>".getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().set("Content-Type", "text/html");
+            exchange.sendResponseHeaders(200, page.length);
+            exchange.getResponseBody().write(page);
+            exchange.close();
+        });
+        List<String> errors = new ArrayList<>();
+        for (String path : List.of("/events/moved", "/events/login")) {
+            Subscription subscription = Subscription.builder(HttpEventSource.of(URI.create(base + path), Duration.ZERO))
+                    .errorDelay(Duration.ofMillis(20), Duration.ofMillis(100)).onRecorded(e -> { }).start();
+            try {
+                assertTrue(waitFor(() -> subscription.lastError() != null));
+                errors.add(subscription.lastError().getMessage());
+                assertEquals(Subscription.State.RUNNING, subscription.state(), "it goes on trying");
+            } finally {
+                assertTrue(subscription.stop(Duration.ofSeconds(10)));
+            }
+        }
+
+        assertTrue(errors.get(0).contains("answered 301, redirecting to https://accounts.example/events, which the source"
+                + " does not follow: give it the feed's own URL"), errors.get(0));
+        assertTrue(errors.get(1).contains("the body is not JSON: "), errors.get(1));
+        assertTrue(errors.get(1).contains("it starts: '<html> <title>Sign in</title><body>Please sign in</body></html>'"
+                + " (is this the feed's URL?)"), errors.get(1));
+    }
+
+    @Test
     void theHttpSourceRefusesAPositionALongCannotHoldAndTextAfterThePage() throws Exception {
         String base = serve("/events", exchange -> answer(exchange, exchange.getRequestURI().getPath().endsWith("/huge")
                 ? "{\"events\": [" + feedEntry("18446744073709551621") + "]}"      // 2^64 + 5
