@@ -75,6 +75,9 @@ import java.util.concurrent.TimeoutException;
  * skips nothing.
  *
  * <p>Read from one thread at a time (a subscription's); {@link #stopWaiting()} may be called from any.
+ * Give each subscription its own source (consumer-group members in one process too): stopping one
+ * cancels the long poll in flight of every subscription reading the same source, which then returns
+ * empty and is polled again after the poll interval.
  */
 public final class HttpEventSource implements EventSource {
     /**
