@@ -35,6 +35,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.UnaryOperator;
@@ -171,11 +172,15 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         this.maxLimit = maxLimit;
         this.maxWaitSeconds = maxWaitSeconds;
         this.maxHeld = maxHeld;
-        this.timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, runnable -> {
             Thread thread = new Thread(runnable, "flux-feed-timer");
             thread.setDaemon(true);
             return thread;
         });
+        // A poll answered early cancels its timeout: drop it from the queue then, instead of keeping it (and
+        // the exchange it answers) until the wait would have ended, one per poll answered.
+        timer.setRemoveOnCancelPolicy(true);
+        this.timer = timer;
         this.answers = Executors.newCachedThreadPool(runnable -> {
             Thread thread = new Thread(runnable, "flux-feed-answer");
             thread.setDaemon(true);
@@ -194,6 +199,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                     + "; start the feed while its store is open", e);
         }
         timer.scheduleWithFixedDelay(this::answerThoseWithEvents, recheckMillis, recheckMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /** The tasks waiting on the timer: the recheck, and the timeout of each poll held now (for tests). */
+    int scheduledTasks() {
+        return ((ScheduledThreadPoolExecutor) timer).getQueue().size();
     }
 
     /** Answers every request with a JSON 404: what a {@link FeedServer} serves outside its path. */
@@ -280,6 +290,9 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         held.add(poll);
         try {
             poll.timeout = timer.schedule(poll::answer, request.waitSeconds, TimeUnit.SECONDS);
+            if (poll.answered.get()) {
+                poll.timeout.cancel(false);     // answered before the timeout was there to cancel
+            }
         } catch (RejectedExecutionException closing) {
             poll.answer();
             return;

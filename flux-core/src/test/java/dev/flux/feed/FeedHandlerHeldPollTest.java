@@ -1,0 +1,126 @@
+package dev.flux.feed;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.flux.EventData;
+import dev.flux.EventReader;
+import dev.flux.RecordedEvent;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Long polls answered before their wait ends leave nothing behind in the handler. */
+class FeedHandlerHeldPollTest {
+    private final Log log = new Log();
+    private FeedHandler handler;
+    private HttpServer server;
+
+    @AfterEach
+    void close() {
+        if (handler != null) {
+            handler.close();
+        }
+        if (server != null) {
+            server.stop(0);
+        }
+    }
+
+    @Test
+    void pollsAnsweredByAnAppendDropTheirTimeoutsInsteadOfKeepingThemUntilTheWaitWouldHaveEnded() throws Exception {
+        handler = FeedServer.builder(log).maxWait(java.time.Duration.ofSeconds(60)).handler();
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/events", handler);
+        server.start();
+        URI feed = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events?after=0&wait=60");
+        HttpClient client = HttpClient.newHttpClient();
+        int before = handler.scheduledTasks();
+
+        List<CompletableFuture<HttpResponse<String>>> polls = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            polls.add(client.sendAsync(HttpRequest.newBuilder(feed).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        assertTrue(waitUntil(() -> handler.scheduledTasks() == before + 20),
+                () -> "the 20 polls are held, each with its timeout; tasks " + handler.scheduledTasks());
+
+        log.append("Account-1", "Opened");
+
+        for (CompletableFuture<HttpResponse<String>> poll : polls) {
+            HttpResponse<String> answer = poll.get(10, TimeUnit.SECONDS);
+            assertEquals(200, answer.statusCode());
+            assertTrue(answer.body().contains("\"Opened\""), answer.body());
+        }
+        assertTrue(waitUntil(() -> handler.scheduledTasks() == before),
+                () -> "the answered polls' timeouts are gone, not kept for 60 s; tasks " + handler.scheduledTasks()
+                        + ", before the polls " + before);
+    }
+
+    private static boolean waitUntil(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
+    }
+
+    /** The smallest log a feed serves: events in memory, telling its listeners of each append. */
+    private static final class Log implements EventReader {
+        private final List<RecordedEvent> events = new CopyOnWriteArrayList<>();
+        private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+
+        void append(String streamId, String type) {
+            EventData data = EventData.of(type, "{}".getBytes(StandardCharsets.UTF_8), Map.of());
+            events.add(RecordedEvent.of(streamId, 0, events.size() + 1, data, Instant.now()));
+            listeners.forEach(Runnable::run);
+        }
+
+        @Override
+        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+            return events.stream().filter(e -> e.position() > afterPosition).limit(maxCount).toList();
+        }
+
+        @Override
+        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+            return events.stream().filter(e -> e.streamId().equals(streamId) && e.version() >= fromVersion).limit(maxCount)
+                    .toList();
+        }
+
+        @Override
+        public long streamVersion(String streamId) {
+            return events.stream().filter(e -> e.streamId().equals(streamId)).mapToLong(RecordedEvent::version).max()
+                    .orElse(-1);
+        }
+
+        @Override
+        public Optional<RecordedEvent> readEvent(UUID eventId) {
+            return events.stream().filter(e -> e.eventId().equals(eventId)).findFirst();
+        }
+
+        @Override
+        public Runnable onAppend(Runnable listener) {
+            listeners.add(listener);
+            return () -> listeners.remove(listener);
+        }
+    }
+}
