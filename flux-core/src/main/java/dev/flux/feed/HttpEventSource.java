@@ -31,6 +31,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CancellationException;
@@ -469,6 +470,10 @@ public final class HttpEventSource implements EventSource {
             }
             for (Iterator<Map.Entry<String, JsonNode>> it = meta.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> field = it.next();
+                if (!field.getValue().isTextual()) {
+                    throw malformed(uri, "the metadata '" + field.getKey() + "' of an entry is " + field.getValue().getNodeType()
+                            .toString().toLowerCase(Locale.ROOT) + ", not text (a feed writes every metadata value as a string)");
+                }
                 metadata.put(field.getKey(), field.getValue().asText());
             }
             if (read.data() == null) {

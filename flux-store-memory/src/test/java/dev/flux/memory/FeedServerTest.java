@@ -597,10 +597,17 @@ class FeedServerTest {
     }
 
     @Test
-    void theHttpSourceRefusesAPositionALongCannotHoldAndTextAfterThePage() throws Exception {
+    void theHttpSourceRefusesAPositionALongCannotHoldTextAfterThePageAndMetadataThatIsNotText() throws Exception {
         String base = serve("/events", exchange -> answer(exchange, exchange.getRequestURI().getPath().endsWith("/huge")
                 ? "{\"events\": [" + feedEntry("18446744073709551621") + "]}"      // 2^64 + 5
-                : "{\"events\": [" + feedEntry("5") + "]} <html>oops</html>"));
+                : exchange.getRequestURI().getPath().endsWith("/meta")
+                        ? "{\"events\": [" + feedEntry("5").replace("\"metadata\":{}", "\"metadata\":{\"retries\":2}") + "]}"
+                        : "{\"events\": [" + feedEntry("5") + "]} <html>oops</html>"));
+
+        FluxException meta = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/events/meta"), Duration.ZERO).read(0, 10));
+        assertTrue(meta.getMessage().contains("malformed feed response") && meta.getMessage().contains("the metadata"
+                + " 'retries' of an entry is number, not text"), meta.getMessage());
 
         FluxException huge = assertThrows(FluxException.class,
                 () -> HttpEventSource.of(URI.create(base + "/events/huge"), Duration.ZERO).read(0, 10));
