@@ -97,6 +97,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     static final long PAGE_BYTES = 8L << 20;
     /** How many events the first store read of a page asks for; the next reads are sized to the bytes left. */
     private static final int FIRST_READ = 16;
+    /**
+     * The most events a store read after the first asks for: sizes seen so far do not tell those of the
+     * events to come (small ones, then big), so this bounds what the store hands over beyond the page.
+     */
+    static final int MAX_READ = 64;
     /** How many bytes an entry takes besides its data and metadata (ids, names, time, url), about. */
     private static final int ENTRY_BYTES = 300;
     /** How long {@link #close()} waits for the answers to held polls to be written. */
@@ -323,7 +328,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     /**
      * Up to {@code limit} events after {@code after}, ending after the one that takes the page to
      * {@link #PAGE_BYTES}: read a few first, then as many as the bytes left would hold at their average
-     * size, so the store never hands over {@code limit} big events for a page that holds a few. A read
+     * size, at most {@link #MAX_READ} at a time, so the store never hands over {@code limit} big events for
+     * a page that holds a few, not even after small ones (whose average would ask for all the rest). A read
      * answering fewer than asked ends the page (what is there now).
      */
     private List<RecordedEvent> page(long after, int limit) {
@@ -342,7 +348,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         List<RecordedEvent> page = new ArrayList<>(first);
         while (page.size() < limit) {
             long average = Math.max(1, bytes / page.size());
-            ask = (int) Math.max(1, Math.min(limit - page.size(), (PAGE_BYTES - bytes) / average));
+            ask = (int) Math.max(1, Math.min(Math.min(limit - page.size(), MAX_READ), (PAGE_BYTES - bytes) / average));
             List<RecordedEvent> read = reader.readAll(page.get(page.size() - 1).position(), ask);
             for (RecordedEvent event : read) {
                 page.add(event);

@@ -56,6 +56,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -166,6 +167,27 @@ class FeedServerTest {
         assertTrue(sizes.stream().allMatch(size -> size < 9 << 20), "no page much over 8 MiB, though 1,000 events"
                 + " were asked for (40 MiB of them): " + sizes);
         assertEquals(5, sizes.size(), "pages of eight 1 MiB events: " + sizes);
+    }
+
+    @Test
+    void bigEventsAfterSmallOnesAreNotAllReadFromTheStoreForAPageThatHoldsAFewOfThem() throws Exception {
+        for (int i = 0; i < 16; i++) {
+            append("Account-" + i, i + 1);
+        }
+        byte[] big = ("{\"pad\":\"" + "x".repeat(64 << 10) + "\"}").getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i < 984; i++) {
+            store.append("Big-1", ExpectedVersion.ANY, List.of(EventData.of("Big", big, Map.of())));
+        }
+        HandedOverCountingReader reader = new HandedOverCountingReader(store);
+        FeedServer feed = feed(FeedServer.builder(reader));
+
+        JsonNode page = getJson(URI.create(feed.uri() + "?limit=1000&include=data"));
+
+        int served = page.get("events").size();
+        assertTrue(served > 16 + 120 && served <= 16 + 128, "the small events and about 8 MiB of the 64 KiB ones: " + served);
+        assertTrue(reader.handedOver.get() <= served + 64, "the store handed over " + reader.handedOver
+                + " events for a page of " + served + ": the small ones first must not make the feed ask for all"
+                + " the big ones at once");
     }
 
     @Test
@@ -1509,6 +1531,38 @@ class FeedServerTest {
         @Override
         public Optional<RecordedEvent> readEvent(UUID eventId) {
             watch("readEvent(" + eventId + ")");
+            return store.readEvent(eventId);
+        }
+    }
+
+    /** Counts the events the store hands over to the feed's list reads. */
+    private static final class HandedOverCountingReader implements EventReader {
+        final AtomicInteger handedOver = new AtomicInteger();
+        private final EventReader store;
+
+        HandedOverCountingReader(EventReader store) {
+            this.store = store;
+        }
+
+        @Override
+        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+            List<RecordedEvent> read = store.readAll(afterPosition, maxCount);
+            handedOver.addAndGet(read.size());
+            return read;
+        }
+
+        @Override
+        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+            return store.readStream(streamId, fromVersion, maxCount);
+        }
+
+        @Override
+        public long streamVersion(String streamId) {
+            return store.streamVersion(streamId);
+        }
+
+        @Override
+        public Optional<RecordedEvent> readEvent(UUID eventId) {
             return store.readEvent(eventId);
         }
     }
