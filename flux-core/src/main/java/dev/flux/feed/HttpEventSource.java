@@ -513,9 +513,11 @@ public final class HttpEventSource implements EventSource {
      */
     private static FluxException notJson(URI uri, byte[] body, IOException e) {
         String text = new String(body, 0, Math.min(body.length, 200), StandardCharsets.UTF_8).replaceAll("\\s+", " ");
+        // A body that starts as a JSON object is the feed's, broken or too deep; anything else may be another page.
         return malformed(uri, "the body is not JSON: "
                 + (e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage())
-                + "; it starts: '" + text + (body.length > 200 ? "...'" : "'") + " (is this the feed's URL?)");
+                + "; it starts: '" + text + (body.length > 200 ? "...'" : "'")
+                + (text.stripLeading().startsWith("{") ? "" : " (is this the feed's URL?)"));
     }
 
     private static FluxException malformed(URI uri, String problem) {

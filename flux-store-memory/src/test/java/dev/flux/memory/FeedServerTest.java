@@ -624,7 +624,15 @@ class FeedServerTest {
                 ? "{\"events\": [" + feedEntry("18446744073709551621") + "]}"      // 2^64 + 5
                 : exchange.getRequestURI().getPath().endsWith("/meta")
                         ? "{\"events\": [" + feedEntry("5").replace("\"metadata\":{}", "\"metadata\":{\"retries\":2}") + "]}"
-                        : "{\"events\": [" + feedEntry("5") + "]} <html>oops</html>"));
+                        : exchange.getRequestURI().getPath().endsWith("/cut")
+                                ? "{\"events\": [" + feedEntry("5").substring(0, 40)
+                                : "{\"events\": [" + feedEntry("5") + "]} <html>oops</html>"));
+
+        FluxException cut = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/events/cut"), Duration.ZERO).read(0, 10));
+        assertTrue(cut.getMessage().contains("the body is not JSON: ") && cut.getMessage().contains("it starts: '{\"events\""),
+                cut.getMessage());
+        assertFalse(cut.getMessage().contains("is this the feed's URL?"), "a cut-off page is the feed's: " + cut.getMessage());
 
         FluxException meta = assertThrows(FluxException.class,
                 () -> HttpEventSource.of(URI.create(base + "/events/meta"), Duration.ZERO).read(0, 10));
