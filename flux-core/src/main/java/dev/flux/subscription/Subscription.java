@@ -990,8 +990,8 @@ public final class Subscription {
     private void stopSourceClosed(RuntimeException readFailure) {
         failure = new SubscriptionException("subscription " + describe() + " stopped at position " + position
                 + ": its source failed to read (" + readFailure + ") and refuses to tell of appends, as one over a closed"
-                + " store does, so it can have no more events. Its offset is stored; start it again on an open store"
-                + " to read on from there", readFailure);
+                + " store does, so it can have no more events. Start it again on an open store"
+                + (offsets == null ? "" : "; it stores its offset as it stops, and reads on from there"), readFailure);
         LOG.log(System.Logger.Level.ERROR, failure.getMessage(), readFailure);
         stopRequested = true;
     }
