@@ -1183,6 +1183,15 @@ public final class Subscription {
         }
     }
 
+    /** One MD5 per thread, reset by each digest: a member asks for every event it reads. */
+    private static final ThreadLocal<MessageDigest> MD5 = ThreadLocal.withInitial(() -> {
+        try {
+            return MessageDigest.getInstance("MD5");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("MD5 is missing from this JVM", e);
+        }
+    });
+
     /**
      * The consumer-group member that handles {@code streamId} in a group of {@code size}: the first 8
      * bytes of the MD5 of the stream's {@linkplain StreamName#cardinalId cardinal id}, as a signed
@@ -1192,12 +1201,7 @@ public final class Subscription {
         if (size < 1) {
             throw new IllegalArgumentException("group size must be >= 1, was " + size);
         }
-        byte[] digest;
-        try {
-            digest = MessageDigest.getInstance("MD5").digest(StreamName.cardinalId(streamId).getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("MD5 is missing from this JVM", e);
-        }
+        byte[] digest = MD5.get().digest(StreamName.cardinalId(streamId).getBytes(StandardCharsets.UTF_8));
         long hash = 0;
         for (int i = 0; i < 8; i++) {
             hash = (hash << 8) | (digest[i] & 0xFF);

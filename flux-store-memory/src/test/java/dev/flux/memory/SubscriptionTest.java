@@ -815,6 +815,15 @@ class SubscriptionTest {
     }
 
     @Test
+    void groupMembershipIsTheMd5RuleEveryProcessComputesAlike() {
+        // The first 8 bytes of MD5("123") as a signed long, floor-modulo 4, and so on: computed outside Java.
+        assertEquals(3, Subscription.groupMemberOf("Account-123", 4));
+        assertEquals(2, Subscription.groupMemberOf("Order-5f1d7c2e+items", 7), "the cardinal id, before '+'");
+        assertEquals(816, Subscription.groupMemberOf("Account-abc", 1000));
+        assertEquals(816, Subscription.groupMemberOf("Account-abc", 1000), "again, on the same thread's digest");
+    }
+
+    @Test
     void groupMembershipIsStableAndSpreads() {
         int[] counts = new int[4];
         for (int i = 0; i < 1000; i++) {
