@@ -178,14 +178,15 @@ class FeedServerTest {
         for (int i = 0; i < 984; i++) {
             store.append("Big-1", ExpectedVersion.ANY, List.of(EventData.of("Big", big, Map.of())));
         }
-        HandedOverCountingReader reader = new HandedOverCountingReader(store);
+        AtomicInteger handedOver = new AtomicInteger();
+        EventReader reader = new ReadAllWatchingReader(store, (maxCount, read) -> handedOver.addAndGet(read.size()));
         FeedServer feed = feed(FeedServer.builder(reader));
 
         JsonNode page = getJson(URI.create(feed.uri() + "?limit=1000&include=data"));
 
         int served = page.get("events").size();
         assertTrue(served > 16 + 120 && served <= 16 + 128, "the small events and about 8 MiB of the 64 KiB ones: " + served);
-        assertTrue(reader.handedOver.get() <= served + 64, "the store handed over " + reader.handedOver
+        assertTrue(handedOver.get() <= served + 64, "the store handed over " + handedOver
                 + " events for a page of " + served + ": the small ones first must not make the feed ask for all"
                 + " the big ones at once");
     }
@@ -328,11 +329,17 @@ class FeedServerTest {
 
     @Test
     void closeAnswersAHeldLongPollWithAnEmptyPage() throws Exception {
-        HoldWatchingReader reader = new HoldWatchingReader(store);
+        // Once it holds a poll, the feed looks for a single event.
+        CountDownLatch holding = new CountDownLatch(1);
+        EventReader reader = new ReadAllWatchingReader(store, (maxCount, read) -> {
+            if (maxCount == 1) {
+                holding.countDown();
+            }
+        });
         FeedServer feed = feed(FeedServer.builder(reader));
         CompletableFuture<HttpResponse<String>> poll = http.sendAsync(
                 HttpRequest.newBuilder(URI.create(feed.uri() + "?wait=20")).build(), HttpResponse.BodyHandlers.ofString());
-        assertTrue(reader.holding.await(10, TimeUnit.SECONDS), "the feed never held the poll");
+        assertTrue(holding.await(10, TimeUnit.SECONDS), "the feed never held the poll");
 
         feed.close();
 
@@ -1461,22 +1468,21 @@ class FeedServerTest {
         assertTrue(busy.getMessage().contains(String.valueOf(taken.port())), busy.getMessage());
     }
 
-    /** The store as a feed reads it, telling when the feed looks for a single event: what it does once it holds a poll. */
-    private static final class HoldWatchingReader implements EventReader {
-        final CountDownLatch holding = new CountDownLatch(1);
+    /** The store as a feed reads it, each {@code readAll}'s {@code maxCount} and answer told to {@code watch}. */
+    private static final class ReadAllWatchingReader implements EventReader {
         private final EventReader store;
+        private final ReadAllWatch watch;
 
-        HoldWatchingReader(EventReader store) {
+        ReadAllWatchingReader(EventReader store, ReadAllWatch watch) {
             this.store = store;
+            this.watch = watch;
         }
 
         @Override
         public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
-            List<RecordedEvent> page = store.readAll(afterPosition, maxCount);
-            if (maxCount == 1) {
-                holding.countDown();
-            }
-            return page;
+            List<RecordedEvent> read = store.readAll(afterPosition, maxCount);
+            watch.read(maxCount, read);
+            return read;
         }
 
         @Override
@@ -1493,6 +1499,11 @@ class FeedServerTest {
         public Optional<RecordedEvent> readEvent(UUID eventId) {
             return store.readEvent(eventId);
         }
+    }
+
+    /** What a {@link ReadAllWatchingReader} tells of each read. */
+    private interface ReadAllWatch {
+        void read(int maxCount, List<RecordedEvent> read);
     }
 
     /** The store as a feed reads it, telling when a page of more than one event is read and which reads ran on an interrupted thread. */
@@ -1539,38 +1550,6 @@ class FeedServerTest {
         @Override
         public Optional<RecordedEvent> readEvent(UUID eventId) {
             watch("readEvent(" + eventId + ")");
-            return store.readEvent(eventId);
-        }
-    }
-
-    /** Counts the events the store hands over to the feed's list reads. */
-    private static final class HandedOverCountingReader implements EventReader {
-        final AtomicInteger handedOver = new AtomicInteger();
-        private final EventReader store;
-
-        HandedOverCountingReader(EventReader store) {
-            this.store = store;
-        }
-
-        @Override
-        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
-            List<RecordedEvent> read = store.readAll(afterPosition, maxCount);
-            handedOver.addAndGet(read.size());
-            return read;
-        }
-
-        @Override
-        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
-            return store.readStream(streamId, fromVersion, maxCount);
-        }
-
-        @Override
-        public long streamVersion(String streamId) {
-            return store.streamVersion(streamId);
-        }
-
-        @Override
-        public Optional<RecordedEvent> readEvent(UUID eventId) {
             return store.readEvent(eventId);
         }
     }
