@@ -161,18 +161,35 @@ final class Layout {
     }
 
     /**
-     * The position in a {@link #streamIndex} or {@link #eventIndex} value.
+     * The position in the {@link #streamIndex} value of {@code streamId}'s {@code version}. Read per event:
+     * the message is made only when the value is damaged.
      *
-     * @param entry names the entry in the message ("the stream index entry of 'Account-1'@3")
      * @param owner names the store in the message
      * @throws FluxException naming the entry, when the value is not an 8-byte position
      */
-    static long indexedPosition(ByteIterable value, String entry, String owner) {
+    static long streamIndexPosition(ByteIterable value, String streamId, long version, String owner) {
         if (value.getLength() != 8) {
-            throw new FluxException("Corrupt " + owner + ": " + entry + " is " + value.getLength() + " bytes, not an 8-byte"
-                    + " position; its files were changed outside flux or damaged. Restore the directory from a backup");
+            throw damagedIndexEntry("the stream index entry of '" + streamId + "'@" + version, value, owner);
         }
         return number(value);
+    }
+
+    /**
+     * The position in the {@link #eventIndex} value of {@code eventId}.
+     *
+     * @param owner names the store in the message
+     * @throws FluxException naming the entry, when the value is not an 8-byte position
+     */
+    static long eventIndexPosition(ByteIterable value, UUID eventId, String owner) {
+        if (value.getLength() != 8) {
+            throw damagedIndexEntry("the event index entry of event " + eventId, value, owner);
+        }
+        return number(value);
+    }
+
+    private static FluxException damagedIndexEntry(String entry, ByteIterable value, String owner) {
+        return new FluxException("Corrupt " + owner + ": " + entry + " is " + value.getLength() + " bytes, not an 8-byte"
+                + " position; its files were changed outside flux or damaged. Restore the directory from a backup");
     }
 
     /** The 4-byte length and the UTF-8 bytes of a name, to put before a number in a key. */

@@ -252,8 +252,7 @@ public final class XodusEventStore implements EventStore {
                     if (version < 0) {
                         break;
                     }
-                    long position = Layout.indexedPosition(cursor.getValue(), "the stream index entry of '" + streamId
-                            + "'@" + version, directory.owner);
+                    long position = Layout.streamIndexPosition(cursor.getValue(), streamId, version, directory.owner);
                     if (position > durable) {
                         break;
                     }
@@ -285,8 +284,7 @@ public final class XodusEventStore implements EventStore {
                     throw new FluxException("Corrupt " + directory.owner + ": stream '" + streamId + "' is at version "
                             + headVersion + " but has no version " + version);
                 }
-                if (Layout.indexedPosition(position, "the stream index entry of '" + streamId + "'@" + version,
-                        directory.owner) <= durable) {
+                if (Layout.streamIndexPosition(position, streamId, version, directory.owner) <= durable) {
                     break;
                 }
             }
@@ -365,8 +363,7 @@ public final class XodusEventStore implements EventStore {
         long durable = durablePosition;
         return read(txn -> {
             ByteIterable value = layout.eventIndex.get(txn, key);
-            long position = value == null ? Long.MAX_VALUE
-                    : Layout.indexedPosition(value, "the event index entry of event " + eventId, directory.owner);
+            long position = value == null ? Long.MAX_VALUE : Layout.eventIndexPosition(value, eventId, directory.owner);
             if (position > durable) {
                 return Optional.empty();
             }
