@@ -99,9 +99,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private static final int FIRST_READ = 16;
     /**
      * The most events a store read after the first asks for: sizes seen so far do not tell those of the
-     * events to come (small ones, then big), so this bounds what the store hands over beyond the page.
+     * events to come (small ones, then big), so this bounds what the store hands over beyond the page. As
+     * many as a subscription reads at a time by default: a page of small events takes a few reads (a
+     * round trip each on a shared store), not one per few dozen events.
      */
-    static final int MAX_READ = 64;
+    static final int MAX_READ = 256;
     /** How many bytes an entry takes besides its data and metadata (ids, names, time, url), about. */
     private static final int ENTRY_BYTES = 300;
     /** How long {@link #close()} waits for the answers to held polls to be written. */
