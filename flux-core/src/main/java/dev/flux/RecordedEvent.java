@@ -103,6 +103,11 @@ public record RecordedEvent(String streamId, long version, long position, UUID e
         return new ByteArrayInputStream(data);
     }
 
+    /** The length in bytes of the serialized event, without copying it (to bound what a page of events holds, say). */
+    public int dataLength() {
+        return data.length;
+    }
+
     /** This event as {@link EventData}, e.g. to copy it into another store. */
     public EventData toEventData() {
         return new EventData(eventId, type, data, metadata);

@@ -115,6 +115,7 @@ class RecordsTest {
         assertArrayEquals(BODY, recorded.dataStream().readAllBytes());
         assertArrayEquals(BODY, recorded.data());
         assertEquals(BODY.length, recorded.dataStream().available(), "each call is a new stream from the start");
+        assertEquals(BODY.length, recorded.dataLength());
     }
 
     @Test
