@@ -69,6 +69,9 @@ public abstract class EventStoreContract {
     /** Threads in the concurrency tests. */
     protected static final int WRITERS = 8;
 
+    /** How long a reader tailing the log waits, once writing stopped, for events it has not seen yet. */
+    private static final long CATCH_UP_NANOS = TimeUnit.SECONDS.toNanos(10);
+
     /** Page sizes the paging tests ask for: one, below and above a batch's size, and unbounded. */
     private static final int[] PAGE_SIZES = {1, 2, 3, 6, 100, Integer.MAX_VALUE};
 
@@ -826,12 +829,20 @@ public abstract class EventStoreContract {
                     start.await();
                     List<UUID> committed = new ArrayList<>();
                     int done = 0;
+                    int refusedInARow = 0;
                     while (done < perWriter) {
                         long version = store.streamVersion("shared-1");
                         List<EventData> batch = events(1 + done % 3);
                         if (Attempt.of(() -> store.append("shared-1", version, batch)).appended()) {
                             batch.forEach(e -> committed.add(e.eventId()));
                             done++;
+                            refusedInARow = 0;
+                        } else if (++refusedInARow > WRITERS * perWriter) {
+                            // Each refusal means another writer appended since streamVersion answered; they append
+                            // fewer times than this in all. So streamVersion and append disagree.
+                            fail("an append at the version streamVersion had just answered was refused " + refusedInARow
+                                    + " times in a row, more than the other writers append in all: the version"
+                                    + " streamVersion answers is not the one append checks against");
                         }
                     }
                     return committed;
@@ -1089,6 +1100,7 @@ public abstract class EventStoreContract {
             if (page.isEmpty()) {
                 return events;
             }
+            requireProgress(page, after, "readAll");
             events.addAll(page);
             after = page.get(page.size() - 1).position();
         }
@@ -1103,8 +1115,20 @@ public abstract class EventStoreContract {
             if (page.isEmpty()) {
                 return events;
             }
+            requireProgress(page, after, "readCategory('" + category + "')");
             events.addAll(page);
             after = page.get(page.size() - 1).position();
+        }
+    }
+
+    /**
+     * Fails unless a page read after {@code after} begins past it: a store answering the event at the
+     * position itself would have a caller read it twice, and one reading to the end loop for ever.
+     */
+    private static void requireProgress(List<RecordedEvent> page, long after, String read) {
+        if (page.get(0).position() <= after) {
+            fail(read + " after position " + after + " began with position " + page.get(0).position()
+                    + ": a page holds only events after the position asked for");
         }
     }
 
@@ -1121,7 +1145,6 @@ public abstract class EventStoreContract {
         }
     }
 
-    /** What one append came to, as a value: the stream's new version, or the conflict that refused it. */
     /**
      * Runs {@code WRITERS} calls on {@code pool}, the {@code w}-th made by {@code writer.apply(w)}, all let go at
      * once by a barrier; their outcomes in that order.
@@ -1143,6 +1166,7 @@ public abstract class EventStoreContract {
         return outcomes;
     }
 
+    /** What one append came to, as a value: the stream's new version, or the conflict that refused it. */
     private record Attempt(long version, ConcurrencyConflictException conflict) {
         static Attempt of(LongSupplier append) {
             try {
@@ -1183,12 +1207,16 @@ public abstract class EventStoreContract {
 
     /**
      * Polls the global log or a category ({@code read} after a position) as a subscription would until
-     * writing has stopped and a final read finds nothing more; returns what it saw, checking as it goes
-     * that no position repeats or goes back.
+     * writing has stopped and a final read finds nothing more, and {@code expected} events were seen (0: any
+     * number); returns what it saw, checking as it goes that no position repeats or goes back. A store may
+     * show its last events a moment after their appends return, so the reader waits for them, but at most
+     * {@link #CATCH_UP_NANOS} after writing stopped: a store that lost events then fails the test's
+     * comparison, which names them, instead of its time limit.
      */
     private static List<RecordedEvent> tailUntil(AtomicBoolean writing, int expected, LongFunction<List<RecordedEvent>> read) {
         List<RecordedEvent> seen = new ArrayList<>();
         long after = 0;
+        long giveUpAt = 0;
         while (true) {
             boolean lastRound = !writing.get();
             List<RecordedEvent> page = read.apply(after);
@@ -1200,6 +1228,11 @@ public abstract class EventStoreContract {
             }
             if (page.isEmpty()) {
                 if (lastRound && (expected == 0 || seen.size() >= expected) || Thread.currentThread().isInterrupted()) {
+                    return seen;
+                }
+                if (lastRound && giveUpAt == 0) {
+                    giveUpAt = System.nanoTime() + CATCH_UP_NANOS;
+                } else if (lastRound && System.nanoTime() - giveUpAt > 0) {
                     return seen;
                 }
                 LockSupport.parkNanos(200_000);

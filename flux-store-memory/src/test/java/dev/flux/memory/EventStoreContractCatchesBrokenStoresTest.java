@@ -1,0 +1,472 @@
+package dev.flux.memory;
+
+import dev.flux.ConcurrencyConflictException;
+import dev.flux.DuplicateEventIdException;
+import dev.flux.EventData;
+import dev.flux.EventStore;
+import dev.flux.ExpectedVersion;
+import dev.flux.RecordedEvent;
+import dev.flux.test.EventStoreContract;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.platform.engine.TestExecutionResult;
+import org.junit.platform.launcher.LauncherDiscoveryRequest;
+import org.junit.platform.launcher.TestExecutionListener;
+import org.junit.platform.launcher.TestIdentifier;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.DynamicTest.dynamicTest;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+
+/**
+ * {@link EventStoreContract} is what a user's own store is checked against, so it must fail for a
+ * broken one. Each store here is the memory store behind a wrapper that makes one mistake a store's
+ * author could make; the whole contract runs against it through the JUnit launcher and must fail at
+ * least one test. The same wrapper without a mistake passes every test, so the failures are the
+ * mistakes'. A mistake the contract let through would pass a store that loses, mixes up or
+ * duplicates events.
+ */
+class EventStoreContractCatchesBrokenStoresTest {
+
+    /**
+     * One mistake: what it does, the store that makes it around a fresh memory store, and for a store
+     * that declares itself durable, how it reopens (null for one that does not).
+     */
+    private record Mistake(String does, Function<InMemoryEventStore, EventStore> store, UnaryOperator<EventStore> reopen) {
+        Mistake(String does, Function<InMemoryEventStore, EventStore> store) {
+            this(does, store, null);
+        }
+    }
+
+    private static final List<Mistake> MISTAKES = List.of(
+            new Mistake("ignores the expected version", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    return inner.append(streamId, ExpectedVersion.ANY, events);
+                }
+            }),
+            new Mistake("takes NO_STREAM on a stream that exists", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    return inner.append(streamId, expectedVersion == ExpectedVersion.NO_STREAM ? ExpectedVersion.ANY
+                            : expectedVersion, events);
+                }
+            }),
+            new Mistake("checks the version apart from the write (check, then act)", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    long actual = inner.streamVersion(streamId);
+                    ExpectedVersion.check(streamId, expectedVersion, actual);
+                    LockSupport.parkNanos(50_000);      // where another writer gets in
+                    return inner.append(streamId, ExpectedVersion.ANY, events);
+                }
+            }),
+            new Mistake("appends a batch one event at a time", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    long version = expectedVersion;
+                    for (EventData event : events) {
+                        version = inner.append(streamId, version, List.of(event));
+                    }
+                    return version;
+                }
+            }),
+            new Mistake("drops an event whose id repeats in its batch", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    Map<UUID, EventData> once = new LinkedHashMap<>();
+                    events.forEach(e -> once.putIfAbsent(e.eventId(), e));
+                    return inner.append(streamId, expectedVersion, List.copyOf(once.values()));
+                }
+            }),
+            new Mistake("answers the version of a batch's first event", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    return inner.append(streamId, expectedVersion, events) - (events.size() - 1);
+                }
+            }),
+            new Mistake("lets an event id be taken again by another stream", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    try {
+                        return inner.append(streamId, expectedVersion, events);
+                    } catch (DuplicateEventIdException taken) {
+                        return inner.append(streamId, expectedVersion, events.stream()
+                                .map(e -> new EventData(UUID.randomUUID(), e.type(), e.data(), e.metadata())).toList());
+                    }
+                }
+            }),
+            new Mistake("names the wrong actual version in a conflict", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    try {
+                        return inner.append(streamId, expectedVersion, events);
+                    } catch (ConcurrencyConflictException conflict) {
+                        throw new ConcurrencyConflictException(streamId, expectedVersion, conflict.actualVersion() + 1);
+                    }
+                }
+            }),
+            new Mistake("treats stream ids that differ only in case as one stream", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    return inner.append(streamId.toLowerCase(Locale.ROOT), expectedVersion, events);
+                }
+
+                @Override
+                public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                    return inner.readStream(streamId.toLowerCase(Locale.ROOT), fromVersion, maxCount);
+                }
+
+                @Override
+                public long streamVersion(String streamId) {
+                    return inner.streamVersion(streamId.toLowerCase(Locale.ROOT));
+                }
+            }),
+            new Mistake("reads a stream from the version after the one asked for", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                    return inner.readStream(streamId, fromVersion + 1, maxCount);
+                }
+            }),
+            new Mistake("reads one event more of a stream than asked for", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                    return inner.readStream(streamId, fromVersion, maxCount == Integer.MAX_VALUE ? maxCount : maxCount + 1);
+                }
+            }),
+            new Mistake("reads a stream as every stream whose id starts with it", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                    return inner.readAll(0, Integer.MAX_VALUE).stream().filter(e -> e.streamId().startsWith(streamId))
+                            .skip(fromVersion).limit(maxCount).toList();
+                }
+            }),
+            new Mistake("answers version 0 for a stream that does not exist", inner -> new Forwarding(inner) {
+                @Override
+                public long streamVersion(String streamId) {
+                    return Math.max(0, inner.streamVersion(streamId));
+                }
+            }),
+            new Mistake("counts a stream's version from 1", inner -> new Forwarding(inner) {
+                @Override
+                public long streamVersion(String streamId) {
+                    long version = inner.streamVersion(streamId);
+                    return version == ExpectedVersion.NO_STREAM ? version : version + 1;
+                }
+            }),
+            new Mistake("reads the log from the position asked for, not after it", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+                    return inner.readAll(Math.max(0, afterPosition - 1), maxCount);
+                }
+            }),
+            new Mistake("skips the first event after the position asked for", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+                    return afterPosition == 0 ? inner.readAll(0, maxCount) : inner.readAll(afterPosition + 1, maxCount);
+                }
+            }),
+            new Mistake("reads one event more of the log than asked for", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+                    return inner.readAll(afterPosition, maxCount == Integer.MAX_VALUE ? maxCount : maxCount + 1);
+                }
+            }),
+            new Mistake("orders a page of the log by stream", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+                    return inner.readAll(afterPosition, maxCount).stream()
+                            .sorted(Comparator.comparing(RecordedEvent::streamId).thenComparing(RecordedEvent::version))
+                            .toList();
+                }
+            }),
+            new Mistake("says the last position is one before the newest event's", inner -> new Forwarding(inner) {
+                @Override
+                public long lastPosition() {
+                    return Math.max(0, inner.lastPosition() - 1);
+                }
+            }),
+            new Mistake("takes a category to be every stream whose name starts with it", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+                    List<RecordedEvent> found = new ArrayList<>();
+                    for (RecordedEvent event : inner.readAll(afterPosition, Integer.MAX_VALUE)) {
+                        if (found.size() < maxCount && event.streamId().startsWith(category)) {
+                            found.add(event);
+                        }
+                    }
+                    return found;
+                }
+            }),
+            new Mistake("finds no event by id", inner -> new Forwarding(inner) {
+                @Override
+                public Optional<RecordedEvent> readEvent(UUID eventId) {
+                    return Optional.empty();
+                }
+            }),
+            new Mistake("finds the newest event for an id it does not hold", inner -> new Forwarding(inner) {
+                @Override
+                public Optional<RecordedEvent> readEvent(UUID eventId) {
+                    Optional<RecordedEvent> found = inner.readEvent(eventId);
+                    long last = inner.lastPosition();
+                    return found.isPresent() || last == 0 ? found : Optional.of(inner.readAll(last - 1, 1).get(0));
+                }
+            }),
+            new Mistake("reads events back without their metadata", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                    return inner.readStream(streamId, fromVersion, maxCount).stream()
+                            .map(e -> changed(e, e.data(), Map.of(), e.recordedAt())).toList();
+                }
+            }),
+            new Mistake("cuts bodies over 64 KiB", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                    return inner.readStream(streamId, fromVersion, maxCount).stream()
+                            .map(e -> e.data().length <= 65_536 ? e
+                                    : changed(e, Arrays.copyOf(e.data(), 65_536), e.metadata(), e.recordedAt()))
+                            .toList();
+                }
+            }),
+            new Mistake("records every event at the epoch", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                    return inner.readStream(streamId, fromVersion, maxCount).stream()
+                            .map(e -> changed(e, e.data(), e.metadata(), Instant.EPOCH)).toList();
+                }
+            }),
+            new Mistake("tells its listeners before the events can be read", inner -> new Forwarding(inner) {
+                final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    listeners.forEach(Runnable::run);
+                    return inner.append(streamId, expectedVersion, events);
+                }
+
+                @Override
+                public Runnable onAppend(Runnable listener) {
+                    Runnable stop = inner.onAppend(() -> { });     // refuses what the store refuses
+                    listeners.add(listener);
+                    return () -> {
+                        stop.run();
+                        listeners.remove(listener);
+                    };
+                }
+            }),
+            new Mistake("keeps a listener its remover was to take away", inner -> new Forwarding(inner) {
+                @Override
+                public Runnable onAppend(Runnable listener) {
+                    inner.onAppend(listener);
+                    return () -> { };
+                }
+            }),
+            new Mistake("goes on answering after close()", inner -> new Forwarding(inner) {
+                @Override
+                public void close() {
+                    // forgets to close; the test's store is dropped with the test
+                }
+            }),
+            new Mistake("loses its newest event when reopened", Forwarding::new, closed -> reopened(closed, 1)));
+
+    @TestFactory
+    Stream<DynamicTest> theContractFailsForEveryBrokenStore() {
+        return MISTAKES.stream().map(mistake -> dynamicTest("a store that " + mistake.does(), () -> {
+            Outcome outcome = runContract(mistake);
+
+            assertFalse(outcome.failed().isEmpty(), "the contract passed a store that " + mistake.does() + " ("
+                    + outcome.passed() + " tests passed)");
+            assertEquals(List.of(), outcome.timedOut(), "the contract names what is wrong instead of running out of time");
+        }));
+    }
+
+    @Test
+    void theContractPassesTheSameWrapperWithoutAMistake() {
+        Outcome outcome = runContract(new Mistake("makes none", Forwarding::new));
+
+        assertEquals(List.of(), outcome.failed());
+        assertTrue(outcome.passed() >= 40, "the whole contract ran: " + outcome.passed() + " tests passed");
+    }
+
+    @Test
+    void theContractPassesAStoreThatReopensWithEverything() {
+        Outcome outcome = runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0)));
+
+        assertEquals(List.of(), outcome.failed());
+        assertTrue(outcome.passed() >= 41, "the reopening test ran too: " + outcome.passed() + " tests passed");
+    }
+
+    /** The contract's tests that failed (with why), those of them that ran out of time, and how many passed. */
+    private record Outcome(List<String> failed, List<String> timedOut, int passed) {
+    }
+
+    /** Runs the whole contract against the stores {@code mistake} makes, as a user's build runs it. */
+    private static Outcome runContract(Mistake mistake) {
+        BrokenStoreContract.mistake = mistake;
+        List<String> failed = new ArrayList<>();
+        List<String> timedOut = new ArrayList<>();
+        int[] passed = {0};
+        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
+                .selectors(selectClass(BrokenStoreContract.class))
+                // A store reading the same page for ever would hang a test without a limit of its own.
+                .configurationParameter("junit.jupiter.execution.timeout.default", "20 s")
+                .build();
+        LauncherFactory.create().execute(request, new TestExecutionListener() {
+            @Override
+            public void executionFinished(TestIdentifier test, TestExecutionResult result) {
+                if (!test.isTest()) {
+                    return;
+                }
+                if (result.getStatus() == TestExecutionResult.Status.SUCCESSFUL) {
+                    passed[0]++;
+                } else if (result.getStatus() == TestExecutionResult.Status.FAILED) {
+                    failed.add(test.getDisplayName() + ": " + result.getThrowable().map(Throwable::getMessage).orElse(""));
+                    if (result.getThrowable().orElse(null) instanceof TimeoutException) {
+                        timedOut.add(test.getDisplayName());
+                    }
+                }
+            }
+        });
+        return new Outcome(failed, timedOut, passed[0]);
+    }
+
+    /** The contract over the stores {@link #mistake} makes; run by {@link #runContract} only (surefire skips nested classes). */
+    static class BrokenStoreContract extends EventStoreContract {
+        static volatile Mistake mistake;
+
+        @Override
+        protected EventStore newStore() {
+            return mistake.store().apply(new InMemoryEventStore());
+        }
+
+        @Override
+        protected boolean isDurable() {
+            return mistake.reopen() != null;
+        }
+
+        @Override
+        protected EventStore reopen(EventStore current) {
+            return mistake.reopen().apply(current);
+        }
+    }
+
+    /**
+     * A memory store "reopened": a new one holding the events of {@code closed}, in log order, with the
+     * times they were recorded at, but for its newest {@code lost}; {@code closed} is closed.
+     */
+    private static EventStore reopened(EventStore closed, int lost) {
+        List<RecordedEvent> all = closed.readAll(0, Integer.MAX_VALUE);
+        closed.close();
+        InMemoryEventStore store = new InMemoryEventStore();
+        Map<UUID, Instant> recordedAt = new HashMap<>();
+        for (RecordedEvent event : all.subList(0, all.size() - lost)) {
+            store.append(event.streamId(), ExpectedVersion.ANY, List.of(event.toEventData()));
+            recordedAt.put(event.eventId(), event.recordedAt());
+        }
+        UnaryOperator<RecordedEvent> asRecorded = e -> changed(e, e.data(), e.metadata(),
+                recordedAt.getOrDefault(e.eventId(), e.recordedAt()));
+        return new Forwarding(store) {
+            @Override
+            public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                return inner.readStream(streamId, fromVersion, maxCount).stream().map(asRecorded).toList();
+            }
+
+            @Override
+            public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+                return inner.readAll(afterPosition, maxCount).stream().map(asRecorded).toList();
+            }
+
+            @Override
+            public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+                return inner.readCategory(category, afterPosition, maxCount).stream().map(asRecorded).toList();
+            }
+
+            @Override
+            public Optional<RecordedEvent> readEvent(UUID eventId) {
+                return inner.readEvent(eventId).map(asRecorded);
+            }
+        };
+    }
+
+    /** A recorded event as it was, but for its body, metadata and time. */
+    private static RecordedEvent changed(RecordedEvent e, byte[] data, Map<String, String> metadata, Instant recordedAt) {
+        return new RecordedEvent(e.streamId(), e.version(), e.position(), e.eventId(), e.type(), data, metadata, recordedAt);
+    }
+
+    /** Hands every call to the memory store; each mistake overrides what it gets wrong. */
+    private static class Forwarding implements EventStore {
+        final InMemoryEventStore inner;
+
+        Forwarding(InMemoryEventStore inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public long append(String streamId, long expectedVersion, List<EventData> events) {
+            return inner.append(streamId, expectedVersion, events);
+        }
+
+        @Override
+        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+            return inner.readStream(streamId, fromVersion, maxCount);
+        }
+
+        @Override
+        public long streamVersion(String streamId) {
+            return inner.streamVersion(streamId);
+        }
+
+        @Override
+        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+            return inner.readAll(afterPosition, maxCount);
+        }
+
+        @Override
+        public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+            return inner.readCategory(category, afterPosition, maxCount);
+        }
+
+        @Override
+        public long lastPosition() {
+            return inner.lastPosition();
+        }
+
+        @Override
+        public Optional<RecordedEvent> readEvent(UUID eventId) {
+            return inner.readEvent(eventId);
+        }
+
+        @Override
+        public Runnable onAppend(Runnable listener) {
+            return inner.onAppend(listener);
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+}
