@@ -6,16 +6,11 @@ import dev.flux.EventData;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
 import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
 import dev.flux.test.EventStoreContract;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
-import org.junit.platform.engine.TestExecutionResult;
-import org.junit.platform.launcher.LauncherDiscoveryRequest;
-import org.junit.platform.launcher.TestExecutionListener;
-import org.junit.platform.launcher.TestIdentifier;
-import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
-import org.junit.platform.launcher.core.LauncherFactory;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -29,7 +24,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
@@ -39,7 +33,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
-import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 /**
  * {@link EventStoreContract} is what a user's own store is checked against, so it must fail for a
@@ -132,17 +125,19 @@ class EventStoreContractCatchesBrokenStoresTest {
             new Mistake("treats stream ids that differ only in case as one stream", inner -> new Forwarding(inner) {
                 @Override
                 public long append(String streamId, long expectedVersion, List<EventData> events) {
-                    return inner.append(streamId.toLowerCase(Locale.ROOT), expectedVersion, events);
+                    return inner.append(StreamName.requireStreamId(streamId).toLowerCase(Locale.ROOT), expectedVersion,
+                            events);
                 }
 
                 @Override
                 public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
-                    return inner.readStream(streamId.toLowerCase(Locale.ROOT), fromVersion, maxCount);
+                    return inner.readStream(StreamName.requireStreamId(streamId).toLowerCase(Locale.ROOT), fromVersion,
+                            maxCount);
                 }
 
                 @Override
                 public long streamVersion(String streamId) {
-                    return inner.streamVersion(streamId.toLowerCase(Locale.ROOT));
+                    return inner.streamVersion(StreamName.requireStreamId(streamId).toLowerCase(Locale.ROOT));
                 }
             }),
             new Mistake("reads a stream from the version after the one asked for", inner -> new Forwarding(inner) {
@@ -295,7 +290,7 @@ class EventStoreContractCatchesBrokenStoresTest {
     @TestFactory
     Stream<DynamicTest> theContractFailsForEveryBrokenStore() {
         return MISTAKES.stream().map(mistake -> dynamicTest("a store that " + mistake.does(), () -> {
-            Outcome outcome = runContract(mistake);
+            ContractRun outcome = runContract(mistake);
 
             assertFalse(outcome.failed().isEmpty(), "the contract passed a store that " + mistake.does() + " ("
                     + outcome.passed() + " tests passed)");
@@ -305,7 +300,7 @@ class EventStoreContractCatchesBrokenStoresTest {
 
     @Test
     void theContractPassesTheSameWrapperWithoutAMistake() {
-        Outcome outcome = runContract(new Mistake("makes none", Forwarding::new));
+        ContractRun outcome = runContract(new Mistake("makes none", Forwarding::new));
 
         assertEquals(List.of(), outcome.failed());
         assertTrue(outcome.passed() >= 40, "the whole contract ran: " + outcome.passed() + " tests passed");
@@ -313,44 +308,16 @@ class EventStoreContractCatchesBrokenStoresTest {
 
     @Test
     void theContractPassesAStoreThatReopensWithEverything() {
-        Outcome outcome = runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0)));
+        ContractRun outcome = runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0)));
 
         assertEquals(List.of(), outcome.failed());
         assertTrue(outcome.passed() >= 41, "the reopening test ran too: " + outcome.passed() + " tests passed");
     }
 
-    /** The contract's tests that failed (with why), those of them that ran out of time, and how many passed. */
-    private record Outcome(List<String> failed, List<String> timedOut, int passed) {
-    }
-
-    /** Runs the whole contract against the stores {@code mistake} makes, as a user's build runs it. */
-    private static Outcome runContract(Mistake mistake) {
+    /** Runs the whole contract against the stores {@code mistake} makes. */
+    private static ContractRun runContract(Mistake mistake) {
         BrokenStoreContract.mistake = mistake;
-        List<String> failed = new ArrayList<>();
-        List<String> timedOut = new ArrayList<>();
-        int[] passed = {0};
-        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
-                .selectors(selectClass(BrokenStoreContract.class))
-                // A store reading the same page for ever would hang a test without a limit of its own.
-                .configurationParameter("junit.jupiter.execution.timeout.default", "20 s")
-                .build();
-        LauncherFactory.create().execute(request, new TestExecutionListener() {
-            @Override
-            public void executionFinished(TestIdentifier test, TestExecutionResult result) {
-                if (!test.isTest()) {
-                    return;
-                }
-                if (result.getStatus() == TestExecutionResult.Status.SUCCESSFUL) {
-                    passed[0]++;
-                } else if (result.getStatus() == TestExecutionResult.Status.FAILED) {
-                    failed.add(test.getDisplayName() + ": " + result.getThrowable().map(Throwable::getMessage).orElse(""));
-                    if (result.getThrowable().orElse(null) instanceof TimeoutException) {
-                        timedOut.add(test.getDisplayName());
-                    }
-                }
-            }
-        });
-        return new Outcome(failed, timedOut, passed[0]);
+        return ContractRun.of(BrokenStoreContract.class);
     }
 
     /** The contract over the stores {@link #mistake} makes; run by {@link #runContract} only (surefire skips nested classes). */

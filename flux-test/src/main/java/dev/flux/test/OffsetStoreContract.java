@@ -115,6 +115,22 @@ public abstract class OffsetStoreContract {
     }
 
     @Test
+    void namesDifferingOnlyInCaseOrUnicodeNormalizationAreKeptApart() {
+        List<String> names = List.of("balances", "Balances", "BALANCES", "balances-\u0130", "balances-i",
+                "caf\u00e9", "cafe\u0301");        // the accented e as one code point (NFC), then as e and a combining accent (NFD)
+        for (int i = 0; i < names.size(); i++) {
+            offsets.save(names.get(i), 10L + i);
+        }
+
+        for (int i = 0; i < names.size(); i++) {
+            assertEquals(10L + i, offsets.load(names.get(i)), names.get(i));
+        }
+        offsets.delete("Balances");
+        assertEquals(OptionalLong.empty(), offsets.find("Balances"));
+        assertEquals(10, offsets.load("balances"), "a delete forgets that name only");
+    }
+
+    @Test
     void manyNamesAreKeptApart() {
         for (int i = 0; i < 400; i++) {
             offsets.save("sub-" + i, 3L * i + 1);

@@ -145,6 +145,25 @@ public abstract class SnapshotStoreContract {
     }
 
     @Test
+    void streamIdsDifferingOnlyInCaseOrUnicodeNormalizationHaveSnapshotsOfTheirOwn() {
+        List<String> streamIds = List.of("Account-1", "account-1", "ACCOUNT-1", "Account-\u0130", "Account-i",
+                "Caf\u00e9-1", "Cafe\u0301-1");      // the accented e as one code point (NFC), then as e and a combining accent (NFD)
+        for (int i = 0; i < streamIds.size(); i++) {
+            snapshots.save(snapshot(streamIds.get(i), i, "{\"i\":" + i + "}"));
+        }
+
+        for (int i = 0; i < streamIds.size(); i++) {
+            String streamId = streamIds.get(i);
+            Snapshot loaded = snapshots.load(streamId).orElseThrow(() -> new AssertionError("no snapshot of " + streamId));
+            assertEquals(streamId, loaded.streamId());
+            assertEquals(i, loaded.version(), streamId);
+        }
+        snapshots.delete("account-1");
+        assertTrue(snapshots.load("account-1").isEmpty());
+        assertEquals(0, snapshots.load("Account-1").orElseThrow().version(), "a delete forgets that stream only");
+    }
+
+    @Test
     void concurrentSnapshotsOfOneStreamLeaveTheNewest() throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(8);
         try {
