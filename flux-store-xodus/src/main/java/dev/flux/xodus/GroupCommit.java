@@ -30,6 +30,12 @@ import java.util.function.Function;
  * the writes it covered and every later one (see {@link #submit}); so does a directory found gone
  * after a commit ({@link StoreDirectory#requirePresent}), checked with or without a {@code LogSync}.
  *
+ * <p>A commit that fails (the disk full, a file size limit, an I/O error) fails its writes and every
+ * later one too. Xodus undoes the failed commit, but after one that failed writing it may not read
+ * its own last page again until the environment is reopened (Xodus 2.0.1: "Can't read full page"),
+ * and every later check and write would fail on it; so the store stops at the first and says to
+ * reopen it, which always finds every write acknowledged before.
+ *
  * <p>Each piece of work is first {@linkplain Work#check checked} (reads only) against the
  * transaction and what the work before it in the same batch wrote, and only then
  * {@linkplain Work#write written}: a refused piece writes nothing and leaves the others alone. When a
@@ -83,6 +89,8 @@ final class GroupCommit<B> {
      * no more writes are taken.
      */
     private volatile Throwable syncFailure;
+    /** Set when a commit failed (see the class documentation): no more writes are taken. */
+    private volatile Throwable commitFailure;
     /** Batches handed to the sync thread and not yet told: while any are, later ones must go the same way. */
     private final AtomicInteger syncing = new AtomicInteger();
 
@@ -230,13 +238,21 @@ final class GroupCommit<B> {
             }
             lastBatch = batch.size();
             Throwable failedSync = syncFailure;
+            Throwable failedCommit = commitFailure;
             if (failedSync != null) {
                 fail(batch, " takes no more writes: " + (failedSync instanceof StoreDirectory.Gone
                         ? failedSync.getMessage() + ", so what it committed since is in files no longer there; nothing"
                                 + " of this write was written. Close the store, and put the directory back, or restore it"
                                 + " from a backup, before opening it again"
-                        : "forcing an earlier commit to disk failed, so what it committed since may not be on disk; nothing"
-                                + " of this write was written. Close the store and open it again"), failedSync);
+                        : "forcing an earlier commit to disk failed (" + IoFailure.describe(failedSync) + "), so what it"
+                                + " committed since may not be on disk; nothing of this write was written. Close the store"
+                                + " and open it again"), failedSync);
+                batch.clear();
+            } else if (failedCommit != null) {
+                IoFailure io = IoFailure.in(failedCommit);
+                fail(batch, " takes no more writes: an earlier commit failed (" + IoFailure.describe(failedCommit) + ");"
+                        + " nothing of this write was written. " + (io != null ? capitalized(io.remedy()) + ", then close"
+                        : "Close") + " the store and open it again (every write it acknowledged is kept)", failedCommit);
                 batch.clear();
             }
             if (!batch.isEmpty()) {
@@ -286,7 +302,7 @@ final class GroupCommit<B> {
             try {
                 txn = environment.beginExclusiveTransaction();
             } catch (RuntimeException e) {
-                failAll(pending, e);
+                failCommit(pending, e, false);
                 return;
             }
             Request<B> broken = null;
@@ -322,7 +338,7 @@ final class GroupCommit<B> {
                     return;
                 }
             } catch (RuntimeException | Error e) {
-                failAll(pending, e);
+                failCommit(pending, e, true);
                 return;
             } finally {
                 if (!txn.isFinished()) {
@@ -383,8 +399,9 @@ final class GroupCommit<B> {
                         + " longer there (lost with them if they were deleted); the store takes no more writes. Close it,"
                         + " and put the directory back, or restore it from a backup, before opening it again", failure);
             } else {
-                fail(batch.requests, " committed this write but could not force it to disk, so a machine crash may"
-                        + " lose it; the store takes no more writes. Close it and open it again", failure);
+                fail(batch.requests, " committed this write but could not force it to disk (" + IoFailure.describe(failure)
+                        + "), so a machine crash may lose it; the store takes no more writes. Close it and open it again",
+                        failure);
             }
         }
     }
@@ -393,9 +410,42 @@ final class GroupCommit<B> {
     private record Committed<B>(List<Request<B>> requests, B state, long end) {
     }
 
-    private void failAll(List<Request<B>> requests, Throwable cause) {
-        fail(requests, " could not commit a group of " + requests.size() + " writes; whether this one reached the disk"
-                + " is unknown until the store is read again", cause);
+    /**
+     * Fails a batch whose transaction could not begin or commit, and stops taking writes (see the class
+     * documentation). Xodus undoes a commit that fails and stays operative; when it went inoperative
+     * instead, whether the batch reached the disk is known only once the store is opened again.
+     *
+     * @param begun whether the transaction began, so that its commit may have written
+     */
+    private void failCommit(List<Request<B>> requests, Throwable cause, boolean begun) {
+        commitFailure = cause;
+        directory.commitFailed(cause);
+        IoFailure io = IoFailure.in(cause);
+        String stop = " The store takes no more writes: " + (io != null ? io.remedy() + ", then close" : "close")
+                + " it and open it again; every write it acknowledged before is kept";
+        if (!begun || operative()) {
+            fail(requests, " could not " + (begun ? "commit" : "begin a transaction for") + " this write: "
+                    + IoFailure.describe(cause) + ". Nothing of this write was stored" + (begun ? " (Xodus undid the commit)."
+                    : ".") + stop, cause);
+        } else {
+            fail(requests, " could not commit a group of " + requests.size() + " writes: " + IoFailure.describe(cause)
+                    + ". Whether this one reached the disk is unknown until the store is opened again, whole or not at"
+                    + " all." + stop, cause);
+        }
+    }
+
+    /** Whether Xodus still takes transactions: it goes inoperative when it could not undo a failed commit. */
+    private boolean operative() {
+        try {
+            environment.beginReadonlyTransaction().abort();
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static String capitalized(String text) {
+        return Character.toUpperCase(text.charAt(0)) + text.substring(1);
     }
 
     /** Completes each of {@code requests} with a {@link FluxException}: the owner, then {@code why}. */

@@ -43,6 +43,8 @@ final class StoreDirectory {
     private Object logFileKey;
     /** Set when {@link #requirePresent} found the directory or its log file gone. */
     private volatile boolean gone;
+    /** Set by the writer when a commit failed (see {@link GroupCommit}): reads that fail after it say to reopen. */
+    private volatile Throwable failedCommit;
 
     private StoreDirectory(Path path, Environment environment, String owner) {
         this.path = path;
@@ -103,9 +105,23 @@ final class StoreDirectory {
                 if (closed.get()) {
                     throw new IllegalStateException(owner + " was closed during the read", e);
                 }
+                Throwable commit = failedCommit;
+                if (commit != null) {
+                    throw new FluxException(owner + " failed to read: " + e + ". A commit failed before ("
+                            + IoFailure.describe(commit) + "), and Xodus may not read its own latest pages again until the"
+                            + " store is opened again: close it and open it again (every write it acknowledged is kept)", e);
+                }
                 throw new FluxException(owner + " failed to read: " + e, e);
             }
         });
+    }
+
+    /**
+     * Told by the writer that a commit failed: Xodus may not read its own latest pages again until the
+     * environment is reopened, so a read that fails from now on says so.
+     */
+    void commitFailed(Throwable cause) {
+        failedCommit = cause;
     }
 
     /**

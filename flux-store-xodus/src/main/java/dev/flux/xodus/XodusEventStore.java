@@ -51,7 +51,12 @@ import java.util.zip.CRC32C;
  * thread). Should a sync ever fail, the appends it covered fail, saying they may not be on disk, and
  * the store takes no more writes until it is opened again. So too when the directory, or the log file
  * Xodus writes, was deleted, moved or replaced while the store is open (checked after every commit,
- * before its callers return): Xodus would go on committing into files nobody finds again.
+ * before its callers return): Xodus would go on committing into files nobody finds again. And so too
+ * when a commit fails, the disk full say: its appends fail with a {@link FluxException} that names the
+ * directory, says what happened and that nothing of them was stored (Xodus undoes the commit), and
+ * later appends fail saying to free space, close the store and open it again. Xodus may not read its
+ * own last page again after such a failure, so a read that then fails says the same; reopening finds
+ * every append acknowledged before. Opening on a full disk fails naming the directory and the cause.
  *
  * <p>Reads run in Xodus read-only transactions on the caller's thread and never wait for writes; they
  * see whole batches only, and only batches already on disk: an event a reader saw is never lost to a

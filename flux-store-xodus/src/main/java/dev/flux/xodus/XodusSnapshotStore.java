@@ -19,8 +19,9 @@ import java.util.Optional;
  * One Xodus store, {@code snapshots}, maps the stream id's UTF-8 bytes to the latest snapshot:
  * version (8 bytes), taken-at seconds (8) and nanos (4), type length (4), type (UTF-8), then the
  * state's JSON. A save older than the snapshot held is dropped inside the writer's transaction, so
- * racing savers leave the newest. Thread-safe; after {@link #close()} every method throws
- * {@link IllegalStateException}.
+ * racing savers leave the newest. A save whose commit fails (the disk full) says so and that nothing of
+ * it was stored, and the store takes no more writes until it is opened again, as the event store does.
+ * Thread-safe; after {@link #close()} every method throws {@link IllegalStateException}.
  */
 public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
     static final String SNAPSHOTS = "snapshots";

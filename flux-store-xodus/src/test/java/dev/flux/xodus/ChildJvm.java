@@ -26,8 +26,26 @@ final class ChildJvm implements AutoCloseable {
      * @param openNio whether to pass {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED}, as flux's launchers do
      */
     ChildJvm(Class<?> mainClass, boolean openNio, Path stderr, String... args) throws IOException {
-        List<String> command = new ArrayList<>();
+        this(List.of(), openNio, mainClass, stderr, args);
+    }
+
+    /**
+     * Starts {@code mainClass} (with {@code --add-opens}) under bash's {@code ulimit -f}: no file it writes
+     * grows past {@code kilobytes} KB. A write past it fails with {@code EFBIG} ("File too large"), as a
+     * write to a full disk fails with {@code ENOSPC}; the JVM ignores the {@code SIGXFSZ} that comes with it.
+     */
+    static ChildJvm withFileSizeLimit(int kilobytes, Class<?> mainClass, Path stderr, String... args) throws IOException {
+        return new ChildJvm(List.of("bash", "-c", "ulimit -f " + kilobytes + " && exec \"$@\"", "bash"), true, mainClass,
+                stderr, args);
+    }
+
+    /** With {@code launcher} before the java command (empty: none). */
+    private ChildJvm(List<String> launcher, boolean openNio, Class<?> mainClass, Path stderr, String... args) throws IOException {
+        List<String> command = new ArrayList<>(launcher);
         command.add(ProcessHandle.current().info().command().orElseThrow());
+        if (!launcher.isEmpty()) {
+            command.add("-XX:-UsePerfData"); // its file is one more the JVM would write under a launcher's limits
+        }
         if (openNio) {
             command.add("--add-opens");
             command.add("java.base/sun.nio.ch=ALL-UNNAMED");

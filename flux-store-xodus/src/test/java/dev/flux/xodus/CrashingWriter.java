@@ -44,13 +44,7 @@ public final class CrashingWriter {
                     long save = nextSave.getAndIncrement();
                     int stream = i % STREAMS_PER_THREAD;
                     int size = 1 + (int) (save % 5);
-                    List<EventData> events = new ArrayList<>(size);
-                    for (int e = 0; e < size; e++) {
-                        byte[] body = ("{\"save\":" + save + ",\"index\":" + e + "}").getBytes(StandardCharsets.UTF_8);
-                        events.add(EventData.of("Saved", body, Map.of("save", Long.toString(save), "size", Integer.toString(size),
-                                "index", Integer.toString(e))));
-                    }
-                    long version = store.append(streams.get(stream), versions.get(stream), events);
+                    long version = store.append(streams.get(stream), versions.get(stream), save(save, size, 0));
                     versions.set(stream, version);
                     synchronized (System.out) {
                         System.out.println("ACK " + save + " " + streams.get(stream) + " " + version + " " + size);
@@ -59,6 +53,21 @@ public final class CrashingWriter {
                 }
             }, "crashing-writer-" + t).start();
         }
+    }
+
+    /**
+     * The events of save number {@code save}: {@code size} of them, each naming the save, its size and its
+     * index in it (see {@link #saveOf}), with {@code padding} more bytes of body each.
+     */
+    static List<EventData> save(long save, int size, int padding) {
+        List<EventData> events = new ArrayList<>(size);
+        for (int e = 0; e < size; e++) {
+            byte[] body = ("{\"save\":" + save + ",\"index\":" + e + ",\"padding\":\"" + "x".repeat(padding) + "\"}")
+                    .getBytes(StandardCharsets.UTF_8);
+            events.add(EventData.of("Saved", body, Map.of("save", Long.toString(save), "size", Integer.toString(size),
+                    "index", Integer.toString(e))));
+        }
+        return events;
     }
 
     /** The save number an event of a {@link CrashingWriter} belongs to. */

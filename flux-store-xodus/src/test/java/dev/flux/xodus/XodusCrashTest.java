@@ -30,7 +30,8 @@ class XodusCrashTest {
     @TempDir
     Path logs;
 
-    private record Ack(long save, String streamId, long lastVersion, int size) {
+    /** A save a writer acknowledged: {@code ACK <save> <stream> <last version> <events>} (see {@link CrashingWriter}). */
+    record Ack(long save, String streamId, long lastVersion, int size) {
         static Ack parse(String line) {
             String[] f = line.split(" ");
             return new Ack(Long.parseLong(f[1]), f[2], Long.parseLong(f[3]), Integer.parseInt(f[4]));
@@ -75,8 +76,11 @@ class XodusCrashTest {
         }
     }
 
-    /** Checks the store against the acknowledged saves; returns the highest save number in it. */
-    private static long checkEverySave(XodusEventStore store, Map<Long, Ack> acknowledged, String context) {
+    /**
+     * Checks the store against the acknowledged saves (each there, none in part, versions and positions without
+     * gaps); returns the highest save number in it.
+     */
+    static long checkEverySave(XodusEventStore store, Map<Long, Ack> acknowledged, String context) {
         List<RecordedEvent> log = new ArrayList<>();
         for (List<RecordedEvent> page; !(page = store.readAll(log.size(), 500)).isEmpty(); ) {
             log.addAll(page);
