@@ -136,7 +136,12 @@ final class StoreDirectory {
                 return opening.get();
             } catch (RuntimeException e) {
                 environment.close();
-                throw e instanceof FluxException ? e : new FluxException(owner + " cannot open: " + e, e);
+                if (e instanceof FluxException) {
+                    throw e;
+                }
+                IoFailure io = IoFailure.in(e);
+                throw new FluxException(owner + " cannot open: " + (io != null ? io.what() + "; " + io.remedy()
+                        + " and open it again" : e.toString()), e);
             }
         });
     }
@@ -303,7 +308,9 @@ final class StoreDirectory {
         try {
             Files.createDirectories(directory);
         } catch (IOException e) {
-            throw new FluxException(owner + " cannot create its directory " + directory + ": " + e, e);
+            IoFailure io = IoFailure.in(e);
+            throw new FluxException(owner + " cannot create its directory " + directory + ": " + io.what() + "; "
+                    + io.remedy() + " and open it again", e);
         }
         if (!Files.isReadable(directory) || !Files.isWritable(directory) || !Files.isExecutable(directory)) {
             throw new FluxException(owner + " cannot open " + directory + ": the directory is not readable and writable by"
@@ -321,6 +328,12 @@ final class StoreDirectory {
         try {
             return Environments.newInstance(directory.toFile(), config);
         } catch (RuntimeException e) {
+            IoFailure io = IoFailure.in(e);
+            if (io != null) {
+                // Before the lock check: Xodus reports a lock file it cannot write as "Failed to lock file xd.lck".
+                throw new FluxException(owner + " cannot open " + directory + ": " + io.what() + "; " + io.remedy()
+                        + " and open it again", e);
+            }
             if (isLockFailure(e)) {
                 throw new FluxException(owner + " cannot open " + directory + ": the directory is locked by another process"
                         + " (or another store in this one) that has it open; close that first, or give it time with"

@@ -113,6 +113,26 @@ class XodusDiskFullTest {
         }
     }
 
+    @Test
+    void openingWhereNoFileCanBeWrittenFailsNamingTheDirectoryAndTheCauseNotALock() throws Exception {
+        Path fresh = directory.resolve("fresh");
+        Path existing = directory.resolve("existing");
+        try (XodusEventStore store = new XodusEventStore(existing)) {
+            store.append("Account-1", -1, CrashingWriter.save(0, 3, 0));
+        }
+
+        for (Path where : List.of(fresh, existing)) {
+            String refused = only(run(0, "open", where.toString()), "OPEN");
+
+            assertTrue(refused.startsWith("OPENFAIL ") && refused.contains(where.toString()), refused);
+            assertTrue(refused.contains("File too large") && refused.contains("open it again"), refused);
+            assertFalse(refused.contains("locked"), "it is no lock held by another process: " + refused);
+        }
+        try (XodusEventStore store = new XodusEventStore(existing)) {
+            assertEquals(3, store.readAll(0, 10).size(), "the refused open changed nothing");
+        }
+    }
+
     /** Runs {@link LimitedWriter} with {@code args} where no file may grow past {@code kilobytes}; its lines. */
     private List<String> run(int kilobytes, String... args) throws Exception {
         try (ChildJvm child = ChildJvm.withFileSizeLimit(kilobytes, LimitedWriter.class,
