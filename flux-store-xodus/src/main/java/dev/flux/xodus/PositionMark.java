@@ -18,7 +18,8 @@ import java.util.UUID;
  * damaged in the middle, cuts it at the damage and says nothing; a log ending below the mark is how the
  * store notices. A file is replaced whole or not at all: written to a temporary file of its own (two
  * closes of one store, or a close and the next open, may write at once), synced, renamed over the old
- * one, and the directory synced where the platform allows.
+ * one, and the directory synced where the platform allows. A write that fails (a full disk) deletes
+ * its temporary file and leaves the old mark as it was.
  */
 final class PositionMark {
     static final String FILE = "flux-last-position";
@@ -52,20 +53,24 @@ final class PositionMark {
     /**
      * Replaces the mark in {@code directory} with {@code position}.
      *
-     * @throws FluxException when the file cannot be written, naming it
+     * @throws IOException when the file cannot be written (the old mark then stays as it was)
      */
-    static void write(Path directory, long position, String owner) {
-        Path file = directory.resolve(FILE);
+    static void write(Path directory, long position) throws IOException {
+        // Not Files.createTempFile, which makes the file readable by its owner only, unlike Xodus's files.
+        Path temporary = directory.resolve(FILE + "." + UUID.randomUUID() + ".tmp");
         try {
-            // Not Files.createTempFile, which makes the file readable by its owner only, unlike Xodus's files.
-            Path temporary = directory.resolve(FILE + "." + UUID.randomUUID() + ".tmp");
             try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 channel.write(StandardCharsets.US_ASCII.encode(position + "\n"));
                 channel.force(true);
             }
-            Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(temporary, directory.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-            throw new FluxException(owner + " cannot record its last position (" + position + ") in " + file + ": " + e, e);
+            try {
+                Files.deleteIfExists(temporary);
+            } catch (IOException left) {
+                e.addSuppressed(left);
+            }
+            throw e;
         }
         try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
             channel.force(true);

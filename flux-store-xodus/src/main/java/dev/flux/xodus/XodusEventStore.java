@@ -184,7 +184,14 @@ public final class XodusEventStore implements EventStore {
             } catch (IOException e) {
                 throw new FluxException(directory.owner + " cannot sync its log before recording its last position: " + e, e);
             }
-            PositionMark.write(directory.path, found, directory.owner);
+            try {
+                PositionMark.write(directory.path, found);
+            } catch (IOException e) {
+                IoFailure io = IoFailure.in(e);
+                throw new FluxException(directory.owner + " cannot open: it cannot record its last position (" + found
+                        + ") in " + directory.path.resolve(PositionMark.FILE) + ": " + io.what() + "; " + io.remedy()
+                        + " and open it again", e);
+            }
         }
         return found;
     }
@@ -421,9 +428,10 @@ public final class XodusEventStore implements EventStore {
      * what is there now is not the store's). Idempotent; a close while another is under way waits for
      * it, so the directory can be opened again when either returns. Waits uninterruptibly.
      *
-     * @throws FluxException when the files cannot be closed cleanly or the last position not recorded (what
-     *                       was committed stays committed), or when close finds the directory deleted, moved
-     *                       or replaced since the last write (a write that found it so said so already)
+     * @throws FluxException when the files cannot be closed cleanly or the last position not recorded, the
+     *                       disk full say (what was committed stays committed, and the store is closed), or
+     *                       when close finds the directory deleted, moved or replaced since the last write (a
+     *                       write that found it so said so already)
      */
     @Override
     public void close() {
@@ -440,8 +448,16 @@ public final class XodusEventStore implements EventStore {
                     + " files no longer there, and it recorded no last position there. Put the directory back, or"
                     + " restore it from a backup, before opening it again", e);
         }
+        long position = durablePosition;
         StoreDirectory.uninterrupted(() -> {
-            PositionMark.write(directory.path, durablePosition, directory.owner);
+            try {
+                PositionMark.write(directory.path, position);
+            } catch (IOException e) {
+                IoFailure io = IoFailure.in(e);
+                throw new FluxException(directory.owner + " is closed, and every write it acknowledged is kept, but it"
+                        + " could not record its last position (" + position + ") in " + directory.path.resolve(PositionMark.FILE)
+                        + ": " + io.what() + "; " + io.remedy() + " (opening it again records it)", e);
+            }
             return null;
         });
     }

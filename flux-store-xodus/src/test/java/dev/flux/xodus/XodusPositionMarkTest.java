@@ -140,6 +140,31 @@ class XodusPositionMarkTest {
         assertEquals("3\n", Files.readString(mark));
     }
 
+    @Test
+    void aMarkThatCannotBeRecordedAtCloseLeavesNoTemporaryFileAndSaysTheStoreIsClosedWithEveryWrite() throws IOException {
+        Path mark = directory.resolve(PositionMark.FILE);
+        XodusEventStore store = new XodusEventStore(directory);
+        store.append("Account-1", ExpectedVersion.NO_STREAM,
+                List.of(EventData.of("Credited", "{}".getBytes(StandardCharsets.UTF_8), Map.of())));
+        Files.createDirectories(mark.resolve("in-the-way")); // the new mark cannot be renamed over it, as on a full disk
+
+        FluxException failed = assertThrows(FluxException.class, store::close);
+
+        assertTrue(failed.getMessage().contains("is closed, and every write it acknowledged is kept")
+                && failed.getMessage().contains("could not record its last position (1) in " + mark.toAbsolutePath()),
+                failed.getMessage());
+        try (Stream<Path> files = Files.list(directory)) {
+            assertEquals(List.of(), files.filter(file -> file.getFileName().toString().endsWith(".tmp")).toList(),
+                    "no temporary mark left behind");
+        }
+        assertThrows(IllegalStateException.class, store::lastPosition, "closed");
+        Files.delete(mark.resolve("in-the-way"));
+        Files.delete(mark);
+        try (XodusEventStore reopened = new XodusEventStore(directory)) {
+            assertEquals(1, reopened.readAll(0, 10).size());
+        }
+    }
+
     private static void append(Path directory, int events) {
         try (XodusEventStore store = new XodusEventStore(directory)) {
             for (int i = 0; i < events; i++) {
