@@ -25,7 +25,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * (see {@link ChildJvm#withFileSizeLimit}), whose writes past the limit fail as writes to a full disk do,
  * and needs no mount. The write that meets the limit fails naming the directory, what happened and that
  * nothing of it was stored; the store takes no more writes and says to reopen it; close works; reopening
- * finds every acknowledged write, none in part, and carries on.
+ * finds every acknowledged write, none in part, and carries on. {@link XodusTmpfsFullDiskTest} repeats
+ * this on a real full file system where it may mount one.
  */
 @Timeout(60)
 class XodusDiskFullTest {
