@@ -94,13 +94,12 @@ final class Commit {
 
     /**
      * Adds the commit's events at positions {@code > afterPosition} and versions {@code >= fromVersion}
-     * to {@code into}, until it holds {@code maxCount}.
+     * to {@code into}, until it is full.
      *
      * @param where the collection, for the message when the document is not a commit
      * @throws FluxException naming the document when it is not a commit this store wrote
      */
-    static void addEvents(BsonDocument commit, long afterPosition, long fromVersion, int maxCount,
-                          List<RecordedEvent> into, String where) {
+    static void addEvents(BsonDocument commit, long afterPosition, long fromVersion, Page into, String where) {
         long position = int64(commit, FIRST_POSITION, where);
         long version = int64(commit, FIRST_VERSION, where);
         String streamId = null;
@@ -108,7 +107,7 @@ final class Commit {
             streamId = commit.getString(STREAM).getValue();
             Instant recordedAt = Instant.ofEpochMilli(commit.getDateTime(RECORDED_AT).getValue());
             for (BsonValue value : commit.getArray(EVENTS)) {
-                if (into.size() >= maxCount) {
+                if (into.isFull()) {
                     return;
                 }
                 if (position > afterPosition && version >= fromVersion) {
@@ -125,12 +124,20 @@ final class Commit {
 
     /** The event with this id in the commit, as recorded. */
     static RecordedEvent find(BsonDocument commit, UUID eventId, String where) {
-        List<RecordedEvent> events = new ArrayList<>();
-        addEvents(commit, 0, 0, Integer.MAX_VALUE, events, where);
-        for (RecordedEvent event : events) {
-            if (event.eventId().equals(eventId)) {
-                return event;
+        long position = int64(commit, FIRST_POSITION, where);
+        long version = int64(commit, FIRST_VERSION, where);
+        try {
+            for (BsonValue value : commit.getArray(EVENTS)) {
+                BsonDocument event = value.asDocument();
+                if (event.getBinary(EVENT_ID).asUuid().equals(eventId)) {
+                    return event(event, commit.getString(STREAM).getValue(), version, position,
+                            Instant.ofEpochMilli(commit.getDateTime(RECORDED_AT).getValue()));
+                }
+                position++;
+                version++;
             }
+        } catch (RuntimeException e) {
+            throw unreadable(commit, where, e.getMessage(), e);
         }
         throw unreadable(commit, where, "found for event id " + eventId + ", it does not hold it", null);
     }

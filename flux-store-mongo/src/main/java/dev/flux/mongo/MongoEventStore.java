@@ -152,6 +152,11 @@ import java.util.function.Supplier;
  * sharded (MongoDB refuses to shard it). On a sharded cluster, connect through {@code mongos} and
  * leave it unsharded; it then lives on the database's primary shard.
  *
+ * <h2>Reads</h2>
+ * A read returns at most {@code maxCount} events and stops early after about {@value #PAGE_BYTES} bytes
+ * of them (always at least one event), so what one read holds stays bounded whatever {@code maxCount}
+ * asks: a subscription's batch or a replay's page of big events comes in several reads.
+ *
  * <h2>Threads and processes</h2>
  * Reads follow the database's read preference, except {@link #lastPosition()} and {@link #streamVersion},
  * which read the primary (see there). All methods are safe from any number of threads. {@link #onAppend} listeners are told of appends
@@ -164,6 +169,9 @@ import java.util.function.Supplier;
  * the appends of that group then fail saying whether they were written is unknown (reload to tell).
  */
 public final class MongoEventStore implements EventStore {
+    /** The bytes of events (their data, type and metadata) after which a read stops early. */
+    public static final int PAGE_BYTES = 4 << 20;
+
     private static final String POSITION_INDEX = "position_unique";
     private static final String STREAM_VERSION_INDEX = "stream_version_unique";
     private static final String EVENT_ID_INDEX = "event_id_unique";
@@ -651,22 +659,22 @@ public final class MongoEventStore implements EventStore {
                     start = Commit.int64(holder, Commit.FIRST_VERSION, where);
                 }
             }
-            List<RecordedEvent> events = new ArrayList<>(Math.min(maxCount, 256));
+            Page page = new Page(maxCount);
             // Versions are contiguous: the commits holding [fromVersion, fromVersion + maxCount) start in [start, that end).
             // A cursor left before its end is closed, so the server drops it at once (not after its idle timeout).
             try (MongoCursor<BsonDocument> cursor = commits.find(Filters.and(Filters.eq(Commit.STREAM, streamId),
                             Filters.gte(Commit.FIRST_VERSION, start),
                             Filters.lt(Commit.FIRST_VERSION, saturatedAdd(fromVersion, maxCount))))
                     .sort(Sorts.ascending(Commit.FIRST_VERSION)).limit(maxCount).batchSize(maxCount).iterator()) {
-                while (events.size() < maxCount && cursor.hasNext()) {
+                while (!page.isFull() && cursor.hasNext()) {
                     BsonDocument commit = cursor.next();
-                    Commit.addEvents(commit, 0, fromVersion, maxCount, events, where);
+                    Commit.addEvents(commit, 0, fromVersion, page, where);
                     if (heads != null) {
                         heads.remember(streamId, Commit.int64(commit, Commit.LAST_VERSION, where));
                     }
                 }
             }
-            return events;
+            return page.events;
         });
     }
 
@@ -720,14 +728,14 @@ public final class MongoEventStore implements EventStore {
             return List.of();
         }
         return call(what, () -> {
-            List<RecordedEvent> events = new ArrayList<>(Math.min(maxCount, 1024));
+            Page page = new Page(maxCount);
             try (MongoCursor<BsonDocument> cursor = commits.find(filter).sort(Sorts.ascending(Commit.LAST_POSITION))
                     .limit(maxCommits).batchSize(Math.min(maxCommits, 1000)).iterator()) {
-                while (events.size() < maxCount && cursor.hasNext()) {
-                    Commit.addEvents(cursor.next(), afterPosition, 0, maxCount, events, where);
+                while (!page.isFull() && cursor.hasNext()) {
+                    Commit.addEvents(cursor.next(), afterPosition, 0, page, where);
                 }
             }
-            return events;
+            return page.events;
         });
     }
 

@@ -761,6 +761,31 @@ class MongoEventStoreBehaviourTest {
     }
 
     @Test
+    void aReadOfBigEventsStopsAfterAboutFourMebibytesWhateverItsCountAsks() {
+        // Six events of 1 MiB, three in one commit: a read of 100 held all 6 MiB, and a subscription's batch of
+        // 256 such events would hold 256 MiB.
+        byte[] mebibyte = new byte[1 << 20];
+        List<EventData> three = List.of(EventData.of("Blob", mebibyte, Map.of()), EventData.of("Blob", mebibyte, Map.of()),
+                EventData.of("Blob", mebibyte, Map.of()));
+        first.append("blob-1", ExpectedVersion.NO_STREAM, three);
+        for (int version = 2; version < 5; version++) {
+            first.append("blob-1", version, List.of(EventData.of("Blob", mebibyte, Map.of())));
+        }
+
+        List<RecordedEvent> log = first.readAll(0, 100);
+        List<RecordedEvent> stream = first.readStream("blob-1", 0, 100);
+        List<RecordedEvent> category = first.readCategory("blob", 0, 100);
+
+        assertEquals(List.of(1L, 2L, 3L, 4L), log.stream().map(RecordedEvent::position).toList());
+        assertEquals(List.of(0L, 1L, 2L, 3L), stream.stream().map(RecordedEvent::version).toList());
+        assertEquals(List.of(1L, 2L, 3L, 4L), category.stream().map(RecordedEvent::position).toList());
+        assertEquals(List.of(5L, 6L), first.readAll(4, 100).stream().map(RecordedEvent::position).toList());
+        assertEquals(List.of(4L, 5L), first.readStream("blob-1", 4, 100).stream().map(RecordedEvent::version).toList());
+        assertEquals(List.of(5L, 6L), first.readCategory("blob", 4, 100).stream().map(RecordedEvent::position).toList());
+        assertEquals(1, first.readAll(0, 1).size(), "a page of one still holds one");
+    }
+
+    @Test
     void anAppendTooLargeForOneDocumentIsRefusedWholeNamingTheStream() {
         byte[] nineMegabytes = new byte[9 * 1024 * 1024];
         List<EventData> tooLarge = List.of(EventData.of("Big", nineMegabytes, Map.of()), EventData.of("Big", nineMegabytes, Map.of()));
