@@ -96,12 +96,15 @@ final class Commit {
      * Adds the commit's events at positions {@code > afterPosition} and versions {@code >= fromVersion}
      * to {@code into}, until it is full.
      *
-     * @param where the collection, for the message when the document is not a commit
+     * @param firstIndex the index in the commit of the first event the document holds: 0, unless it was read
+     *                   with a slice of its events
+     * @param where      the collection, for the message when the document is not a commit
      * @throws FluxException naming the document when it is not a commit this store wrote
      */
-    static void addEvents(BsonDocument commit, long afterPosition, long fromVersion, Page into, String where) {
-        long position = int64(commit, FIRST_POSITION, where);
-        long version = int64(commit, FIRST_VERSION, where);
+    static void addEvents(BsonDocument commit, long firstIndex, long afterPosition, long fromVersion, Page into,
+                          String where) {
+        long position = int64(commit, FIRST_POSITION, where) + firstIndex;
+        long version = int64(commit, FIRST_VERSION, where) + firstIndex;
         String streamId = null;
         try {
             streamId = commit.getString(STREAM).getValue();
@@ -120,6 +123,11 @@ final class Commit {
             throw unreadable(commit, where, (streamId == null ? "" : "at stream '" + streamId + "' version " + version
                     + ": ") + e.getMessage(), e);
         }
+    }
+
+    /** How many events the commit holds, by its positions. */
+    static long size(BsonDocument commit, String where) {
+        return int64(commit, LAST_POSITION, where) - int64(commit, FIRST_POSITION, where) + 1;
     }
 
     /** The event with this id in the commit, as recorded. */

@@ -155,7 +155,9 @@ import java.util.function.Supplier;
  * <h2>Reads</h2>
  * A read returns at most {@code maxCount} events and stops early after about {@value #PAGE_BYTES} bytes
  * of them (always at least one event), so what one read holds stays bounded whatever {@code maxCount}
- * asks: a subscription's batch or a replay's page of big events comes in several reads.
+ * asks: a subscription's batch or a replay's page of big events comes in several reads. A read takes of each
+ * commit only the events it returns (a {@code $slice} of the commit's events), so an append of many events
+ * read a page at a time is sent a page at a time, not whole again for every page.
  *
  * <h2>Threads and processes</h2>
  * Reads follow the database's read preference, except {@link #lastPosition()} and {@link #streamVersion},
@@ -185,6 +187,9 @@ public final class MongoEventStore implements EventStore {
      */
     private static final long MAX_MAJORITY_WAIT_NANOS = 20_000_000L;
     private static final InsertManyOptions ORDERED = new InsertManyOptions().ordered(true);
+    /** The fields of a commit a read takes besides its events. */
+    private static final Bson COMMIT_FIELDS = Projections.include(Commit.FIRST_POSITION, Commit.STREAM,
+            Commit.FIRST_VERSION, Commit.LAST_VERSION, Commit.RECORDED_AT);
 
     private final MongoCollection<BsonDocument> commits;
     /** The same collection for the reads an append makes: from the primary, without waiting for a majority. */
@@ -648,27 +653,50 @@ public final class MongoEventStore implements EventStore {
             return List.of();
         }
         return call("read stream '" + streamId + "' from version " + fromVersion + " in", () -> {
+            Page page = new Page(maxCount);
             long start = fromVersion;
             if (fromVersion > 0) {
                 // The commit holding fromVersion may start before it.
                 BsonDocument holder = commits.find(Filters.and(Filters.eq(Commit.STREAM, streamId),
                                 Filters.lte(Commit.FIRST_VERSION, fromVersion)))
-                        .projection(Projections.include(Commit.FIRST_VERSION))
+                        .projection(Projections.include(Commit.FIRST_VERSION, Commit.LAST_VERSION))
                         .sort(Sorts.descending(Commit.FIRST_VERSION)).limit(1).first();
                 if (holder != null) {
                     start = Commit.int64(holder, Commit.FIRST_VERSION, where);
+                    long last = Commit.int64(holder, Commit.LAST_VERSION, where);
+                    if (heads != null) {
+                        heads.remember(streamId, last);
+                    }
+                    if (last < fromVersion) {
+                        return page.events;     // versions are contiguous: no commit after it holds fromVersion
+                    }
+                    if (start < fromVersion) {
+                        // A read that ended inside it: only its events from fromVersion on, not all of them again.
+                        long skip = fromVersion - start;
+                        BsonDocument rest = commits.find(Filters.and(Filters.eq(Commit.STREAM, streamId),
+                                        Filters.eq(Commit.FIRST_VERSION, start)))
+                                .projection(slicedFrom(skip, page.room())).first();
+                        if (rest != null) {
+                            Commit.addEvents(rest, skip, 0, fromVersion, page, where);
+                        }
+                        start = last + 1;
+                    }
                 }
             }
-            Page page = new Page(maxCount);
-            // Versions are contiguous: the commits holding [fromVersion, fromVersion + maxCount) start in [start, that end).
+            if (page.isFull()) {
+                return page.events;
+            }
+            // Versions are contiguous: the commits holding [start, fromVersion + maxCount) start in that range, and
+            // their first events (as many as the page has room for) are all it takes of each.
             // A cursor left before its end is closed, so the server drops it at once (not after its idle timeout).
             try (MongoCursor<BsonDocument> cursor = commits.find(Filters.and(Filters.eq(Commit.STREAM, streamId),
                             Filters.gte(Commit.FIRST_VERSION, start),
                             Filters.lt(Commit.FIRST_VERSION, saturatedAdd(fromVersion, maxCount))))
+                    .projection(slicedFrom(0, page.room()))
                     .sort(Sorts.ascending(Commit.FIRST_VERSION)).limit(maxCount).batchSize(maxCount).iterator()) {
                 while (!page.isFull() && cursor.hasNext()) {
                     BsonDocument commit = cursor.next();
-                    Commit.addEvents(commit, 0, fromVersion, page, where);
+                    Commit.addEvents(commit, 0, 0, fromVersion, page, where);
                     if (heads != null) {
                         heads.remember(streamId, Commit.int64(commit, Commit.LAST_VERSION, where));
                     }
@@ -695,16 +723,37 @@ public final class MongoEventStore implements EventStore {
     public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
         EventReader.requireRange(afterPosition, maxCount);
         requireOpen();
-        String what = "read the global log after position " + afterPosition + " in";
-        // Positions are contiguous, so the commits ending in (afterPosition, afterPosition + maxCount] hold the
-        // next events: a bounded range of _id. The page may stop short of maxCount before a commit that
-        // straddles its end; when that commit is all there is, it is read by itself.
-        List<RecordedEvent> page = readLog(what, Filters.and(Filters.gt(Commit.LAST_POSITION, afterPosition),
-                Filters.lte(Commit.LAST_POSITION, saturatedAdd(afterPosition, maxCount))), afterPosition, maxCount, maxCount);
-        if (page.isEmpty() && maxCount > 0) {
-            page = readLog(what, Filters.gt(Commit.LAST_POSITION, afterPosition), afterPosition, maxCount, 1);
+        if (maxCount == 0) {
+            return List.of();
         }
-        return page;
+        return call("read the global log after position " + afterPosition + " in", () -> {
+            Page page = new Page(maxCount);
+            // Positions are contiguous, so the commits ending in (afterPosition, afterPosition + maxCount] hold the
+            // next events: a bounded range of _id. None holds more than maxCount events after afterPosition, so
+            // their last maxCount events are all the page takes of each (the first may start before afterPosition).
+            try (MongoCursor<BsonDocument> cursor = commits.find(Filters.and(
+                            Filters.gt(Commit.LAST_POSITION, afterPosition),
+                            Filters.lte(Commit.LAST_POSITION, saturatedAdd(afterPosition, maxCount))))
+                    .projection(Projections.fields(COMMIT_FIELDS, Projections.slice(Commit.EVENTS, -maxCount)))
+                    .sort(Sorts.ascending(Commit.LAST_POSITION)).limit(maxCount).batchSize(Math.min(maxCount, 1000))
+                    .iterator()) {
+                while (!page.isFull() && cursor.hasNext()) {
+                    BsonDocument commit = cursor.next();
+                    Commit.addEvents(commit, Math.max(0, Commit.size(commit, where) - maxCount), afterPosition, 0, page,
+                            where);
+                }
+            }
+            if (page.events.isEmpty()) {
+                // The page stopped short before a commit that straddles its end: when that is all there is, it is
+                // read by itself, from afterPosition on.
+                BsonDocument next = commits.find(Filters.gt(Commit.LAST_POSITION, afterPosition))
+                        .projection(slicedFrom(0, maxCount)).sort(Sorts.ascending(Commit.LAST_POSITION)).first();
+                if (next != null) {
+                    addAfter(next, afterPosition, page);
+                }
+            }
+            return page.events;
+        });
     }
 
     private static long saturatedAdd(long a, int b) {
@@ -717,26 +766,46 @@ public final class MongoEventStore implements EventStore {
         StreamName.requireCategory(category);
         EventReader.requireRange(afterPosition, maxCount);
         requireOpen();
-        return readLog("read category '" + category + "' after position " + afterPosition + " in",
-                Filters.and(Filters.eq(Commit.CATEGORY, category), Filters.gt(Commit.LAST_POSITION, afterPosition)),
-                afterPosition, maxCount, maxCount);
-    }
-
-    /** Events of at most {@code maxCommits} commits matching {@code filter}, in position order. */
-    private List<RecordedEvent> readLog(String what, Bson filter, long afterPosition, int maxCount, int maxCommits) {
         if (maxCount == 0) {
             return List.of();
         }
-        return call(what, () -> {
+        return call("read category '" + category + "' after position " + afterPosition + " in", () -> {
             Page page = new Page(maxCount);
-            try (MongoCursor<BsonDocument> cursor = commits.find(filter).sort(Sorts.ascending(Commit.LAST_POSITION))
-                    .limit(maxCommits).batchSize(Math.min(maxCommits, 1000)).iterator()) {
+            try (MongoCursor<BsonDocument> cursor = commits.find(Filters.and(Filters.eq(Commit.CATEGORY, category),
+                            Filters.gt(Commit.LAST_POSITION, afterPosition)))
+                    .projection(slicedFrom(0, maxCount)).sort(Sorts.ascending(Commit.LAST_POSITION))
+                    .limit(maxCount).batchSize(Math.min(maxCount, 1000)).iterator()) {
                 while (!page.isFull() && cursor.hasNext()) {
-                    Commit.addEvents(cursor.next(), afterPosition, 0, page, where);
+                    addAfter(cursor.next(), afterPosition, page);
                 }
             }
             return page.events;
         });
+    }
+
+    /**
+     * Adds the events after {@code afterPosition} of a commit read with its first events: when it starts at or
+     * before that position (a read that ended inside it), it is read again from there, rather than whole, so that
+     * a commit of many events read a page at a time is not sent again in full for every page.
+     */
+    private void addAfter(BsonDocument commit, long afterPosition, Page page) {
+        long skip = afterPosition + 1 - Commit.int64(commit, Commit.FIRST_POSITION, where);
+        if (skip <= 0) {
+            Commit.addEvents(commit, 0, afterPosition, 0, page, where);
+            return;
+        }
+        BsonDocument rest = commits.find(Filters.eq(Commit.LAST_POSITION, commit.get(Commit.LAST_POSITION)))
+                .projection(slicedFrom(skip, page.room())).first();
+        if (rest != null) {
+            Commit.addEvents(rest, skip, afterPosition, 0, page, where);
+        }
+    }
+
+    /** What a read takes of a commit: every field but the category, and up to {@code count} events from index {@code skip}. */
+    private static Bson slicedFrom(long skip, int count) {
+        int from = (int) Math.min(Integer.MAX_VALUE, skip);
+        // skip + count within an int: a server may add them (mongo-java-server fails on the overflow).
+        return Projections.fields(COMMIT_FIELDS, Projections.slice(Commit.EVENTS, from, Math.min(count, Integer.MAX_VALUE - from)));
     }
 
     @Override

@@ -60,8 +60,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -783,6 +785,56 @@ class MongoEventStoreBehaviourTest {
         assertEquals(List.of(4L, 5L), first.readStream("blob-1", 4, 100).stream().map(RecordedEvent::version).toList());
         assertEquals(List.of(5L, 6L), first.readCategory("blob", 4, 100).stream().map(RecordedEvent::position).toList());
         assertEquals(1, first.readAll(0, 1).size(), "a page of one still holds one");
+    }
+
+    @Test
+    void aCommitOfManyEventsReadAPageAtATimeIsNotSentWholeForEveryPage() {
+        // One append of 500 events read in pages of 25: each page's read fetched the whole commit, 10,000 events
+        // sent for 500 (a subscription catching up over one append of 10,000 took 40 reads of 10,000 each).
+        AtomicLong eventsSent = new AtomicLong();
+        try (MongoClient client = MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
+                .addCommandListener(new CommandListener() {
+                    @Override
+                    public void commandSucceeded(CommandSucceededEvent event) {
+                        BsonDocument cursor = event.getResponse().getDocument("cursor", new BsonDocument());
+                        for (String batch : List.of("firstBatch", "nextBatch")) {
+                            for (var commit : cursor.getArray(batch, new BsonArray())) {
+                                eventsSent.addAndGet(commit.asDocument().getArray("events", new BsonArray()).size());
+                            }
+                        }
+                    }
+                }).build())) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+            store.append("bulk-1", ExpectedVersion.NO_STREAM, events(500));
+            store.append("bulk-2", ExpectedVersion.NO_STREAM, events(1));
+
+            Map<String, Long> sent = new LinkedHashMap<>();
+            List<Long> positions = new ArrayList<>();
+            eventsSent.set(0);
+            for (List<RecordedEvent> page = store.readAll(0, 25); !page.isEmpty();
+                 page = store.readAll(positions.get(positions.size() - 1), 25)) {
+                page.forEach(e -> positions.add(e.position()));
+            }
+            sent.put("readAll", eventsSent.getAndSet(0));
+            List<Long> versions = new ArrayList<>();
+            for (List<RecordedEvent> page = store.readStream("bulk-1", 0, 25); !page.isEmpty();
+                 page = store.readStream("bulk-1", versions.size(), 25)) {
+                page.forEach(e -> versions.add(e.version()));
+            }
+            sent.put("readStream", eventsSent.getAndSet(0));
+            List<Long> inCategory = new ArrayList<>();
+            for (List<RecordedEvent> page = store.readCategory("bulk", 0, 25); !page.isEmpty();
+                 page = store.readCategory("bulk", inCategory.get(inCategory.size() - 1), 25)) {
+                page.forEach(e -> inCategory.add(e.position()));
+            }
+            sent.put("readCategory", eventsSent.getAndSet(0));
+            store.close();
+
+            assertEquals(LongStream.rangeClosed(1, 501).boxed().toList(), positions);
+            assertEquals(LongStream.range(0, 500).boxed().toList(), versions);
+            assertEquals(positions, inCategory);
+            sent.forEach((read, count) -> assertTrue(count <= 3 * 501, read + " had " + count + " events sent for 501: " + sent));
+        }
     }
 
     @Test
