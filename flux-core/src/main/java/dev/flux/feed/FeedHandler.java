@@ -122,6 +122,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private final Runnable stopListening;
     private final Set<Held> held = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /**
+     * Whether a check for held polls an append asked for waits on the timer, not yet begun: appends while it
+     * waits ask for no other (it will see them), so a burst of appends queues one check, not one each.
+     */
+    private final AtomicBoolean checkQueued = new AtomicBoolean();
 
     /** A long poll waiting for events after {@code after}. */
     private final class Held {
@@ -194,8 +199,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         });
         try {
             this.stopListening = reader.onAppend(() -> {
-                if (!held.isEmpty() && !closed.get()) {
-                    timer.execute(this::answerThoseWithEvents);
+                if (!held.isEmpty() && !closed.get() && checkQueued.compareAndSet(false, true)) {
+                    timer.execute(this::checkAfterAppends);
                 }
             });
         } catch (IllegalStateException e) {
@@ -308,6 +313,12 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         if (closed.get() || !reader.readAll(request.after, 1).isEmpty()) {
             poll.answer();
         }
+    }
+
+    /** The check appends asked for: an append from here on asks for another, which sees what this one may not. */
+    private void checkAfterAppends() {
+        checkQueued.set(false);
+        answerThoseWithEvents();
     }
 
     private void answerThoseWithEvents() {

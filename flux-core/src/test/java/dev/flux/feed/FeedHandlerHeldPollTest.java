@@ -23,6 +23,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -75,6 +76,35 @@ class FeedHandlerHeldPollTest {
                         + ", before the polls " + before);
     }
 
+    @Test
+    void appendsWhileTheTimerChecksTheHeldPollsQueueOneMoreCheckNotOnePerAppend() throws Exception {
+        // Each append queued a check of every held poll on the one timer thread: appends coming faster than the
+        // checks ran (a store read each) grew its queue without bound, and the timeouts behind it waited.
+        handler = FeedServer.builder(log).maxWait(Duration.ofSeconds(60)).recheck(Duration.ofHours(1)).handler();
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/events", handler);
+        server.start();
+        URI feed = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events?after=0&wait=60");
+        int before = handler.scheduledTasks();
+        CompletableFuture<HttpResponse<String>> poll = HttpClient.newHttpClient()
+                .sendAsync(HttpRequest.newBuilder(feed).build(), HttpResponse.BodyHandlers.ofString());
+        assertTrue(waitUntil(() -> handler.scheduledTasks() == before + 1), "the poll is held with its timeout");
+        CountDownLatch release = log.holdTimerReads();
+
+        log.append("Account-1", "Opened");     // its check now waits in the store read, the poll still held
+        assertTrue(log.timerReading.await(10, TimeUnit.SECONDS), "the timer checks the held poll");
+        for (int i = 2; i <= 1000; i++) {
+            log.append("Account-" + i, "Opened");
+        }
+        int queued = handler.scheduledTasks() - before;
+        release.countDown();
+
+        assertEquals(2, queued, "the poll's timeout and one check for the 999 appends made during the first");
+        HttpResponse<String> answer = poll.get(10, TimeUnit.SECONDS);
+        assertEquals(200, answer.statusCode());
+        assertTrue(answer.body().contains("\"Account-1\""), answer.body());
+    }
+
     private static boolean waitUntil(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!condition.getAsBoolean()) {
@@ -90,6 +120,16 @@ class FeedHandlerHeldPollTest {
     private static final class Log implements EventReader {
         private final List<RecordedEvent> events = new CopyOnWriteArrayList<>();
         private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+        /** Counted down when a read of the feed's timer thread waits for the latch {@link #holdTimerReads} returned. */
+        final CountDownLatch timerReading = new CountDownLatch(1);
+        private volatile CountDownLatch timerReads;
+
+        /** Makes reads on the feed's timer thread wait until the latch returned is counted down. */
+        CountDownLatch holdTimerReads() {
+            CountDownLatch release = new CountDownLatch(1);
+            timerReads = release;
+            return release;
+        }
 
         void append(String streamId, String type) {
             EventData data = EventData.of(type, "{}".getBytes(StandardCharsets.UTF_8), Map.of());
@@ -99,6 +139,15 @@ class FeedHandlerHeldPollTest {
 
         @Override
         public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+            CountDownLatch release = timerReads;
+            if (release != null && Thread.currentThread().getName().equals("flux-feed-timer")) {
+                timerReading.countDown();
+                try {
+                    release.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             return events.stream().filter(e -> e.position() > afterPosition).limit(maxCount).toList();
         }
 
