@@ -229,10 +229,11 @@ public final class FeedServer implements AutoCloseable {
 
         /**
          * How often held long polls look for new events besides the store's append signal: what finds
-         * events that other processes appended to a shared store. Default 250 ms.
+         * events that other processes appended to a shared store. Default 250 ms; a duration too long for
+         * a {@code long} of milliseconds (say {@code ChronoUnit.FOREVER.getDuration()}) means never.
          */
         public Builder recheck(Duration recheck) {
-            if (recheck == null || recheck.toMillis() < 1) {
+            if (recheck == null || recheck.compareTo(Duration.ofMillis(1)) < 0) {
                 throw new IllegalArgumentException("recheck must be at least 1 ms, was " + recheck);
             }
             this.recheck = recheck;
@@ -383,7 +384,8 @@ public final class FeedServer implements AutoCloseable {
          * @throws IllegalStateException when the reader is a closed store
          */
         public FeedHandler handler() {
-            return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheck.toMillis(), upcast,
+            long recheckMillis = recheck.compareTo(Duration.ofMillis(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE : recheck.toMillis();
+            return new FeedHandler(reader, defaultLimit, maxLimit, maxWait.toSeconds(), maxHeld, recheckMillis, upcast,
                     publicBase);
         }
 

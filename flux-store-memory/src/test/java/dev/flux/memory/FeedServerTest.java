@@ -43,6 +43,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -263,6 +264,24 @@ class FeedServerTest {
         assertEquals(1, page.get("events").size());
         assertEquals(2, page.get("events").get(0).get("position").asLong());
         assertTrue(tookMillis < 5_000, "held until its 30 s wait instead of the append: " + tookMillis + " ms");
+    }
+
+    @Test
+    void aRecheckTooLongForALongOfMillisecondsMeansNeverAndTheAppendStillAnswersALongPoll() throws Exception {
+        // ChronoUnit.FOREVER, "never recheck", failed with ArithmeticException: long overflow.
+        append("Account-1", 1);
+        FeedServer feed = feed(FeedServer.builder(store).recheck(ChronoUnit.FOREVER.getDuration()));
+
+        CompletableFuture<HttpResponse<String>> poll = http.sendAsync(
+                HttpRequest.newBuilder(URI.create(feed.uri() + "?after=1&wait=30")).build(), HttpResponse.BodyHandlers.ofString());
+        Thread.sleep(200);
+        append("Account-1", 2);
+        JsonNode page = JSON.readTree(poll.get(10, TimeUnit.SECONDS).body());
+
+        assertEquals(2, page.get("events").get(0).get("position").asLong());
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> FeedServer.builder(store).recheck(Duration.ofNanos(999_999)));
+        assertEquals("recheck must be at least 1 ms, was PT0.000999999S", refused.getMessage());
     }
 
     @Test
