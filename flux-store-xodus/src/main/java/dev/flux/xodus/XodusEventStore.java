@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.function.BiFunction;
+import java.util.function.LongUnaryOperator;
 import java.util.zip.CRC32C;
 
 /**
@@ -286,22 +287,41 @@ public final class XodusEventStore implements EventStore {
             if (head == null) {
                 return ExpectedVersion.NO_STREAM;
             }
-            // The head may be a commit still syncing: step back to the last version on disk.
+            // The head may be a commit still syncing: find the last version on disk.
             byte[] prefix = Layout.prefix(stream);
             long headVersion = Layout.headVersion(head, streamId, directory.owner);
-            long version = headVersion;
-            for (; version >= 0; version--) {
+            return lastVersionOnDisk(headVersion, durable, version -> {
                 ByteIterable position = layout.streamIndex.get(txn, layout.key(prefix, version));
                 if (position == null) {
                     throw new FluxException("Corrupt " + directory.owner + ": stream '" + streamId + "' is at version "
                             + headVersion + " but has no version " + version);
                 }
-                if (Layout.streamIndexPosition(position, streamId, version, directory.owner) <= durable) {
-                    break;
-                }
-            }
-            return version;
+                return Layout.streamIndexPosition(position, streamId, version, directory.owner);
+            });
         });
+    }
+
+    /**
+     * The highest version from -1 to {@code headVersion} whose event is at a position {@code <= durable} (-1 when
+     * none is), by a binary search over {@code positionOf}: a stream's positions grow with its versions, and the
+     * versions past the disk's end are those of commits still syncing, as many as a whole append (stepping back
+     * one at a time read every event of a large append in flight, on every call).
+     */
+    static long lastVersionOnDisk(long headVersion, long durable, LongUnaryOperator positionOf) {
+        if (positionOf.applyAsLong(headVersion) <= durable) {
+            return headVersion;
+        }
+        long onDisk = -1;           // known on disk (or before the first version)
+        long syncing = headVersion; // known not on disk yet
+        while (syncing - onDisk > 1) {
+            long middle = onDisk + (syncing - onDisk) / 2;
+            if (positionOf.applyAsLong(middle) <= durable) {
+                onDisk = middle;
+            } else {
+                syncing = middle;
+            }
+        }
+        return onDisk;
     }
 
     @Override

@@ -81,6 +81,53 @@ class XodusSyncTest {
     }
 
     @Test
+    void aStreamsVersionWhileALargeAppendOfItSyncsIsItsLastVersionOnDisk() throws Exception {
+        AtomicBoolean holdNextSync = new AtomicBoolean();
+        CountDownLatch syncing = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        store = new XodusEventStore(directory, XodusOptions.defaults(), (environment, path) -> new LogSync(environment, path) {
+            @Override
+            void force(long end) throws IOException {
+                if (holdNextSync.getAndSet(false)) {
+                    syncing.countDown();
+                    await(release);
+                }
+                super.force(end);
+            }
+        });
+        store.append("Account-1", ExpectedVersion.NO_STREAM, List.of(event("opened"), event("credited")));
+        List<EventData> large = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            large.add(event("credited"));
+        }
+        holdNextSync.set(true);
+
+        Future<Long> append = callers.submit(() -> store.append("Account-1", 1, large));
+        assertTrue(syncing.await(30, TimeUnit.SECONDS), "the append reached its sync");
+
+        assertEquals(1, store.streamVersion("Account-1"), "versions 2 to 1001 are not on disk yet");
+        release.countDown();
+        assertEquals(1001, append.get(30, TimeUnit.SECONDS));
+        assertEquals(1001, store.streamVersion("Account-1"));
+    }
+
+    @Test
+    void theLastVersionOnDiskIsFoundInLogarithmicallyManyIndexReads() {
+        // Positions of versions 0.. are 1..; the disk ends at position 11, so version 10 is the last on it.
+        AtomicInteger reads = new AtomicInteger();
+        long found = XodusEventStore.lastVersionOnDisk(999_999, 11, version -> {
+            reads.incrementAndGet();
+            return version + 1;
+        });
+
+        assertEquals(10, found);
+        assertTrue(reads.get() <= 21, "read " + reads.get() + " index entries to step back over 999,989 versions syncing");
+        assertEquals(999_999, XodusEventStore.lastVersionOnDisk(999_999, 1_000_000, version -> version + 1));
+        assertEquals(-1, XodusEventStore.lastVersionOnDisk(999_999, 0, version -> version + 1));
+        assertEquals(0, XodusEventStore.lastVersionOnDisk(999_999, 1, version -> version + 1));
+    }
+
+    @Test
     void aFailedSyncFailsItsAppendsAndTheStoreTakesNoMoreWritesUntilReopened() throws Exception {
         store = new XodusEventStore(directory, XodusOptions.defaults(), (environment, path) -> new LogSync(environment, path) {
             @Override
