@@ -20,14 +20,15 @@ record IoFailure(String what, String remedy) {
                 return new IoFailure("the disk is full (no space left on device)", "free space on it");
             }
             if (t instanceof IOException && !(t instanceof StoreDirectory.Gone)) {
-                return of(t.getMessage());
+                return of((IOException) t);
             }
         }
         return null;
     }
 
     /** The failure an operating system's error message names. */
-    private static IoFailure of(String message) {
+    private static IoFailure of(IOException failure) {
+        String message = failure.getMessage();
         String lower = message == null ? "" : message.toLowerCase(Locale.ROOT);
         if (lower.contains("no space left") || lower.contains("not enough space")) {
             return new IoFailure("the disk is full (" + message + ")", "free space on it");
@@ -39,7 +40,8 @@ record IoFailure(String what, String remedy) {
             return new IoFailure("a file reached the largest size this process may write (" + message + ")",
                     "raise the file size limit (ulimit -f)");
         }
-        return new IoFailure("an I/O error (" + message + ")", "fix what the error names");
+        // The exception's class too: an AccessDeniedException's or NoSuchFileException's message is a bare path.
+        return new IoFailure("an I/O error (" + failure + ")", "fix what the error names");
     }
 
     /** What happened, or, when it was no I/O failure, the failure itself. */

@@ -26,8 +26,8 @@ import java.util.OptionalLong;
  * Like the event store, it writes only on a thread of its own, which groups concurrent saves into one
  * transaction and one sync; a caller interrupted while it saves waits for the outcome and finds its
  * interrupt flag set again. A save whose commit fails (the disk full) says so and that nothing of it was
- * stored, and the store takes no more writes until it is opened again, as the event store does. The positions live in one Xodus store, {@code offsets}: the name's UTF-8
- * bytes to 8 bytes big-endian. Claims are {@link OffsetStore}'s defaults (one process opens the
+ * stored, and the store takes no more writes until it is opened again, as the event store does. The
+ * positions live in one Xodus store, {@code offsets}: the name's UTF-8 bytes to 8 bytes big-endian. Claims are {@link OffsetStore}'s defaults (one process opens the
  * directory, so there is no other process to claim a name from): {@link #claim} always succeeds and
  * {@link #release} does nothing, also after {@link #close()}. Thread-safe; after {@link #close()} every
  * other method throws {@link IllegalStateException}.
