@@ -11,6 +11,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 /**
@@ -46,5 +49,17 @@ record ContractRun(List<String> failed, List<String> timedOut, int passed) {
             }
         });
         return new ContractRun(List.copyOf(failed), List.copyOf(timedOut), passed[0]);
+    }
+
+    /** Fails unless the contract failed {@code store}, each failure an assertion naming what is wrong, not a time limit. */
+    void requireCaught(String store) {
+        assertFalse(failed.isEmpty(), "the contract passed " + store + " (" + passed + " tests passed)");
+        assertEquals(List.of(), timedOut, "the contract names what is wrong instead of running out of time");
+    }
+
+    /** Fails unless every test of the contract passed, and at least {@code tests} of them ran. */
+    void requirePassed(int tests) {
+        assertEquals(List.of(), failed);
+        assertTrue(passed >= tests, "the whole contract ran: " + passed + " tests passed");
     }
 }

@@ -29,9 +29,6 @@ import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
 /**
@@ -290,28 +287,18 @@ class EventStoreContractCatchesBrokenStoresTest {
     @TestFactory
     Stream<DynamicTest> theContractFailsForEveryBrokenStore() {
         return MISTAKES.stream().map(mistake -> dynamicTest("a store that " + mistake.does(), () -> {
-            ContractRun outcome = runContract(mistake);
-
-            assertFalse(outcome.failed().isEmpty(), "the contract passed a store that " + mistake.does() + " ("
-                    + outcome.passed() + " tests passed)");
-            assertEquals(List.of(), outcome.timedOut(), "the contract names what is wrong instead of running out of time");
+            runContract(mistake).requireCaught("a store that " + mistake.does());
         }));
     }
 
     @Test
     void theContractPassesTheSameWrapperWithoutAMistake() {
-        ContractRun outcome = runContract(new Mistake("makes none", Forwarding::new));
-
-        assertEquals(List.of(), outcome.failed());
-        assertTrue(outcome.passed() >= 40, "the whole contract ran: " + outcome.passed() + " tests passed");
+        runContract(new Mistake("makes none", Forwarding::new)).requirePassed(40);
     }
 
     @Test
     void theContractPassesAStoreThatReopensWithEverything() {
-        ContractRun outcome = runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0)));
-
-        assertEquals(List.of(), outcome.failed());
-        assertTrue(outcome.passed() >= 41, "the reopening test ran too: " + outcome.passed() + " tests passed");
+        runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0))).requirePassed(41);
     }
 
     /** Runs the whole contract against the stores {@code mistake} makes. */
