@@ -167,8 +167,7 @@ public final class JacksonEventSerializer implements EventSerializer {
             }
         }
         Class<?> eventClass = eventTypes.classOf(recorded.type()).orElseThrow(() -> new EventDecodingException(
-                recorded.streamId(), recorded.version(), recorded.type(),
-                "the type is not registered in EventTypes (registered: " + eventTypes.names() + ")", null));
+                recorded.streamId(), recorded.version(), recorded.type(), notRegistered(recorded.type(), storedVersion), null));
         return read(recorded, eventClass);
     }
 
@@ -280,6 +279,20 @@ public final class JacksonEventSerializer implements EventSerializer {
             throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
                     "cannot write the upcast JSON: " + e.getOriginalMessage(), e);
         }
+    }
+
+    /**
+     * Why an event of an unregistered type cannot be decoded, and what to do. A type upcasters read at other
+     * schema versions is named as such: the upcasters are there (shared from the process that writes it, say)
+     * while its class is not, and a subscription decodes such a type to see what it becomes.
+     */
+    private String notRegistered(String type, int storedVersion) {
+        String upcasters = eventTypes.hasUpcasters(type)
+                ? "; upcasters read '" + type + "', but not at schema version " + storedVersion + ", the one it was stored at"
+                : "";
+        return "the type is not registered in EventTypes (registered: " + eventTypes.names() + ")" + upcasters
+                + ": register its class in the EventTypes this serializer decodes with (EventTypes.register, or"
+                + " EventTypes.of listing every event class)";
     }
 
     private Upcasted upcast(RecordedEvent recorded, int storedVersion) {

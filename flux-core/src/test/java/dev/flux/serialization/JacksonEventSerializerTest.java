@@ -89,6 +89,29 @@ class JacksonEventSerializerTest {
     }
 
     @Test
+    void anUnknownTypeNameIsRefusedSayingToRegisterItsClass() {
+        EventDecodingException error = assertThrows(EventDecodingException.class,
+                () -> serializer.deserialize(recorded("Debited", "{}")));
+
+        assertTrue(error.getMessage().contains("Debited': the type is not registered in EventTypes"), error.getMessage());
+        assertTrue(error.getMessage().endsWith("register its class in the EventTypes this serializer decodes with"
+                + " (EventTypes.register, or EventTypes.of listing every event class)"), error.getMessage());
+    }
+
+    @Test
+    void anUnregisteredTypeThatUpcastersReadAtOtherVersionsIsRefusedSayingSo() {
+        // The upcasters of the process that writes Debited, shared by one that never registered its class.
+        JacksonEventSerializer reader = new JacksonEventSerializer(EventTypes.of(Credited.class).upcaster("Debited", 1, json -> json));
+        RecordedEvent current = recorded(EventData.of("Debited", "{}".getBytes(StandardCharsets.UTF_8),
+                Map.of(Metadata.SCHEMA_VERSION, "2")));
+
+        EventDecodingException error = assertThrows(EventDecodingException.class, () -> reader.deserialize(current));
+
+        assertTrue(error.getMessage().contains("upcasters read 'Debited', but not at schema version 2, the one it was stored at"
+                + ": register its class"), error.getMessage());
+    }
+
+    @Test
     void jsonThatDoesNotFitTheClassIsRefusedNamingStreamVersionAndType() {
         for (String body : List.of("{\"amount\":\"lots\"}", "{\"amount\":", "not json", "{\"amount\":1,\"unknown\":2}")) {
             EventDecodingException error = assertThrows(EventDecodingException.class,
