@@ -112,7 +112,7 @@ import java.util.function.Consumer;
  * under its claim ({@link OffsetStore#saveClaimed}), so a save that lands after another took over
  * stores nothing. For work shared between processes rather than failover, see {@link Builder#group}.
  */
-public final class Subscription {
+public final class Subscription implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Subscription.class.getName());
     /** The names the running durable subscriptions of this process hold, per offset store (by identity). */
     private static final Map<OffsetStore, Set<String>> RUNNING_NAMES = new IdentityHashMap<>();
@@ -335,6 +335,16 @@ public final class Subscription {
      */
     public void stop() {
         stop(Duration.ofDays(365));
+    }
+
+    /**
+     * {@link #stop()}, for try-with-resources and owners that close what they hold: waits for the event
+     * in hand to be handled, stores the offset (durable subscriptions) and returns. Calling it again
+     * does nothing.
+     */
+    @Override
+    public void close() {
+        stop();
     }
 
     /**

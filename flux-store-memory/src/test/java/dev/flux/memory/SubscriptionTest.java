@@ -317,6 +317,26 @@ class SubscriptionTest {
     }
 
     @Test
+    void closingASubscriptionStopsItSoThatItsNameStartsAgainFromItsOffset() throws Exception {
+        long last = append("Account-1", new Credited(1), new Credited(2));
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription.Builder builder = Subscription.builder(EventSource.all(store)).name("closed", offsets)
+                .onRecorded(e -> seen.add(e.position()));
+
+        Subscription first;
+        try (Subscription subscription = builder.start()) {
+            first = subscription;
+            awaitPosition(subscription, last);
+        }
+        long more = append("Account-1", new Credited(3));
+        Subscription second = start(builder);   // the name is free again: no IllegalStateException
+        awaitPosition(second, more);
+
+        assertEquals(Subscription.State.STOPPED, first.state());
+        assertEquals(List.of(last - 1, last, more), seen, "the second went on from the offset the first stored");
+    }
+
+    @Test
     void aFailingHandlerIsRetriedOnTheSameEventInOrder() throws Exception {
         long last = append("Account-1", new Credited(1), new Credited(2), new Credited(3));
         AtomicInteger failuresLeft = new AtomicInteger(2);
