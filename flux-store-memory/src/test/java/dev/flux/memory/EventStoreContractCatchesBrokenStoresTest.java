@@ -29,6 +29,7 @@ import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
 /**
@@ -50,6 +51,18 @@ class EventStoreContractCatchesBrokenStoresTest {
             this(does, store, null);
         }
     }
+
+    /** A decorator (metrics, logging) that forwards the six methods a store must write, not onAppend's default. */
+    private static final Mistake KEEPS_ON_APPEND_DEFAULT = new Mistake("keeps onAppend's default (a decorator that"
+            + " forwards only the methods without one)", inner -> new Forwarding(inner) {
+                @Override
+                public Runnable onAppend(Runnable listener) {
+                    if (listener == null) {
+                        throw new IllegalArgumentException("listener must not be null");
+                    }
+                    return () -> { };       // EventReader's default: never tells, and cannot tell that the store closed
+                }
+            });
 
     private static final List<Mistake> MISTAKES = List.of(
             new Mistake("ignores the expected version", inner -> new Forwarding(inner) {
@@ -276,6 +289,7 @@ class EventStoreContractCatchesBrokenStoresTest {
                     return () -> { };
                 }
             }),
+            KEEPS_ON_APPEND_DEFAULT,
             new Mistake("goes on answering after close()", inner -> new Forwarding(inner) {
                 @Override
                 public void close() {
@@ -289,6 +303,17 @@ class EventStoreContractCatchesBrokenStoresTest {
         return MISTAKES.stream().map(mistake -> dynamicTest("a store that " + mistake.does(), () -> {
             runContract(mistake).requireCaught("a store that " + mistake.does());
         }));
+    }
+
+    @Test
+    void aDecoratorKeepingOnAppendsDefaultIsToldToForwardIt() {
+        ContractRun run = runContract(KEEPS_ON_APPEND_DEFAULT);
+
+        run.requireCaught("a store that " + KEEPS_ON_APPEND_DEFAULT.does());
+        assertTrue(run.failed().stream().anyMatch(failure -> failure.startsWith("everyCallAfterCloseFails")
+                        && failure.contains("a decorator forwards it to the store it wraps")), String.join("\n", run.failed()));
+        assertTrue(run.failed().stream().anyMatch(failure -> failure.startsWith("onAppendAfterCloseIsRefused")
+                        && failure.contains("a decorator forwards it to the store it wraps")), String.join("\n", run.failed()));
     }
 
     @Test

@@ -46,13 +46,26 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The promises of {@link EventStore}, as a JUnit 5 suite every store runs unchanged. A store's test
- * extends it and supplies a fresh, empty store; a durable store also says how to close and reopen it:
+ * extends it and supplies a fresh, empty store; a durable store also says how to close and reopen it
+ * (without, the reopening test is skipped as for a store that keeps nothing):
  *
  * <pre>{@code
  * class InMemoryEventStoreTest extends EventStoreContract {
  *     protected EventStore newStore() { return new InMemoryEventStore(); }
  * }
+ *
+ * class XodusEventStoreTest extends EventStoreContract {
+ *     private @TempDir Path directory;
+ *     protected EventStore newStore() { return new XodusEventStore(directory); }
+ *     protected boolean isDurable() { return true; }
+ *     protected EventStore reopen(EventStore current) { current.close(); return newStore(); }
+ * }
  * }</pre>
+ *
+ * A decorator of another store (metrics, logging) forwards all nine of its methods, the three with
+ * defaults too: kept, {@code onAppend}'s default never tells the wrapped store's appends (subscriptions
+ * poll instead of being woken) and cannot refuse after close, which the contract catches, and the
+ * defaults of {@code readCategory} and {@code lastPosition} scan the global log.
  *
  * The contract reads as a caller must (in pages, until an empty page), so it also holds for stores
  * that return short pages; run it once more through {@link OneEventPerReadStore} to prove that the
@@ -1003,7 +1016,9 @@ public abstract class EventStoreContract {
 
         List<String> answered = calls.keySet().stream().filter(name -> !fails(calls.get(name))).toList();
 
-        assertEquals(List.of(), answered, "calls a closed store answered instead of failing");
+        assertEquals(List.of(), answered, "calls a closed store answered instead of failing with IllegalStateException"
+                + " (onAppend's default cannot tell that its store closed: a store overrides it to refuse then, and a"
+                + " decorator forwards it to the store it wraps, as it does readCategory and lastPosition)");
     }
 
     @Test
@@ -1016,7 +1031,9 @@ public abstract class EventStoreContract {
 
         IllegalStateException refused = assertThrows(IllegalStateException.class,
                 () -> closed.onAppend(() -> told.add("added after close")),
-                "a listener added to a closed store would wait for appends that cannot come");
+                "a listener added to a closed store would wait for appends that cannot come: onAppend's default cannot"
+                        + " tell that its store closed, so a store overrides it to refuse then (a decorator forwards it to"
+                        + " the store it wraps)");
         assertThrows(IllegalArgumentException.class, () -> closed.onAppend(null), "the listener is checked first");
         stopTelling.run();
         stopTelling.run();
