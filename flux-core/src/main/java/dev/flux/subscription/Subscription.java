@@ -1,6 +1,7 @@
 package dev.flux.subscription;
 
 import dev.flux.FluxException;
+import dev.flux.Metadata;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 import dev.flux.serialization.EventSerializer;
@@ -58,7 +59,9 @@ import java.util.function.Consumer;
  * get events decoded through the serializer's {@link EventTypes}
  * (their classes are registered for you); a {@link RecordedHandler} gets every event undecoded.
  * Events whose type has no typed handler are not decoded, and every event, handled or not, moves
- * the offset: a subscription never sticks on a type it does not know.
+ * the offset: a subscription never sticks on a type it does not know. The exception: an event stored
+ * at a version an upcaster reads is decoded when there are typed handlers, since it may become a
+ * handled type (a rename), so the class it becomes must be registered.
  *
  * <p><b>Errors.</b> A handler that throws (or an event that cannot be decoded) is retried on the same
  * event after the error delay, doubling up to its maximum, up to {@link Builder#maxRetries} times;
@@ -865,15 +868,32 @@ public final class Subscription implements AutoCloseable {
         return false;
     }
 
+    /**
+     * Whether {@code event} must be decoded to know which typed handler takes it: an upcaster reads it at
+     * the version it was stored at, and may make it another type (a rename, a split). Not for a subscription
+     * with no typed handler, nor for an event stored at a version no upcaster reads: a read side that shares
+     * the writer's upcasters but handles none of a type needs no class for that type's current events.
+     */
+    private boolean decodesToKnow(RecordedEvent event) {
+        EventTypes types = serializer.eventTypes();
+        if (handlersByClass.isEmpty() || !types.hasUpcasters(event.type())) {
+            return false;
+        }
+        String stored = event.metadata().get(Metadata.SCHEMA_VERSION);
+        try {
+            return types.needsUpcast(event.type(), stored == null ? 1 : Integer.parseInt(stored));
+        } catch (IllegalArgumentException unreadable) {     // not a number, or below 1: decoding says so
+            return true;
+        }
+    }
+
     /** Hands one event to the handlers, retrying as configured; false when the subscription must stop. */
     private boolean deliver(RecordedEvent event) {
         if (groupSize > 1 && groupMemberOf(event.streamId(), groupSize) != groupMember) {
             return true;
         }
         EventHandler<Object> typed = typedHandlers.get(event.type());
-        // A type that upcasters read may become another type (a rename, a split): decode to know, when a typed
-        // handler could take what it becomes (a subscription with only a RecordedHandler decodes nothing).
-        boolean upcast = !handlersByClass.isEmpty() && serializer.eventTypes().hasUpcasters(event.type());
+        boolean upcast = decodesToKnow(event);
         if (typed == null && recordedHandler == null && !upcast) {
             return true;
         }

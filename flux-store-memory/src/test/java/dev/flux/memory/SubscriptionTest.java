@@ -3,6 +3,7 @@ package dev.flux.memory;
 import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
+import dev.flux.Metadata;
 import dev.flux.RecordedEvent;
 import dev.flux.serialization.EventDecodingException;
 import dev.flux.serialization.EventTypes;
@@ -471,6 +472,26 @@ class SubscriptionTest {
 
         assertEquals(allPositions(), seen, "each raw event once, none decoded");
         assertEquals(Subscription.State.RUNNING, forwarder.state());
+    }
+
+    @Test
+    void aTypedSubscriptionLeavesUndecodedATypeUpcastersReadWhenStoredAtAVersionTheyDoNot() throws Exception {
+        // A read side sharing the writer's upcaster of "Debited" (from v1) but handling no Debited, whose class it
+        // lacks: Debited's current events (v2) are none of its business. (An old one could become a handled type,
+        // so those are decoded; UpcastingTest covers them.)
+        EventTypes readSide = EventTypes.of(Credited.class).upcaster("Debited", 1, json -> json);
+        store.append("Account-1", ExpectedVersion.ANY, List.of(new EventData(java.util.UUID.randomUUID(), "Debited",
+                "{\"amount\":1}".getBytes(StandardCharsets.UTF_8), Map.of(Metadata.SCHEMA_VERSION, "2"))));
+        long last = append("Account-1", new Credited(3));
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store))
+                .serializer(new JacksonEventSerializer(readSide)).maxRetries(0)
+                .on(Credited.class, e -> seen.add(e.amount())));
+
+        awaitPosition(subscription, last);
+
+        assertEquals(List.of(3L), seen);
+        assertEquals(Subscription.State.RUNNING, subscription.state());
     }
 
     @Test
