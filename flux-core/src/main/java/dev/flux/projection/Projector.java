@@ -27,7 +27,9 @@ import java.util.function.BiFunction;
  *
  * <p>A projector is immutable: {@link #on} returns a new one, so a projector can be shared by threads
  * (its states must then be immutable values, as reducers return new states). Events of types with
- * no reducer are skipped without being decoded. Reducers must not return null.
+ * no reducer are skipped without being decoded, but for an event stored at a version an upcaster
+ * reads: it may become a type with a reducer (a rename), so it is decoded to know, and the class it
+ * becomes must be registered. Reducers must not return null.
  *
  * @param <S> the state
  */
@@ -118,8 +120,10 @@ public final class Projector<S> {
         }
         Object event = null;
         BiFunction<S, Object, S> reducer;
-        if (serializer.eventTypes().hasUpcasters(recorded.type())) {
-            // An upcaster may turn it into another type (a rename, a split): decode to know.
+        EventTypes types = serializer.eventTypes();
+        if (types.hasUpcasters(recorded.type()) && types.needsUpcast(recorded)) {
+            // An upcaster may turn it into another type (a rename, a split): decode to know. Not when it was
+            // stored at a version no upcaster reads, so a type without a reducer needs no class here.
             event = serializer.deserialize(recorded);
             reducer = reducers.get(event.getClass());
         } else {

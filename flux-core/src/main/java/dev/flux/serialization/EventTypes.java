@@ -3,6 +3,8 @@ package dev.flux.serialization;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flux.FluxException;
+import dev.flux.Metadata;
+import dev.flux.RecordedEvent;
 
 import java.lang.reflect.Field;
 import java.lang.reflect.GenericArrayType;
@@ -377,6 +379,25 @@ public final class EventTypes {
         }
         Registration current = byName.get(type);
         return current != null && current.schemaVersion() != storedVersion;
+    }
+
+    /**
+     * Whether {@code recorded} must pass {@link #upcast} before decoding: {@link #needsUpcast(String, int)} at
+     * the schema version its metadata names ({@link Metadata#SCHEMA_VERSION}; 1 without). True when that
+     * is no version number, so that decoding it says what is wrong.
+     *
+     * @throws IllegalArgumentException when {@code recorded} is null
+     */
+    public boolean needsUpcast(RecordedEvent recorded) {
+        if (recorded == null) {
+            throw new IllegalArgumentException("recorded event must not be null");
+        }
+        String stored = recorded.metadata().get(Metadata.SCHEMA_VERSION);
+        try {
+            return needsUpcast(recorded.type(), stored == null ? 1 : Integer.parseInt(stored));
+        } catch (IllegalArgumentException unreadable) {     // not a number, or below 1
+            return true;
+        }
     }
 
     /**

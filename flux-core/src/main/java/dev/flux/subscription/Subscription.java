@@ -1,7 +1,6 @@
 package dev.flux.subscription;
 
 import dev.flux.FluxException;
-import dev.flux.Metadata;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 import dev.flux.serialization.EventSerializer;
@@ -876,15 +875,7 @@ public final class Subscription implements AutoCloseable {
      */
     private boolean decodesToKnow(RecordedEvent event) {
         EventTypes types = serializer.eventTypes();
-        if (handlersByClass.isEmpty() || !types.hasUpcasters(event.type())) {
-            return false;
-        }
-        String stored = event.metadata().get(Metadata.SCHEMA_VERSION);
-        try {
-            return types.needsUpcast(event.type(), stored == null ? 1 : Integer.parseInt(stored));
-        } catch (IllegalArgumentException unreadable) {     // not a number, or below 1: decoding says so
-            return true;
-        }
+        return !handlersByClass.isEmpty() && types.hasUpcasters(event.type()) && types.needsUpcast(event);
     }
 
     /** Hands one event to the handlers, retrying as configured; false when the subscription must stop. */

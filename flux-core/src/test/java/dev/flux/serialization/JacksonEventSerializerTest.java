@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Objects;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -55,6 +56,28 @@ class JacksonEventSerializerTest {
 
     private final EventTypes types = EventTypes.of(Credited.class).register("account-renamed", Renamed.class);
     private final JacksonEventSerializer serializer = new JacksonEventSerializer(types);
+
+    @Test
+    void aRecordedEventNeedsUpcastingExactlyWhenAnUpcasterReadsTheVersionItsMetadataNames() {
+        EventTypes evolving = new EventTypes().register("Credited", Credited.class, 3)
+                .upcaster("Credited", 1, json -> json).upcaster("Credited", 2, json -> json)
+                .upcaster("Debited", 1, json -> json);
+
+        assertTrue(evolving.needsUpcast(stored("Credited", Map.of())), "no schema version: version 1");
+        assertTrue(evolving.needsUpcast(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "2"))));
+        assertFalse(evolving.needsUpcast(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "3"))), "the current version");
+        assertFalse(evolving.needsUpcast(stored("Debited", Map.of(Metadata.SCHEMA_VERSION, "2"))),
+                "past the upcaster, of a type not registered here");
+        assertTrue(evolving.needsUpcast(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "two"))),
+                "not a version: decoding says what is wrong");
+        assertTrue(evolving.needsUpcast(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "0"))));
+        assertThrows(IllegalArgumentException.class, () -> evolving.needsUpcast((RecordedEvent) null));
+    }
+
+    private static RecordedEvent stored(String type, Map<String, String> metadata) {
+        return RecordedEvent.of("Account-1", 0, 1, new EventData(java.util.UUID.randomUUID(), type,
+                "{}".getBytes(StandardCharsets.UTF_8), metadata), Instant.EPOCH);
+    }
 
     @Test
     void recordsAndPlainClassesRoundTrip() {

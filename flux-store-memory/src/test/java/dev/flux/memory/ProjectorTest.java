@@ -3,6 +3,7 @@ package dev.flux.memory;
 import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
+import dev.flux.Metadata;
 import dev.flux.projection.Projector;
 import dev.flux.serialization.EventDecodingException;
 import dev.flux.serialization.EventTypes;
@@ -14,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -114,11 +116,28 @@ class ProjectorTest {
     void aReducerReturningNullForATypeWithUpcastersIsReportedWithTheEventToo() {
         JacksonEventSerializer upcasting = new JacksonEventSerializer(new EventTypes()
                 .register("Credited", Credited.class, 2).upcaster("Credited", 1, json -> json));
-        store.append("Account-1", ExpectedVersion.ANY, List.of(upcasting.serialize(new Credited(5), Map.of())));
+        // Stored at version 1 (no schema version in its metadata), so the upcaster reads it.
+        store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited",
+                "{\"amount\":5}".getBytes(StandardCharsets.UTF_8), Map.of())));
         Projector<Summary> broken = Projector.from(new Summary(0, 0), upcasting).on(Credited.class, (s, e) -> null);
 
         FluxException e = assertThrows(FluxException.class, () -> broken.projectStream(store, "Account-1"));
         assertTrue(e.getMessage().contains("Credited") && e.getMessage().contains("Account-1@0"), e.getMessage());
+    }
+
+    @Test
+    void aTypeUpcastersReadIsLeftUndecodedWithoutAReducerWhenStoredAtAVersionTheyDoNot() {
+        // A read side sharing the writer's upcaster of "Debited" (from v1) but without the Debited class.
+        JacksonEventSerializer readSide = new JacksonEventSerializer(EventTypes.of(Credited.class)
+                .upcaster("Debited", 1, json -> json));
+        store.append("Account-1", ExpectedVersion.ANY, List.of(
+                new EventData(UUID.randomUUID(), "Debited", "{\"amount\":1}".getBytes(StandardCharsets.UTF_8),
+                        Map.of(Metadata.SCHEMA_VERSION, "2")),
+                readSide.serialize(new Credited(4), Map.of())));
+
+        Projector<Summary> credits = Projector.from(new Summary(0, 0), readSide).on(Credited.class, (s, e) -> s.plus(e.amount()));
+
+        assertEquals(new Summary(4, 1), credits.projectStream(store, "Account-1"));
     }
 
     @Test
