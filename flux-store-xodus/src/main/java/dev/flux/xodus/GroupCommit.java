@@ -307,6 +307,7 @@ final class GroupCommit<B> {
             }
             Request<B> broken = null;
             Throwable brokenBy = null;
+            boolean committedHere = false;
             try {
                 B state = begin.apply(txn);
                 for (Request<B> request : pending) {
@@ -324,6 +325,7 @@ final class GroupCommit<B> {
                     if (!txn.commit()) {
                         continue; // another transaction got in first (it should not: ours is exclusive); run again
                     }
+                    committedHere = true;
                     committed.accept(state);
                     List<Request<B>> done = List.copyOf(pending);
                     Committed<B> synced = new Committed<>(done, state, sync == null ? 0 : sync.end());
@@ -338,7 +340,11 @@ final class GroupCommit<B> {
                     return;
                 }
             } catch (RuntimeException | Error e) {
-                failCommit(pending, e, true);
+                if (committedHere) {
+                    failAfterCommit(pending, e);
+                } else {
+                    failCommit(pending, e, true);
+                }
                 return;
             } finally {
                 if (!txn.isFinished()) {
@@ -432,6 +438,18 @@ final class GroupCommit<B> {
                     + ". Whether this one reached the disk is unknown until the store is opened again, whole or not at"
                     + " all." + stop, cause);
         }
+    }
+
+    /**
+     * Fails a batch whose transaction committed but whose bookkeeping after the commit failed, and stops taking
+     * writes: the batch is in the log, so its callers must not hear that nothing was stored, and what the store
+     * keeps of its last commit (its last position, say) may be behind it.
+     */
+    private void failAfterCommit(List<Request<B>> requests, Throwable cause) {
+        commitFailure = cause;
+        fail(requests, " committed this write, but then failed (" + IoFailure.describe(cause) + "), so it is stored but"
+                + " may not be on disk; whether it is there is known once the store is opened again. The store takes no"
+                + " more writes: close it and open it again", cause);
     }
 
     /** Whether Xodus still takes transactions: it goes inoperative when it could not undo a failed commit. */

@@ -42,6 +42,8 @@ class GroupCommitTest {
     /** The events written into the transaction under way (writer thread only), and those of each commit. */
     private int eventsWritten;
     private final List<Integer> eventsPerCommit = new CopyOnWriteArrayList<>();
+    /** Thrown once by the writer's hook after a commit, when set. */
+    private volatile RuntimeException failAfterCommit;
     private final ExecutorService callers = Executors.newCachedThreadPool();
 
     @BeforeEach
@@ -54,6 +56,11 @@ class GroupCommitTest {
         }, txn -> {
             commits.incrementAndGet();
             eventsPerCommit.add(eventsWritten);
+            RuntimeException failure = failAfterCommit;
+            if (failure != null) {
+                failAfterCommit = null;
+                throw failure;
+            }
         });
     }
 
@@ -137,6 +144,23 @@ class GroupCommitTest {
         assertEquals("expected an 8-byte number, found 3 bytes", failure.getCause().getMessage());
         assertTrue(has("first") && has("last"), "the writes around it committed");
         assertFalse(has("unreadable"));
+    }
+
+    @Test
+    void aFailureAfterTheCommitSaysTheWriteIsStoredNotThatNothingWasAndStopsTheWrites() {
+        // It said "Nothing of this write was stored (Xodus undid the commit)" of a write that was in the store.
+        failAfterCommit = new IllegalStateException("the writer's bookkeeping failed");
+
+        FluxException failed = assertThrows(FluxException.class, () -> writer.submit(new Put("kept", () -> { })));
+        FluxException refused = assertThrows(FluxException.class, () -> writer.submit(new Put("after", () -> { })));
+
+        assertTrue(has("kept"), "the commit went through");
+        assertFalse(failed.getMessage().contains("Nothing of this write was stored"), failed.getMessage());
+        assertTrue(failed.getMessage().contains("committed this write, but then failed (java.lang.IllegalStateException:"
+                + " the writer's bookkeeping failed), so it is stored"), failed.getMessage());
+        assertTrue(refused.getMessage().contains("takes no more writes") && refused.getMessage().contains("open it again"),
+                refused.getMessage());
+        assertFalse(has("after"));
     }
 
     @Test
