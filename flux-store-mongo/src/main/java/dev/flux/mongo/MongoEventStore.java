@@ -156,8 +156,11 @@ import java.util.function.Supplier;
  * A read returns at most {@code maxCount} events and stops early after about {@value #PAGE_BYTES} bytes
  * of them (always at least one event), so what one read holds stays bounded whatever {@code maxCount}
  * asks: a subscription's batch or a replay's page of big events comes in several reads. A read takes of each
- * commit only the events it returns (a {@code $slice} of the commit's events), so an append of many events
- * read a page at a time is sent a page at a time, not whole again for every page.
+ * commit at most as many events as the page has room for (a {@code $slice} of the commit's events), so an
+ * append of many events read a page at a time is not sent whole again for every page. A stream read that
+ * starts inside a commit takes its events from there; a global-log or category read that starts inside one
+ * takes its first events, then reads it again from there, so such a commit is sent about two pages at a
+ * time; and a page that the bytes fill early drops the rest of what its last commit sent.
  *
  * <h2>Threads and processes</h2>
  * Reads follow the database's read preference, except {@link #lastPosition()} and {@link #streamVersion},

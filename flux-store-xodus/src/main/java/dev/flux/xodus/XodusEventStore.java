@@ -54,7 +54,8 @@ import java.util.zip.CRC32C;
  * Xodus writes, was deleted, moved or replaced while the store is open (checked after every commit,
  * before its callers return): Xodus would go on committing into files nobody finds again. And so too
  * when a commit fails, the disk full say: its appends fail with a {@link FluxException} that names the
- * directory, says what happened and that nothing of them was stored (Xodus undoes the commit), and
+ * directory, says what happened and that nothing of them was stored (Xodus undoes the commit; should it
+ * fail to, that whether they were stored is known once the store is opened again), and
  * later appends fail saying to free space, close the store and open it again. Xodus may not read its
  * own last page again after such a failure, so a read that then fails says the same; reopening finds
  * every append acknowledged before. Opening on a full disk fails naming the directory and the cause.
