@@ -200,6 +200,17 @@ class EventStoreContractCatchesBrokenStoresTest {
                     return inner.readAll(afterPosition, maxCount == Integer.MAX_VALUE ? maxCount : maxCount + 1);
                 }
             }),
+            new Mistake("answers the newest events of the log after the position asked for, newest first",
+                    inner -> new Forwarding(inner) {
+                        @Override
+                        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+                            List<RecordedEvent> after = inner.readAll(afterPosition, Integer.MAX_VALUE);
+                            List<RecordedEvent> newest = new ArrayList<>(after.subList(Math.max(0, after.size() - maxCount),
+                                    after.size()));
+                            java.util.Collections.reverse(newest);
+                            return newest;
+                        }
+                    }),
             new Mistake("orders a page of the log by stream", inner -> new Forwarding(inner) {
                 @Override
                 public List<RecordedEvent> readAll(long afterPosition, int maxCount) {

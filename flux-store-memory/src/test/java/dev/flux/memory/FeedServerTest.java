@@ -270,11 +270,18 @@ class FeedServerTest {
     void aRecheckTooLongForALongOfMillisecondsMeansNeverAndTheAppendStillAnswersALongPoll() throws Exception {
         // ChronoUnit.FOREVER, "never recheck", failed with ArithmeticException: long overflow.
         append("Account-1", 1);
-        FeedServer feed = feed(FeedServer.builder(store).recheck(ChronoUnit.FOREVER.getDuration()));
+        // Once it holds a poll, the feed looks for a single event: from then on only the append can answer it.
+        CountDownLatch holding = new CountDownLatch(1);
+        EventReader reader = new ReadAllWatchingReader(store, (maxCount, read) -> {
+            if (maxCount == 1) {
+                holding.countDown();
+            }
+        });
+        FeedServer feed = feed(FeedServer.builder(reader).recheck(ChronoUnit.FOREVER.getDuration()));
 
         CompletableFuture<HttpResponse<String>> poll = http.sendAsync(
                 HttpRequest.newBuilder(URI.create(feed.uri() + "?after=1&wait=30")).build(), HttpResponse.BodyHandlers.ofString());
-        Thread.sleep(200);
+        assertTrue(holding.await(10, TimeUnit.SECONDS), "the feed never held the poll");
         append("Account-1", 2);
         JsonNode page = JSON.readTree(poll.get(10, TimeUnit.SECONDS).body());
 
@@ -1517,6 +1524,11 @@ class FeedServerTest {
         @Override
         public Optional<RecordedEvent> readEvent(UUID eventId) {
             return store.readEvent(eventId);
+        }
+
+        @Override
+        public Runnable onAppend(Runnable listener) {
+            return store.onAppend(listener);
         }
     }
 

@@ -1139,13 +1139,19 @@ public abstract class EventStoreContract {
     }
 
     /**
-     * Fails unless a page read after {@code after} begins past it: a store answering the event at the
-     * position itself would have a caller read it twice, and one reading to the end loop for ever.
+     * Fails unless a page read after {@code after} holds only later events, in growing positions: a store
+     * answering the event at the position itself would have a caller read it twice, and one whose page does
+     * not end past the position (newest first, say) would have a caller reading to the end loop for ever.
      */
     private static void requireProgress(List<RecordedEvent> page, long after, String read) {
-        if (page.get(0).position() <= after) {
-            fail(read + " after position " + after + " began with position " + page.get(0).position()
-                    + ": a page holds only events after the position asked for");
+        long previous = after;
+        for (RecordedEvent event : page) {
+            if (event.position() <= previous) {
+                fail(read + " after position " + after + " returned position " + event.position() + " after "
+                        + (previous == after ? "asking for events after " : "position ") + previous
+                        + ": a page holds only events after the position asked for, in growing positions");
+            }
+            previous = event.position();
         }
     }
 
