@@ -52,13 +52,13 @@ record ContractRun(List<String> failed, List<String> timedOut, int passed) {
     }
 
     /** Fails unless the contract failed {@code store}, each failure an assertion naming what is wrong, not a time limit. */
-    void requireCaught(String store) {
+    void assertCaught(String store) {
         assertFalse(failed.isEmpty(), "the contract passed " + store + " (" + passed + " tests passed)");
         assertEquals(List.of(), timedOut, "the contract names what is wrong instead of running out of time");
     }
 
     /** Fails unless every test of the contract passed, and at least {@code tests} of them ran. */
-    void requirePassed(int tests) {
+    void assertPassed(int tests) {
         assertEquals(List.of(), failed);
         assertTrue(passed >= tests, "the whole contract ran: " + passed + " tests passed");
     }

@@ -312,7 +312,7 @@ class EventStoreContractCatchesBrokenStoresTest {
     @TestFactory
     Stream<DynamicTest> theContractFailsForEveryBrokenStore() {
         return MISTAKES.stream().map(mistake -> dynamicTest("a store that " + mistake.does(), () -> {
-            runContract(mistake).requireCaught("a store that " + mistake.does());
+            runContract(mistake).assertCaught("a store that " + mistake.does());
         }));
     }
 
@@ -320,7 +320,7 @@ class EventStoreContractCatchesBrokenStoresTest {
     void aDecoratorKeepingOnAppendsDefaultIsToldToForwardIt() {
         ContractRun run = runContract(KEEPS_ON_APPEND_DEFAULT);
 
-        run.requireCaught("a store that " + KEEPS_ON_APPEND_DEFAULT.does());
+        run.assertCaught("a store that " + KEEPS_ON_APPEND_DEFAULT.does());
         assertTrue(run.failed().stream().anyMatch(failure -> failure.startsWith("everyCallAfterCloseFails")
                         && failure.contains("a decorator forwards it to the store it wraps")), String.join("\n", run.failed()));
         assertTrue(run.failed().stream().anyMatch(failure -> failure.startsWith("onAppendAfterCloseIsRefused")
@@ -329,12 +329,12 @@ class EventStoreContractCatchesBrokenStoresTest {
 
     @Test
     void theContractPassesTheSameWrapperWithoutAMistake() {
-        runContract(new Mistake("makes none", Forwarding::new)).requirePassed(40);
+        runContract(new Mistake("makes none", Forwarding::new)).assertPassed(40);
     }
 
     @Test
     void theContractPassesAStoreThatReopensWithEverything() {
-        runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0))).requirePassed(41);
+        runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0))).assertPassed(41);
     }
 
     /** Runs the whole contract against the stores {@code mistake} makes. */

@@ -143,13 +143,13 @@ class OffsetStoreContractCatchesBrokenStoresTest {
     @TestFactory
     Stream<DynamicTest> theContractFailsForEveryBrokenStore() {
         return MISTAKES.stream().map(mistake -> dynamicTest("an offset store that " + mistake.does(), () -> {
-            runContract(mistake).requireCaught("an offset store that " + mistake.does());
+            runContract(mistake).assertCaught("an offset store that " + mistake.does());
         }));
     }
 
     @Test
     void theContractPassesTheStoreWithoutAMistake() {
-        runContract(new Mistake("makes none", ClaimingOffsets::new, closed -> closed)).requirePassed(20);
+        runContract(new Mistake("makes none", ClaimingOffsets::new, closed -> closed)).assertPassed(20);
     }
 
     private static ContractRun runContract(Mistake mistake) {

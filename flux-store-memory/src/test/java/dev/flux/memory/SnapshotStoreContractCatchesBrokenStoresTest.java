@@ -132,13 +132,13 @@ class SnapshotStoreContractCatchesBrokenStoresTest {
     @TestFactory
     Stream<DynamicTest> theContractFailsForEveryBrokenStore() {
         return MISTAKES.stream().map(mistake -> dynamicTest("a snapshot store that " + mistake.does(), () -> {
-            runContract(mistake).requireCaught("a snapshot store that " + mistake.does());
+            runContract(mistake).assertCaught("a snapshot store that " + mistake.does());
         }));
     }
 
     @Test
     void theContractPassesTheWrapperWithoutAMistake() {
-        runContract(new Mistake("makes none", Forwarding::new, closed -> closed)).requirePassed(12);
+        runContract(new Mistake("makes none", Forwarding::new, closed -> closed)).assertPassed(12);
     }
 
     private static ContractRun runContract(Mistake mistake) {
