@@ -5,6 +5,7 @@ import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
+import dev.flux.ForwardingEventStore;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 import dev.flux.test.EventStoreContract;
@@ -407,56 +408,12 @@ class EventStoreContractCatchesBrokenStoresTest {
     }
 
     /** Hands every call to the memory store; each mistake overrides what it gets wrong. */
-    private static class Forwarding implements EventStore {
+    private static class Forwarding extends ForwardingEventStore {
         final InMemoryEventStore inner;
 
         Forwarding(InMemoryEventStore inner) {
+            super(inner);
             this.inner = inner;
-        }
-
-        @Override
-        public long append(String streamId, long expectedVersion, List<EventData> events) {
-            return inner.append(streamId, expectedVersion, events);
-        }
-
-        @Override
-        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
-            return inner.readStream(streamId, fromVersion, maxCount);
-        }
-
-        @Override
-        public long streamVersion(String streamId) {
-            return inner.streamVersion(streamId);
-        }
-
-        @Override
-        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
-            return inner.readAll(afterPosition, maxCount);
-        }
-
-        @Override
-        public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
-            return inner.readCategory(category, afterPosition, maxCount);
-        }
-
-        @Override
-        public long lastPosition() {
-            return inner.lastPosition();
-        }
-
-        @Override
-        public Optional<RecordedEvent> readEvent(UUID eventId) {
-            return inner.readEvent(eventId);
-        }
-
-        @Override
-        public Runnable onAppend(Runnable listener) {
-            return inner.onAppend(listener);
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 }

@@ -10,6 +10,7 @@ import dev.flux.EventData;
 import dev.flux.EventReader;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
+import dev.flux.ForwardingEventStore;
 import dev.flux.RecordedEvent;
 import dev.flux.Repository;
 import dev.flux.bus.Bus;
@@ -184,6 +185,7 @@ class PublicApiArgumentsTest {
                 .defaultsOf(EventReader.class, NoEvents::new)
                 .receiver(EventAppender.class, InMemoryEventStore::new, store -> log.apply((EventReader) store))
                 .receiver(InMemoryEventStore.class, InMemoryEventStore::new, log::apply)
+                .receiver(ForwardingEventStore.class, () -> new ForwardingEventStore(new InMemoryEventStore()) { }, log::apply)
                 .receiver(OneEventPerReadStore.class, () -> new OneEventPerReadStore(new InMemoryEventStore()), log::apply)
                 .receiver(OffsetStore.class, InMemoryOffsetStore::new, offsets -> offsets.find("sample"))
                 .defaultsOf(OffsetStore.class, NoOffsets::new)

@@ -5,6 +5,7 @@ import dev.flux.ConcurrencyConflictException;
 import dev.flux.EventData;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
+import dev.flux.ForwardingEventStore;
 import dev.flux.Metadata;
 import dev.flux.MissingHandlerException;
 import dev.flux.RecordedEvent;
@@ -262,47 +263,21 @@ class RepositoryTest {
     }
 
     /** A store whose first append is written but answered with a failure, as a connection lost before the answer. */
-    private static final class LosesTheAnswerOnce implements EventStore {
-        private final EventStore delegate;
+    private static final class LosesTheAnswerOnce extends ForwardingEventStore {
         private boolean lost;
 
         LosesTheAnswerOnce(EventStore delegate) {
-            this.delegate = delegate;
+            super(delegate);
         }
 
         @Override
         public long append(String streamId, long expectedVersion, List<EventData> events) {
-            long version = delegate.append(streamId, expectedVersion, events);
+            long version = super.append(streamId, expectedVersion, events);
             if (!lost) {
                 lost = true;
                 throw new dev.flux.FluxException("connection lost before the answer to the append to " + streamId);
             }
             return version;
-        }
-
-        @Override
-        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
-            return delegate.readStream(streamId, fromVersion, maxCount);
-        }
-
-        @Override
-        public long streamVersion(String streamId) {
-            return delegate.streamVersion(streamId);
-        }
-
-        @Override
-        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
-            return delegate.readAll(afterPosition, maxCount);
-        }
-
-        @Override
-        public java.util.Optional<RecordedEvent> readEvent(java.util.UUID eventId) {
-            return delegate.readEvent(eventId);
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
         }
     }
 

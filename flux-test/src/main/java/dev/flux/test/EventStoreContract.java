@@ -62,10 +62,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * }
  * }</pre>
  *
- * A decorator of another store (metrics, logging) forwards all nine of its methods, the three with
- * defaults too: kept, {@code onAppend}'s default never tells the wrapped store's appends (subscriptions
- * poll instead of being woken) and cannot refuse after close, which the contract catches, and the
- * defaults of {@code readCategory} and {@code lastPosition} scan the global log.
+ * A decorator of another store (metrics, logging) extends {@link dev.flux.ForwardingEventStore}, or
+ * forwards all nine of its methods itself, the three with defaults too: kept, {@code onAppend}'s default
+ * never tells the wrapped store's appends (subscriptions poll instead of being woken) and cannot refuse
+ * after close, which the contract catches, and the defaults of {@code readCategory} and
+ * {@code lastPosition} scan the global log.
  *
  * The contract reads as a caller must (in pages, until an empty page), so it also holds for stores
  * that return short pages; run it once more through {@link OneEventPerReadStore} to prove that the
@@ -1018,7 +1019,8 @@ public abstract class EventStoreContract {
 
         assertEquals(List.of(), answered, "calls a closed store answered instead of failing with IllegalStateException"
                 + " (onAppend's default cannot tell that its store closed: a store overrides it to refuse then, and a"
-                + " decorator forwards it to the store it wraps, as it does readCategory and lastPosition)");
+                + " decorator forwards it to the store it wraps, as it does readCategory and lastPosition, or extends"
+                + " ForwardingEventStore)");
     }
 
     @Test
