@@ -65,6 +65,8 @@ public final class EventTypes {
     private final Map<Class<?>, Registration> byClass = new ConcurrentHashMap<>();
     private final Map<String, Function<ObjectNode, Upcasted>> upcasters = new ConcurrentHashMap<>();
     private final Set<String> upcastTypes = ConcurrentHashMap.newKeySet();
+    /** The highest version an upcaster reads of each type upcasters read. */
+    private final Map<String, Integer> highestUpcast = new ConcurrentHashMap<>();
     /** The registered types no upcaster reads, so that decoding their events takes one lookup. */
     private final Map<String, Plain> plainByName = new ConcurrentHashMap<>();
     private final Object registrationLock = new Object();
@@ -339,6 +341,7 @@ public final class EventTypes {
             if (upcasters.putIfAbsent(type + '\u0000' + fromVersion, upcaster) != null) {
                 throw new IllegalArgumentException("'" + type + "' already has an upcaster from version " + fromVersion);
             }
+            highestUpcast.merge(type, fromVersion, Math::max);
             upcastTypes.add(type);
             plainByName.remove(type);
         }
@@ -367,7 +370,10 @@ public final class EventTypes {
     }
 
     /**
-     * Whether an event stored as {@code type} at {@code storedVersion} must pass {@link #upcast} before decoding.
+     * Whether an event stored as {@code type} at {@code storedVersion} must pass {@link #upcast} before decoding:
+     * an upcaster reads that version, or it is not the current version of the type: not the registered one, or,
+     * for a type not registered here, below a version an upcaster reads (one the chain skips, which
+     * {@link #upcast} then reports).
      *
      * @throws IllegalArgumentException when the type is null or blank, or the version is below 1
      */
@@ -378,7 +384,13 @@ public final class EventTypes {
             return true;
         }
         Registration current = byName.get(type);
-        return current != null && current.schemaVersion() != storedVersion;
+        if (current != null) {
+            return current.schemaVersion() != storedVersion;
+        }
+        // Not registered here (renamed away, or a class only the writer has): below a version an upcaster reads,
+        // it is not the type's current version, so a gap in the chain is reported rather than the event passed.
+        Integer highest = highestUpcast.get(type);
+        return highest != null && storedVersion < highest;
     }
 
     /**

@@ -59,8 +59,9 @@ import java.util.function.Consumer;
  * (their classes are registered for you); a {@link RecordedHandler} gets every event undecoded.
  * Events whose type has no typed handler are not decoded, and every event, handled or not, moves
  * the offset: a subscription never sticks on a type it does not know. The exception: an event stored
- * at a version an upcaster reads is decoded when there are typed handlers, since it may become a
- * handled type (a rename), so the class it becomes must be registered.
+ * at a version an upcaster reads (or below one, so that a gap in the upcasters fails rather than passes
+ * it) is decoded when there are typed handlers, since it may become a handled type (a rename), so the
+ * class it becomes must be registered.
  *
  * <p><b>Errors.</b> A handler that throws (or an event that cannot be decoded) is retried on the same
  * event after the error delay, doubling up to its maximum, up to {@link Builder#maxRetries} times;
@@ -869,7 +870,7 @@ public final class Subscription implements AutoCloseable {
 
     /**
      * Whether {@code event} must be decoded to know which typed handler takes it: an upcaster reads it at
-     * the version it was stored at, and may make it another type (a rename, a split). Not for a subscription
+     * the version it was stored at (or a later one), and may make it another type (a rename, a split). Not for a subscription
      * with no typed handler, nor for an event stored at a version no upcaster reads: a read side that shares
      * the writer's upcasters but handles none of a type needs no class for that type's current events.
      */

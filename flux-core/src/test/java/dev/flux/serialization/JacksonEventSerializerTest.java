@@ -72,6 +72,11 @@ class JacksonEventSerializerTest {
                 "not a version: decoding says what is wrong");
         assertTrue(evolving.needsUpcast(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "0"))));
         assertThrows(IllegalArgumentException.class, () -> evolving.needsUpcast((RecordedEvent) null));
+
+        EventTypes gap = new EventTypes().upcaster("Moved", 1, json -> json).upcaster("Moved", 3, json -> json);
+        assertTrue(gap.needsUpcast(stored("Moved", Map.of(Metadata.SCHEMA_VERSION, "2"))),
+                "below a version an upcaster reads, of a type not registered here: not current, so upcasting says the chain skips it");
+        assertFalse(gap.needsUpcast(stored("Moved", Map.of(Metadata.SCHEMA_VERSION, "4"))), "past every upcaster");
     }
 
     private static RecordedEvent stored(String type, Map<String, String> metadata) {

@@ -8,6 +8,7 @@ import dev.flux.RecordedEvent;
 import dev.flux.serialization.EventDecodingException;
 import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
+import dev.flux.serialization.Upcasted;
 import dev.flux.subscription.EventSource;
 import dev.flux.subscription.FailureHandler;
 import dev.flux.subscription.OffsetStore;
@@ -492,6 +493,23 @@ class SubscriptionTest {
 
         assertEquals(List.of(3L), seen);
         assertEquals(Subscription.State.RUNNING, subscription.state());
+    }
+
+    @Test
+    void anEventOfARenamedTypeStoredAtAVersionTheUpcastersSkipFailsRatherThanPassingItsHandlerBy() throws Exception {
+        // "MoneyMoved" became Credited at v3 (upcasters from 1 and 3), its class gone; the one from 2 was forgotten.
+        EventTypes types = new EventTypes().register("Credited", Credited.class, 4)
+                .upcaster("MoneyMoved", 1, json -> json)
+                .renamingUpcaster("MoneyMoved", 3, json -> new Upcasted("Credited", json));
+        store.append("Account-1", ExpectedVersion.ANY, List.of(new EventData(java.util.UUID.randomUUID(), "MoneyMoved",
+                "{\"amount\":1}".getBytes(StandardCharsets.UTF_8), Map.of(Metadata.SCHEMA_VERSION, "2"))));
+        Subscription subscription = start(Subscription.builder(EventSource.all(store))
+                .serializer(new JacksonEventSerializer(types)).maxRetries(0)
+                .on(Credited.class, e -> { }));
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED), subscription::toString);
+        assertTrue(subscription.failure().getCause().getMessage().contains("MoneyMoved"), subscription.failure()::toString);
+        assertEquals(0, subscription.position());
     }
 
     @Test
