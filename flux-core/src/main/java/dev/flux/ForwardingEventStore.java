@@ -96,6 +96,7 @@ public abstract class ForwardingEventStore implements EventStore {
 
     @Override
     public String toString() {
-        return getClass().getSimpleName() + " over " + delegate;
+        String name = getClass().getSimpleName();
+        return (name.isEmpty() ? "ForwardingEventStore" : name) + " over " + delegate;
     }
 }

@@ -28,8 +28,8 @@ import java.util.function.BiFunction;
  * <p>A projector is immutable: {@link #on} returns a new one, so a projector can be shared by threads
  * (its states must then be immutable values, as reducers return new states). Events of types with
  * no reducer are skipped without being decoded, but for an event stored at a version an upcaster
- * reads (or below one): it may become a type with a reducer (a rename), so it is decoded to know, and the class it
- * becomes must be registered. Reducers must not return null.
+ * reads (or below one): it may become a type with a reducer (a rename), so it is decoded to know, and
+ * the class it becomes must be registered. Reducers must not return null.
  *
  * @param <S> the state
  */

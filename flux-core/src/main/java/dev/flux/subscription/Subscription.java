@@ -870,9 +870,9 @@ public final class Subscription implements AutoCloseable {
 
     /**
      * Whether {@code event} must be decoded to know which typed handler takes it: an upcaster reads it at
-     * the version it was stored at (or a later one), and may make it another type (a rename, a split). Not for a subscription
-     * with no typed handler, nor for an event stored at a version no upcaster reads: a read side that shares
-     * the writer's upcasters but handles none of a type needs no class for that type's current events.
+     * the version it was stored at (or a later one), and may make it another type (a rename, a split). Not
+     * for a subscription with no typed handler, nor for an event stored at its type's current version: a read
+     * side that shares the writer's upcasters but handles none of a type needs no class for its current events.
      */
     private boolean decodesToKnow(RecordedEvent event) {
         EventTypes types = serializer.eventTypes();

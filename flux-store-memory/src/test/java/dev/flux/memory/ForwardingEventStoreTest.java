@@ -32,6 +32,20 @@ class ForwardingEventStoreTest extends EventStoreContract {
     }
 
     @Test
+    void itNamesItselfAndTheStoreItWraps() {
+        InMemoryEventStore inner = new InMemoryEventStore();
+
+        assertEquals("ForwardingEventStore over " + inner, new ForwardingEventStore(inner) { }.toString());
+        assertEquals("Timed over " + inner, new Timed(inner).toString());
+    }
+
+    private static final class Timed extends ForwardingEventStore {
+        Timed(EventStore store) {
+            super(store);
+        }
+    }
+
+    @Test
     void aDecoratorOfNothingIsRefused() {
         IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
                 () -> new ForwardingEventStore(null) { });
