@@ -404,11 +404,23 @@ public final class EventTypes {
         if (recorded == null) {
             throw new IllegalArgumentException("recorded event must not be null");
         }
-        String stored = recorded.metadata().get(Metadata.SCHEMA_VERSION);
+        int stored = storedVersion(recorded);
+        return stored == 0 || needsUpcast(recorded.type(), stored);
+    }
+
+    /**
+     * The schema version {@code recorded} was stored at, from its metadata ({@link Metadata#SCHEMA_VERSION}; 1
+     * without), or 0 when the metadata holds no version number of at least 1.
+     */
+    static int storedVersion(RecordedEvent recorded) {
+        String text = recorded.metadata().get(Metadata.SCHEMA_VERSION);
+        if (text == null) {
+            return 1;
+        }
         try {
-            return needsUpcast(recorded.type(), stored == null ? 1 : Integer.parseInt(stored));
-        } catch (IllegalArgumentException unreadable) {     // not a number, or below 1
-            return true;
+            return Math.max(0, Integer.parseInt(text));
+        } catch (NumberFormatException e) {
+            return 0;
         }
     }
 

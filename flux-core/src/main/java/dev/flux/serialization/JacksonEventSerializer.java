@@ -321,20 +321,13 @@ public final class JacksonEventSerializer implements EventSerializer {
     }
 
     private static int storedSchemaVersion(RecordedEvent recorded) {
-        String text = recorded.metadata().get(Metadata.SCHEMA_VERSION);
-        if (text == null) {
-            return 1;
+        int version = EventTypes.storedVersion(recorded);
+        if (version >= 1) {
+            return version;
         }
-        try {
-            int version = Integer.parseInt(text);
-            if (version >= 1) {
-                return version;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
-                "its metadata '" + Metadata.SCHEMA_VERSION + "' is not a version number >= 1: '" + text + "'", null);
+        throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(), "its metadata '"
+                + Metadata.SCHEMA_VERSION + "' is not a version number >= 1: '" + recorded.metadata().get(Metadata.SCHEMA_VERSION)
+                + "'", null);
     }
 
     @Override
