@@ -115,7 +115,10 @@ public interface EventReader {
      * once instead of waiting for its next poll. {@code listener} runs on the appending thread after
      * the new events are visible, so it must return quickly (signal a waiting thread, say) and not
      * throw. A store that cannot tell (one shared by many processes) keeps the default, which never
-     * calls the listener: readers then poll.
+     * calls the listener: readers then poll. A listener that is an {@link AppendListeners.StreamListener}
+     * (what a subscription to one stream or category passes) needs telling only of appends to the
+     * streams it wants; a store that keeps its listeners in {@link AppendListeners} skips it for the
+     * others, and telling it of every append is merely wasted work.
      *
      * <p>On an {@link EventStore} that is closed this fails, like every call after
      * {@link EventStore#close()}, with an {@link IllegalStateException} naming the store (a null

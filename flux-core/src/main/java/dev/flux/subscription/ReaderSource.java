@@ -1,5 +1,6 @@
 package dev.flux.subscription;
 
+import dev.flux.AppendListeners;
 import dev.flux.EventReader;
 import dev.flux.RecordedEvent;
 
@@ -46,7 +47,28 @@ final class ReaderSource implements EventSource {
 
     @Override
     public Runnable onAppend(Runnable listener) {
-        return reader.onAppend(listener);
+        if (listener == null || kind == Kind.ALL) {
+            return reader.onAppend(listener);
+        }
+        // Only appends to this stream or category wake the subscription: an idle one is not woken to read
+        // nothing each time another stream is appended to.
+        return reader.onAppend(new AppendListeners.StreamListener() {
+            @Override
+            public boolean wants(String streamId) {
+                return kind == Kind.STREAM ? streamId.equals(name) : inCategory(streamId, name);
+            }
+
+            @Override
+            public void run() {
+                listener.run();
+            }
+        });
+    }
+
+    /** {@code StreamName.category(streamId).equals(category)} without the substring (categories hold no {@code -}). */
+    static boolean inCategory(String streamId, String category) {
+        int length = category.length();
+        return streamId.startsWith(category) && (streamId.length() == length || streamId.charAt(length) == '-');
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.flux.memory;
 
+import dev.flux.AppendListeners;
 import dev.flux.ConcurrencyConflictException;
 import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
@@ -301,6 +302,25 @@ class EventStoreContractCatchesBrokenStoresTest {
                     return () -> { };
                 }
             }),
+            new Mistake("asks a StreamListener about the category instead of the stream", inner -> new Forwarding(inner) {
+                @Override
+                public Runnable onAppend(Runnable listener) {
+                    if (!(listener instanceof AppendListeners.StreamListener interested)) {
+                        return inner.onAppend(listener);
+                    }
+                    return inner.onAppend(new AppendListeners.StreamListener() {
+                        @Override
+                        public boolean wants(String streamId) {
+                            return interested.wants(StreamName.category(streamId));
+                        }
+
+                        @Override
+                        public void run() {
+                            listener.run();
+                        }
+                    });
+                }
+            }),
             KEEPS_ON_APPEND_DEFAULT,
             new Mistake("goes on answering after close()", inner -> new Forwarding(inner) {
                 @Override
@@ -330,12 +350,12 @@ class EventStoreContractCatchesBrokenStoresTest {
 
     @Test
     void theContractPassesTheSameWrapperWithoutAMistake() {
-        runContract(new Mistake("makes none", Forwarding::new)).assertPassed(40);
+        runContract(new Mistake("makes none", Forwarding::new)).assertPassed(41);
     }
 
     @Test
     void theContractPassesAStoreThatReopensWithEverything() {
-        runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0))).assertPassed(41);
+        runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0))).assertPassed(42);
     }
 
     /** Runs the whole contract against the stores {@code mistake} makes. */

@@ -1,5 +1,6 @@
 package dev.flux.memory;
 
+import dev.flux.AppendListeners;
 import dev.flux.ExpectedVersion;
 import dev.flux.EventData;
 import org.junit.jupiter.api.Test;
@@ -47,6 +48,42 @@ class InMemoryAppendListenerTest {
         store.append("account-1", 0, List.of(event()));
 
         assertEquals(List.of("told"), calls);
+    }
+
+    @Test
+    void aStreamListenerIsToldOnlyOfTheStreamsItWantsAndOneThatFailsToAnswerStopsNoOther() {
+        List<String> calls = new ArrayList<>();
+        store.onAppend(new AppendListeners.StreamListener() {
+            @Override
+            public boolean wants(String streamId) {
+                throw new IllegalStateException("listener bug");
+            }
+
+            @Override
+            public void run() {
+                calls.add("told the broken one");
+            }
+        });
+        Runnable remove = store.onAppend(new AppendListeners.StreamListener() {
+            @Override
+            public boolean wants(String streamId) {
+                return streamId.startsWith("order-");
+            }
+
+            @Override
+            public void run() {
+                calls.add("told of an order");
+            }
+        });
+        store.onAppend(() -> calls.add("told of any"));
+
+        store.append("account-1", ExpectedVersion.NO_STREAM, List.of(event()));
+        store.append("order-1", ExpectedVersion.NO_STREAM, List.of(event()));
+        remove.run();
+        store.append("order-1", 0, List.of(event()));
+
+        assertEquals(List.of("told of any", "told of an order", "told of any", "told of any"), calls);
+        assertEquals(3, store.readAll(0, 10).size(), "every append stands");
     }
 
     private static EventData event() {

@@ -199,6 +199,7 @@ class PublicApiArgumentsTest {
                 .callback(RecordedHandler.class)
                 .callback(FailureHandler.class)
                 .callback(SnapshotPolicy.class)
+                .callback(AppendListeners.StreamListener.class)
 
                 .allow("null:EventData(metadata)", "null metadata is none, as its Javadoc says")
                 .allow("null:EventData.of(metadata)", "null metadata is none")

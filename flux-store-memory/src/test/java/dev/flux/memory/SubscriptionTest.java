@@ -1,8 +1,10 @@
 package dev.flux.memory;
 
 import dev.flux.EventData;
+import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
+import dev.flux.ForwardingEventStore;
 import dev.flux.Metadata;
 import dev.flux.RecordedEvent;
 import dev.flux.serialization.EventDecodingException;
@@ -557,6 +559,58 @@ class SubscriptionTest {
 
         awaitPosition(subscription, last);
         assertEquals(List.of(last), seen);
+    }
+
+    @Test
+    void caughtUpCategoryAndStreamSubscriptionsAreWokenOnlyByAppendsToWhatTheyRead() throws Exception {
+        AtomicInteger categoryReads = new AtomicInteger();
+        AtomicInteger streamReads = new AtomicInteger();
+        EventStore counting = new ForwardingEventStore(store) {
+            @Override
+            public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+                categoryReads.incrementAndGet();
+                return super.readCategory(category, afterPosition, maxCount);
+            }
+
+            @Override
+            public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                streamReads.incrementAndGet();
+                return super.readStream(streamId, fromVersion, maxCount);
+            }
+        };
+        List<Long> byCategory = new CopyOnWriteArrayList<>();
+        List<Long> byStream = new CopyOnWriteArrayList<>();
+        Subscription category = start(Subscription.builder(EventSource.category(counting, "Account"))
+                .pollInterval(Duration.ofHours(1)).onRecorded(e -> byCategory.add(e.position())));
+        Subscription stream = start(Subscription.builder(EventSource.stream(counting, "Account-1"))
+                .pollInterval(Duration.ofHours(1)).onRecorded(e -> byStream.add(e.position())));
+        assertTrue(waitUntil(() -> category.state() == Subscription.State.RUNNING
+                && stream.state() == Subscription.State.RUNNING));
+        Thread.sleep(50); // let both read their empty sources and park for their hour-long polls
+        int categoryReadsIdle = categoryReads.get();
+        int streamReadsIdle = streamReads.get();
+
+        // Other categories, another stream of the category (for the stream subscription), and a category
+        // whose name merely begins with "Account".
+        for (int i = 0; i < 200; i++) {
+            append("Order-" + i, new Unhandled("order"));
+            append("Accounting-" + i, new Unhandled("ledger"));
+        }
+        long otherAccount = append("Account-2", new Credited(2));
+        awaitPosition(category, otherAccount);
+        Thread.sleep(50);
+
+        // A wake-up is a read or two (the events, then that nothing followed); a stray park return one more.
+        assertTrue(categoryReads.get() - categoryReadsIdle <= 4, "the category subscription read again for Account-2's"
+                + " append, not for the 400 appends to other categories: " + (categoryReads.get() - categoryReadsIdle)
+                + " reads");
+        assertTrue(streamReads.get() - streamReadsIdle <= 2, "the stream subscription read again for none of them: "
+                + (streamReads.get() - streamReadsIdle) + " reads");
+        long own = append("Account-1", new Credited(1));
+        awaitPosition(category, own);
+        awaitPosition(stream, 1);   // the cursor of a stream source is version + 1
+        assertEquals(List.of(otherAccount, own), byCategory);
+        assertEquals(List.of(own), byStream);
     }
 
     @Test

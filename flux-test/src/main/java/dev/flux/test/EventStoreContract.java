@@ -1,5 +1,6 @@
 package dev.flux.test;
 
+import dev.flux.AppendListeners;
 import dev.flux.ConcurrencyConflictException;
 import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
@@ -22,6 +23,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CyclicBarrier;
@@ -990,6 +992,40 @@ public abstract class EventStoreContract {
 
         assertEquals(tells ? List.of("told") : List.of(), told,
                 "the second addition is told until its own remover runs, whatever the first one's did");
+    }
+
+    @Test
+    void aStreamListenerIsToldOfAppendsToTheStreamsItWants() {
+        List<String> toldPlain = new ArrayList<>();
+        List<String> asked = new CopyOnWriteArrayList<>();
+        List<String> told = new ArrayList<>();
+        Runnable stopPlain = store.onAppend(() -> toldPlain.add("told"));
+        Runnable stopWanting = store.onAppend(new AppendListeners.StreamListener() {
+            @Override
+            public boolean wants(String streamId) {
+                asked.add(streamId);
+                return streamId.equals("account-2");
+            }
+
+            @Override
+            public void run() {
+                told.add("told");
+            }
+        });
+
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+        int toldOfOther = told.size();
+        store.append("account-2", ExpectedVersion.NO_STREAM, events(2));
+        stopPlain.run();
+        stopWanting.run();
+
+        assertTrue(List.of("account-1", "account-2").containsAll(asked),
+                "a StreamListener is asked whether it wants the stream appended to, by its id: " + asked);
+        if (!toldPlain.isEmpty()) {
+            assertEquals(toldOfOther + 1, told.size(), "a store that tells its listeners tells a StreamListener of each"
+                    + " append to a stream it wants (it may skip the others: AppendListeners does): told " + told.size()
+                    + " times, " + toldOfOther + " of them for another stream");
+        }
     }
 
     // ---- closing ----

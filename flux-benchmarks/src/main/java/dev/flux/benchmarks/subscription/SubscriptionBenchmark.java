@@ -38,7 +38,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Subscriptions: catching up over 1M events in the memory and Xodus stores (against reading the same
  * pages in a plain loop), and, on the memory store, the time from an append to a caught-up handler
- * (against the append alone).
+ * (against the append alone), and an append beside 100 idle category subscriptions (against none).
  *
  * <pre>java -jar flux-benchmarks/target/benchmarks.jar SubscriptionBenchmark</pre>
  */
@@ -171,5 +171,49 @@ public class SubscriptionBenchmark {
     public long appendOnlyBaseline(Tail tail) {
         tail.store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited", BODY, Map.of())));
         return tail.store.lastPosition();
+    }
+
+    /**
+     * A memory store with {@code idle} caught-up subscriptions, each on a category nobody appends to
+     * (what a service with many read models or process managers has): made again each iteration, so
+     * that the log does not outgrow the heap.
+     */
+    @State(Scope.Benchmark)
+    public static class IdleCategories {
+        @Param({"0", "100"})
+        int idle;
+        EventStore store;
+        final List<Subscription> subscriptions = new ArrayList<>();
+
+        @Setup(Level.Iteration)
+        public void start() throws InterruptedException {
+            store = new InMemoryEventStore();
+            for (int i = 0; i < idle; i++) {
+                subscriptions.add(Subscription.builder(EventSource.category(store, "Idle" + i))
+                        .pollInterval(Duration.ofSeconds(10)).onRecorded(event -> { }).start());
+            }
+            Thread.sleep(200);  // let each read its empty category and wait
+        }
+
+        @TearDown(Level.Iteration)
+        public void stop() {
+            subscriptions.forEach(Subscription::stop);
+            subscriptions.clear();
+            store.close();
+        }
+    }
+
+    /**
+     * An append to another category beside {@code idle} subscriptions that it does not concern: with
+     * {@code idle} 0 it is the baseline, and the ratio of the two is what the idle ones cost an append.
+     */
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @Warmup(iterations = 3, time = 1)
+    @Measurement(iterations = 5, time = 1)
+    @OutputTimeUnit(TimeUnit.NANOSECONDS)
+    public long appendBesideIdleSubscriptions(IdleCategories state) {
+        state.store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited", BODY, Map.of())));
+        return state.store.lastPosition();
     }
 }
