@@ -1,5 +1,7 @@
 package dev.flux.mongo;
 
+import com.mongodb.client.model.Aggregates;
+import com.mongodb.client.model.Filters;
 import dev.flux.EventData;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
@@ -7,9 +9,11 @@ import org.bson.BsonArray;
 import org.bson.BsonBinary;
 import org.bson.BsonDateTime;
 import org.bson.BsonDocument;
+import org.bson.BsonInt32;
 import org.bson.BsonInt64;
 import org.bson.BsonString;
 import org.bson.BsonValue;
+import org.bson.conversions.Bson;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -37,6 +41,9 @@ final class Commit {
     private static final String TYPE = "type";
     private static final String DATA = "data";
     private static final String METADATA = "metadata";
+    /** The fields of what {@link #lookup} answers besides the commit's: the event's index in the commit, and the event. */
+    private static final String INDEX = "index";
+    private static final String EVENT = "event";
 
     private Commit() {
     }
@@ -130,24 +137,65 @@ final class Commit {
         return int64(commit, LAST_POSITION, where) - int64(commit, FIRST_POSITION, where) + 1;
     }
 
-    /** The event with this id in the commit, as recorded. */
-    static RecordedEvent find(BsonDocument commit, UUID eventId, String where) {
-        long position = int64(commit, FIRST_POSITION, where);
-        long version = int64(commit, FIRST_VERSION, where);
-        try {
-            for (BsonValue value : commit.getArray(EVENTS)) {
-                BsonDocument event = value.asDocument();
-                if (event.getBinary(EVENT_ID).asUuid().equals(eventId)) {
-                    return event(event, commit.getString(STREAM).getValue(), version, position,
-                            Instant.ofEpochMilli(commit.getDateTime(RECORDED_AT).getValue()));
-                }
-                position++;
-                version++;
-            }
-        } catch (RuntimeException e) {
-            throw unreadable(commit, where, e.getMessage(), e);
+    /**
+     * The aggregation that finds the event with this id, answering one document: the fields of the commit holding
+     * it that the event needs ({@link #located}), the event's index in the commit and that event alone, so a commit
+     * of many events is not sent whole for one of them. A positional {@code events.$} or {@code $elemMatch}
+     * projection would send the event without its index, which its version and position are counted from.
+     */
+    static List<Bson> lookup(UUID eventId) {
+        BsonBinary id = uuid(eventId);
+        // A document whose events are not an array matches "events.id" too: it gets no index, and located() names it.
+        BsonDocument isArray = new BsonDocument("$isArray", new BsonString("$" + EVENTS));
+        BsonDocument ids = new BsonDocument("$cond", new BsonArray(List.of(isArray, new BsonString("$" + EVENT_IDS),
+                new BsonArray())));
+        BsonDocument events = new BsonDocument("$cond", new BsonArray(List.of(isArray, new BsonString("$" + EVENTS),
+                new BsonArray())));
+        return List.of(
+                Aggregates.match(Filters.eq(EVENT_IDS, id)),
+                Aggregates.limit(1),
+                Aggregates.project(eventFields()
+                        .append(INDEX, new BsonDocument("$indexOfArray", new BsonArray(List.of(ids, id))))
+                        .append(EVENTS, events)),
+                Aggregates.project(eventFields()
+                        .append(INDEX, new BsonInt32(1))
+                        .append(EVENT, new BsonDocument("$arrayElemAt", new BsonArray(List.of(new BsonString("$" + EVENTS),
+                                new BsonString("$" + INDEX)))))));
+    }
+
+    /** The fields of a commit that its events need besides their own. */
+    private static BsonDocument eventFields() {
+        BsonInt32 include = new BsonInt32(1);
+        return new BsonDocument(FIRST_POSITION, include).append(STREAM, include).append(FIRST_VERSION, include)
+                .append(RECORDED_AT, include);
+    }
+
+    /**
+     * The event with this id, from what {@link #lookup} found.
+     *
+     * @throws FluxException naming the document when it is not a commit this store wrote
+     */
+    static RecordedEvent located(BsonDocument found, UUID eventId, String where) {
+        long position = int64(found, FIRST_POSITION, where);
+        long version = int64(found, FIRST_VERSION, where);
+        BsonValue index = found.get(INDEX);
+        BsonValue event = found.get(EVENT);
+        String notHeld = "found for event id " + eventId + ", its '" + EVENTS + "' array does not hold an event of that id";
+        if (index == null || !index.isNumber() || index.asNumber().longValue() < 0 || event == null || !event.isDocument()) {
+            throw unreadable(found, where, notHeld, null);
         }
-        throw unreadable(commit, where, "found for event id " + eventId + ", it does not hold it", null);
+        long at = index.asNumber().longValue();
+        RecordedEvent recorded;
+        try {
+            recorded = event(event.asDocument(), found.getString(STREAM).getValue(), version + at, position + at,
+                    Instant.ofEpochMilli(found.getDateTime(RECORDED_AT).getValue()));
+        } catch (RuntimeException e) {
+            throw unreadable(found, where, e.getMessage(), e);
+        }
+        if (!recorded.eventId().equals(eventId)) {
+            throw unreadable(found, where, notHeld, null);
+        }
+        return recorded;
     }
 
     /** The event ids of a commit. @throws FluxException naming the document when it is not a commit */

@@ -160,7 +160,9 @@ import java.util.function.Supplier;
  * append of many events read a page at a time is not sent whole again for every page. A stream read that
  * starts inside a commit takes its events from there; a global-log or category read that starts inside one
  * takes its first events, then reads it again from there, so such a commit is sent about two pages at a
- * time; and a page that the bytes fill early drops the rest of what its last commit sent.
+ * time; and a page that the bytes fill early drops the rest of what its last commit sent. {@link #readEvent}
+ * is one aggregation that finds the commit through {@code event_id_unique}, the event's index in the commit's
+ * ids and the event at that index, and is sent that event alone, not the commit of thousands that holds it.
  *
  * <h2>Threads and processes</h2>
  * Reads follow the database's read preference, except {@link #lastPosition()} and {@link #streamVersion},
@@ -817,9 +819,9 @@ public final class MongoEventStore implements EventStore {
             throw new IllegalArgumentException("eventId must not be null");
         }
         requireOpen();
-        BsonDocument commit = call("read event " + eventId + " from",
-                () -> commits.find(Filters.eq(Commit.EVENT_IDS, Commit.uuid(eventId))).first());
-        return commit == null ? Optional.empty() : Optional.of(Commit.find(commit, eventId, where));
+        BsonDocument found = call("read event " + eventId + " from",
+                () -> commits.aggregate(Commit.lookup(eventId)).first());
+        return found == null ? Optional.empty() : Optional.of(Commit.located(found, eventId, where));
     }
 
     /**

@@ -26,11 +26,14 @@ import dev.flux.RecordedEvent;
 import dev.flux.snapshot.Snapshot;
 import org.bson.BsonArray;
 import org.bson.BsonBinary;
+import org.bson.BsonDateTime;
 import org.bson.BsonDocument;
 import org.bson.BsonInt32;
 import org.bson.BsonInt64;
 import org.bson.BsonObjectId;
 import org.bson.BsonString;
+import org.bson.RawBsonDocument;
+import org.bson.codecs.BsonDocumentCodec;
 import org.bson.types.ObjectId;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -48,6 +51,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
@@ -835,6 +839,91 @@ class MongoEventStoreBehaviourTest {
             assertEquals(positions, inCategory);
             sent.forEach((read, count) -> assertTrue(count <= 3 * 501, read + " had " + count + " events sent for 501: " + sent));
         }
+    }
+
+    @Test
+    void readEventFetchesTheOneEventNotTheWholeCommitHoldingIt() {
+        // One append of 10,000 events: readEvent (the feed's GET /events/{id}, for any caller) fetched the whole
+        // commit for one of its events, about 1 MB here and tens of MB for bigger events.
+        AtomicLong bytesSent = new AtomicLong();
+        try (MongoClient client = MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
+                .addCommandListener(new CommandListener() {
+                    @Override
+                    public void commandSucceeded(CommandSucceededEvent event) {
+                        bytesSent.addAndGet(bsonSize(event.getResponse()));
+                    }
+                }).build())) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+            List<EventData> commit = events(10_000);
+            store.append("bulk-1", ExpectedVersion.NO_STREAM, commit);
+            long commitBytes = bsonSize(database.database().getCollection("flux_events", BsonDocument.class).find().first());
+
+            Map<Integer, Long> sent = new LinkedHashMap<>();
+            List<Long> versions = new ArrayList<>();
+            for (int index : List.of(0, 5_000, 9_999)) {
+                bytesSent.set(0);
+                versions.add(store.readEvent(commit.get(index).eventId()).orElseThrow().version());
+                sent.put(index, bytesSent.get());
+            }
+            store.close();
+
+            assertEquals(List.of(0L, 5_000L, 9_999L), versions);
+            assertTrue(commitBytes > 500_000, "the commit holds " + commitBytes + " bytes");
+            sent.forEach((index, bytes) -> assertTrue(bytes < 4096, "readEvent of event " + index + " of the commit was sent "
+                    + bytes + " bytes of its " + commitBytes + ": " + sent));
+        }
+    }
+
+    @Test
+    void readEventFindsTheFirstAMiddleAndTheLastEventOfACommitAsAStreamReadHasThem() {
+        first.append("other-1", ExpectedVersion.NO_STREAM, events(2));
+        first.append("account-1", ExpectedVersion.NO_STREAM, events(3));
+        List<EventData> commit = events(7);
+        first.append("account-1", 2, commit);
+        first.append("account-1", 9, events(1));
+        List<RecordedEvent> stream = first.readStream("account-1", 3, 7);
+
+        List<RecordedEvent> found = new ArrayList<>();
+        for (int index : List.of(0, 3, 6)) {
+            found.add(second.readEvent(commit.get(index).eventId()).orElseThrow());
+        }
+
+        assertEquals(List.of(stream.get(0), stream.get(3), stream.get(6)), found);
+        assertEquals(List.of(3L, 6L, 9L), found.stream().map(RecordedEvent::version).toList());
+        assertEquals(List.of(6L, 9L, 12L), found.stream().map(RecordedEvent::position).toList());
+        assertEquals(Optional.empty(), second.readEvent(UUID.randomUUID()), "an id no commit holds");
+    }
+
+    @Test
+    void readEventOnAClosedStoreFailsNamingTheStore() {
+        List<EventData> written = events(3);
+        first.append("account-1", ExpectedVersion.NO_STREAM, written);
+        first.close();
+
+        IllegalStateException closed = assertThrows(IllegalStateException.class,
+                () -> first.readEvent(written.get(1).eventId()));
+
+        assertTrue(closed.getMessage().contains(database.database().getName() + ".flux_events is closed"), closed.getMessage());
+        assertEquals(1, second.readEvent(written.get(1).eventId()).orElseThrow().version(), "another store still reads it");
+    }
+
+    @Test
+    void aDocumentWhoseEventsAreNotAnArrayIsNamedByAReadOfAnEventIdItHolds() {
+        UUID eventId = UUID.randomUUID();
+        database.database().getCollection("flux_events", BsonDocument.class).insertOne(new BsonDocument("_id", new BsonInt64(1))
+                .append("firstPosition", new BsonInt64(1)).append("stream", new BsonString("account-1"))
+                .append("category", new BsonString("account")).append("firstVersion", new BsonInt64(0))
+                .append("lastVersion", new BsonInt64(0)).append("recordedAt", new BsonDateTime(0))
+                .append("events", new BsonDocument("id", new BsonBinary(eventId))));
+
+        Map<String, Executable> calls = Map.of("a read of an event id", () -> first.readEvent(eventId));
+
+        assertEquals(Map.of(), failuresNotNamingDocument("{\"_id\": 1}", "", calls));
+    }
+
+    /** The size of {@code document} as BSON. */
+    private static long bsonSize(BsonDocument document) {
+        return new RawBsonDocument(document, new BsonDocumentCodec()).getByteBuffer().remaining();
     }
 
     @Test
