@@ -154,8 +154,12 @@ import java.util.function.Supplier;
  *
  * <h2>Reads</h2>
  * A read returns at most {@code maxCount} events and stops early after about {@value #PAGE_BYTES} bytes
- * of them (always at least one event), so what one read holds stays bounded whatever {@code maxCount}
- * asks: a subscription's batch or a replay's page of big events comes in several reads. A read takes of each
+ * of them (always at least one event), so what one read returns stays bounded whatever {@code maxCount}
+ * asks: a subscription's batch or a replay's page of big events comes in several reads. What a read receives
+ * can be more: the driver fetches commits in batches of a number of documents (up to {@code maxCount}, at most
+ * 1,000 for the global log and a category), which MongoDB cuts at 16 MiB, and a commit's size is not known
+ * before it arrives, so a read of big events may receive a batch of up to about 16 MiB to return its 4 MiB. It
+ * holds about one such batch at a time besides the events it returns. A read takes of each
  * commit at most as many events as the page has room for (a {@code $slice} of the commit's events), so an
  * append of many events read a page at a time is not sent whole again for every page. A stream read that
  * starts inside a commit takes its events from there; a global-log or category read that starts inside one
@@ -176,7 +180,10 @@ import java.util.function.Supplier;
  * the appends of that group then fail saying whether they were written is unknown (reload to tell).
  */
 public final class MongoEventStore implements EventStore {
-    /** The bytes of events (their data, type and metadata) after which a read stops early. */
+    /**
+     * The bytes of events (their data, type and metadata) after which a read stops early: a bound on what a read
+     * returns; the driver may receive up to one batch of commits (MongoDB cuts batches at 16 MiB) to return it.
+     */
     public static final int PAGE_BYTES = 4 << 20;
 
     private static final String POSITION_INDEX = "position_unique";
