@@ -18,7 +18,10 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -57,6 +60,14 @@ import java.util.function.UnaryOperator;
  *   the events after this page with the request's {@code include=data}, and its {@code limit} and
  *   {@code wait} as served (cut to the feed's maximum; no {@code wait} when it was 0), so a consumer
  *   that follows it keeps long-polling.</li>
+ *   <li>{@code GET ?category=C&after=P&...}: the same for the events of category C alone (the part of
+ *   their stream id before the first {@code -}, compared exactly, case included), read with
+ *   {@link EventReader#readCategory}. Positions stay global, so an offset stored from this page means
+ *   the same on the whole feed; a long poll waits for an event of C, and appends of other categories do
+ *   not answer it. {@code next} keeps the category. A category with no events (one not written yet, or
+ *   misspelled) gives empty pages, as {@code readCategory} does: the feed cannot tell the two apart. A
+ *   category that is empty or blank, holds {@code -}, or is not UTF-8 once percent-decoded (an encoded
+ *   lone surrogate is not) gets 400 naming the parameter and the value, as any parameter given twice does.</li>
  *   <li>{@code GET /{event id}}: one entry with its {@code data} (the event's JSON) and {@code metadata}.</li>
  *   <li>{@code GET /head}: {@code {"position": P}}, the position of the newest event (0 when none).</li>
  * </ul>
@@ -88,7 +99,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             .streamWriteConstraints(StreamWriteConstraints.builder()
                     .maxNestingDepth(StreamWriteConstraints.DEFAULT_MAX_DEPTH + 3).build())
             .build());
-    private static final Set<String> PARAMETERS = Set.of("after", "offset", "limit", "wait", "include");
+    private static final Set<String> PARAMETERS = Set.of("after", "offset", "limit", "wait", "include", "category");
     /**
      * About the most a page carries: it ends after the event that takes it to this many bytes, so a page
      * of big events is built (in memory) and sent at this size, not at {@code limit} times theirs.
@@ -151,7 +162,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                 Runnable respond = () -> {
                     try {
                         respondSafely(exchange, () -> {
-                            list(exchange, request, page(request.after, request.limit));
+                            list(exchange, request, page(request));
                             return true;
                         });
                     } catch (IOException e) {
@@ -170,8 +181,12 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
     }
 
-    /** The parsed parameters of a list request. */
-    private record Request(long after, int limit, long waitSeconds, boolean includeData) {
+    /** The parsed parameters of a list request; {@code category} is null for every category. */
+    private record Request(long after, int limit, long waitSeconds, boolean includeData, String category) {
+    }
+
+    /** Where a held poll waits for events: after a position, in a category or (null) in any. */
+    private record Place(String category, long after) {
     }
 
     FeedHandler(EventReader reader, int defaultLimit, int maxLimit, long maxWaitSeconds, int maxHeld, long recheckMillis,
@@ -276,7 +291,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
         if (rest.isEmpty() || rest.equals("/")) {
             Request request = parse(exchange.getRequestURI().getRawQuery());
-            List<RecordedEvent> page = page(request.after, request.limit);
+            List<RecordedEvent> page = page(request);
             if (page.isEmpty() && request.waitSeconds > 0 && !closed.get() && held.size() < maxHeld) {
                 hold(exchange, request);
                 return false;
@@ -310,7 +325,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
         // An append between our read and joining the list would not wake us, nor would a close() that
         // went through the list before we joined it: look once more.
-        if (closed.get() || !reader.readAll(request.after, 1).isEmpty()) {
+        if (closed.get() || !read(request.category, request.after, 1).isEmpty()) {
             poll.answer();
         }
     }
@@ -322,11 +337,12 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     }
 
     private void answerThoseWithEvents() {
-        Map<Long, Boolean> hasEventsAfter = new HashMap<>();
+        Map<Place, Boolean> hasEventsAfter = new HashMap<>();
         for (Held poll : held) {
             boolean ready;
             try {
-                ready = hasEventsAfter.computeIfAbsent(poll.request.after, after -> !reader.readAll(after, 1).isEmpty());
+                ready = hasEventsAfter.computeIfAbsent(new Place(poll.request.category, poll.request.after),
+                        place -> !read(place.category, place.after, 1).isEmpty());
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "feed cannot check for new events: " + e, e);
                 return;
@@ -337,16 +353,22 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
     }
 
+    /** Up to {@code maxCount} events after {@code after}: of {@code category}, or of any when it is null. */
+    private List<RecordedEvent> read(String category, long after, int maxCount) {
+        return category == null ? reader.readAll(after, maxCount) : reader.readCategory(category, after, maxCount);
+    }
+
     /**
-     * Up to {@code limit} events after {@code after}, ending after the one that takes the page to
+     * Up to the request's limit of its events after its position, ending after the one that takes the page to
      * {@link #PAGE_BYTES}: read a few first, then as many as the bytes left would hold at their average
      * size, at most {@link #MAX_READ} at a time, so the store never hands over {@code limit} big events for
      * a page that holds a few, not even after small ones (whose average would ask for all the rest). A read
      * answering fewer than asked ends the page (what is there now).
      */
-    private List<RecordedEvent> page(long after, int limit) {
+    private List<RecordedEvent> page(Request request) {
+        int limit = request.limit;
         int ask = Math.min(limit, FIRST_READ);
-        List<RecordedEvent> first = reader.readAll(after, ask);
+        List<RecordedEvent> first = read(request.category, request.after, ask);
         long bytes = 0;
         for (int i = 0; i < first.size(); i++) {
             bytes += bytes(first.get(i));
@@ -361,7 +383,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         while (page.size() < limit) {
             long average = Math.max(1, bytes / page.size());
             ask = (int) Math.max(1, Math.min(Math.min(limit - page.size(), MAX_READ), (PAGE_BYTES - bytes) / average));
-            List<RecordedEvent> read = reader.readAll(page.get(page.size() - 1).position(), ask);
+            List<RecordedEvent> read = read(request.category, page.get(page.size() - 1).position(), ask);
             for (RecordedEvent event : read) {
                 page.add(event);
                 bytes += bytes(event);
@@ -387,6 +409,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
 
     private Request parse(String rawQuery) {
         Map<String, String> params = new HashMap<>();
+        Map<String, String> raw = new HashMap<>();
         if (rawQuery != null && !rawQuery.isEmpty()) {
             for (String pair : rawQuery.split("&")) {
                 if (pair.isEmpty()) {
@@ -394,13 +417,21 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                 }
                 int eq = pair.indexOf('=');
                 String name = decode(eq < 0 ? pair : pair.substring(0, eq));
-                String value = eq < 0 ? "" : decode(pair.substring(eq + 1));
-                if (!PARAMETERS.contains(name)) {
+                if (name == null || !PARAMETERS.contains(name)) {
                     continue; // unknown parameters are ignored, as caches and proxies add their own
                 }
-                if (params.putIfAbsent(name, value) != null) {
-                    throw HttpProblem.badRequest("parameter '" + name + "' is given more than once");
+                String rawValue = eq < 0 ? "" : pair.substring(eq + 1);
+                String value = decode(rawValue);
+                if (value == null) {
+                    throw HttpProblem.badRequest("parameter '" + name + "' is not percent-encoded UTF-8, was '" + rawValue
+                            + "'; encode its text as UTF-8 and each byte outside ASCII as %XX");
                 }
+                String before = params.putIfAbsent(name, value);
+                if (before != null) {
+                    throw HttpProblem.badRequest("parameter '" + name + "' is given more than once ('" + raw.get(name)
+                            + "' and '" + rawValue + "'); give it once");
+                }
+                raw.put(name, rawValue);
             }
         }
         long after = params.containsKey("after") ? number("after", params.get("after"), 0, Long.MAX_VALUE) : 0;
@@ -418,7 +449,28 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         if (include != null && !include.equals("data")) {
             throw HttpProblem.badRequest("parameter 'include' can only be 'data', was '" + include + "'");
         }
-        return new Request(after, (int) Math.min(limit, maxLimit), Math.min(wait, maxWaitSeconds), include != null);
+        return new Request(after, (int) Math.min(limit, maxLimit), Math.min(wait, maxWaitSeconds), include != null,
+                category(params.get("category")));
+    }
+
+    /** The category a request names (null when it names none), checked as {@link StreamName#requireCategory} does. */
+    private static String category(String category) {
+        if (category == null) {
+            return null;
+        }
+        if (category.isBlank()) {
+            throw HttpProblem.badRequest("parameter 'category' must not be empty or blank, was '" + category
+                    + "'; leave it out for the events of every category");
+        }
+        if (category.indexOf('-') >= 0) {
+            throw HttpProblem.badRequest("parameter 'category' must not contain '-', was '" + category
+                    + "'; a category is the part of a stream id before its first '-' (Account for Account-42)");
+        }
+        try {
+            return StreamName.requireCategory(category);
+        } catch (IllegalArgumentException e) {
+            throw HttpProblem.badRequest("parameter " + e.getMessage());
+        }
     }
 
     private static long number(String name, String text, long min, long max) {
@@ -434,11 +486,47 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         return value;
     }
 
-    private static String decode(String s) {
+    /**
+     * A part of a query as text: {@code +} is a space, {@code %XX} a byte, and the bytes are UTF-8, decoded
+     * strictly; null when they are not UTF-8 (a lone surrogate, encoded or not, is not) or an escape is
+     * broken. A character up to U+00FF stands for its byte: the JDK's server reads the request line a byte
+     * a character, so curl's unescaped UTF-8 comes in that way.
+     */
+    private static String decode(String raw) {
+        if (raw.indexOf('%') < 0 && raw.indexOf('+') < 0 && raw.chars().allMatch(c -> c < 0x80)) {
+            return raw;
+        }
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(raw.length());
+        for (int i = 0; i < raw.length(); i++) {
+            char c = raw.charAt(i);
+            if (c == '%') {
+                int high = i + 2 < raw.length() ? Character.digit(raw.charAt(i + 1), 16) : -1;
+                int low = high < 0 ? -1 : Character.digit(raw.charAt(i + 2), 16);
+                if (low < 0) {
+                    return null;
+                }
+                bytes.write(high << 4 | low);
+                i += 2;
+            } else if (c == '+') {
+                bytes.write(' ');
+            } else if (c <= 0xFF) {
+                bytes.write(c);
+            } else {
+                int end = i + 1;
+                if (Character.isHighSurrogate(c) && end < raw.length() && Character.isLowSurrogate(raw.charAt(end))) {
+                    end++;
+                } else if (Character.isSurrogate(c)) {
+                    return null;
+                }
+                bytes.writeBytes(raw.substring(i, end).getBytes(StandardCharsets.UTF_8));
+                i = end - 1;
+            }
+        }
         try {
-            return URLDecoder.decode(s, StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            throw HttpProblem.badRequest("malformed query: " + e.getMessage());
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes.toByteArray())).toString();
+        } catch (CharacterCodingException e) {
+            return null;
         }
     }
 
@@ -460,6 +548,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             }
             gen.writeEndArray();
             gen.writeStringField("next", base + "?after=" + next + "&limit=" + request.limit
+                    + (request.category == null ? "" : "&category=" + URLEncoder.encode(request.category, StandardCharsets.UTF_8))
                     + (request.includeData ? "&include=data" : "")
                     + (request.waitSeconds > 0 ? "&wait=" + request.waitSeconds : ""));
             gen.writeEndObject();
