@@ -15,11 +15,13 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
 import dev.flux.subscription.EventSource;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -52,6 +54,10 @@ import java.util.concurrent.TimeoutException;
  *         .onRecorded(AccountCredited.class, (e, recorded) -> ...)
  *         .start();
  * }</pre>
+ *
+ * <p>{@link #withCategory} reads one category alone (say {@code Account}): the feed filters it, so a
+ * consumer of one category no longer reads and skips the events of every other; its offsets are global
+ * positions still, the same as on the whole feed.
  *
  * <p>Each read asks for the page after the subscription's position with the events' data
  * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
@@ -117,18 +123,25 @@ public final class HttpEventSource implements EventSource {
     /** The longest one read may take, all its requests together: the wait plus {@link #ANSWER_MARGIN}. */
     private final Duration timeout;
     private final long maxAnswerBytes;
+    /** The category read, null for every one. */
+    private final String category;
+    /** What the category adds to a page's query: {@code &category=} and its name, encoded; empty for every category. */
+    private final String categoryQuery;
     private volatile CompletableFuture<HttpResponse<byte[]>> inFlight;
     /** Whether the last read was an empty page the feed answered without holding the poll. */
     private volatile boolean answeredAtOnce;
     /** The most events a read asks for: lowered when a page was over the bound, raised again as answers fit easily. */
     private volatile int pageCap = Integer.MAX_VALUE;
 
-    private HttpEventSource(URI feed, HttpClient client, long waitSeconds, Duration timeout, long maxAnswerBytes) {
+    private HttpEventSource(URI feed, HttpClient client, long waitSeconds, Duration timeout, long maxAnswerBytes,
+                            String category) {
         this.feed = feed;
         this.client = client;
         this.waitSeconds = waitSeconds;
         this.timeout = timeout;
         this.maxAnswerBytes = maxAnswerBytes;
+        this.category = category;
+        this.categoryQuery = category == null ? "" : "&category=" + URLEncoder.encode(category, StandardCharsets.UTF_8);
     }
 
     /**
@@ -189,11 +202,11 @@ public final class HttpEventSource implements EventSource {
         // The feed's wait is in whole seconds: round up, so a short wait still long-polls.
         long waitSeconds = wait.isZero() ? 0 : wait.plusNanos(999_999_999).toSeconds();
         return new HttpEventSource(base, client, waitSeconds, Duration.ofSeconds(waitSeconds).plus(ANSWER_MARGIN),
-                DEFAULT_MAX_ANSWER_BYTES);
+                DEFAULT_MAX_ANSWER_BYTES, null);
     }
 
     /**
-     * A source like this one (same feed, wait and client) that holds at most {@code maxAnswerBytes} of
+     * A source like this one (same feed, wait, client and category) that holds at most {@code maxAnswerBytes} of
      * one answer's body instead of {@link #DEFAULT_MAX_ANSWER_BYTES}. Raise it when single events are
      * larger than the bound (the read fails naming the event's position); lower it to bound the memory
      * a source may take. This source is left as it was.
@@ -206,7 +219,25 @@ public final class HttpEventSource implements EventSource {
             throw new IllegalArgumentException("maxAnswerBytes must be between 1 and " + MAX_ARRAY_BYTES
                     + " (the largest byte array), was " + maxAnswerBytes);
         }
-        return new HttpEventSource(feed, client, waitSeconds, timeout, maxAnswerBytes);
+        return new HttpEventSource(feed, client, waitSeconds, timeout, maxAnswerBytes, category);
+    }
+
+    /**
+     * A source like this one (same feed, wait, client and answer bound) that reads the events of
+     * {@code category} alone (those of streams {@code category-...}, compared exactly, case included),
+     * asking the feed for them ({@code category=}), instead of every event. Cursors stay the events'
+     * global positions, so an offset means the same as on the whole feed; {@link #end()} is the feed's
+     * last position, as for a category of a store in process. A category no event has yet (or a
+     * misspelled one) reads empty. A feed that ignores the parameter (one older than it) fails the read
+     * with a {@link FluxException} at the first event of another category, handing none over. This
+     * source is left as it was; the two send with the same client, and {@link #stopWaiting()} on one
+     * leaves the other's long poll alone.
+     *
+     * @throws IllegalArgumentException when {@code category} is null or blank, contains {@code -} or holds
+     *                                  a lone surrogate
+     */
+    public HttpEventSource withCategory(String category) {
+        return new HttpEventSource(feed, client, waitSeconds, timeout, maxAnswerBytes, StreamName.requireCategory(category));
     }
 
     @Override
@@ -221,7 +252,7 @@ public final class HttpEventSource implements EventSource {
         byte[] body;
         long deadline = System.nanoTime() + timeout.toNanos();     // for all the requests of a page halved below
         while (true) {
-            uri = URI.create(feed + "?after=" + after + "&limit=" + limit + "&include=data"
+            uri = URI.create(feed + "?after=" + after + "&limit=" + limit + categoryQuery + "&include=data"
                     + (waitSeconds > 0 ? "&wait=" + waitSeconds : ""));
             answeredAtOnce = false;
             asked = System.nanoTime();
@@ -230,7 +261,8 @@ public final class HttpEventSource implements EventSource {
                 break;
             } catch (AnswerTooLarge e) {
                 if (e.status != 200 || limit == 1) {
-                    throw tooLarge(uri, e, e.status == 200 ? "with the event after position " + after
+                    throw tooLarge(uri, e, e.status == 200 ? "with the event "
+                            + (category == null ? "" : "of category '" + category + "' ") + "after position " + after
                             + " alone (it is not skipped: reads fail until the bound is raised)" : null);
                 }
                 limit /= 2;
@@ -254,12 +286,18 @@ public final class HttpEventSource implements EventSource {
                 throw malformed(uri, "position " + event.position() + " does not come after " + previous
                         + " (the feed must list events after 'after', in position order)");
             }
+            if (category != null && !category.equals(event.category())) {
+                throw malformed(uri, "the event at position " + event.position() + " is of stream '" + event.streamId()
+                        + "', not of category '" + category + "' (a feed older than its 'category' parameter ignores"
+                        + " it and serves every category: upgrade the feed's server)");
+            }
             previous = event.position();
             read.add(event);
         }
         return read;
     }
 
+    /** The event's global position, for a {@link #withCategory category} too. */
     @Override
     public long cursorOf(RecordedEvent event) {
         if (event == null) {
@@ -268,6 +306,14 @@ public final class HttpEventSource implements EventSource {
         return event.position();
     }
 
+    /**
+     * The position of the feed's newest event ({@code /head}), 0 when it has none: where "only new events"
+     * starts. For a {@link #withCategory category} too, the newest of every category, as for a category
+     * of a store in process: no event of the category is beyond it, so a subscription starting there
+     * misses none that comes later.
+     *
+     * @throws FluxException when the feed cannot be read, as {@link #read} does
+     */
     @Override
     public long end() {
         URI uri = URI.create(feed + "/head");
@@ -308,9 +354,10 @@ public final class HttpEventSource implements EventSource {
         return timeout;
     }
 
+    /** {@code the feed <url>}, or {@code category '<name>' of the feed <url>}: for the subscription's messages. */
     @Override
     public String toString() {
-        return "the feed " + feed;
+        return (category == null ? "" : "category '" + category + "' of ") + "the feed " + feed;
     }
 
     /** Cancels a long poll in flight: its read returns empty at once. */

@@ -42,13 +42,14 @@ class FeedPublicApiArgumentsTest {
                 .sample(URI.class, () -> FEED)
                 .sample(HttpClient.class, () -> CLIENT)
                 .sample("maxAnswerBytes", long.class, () -> 1L << 20)
+                .sample("category", String.class, () -> "Account")
                 .receiver(AllowedHosts.class, AllowedHosts::loopback)
                 .allow("blank:AllowedHosts.allows(host)", "a blank Host header is one a request may bring: not served")
                 .receiver(FeedServer.Builder.class, () -> FeedServer.builder(new InMemoryEventStore()))
                 .receiver(FeedHandler.class, FeedPublicApiArgumentsTest::closedHandler)
                 .receiver(HttpEventSource.class, () -> HttpEventSource.of(FEED, Duration.ofSeconds(1), CLIENT))
                 .receiver(RequestTimeout.class, () -> new RequestTimeout("sweep", 1, Duration.ofSeconds(1)));
-        sweep.assertNoProblems(31);
+        sweep.assertNoProblems(60);
     }
 
     /** A handler already closed: it has stopped its timer, and still checks what it is given. */
