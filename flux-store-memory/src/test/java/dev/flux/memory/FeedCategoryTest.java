@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventReader;
+import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
+import dev.flux.ForwardingEventStore;
 import dev.flux.RecordedEvent;
 import dev.flux.feed.FeedServer;
 import dev.flux.feed.HttpEventSource;
@@ -32,8 +34,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -155,17 +160,21 @@ class FeedCategoryTest {
     @Test
     void aHeldPollOnACategoryIsNotAnsweredByOtherCategoriesAppendsButByItsOwn() throws Exception {
         long last = append("Account-1", 1);
+        HoldWatchingStore watched = new HoldWatchingStore(store);
         // No recheck during the test: only the store's append signal wakes held polls.
-        FeedServer feed = feed(FeedServer.builder(store).recheck(Duration.ofHours(1)));
+        FeedServer feed = feed(FeedServer.builder(watched).recheck(Duration.ofHours(1)));
 
         CompletableFuture<HttpResponse<String>> poll = http.sendAsync(HttpRequest.newBuilder(
                 URI.create(feed.uri() + "?category=Account&after=" + last + "&wait=30")).build(),
                 HttpResponse.BodyHandlers.ofString());
-        Thread.sleep(200);
-        append("Order-1", 2);
-        append("Payment-1", 3);
-        Thread.sleep(400);
-        assertFalse(poll.isDone(), "other categories' appends answered the poll: " + (poll.isDone() ? poll.get().body() : ""));
+        watched.awaitLooks("Account", 0);   // held
+        for (String other : List.of("Order-1", "Payment-1")) {
+            int looks = watched.awaitLooks(null, 0);
+            append(other, 2);
+            watched.awaitLooks(null, looks);    // the check that append asked for
+            assertThrows(TimeoutException.class, () -> poll.get(200, TimeUnit.MILLISECONDS),
+                    "the append to " + other + " answered the poll");
+        }
 
         long own = append("Account-2", 4);
         JsonNode page = JSON.readTree(poll.get(10, TimeUnit.SECONDS).body());
@@ -178,12 +187,13 @@ class FeedCategoryTest {
     @Test
     void aHeldPollOnACategoryThatOnlyOthersAppendToEndsEmptyAtItsWaitPointingAtItself() throws Exception {
         append("Account-1", 1);
-        FeedServer feed = feed(FeedServer.builder(store).recheck(Duration.ofMillis(50)));
+        HoldWatchingStore watched = new HoldWatchingStore(store);
+        FeedServer feed = feed(FeedServer.builder(watched).recheck(Duration.ofMillis(50)));
 
         long asked = System.nanoTime();
         CompletableFuture<HttpResponse<String>> poll = http.sendAsync(HttpRequest.newBuilder(
                 URI.create(feed.uri() + "?category=Nobody&wait=1")).build(), HttpResponse.BodyHandlers.ofString());
-        Thread.sleep(200);
+        watched.awaitLooks("Nobody", 0);
         append("Order-1", 2);
         JsonNode page = JSON.readTree(poll.get(10, TimeUnit.SECONDS).body());
         long heldMillis = (System.nanoTime() - asked) / 1_000_000;
@@ -305,16 +315,23 @@ class FeedCategoryTest {
 
     @Test
     void stoppingTheWaitOfOneCategorySourceLeavesTheLongPollOfAnotherFromTheSameSourceAlone() throws Exception {
-        FeedServer feed = feed(FeedServer.builder(store));
+        HoldWatchingStore watched = new HoldWatchingStore(store);
+        FeedServer feed = feed(FeedServer.builder(watched));
         HttpEventSource all = HttpEventSource.of(feed.uri(), Duration.ofSeconds(10));
         HttpEventSource accounts = all.withCategory("Account");
         HttpEventSource orders = all.withCategory("Order");
         CompletableFuture<List<RecordedEvent>> accountRead = CompletableFuture.supplyAsync(() -> accounts.read(0, 10));
         CompletableFuture<List<RecordedEvent>> orderRead = CompletableFuture.supplyAsync(() -> orders.read(0, 10));
-        Thread.sleep(400);      // both held by the feed
+        watched.awaitLooks("Account", 0);
+        watched.awaitLooks("Order", 0);     // both held by the feed
 
-        accounts.stopWaiting();
-        assertEquals(List.of(), accountRead.get(5, TimeUnit.SECONDS));
+        // Again until it ends: the feed may hold the request a moment before the source has it as in flight.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!accountRead.isDone() && System.nanoTime() < deadline) {
+            accounts.stopWaiting();
+            Thread.sleep(10);
+        }
+        assertEquals(List.of(), accountRead.get(1, TimeUnit.SECONDS));
         Thread.sleep(100);
         assertFalse(orderRead.isDone(), "the other source's long poll was cut short too");
         long order = append("Order-1", 1);
@@ -363,6 +380,57 @@ class FeedCategoryTest {
 
         assertEquals(List.of(order), orders.read(0, 10).stream().map(RecordedEvent::position).toList());
         assertEquals("category 'Order' of the feed " + feed.uri(), orders.toString());
+    }
+
+    /**
+     * The store as the feed reads it, counting its reads of a single event (of a category, or of the whole
+     * log): the feed makes them only while it holds a poll (the look once the poll joined the held ones,
+     * then each check), so a test waits for them instead of sleeping and hoping the feed got there first.
+     */
+    private static final class HoldWatchingStore extends ForwardingEventStore {
+        /** By category; the whole log's under "". */
+        private final Map<String, AtomicInteger> looks = new ConcurrentHashMap<>();
+        private final AtomicInteger allLooks = new AtomicInteger();
+
+        HoldWatchingStore(EventStore store) {
+            super(store);
+        }
+
+        @Override
+        public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+            List<RecordedEvent> read = super.readCategory(category, afterPosition, maxCount);
+            looked(category, maxCount);
+            return read;
+        }
+
+        @Override
+        public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+            List<RecordedEvent> read = super.readAll(afterPosition, maxCount);
+            looked("", maxCount);
+            return read;
+        }
+
+        private void looked(String category, int maxCount) {
+            if (maxCount == 1) {
+                looks.computeIfAbsent(category, c -> new AtomicInteger()).incrementAndGet();
+                allLooks.incrementAndGet();
+            }
+        }
+
+        /**
+         * Waits until the feed has looked for an event of {@code category} (null: for any event) more than
+         * {@code seen} times; returns how often.
+         */
+        int awaitLooks(String category, int seen) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            int count;
+            while ((count = category == null ? allLooks.get() : looks.getOrDefault(category, new AtomicInteger()).get()) <= seen) {
+                assertTrue(System.nanoTime() < deadline, "the feed looked for an event" + (category == null ? "" : " of"
+                        + " category '" + category + "'") + " " + count + " times in 10 s, expected more than " + seen);
+                Thread.sleep(5);
+            }
+            return count;
+        }
     }
 
     /** The store as a reader that gives no append signal, as one shared with other processes: only rechecks find events. */
