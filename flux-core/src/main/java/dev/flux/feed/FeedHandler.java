@@ -490,7 +490,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
      * A part of a query as text: {@code +} is a space, {@code %XX} a byte, and the bytes are UTF-8, decoded
      * strictly; null when they are not UTF-8 (a lone surrogate, encoded or not, is not) or an escape is
      * broken. A character up to U+00FF stands for its byte: the JDK's server reads the request line a byte
-     * a character, so curl's unescaped UTF-8 comes in that way.
+     * a character, so UTF-8 that curl sends unescaped comes in that way, when the server takes it at all
+     * (it refuses, with its own 400, a URL holding a byte from 0x80 to 0xA0, as the second of {@code ß} is).
      */
     private static String decode(String raw) {
         if (raw.indexOf('%') < 0 && raw.indexOf('+') < 0 && raw.chars().allMatch(c -> c < 0x80)) {

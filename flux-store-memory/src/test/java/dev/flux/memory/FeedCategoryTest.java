@@ -247,10 +247,14 @@ class FeedCategoryTest {
         assumeTrue(Curl.installed(), "curl is not installed");
         append("Account-1", 1);
         long compte = append("Compte_é-1", 2);
+        long strasse = append("Straße-1", 3);
         FeedServer feed = feed(FeedServer.builder(store));
 
         Curl.Answer page = Curl.run(feed.uri() + "?category=Account&limit=5");
         Curl.Answer raw = Curl.run("-g", feed.uri() + "?category=Compte_é");    // curl sends the UTF-8 unescaped
+        // ß's second byte, 0x9F, is a control character to java.net.URI: the JDK's server refuses the URL itself.
+        Curl.Answer rawRefused = Curl.run("-g", feed.uri() + "?category=Straße");
+        Curl.Answer encoded = Curl.run("-G", "--data-urlencode", "category=Straße", feed.uri().toString());
         Curl.Answer dash = Curl.run(feed.uri() + "?category=Account-1");
         Curl.Answer surrogate = Curl.run("-g", feed.uri() + "?category=%ED%B0%80");
 
@@ -258,6 +262,9 @@ class FeedCategoryTest {
         assertEquals(List.of(1L), positions(JSON.readTree(page.body())));
         assertEquals(200, raw.status(), raw.body());
         assertEquals(List.of(compte), positions(JSON.readTree(raw.body())));
+        assertEquals(400, rawRefused.status(), rawRefused.body());
+        assertEquals(200, encoded.status(), encoded.body());
+        assertEquals(List.of(strasse), positions(JSON.readTree(encoded.body())), "what the README tells curl users to send");
         assertEquals(400, dash.status(), dash.body());
         assertTrue(JSON.readTree(dash.body()).get("message").asText().contains("'category' must not contain '-', was 'Account-1'"),
                 dash.body());
