@@ -5,6 +5,7 @@ import com.mongodb.MongoTimeoutException;
 import com.mongodb.MongoBulkWriteException;
 import com.mongodb.MongoException;
 import com.mongodb.MongoWriteException;
+import com.mongodb.ReadConcern;
 import com.mongodb.ServerAddress;
 import com.mongodb.WriteError;
 import com.mongodb.bulk.BulkWriteResult;
@@ -892,6 +893,31 @@ class MongoEventStoreBehaviourTest {
         assertEquals(List.of(3L, 6L, 9L), found.stream().map(RecordedEvent::version).toList());
         assertEquals(List.of(6L, 9L, 12L), found.stream().map(RecordedEvent::position).toList());
         assertEquals(Optional.empty(), second.readEvent(UUID.randomUUID()), "an id no commit holds");
+    }
+
+    @Test
+    void readEventAsksWithTheStoresReadConcernAndTheDatabasesReadPreferenceAsTheOtherReadsDo() {
+        // The old find ran on the store's view of the collection; the aggregation that replaced it must too: a
+        // collection fetched afresh would read at local concern (a commit a failover rolls back) from the primary.
+        List<EventData> written = events(2);
+        first.append("account-1", ExpectedVersion.NO_STREAM, written);
+        List<BsonDocument> aggregates = new CopyOnWriteArrayList<>();
+        try (MongoClient client = clientRunningOn("aggregate", command -> aggregates.add(command.clone()))) {
+            MongoDatabase secondaries = client.getDatabase(database.database().getName())
+                    .withReadPreference(ReadPreference.secondaryPreferred());
+            MongoEventStore byDefault = new MongoEventStore(secondaries);
+            MongoEventStore local = new MongoEventStore(secondaries, MongoOptions.defaults().withReadConcern(ReadConcern.LOCAL));
+
+            long versions = byDefault.readEvent(written.get(1).eventId()).orElseThrow().version()
+                    + local.readEvent(written.get(0).eventId()).orElseThrow().version();
+            byDefault.close();
+            local.close();
+
+            assertEquals(1, versions);
+            assertEquals(List.of("majority", "local"), aggregates.stream().map(aggregate -> aggregate.getDocument("readConcern",
+                    new BsonDocument()).getString("level", new BsonString("none")).getValue()).toList(), aggregates.toString());
+            assertEquals(List.of("secondaryPreferred", "secondaryPreferred"), readPreferencesOf(aggregates));
+        }
     }
 
     @Test
