@@ -30,6 +30,12 @@ import java.util.UUID;
  * would never tell of the wrapped store's appends (subscriptions would poll instead of being woken) nor
  * refuse once it closed. So a decorator that adds nothing passes {@code EventStoreContract} whenever
  * the store it wraps does. Thread-safe as the wrapped store is.
+ *
+ * <p>A decorator that keeps streams under other ids than its callers use (a tenant prefix, say) also
+ * wraps the {@link AppendListeners.StreamListener} that {@link #onAppend} may be given, so that it is
+ * asked about its callers' ids: forwarded as it is, it is asked about the stored ids, wants none of
+ * them, and a category or stream subscription waits for its next poll instead of being woken
+ * ({@code EventStoreContract} fails such a decorator).
  */
 public abstract class ForwardingEventStore implements EventStore {
     private final EventStore delegate;
