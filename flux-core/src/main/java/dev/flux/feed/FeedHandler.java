@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.StreamWriteConstraints;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.flux.AppendListeners;
 import dev.flux.EventReader;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
@@ -63,8 +64,8 @@ import java.util.function.UnaryOperator;
  *   <li>{@code GET ?category=C&after=P&...}: the same for the events of category C alone (the part of
  *   their stream id before the first {@code -}, compared exactly, case included), read with
  *   {@link EventReader#readCategory}. Positions stay global, so an offset stored from this page means
- *   the same on the whole feed; a long poll waits for an event of C, and appends of other categories do
- *   not answer it. {@code next} keeps the category. A category with no events (one not written yet, or
+ *   the same on the whole feed; a long poll waits for an event of C, and appends of other categories
+ *   neither answer it nor make the feed look for it. {@code next} keeps the category. A category with no events (one not written yet, or
  *   misspelled) gives empty pages, as {@code readCategory} does: the feed cannot tell the two apart. A
  *   category that is empty or blank, holds {@code -}, or is not UTF-8 once percent-decoded (an encoded
  *   lone surrogate is not) gets 400 naming the parameter and the value, as any parameter given twice does.</li>
@@ -100,6 +101,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                     .maxNestingDepth(StreamWriteConstraints.DEFAULT_MAX_DEPTH + 3).build())
             .build());
     private static final Set<String> PARAMETERS = Set.of("after", "offset", "limit", "wait", "include", "category");
+    /** {@link #heldCategories}' key for polls of the whole log: no category is blank. */
+    private static final String EVERY_CATEGORY = "";
     /**
      * About the most a page carries: it ends after the event that takes it to this many bytes, so a page
      * of big events is built (in memory) and sent at this size, not at {@code limit} times theirs.
@@ -132,6 +135,13 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private final ExecutorService answers;
     private final Runnable stopListening;
     private final Set<Held> held = ConcurrentHashMap.newKeySet();
+    /**
+     * How many polls are held for each category ({@link #EVERY_CATEGORY} for the whole log): the store's
+     * append signal asks for a check only when an append's category has one, so that appends to other
+     * categories do not make the feed read for polls they cannot answer. Counted in before a poll joins
+     * {@link #held} and out after it leaves.
+     */
+    private final Map<String, Integer> heldCategories = new ConcurrentHashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     /**
      * Whether a check for held polls an append asked for waits on the timer, not yet begun: appends while it
@@ -155,6 +165,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         void answer() {
             if (answered.compareAndSet(false, true)) {
                 held.remove(this);
+                heldCategories.computeIfPresent(heldKey(request), (category, count) -> count == 1 ? null : count - 1);
                 ScheduledFuture<?> t = timeout;
                 if (t != null) {
                     t.cancel(false);
@@ -213,9 +224,18 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             return thread;
         });
         try {
-            this.stopListening = reader.onAppend(() -> {
-                if (!held.isEmpty() && !closed.get() && checkQueued.compareAndSet(false, true)) {
-                    timer.execute(this::checkAfterAppends);
+            this.stopListening = reader.onAppend(new AppendListeners.StreamListener() {
+                @Override
+                public boolean wants(String streamId) {
+                    return heldCategories.containsKey(EVERY_CATEGORY)
+                            || heldCategories.containsKey(StreamName.category(streamId));
+                }
+
+                @Override
+                public void run() {
+                    if (!held.isEmpty() && !closed.get() && checkQueued.compareAndSet(false, true)) {
+                        timer.execute(FeedHandler.this::checkAfterAppends);
+                    }
                 }
             });
         } catch (IllegalStateException e) {
@@ -313,6 +333,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
 
     private void hold(HttpExchange exchange, Request request) {
         Held poll = new Held(exchange, request);
+        heldCategories.merge(heldKey(request), 1, Integer::sum);  // before the look below: see heldCategories
         held.add(poll);
         try {
             poll.timeout = timer.schedule(poll::answer, request.waitSeconds, TimeUnit.SECONDS);
@@ -328,6 +349,10 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         if (closed.get() || !read(request.category, request.after, 1).isEmpty()) {
             poll.answer();
         }
+    }
+
+    private static String heldKey(Request request) {
+        return request.category == null ? EVERY_CATEGORY : request.category;
     }
 
     /** The check appends asked for: an append from here on asks for another, which sees what this one may not. */
