@@ -12,7 +12,6 @@ import dev.flux.feed.AllowedHosts;
 import dev.flux.feed.FeedHandler;
 import dev.flux.feed.FeedServer;
 import dev.flux.feed.RequestTimeout;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -21,12 +20,10 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -46,27 +43,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * those it is given, and refuses a page's rebound name with 421 before it reads the store.
  */
 @Timeout(60)
-class AllowedHostsTest {
+class AllowedHostsTest extends FeedTestBase {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final InMemoryEventStore store = new InMemoryEventStore();
     private final ReadCounter reads = new ReadCounter(store);
-    private final HttpClient http = HttpClient.newHttpClient();
-    private final List<AutoCloseable> toClose = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
-        store.close();
-    }
-
-    private FeedServer feed(FeedServer.Builder builder) {
-        FeedServer feed = builder.start();
-        toClose.add(feed);
-        return feed;
-    }
 
     private UUID append() {
         EventData event = EventData.of("Credited", "{\"amount\": 5}".getBytes(StandardCharsets.UTF_8), Map.of());

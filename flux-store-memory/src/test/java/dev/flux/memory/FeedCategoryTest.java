@@ -14,7 +14,6 @@ import dev.flux.feed.HttpEventSource;
 import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
 import dev.flux.subscription.Subscription;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -22,7 +21,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -51,29 +49,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * {@link HttpEventSource#withCategory}, against a memory store holding several categories.
  */
 @Timeout(60)
-class FeedCategoryTest {
+class FeedCategoryTest extends FeedTestBase {
     record Credited(long amount) { }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final InMemoryEventStore store = new InMemoryEventStore();
     private final JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Credited.class));
-    private final HttpClient http = HttpClient.newHttpClient();
-    private final List<AutoCloseable> toClose = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
-        store.close();
-    }
-
-    private FeedServer feed(FeedServer.Builder builder) {
-        FeedServer feed = builder.start();
-        toClose.add(feed);
-        return feed;
-    }
 
     /** Appends one event to {@code streamId}; returns its global position. */
     private long append(String streamId, long amount) {

@@ -20,7 +20,6 @@ import dev.flux.feed.RequestTimeout;
 import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
 import dev.flux.subscription.Subscription;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.function.Executable;
@@ -70,29 +69,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 @Timeout(120)
-class FeedServerTest {
+class FeedServerTest extends FeedTestBase {
     record Credited(long amount) { }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final InMemoryEventStore store = new InMemoryEventStore();
     private final JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Credited.class));
-    private final HttpClient http = HttpClient.newHttpClient();
-    private final List<AutoCloseable> toClose = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
-        store.close();
-    }
-
-    private FeedServer feed(FeedServer.Builder builder) {
-        FeedServer feed = builder.start();
-        toClose.add(feed);
-        return feed;
-    }
 
     private void append(String streamId, long amount) {
         store.append(streamId, ExpectedVersion.ANY, List.of(serializer.serialize(new Credited(amount),
