@@ -39,7 +39,7 @@ public final class AppendListeners {
         if (listener == null) {
             throw new IllegalArgumentException("listener must not be null");
         }
-        Added added = new Added(listener, listener instanceof StreamListener interested ? interested : null);
+        Added added = new Added(listener);
         listeners.add(added);
         return () -> listeners.remove(added);
     }
@@ -54,7 +54,7 @@ public final class AppendListeners {
         StreamName.requirePresent(streamId);
         for (Added added : listeners) {
             try {
-                if (added.interested == null || added.interested.wants(streamId)) {
+                if (!(added.listener instanceof StreamListener interested) || interested.wants(streamId)) {
                     added.listener.run();
                 }
             } catch (RuntimeException e) {
@@ -67,12 +67,9 @@ public final class AppendListeners {
     /** One addition of a listener, equal only to itself, so that its remover leaves the others alone. */
     private static final class Added {
         private final Runnable listener;
-        /** The listener, when it tells which streams it wants; null when it wants them all. */
-        private final StreamListener interested;
 
-        Added(Runnable listener, StreamListener interested) {
+        Added(Runnable listener) {
             this.listener = listener;
-            this.interested = interested;
         }
     }
 }
