@@ -2,7 +2,7 @@ package dev.flux.bus;
 
 import dev.flux.FluxException;
 
-import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,7 +25,10 @@ import java.util.function.Function;
  *   the command's class (or, when there is none, for its most specific registered supertype);
  *   {@link HandlerNotFoundException} when there is none. One handler per class: registering a second
  *   one is an error, not a replacement.</li>
- *   <li><b>Queries</b>: {@link #ask} is a dispatch whose handler returns the answer.</li>
+ *   <li><b>Queries</b>: {@link #ask} is a dispatch whose handler returns the answer: one registered
+ *   with {@link #registerQuery}. A command handler gives no answer, so it never answers a query (an
+ *   {@code Object} one that takes every command included); {@link #dispatch} of a query runs its
+ *   query handler and drops the answer.</li>
  * </ul>
  *
  * <p>Messages are told apart by their class, never by a name, so two classes named alike in different
@@ -37,8 +40,12 @@ public final class Bus {
     private record Listener(Class<?> type, Consumer<Object> consumer) {
     }
 
+    /** {@code answers}: registered with {@link #registerQuery}, so {@link #ask} may take it. */
+    private record Handler(Function<Object, Object> function, boolean answers) {
+    }
+
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
-    private final Map<Class<?>, Function<Object, Object>> handlers = new ConcurrentHashMap<>();
+    private final Map<Class<?>, Handler> handlers = new ConcurrentHashMap<>();
     private final Object registration = new Object();
 
     /**
@@ -81,11 +88,11 @@ public final class Bus {
     public <C> Runnable register(Class<C> commandClass, Consumer<? super C> handler) {
         requireNonNull(commandClass, "commandClass");
         requireNonNull(handler, "handler");
-        return add(commandClass, command -> {
+        return add(commandClass, new Handler(command -> {
             @SuppressWarnings("unchecked") C typed = (C) command;
             handler.accept(typed);
             return null;
-        });
+        }, false));
     }
 
     /**
@@ -98,10 +105,10 @@ public final class Bus {
     public <R, Q extends Query<R>> Runnable registerQuery(Class<Q> queryClass, Function<? super Q, ? extends R> handler) {
         requireNonNull(queryClass, "queryClass");
         requireNonNull(handler, "handler");
-        return add(queryClass, query -> {
+        return add(queryClass, new Handler(query -> {
             @SuppressWarnings("unchecked") Q typed = (Q) query;
             return handler.apply(typed);
-        });
+        }, true));
     }
 
     /**
@@ -113,23 +120,25 @@ public final class Bus {
      */
     public void dispatch(Object command) {
         requireNonNull(command, "command");
-        handlerFor(command.getClass()).apply(command);
+        handlerFor(command.getClass(), false).apply(command);
     }
 
     /**
-     * Runs the handler of the query's class and returns its answer.
+     * Runs the query handler ({@link #registerQuery}) of the query's class, or of its most specific
+     * supertype that has one, and returns its answer. A command handler ({@link #register}) gives no
+     * answer, so it never answers a query, not even one of {@code Object} that takes every command.
      *
-     * @throws HandlerNotFoundException when no handler takes it
-     * @throws FluxException            when handlers of several unrelated supertypes would take it
+     * @throws HandlerNotFoundException when no query handler takes it
+     * @throws FluxException            when query handlers of several unrelated supertypes would take it
      * @throws IllegalArgumentException when the query is null
      */
     @SuppressWarnings("unchecked")
     public <R> R ask(Query<R> query) {
         requireNonNull(query, "query");
-        return (R) handlerFor(query.getClass()).apply(query);
+        return (R) handlerFor(query.getClass(), true).apply(query);
     }
 
-    private Runnable add(Class<?> messageClass, Function<Object, Object> handler) {
+    private Runnable add(Class<?> messageClass, Handler handler) {
         boxed(messageClass);
         synchronized (registration) {
             if (handlers.containsKey(messageClass)) {
@@ -141,37 +150,49 @@ public final class Bus {
         return () -> handlers.remove(messageClass, handler);
     }
 
-    private Function<Object, Object> handlerFor(Class<?> messageClass) {
-        Function<Object, Object> exact = handlers.get(messageClass);
-        if (exact != null) {
-            return exact;
+    /** The handler of {@code messageClass} or its most specific supertype; of a query handler alone when {@code answering}. */
+    private Function<Object, Object> handlerFor(Class<?> messageClass, boolean answering) {
+        Handler exact = handlers.get(messageClass);
+        if (exact != null && (exact.answers() || !answering)) {
+            return exact.function();
         }
-        List<Class<?>> candidates = new ArrayList<>();
-        for (Class<?> registered : handlers.keySet()) {
-            if (registered.isAssignableFrom(messageClass)) {
-                candidates.add(registered);
+        Map<Class<?>, Handler> candidates = new HashMap<>();
+        for (Map.Entry<Class<?>, Handler> entry : handlers.entrySet()) {
+            if (entry.getKey().isAssignableFrom(messageClass) && (entry.getValue().answers() || !answering)) {
+                candidates.put(entry.getKey(), entry.getValue());
             }
         }
         if (candidates.isEmpty()) {
-            throw new HandlerNotFoundException(messageClass);
+            throw answering ? noQueryHandler(messageClass) : new HandlerNotFoundException(messageClass);
         }
-        Class<?> best = candidates.get(0);
-        for (Class<?> candidate : candidates) {
-            if (best.isAssignableFrom(candidate)) {
+        Class<?> best = null;
+        for (Class<?> candidate : candidates.keySet()) {
+            if (best == null || best.isAssignableFrom(candidate)) {
                 best = candidate;
             }
         }
-        for (Class<?> candidate : candidates) {
+        for (Class<?> candidate : candidates.keySet()) {
             if (!candidate.isAssignableFrom(best)) {
-                throw new FluxException(messageClass.getName() + " is handled by handlers of several unrelated supertypes "
-                        + candidates + "; register one for " + messageClass.getName() + " itself");
+                throw new FluxException(messageClass.getName() + " is handled by " + (answering ? "query " : "")
+                        + "handlers of several unrelated supertypes " + candidates.keySet() + "; register one for "
+                        + messageClass.getName() + " itself");
             }
         }
-        Function<Object, Object> handler = handlers.get(best);
-        if (handler == null) {
-            throw new HandlerNotFoundException(messageClass);
+        return candidates.get(best).function();
+    }
+
+    /** No query handler takes {@code queryClass}; the message names a command handler that does, which cannot answer. */
+    private HandlerNotFoundException noQueryHandler(Class<?> queryClass) {
+        String commandHandler = "";
+        for (Class<?> registered : handlers.keySet()) {
+            if (registered.isAssignableFrom(queryClass)) {
+                commandHandler = "; the handler registered for " + registered.getName() + " takes it as a command,"
+                        + " which gives no answer (register(...)): answer it with registerQuery(...)";
+                break;
+            }
         }
-        return handler;
+        return new HandlerNotFoundException(queryClass, "no query handler is registered for " + queryClass.getName()
+                + " (nor for a supertype of it)" + commandHandler);
     }
 
     private static Class<?> boxed(Class<?> type) {

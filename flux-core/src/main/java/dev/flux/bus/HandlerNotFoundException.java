@@ -8,8 +8,13 @@ public final class HandlerNotFoundException extends FluxException {
 
     private final transient Class<?> messageClass;
 
+    /** No handler takes commands or queries of {@code messageClass}, nor of a supertype of it. */
     public HandlerNotFoundException(Class<?> messageClass) {
-        super("no handler is registered for " + messageClass.getName() + " (nor for a supertype of it)");
+        this(messageClass, "no handler is registered for " + messageClass.getName() + " (nor for a supertype of it)");
+    }
+
+    HandlerNotFoundException(Class<?> messageClass, String message) {
+        super(message);
         this.messageClass = messageClass;
     }
 

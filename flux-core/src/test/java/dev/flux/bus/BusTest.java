@@ -228,6 +228,45 @@ class BusTest {
     }
 
     @Test
+    void aCommandHandlerOfObjectDoesNotAnswerQueriesWithNull() {
+        bus.register(Object.class, c -> seen.add("audited " + c));
+
+        HandlerNotFoundException e = assertThrows(HandlerNotFoundException.class, () -> bus.ask(new Balance("a")));
+
+        assertEquals(Balance.class, e.messageClass());
+        assertTrue(e.getMessage().contains(Balance.class.getName()) && e.getMessage().contains("registerQuery")
+                && e.getMessage().contains(Object.class.getName()), e.getMessage());
+        assertEquals(List.of(), seen);
+    }
+
+    @Test
+    void aQueryClassRegisteredAsACommandIsNotAnsweredButItsQueryHandlerIs() {
+        interface AccountQuery<R> extends Query<R> { }
+        record Owner(String id) implements AccountQuery<String> { }
+        bus.register(Owner.class, q -> seen.add("command " + q.id()));
+        assertThrows(HandlerNotFoundException.class, () -> bus.ask(new Owner("a")));
+
+        bus.registerQuery(AccountQuery.class, q -> "ann");
+        String owner = bus.ask(new Owner("a"));
+        bus.dispatch(new Owner("b"));
+
+        assertEquals("ann", owner);
+        assertEquals(List.of("command b"), seen);
+    }
+
+    @Test
+    void aDispatchedQueryRunsItsQueryHandlerAndDropsTheAnswer() {
+        bus.registerQuery(Balance.class, q -> {
+            seen.add("asked " + q.id());
+            return 1L;
+        });
+
+        bus.dispatch(new Balance("a"));
+
+        assertEquals(List.of("asked a"), seen);
+    }
+
+    @Test
     void nullsAndPrimitivesAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> bus.publish(null));
         assertThrows(IllegalArgumentException.class, () -> bus.dispatch(null));
