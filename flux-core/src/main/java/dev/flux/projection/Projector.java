@@ -165,6 +165,8 @@ public final class Projector<S> {
     /**
      * The state after every event of {@code streamId}, from the initial state; the initial state when it has none.
      *
+     * @throws FluxException            when the reader returns an event out of order (not after the one
+     *                                  before it, or below the version asked for), before folding it
      * @throws IllegalArgumentException when the reader is null or the stream id is null or blank
      */
     public S projectStream(EventReader reader, String streamId) {
@@ -174,6 +176,7 @@ public final class Projector<S> {
         long from = 0;
         List<RecordedEvent> page;
         while (!(page = reader.readStream(streamId, from, PAGE)).isEmpty()) {
+            requireInOrder(reader, "stream '" + streamId + "'", page, from - 1, true);
             for (RecordedEvent event : page) {
                 state = apply(state, event);
             }
@@ -185,6 +188,8 @@ public final class Projector<S> {
     /**
      * The state after every event of {@code category}, in global order, from the initial state.
      *
+     * @throws FluxException            when the reader returns an event out of order (not after the one
+     *                                  before it, or at or below the position asked after), before folding it
      * @throws IllegalArgumentException when the reader is null or the category is null, blank or holds {@code -}
      */
     public S projectCategory(EventReader reader, String category) {
@@ -194,12 +199,36 @@ public final class Projector<S> {
         long after = 0;
         List<RecordedEvent> page;
         while (!(page = reader.readCategory(category, after, PAGE)).isEmpty()) {
+            requireInOrder(reader, "category '" + category + "'", page, after, false);
             for (RecordedEvent event : page) {
                 state = apply(state, event);
             }
             after = page.get(page.size() - 1).position();
         }
         return state;
+    }
+
+    /**
+     * Checks a page before any of it is folded: each event after the one before, the first after {@code after}
+     * (a version for a stream, a position for a category). A reader that answers otherwise would have events
+     * folded twice, or, repeating its last page, the projection never end.
+     */
+    private static void requireInOrder(EventReader reader, String source, List<RecordedEvent> page, long after, boolean byVersion) {
+        long previous = after;
+        for (int i = 0; i < page.size(); i++) {
+            RecordedEvent event = page.get(i);
+            long cursor = byVersion ? event.version() : event.position();
+            if (cursor <= previous) {
+                String unit = byVersion ? "version" : "position";
+                String asked = byVersion ? "from version " + (after + 1) : "after position " + after;
+                throw new FluxException("Cannot project " + source + ": asked " + reader + " for the events " + asked
+                        + ", it returned " + event.type() + " " + event.streamId() + "@" + event.version()
+                        + " (id " + event.eventId() + ") at " + unit + " " + cursor + (i == 0 ? "" : " after one at " + previous)
+                        + ", out of order. Folded, it would count twice; an EventReader must return only events " + (byVersion
+                        ? "from the version" : "after the position") + " asked for, in " + unit + " order: fix the reader");
+            }
+            previous = cursor;
+        }
     }
 
     private static void requireState(Object state) {

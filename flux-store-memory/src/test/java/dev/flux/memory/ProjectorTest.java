@@ -1,9 +1,13 @@
 package dev.flux.memory;
 
 import dev.flux.EventData;
+import dev.flux.EventReader;
+import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
+import dev.flux.ForwardingEventStore;
 import dev.flux.FluxException;
 import dev.flux.Metadata;
+import dev.flux.RecordedEvent;
 import dev.flux.projection.Projector;
 import dev.flux.serialization.EventDecodingException;
 import dev.flux.serialization.EventTypes;
@@ -11,6 +15,7 @@ import dev.flux.serialization.JacksonEventSerializer;
 import dev.flux.test.OneEventPerReadStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -138,6 +143,42 @@ class ProjectorTest {
         Projector<Summary> credits = Projector.from(new Summary(0, 0), readSide).on(Credited.class, (s, e) -> s.plus(e.amount()));
 
         assertEquals(new Summary(4, 1), credits.projectStream(store, "Account-1"));
+    }
+
+    @Test
+    @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aReaderThatRepeatsTheEventAtItsCursorFailsTheProjectionInsteadOfCountingItTwice() {
+        append("Account-1", new Credited(100), new Credited(5));
+        EventReader inclusive = new ForwardingEventStore(store) {
+            @Override
+            public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+                return super.readCategory(category, Math.max(0, afterPosition - 1), maxCount);   // "after" read as "from"
+            }
+        };
+
+        FluxException e = assertThrows(FluxException.class, () -> summary.projectCategory(inclusive, "Account"));
+
+        assertTrue(e.getMessage().contains("category 'Account'") && e.getMessage().contains("Account-1@1")
+                && e.getMessage().contains("after position 2") && e.getMessage().contains("out of order"), e.getMessage());
+    }
+
+    @Test
+    @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aReaderThatIgnoresTheVersionAskedForFailsTheProjectionInsteadOfFoldingTheStreamAgain() {
+        append("Account-1", new Credited(100), new Debited(30));
+        EventStore fromTheStart = new ForwardingEventStore(store) {
+            @Override
+            public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                return super.readStream(streamId, 0, maxCount);
+            }
+        };
+
+        FluxException e = assertThrows(FluxException.class,
+                () -> summary.projectStream(new OneEventPerReadStore(fromTheStart), "Account-1"));
+
+        assertTrue(e.getMessage().contains("stream 'Account-1'") && e.getMessage().contains("Account-1@0")
+                && e.getMessage().contains("from version 1"), e.getMessage());
+        assertEquals(new Summary(70, 2), summary.projectStream(store, "Account-1"));
     }
 
     @Test
