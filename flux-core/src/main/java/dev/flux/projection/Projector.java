@@ -110,7 +110,8 @@ public final class Projector<S> {
      * {@code state} when its type has none.
      *
      * @throws dev.flux.serialization.EventDecodingException when the event cannot be decoded
-     * @throws FluxException                                 when a reducer returns null
+     * @throws FluxException                                 when the reducer returns null, or throws (then its
+     *                                                       exception is the cause, and the message names the event)
      * @throws IllegalArgumentException                      when {@code state} or {@code recorded} is null
      */
     public S apply(S state, RecordedEvent recorded) {
@@ -132,7 +133,14 @@ public final class Projector<S> {
         if (reducer == null) {
             return state;
         }
-        S next = reducer.apply(state, event != null ? event : serializer.deserialize(recorded));
+        Object decoded = event != null ? event : serializer.deserialize(recorded);
+        S next;
+        try {
+            next = reducer.apply(state, decoded);
+        } catch (RuntimeException e) {
+            throw new FluxException("the reducer for " + recorded.type() + " threw " + e + " at " + recorded.streamId() + "@"
+                    + recorded.version() + " (position " + recorded.position() + ", id " + recorded.eventId() + ")", e);
+        }
         if (next == null) {
             throw new FluxException("the reducer for " + recorded.type() + " returned null at " + recorded.streamId()
                     + "@" + recorded.version() + "; return the state instead");
@@ -166,7 +174,8 @@ public final class Projector<S> {
      * The state after every event of {@code streamId}, from the initial state; the initial state when it has none.
      *
      * @throws FluxException            when the reader returns an event out of order (not after the one
-     *                                  before it, or below the version asked for), before folding it
+     *                                  before it, or below the version asked for), before folding it,
+     *                                  or as {@link #apply} does (a reducer that throws, say)
      * @throws IllegalArgumentException when the reader is null or the stream id is null or blank
      */
     public S projectStream(EventReader reader, String streamId) {
@@ -189,7 +198,8 @@ public final class Projector<S> {
      * The state after every event of {@code category}, in global order, from the initial state.
      *
      * @throws FluxException            when the reader returns an event out of order (not after the one
-     *                                  before it, or at or below the position asked after), before folding it
+     *                                  before it, or at or below the position asked after), before folding it,
+     *                                  or as {@link #apply} does (a reducer that throws, say)
      * @throws IllegalArgumentException when the reader is null or the category is null, blank or holds {@code -}
      */
     public S projectCategory(EventReader reader, String category) {

@@ -182,6 +182,27 @@ class ProjectorTest {
     }
 
     @Test
+    void aReducerThatThrowsIsReportedWithTheEventItThrewOn() {
+        append("Account-1", new Credited(100), new Debited(30));
+        append("Account-2", new Debited(700));
+        IllegalStateException overdrawn = new IllegalStateException("overdrawn");
+        Projector<Summary> strict = Projector.from(new Summary(0, 0), serializer)
+                .on(Credited.class, (s, e) -> s.plus(e.amount()))
+                .on(Debited.class, (s, e) -> {
+                    if (e.amount() > s.balance()) {
+                        throw overdrawn;
+                    }
+                    return s.plus(-e.amount());
+                });
+
+        FluxException e = assertThrows(FluxException.class, () -> strict.projectCategory(store, "Account"));
+
+        assertSame(overdrawn, e.getCause());
+        assertTrue(e.getMessage().contains("Debited") && e.getMessage().contains("Account-2@0")
+                && e.getMessage().contains("position 3") && e.getMessage().contains("overdrawn"), e.getMessage());
+    }
+
+    @Test
     void aReducerOfAnInterfaceIsRefusedForItWouldNeverRun() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Projector.from(0L).on(Runnable.class, (total, r) -> total));
