@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.type.TypeBindings;
 import com.fasterxml.jackson.databind.type.TypeFactory;
+import dev.flux.serialization.EventTypes;
+import dev.flux.serialization.SchemaVersion;
 import dev.flux.snapshot.Snapshot;
 import dev.flux.snapshot.SnapshotPolicy;
 import dev.flux.snapshot.SnapshotStore;
@@ -24,6 +26,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -48,9 +51,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code Map<String, Object>} or {@code List<?>}) is refused, as its values would come back as other
  * classes.
  *
- * <p>The snapshot's type is the class name plus a fingerprint of those fields (names and types) and
- * of the fields of the non-JDK classes they reach (enum constants included), so a snapshot taken
- * before the class, or a class it holds, changed shape is ignored rather than restored wrongly. The
+ * <p>The snapshot's type is the class name plus a fingerprint of those fields (names and types), of
+ * the fields of the non-JDK classes they reach (enum constants included), of the event classes the
+ * handlers take (their names, schema versions and fields) and of the aggregate class's
+ * {@link SchemaVersion}, so a snapshot taken before the class, a class it holds, or the way its events
+ * decode changed is ignored rather than restored wrongly. The
  * state also names the event it was taken after (under {@code @event}, by id), so a snapshot of a
  * stream that was reset since is ignored, and deleted, even once the stream holds as many events again.
  *
@@ -72,7 +77,13 @@ final class AggregateSnapshots {
     private final List<StateField> fields = new ArrayList<>();
     private final String type;
 
-    AggregateSnapshots(Class<? extends Aggregate> aggregateClass, SnapshotStore store, SnapshotPolicy policy, ObjectMapper mapper) {
+    /**
+     * @param eventTypes   where the handled event classes are registered (their names and schema versions
+     *                     join the fingerprint)
+     * @param eventClasses the classes the aggregate's handlers take
+     */
+    AggregateSnapshots(Class<? extends Aggregate> aggregateClass, SnapshotStore store, SnapshotPolicy policy, ObjectMapper mapper,
+                       EventTypes eventTypes, Set<Class<?>> eventClasses) {
         this.store = store;
         this.policy = policy;
         this.mapper = mapper;
@@ -111,6 +122,23 @@ final class AggregateSnapshots {
                 shape.append(key).append(':').append(field.getGenericType().getTypeName()).append(';');
                 describeClassesIn(javaType, types, shape, described);
             }
+        }
+        SchemaVersion version = aggregateClass.getAnnotation(SchemaVersion.class);
+        if (version != null) {
+            if (version.value() < 1) {
+                throw new IllegalArgumentException("cannot snapshot " + aggregateClass.getName() + ": its @SchemaVersion("
+                        + version.value() + ") must be 1 or more (raise it when a handler changes what it makes of the same events)");
+            }
+            shape.append("@SchemaVersion:").append(version.value()).append(';');
+        }
+        // What replaying the events gives depends on how they decode too: their classes, names and schema versions
+        // (a new upcaster comes with a new version).
+        List<Class<?>> handled = new ArrayList<>(eventClasses);
+        handled.sort(Comparator.comparing(Class::getName));
+        for (Class<?> eventClass : handled) {
+            shape.append("event ").append(eventTypes.nameOf(eventClass)).append(" v").append(eventTypes.schemaVersionOf(eventClass))
+                    .append(':').append(eventClass.getName()).append(';');
+            describeClassesIn(types.constructType(eventClass), types, shape, described);
         }
         this.type = aggregateClass.getName() + "#" + fingerprint(shape.toString());
     }

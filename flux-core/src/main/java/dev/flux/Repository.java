@@ -62,10 +62,11 @@ public final class Repository<A extends Aggregate> {
                 : new JacksonEventSerializer(new EventTypes());
         this.maxAttempts = builder.maxAttempts;
         this.bus = builder.bus;
+        registerEventClasses(aggregateClass, serializer.eventTypes());
         this.snapshots = builder.snapshotStore == null ? null : new AggregateSnapshots(aggregateClass, builder.snapshotStore,
                 builder.snapshotPolicy, serializer instanceof JacksonEventSerializer jackson
-                        ? jackson.objectMapper() : JacksonEventSerializer.defaultObjectMapper());
-        registerEventClasses(aggregateClass, serializer.eventTypes());
+                        ? jackson.objectMapper() : JacksonEventSerializer.defaultObjectMapper(),
+                serializer.eventTypes(), Handlers.of(aggregateClass).eventClasses());
     }
 
     /**
@@ -384,9 +385,11 @@ public final class Repository<A extends Aggregate> {
          * is not kept).
          * {@link #build()} refuses a field whose type is or holds {@code Object} (say
          * {@code Map<String, Object>} or {@code List<?>}), as its values would come back as other
-         * classes. A snapshot that cannot be read (the class or a class it holds changed, the
-         * bytes are corrupt, the stream was reset) is ignored with a logged warning: the aggregate is
-         * rebuilt from its events. A snapshot names the event it was taken after; one whose stream no
+         * classes. A snapshot that cannot be read (the class, a class it holds, a handled event class or
+         * its schema version changed, the bytes are corrupt, the stream was reset) is ignored with a
+         * logged warning: the aggregate is rebuilt from its events. A handler that now makes something else of the same events is not
+         * seen: raise {@link dev.flux.serialization.SchemaVersion @SchemaVersion} on the aggregate class
+         * with it. A snapshot names the event it was taken after; one whose stream no
          * longer holds that event at its version (the stream was reset) is deleted too. A failure to
          * write one is logged and never fails the save.
          */
@@ -419,7 +422,9 @@ public final class Repository<A extends Aggregate> {
          *
          * @throws IllegalArgumentException when the aggregate class is abstract, or anonymous without a
          *                                  {@link #category}, or has no no-argument constructor, or a handler's
-         *                                  event class cannot be registered (see {@link Repository#of})
+         *                                  event class cannot be registered (see {@link Repository#of}); with
+         *                                  {@link #snapshots}, when a field holds {@code Object} or the class's
+         *                                  {@code @SchemaVersion} is below 1
          */
         public Repository<A> build() {
             return new Repository<>(this);

@@ -7,6 +7,7 @@ import dev.flux.Repository;
 import dev.flux.bus.Bus;
 import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
+import dev.flux.serialization.SchemaVersion;
 import dev.flux.snapshot.Snapshot;
 import dev.flux.snapshot.SnapshotPolicy;
 import dev.flux.snapshot.SnapshotStore;
@@ -148,6 +149,18 @@ class SnapshotTest {
 
         private void handleAttributed(Attributed e) {
             attributes.put(e.key(), e.value());
+        }
+    }
+
+    record Coined(long amount) { }
+
+    public static class Purse extends Aggregate {
+        private long amount;
+        transient int replayed;
+
+        private void handleCoined(Coined e) {
+            amount += e.amount();
+            replayed++;
         }
     }
 
@@ -445,15 +458,31 @@ class SnapshotTest {
 
     /** Compiles a Shop aggregate holding {@code item}; running it adds a tea, its toString shows the last item. */
     private static Class<? extends Aggregate> compileShop(Path dir, String item) throws Exception {
+        return compileShop(dir, item, "", "record Added(String name) { }", "last = new Item(e.name());");
+    }
+
+    /**
+     * Compiles a Shop aggregate with {@code annotation} on its class, holding {@code item} in its field
+     * {@code last}, whose handler of {@code added} runs {@code handler}; running it adds a tea, its
+     * toString shows the last item.
+     */
+    private static Class<? extends Aggregate> compileShop(Path dir, String annotation, String added, String handler)
+            throws Exception {
+        return compileShop(dir, "record Item(String name) { }", annotation, added, handler);
+    }
+
+    private static Class<? extends Aggregate> compileShop(Path dir, String item, String annotation, String added, String handler)
+            throws Exception {
         Path source = dir.resolve("shop/Shop.java");
         Files.createDirectories(source.getParent());
         Files.writeString(source, "package shop;\n"
+                + annotation + "\n"
                 + "public class Shop extends dev.flux.Aggregate implements Runnable {\n"
                 + "    public " + item + "\n"
-                + "    public record Added(String name) { }\n"
+                + "    public " + added + "\n"
                 + "    private Item last;\n"
                 + "    public void run() { update(new Added(\"tea\")); }\n"
-                + "    private void handleAdded(Added e) { last = new Item(e.name()); }\n"
+                + "    private void handleAdded(Added e) { " + handler + " }\n"
                 + "    public String toString() { return String.valueOf(last); }\n"
                 + "}\n");
         String fluxCore = Path.of(Aggregate.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
@@ -462,6 +491,69 @@ class SnapshotTest {
         }
         URLClassLoader loader = new URLClassLoader(new URL[]{dir.toUri().toURL()}, SnapshotTest.class.getClassLoader());
         return loader.loadClass("shop.Shop").asSubclass(Aggregate.class);
+    }
+
+    @Test
+    void aSnapshotTakenBeforeAnEventTypesSchemaVersionWasRaisedIsIgnored() {
+        JacksonEventSerializer before = new JacksonEventSerializer(new EventTypes().register("Coined", Coined.class, 1));
+        Repository.builder(Purse.class, store).serializer(before).snapshots(snapshots, SnapshotPolicy.everyEvents(1)).build()
+                .update("1", p -> p.update(new Coined(3)));
+        // The next release counts in cents: version 2 of Coined, and an upcaster from the version 1 events stored.
+        EventTypes cents = new EventTypes().register("Coined", Coined.class, 2)
+                .upcaster("Coined", 1, json -> json.put("amount", json.get("amount").asLong() * 100));
+        Repository<Purse> purses = Repository.builder(Purse.class, store).serializer(new JacksonEventSerializer(cents))
+                .snapshots(snapshots, SnapshotPolicy.never()).build();
+
+        Purse loaded = purses.load("1");
+
+        assertEquals(1, loaded.replayed, "replayed through the new upcaster, not restored from the old release's snapshot");
+        assertEquals(300, loaded.amount);
+    }
+
+    @Test
+    void aSnapshotTakenBeforeAnEventClassChangedIsIgnored(@TempDir Path classes) throws Exception {
+        Class<? extends Aggregate> before = compileShop(classes.resolve("before"), "", "record Added(String name) { }",
+                "last = new Item(e.name());");
+        Class<? extends Aggregate> after = compileShop(classes.resolve("after"), "",
+                "record Added(String name, boolean loud) { Added(String name) { this(name, false); } }",
+                "last = new Item(e.loud() ? e.name().toUpperCase() : e.name() + \" (quiet)\");");
+        Repository.builder(before, store).snapshots(snapshots, SnapshotPolicy.everyEvents(1)).build().update("1", shop -> ((Runnable) shop).run());
+
+        Aggregate loaded = Repository.builder(after, store).snapshots(snapshots, SnapshotPolicy.never()).build().load("1");
+
+        assertEquals("Item[name=tea (quiet)]", loaded.toString(), "replayed, not restored as the old class made it");
+    }
+
+    @Test
+    void raisingTheAggregatesSchemaVersionIgnoresTheSnapshotsTakenBefore(@TempDir Path classes) throws Exception {
+        Class<? extends Aggregate> before = compileShop(classes.resolve("before"), "", "record Added(String name) { }",
+                "last = new Item(e.name());");
+        Class<? extends Aggregate> after = compileShop(classes.resolve("after"), "@dev.flux.serialization.SchemaVersion(2)",
+                "record Added(String name) { }", "last = new Item(e.name().toUpperCase());");
+        Repository.builder(before, store).snapshots(snapshots, SnapshotPolicy.everyEvents(1)).build().update("1", shop -> ((Runnable) shop).run());
+
+        Aggregate loaded = Repository.builder(after, store).snapshots(snapshots, SnapshotPolicy.never()).build().load("1");
+
+        assertEquals("Item[name=TEA]", loaded.toString(), "replayed through the changed handler, not restored");
+    }
+
+    @SchemaVersion(0)
+    public static class Unversioned extends Aggregate {
+        private long count;
+
+        private void handleCounted(Counted e) {
+            count += e.by();
+        }
+    }
+
+    @Test
+    void anAggregateSchemaVersionBelowOneIsRefusedWhenSnapshotsAreConfigured() {
+        Repository.Builder<Unversioned> builder = Repository.builder(Unversioned.class, store).snapshots(snapshots, SnapshotPolicy.never());
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, builder::build);
+
+        assertTrue(refused.getMessage().contains(Unversioned.class.getName()) && refused.getMessage().contains("@SchemaVersion(0)"),
+                refused.getMessage());
     }
 
     @Test
