@@ -36,6 +36,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * Takes and restores snapshots of one aggregate class for a {@link Repository}. The state is every
@@ -46,10 +47,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link Collection} or {@link Map} field comes back as the class the fresh aggregate's field holds
  * when that is a public class or an {@link EnumSet} (a {@code LinkedHashSet} keeps its order, a
  * {@code TreeMap} stays sorted, an {@code EnumSet} in the order of its constants), else as Jackson's
- * default for the declared type; a {@code TreeMap}'s comparator is not
- * kept: it comes back in natural order. A field whose type is or holds {@link Object} (say
+ * default for the declared type. A field whose type is or holds {@link Object} (say
  * {@code Map<String, Object>} or {@code List<?>}) is refused, as its values would come back as other
- * classes.
+ * classes. Before a snapshot is stored it is read back as a load would read it, and compared with the
+ * aggregate (see {@link StateDifference}): a state that would come back otherwise (a subclass as the
+ * declared class, a {@code TreeSet} nested in a map as a {@code HashSet}, a {@code TreeMap}'s comparator
+ * lost) is not stored, with a warning naming where it differs.
  *
  * <p>The snapshot's type is the class name plus a fingerprint of those fields (names and types), of
  * the fields of the non-JDK classes they reach (enum constants included), of the event classes the
@@ -76,17 +79,21 @@ final class AggregateSnapshots {
     private final ObjectReader stateReader;
     private final List<StateField> fields = new ArrayList<>();
     private final String type;
+    private final Supplier<? extends Aggregate> fresh;
 
     /**
      * @param eventTypes   where the handled event classes are registered (their names and schema versions
      *                     join the fingerprint)
      * @param eventClasses the classes the aggregate's handlers take
+     * @param fresh        makes a new aggregate of the class, whose fields' initial values say what classes
+     *                     collections and maps are read back as
      */
     AggregateSnapshots(Class<? extends Aggregate> aggregateClass, SnapshotStore store, SnapshotPolicy policy, ObjectMapper mapper,
-                       EventTypes eventTypes, Set<Class<?>> eventClasses) {
+                       EventTypes eventTypes, Set<Class<?>> eventClasses, Supplier<? extends Aggregate> fresh) {
         this.store = store;
         this.policy = policy;
         this.mapper = mapper;
+        this.fresh = fresh;
         this.stateReader = mapper.reader()
                 .with(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
                 .without(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES);
@@ -171,7 +178,7 @@ final class AggregateSnapshots {
             forgetStale(streamId, snapshot, "the stream has no event at that version");
             return 0;
         }
-        List<Object> values = new ArrayList<>(fields.size());
+        List<Object> values;
         try {
             JsonNode root = stateReader.readTree(snapshot.data());
             JsonNode takenAfter = root == null ? null : root.get(EVENT_KEY);
@@ -186,13 +193,7 @@ final class AggregateSnapshots {
                         + ", but the stream's event at that version is " + eventId);
                 return 0;
             }
-            for (StateField f : fields) {
-                JsonNode node = state.get(f.key());
-                if (node == null) {
-                    throw new IOException("the state has no field " + f.key());
-                }
-                values.add(readerFor(f, f.field().get(aggregate)).readValue(node));
-            }
+            values = readFields(state, aggregate);
         } catch (IOException | IllegalAccessException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, () -> "ignoring the unreadable snapshot of " + streamId + "@" + snapshot.version()
                     + " (" + e.getMessage() + "); replaying every event");
@@ -207,6 +208,19 @@ final class AggregateSnapshots {
         }
         aggregate.restoredFromSnapshot(snapshot.version());
         return snapshot.version() + 1;
+    }
+
+    /** The fields' values in {@code state}, each read as {@code into}'s field (an aggregate not restored yet) says. */
+    private List<Object> readFields(ObjectNode state, Aggregate into) throws IOException, IllegalAccessException {
+        List<Object> values = new ArrayList<>(fields.size());
+        for (StateField f : fields) {
+            JsonNode node = state.get(f.key());
+            if (node == null) {
+                throw new IOException("the state has no field " + f.key());
+            }
+            values.add(readerFor(f, f.field().get(into)).readValue(node));
+        }
+        return values;
     }
 
     /**
@@ -246,12 +260,38 @@ final class AggregateSnapshots {
                 }
                 json.writeEndObject();
             }
-            store.save(new Snapshot(streamId, version, type, state.toByteArray(), Instant.now()));
+            byte[] bytes = state.toByteArray();
+            String difference = differenceOnRestore(aggregate, bytes);
+            if (difference != null) {
+                LOG.log(System.Logger.Level.WARNING, () -> "not snapshotting " + streamId + "@" + version + ": " + difference
+                        + ", so a load from the snapshot would give another state than a replay; loads replay the events"
+                        + " instead. Declare the field, or its elements, of the class it holds (a SortedSet for a TreeSet, say),"
+                        + " initialise a collection or map field with the class it holds, or mark the field transient");
+                return;
+            }
+            store.save(new Snapshot(streamId, version, type, bytes, Instant.now()));
             aggregate.snapshotTaken(version);
         } catch (Exception e) {
             LOG.log(System.Logger.Level.WARNING, () -> "cannot snapshot " + streamId + "@" + version
                     + " (the save itself succeeded): " + e, e);
         }
+    }
+
+    /**
+     * Where the state {@code aggregate} holds and the state a load would restore from {@code state} differ (a
+     * subclass read back as the field's class, a {@code TreeSet} nested in a map read back as a {@code HashSet}),
+     * or null when they are the same.
+     */
+    private String differenceOnRestore(Aggregate aggregate, byte[] state) throws IOException, IllegalAccessException {
+        List<Object> restored = readFields((ObjectNode) stateReader.readTree(state), fresh.get());
+        for (int i = 0; i < fields.size(); i++) {
+            StateField f = fields.get(i);
+            String difference = StateDifference.find(f.field().get(aggregate), restored.get(i), f.key());
+            if (difference != null) {
+                return difference;
+            }
+        }
+        return null;
     }
 
     /** The snapshot type this class writes. */
@@ -329,7 +369,7 @@ final class AggregateSnapshots {
         shape.append('}');
     }
 
-    private static boolean isJdk(Class<?> c) {
+    static boolean isJdk(Class<?> c) {
         ClassLoader loader = c.getClassLoader();
         return loader == null || loader == ClassLoader.getPlatformClassLoader();
     }

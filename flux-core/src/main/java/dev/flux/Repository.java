@@ -66,7 +66,7 @@ public final class Repository<A extends Aggregate> {
         this.snapshots = builder.snapshotStore == null ? null : new AggregateSnapshots(aggregateClass, builder.snapshotStore,
                 builder.snapshotPolicy, serializer instanceof JacksonEventSerializer jackson
                         ? jackson.objectMapper() : JacksonEventSerializer.defaultObjectMapper(),
-                serializer.eventTypes(), Handlers.of(aggregateClass).eventClasses());
+                serializer.eventTypes(), Handlers.of(aggregateClass).eventClasses(), this::newAggregate);
     }
 
     /**
@@ -381,15 +381,17 @@ public final class Repository<A extends Aggregate> {
          * {@link SnapshotPolicy#everyEvents(int) every 500 events}). The state is the aggregate's
          * non-transient fields, written with the serializer's Jackson mapper; mark a field
          * {@code transient} to leave it out. A collection or map comes back as the public class the
-         * field is initialised with, or an {@code EnumSet} (a {@code TreeMap} in natural order: its comparator
-         * is not kept).
+         * field is initialised with, or an {@code EnumSet}.
          * {@link #build()} refuses a field whose type is or holds {@code Object} (say
          * {@code Map<String, Object>} or {@code List<?>}), as its values would come back as other
-         * classes. A snapshot that cannot be read (the class, a class it holds, a handled event class or
-         * its schema version changed, the bytes are corrupt, the stream was reset) is ignored with a
-         * logged warning: the aggregate is rebuilt from its events. A handler that now makes something else of the same events is not
-         * seen: raise {@link dev.flux.serialization.SchemaVersion @SchemaVersion} on the aggregate class
-         * with it. A snapshot names the event it was taken after; one whose stream no
+         * classes. A state that would come back otherwise than it is (a subclass of a field's class, a
+         * {@code TreeSet} nested in a map, a {@code TreeMap} with a comparator) is not snapshotted, with
+         * a logged warning naming the field: such an aggregate is loaded by replay. A snapshot that
+         * cannot be read (the class, a class it holds, a handled event class or its schema version
+         * changed, the bytes are corrupt, the stream was reset) is ignored with a logged warning: the
+         * aggregate is rebuilt from its events. A handler that now makes something else of the same
+         * events is not seen: raise {@link dev.flux.serialization.SchemaVersion @SchemaVersion} on the
+         * aggregate class with it. A snapshot names the event it was taken after; one whose stream no
          * longer holds that event at its version (the stream was reset) is deleted too. A failure to
          * write one is logged and never fails the save.
          */

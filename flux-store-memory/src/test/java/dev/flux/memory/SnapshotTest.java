@@ -26,12 +26,14 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -160,6 +162,85 @@ class SnapshotTest {
 
         private void handleCoined(Coined e) {
             amount += e.amount();
+            replayed++;
+        }
+    }
+
+    public static class Discount {
+        protected int percent;
+
+        Discount() {
+        }
+
+        Discount(int percent) {
+            this.percent = percent;
+        }
+
+        long apply(long price) {
+            return price - price * percent / 100;
+        }
+    }
+
+    /** A Discount with the same fields, but twice the effect. */
+    public static class DoubleDiscount extends Discount {
+        DoubleDiscount() {
+        }
+
+        DoubleDiscount(int percent) {
+            super(percent);
+        }
+
+        @Override
+        long apply(long price) {
+            return price - 2 * price * percent / 100;
+        }
+    }
+
+    record Discounted(int percent, boolean doubled) { }
+
+    public static class Till extends Aggregate {
+        private Discount discount;
+        transient int replayed;
+
+        private void handleDiscounted(Discounted e) {
+            discount = e.doubled() ? new DoubleDiscount(e.percent()) : new Discount(e.percent());
+            replayed++;
+        }
+    }
+
+    record Labelled(String user, String label) { }
+
+    /** Sorted sets the handler creates: nested in a map, and in a field that starts out null. */
+    public static class Labels extends Aggregate {
+        private final Map<String, Set<String>> byUser = new HashMap<>();
+        private Set<String> all;
+
+        private void handleLabelled(Labelled e) {
+            byUser.computeIfAbsent(e.user(), u -> new TreeSet<>()).add(e.label());
+            if (all == null) {
+                all = new TreeSet<>();
+            }
+            all.add(e.label());
+        }
+    }
+
+    record Joined(String name) { }
+
+    /** Immutable lists, and hashed sets and maps, all of which come back as they were. */
+    public static class Roster extends Aggregate {
+        private List<String> names = List.of();
+        private final Set<String> members = new HashSet<>();
+        private Map<Character, Integer> firstLetters = Map.of();
+        transient int replayed;
+
+        private void handleJoined(Joined e) {
+            List<String> more = new ArrayList<>(names);
+            more.add(e.name());
+            names = List.copyOf(more);
+            members.add(e.name());
+            Map<Character, Integer> letters = new HashMap<>(firstLetters);
+            letters.merge(e.name().charAt(0), 1, Integer::sum);
+            firstLetters = Map.copyOf(letters);
             replayed++;
         }
     }
@@ -554,6 +635,48 @@ class SnapshotTest {
 
         assertTrue(refused.getMessage().contains(Unversioned.class.getName()) && refused.getMessage().contains("@SchemaVersion(0)"),
                 refused.getMessage());
+    }
+
+    @Test
+    void aFieldHoldingASubclassOfItsDeclaredClassIsNotSnapshotted() {
+        Repository<Till> tills = snapshottingEveryEvent(Till.class);
+        tills.update("1", t -> t.update(new Discounted(10, true)));
+
+        Till loaded = tills.load("1");
+
+        assertEquals(Optional.empty(), snapshots.load("Till-1"), "a snapshot would bring a Discount back, not a DoubleDiscount");
+        assertEquals(1, loaded.replayed);
+        assertEquals(80, loaded.discount.apply(100));
+    }
+
+    @Test
+    void aSortedSetNestedInAMapIsNotSnapshottedAsAHashSet() {
+        Repository<Labels> labels = snapshottingEveryEvent(Labels.class);
+        for (String label : List.of("zulu", "alpha", "mike", "bravo", "yankee", "charlie")) {
+            labels.update("1", l -> l.update(new Labelled("ann", label)));
+        }
+
+        Labels loaded = labels.load("1");
+
+        assertEquals(Optional.empty(), snapshots.load("Labels-1"), "a snapshot would bring HashSets back");
+        assertEquals(List.of("alpha", "bravo", "charlie", "mike", "yankee", "zulu"), List.copyOf(loaded.byUser.get("ann")));
+        assertEquals(List.of("alpha", "bravo", "charlie", "mike", "yankee", "zulu"), List.copyOf(loaded.all));
+    }
+
+    @Test
+    void stateThatComesBackAsItWasIsSnapshottedWhateverListOrHashedClassesHoldIt() {
+        Repository<Roster> rosters = snapshottingEveryEvent(Roster.class);
+        for (String name : List.of("zoe", "al", "mo", "bo", "cy", "di", "ed", "flo", "gus", "hal", "ivy", "jo", "kit")) {
+            rosters.update("1", r -> r.update(new Joined(name)));
+        }
+
+        Roster fromSnapshot = rosters.load("1");
+
+        assertEquals(0, fromSnapshot.replayed, "restored from the snapshot");
+        Roster replayed = withoutSnapshots(Roster.class).load("1");
+        assertEquals(replayed.names, fromSnapshot.names);
+        assertEquals(replayed.members, fromSnapshot.members);
+        assertEquals(replayed.firstLetters, fromSnapshot.firstLetters);
     }
 
     @Test

@@ -1,0 +1,274 @@
+package dev.flux;
+
+import java.lang.reflect.Array;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Hashtable;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.SortedSet;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Where a value read back from a snapshot differs from the value it was taken of: in a class (a subclass
+ * read back as the declared class, a {@code TreeSet} as a {@code HashSet}), in the order of elements where
+ * the order is kept (lists, sorted, linked and enum collections), in a comparator, or in a value. What
+ * {@link AggregateSnapshots} checks before it stores a snapshot, so that a load from it never gives
+ * another state than a replay.
+ *
+ * <p>Any list matches any list (a {@code List.of} comes back as an {@code ArrayList}), and a hashed set or
+ * map ({@code HashSet}, {@code Set.of}, {@code HashMap}, ...), whose order nothing may rely on, matches any
+ * set or map with the same elements. JDK values are compared by their text ({@code 1E+2} is not {@code 100}),
+ * application classes field by field ({@code transient} fields left out). Not thread-safe: one per check.
+ */
+final class StateDifference {
+    /** Sets and maps the JDK hides behind {@code Collections}' factories, of no element or one. */
+    private static final Set<String> UNORDERED_JDK_CLASSES = Set.of("java.util.Collections$EmptySet",
+            "java.util.Collections$SingletonSet", "java.util.Collections$EmptyMap", "java.util.Collections$SingletonMap");
+
+    private final Set<Object> path = Collections.newSetFromMap(new IdentityHashMap<>());
+
+    private StateDifference() {
+    }
+
+    /**
+     * Where {@code back} differs from {@code live}, starting at {@code at} (a field's name): a sentence
+     * naming the place, or null when they are the same state.
+     */
+    static String find(Object live, Object back, String at) {
+        return new StateDifference().compare(live, back, at);
+    }
+
+    private String compare(Object live, Object back, String at) {
+        if (live == null || back == null) {
+            return live == back ? null : at + " is " + brief(live) + " but comes back as " + brief(back);
+        }
+        Class<?> liveClass = live.getClass();
+        if (live instanceof List<?> list) {
+            return back instanceof List<?> other ? compareInOrder(list, other, at) : classes(at, live, back);
+        }
+        if (hashed(liveClass)) {
+            if (live instanceof Set<?> ? !(back instanceof Set<?>) : !(back instanceof Map<?, ?>)) {
+                return classes(at, live, back);
+            }
+            List<String> liveElements = sortedDescriptions(live);
+            List<String> backElements = sortedDescriptions(back);
+            if (liveElements.equals(backElements)) {
+                return null;
+            }
+            if (live instanceof Map<?, ?> map) {     // name the entry that differs, when its key finds it
+                Map<?, ?> other = (Map<?, ?>) back;
+                for (Map.Entry<?, ?> entry : map.entrySet()) {
+                    String difference = other.containsKey(entry.getKey())
+                            ? compare(entry.getValue(), other.get(entry.getKey()), at + "[" + entry.getKey() + "]") : null;
+                    if (difference != null) {
+                        return difference;
+                    }
+                }
+            }
+            return at + " holds " + abbreviated(liveElements) + " but comes back holding " + abbreviated(backElements);
+        }
+        if (liveClass != back.getClass()) {
+            return classes(at, live, back);
+        }
+        if (comparator(live) != null) {
+            return at + " is a " + liveClass.getName() + " sorted by " + comparator(live).getClass().getName()
+                    + ", which a snapshot does not keep (it comes back in natural order)";
+        }
+        if (live instanceof Collection<?> collection) {
+            return compareInOrder(collection, (Collection<?>) back, at);
+        }
+        if (live instanceof Map<?, ?> map) {
+            return compareInOrder(map.entrySet(), ((Map<?, ?>) back).entrySet(), at);
+        }
+        if (live instanceof Map.Entry<?, ?> entry) {
+            Map.Entry<?, ?> other = (Map.Entry<?, ?>) back;
+            String key = compare(entry.getKey(), other.getKey(), at + " key");
+            return key != null ? key : compare(entry.getValue(), other.getValue(), at + "[" + entry.getKey() + "]");
+        }
+        if (liveClass.isArray()) {
+            return compareArrays(live, back, at);
+        }
+        if (live instanceof Optional<?> optional) {
+            return compare(optional.orElse(null), ((Optional<?>) back).orElse(null), at + ".get()");
+        }
+        if (live instanceof Enum<?> || AggregateSnapshots.isJdk(liveClass)) {
+            return live == back || String.valueOf(live).equals(String.valueOf(back)) ? null
+                    : at + " is " + live + " but comes back as " + back;
+        }
+        if (!path.add(live)) {
+            return at + " refers to an object that holds it";
+        }
+        try {
+            for (Class<?> c = liveClass; c != null && !AggregateSnapshots.isJdk(c); c = c.getSuperclass()) {
+                for (Field field : c.getDeclaredFields()) {
+                    int modifiers = field.getModifiers();
+                    if (Modifier.isStatic(modifiers) || Modifier.isTransient(modifiers) || field.isSynthetic()) {
+                        continue;
+                    }
+                    field.setAccessible(true);
+                    String difference = compare(get(field, live), get(field, back), at + "." + field.getName());
+                    if (difference != null) {
+                        return difference;
+                    }
+                }
+            }
+            return null;
+        } finally {
+            path.remove(live);
+        }
+    }
+
+    private String compareInOrder(Collection<?> live, Collection<?> back, String at) {
+        if (live.size() != back.size()) {
+            return at + " holds " + live.size() + " elements but comes back with " + back.size();
+        }
+        Iterator<?> backElements = back.iterator();
+        int i = 0;
+        for (Object element : live) {
+            String difference = compare(element, backElements.next(), at + "[" + i++ + "]");
+            if (difference != null) {
+                return difference;
+            }
+        }
+        return null;
+    }
+
+    private String compareArrays(Object live, Object back, String at) {
+        int length = Array.getLength(live);
+        if (length != Array.getLength(back)) {
+            return at + " holds " + length + " elements but comes back with " + Array.getLength(back);
+        }
+        for (int i = 0; i < length; i++) {
+            String difference = compare(Array.get(live, i), Array.get(back, i), at + "[" + i + "]");
+            if (difference != null) {
+                return difference;
+            }
+        }
+        return null;
+    }
+
+    /** The descriptions of a hashed set's elements or a map's entries, sorted, so that their order does not count. */
+    private List<String> sortedDescriptions(Object container) {
+        Collection<?> elements = container instanceof Map<?, ?> map ? map.entrySet() : (Collection<?>) container;
+        List<String> descriptions = new ArrayList<>(elements.size());
+        for (Object element : elements) {
+            StringBuilder out = new StringBuilder();
+            describe(element, out);
+            descriptions.add(out.toString());
+        }
+        Collections.sort(descriptions);
+        return descriptions;
+    }
+
+    /** A text that two values share exactly when {@link #compare} finds no difference between them. */
+    private void describe(Object value, StringBuilder out) {
+        if (value == null) {
+            out.append("null");
+            return;
+        }
+        Class<?> c = value.getClass();
+        if (value instanceof List<?> list) {
+            describeAll(list, "List", out);
+        } else if (hashed(c)) {
+            out.append(value instanceof Set<?> ? "Set" : "Map").append(sortedDescriptions(value));
+        } else if (value instanceof Collection<?> collection) {
+            describeAll(collection, c.getName() + comparatorOf(value), out);
+        } else if (value instanceof Map<?, ?> map) {
+            describeAll(map.entrySet(), c.getName() + comparatorOf(value), out);
+        } else if (value instanceof Map.Entry<?, ?> entry) {
+            describe(entry.getKey(), out);
+            out.append('=');
+            describe(entry.getValue(), out);
+        } else if (c.isArray()) {
+            List<Object> elements = new ArrayList<>();
+            for (int i = 0; i < Array.getLength(value); i++) {
+                elements.add(Array.get(value, i));
+            }
+            describeAll(elements, c.getName(), out);
+        } else if (value instanceof Optional<?> optional) {
+            out.append("Optional(");
+            describe(optional.orElse(null), out);
+            out.append(')');
+        } else if (value instanceof Enum<?> constant) {
+            out.append(constant.getDeclaringClass().getName()).append('.').append(constant.name());
+        } else if (AggregateSnapshots.isJdk(c)) {
+            out.append(c.getName()).append('(').append(value).append(')');
+        } else {
+            if (!path.add(value)) {
+                throw new IllegalStateException("a " + c.getName() + " refers to an object that holds it");
+            }
+            out.append(c.getName()).append('{');
+            for (Class<?> declaring = c; declaring != null && !AggregateSnapshots.isJdk(declaring); declaring = declaring.getSuperclass()) {
+                for (Field field : declaring.getDeclaredFields()) {
+                    int modifiers = field.getModifiers();
+                    if (!Modifier.isStatic(modifiers) && !Modifier.isTransient(modifiers) && !field.isSynthetic()) {
+                        field.setAccessible(true);
+                        out.append(field.getName()).append('=');
+                        describe(get(field, value), out);
+                        out.append(',');
+                    }
+                }
+            }
+            out.append('}');
+            path.remove(value);
+        }
+    }
+
+    private void describeAll(Collection<?> elements, String kind, StringBuilder out) {
+        out.append(kind).append('[');
+        for (Object element : elements) {
+            describe(element, out);
+            out.append(',');
+        }
+        out.append(']');
+    }
+
+    private static String comparatorOf(Object sorted) {
+        Object comparator = comparator(sorted);
+        return comparator == null ? "" : " by " + comparator.getClass().getName();
+    }
+
+    private static Object comparator(Object value) {
+        return value instanceof SortedSet<?> set ? set.comparator() : value instanceof SortedMap<?, ?> map ? map.comparator() : null;
+    }
+
+    /** A set or map whose order is its hash order, which nothing may rely on (or that has no order: empty, one element). */
+    private static boolean hashed(Class<?> c) {
+        return c == HashSet.class || c == HashMap.class || c == Hashtable.class || c == ConcurrentHashMap.class
+                || c == ConcurrentHashMap.KeySetView.class || UNORDERED_JDK_CLASSES.contains(c.getName())
+                || c.getName().startsWith("java.util.ImmutableCollections$Set")
+                || c.getName().startsWith("java.util.ImmutableCollections$Map");
+    }
+
+    private static Object get(Field field, Object owner) {
+        try {
+            return field.get(owner);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException("cannot read " + field + " to check the snapshot", e);
+        }
+    }
+
+    private static String classes(String at, Object live, Object back) {
+        return at + " holds a " + live.getClass().getName() + ", which comes back from a snapshot as a " + back.getClass().getName();
+    }
+
+    private static String brief(Object value) {
+        return value == null ? "null" : "a " + value.getClass().getName();
+    }
+
+    private static String abbreviated(List<String> elements) {
+        String text = elements.toString();
+        return text.length() <= 200 ? text : text.substring(0, 200) + "...";
+    }
+}

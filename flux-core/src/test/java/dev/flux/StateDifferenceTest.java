@@ -1,0 +1,99 @@
+package dev.flux;
+
+import org.junit.jupiter.api.Test;
+
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What a snapshot must bring back for a load from it to give the state a replay gives. */
+class StateDifferenceTest {
+    static class Money {
+        BigDecimal amount;
+        transient String cachedText;
+
+        Money(String amount) {
+            this.amount = new BigDecimal(amount);
+        }
+    }
+
+    static class Fee extends Money {
+        Fee(String amount) {
+            super(amount);
+        }
+    }
+
+    @Test
+    void anyListMatchesAnyListWithTheSameElementsInOrder() {
+        assertNull(StateDifference.find(List.of("a", "b"), new ArrayList<>(List.of("a", "b")), "S.names"));
+
+        assertEquals("S.names[0] is a but comes back as b",
+                StateDifference.find(List.of("a", "b"), new ArrayList<>(List.of("b", "a")), "S.names"));
+    }
+
+    @Test
+    void hashedSetsAndMapsMatchWhateverTheirOrder() {
+        Set<Integer> grown = new HashSet<>(256);
+        Set<Integer> small = new HashSet<>();
+        for (int i = 200; i > 0; i -= 17) {
+            grown.add(i);
+            small.add(i);
+        }
+
+        assertNull(StateDifference.find(grown, small, "S.ids"));
+        assertNull(StateDifference.find(Set.copyOf(grown), small, "S.ids"));
+        assertNull(StateDifference.find(Map.of("x", 1, "y", 2), new HashMap<>(Map.of("y", 2, "x", 1)), "S.counts"));
+        assertNull(StateDifference.find(Set.of(), new HashSet<>(), "S.ids"));
+    }
+
+    @Test
+    void anInsertionOrderedSetDoesNotMatchAHashSet() {
+        String difference = StateDifference.find(new LinkedHashSet<>(List.of("b", "a")), new HashSet<>(List.of("a", "b")), "S.seen");
+
+        assertEquals("S.seen holds a java.util.LinkedHashSet, which comes back from a snapshot as a java.util.HashSet", difference);
+    }
+
+    @Test
+    void aTreeMapSortedByAComparatorDoesNotMatchEvenWhenItsOneEntryDoes() {
+        TreeMap<String, Integer> reversed = new TreeMap<>(Comparator.reverseOrder());
+        reversed.put("a", 1);
+
+        String difference = StateDifference.find(reversed, new TreeMap<>(Map.of("a", 1)), "S.ranks");
+
+        assertTrue(difference.startsWith("S.ranks is a java.util.TreeMap sorted by "), difference);
+        assertTrue(difference.endsWith("which a snapshot does not keep (it comes back in natural order)"), difference);
+    }
+
+    @Test
+    void applicationClassesAreComparedByClassAndFieldButTransientFields() {
+        Money cached = new Money("1.10");
+        cached.cachedText = "1.10 EUR";
+        assertNull(StateDifference.find(cached, new Money("1.10"), "S.price"));
+
+        assertEquals("S.price.amount is 1.10 but comes back as 1.1",
+                StateDifference.find(new Money("1.10"), new Money("1.1"), "S.price"));
+        assertEquals("S.prices[k] holds a " + Fee.class.getName() + ", which comes back from a snapshot as a " + Money.class.getName(),
+                StateDifference.find(Map.of("k", new Fee("1")), new HashMap<>(Map.of("k", new Money("1"))), "S.prices"));
+    }
+
+    @Test
+    void nullsArraysAndOptionalsAreComparedToo() {
+        assertEquals("S.last is null but comes back as a java.lang.String", StateDifference.find(null, "x", "S.last"));
+        assertEquals("S.grid[1] is 2 but comes back as 3", StateDifference.find(new int[] {1, 2}, new int[] {1, 3}, "S.grid"));
+        assertEquals("S.fee.get() holds a " + Fee.class.getName() + ", which comes back from a snapshot as a " + Money.class.getName(),
+                StateDifference.find(Optional.of(new Fee("1")), Optional.of(new Money("1")), "S.fee"));
+        assertNull(StateDifference.find(new Money[] {new Money("2")}, new Money[] {new Money("2")}, "S.prices"));
+    }
+}
