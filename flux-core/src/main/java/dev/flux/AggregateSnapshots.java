@@ -154,7 +154,8 @@ final class AggregateSnapshots {
      * Restores {@code aggregate} from the stream's snapshot and returns the version to replay from:
      * the snapshot's version + 1, or 0 when there is no usable snapshot (nothing is changed then).
      * The event at the snapshot's version must be the one the snapshot was taken after (by id), which
-     * guards against a snapshot of a stream that was since reset, also once the stream grew past it.
+     * guards against a snapshot of a stream that was since reset, also once the stream grew past it;
+     * such a snapshot is deleted, whatever class took it.
      */
     long restore(Aggregate aggregate, String streamId, EventReader events) {
         Optional<Snapshot> found;
@@ -168,30 +169,41 @@ final class AggregateSnapshots {
             return 0;
         }
         Snapshot snapshot = found.get();
-        if (!type.equals(snapshot.type())) {
-            LOG.log(System.Logger.Level.INFO, () -> "ignoring the snapshot of " + streamId + "@" + snapshot.version()
-                    + ": it was taken by " + snapshot.type() + ", this is " + type + " (the class changed); replaying every event");
-            return 0;
-        }
         List<RecordedEvent> last = events.readStream(streamId, snapshot.version(), 1);
         if (last.isEmpty() || last.get(0).version() != snapshot.version()) {
             forgetStale(streamId, snapshot, "the stream has no event at that version");
             return 0;
         }
+        // Whatever class took it: a stale snapshot is deleted, or under "the newer wins" it would keep this class's out.
+        JsonNode root;
+        String unparsable = null;
+        try {
+            root = stateReader.readTree(snapshot.data());
+        } catch (IOException | RuntimeException e) {
+            root = null;
+            unparsable = e.getMessage();
+        }
+        JsonNode takenAfter = root == null ? null : root.get(EVENT_KEY);
+        UUID eventId = last.get(0).eventId();
+        if (takenAfter != null && takenAfter.isTextual() && !takenAfter.textValue().equals(eventId.toString())) {
+            forgetStale(streamId, snapshot, "it was taken after event " + takenAfter.textValue()
+                    + ", but the stream's event at that version is " + eventId);
+            return 0;
+        }
+        if (!type.equals(snapshot.type())) {
+            LOG.log(System.Logger.Level.INFO, () -> "ignoring the snapshot of " + streamId + "@" + snapshot.version()
+                    + ": it was taken by " + snapshot.type() + ", this is " + type + " (the class changed); replaying every event");
+            return 0;
+        }
         List<Object> values;
         try {
-            JsonNode root = stateReader.readTree(snapshot.data());
-            JsonNode takenAfter = root == null ? null : root.get(EVENT_KEY);
+            if (unparsable != null) {
+                throw new IOException(unparsable);
+            }
             if (!(root instanceof ObjectNode state) || state.size() != fields.size() + 1
                     || takenAfter == null || !takenAfter.isTextual()) {
                 throw new IOException("the state does not hold exactly the event id '" + EVENT_KEY + "' and the fields "
                         + keys());
-            }
-            UUID eventId = last.get(0).eventId();
-            if (!takenAfter.textValue().equals(eventId.toString())) {
-                forgetStale(streamId, snapshot, "it was taken after event " + takenAfter.textValue()
-                        + ", but the stream's event at that version is " + eventId);
-                return 0;
             }
             values = readFields(state, aggregate);
         } catch (IOException | IllegalAccessException | RuntimeException e) {

@@ -383,6 +383,32 @@ class SnapshotTest {
         assertEquals(0, ledgers.load("1").replayed, "and restored");
     }
 
+    @Test
+    void aStaleSnapshotTakenByAnotherClassIsDeletedSoTheStreamsOwnCanBeKept() {
+        history("1", 3);
+        String before = "dev.flux.memory.SnapshotTest$Ledger#ffffffffffffffff";   // the class as an older release had it
+        snapshots.save(new Snapshot("Ledger-1", 500, before, validSnapshotOf("1").data(), Instant.now()));
+        Repository<Ledger> ledgers = repository(snapshots, SnapshotPolicy.everyEvents(1));
+
+        ledgers.update("1", l -> l.deposit(5, "a"));
+
+        assertEquals(3, snapshots.load("Ledger-1").orElseThrow().version(), "the stream's own, taken after the save");
+        assertEquals(0, ledgers.load("1").replayed, "and restored");
+    }
+
+    @Test
+    void aSnapshotTakenByAnotherClassAfterAnEventTheStreamNoLongerHoldsIsDeleted() {
+        history("1", 30);
+        Snapshot ofAnotherStream = validSnapshotOf("1");    // taken after event 0 of another stream of that id
+        snapshots.save(new Snapshot("Ledger-1", 0, "dev.flux.memory.SnapshotTest$Ledger#ffffffffffffffff",
+                ofAnotherStream.data(), Instant.now()));
+
+        Ledger ledger = repository(snapshots, SnapshotPolicy.never()).load("1");
+
+        assertEquals(30, ledger.replayed);
+        assertEquals(Optional.empty(), snapshots.load("Ledger-1"), "deleted, not only ignored");
+    }
+
     static class Library {
         public abstract static class Counter extends Aggregate {
             protected long count;
