@@ -61,6 +61,11 @@ final class StateDifference {
             if (live instanceof Set<?> ? !(back instanceof Set<?>) : !(back instanceof Map<?, ?>)) {
                 return classes(at, live, back);
             }
+            if (((live instanceof Set<?> set) ? set.size() : ((Map<?, ?>) live).size())
+                    == ((back instanceof Set<?> other) ? other.size() : ((Map<?, ?>) back).size())
+                    && keysAreValues(live)) {
+                return compareByKey(live, back, at);
+            }
             List<String> liveElements = sortedDescriptions(live);
             List<String> backElements = sortedDescriptions(back);
             if (liveElements.equals(backElements)) {
@@ -103,7 +108,7 @@ final class StateDifference {
             return compare(optional.orElse(null), ((Optional<?>) back).orElse(null), at + ".get()");
         }
         if (live instanceof Enum<?> || AggregateSnapshots.isJdk(liveClass)) {
-            return live == back || String.valueOf(live).equals(String.valueOf(back)) ? null
+            return live.equals(back) || String.valueOf(live).equals(String.valueOf(back)) ? null
                     : at + " is " + live + " but comes back as " + back;
         }
         if (!path.add(live)) {
@@ -136,10 +141,12 @@ final class StateDifference {
         Iterator<?> backElements = back.iterator();
         int i = 0;
         for (Object element : live) {
-            String difference = compare(element, backElements.next(), at + "[" + i++ + "]");
+            Object backElement = backElements.next();
+            String difference = sameValue(element, backElement) ? null : compare(element, backElement, at + "[" + i + "]");
             if (difference != null) {
                 return difference;
             }
+            i++;
         }
         return null;
     }
@@ -156,6 +163,57 @@ final class StateDifference {
             }
         }
         return null;
+    }
+
+    /**
+     * Whether the elements of a hashed set, or the keys of a hashed map, are JDK values or enum constants,
+     * which {@code equals} tells apart by class and value, so that the other side's can be found by lookup.
+     */
+    private static boolean keysAreValues(Object container) {
+        for (Object key : container instanceof Map<?, ?> map ? map.keySet() : (Set<?>) container) {
+            if (key != null && !isValue(key)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Compares hashed containers of the same size whose keys are values (see {@link #keysAreValues}) by lookup. */
+    private String compareByKey(Object live, Object back, String at) {
+        if (live instanceof Set<?> set) {
+            Set<?> other = (Set<?>) back;
+            for (Object element : set) {
+                if (!other.contains(element)) {
+                    return at + " holds " + element + ", which does not come back";
+                }
+            }
+            return null;
+        }
+        Map<?, ?> other = (Map<?, ?>) back;
+        for (Map.Entry<?, ?> entry : ((Map<?, ?>) live).entrySet()) {
+            Object key = entry.getKey();
+            if (!other.containsKey(key)) {
+                return at + " holds the key " + key + ", which does not come back";
+            }
+            Object value = entry.getValue();
+            Object backValue = other.get(key);
+            String difference = sameValue(value, backValue) ? null : compare(value, backValue, at + "[" + key + "]");
+            if (difference != null) {
+                return difference;
+            }
+        }
+        return null;
+    }
+
+    /** Whether both are the same JDK value or enum constant: what most elements are, checked without building their place's name. */
+    private static boolean sameValue(Object live, Object back) {
+        return live != null && back != null && live.getClass() == back.getClass() && isValue(live) && live.equals(back);
+    }
+
+    /** A JDK value or an enum constant: not a container, whose {@code equals} compares class and value. */
+    private static boolean isValue(Object value) {
+        return value instanceof Enum<?> || AggregateSnapshots.isJdk(value.getClass()) && !(value instanceof Collection<?>
+                || value instanceof Map<?, ?> || value instanceof Optional<?> || value.getClass().isArray());
     }
 
     /** The descriptions of a hashed set's elements or a map's entries, sorted, so that their order does not count. */

@@ -20,6 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What a snapshot must bring back for a load from it to give the state a replay gives. */
 class StateDifferenceTest {
+    record Sku(String code) { }
+
     static class Money {
         BigDecimal amount;
         transient String cachedText;
@@ -56,6 +58,20 @@ class StateDifferenceTest {
         assertNull(StateDifference.find(Set.copyOf(grown), small, "S.ids"));
         assertNull(StateDifference.find(Map.of("x", 1, "y", 2), new HashMap<>(Map.of("y", 2, "x", 1)), "S.counts"));
         assertNull(StateDifference.find(Set.of(), new HashSet<>(), "S.ids"));
+        assertNull(StateDifference.find(Map.of(new Sku("b"), 2, new Sku("a"), 1), new HashMap<>(Map.of(new Sku("a"), 1, new Sku("b"), 2)),
+                "S.stock"));
+    }
+
+    @Test
+    void hashedSetsAndMapsDifferWhenAnElementDoes() {
+        assertEquals("S.ids holds 1, which does not come back", StateDifference.find(Set.of(1L), new HashSet<>(Set.of(1)), "S.ids"));
+        assertEquals("S.counts[x] is 1 but comes back as 2",
+                StateDifference.find(new HashMap<>(Map.of("x", 1L)), new HashMap<>(Map.of("x", 2L)), "S.counts"));
+        assertEquals("S.stock[Sku[code=a]] is 1 but comes back as 2",
+                StateDifference.find(Map.of(new Sku("a"), 1), new HashMap<>(Map.of(new Sku("a"), 2)), "S.stock"));
+        assertEquals("S.skus holds [" + Sku.class.getName() + "{code=java.lang.String(a),}] but comes back holding ["
+                        + Sku.class.getName() + "{code=java.lang.String(b),}]",
+                StateDifference.find(Set.of(new Sku("a")), new HashSet<>(Set.of(new Sku("b"))), "S.skus"));
     }
 
     @Test
