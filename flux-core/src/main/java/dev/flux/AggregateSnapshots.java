@@ -54,7 +54,8 @@ import java.util.function.Supplier;
  * declared class, a {@code TreeSet} nested in a map as a {@code HashSet}, a {@code TreeMap}'s comparator
  * lost) is not stored, with a warning naming where it differs.
  *
- * <p>The snapshot's type is the class name plus a fingerprint of those fields (names and types), of
+ * <p>The snapshot's type is the class name plus a fingerprint of those fields (names and types, and the
+ * classes a new aggregate's collection and map fields start as), of
  * the fields of the non-JDK classes they reach (enum constants included), of the event classes the
  * handlers take (their names, schema versions and fields) and of the aggregate class's
  * {@link SchemaVersion}, so a snapshot taken before the class, a class it holds, or the way its events
@@ -128,6 +129,20 @@ final class AggregateSnapshots {
                 fields.add(new StateField(key, field, javaType, mapper.readerFor(javaType), new ConcurrentHashMap<>()));
                 shape.append(key).append(':').append(field.getGenericType().getTypeName()).append(';');
                 describeClassesIn(javaType, types, shape, described);
+            }
+        }
+        // A collection or map is read back as the class a new aggregate's field holds: a snapshot of a TreeSet read into
+        // a LinkedHashSet would keep the sorted order where a replay gives the insertion order.
+        Aggregate sample = fresh.get();
+        for (StateField f : fields) {
+            Object initial;
+            try {
+                initial = f.field().get(sample);
+            } catch (IllegalAccessException e) {
+                throw new IllegalArgumentException("cannot snapshot " + aggregateClass.getName() + ": cannot read field " + f.key(), e);
+            }
+            if (initial instanceof Collection<?> || initial instanceof Map<?, ?>) {
+                shape.append(f.key()).append(" starts as ").append(initial.getClass().getName()).append(';');
             }
         }
         SchemaVersion version = aggregateClass.getAnnotation(SchemaVersion.class);

@@ -644,6 +644,23 @@ class SnapshotTest {
         assertEquals("Item[name=TEA]", loaded.toString(), "replayed through the changed handler, not restored");
     }
 
+    @Test
+    void aSnapshotTakenBeforeACollectionFieldStartedAsAnotherClassIsIgnored(@TempDir Path classes) throws Exception {
+        String handler = "seen.add((seen.isEmpty() ? \"z\" : \"a\") + e.name()); last = new Item(String.valueOf(seen));";
+        Class<? extends Aggregate> before = compileShop(classes.resolve("before"),
+                "record Item(String name) { }\n    private java.util.Set<String> seen = new java.util.TreeSet<>();", "",
+                "record Added(String name) { }", handler);
+        Class<? extends Aggregate> after = compileShop(classes.resolve("after"),
+                "record Item(String name) { }\n    private java.util.Set<String> seen = new java.util.LinkedHashSet<>();", "",
+                "record Added(String name) { }", handler);
+        Repository.builder(before, store).snapshots(snapshots, SnapshotPolicy.everyEvents(2)).build()
+                .update("1", shop -> { ((Runnable) shop).run(); ((Runnable) shop).run(); });
+
+        Aggregate loaded = Repository.builder(after, store).snapshots(snapshots, SnapshotPolicy.never()).build().load("1");
+
+        assertEquals("Item[name=[ztea, atea]]", loaded.toString(), "replayed in insertion order, not restored in sorted order");
+    }
+
     @SchemaVersion(0)
     public static class Unversioned extends Aggregate {
         private long count;
