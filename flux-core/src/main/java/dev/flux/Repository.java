@@ -119,7 +119,8 @@ public final class Repository<A extends Aggregate> {
     }
 
     /**
-     * The aggregate with this id, rebuilt by replaying its stream through its handlers; a new
+     * The aggregate with this id, rebuilt by replaying its stream through its handlers (with
+     * {@link Builder#snapshots}, from its latest usable snapshot and the events after it); a new
      * aggregate at version -1 when the stream has no events.
      *
      * @throws IllegalArgumentException                         when the id is null or blank
