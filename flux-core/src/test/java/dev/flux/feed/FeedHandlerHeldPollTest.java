@@ -25,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -89,6 +90,9 @@ class FeedHandlerHeldPollTest {
         CompletableFuture<HttpResponse<String>> poll = HttpClient.newHttpClient()
                 .sendAsync(HttpRequest.newBuilder(feed).build(), HttpResponse.BodyHandlers.ofString());
         assertTrue(waitUntil(() -> handler.scheduledTasks() == before + 1), "the poll is held with its timeout");
+        // Its timeout is scheduled before the poll's last look (the page read, then that look): an append before
+        // the look would answer the poll there, not through the timer's check this test holds up.
+        assertTrue(waitUntil(() -> log.exchangeReads.get() == 2), () -> "the poll looked twice; " + log.exchangeReads);
         CountDownLatch release = log.holdTimerReads();
 
         log.append("Account-1", "Opened");     // its check now waits in the store read, the poll still held
@@ -122,6 +126,8 @@ class FeedHandlerHeldPollTest {
         private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
         /** Counted down when a read of the feed's timer thread waits for the latch {@link #holdTimerReads} returned. */
         final CountDownLatch timerReading = new CountDownLatch(1);
+        /** Reads of the log by other threads than the feed's timer: those the requests make. */
+        final AtomicInteger exchangeReads = new AtomicInteger();
         private volatile CountDownLatch timerReads;
 
         /** Makes reads on the feed's timer thread wait until the latch returned is counted down. */
@@ -140,7 +146,11 @@ class FeedHandlerHeldPollTest {
         @Override
         public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
             CountDownLatch release = timerReads;
-            if (release != null && Thread.currentThread().getName().equals("flux-feed-timer")) {
+            boolean onTimer = Thread.currentThread().getName().equals("flux-feed-timer");
+            if (!onTimer) {
+                exchangeReads.incrementAndGet();
+            }
+            if (release != null && onTimer) {
                 timerReading.countDown();
                 try {
                     release.await(10, TimeUnit.SECONDS);
