@@ -130,7 +130,9 @@ public final class Repository<A extends Aggregate> {
      *                                                          not registered included
      * @throws FluxException                                    when a handler throws replaying a recorded event;
      *                                                          the message names the stream, version and type;
-     *                                                          or when a handler calls {@code update}
+     *                                                          or when a handler calls {@code update}; or when the
+     *                                                          store returns the stream's events out of order or
+     *                                                          with a gap, before that event is replayed
      */
     public A load(String id) {
         String streamId = streamId(id);
@@ -146,6 +148,9 @@ public final class Repository<A extends Aggregate> {
                 return aggregate;
             }
             for (RecordedEvent recorded : page) {
+                if (recorded.version() != next) {
+                    throw outOfOrder(streamId, recorded, next);
+                }
                 Object event = serializer.deserialize(recorded);
                 try {
                     aggregate.replay(event, recorded.version());
@@ -154,9 +159,20 @@ public final class Repository<A extends Aggregate> {
                 } catch (RuntimeException e) {
                     throw replayFailed(recorded, e);
                 }
+                next++;
             }
-            next = page.get(page.size() - 1).version() + 1;
         }
+    }
+
+    /**
+     * A reader that answered a stream's events out of order, or with a gap: replayed, an event would count twice
+     * (a reader ignoring the version asked for would even be read forever) or the state miss one.
+     */
+    private FluxException outOfOrder(String streamId, RecordedEvent recorded, long due) {
+        return new FluxException("Cannot load " + streamId + ": " + store + " returned " + recorded.type() + " "
+                + recorded.streamId() + "@" + recorded.version() + " (id " + recorded.eventId() + ") where version " + due
+                + " was due. An EventReader must return a stream's events from the version asked for, in order and"
+                + " without gaps: fix the reader");
     }
 
     /**

@@ -5,6 +5,7 @@ import dev.flux.ConcurrencyConflictException;
 import dev.flux.EventData;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
 import dev.flux.ForwardingEventStore;
 import dev.flux.Metadata;
 import dev.flux.MissingHandlerException;
@@ -219,6 +220,48 @@ class RepositoryTest {
 
         assertEquals(2_500, accounts.load("7").balance());
         assertEquals(2_499, paged.load("7").version());
+    }
+
+    @Test
+    @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aStoreThatIgnoresTheVersionAskedForFailsTheLoadInsteadOfReplayingTheStreamAgain() {
+        Account account = accounts.load("8");
+        account.open("ana");
+        account.credit(5);
+        account.save();
+        EventStore fromTheStart = new ForwardingEventStore(store) {
+            @Override
+            public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                return super.readStream(streamId, 0, maxCount);
+            }
+        };
+
+        FluxException e = assertThrows(FluxException.class,
+                () -> Repository.of(Account.class, new OneEventPerReadStore(fromTheStart)).load("8"));
+
+        assertTrue(e.getMessage().contains("Cannot load Account-8") && e.getMessage().contains("AccountOpened Account-8@0")
+                && e.getMessage().contains("where version 1 was due"), e.getMessage());
+        assertEquals(5, accounts.load("8").balance());
+    }
+
+    @Test
+    void aStoreThatSkipsAnEventFailsTheLoadInsteadOfGivingAStateWithoutIt() {
+        Account account = accounts.load("9");
+        account.open("ana");
+        account.credit(5);
+        account.credit(7);
+        account.save();
+        EventStore skipping = new ForwardingEventStore(store) {
+            @Override
+            public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                return super.readStream(streamId, fromVersion, maxCount).stream().filter(r -> r.version() != 1).toList();
+            }
+        };
+
+        FluxException e = assertThrows(FluxException.class, () -> Repository.of(Account.class, skipping).load("9"));
+
+        assertTrue(e.getMessage().contains("Account-9@2") && e.getMessage().contains("where version 1 was due"),
+                e.getMessage());
     }
 
     @Test
