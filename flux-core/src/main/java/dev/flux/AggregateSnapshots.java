@@ -1,13 +1,13 @@
 package dev.flux;
 
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JavaType;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.type.TypeBindings;
 import com.fasterxml.jackson.databind.type.TypeFactory;
 import dev.flux.serialization.EventTypes;
@@ -25,9 +25,11 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -79,6 +81,8 @@ final class AggregateSnapshots {
     private final ObjectMapper mapper;
     private final ObjectReader stateReader;
     private final List<StateField> fields = new ArrayList<>();
+    /** The index in {@link #fields} of each field's key. */
+    private final Map<String, Integer> fieldIndex = new HashMap<>();
     private final String type;
     private final Supplier<? extends Aggregate> fresh;
 
@@ -126,7 +130,8 @@ final class AggregateSnapshots {
                             + field.getGenericType().getTypeName() + ") holds java.lang.Object, whose values come back as other"
                             + " classes (a Long as an Integer, a record as a Map); give it a concrete type, or mark it transient");
                 }
-                fields.add(new StateField(key, field, javaType, mapper.readerFor(javaType), new ConcurrentHashMap<>()));
+                fieldIndex.put(key, fields.size());
+                fields.add(new StateField(key, field, javaType, stateReader.forType(javaType), new ConcurrentHashMap<>()));
                 shape.append(key).append(':').append(field.getGenericType().getTypeName()).append(';');
                 describeClassesIn(javaType, types, shape, described);
             }
@@ -190,18 +195,15 @@ final class AggregateSnapshots {
             return 0;
         }
         // Whatever class took it: a stale snapshot is deleted, or under "the newer wins" it would keep this class's out.
-        JsonNode root;
-        String unparsable = null;
+        String takenAfter;
         try {
-            root = stateReader.readTree(snapshot.data());
+            takenAfter = eventIdIn(snapshot.data());
         } catch (IOException | RuntimeException e) {
-            root = null;
-            unparsable = e.getMessage();
+            takenAfter = null;      // not known to be stale; unreadable, it is ignored below
         }
-        JsonNode takenAfter = root == null ? null : root.get(EVENT_KEY);
         UUID eventId = last.get(0).eventId();
-        if (takenAfter != null && takenAfter.isTextual() && !takenAfter.textValue().equals(eventId.toString())) {
-            forgetStale(streamId, snapshot, "it was taken after event " + takenAfter.textValue()
+        if (takenAfter != null && !takenAfter.equals(eventId.toString())) {
+            forgetStale(streamId, snapshot, "it was taken after event " + takenAfter
                     + ", but the stream's event at that version is " + eventId);
             return 0;
         }
@@ -212,15 +214,7 @@ final class AggregateSnapshots {
         }
         List<Object> values;
         try {
-            if (unparsable != null) {
-                throw new IOException(unparsable);
-            }
-            if (!(root instanceof ObjectNode state) || state.size() != fields.size() + 1
-                    || takenAfter == null || !takenAfter.isTextual()) {
-                throw new IOException("the state does not hold exactly the event id '" + EVENT_KEY + "' and the fields "
-                        + keys());
-            }
-            values = readFields(state, aggregate);
+            values = readFields(snapshot.data(), aggregate);
         } catch (IOException | IllegalAccessException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, () -> "ignoring the unreadable snapshot of " + streamId + "@" + snapshot.version()
                     + " (" + e.getMessage() + "); replaying every event");
@@ -237,17 +231,71 @@ final class AggregateSnapshots {
         return snapshot.version() + 1;
     }
 
-    /** The fields' values in {@code state}, each read as {@code into}'s field (an aggregate not restored yet) says. */
-    private List<Object> readFields(ObjectNode state, Aggregate into) throws IOException, IllegalAccessException {
-        List<Object> values = new ArrayList<>(fields.size());
-        for (StateField f : fields) {
-            JsonNode node = state.get(f.key());
-            if (node == null) {
-                throw new IOException("the state has no field " + f.key());
+    /** The id of the event {@code state} was taken after ({@link #EVENT_KEY}, written first), or null when it names none. */
+    private String eventIdIn(byte[] state) throws IOException {
+        try (JsonParser json = stateReader.createParser(state)) {
+            if (json.nextToken() != JsonToken.START_OBJECT) {
+                return null;
             }
-            values.add(readerFor(f, f.field().get(into)).readValue(node));
+            while (json.nextToken() == JsonToken.FIELD_NAME) {
+                String key = json.currentName();
+                JsonToken value = json.nextToken();
+                if (EVENT_KEY.equals(key)) {
+                    return value == JsonToken.VALUE_STRING ? json.getText() : null;
+                }
+                json.skipChildren();
+            }
+            return null;
         }
-        return values;
+    }
+
+    /**
+     * The fields' values in {@code state}, each read as {@code into}'s field (an aggregate not restored yet) says.
+     * Read from the text, not through a tree, whose decimals would turn {@code -0.0} into {@code 0.0}.
+     */
+    private List<Object> readFields(byte[] state, Aggregate into) throws IOException, IllegalAccessException {
+        Object[] values = new Object[fields.size()];
+        boolean[] read = new boolean[fields.size()];
+        boolean namesEvent = false;
+        try (JsonParser json = stateReader.createParser(state)) {
+            if (json.nextToken() != JsonToken.START_OBJECT) {
+                throw notTheState();
+            }
+            while (json.nextToken() == JsonToken.FIELD_NAME) {
+                String key = json.currentName();
+                JsonToken value = json.nextToken();
+                if (EVENT_KEY.equals(key)) {
+                    if (namesEvent || value != JsonToken.VALUE_STRING) {
+                        throw notTheState();
+                    }
+                    namesEvent = true;
+                    continue;
+                }
+                Integer i = fieldIndex.get(key);
+                if (i == null || read[i]) {
+                    throw notTheState();
+                }
+                StateField f = fields.get(i);
+                values[i] = readerFor(f, f.field().get(into)).readValue(json);
+                read[i] = true;
+            }
+            if (json.currentToken() != JsonToken.END_OBJECT || json.nextToken() != null) {
+                throw new IOException("the state has more after its object");
+            }
+        }
+        for (int i = 0; i < read.length; i++) {
+            if (!read[i]) {
+                throw new IOException("the state has no field " + fields.get(i).key());
+            }
+        }
+        if (!namesEvent) {
+            throw notTheState();
+        }
+        return Arrays.asList(values);
+    }
+
+    private IOException notTheState() {
+        return new IOException("the state does not hold exactly the event id '" + EVENT_KEY + "' and the fields " + keys());
     }
 
     /**
@@ -310,7 +358,7 @@ final class AggregateSnapshots {
      * or null when they are the same.
      */
     private String differenceOnRestore(Aggregate aggregate, byte[] state) throws IOException, IllegalAccessException {
-        List<Object> restored = readFields((ObjectNode) stateReader.readTree(state), fresh.get());
+        List<Object> restored = readFields(state, fresh.get());
         for (int i = 0; i < fields.size(); i++) {
             StateField f = fields.get(i);
             String difference = StateDifference.find(f.field().get(aggregate), restored.get(i), f.key());
@@ -337,7 +385,7 @@ final class AggregateSnapshots {
             return f.reader();
         }
         return f.readers().computeIfAbsent(target,
-                c -> mapper.readerFor(mapper.getTypeFactory().constructSpecializedType(f.type(), c)));
+                c -> stateReader.forType(mapper.getTypeFactory().constructSpecializedType(f.type(), c)));
     }
 
     private static boolean isState(Field field) {
