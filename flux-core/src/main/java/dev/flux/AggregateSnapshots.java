@@ -54,7 +54,8 @@ import java.util.function.Supplier;
  * classes. Before a snapshot is stored it is read back as a load would read it, and compared with the
  * aggregate (see {@link StateDifference}): a state that would come back otherwise (a subclass as the
  * declared class, a {@code TreeSet} nested in a map as a {@code HashSet}, a {@code TreeMap}'s comparator
- * lost) is not stored, with a warning naming where it differs.
+ * lost, one object with non-final fields that two places share as two) is not stored, with a warning
+ * naming where it differs.
  *
  * <p>The snapshot's type is the class name plus a fingerprint of those fields (names and types, and the
  * classes a new aggregate's collection and map fields start as), of
@@ -359,9 +360,10 @@ final class AggregateSnapshots {
      */
     private String differenceOnRestore(Aggregate aggregate, byte[] state) throws IOException, IllegalAccessException {
         List<Object> restored = readFields(state, fresh.get());
+        StateDifference check = new StateDifference();     // one for every field: two may share an object
         for (int i = 0; i < fields.size(); i++) {
             StateField f = fields.get(i);
-            String difference = StateDifference.find(f.field().get(aggregate), restored.get(i), f.key());
+            String difference = check.between(f.field().get(aggregate), restored.get(i), f.key());
             if (difference != null) {
                 return difference;
             }

@@ -402,8 +402,9 @@ public final class Repository<A extends Aggregate> {
          * {@link #build()} refuses a field whose type is or holds {@code Object} (say
          * {@code Map<String, Object>} or {@code List<?>}), as its values would come back as other
          * classes. A state that would come back otherwise than it is (a subclass of a field's class, a
-         * {@code TreeSet} nested in a map, a {@code TreeMap} with a comparator) is not snapshotted, with
-         * a logged warning naming the field: such an aggregate is loaded by replay. A snapshot that
+         * {@code TreeSet} nested in a map, a {@code TreeMap} with a comparator, one object with non-final
+         * fields that two fields share) is not snapshotted, with a logged warning naming the field: such an
+         * aggregate is loaded by replay. A snapshot that
          * cannot be read (the class, a class it holds, a handled event class or its schema version
          * changed, the bytes are corrupt, the stream was reset) is ignored with a logged warning: the
          * aggregate is rebuilt from its events. A handler that now makes something else of the same

@@ -26,27 +26,73 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link AggregateSnapshots} checks before it stores a snapshot, so that a load from it never gives
  * another state than a replay.
  *
- * <p>Any list matches any list (a {@code List.of} comes back as an {@code ArrayList}), and a hashed set or
- * map ({@code HashSet}, {@code Set.of}, {@code HashMap}, ...), whose order nothing may rely on, matches any
- * set or map with the same elements. JDK values are compared by their text ({@code 1E+2} is not {@code 100}),
- * application classes field by field ({@code transient} fields left out). Not thread-safe: one per check.
+ * <p>Any JDK list matches any JDK list (a {@code List.of} comes back as an {@code ArrayList}), and a hashed set
+ * or map ({@code HashSet}, {@code Set.of}, {@code HashMap}, ...), whose order nothing may rely on, matches any
+ * JDK set or map with the same elements; a collection or map of an application class must come back as that
+ * class, with its fields. JDK values are compared by their text ({@code 1E+2} is not {@code 100}), application
+ * classes field by field ({@code transient} fields left out). An object of an application class with a field
+ * that can change (not final, not transient) that the state reaches twice must come back as one object too:
+ * replayed, a change through one place shows in the other. Not thread-safe: one per check, which may compare
+ * several fields.
  */
 final class StateDifference {
     /** Sets and maps the JDK hides behind {@code Collections}' factories, of no element or one. */
     private static final Set<String> UNORDERED_JDK_CLASSES = Set.of("java.util.Collections$EmptySet",
             "java.util.Collections$SingletonSet", "java.util.Collections$EmptyMap", "java.util.Collections$SingletonMap");
 
-    private final Set<Object> path = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** The application objects being compared, each with what it is compared with: a cycle is the same when it closes alike. */
+    private final Map<Object, Object> path = new IdentityHashMap<>();
+    /** The application objects with a field that can change, compared so far, each with what it came back as and where. */
+    private final Map<Object, Counterpart> counterparts = new IdentityHashMap<>();
+    /** The application objects {@link #describe} is in, each with its depth: a cycle is described by the depth it returns to. */
+    private final Map<Object, Integer> describing = new IdentityHashMap<>();
 
-    private StateDifference() {
+    private record Counterpart(Object back, String at) {
     }
+
+    /**
+     * The fields compared of each application class: those it and its application superclasses declare, but static,
+     * transient and synthetic ones, made accessible (none for a JDK class).
+     */
+    private static final ClassValue<List<Field>> COMPARED_FIELDS = new ClassValue<>() {
+        @Override
+        protected List<Field> computeValue(Class<?> type) {
+            List<Field> compared = new ArrayList<>();
+            for (Class<?> c = type; c != null && !AggregateSnapshots.isJdk(c); c = c.getSuperclass()) {
+                for (Field field : c.getDeclaredFields()) {
+                    int modifiers = field.getModifiers();
+                    if (!Modifier.isStatic(modifiers) && !Modifier.isTransient(modifiers) && !field.isSynthetic()) {
+                        field.setAccessible(true);
+                        compared.add(field);
+                    }
+                }
+            }
+            return List.copyOf(compared);
+        }
+    };
+
+    /** Whether objects of the class have a compared field that is not final, which a handler could change. */
+    private static final ClassValue<Boolean> CAN_CHANGE = new ClassValue<>() {
+        @Override
+        protected Boolean computeValue(Class<?> type) {
+            return COMPARED_FIELDS.get(type).stream().anyMatch(field -> !Modifier.isFinal(field.getModifiers()));
+        }
+    };
 
     /**
      * Where {@code back} differs from {@code live}, starting at {@code at} (a field's name): a sentence
      * naming the place, or null when they are the same state.
      */
     static String find(Object live, Object back, String at) {
-        return new StateDifference().compare(live, back, at);
+        return new StateDifference().between(live, back, at);
+    }
+
+    /**
+     * As {@link #find}, for one of several fields of a state: an object of an application class that can change,
+     * reached from two of them, must come back as one.
+     */
+    String between(Object live, Object back, String at) {
+        return compare(live, back, at);
     }
 
     private String compare(Object live, Object back, String at) {
@@ -54,11 +100,13 @@ final class StateDifference {
             return live == back ? null : at + " is " + brief(live) + " but comes back as " + brief(back);
         }
         Class<?> liveClass = live.getClass();
-        if (live instanceof List<?> list) {
-            return back instanceof List<?> other ? compareInOrder(list, other, at) : classes(at, live, back);
+        if (live instanceof List<?> list && AggregateSnapshots.isJdk(liveClass)) {
+            return back instanceof List<?> other && AggregateSnapshots.isJdk(back.getClass())
+                    ? compareInOrder(list, other, at) : classes(at, live, back);
         }
         if (hashed(liveClass)) {
-            if (live instanceof Set<?> ? !(back instanceof Set<?>) : !(back instanceof Map<?, ?>)) {
+            if ((live instanceof Set<?> ? !(back instanceof Set<?>) : !(back instanceof Map<?, ?>))
+                    || !AggregateSnapshots.isJdk(back.getClass())) {
                 return classes(at, live, back);
             }
             if (((live instanceof Set<?> set) ? set.size() : ((Map<?, ?>) live).size())
@@ -91,10 +139,12 @@ final class StateDifference {
                     + ", which a snapshot does not keep (it comes back in natural order)";
         }
         if (live instanceof Collection<?> collection) {
-            return compareInOrder(collection, (Collection<?>) back, at);
+            String difference = compareInOrder(collection, (Collection<?>) back, at);
+            return difference != null ? difference : compareFields(live, back, at);
         }
         if (live instanceof Map<?, ?> map) {
-            return compareInOrder(map.entrySet(), ((Map<?, ?>) back).entrySet(), at);
+            String difference = compareInOrder(map.entrySet(), ((Map<?, ?>) back).entrySet(), at);
+            return difference != null ? difference : compareFields(live, back, at);
         }
         if (live instanceof Map.Entry<?, ?> entry) {
             Map.Entry<?, ?> other = (Map.Entry<?, ?>) back;
@@ -111,21 +161,35 @@ final class StateDifference {
             return live.equals(back) || String.valueOf(live).equals(String.valueOf(back)) ? null
                     : at + " is " + live + " but comes back as " + back;
         }
-        if (!path.add(live)) {
-            return at + " refers to an object that holds it";
+        return compareFields(live, back, at);
+    }
+
+    /**
+     * Compares the fields application classes declare in {@code live}'s class and its superclasses (none for a JDK
+     * class), {@code back} being of the same class.
+     */
+    private String compareFields(Object live, Object back, String at) {
+        Class<?> liveClass = live.getClass();
+        if (AggregateSnapshots.isJdk(liveClass)) {
+            return null;
         }
+        if (path.containsKey(live)) {       // a cycle: the same when it closes on the same object on both sides
+            return path.get(live) == back ? null : at + " refers to an object that holds it, which comes back otherwise";
+        }
+        if (CAN_CHANGE.get(liveClass)) {
+            Counterpart seen = counterparts.putIfAbsent(live, new Counterpart(back, at));
+            if (seen != null) {
+                return seen.back() == back ? null : at + " and " + seen.at() + " hold one " + liveClass.getName()
+                        + ", which comes back from a snapshot as two: replayed, a change through one shows in the other"
+                        + " (if nothing changes it, make its fields final, or it a record)";
+            }
+        }
+        path.put(live, back);
         try {
-            for (Class<?> c = liveClass; c != null && !AggregateSnapshots.isJdk(c); c = c.getSuperclass()) {
-                for (Field field : c.getDeclaredFields()) {
-                    int modifiers = field.getModifiers();
-                    if (Modifier.isStatic(modifiers) || Modifier.isTransient(modifiers) || field.isSynthetic()) {
-                        continue;
-                    }
-                    field.setAccessible(true);
-                    String difference = compare(get(field, live), get(field, back), at + "." + field.getName());
-                    if (difference != null) {
-                        return difference;
-                    }
+            for (Field field : COMPARED_FIELDS.get(liveClass)) {
+                String difference = compare(get(field, live), get(field, back), at + "." + field.getName());
+                if (difference != null) {
+                    return difference;
                 }
             }
             return null;
@@ -236,14 +300,16 @@ final class StateDifference {
             return;
         }
         Class<?> c = value.getClass();
-        if (value instanceof List<?> list) {
+        if (value instanceof List<?> list && AggregateSnapshots.isJdk(c)) {
             describeAll(list, "List", out);
         } else if (hashed(c)) {
             out.append(value instanceof Set<?> ? "Set" : "Map").append(sortedDescriptions(value));
         } else if (value instanceof Collection<?> collection) {
             describeAll(collection, c.getName() + comparatorOf(value), out);
+            describeFields(value, out);
         } else if (value instanceof Map<?, ?> map) {
             describeAll(map.entrySet(), c.getName() + comparatorOf(value), out);
+            describeFields(value, out);
         } else if (value instanceof Map.Entry<?, ?> entry) {
             describe(entry.getKey(), out);
             out.append('=');
@@ -263,24 +329,30 @@ final class StateDifference {
         } else if (AggregateSnapshots.isJdk(c)) {
             out.append(c.getName()).append('(').append(value).append(')');
         } else {
-            if (!path.add(value)) {
-                throw new IllegalStateException("a " + c.getName() + " refers to an object that holds it");
-            }
-            out.append(c.getName()).append('{');
-            for (Class<?> declaring = c; declaring != null && !AggregateSnapshots.isJdk(declaring); declaring = declaring.getSuperclass()) {
-                for (Field field : declaring.getDeclaredFields()) {
-                    int modifiers = field.getModifiers();
-                    if (!Modifier.isStatic(modifiers) && !Modifier.isTransient(modifiers) && !field.isSynthetic()) {
-                        field.setAccessible(true);
-                        out.append(field.getName()).append('=');
-                        describe(get(field, value), out);
-                        out.append(',');
-                    }
-                }
-            }
-            out.append('}');
-            path.remove(value);
+            describeFields(value, out);
         }
+    }
+
+    /** The fields application classes declare in {@code value}'s class and its superclasses, none for a JDK class. */
+    private void describeFields(Object value, StringBuilder out) {
+        Class<?> c = value.getClass();
+        if (AggregateSnapshots.isJdk(c)) {
+            return;
+        }
+        Integer depth = describing.get(value);
+        if (depth != null) {
+            out.append("^").append(depth);
+            return;
+        }
+        describing.put(value, describing.size());
+        out.append(c.getName()).append('{');
+        for (Field field : COMPARED_FIELDS.get(c)) {
+            out.append(field.getName()).append('=');
+            describe(get(field, value), out);
+            out.append(',');
+        }
+        out.append('}');
+        describing.remove(value);
     }
 
     private void describeAll(Collection<?> elements, String kind, StringBuilder out) {

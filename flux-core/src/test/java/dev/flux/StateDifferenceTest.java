@@ -112,4 +112,78 @@ class StateDifferenceTest {
                 StateDifference.find(Optional.of(new Fee("1")), Optional.of(new Money("1")), "S.fee"));
         assertNull(StateDifference.find(new Money[] {new Money("2")}, new Money[] {new Money("2")}, "S.prices"));
     }
+
+    /** A node of a tree that knows its parent: a cycle, as Jackson's managed and back references restore it. */
+    static class Node {
+        String name;
+        Node parent;
+        final List<Node> children = new ArrayList<>();
+
+        Node(String name) {
+            this.name = name;
+        }
+
+        Node add(Node child) {
+            child.parent = this;
+            children.add(child);
+            return this;
+        }
+    }
+
+    static class Counter {
+        int count;
+    }
+
+    record Pair(Sku first, Sku second) { }
+
+    public static class Bounded extends ArrayList<String> {
+        int max;
+    }
+
+    @Test
+    void aCycleMatchesACycleThatClosesAlike() {
+        Node live = new Node("root").add(new Node("leaf"));
+        Node back = new Node("root").add(new Node("leaf"));
+        assertNull(StateDifference.find(live, back, "S.tree"));
+
+        Node open = new Node("root").add(new Node("leaf"));
+        open.children.get(0).parent = new Node("root");
+        assertEquals("S.tree.children[0].parent refers to an object that holds it, which comes back otherwise",
+                StateDifference.find(live, open, "S.tree"));
+    }
+
+    @Test
+    void anObjectThatCanChangeReachedTwiceMustComeBackAsOne() {
+        Counter shared = new Counter();
+        StateDifference check = new StateDifference();
+        assertNull(check.between(Map.of("a", shared), new HashMap<>(Map.of("a", new Counter())), "S.byName"));
+
+        String difference = check.between(shared, new Counter(), "S.current");
+
+        assertEquals("S.current and S.byName[a] hold one " + Counter.class.getName() + ", which comes back from a snapshot as"
+                + " two: replayed, a change through one shows in the other (if nothing changes it, make its fields final, or it"
+                + " a record)", difference);
+        Counter back = new Counter();
+        assertNull(StateDifference.find(List.of(shared, shared), List.of(back, back), "S.twice"), "one, and one back");
+    }
+
+    @Test
+    void aValueReachedTwiceMayComeBackAsTwo() {
+        Sku tea = new Sku("tea");
+
+        assertNull(StateDifference.find(new Pair(tea, tea), new Pair(new Sku("tea"), new Sku("tea")), "S.pair"));
+    }
+
+    @Test
+    void aListOfAnApplicationClassMustComeBackAsThatClassWithItsFields() {
+        Bounded live = new Bounded();
+        live.max = 3;
+        live.add("a");
+
+        assertEquals("S.recent holds a " + Bounded.class.getName() + ", which comes back from a snapshot as a java.util.ArrayList",
+                StateDifference.find(live, new ArrayList<>(List.of("a")), "S.recent"));
+        Bounded back = new Bounded();
+        back.add("a");
+        assertEquals("S.recent.max is 3 but comes back as 0", StateDifference.find(live, back, "S.recent"));
+    }
 }

@@ -245,6 +245,66 @@ class SnapshotTest {
         }
     }
 
+    record LineAdded(String sku) { }
+
+    record LineChanged(int qty) { }
+
+    /** An order whose current line is also in its map of lines: a replay changes the one line through either. */
+    public static class Order extends Aggregate {
+        public static class OrderLine {
+            String sku;
+            int qty;
+
+            OrderLine() {
+            }
+
+            OrderLine(String sku) {
+                this.sku = sku;
+            }
+        }
+
+        private final Map<String, OrderLine> lines = new HashMap<>();
+        private OrderLine current;
+        transient int replayed;
+
+        private void handleLineAdded(LineAdded e) {
+            current = new OrderLine(e.sku());
+            lines.put(e.sku(), current);
+            replayed++;
+        }
+
+        private void handleLineChanged(LineChanged e) {
+            current.qty = e.qty();
+            replayed++;
+        }
+    }
+
+    /** A list that keeps the last three elements added. */
+    public static class LastThree extends ArrayList<String> {
+        @Override
+        public boolean add(String element) {
+            super.add(element);
+            if (size() > 3) {
+                remove(0);
+            }
+            return true;
+        }
+    }
+
+    record Visited(String page) { }
+
+    /** Recent pages in a list of its own class, created by the first event. */
+    public static class History extends Aggregate {
+        private List<String> recent;
+
+        private void handleVisited(Visited e) {
+            if (recent == null) {
+                recent = new LastThree();
+            }
+            recent.add(e.page());
+        }
+    }
+
     private final InMemoryEventStore store = new InMemoryEventStore();
     private final InMemorySnapshotStore snapshots = new InMemorySnapshotStore();
     private final JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Deposited.class, Noted.class));
@@ -704,6 +764,33 @@ class SnapshotTest {
         assertEquals(Optional.empty(), snapshots.load("Labels-1"), "a snapshot would bring HashSets back");
         assertEquals(List.of("alpha", "bravo", "charlie", "mike", "yankee", "zulu"), List.copyOf(loaded.byUser.get("ann")));
         assertEquals(List.of("alpha", "bravo", "charlie", "mike", "yankee", "zulu"), List.copyOf(loaded.all));
+    }
+
+    @Test
+    void anObjectTwoFieldsShareIsNotSnapshottedAsTwo() {
+        Repository<Order> orders = snapshottingEveryEvent(Order.class);
+        orders.update("1", o -> o.update(new LineAdded("tea")));
+        withoutSnapshots(Order.class).update("1", o -> o.update(new LineChanged(3)));
+
+        Order loaded = orders.load("1");
+
+        assertEquals(Optional.empty(), snapshots.load("Order-1"), "restored, current would be another line than the map's");
+        assertEquals(2, loaded.replayed);
+        assertEquals(3, loaded.lines.get("tea").qty, "changed through current, as a replay does");
+    }
+
+    @Test
+    void aListOfAnApplicationClassIsNotSnapshottedAsAnArrayList() {
+        Repository<History> histories = snapshottingEveryEvent(History.class);
+        histories.update("1", h -> h.update(new Visited("home")));
+        for (String page : List.of("cart", "pay", "done")) {
+            withoutSnapshots(History.class).update("1", h -> h.update(new Visited(page)));
+        }
+
+        History loaded = histories.load("1");
+
+        assertEquals(Optional.empty(), snapshots.load("History-1"), "restored, the list would be an ArrayList that keeps all");
+        assertEquals(List.of("cart", "pay", "done"), loaded.recent);
     }
 
     @Test
