@@ -139,7 +139,14 @@ final class AggregateSnapshots {
         }
         // A collection or map is read back as the class a new aggregate's field holds: a snapshot of a TreeSet read into
         // a LinkedHashSet would keep the sorted order where a replay gives the insertion order.
-        Aggregate sample = fresh.get();
+        Aggregate sample;
+        try {
+            sample = fresh.get();
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("cannot snapshot " + aggregateClass.getName() + ": its no-argument constructor threw "
+                    + e + ". A repository with snapshots makes one when it is built, to see the classes its collection and map"
+                    + " fields start as (and one per snapshot taken, to read it back): let the constructor only set fields", e);
+        }
         for (StateField f : fields) {
             Object initial;
             try {

@@ -412,6 +412,11 @@ public final class Repository<A extends Aggregate> {
          * aggregate class with it. A snapshot names the event it was taken after; one whose stream no
          * longer holds that event at its version (the stream was reset) is deleted too. A failure to
          * write one is logged and never fails the save.
+         *
+         * <p>Taking a snapshot runs on the thread that saves, after the events are stored: the state is
+         * written, read back into a new aggregate and compared, about what a load from the snapshot costs.
+         * The aggregate's no-argument constructor runs when the repository is built (its collection and map
+         * fields' classes join the snapshot type) and once per snapshot taken.
          */
         public Builder<A> snapshots(SnapshotStore store, SnapshotPolicy policy) {
             if (store == null || policy == null) {
@@ -443,8 +448,8 @@ public final class Repository<A extends Aggregate> {
          * @throws IllegalArgumentException when the aggregate class is abstract, or anonymous without a
          *                                  {@link #category}, or has no no-argument constructor, or a handler's
          *                                  event class cannot be registered (see {@link Repository#of}); with
-         *                                  {@link #snapshots}, when a field holds {@code Object} or the class's
-         *                                  {@code @SchemaVersion} is below 1
+         *                                  {@link #snapshots}, when a field holds {@code Object}, the class's
+         *                                  {@code @SchemaVersion} is below 1, or its constructor throws
          */
         public Repository<A> build() {
             return new Repository<>(this);

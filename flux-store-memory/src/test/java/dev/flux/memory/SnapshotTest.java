@@ -809,6 +809,24 @@ class SnapshotTest {
         assertEquals(replayed.firstLetters, fromSnapshot.firstLetters);
     }
 
+    /** An aggregate that cannot be made before the application has set its clock. */
+    public static class Clocked extends Aggregate {
+        Clocked() {
+            throw new IllegalStateException("no clock yet");
+        }
+    }
+
+    @Test
+    void anAggregateWhoseConstructorThrowsIsRefusedWhenSnapshotsAreConfiguredNamingTheConstructor() {
+        Repository.Builder<Clocked> builder = Repository.builder(Clocked.class, store).snapshots(snapshots, SnapshotPolicy.never());
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, builder::build);
+
+        assertTrue(refused.getMessage().contains(Clocked.class.getName()) && refused.getMessage().contains("constructor threw")
+                && refused.getMessage().contains("no clock yet"), refused.getMessage());
+        assertEquals("no clock yet", refused.getCause().getMessage());
+    }
+
     @Test
     void aFieldThatHoldsPlainObjectsIsRefusedWhenSnapshotsAreConfigured() {
         Repository.Builder<Profile> profiles = Repository.builder(Profile.class, store).snapshots(snapshots, SnapshotPolicy.never());
