@@ -126,7 +126,7 @@ class FeedHandlerHeldPollTest {
         private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
         /** Counted down when a read of the feed's timer thread waits for the latch {@link #holdTimerReads} returned. */
         final CountDownLatch timerReading = new CountDownLatch(1);
-        /** Reads of the log by other threads than the feed's timer: those the requests make. */
+        /** Reads of the log done by other threads than the feed's timer (those the requests make), counted once they have read. */
         final AtomicInteger exchangeReads = new AtomicInteger();
         private volatile CountDownLatch timerReads;
 
@@ -147,9 +147,6 @@ class FeedHandlerHeldPollTest {
         public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
             CountDownLatch release = timerReads;
             boolean onTimer = Thread.currentThread().getName().equals("flux-feed-timer");
-            if (!onTimer) {
-                exchangeReads.incrementAndGet();
-            }
             if (release != null && onTimer) {
                 timerReading.countDown();
                 try {
@@ -158,7 +155,11 @@ class FeedHandlerHeldPollTest {
                     Thread.currentThread().interrupt();
                 }
             }
-            return events.stream().filter(e -> e.position() > afterPosition).limit(maxCount).toList();
+            List<RecordedEvent> page = events.stream().filter(e -> e.position() > afterPosition).limit(maxCount).toList();
+            if (!onTimer) {
+                exchangeReads.incrementAndGet();    // once read: a look counted has seen all it will see
+            }
+            return page;
         }
 
         @Override
