@@ -150,6 +150,7 @@ public final class Projector<S> {
 
     /**
      * Folds an already decoded event into {@code state} (by its class), or returns {@code state} when it has no reducer.
+     * A reducer's exception passes through as it is: unlike {@link #apply}, there is no recorded event to name.
      *
      * @throws FluxException            when the reducer returns null
      * @throws IllegalArgumentException when {@code state} or {@code event} is null
