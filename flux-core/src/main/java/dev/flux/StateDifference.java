@@ -14,10 +14,12 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.SortedSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.PriorityBlockingQueue;
 
 /**
  * Where a value read back from a snapshot differs from the value it was taken of: in a class (a subclass
@@ -369,8 +371,11 @@ final class StateDifference {
         return comparator == null ? "" : " by " + comparator.getClass().getName();
     }
 
+    /** The comparator a sorted set or map, or a priority queue, orders by; null for natural order, or none. */
     private static Object comparator(Object value) {
-        return value instanceof SortedSet<?> set ? set.comparator() : value instanceof SortedMap<?, ?> map ? map.comparator() : null;
+        return value instanceof SortedSet<?> set ? set.comparator() : value instanceof SortedMap<?, ?> map ? map.comparator()
+                : value instanceof PriorityQueue<?> queue ? queue.comparator()
+                : value instanceof PriorityBlockingQueue<?> queue ? queue.comparator() : null;
     }
 
     /** A set or map whose order is its hash order, which nothing may rely on (or that has no order: empty, one element). */

@@ -11,6 +11,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -185,5 +186,16 @@ class StateDifferenceTest {
         Bounded back = new Bounded();
         back.add("a");
         assertEquals("S.recent.max is 3 but comes back as 0", StateDifference.find(live, back, "S.recent"));
+    }
+
+    @Test
+    void aPriorityQueueOrderedByAComparatorDoesNotMatchEvenWhenItsOneElementDoes() {
+        PriorityQueue<Integer> highestFirst = new PriorityQueue<>(Comparator.reverseOrder());
+        highestFirst.add(1);
+
+        String difference = StateDifference.find(highestFirst, new PriorityQueue<>(List.of(1)), "S.queue");
+
+        assertTrue(difference.startsWith("S.queue is a java.util.PriorityQueue sorted by "), difference);
+        assertNull(StateDifference.find(new PriorityQueue<>(List.of(3, 1, 2)), new PriorityQueue<>(List.of(3, 1, 2)), "S.queue"));
     }
 }
