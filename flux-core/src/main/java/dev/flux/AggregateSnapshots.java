@@ -86,6 +86,14 @@ final class AggregateSnapshots {
     private final Map<String, Integer> fieldIndex = new HashMap<>();
     private final String type;
     private final Supplier<? extends Aggregate> fresh;
+    /**
+     * Streams whose snapshot was due at a version but not stored (the state would not come back alike, or the
+     * store failed), by that version: the next try waits as long as after a snapshot taken there, so that a
+     * state that cannot be snapshotted is not written, read back and warned about on every save. Emptied whole
+     * when it reaches {@link #MAX_NOT_TAKEN} streams, which at worst brings their tries forward.
+     */
+    private final Map<String, Long> notTaken = new ConcurrentHashMap<>();
+    private static final int MAX_NOT_TAKEN = 10_000;
 
     /**
      * @param eventTypes   where the handled event classes are registered (their names and schema versions
@@ -323,14 +331,23 @@ final class AggregateSnapshots {
     }
 
     /**
-     * After a save: takes a snapshot when the policy says so; a failure is logged, never thrown.
+     * After a save: takes a snapshot when the policy says so; a failure is logged, never thrown. A snapshot
+     * due but not stored (refused by the check, or the store failed) counts as taken for the policy's next
+     * question about the stream (see {@link #notTaken}).
      *
      * @param lastEventId the id of the event at the aggregate's version, which the snapshot names
      */
     void afterSave(Aggregate aggregate, String streamId, UUID lastEventId) {
         long version = aggregate.version();
+        long last = aggregate.snapshotVersion();
+        Long tried = notTaken.get(streamId);
+        if (tried != null && tried > last && tried <= version) {     // above the version: the stream was reset since
+            last = tried;
+        }
+        boolean due = false;
         try {
-            if (!policy.shouldSnapshot(aggregate.snapshotVersion(), version)) {
+            due = policy.shouldSnapshot(last, version);
+            if (!due) {
                 return;
             }
             ByteArrayOutputStream state = new ByteArrayOutputStream();
@@ -345,18 +362,27 @@ final class AggregateSnapshots {
             }
             byte[] bytes = state.toByteArray();
             String difference = differenceOnRestore(aggregate, bytes);
-            if (difference != null) {
-                LOG.log(System.Logger.Level.WARNING, () -> "not snapshotting " + streamId + "@" + version + ": " + difference
-                        + ", so a load from the snapshot would give another state than a replay; loads replay the events"
-                        + " instead. Declare the field, or its elements, of the class it holds (a SortedSet for a TreeSet, say),"
-                        + " initialise a collection or map field with the class it holds, or mark the field transient");
+            if (difference == null) {
+                store.save(new Snapshot(streamId, version, type, bytes, Instant.now()));
+                aggregate.snapshotTaken(version);
+                if (tried != null) {
+                    notTaken.remove(streamId);
+                }
                 return;
             }
-            store.save(new Snapshot(streamId, version, type, bytes, Instant.now()));
-            aggregate.snapshotTaken(version);
+            LOG.log(System.Logger.Level.WARNING, () -> "not snapshotting " + streamId + "@" + version + ": " + difference
+                    + ", so a load from the snapshot would give another state than a replay; loads replay the events"
+                    + " instead. Declare the field, or its elements, of the class it holds (a SortedSet for a TreeSet, say),"
+                    + " initialise a collection or map field with the class it holds, or mark the field transient");
         } catch (Exception e) {
             LOG.log(System.Logger.Level.WARNING, () -> "cannot snapshot " + streamId + "@" + version
                     + " (the save itself succeeded): " + e, e);
+        }
+        if (due) {
+            if (notTaken.size() >= MAX_NOT_TAKEN) {
+                notTaken.clear();
+            }
+            notTaken.put(streamId, version);
         }
     }
 

@@ -9,7 +9,10 @@ public interface SnapshotPolicy {
     /**
      * Whether to snapshot the aggregate now.
      *
-     * @param lastSnapshotVersion the version of the snapshot it was loaded from or last saved, -1 when none
+     * @param lastSnapshotVersion the version of the snapshot it was loaded from or last saved, -1 when none;
+     *                            or the version of the last one due but not stored (the repository found the
+     *                            state would not come back alike, or the snapshot store failed), so that such a
+     *                            state is tried again as many events later as after a snapshot, not on every save
      * @param version             its version after the save
      */
     boolean shouldSnapshot(long lastSnapshotVersion, long version);

@@ -34,6 +34,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -750,6 +751,65 @@ class SnapshotTest {
         assertEquals(Optional.empty(), snapshots.load("Till-1"), "a snapshot would bring a Discount back, not a DoubleDiscount");
         assertEquals(1, loaded.replayed);
         assertEquals(80, loaded.discount.apply(100));
+    }
+
+    @Test
+    void aStateThatIsNotSnapshottedIsTriedAgainAsManyEventsLaterAsAfterASnapshotNotOnEverySave() {
+        List<Long> tries = new ArrayList<>();
+        SnapshotPolicy everyThree = (last, version) -> {
+            boolean due = version - last >= 3;
+            if (due) {
+                tries.add(version);
+            }
+            return due;
+        };
+        Repository<Till> tills = Repository.builder(Till.class, store).serializer(serializer).snapshots(snapshots, everyThree)
+                .build();
+        for (int i = 0; i < 12; i++) {
+            tills.update("1", t -> t.update(new Discounted(10, true)));   // a DoubleDiscount: refused each time
+        }
+
+        assertEquals(List.of(2L, 5L, 8L, 11L), tries, "each try written, read back and warned about");
+        assertEquals(Optional.empty(), snapshots.load("Till-1"));
+        assertEquals(80, tills.load("1").discount.apply(100));
+    }
+
+    @Test
+    void aSnapshotStoreThatFailsIsTriedAgainAsManyEventsLaterNotOnEverySave() {
+        List<Long> tries = new ArrayList<>();
+        AtomicBoolean down = new AtomicBoolean(true);
+        SnapshotStore flaky = new SnapshotStore() {
+            @Override
+            public Optional<Snapshot> load(String streamId) {
+                return snapshots.load(streamId);
+            }
+
+            @Override
+            public void save(Snapshot snapshot) {
+                tries.add(snapshot.version());
+                if (down.get()) {
+                    throw new IllegalStateException("snapshot server is down");
+                }
+                snapshots.save(snapshot);
+            }
+
+            @Override
+            public void delete(String streamId) {
+                snapshots.delete(streamId);
+            }
+        };
+        Repository<Ledger> ledgers = repository(flaky, SnapshotPolicy.everyEvents(3));
+        for (int i = 0; i < 6; i++) {
+            ledgers.update("1", l -> l.deposit(1, "a"));
+        }
+        down.set(false);
+        for (int i = 0; i < 6; i++) {
+            ledgers.update("1", l -> l.deposit(1, "a"));
+        }
+
+        assertEquals(List.of(2L, 5L, 8L, 11L), tries);
+        assertEquals(11, snapshots.load("Ledger-1").orElseThrow().version());
+        assertEquals(12, ledgers.load("1").balance);
     }
 
     @Test
