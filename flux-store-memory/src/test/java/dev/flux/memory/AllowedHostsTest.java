@@ -1,7 +1,6 @@
 package dev.flux.memory;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventData;
@@ -44,8 +43,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(60)
 class AllowedHostsTest extends FeedTestBase {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private final ReadCounter reads = new ReadCounter(store);
 
     private UUID append() {

@@ -1,17 +1,13 @@
 package dev.flux.memory;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventStore;
-import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
 import dev.flux.ForwardingEventStore;
 import dev.flux.RecordedEvent;
 import dev.flux.feed.FeedServer;
 import dev.flux.feed.HttpEventSource;
-import dev.flux.serialization.EventTypes;
-import dev.flux.serialization.JacksonEventSerializer;
 import dev.flux.subscription.Subscription;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -47,18 +43,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(60)
 class FeedCategoryTest extends FeedTestBase {
-    record Credited(long amount) { }
-
-    private static final ObjectMapper JSON = new ObjectMapper();
-
-    private final JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Credited.class));
-
-    /** Appends one event to {@code streamId}; returns its global position. */
-    private long append(String streamId, long amount) {
-        store.append(streamId, ExpectedVersion.ANY, List.of(serializer.serialize(new Credited(amount), Map.of())));
-        return store.lastPosition();
-    }
-
     /** Appends {@code count} events, the streams taking turns: Account-1, Order-1, Payment-1, Account-2, ... */
     private void appendMixed(int count) {
         String[] categories = {"Account", "Order", "Payment"};

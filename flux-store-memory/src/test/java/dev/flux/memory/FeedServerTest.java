@@ -70,17 +70,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 @Timeout(120)
 class FeedServerTest extends FeedTestBase {
-    record Credited(long amount) { }
-
-    private static final ObjectMapper JSON = new ObjectMapper();
-
-    private final JacksonEventSerializer serializer = new JacksonEventSerializer(EventTypes.of(Credited.class));
-
-    private void append(String streamId, long amount) {
-        store.append(streamId, ExpectedVersion.ANY, List.of(serializer.serialize(new Credited(amount),
-                Map.of(Metadata.CORRELATION_ID, "c-" + amount))));
-    }
-
     private HttpResponse<String> get(URI uri) throws IOException, InterruptedException {
         return http.send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofString());
     }
