@@ -12,6 +12,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
+import java.util.function.LongFunction;
+import java.util.function.ToLongFunction;
 
 /**
  * Folds events into a state: an initial state and one reducer {@code (state, event) -> state} per
@@ -182,17 +184,9 @@ public final class Projector<S> {
     public S projectStream(EventReader reader, String streamId) {
         requireReader(reader);
         StreamName.requireStreamId(streamId);
-        S state = initial;
-        long from = 0;
-        List<RecordedEvent> page;
-        while (!(page = reader.readStream(streamId, from, PAGE)).isEmpty()) {
-            requireInOrder(reader, "stream '" + streamId + "'", page, from - 1, true);
-            for (RecordedEvent event : page) {
-                state = apply(state, event);
-            }
-            from = page.get(page.size() - 1).version() + 1;
-        }
-        return state;
+        // A stream's cursor is the version to read from next, as in a stream subscription.
+        return project(reader, "stream '" + streamId + "'", "from version ", from -> reader.readStream(streamId, from, PAGE),
+                event -> event.version() + 1);
     }
 
     /**
@@ -206,40 +200,43 @@ public final class Projector<S> {
     public S projectCategory(EventReader reader, String category) {
         requireReader(reader);
         StreamName.requireCategory(category);
-        S state = initial;
-        long after = 0;
-        List<RecordedEvent> page;
-        while (!(page = reader.readCategory(category, after, PAGE)).isEmpty()) {
-            requireInOrder(reader, "category '" + category + "'", page, after, false);
-            for (RecordedEvent event : page) {
-                state = apply(state, event);
-            }
-            after = page.get(page.size() - 1).position();
-        }
-        return state;
+        return project(reader, "category '" + category + "'", "after position ",
+                after -> reader.readCategory(category, after, PAGE), RecordedEvent::position);
     }
 
     /**
-     * Checks a page before any of it is folded: each event after the one before, the first after {@code after}
-     * (a version for a stream, a position for a category). A reader that answers otherwise would have events
-     * folded twice, or, repeating its last page, the projection never end.
+     * Folds every page {@code read} gives from cursor 0 on, each asked for with the cursor of the last event before
+     * it. A page is checked before any of it is folded: each event's cursor above the one before, the first above
+     * the cursor asked with. A reader that answers otherwise would have events folded twice, or, repeating its last
+     * page, the projection never end.
+     *
+     * @param asked what a cursor means, for messages: "from version " or "after position "
      */
-    private static void requireInOrder(EventReader reader, String source, List<RecordedEvent> page, long after, boolean byVersion) {
-        long previous = after;
-        for (int i = 0; i < page.size(); i++) {
-            RecordedEvent event = page.get(i);
-            long cursor = byVersion ? event.version() : event.position();
-            if (cursor <= previous) {
-                String unit = byVersion ? "version" : "position";
-                String asked = byVersion ? "from version " + (after + 1) : "after position " + after;
-                throw new FluxException("Cannot project " + source + ": asked " + reader + " for the events " + asked
-                        + ", it returned " + event.type() + " " + event.streamId() + "@" + event.version()
-                        + " (id " + event.eventId() + ") at " + unit + " " + cursor + (i == 0 ? "" : " after one at " + previous)
-                        + ", out of order. Folded, it would count twice; an EventReader must return only events " + (byVersion
-                        ? "from the version" : "after the position") + " asked for, in " + unit + " order: fix the reader");
+    private S project(EventReader reader, String source, String asked, LongFunction<List<RecordedEvent>> read,
+                      ToLongFunction<RecordedEvent> cursorOf) {
+        S state = initial;
+        long cursor = 0;
+        List<RecordedEvent> page;
+        while (!(page = read.apply(cursor)).isEmpty()) {
+            long previous = cursor;
+            for (int i = 0; i < page.size(); i++) {
+                RecordedEvent event = page.get(i);
+                long next = cursorOf.applyAsLong(event);
+                if (next <= previous) {
+                    throw new FluxException("Cannot project " + source + ": asked " + reader + " for the events " + asked
+                            + cursor + ", it returned " + event.type() + " " + event.streamId() + "@" + event.version()
+                            + " (position " + event.position() + ", id " + event.eventId() + ") out of order, not after "
+                            + (i == 0 ? "the place asked for" : "the event before it") + ". Folded, it would"
+                            + " count twice; an EventReader must return only the events asked for, in order: fix the reader");
+                }
+                previous = next;
             }
-            previous = cursor;
+            for (RecordedEvent event : page) {
+                state = apply(state, event);
+            }
+            cursor = previous;
         }
+        return state;
     }
 
     private static void requireState(Object state) {
