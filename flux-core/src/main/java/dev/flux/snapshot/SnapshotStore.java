@@ -4,7 +4,8 @@ import java.util.Optional;
 
 /**
  * Keeps the latest snapshot of each stream. Implementations are thread-safe; a durable one has the
- * snapshot on disk when {@link #save} returns. Every implementation passes
+ * snapshot on disk when {@link #save} returns. A call from a thread whose interrupt flag is set
+ * does its work as it would without, and leaves the flag set. Every implementation passes
  * {@code dev.flux.test.SnapshotStoreContract}.
  */
 public interface SnapshotStore {

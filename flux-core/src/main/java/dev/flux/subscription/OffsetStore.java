@@ -10,7 +10,9 @@ import java.util.OptionalLong;
  * A subscription that restarts resumes after its stored position, so delivery is at-least-once.
  * Implementations are thread-safe; a durable implementation has the position on disk when
  * {@link #save} returns. A store that several processes share also keeps a claim per name
- * ({@link #claim}), so that only one process at a time runs a subscription of that name.
+ * ({@link #claim}), so that only one process at a time runs a subscription of that name. A call
+ * from a thread whose interrupt flag is set (a subscription being stopped, a task an executor's
+ * {@code shutdownNow} reached) does its work as it would without, and leaves the flag set.
  */
 public interface OffsetStore {
 

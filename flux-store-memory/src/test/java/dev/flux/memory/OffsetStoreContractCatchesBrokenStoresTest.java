@@ -1,5 +1,6 @@
 package dev.flux.memory;
 
+import dev.flux.FluxException;
 import dev.flux.subscription.OffsetStore;
 import dev.flux.test.OffsetStoreContract;
 import org.junit.jupiter.api.DynamicTest;
@@ -39,6 +40,15 @@ class OffsetStoreContractCatchesBrokenStoresTest {
                 @Override
                 public synchronized void save(String name, long position) {
                     super.save(name, Math.max(position, load(name)));
+                }
+            }),
+            new Mistake("fails a load from a thread whose interrupt flag is set", () -> new ClaimingOffsets() {
+                @Override
+                public synchronized OptionalLong find(String name) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        throw new FluxException("Could not load the offset of '" + name + "': Interrupted waiting for lock");
+                    }
+                    return super.find(name);
                 }
             }),
             new Mistake("keeps names apart only up to case (a case-blind key)", () -> new ClaimingOffsets() {
@@ -149,7 +159,7 @@ class OffsetStoreContractCatchesBrokenStoresTest {
 
     @Test
     void theContractPassesTheStoreWithoutAMistake() {
-        runContract(new Mistake("makes none", ClaimingOffsets::new, closed -> closed)).assertPassed(20);
+        runContract(new Mistake("makes none", ClaimingOffsets::new, closed -> closed)).assertPassed(21);
     }
 
     private static ContractRun runContract(Mistake mistake) {

@@ -1,5 +1,6 @@
 package dev.flux.memory;
 
+import dev.flux.FluxException;
 import dev.flux.snapshot.Snapshot;
 import dev.flux.snapshot.SnapshotStore;
 import dev.flux.test.SnapshotStoreContract;
@@ -75,6 +76,15 @@ class SnapshotStoreContractCatchesBrokenStoresTest {
                     }
                 }
             }),
+            new Mistake("fails a save from a thread whose interrupt flag is set", () -> new Forwarding() {
+                @Override
+                public void save(Snapshot snapshot) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        throw new FluxException("Could not save the snapshot: Interrupted waiting for lock");
+                    }
+                    inner.save(snapshot);
+                }
+            }),
             new Mistake("keeps a snapshot delete() was to forget", () -> new Forwarding() {
                 @Override
                 public void delete(String streamId) {
@@ -138,7 +148,7 @@ class SnapshotStoreContractCatchesBrokenStoresTest {
 
     @Test
     void theContractPassesTheWrapperWithoutAMistake() {
-        runContract(new Mistake("makes none", Forwarding::new, closed -> closed)).assertPassed(12);
+        runContract(new Mistake("makes none", Forwarding::new, closed -> closed)).assertPassed(13);
     }
 
     private static ContractRun runContract(Mistake mistake) {

@@ -173,8 +173,9 @@ import java.util.function.Supplier;
  * which read the primary (see there). All methods are safe from any number of threads. {@link #onAppend} listeners are told of appends
  * made through this store object only; readers in other processes find new events by polling.
  *
- * <p>Interrupts: an append from a thread whose interrupt flag is already set (a task an executor's
- * {@code shutdownNow} reached) goes ahead, and finds the flag set again when it returns. An interrupt
+ * <p>Interrupts: a call from a thread whose interrupt flag is already set (a task an executor's
+ * {@code shutdownNow} reached), an append or a read, goes ahead, and finds the flag set again when it
+ * returns (the driver would fail it unsent). An interrupt
  * while an append waits for its turn refuses that append, and nothing of it is written. An interrupt
  * that lands while the driver waits for the server's answer makes the driver give up the connection:
  * the appends of that group then fail saying whether they were written is unknown (reload to tell).
@@ -898,13 +899,21 @@ public final class MongoEventStore implements EventStore {
     /**
      * Runs a driver call of a store on {@code where}, a failure of it becoming a {@link FluxException}
      * that says what was done where: a driver failure, a client closed under the store, or a document
-     * the driver would not send (too large, say; nothing was sent then).
+     * the driver would not send (too large, say; nothing was sent then). A caller's interrupt flag set
+     * before the call is kept from the driver, which would fail the call for it without sending it, and
+     * set again after: a read or a save from a task an executor's {@code shutdownNow} reached does its
+     * work, as in the other stores.
      */
     static <T> T call(String what, String where, Supplier<T> action) {
+        boolean interrupted = Thread.interrupted();
         try {
             return action.get();
         } catch (MongoException | IllegalStateException | BsonSerializationException e) {
             throw new FluxException("Could not " + what + " " + where + ": " + describe(e), e);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

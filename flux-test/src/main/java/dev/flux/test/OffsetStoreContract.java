@@ -8,8 +8,11 @@ import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -188,6 +191,57 @@ public abstract class OffsetStoreContract {
 
         assertEquals(7, offsets.load("sub-\uD83D\uDE00"));
         assertEquals(9, offsets.load("sub-\uFFFD"));
+    }
+
+    @Test
+    void callsFromAThreadWhoseInterruptFlagIsSetAnswerAndLeaveTheFlagSet() {
+        offsets.save("balances", 3);
+        Map<String, Callable<Object>> calls = new LinkedHashMap<>();
+        calls.put("save", () -> {
+            offsets.save("balances", 5);
+            return "saved";
+        });
+        calls.put("load", () -> offsets.load("balances"));
+        calls.put("find", () -> offsets.find("balances"));
+        calls.put("claim", () -> offsets.claim("balances", "a", Duration.ofMinutes(1)));
+        calls.put("saveClaimed", () -> offsets.saveClaimed("balances", 6, "a"));
+        calls.put("release", () -> {
+            offsets.release("balances", "a");
+            return "released";
+        });
+        calls.put("delete", () -> {
+            offsets.delete("balances");
+            return "deleted";
+        });
+        Map<String, Object> expected = new LinkedHashMap<>();
+        expected.put("save", "saved");
+        expected.put("load", 5L);
+        expected.put("find", OptionalLong.of(5));
+        expected.put("claim", true);
+        expected.put("saveClaimed", true);
+        expected.put("release", "released");
+        expected.put("delete", "deleted");
+
+        Map<String, Object> answered = new LinkedHashMap<>();
+        for (Map.Entry<String, Callable<Object>> call : calls.entrySet()) {
+            Thread.currentThread().interrupt();     // as an executor's shutdownNow leaves a task it reached
+            Object answer;
+            try {
+                answer = call.getValue().call();
+            } catch (Exception e) {
+                answer = e.toString();
+            } finally {
+                if (!Thread.interrupted()) {
+                    answer = "the interrupt flag was cleared";
+                }
+            }
+            answered.put(call.getKey(), answer);
+        }
+
+        assertEquals(expected, answered, "a call from a thread whose interrupt flag is set (a task an executor's"
+                + " shutdownNow reached, a subscription being stopped) does its work as it would without, and leaves the"
+                + " flag set for the caller to act on");
+        assertEquals(OptionalLong.empty(), offsets.find("balances"));
     }
 
     @Test

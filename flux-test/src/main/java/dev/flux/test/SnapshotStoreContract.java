@@ -11,8 +11,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -218,6 +221,46 @@ public abstract class SnapshotStoreContract {
             assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
         }
         assertEquals(List.of(), lost, "rounds where the newest snapshot lost the race");
+    }
+
+    @Test
+    void callsFromAThreadWhoseInterruptFlagIsSetAnswerAndLeaveTheFlagSet() {
+        Snapshot saved = snapshot("Account-1", 4, "{\"balance\":4}");
+        Map<String, Callable<Object>> calls = new LinkedHashMap<>();
+        calls.put("save", () -> {
+            snapshots.save(saved);
+            return "saved";
+        });
+        calls.put("load", () -> snapshots.load("Account-1"));
+        calls.put("delete", () -> {
+            snapshots.delete("Account-1");
+            return "deleted";
+        });
+        Map<String, Object> expected = new LinkedHashMap<>();
+        expected.put("save", "saved");
+        expected.put("load", Optional.of(saved));
+        expected.put("delete", "deleted");
+
+        Map<String, Object> answered = new LinkedHashMap<>();
+        for (Map.Entry<String, Callable<Object>> call : calls.entrySet()) {
+            Thread.currentThread().interrupt();     // as an executor's shutdownNow leaves a task it reached
+            Object answer;
+            try {
+                answer = call.getValue().call();
+            } catch (Exception e) {
+                answer = e.toString();
+            } finally {
+                if (!Thread.interrupted()) {
+                    answer = "the interrupt flag was cleared";
+                }
+            }
+            answered.put(call.getKey(), answer);
+        }
+
+        assertEquals(expected, answered, "a call from a thread whose interrupt flag is set (a task an executor's"
+                + " shutdownNow reached, a cancelled load) does its work as it would without, and leaves the flag set"
+                + " for the caller to act on");
+        assertTrue(snapshots.load("Account-1").isEmpty());
     }
 
     @Test
