@@ -16,6 +16,10 @@ import java.util.UUID;
  * <p><b>The global-log rule.</b> Positions start at 1 and only grow in the order events become
  * visible: a reader that has seen position {@code P} never later finds a new event at a position
  * {@code <= P}. Positions need not be contiguous.
+ *
+ * <p><b>Times.</b> An event's {@link RecordedEvent#recordedAt()} is when the store recorded its
+ * append, to the millisecond (every store truncates to it, as MongoDB's dates hold no finer), and the
+ * same for every event of one append; a reader gets the same time from every read of the event.
  */
 public interface EventReader {
 

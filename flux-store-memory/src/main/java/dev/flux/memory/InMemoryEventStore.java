@@ -64,7 +64,7 @@ public final class InMemoryEventStore implements EventStore {
                         c -> new AppendOnlyArray<>(null)));
                 streams.put(streamId, stream);
             }
-            Instant now = Instant.now();
+            Instant now = Instant.ofEpochMilli(System.currentTimeMillis());
             long position = log.size();
             RecordedEvent[] recorded = new RecordedEvent[events.size()];
             for (int i = 0; i < recorded.length; i++) {

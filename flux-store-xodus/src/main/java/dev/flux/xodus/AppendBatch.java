@@ -15,7 +15,8 @@ import java.util.zip.CRC32C;
 final class AppendBatch {
     final Transaction txn;
     final Layout layout;
-    final Instant recordedAt = Instant.now();
+    /** To the millisecond, as every store records it (see {@code EventReader}). */
+    final Instant recordedAt = Instant.ofEpochMilli(System.currentTimeMillis());
     final CRC32C crc;
     /** Names the store in messages. */
     final String owner;

@@ -23,7 +23,8 @@ import java.util.zip.CRC32C;
  *      1     4  CRC32C of every byte after this field
  *      5     8  version in its stream
  *     13     8  recordedAt: seconds since the epoch
- *     21     4  recordedAt: nanoseconds
+ *     21     4  recordedAt: nanoseconds, whole milliseconds of them (records from before the
+ *                store recorded times to the millisecond may hold finer ones, read back as they are)
  *     25    16  event id
  *     41        stream id, then type: each a 4-byte length and UTF-8
  *               metadata: a 4-byte count, then each key and value as a 4-byte length and UTF-8

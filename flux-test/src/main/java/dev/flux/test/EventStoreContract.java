@@ -209,6 +209,45 @@ public abstract class EventStoreContract {
     }
 
     @Test
+    void eventTypesOfAnyTextRoundTrip() {
+        List<String> types = List.of("AccountCredited", "account.credited.v2", "Account$Credited", "Caf\u00e9 \u2615 \uD83D\uDE00",
+                "\u4e2d\u6587", "with space", "nul\u0000type", "T".repeat(10_000), "{\"json\":true}");
+        List<EventData> events = types.stream().map(type -> event(type, bytes("{}"), Map.of())).toList();
+
+        store.append("typed-1", ExpectedVersion.NO_STREAM, events);
+
+        assertEquals(types, readStream("typed-1").stream().map(RecordedEvent::type).toList());
+        assertEquals(types, readAll().stream().map(RecordedEvent::type).toList());
+        for (EventData event : events) {
+            assertEquals(event.type(), store.readEvent(event.eventId()).orElseThrow().type());
+        }
+    }
+
+    @Test
+    void recordedAtIsToTheMillisecondAndTheSameForEveryEventOfAnAppend() {
+        Instant before = Instant.now().minusSeconds(5);
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(3));
+        store.append("account-2", ExpectedVersion.NO_STREAM, events(1));
+        store.append("account-1", 2, events(2));
+
+        List<RecordedEvent> all = readAll();
+
+        for (RecordedEvent event : all) {
+            assertEquals(0, event.recordedAt().getNano() % 1_000_000, "every store records the time to the millisecond"
+                    + " (MongoDB's dates hold no finer), so that an event's time reads the same whichever store holds it: "
+                    + event);
+            assertTrue(!event.recordedAt().isBefore(before) && !event.recordedAt().isAfter(Instant.now().plusSeconds(5)),
+                    "recordedAt is about now, was " + event.recordedAt());
+        }
+        assertEquals(1, all.subList(0, 3).stream().map(RecordedEvent::recordedAt).distinct().count(),
+                "one append, one time: " + all);
+        assertEquals(1, all.subList(4, 6).stream().map(RecordedEvent::recordedAt).distinct().count(),
+                "one append, one time: " + all);
+        assertEquals(all.subList(0, 3), readCategory("account", 0).subList(0, 3), "the same time from every read");
+        assertEquals(Optional.of(all.get(5)), store.readEvent(all.get(5).eventId()));
+    }
+
+    @Test
     void versionsCountFromZeroAcrossAppends() {
         assertEquals(2, store.append("account-1", ExpectedVersion.NO_STREAM, events(3)));
         assertEquals(4, store.append("account-1", 2, events(2)));
