@@ -7,7 +7,11 @@ public interface EventAppender {
 
     /**
      * Appends events to a stream, atomically: all of them or none, at consecutive versions and at
-     * consecutive-in-order global positions, visible to readers together.
+     * consecutive-in-order global positions, visible to readers together, all recorded at one time (see
+     * {@link EventReader}). A batch that repeats an event id is refused with
+     * {@link DuplicateEventIdException} whatever the stream's version: a conflict would say to reload and
+     * retry, which cannot help it. An id already in the store and a wrong version may be refused in
+     * either order.
      *
      * @param streamId        the stream, {@code <category>-<id>}
      * @param expectedVersion the version the stream must be at: exact, {@link ExpectedVersion#NO_STREAM}

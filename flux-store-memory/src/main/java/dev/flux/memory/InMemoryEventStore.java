@@ -50,6 +50,7 @@ public final class InMemoryEventStore implements EventStore {
         ExpectedVersion.requireValid(expectedVersion);
         EventData.requireBatch(streamId, events);
         requireOpen();
+        requireDistinctIds(streamId, events);
         long newVersion;
         appendLock.lock();
         try {
@@ -103,10 +104,22 @@ public final class InMemoryEventStore implements EventStore {
         return appendListeners.add(listener);
     }
 
-    private void requireNewIds(String streamId, List<EventData> events) {
-        Set<UUID> batch = events.size() > 1 ? new HashSet<>() : null;
+    /** A batch that repeats an id could never be appended: refused as such, whatever the stream's version. */
+    private static void requireDistinctIds(String streamId, List<EventData> events) {
+        if (events.size() < 2) {
+            return;
+        }
+        Set<UUID> batch = new HashSet<>();
         for (EventData event : events) {
-            if (byId.get(event.eventId()) != null || (batch != null && !batch.add(event.eventId()))) {
+            if (!batch.add(event.eventId())) {
+                throw new DuplicateEventIdException(streamId, event.eventId());
+            }
+        }
+    }
+
+    private void requireNewIds(String streamId, List<EventData> events) {
+        for (EventData event : events) {
+            if (byId.get(event.eventId()) != null) {
                 throw new DuplicateEventIdException(streamId, event.eventId());
             }
         }

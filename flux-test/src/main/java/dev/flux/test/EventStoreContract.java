@@ -402,6 +402,24 @@ public abstract class EventStoreContract {
     }
 
     @Test
+    void anEventIdRepeatedInOneBatchIsRefusedAsADuplicateWhateverTheStreamsVersion() {
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(2));
+        EventData repeated = event("Credited");
+        List<EventData> batch = List.of(repeated, event("Debited"), repeated);
+
+        for (long expected : new long[] {ExpectedVersion.NO_STREAM, 0, 1, 7, ExpectedVersion.ANY}) {
+            DuplicateEventIdException duplicate = assertThrows(DuplicateEventIdException.class,
+                    () -> store.append("account-1", expected, batch),
+                    "a batch that repeats an id can never be appended, so it is refused as such, not as a conflict"
+                            + " (which says to reload and retry) when expecting version " + expected);
+            assertEquals(repeated.eventId(), duplicate.eventId());
+            assertEquals("account-1", duplicate.streamId());
+        }
+        assertEquals(2, readAll().size());
+        assertEquals(1, store.streamVersion("account-1"));
+    }
+
+    @Test
     void aBatchWithATakenIdAndAWrongVersionWritesNothing() {
         EventData first = event("Opened");
         store.append("account-1", ExpectedVersion.NO_STREAM, List.of(first, event("Credited")));
