@@ -322,8 +322,8 @@ public final class MongoEventStore implements EventStore {
         StreamName.requireStreamId(streamId);
         ExpectedVersion.requireValid(expectedVersion);
         EventData.requireBatch(streamId, events);
-        requireDistinctIds(streamId, events);
         requireOpen();
+        requireDistinctIds(streamId, events);
         // The driver fails any call made while the thread's interrupt flag is set: an append from a thread
         // asked to stop (an executor shutting down, say) goes ahead, and the caller finds its flag set after.
         boolean interrupted = Thread.interrupted();

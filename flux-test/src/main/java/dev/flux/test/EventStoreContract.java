@@ -1138,6 +1138,71 @@ public abstract class EventStoreContract {
         assertEquals(List.of(), told);
     }
 
+    @Test
+    void aClosedStoreRefusesEveryCallWithIllegalStateExceptionWhateverTheAppendHolds() {
+        EventData taken = event("Opened");
+        store.append("account-1", ExpectedVersion.NO_STREAM, List.of(taken));
+        EventData repeated = event("Credited");
+        EventStore closed = store;
+        store = null;           // closed here, not again after the test
+        closed.close();
+
+        Map<String, Runnable> calls = new LinkedHashMap<>();
+        calls.put("append", () -> closed.append("account-1", 0, events(1)));
+        calls.put("append at a wrong version", () -> closed.append("account-1", 5, events(1)));
+        calls.put("append of NO_STREAM to a stream that exists", () -> closed.append("account-1", ExpectedVersion.NO_STREAM, events(1)));
+        calls.put("append of a taken id", () -> closed.append("account-2", ExpectedVersion.ANY, List.of(taken)));
+        calls.put("append repeating an id", () -> closed.append("account-2", ExpectedVersion.ANY, List.of(repeated, repeated)));
+        calls.put("readStream", () -> closed.readStream("account-1", 0, 10));
+        calls.put("readStream of none", () -> closed.readStream("account-1", 0, 0));
+        calls.put("readStream past the end", () -> closed.readStream("account-1", Long.MAX_VALUE, 10));
+        calls.put("readAll", () -> closed.readAll(0, 10));
+        calls.put("readAll of none", () -> closed.readAll(0, 0));
+        calls.put("readAll past the end", () -> closed.readAll(Long.MAX_VALUE, 10));
+        calls.put("readCategory", () -> closed.readCategory("account", 0, 10));
+        calls.put("readCategory of none", () -> closed.readCategory("account", 0, 0));
+        calls.put("readCategory past the end", () -> closed.readCategory("account", Long.MAX_VALUE, 10));
+        calls.put("readEvent", () -> closed.readEvent(taken.eventId()));
+        calls.put("readEvent of an unknown id", () -> closed.readEvent(UUID.randomUUID()));
+        calls.put("streamVersion", () -> closed.streamVersion("account-1"));
+        calls.put("streamVersion of a stream that never existed", () -> closed.streamVersion("account-9"));
+        calls.put("lastPosition", closed::lastPosition);
+        calls.put("onAppend", () -> closed.onAppend(() -> { }));
+
+        Map<String, String> notRefusedAsClosed = new LinkedHashMap<>();
+        calls.forEach((name, call) -> {
+            try {
+                call.run();
+                notRefusedAsClosed.put(name, "answered");
+            } catch (IllegalStateException refused) {
+                if (refused.getMessage() == null || !refused.getMessage().contains("closed")) {
+                    notRefusedAsClosed.put(name, "refused without saying the store is closed: " + refused);
+                }
+            } catch (RuntimeException other) {
+                notRefusedAsClosed.put(name, other.toString());
+            }
+        });
+
+        assertEquals(Map.of(), notRefusedAsClosed, "every call after close fails with an IllegalStateException saying"
+                + " the store is closed, whatever it asks: a caller told of a conflict or a taken id would reload and"
+                + " retry on a store that can no longer answer");
+        assertThrows(IllegalArgumentException.class, () -> closed.append(null, ExpectedVersion.ANY, events(1)),
+                "a bad argument is refused first, as such");
+        assertThrows(IllegalArgumentException.class, () -> closed.readAll(-1, 10), "a bad argument is refused first");
+    }
+
+    @Test
+    void closingAClosedStoreAgainDoesNothing() {
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+        EventStore closed = store;
+        store = null;           // closed here, not again after the test
+
+        closed.close();
+        closed.close();
+
+        assertThrows(IllegalStateException.class, () -> closed.readAll(0, 10), "still closed");
+    }
+
     // ---- durability ----
 
     @Test
