@@ -117,7 +117,7 @@ public interface EventReader {
     /**
      * Asks to be told when events land, so an in-process reader that has caught up can read again at
      * once instead of waiting for its next poll. {@code listener} runs on the appending thread after
-     * the new events are visible, so it must return quickly (signal a waiting thread, say) and not
+     * the new events are visible and before {@code append} returns, once per append, so it must return quickly (signal a waiting thread, say) and not
      * throw. A store that cannot tell (one shared by many processes) keeps the default, which never
      * calls the listener: readers then poll. A listener that is an {@link AppendListeners.StreamListener}
      * (what a subscription to one stream or category passes) needs telling only of appends to the

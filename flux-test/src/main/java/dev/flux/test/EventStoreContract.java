@@ -667,6 +667,22 @@ public abstract class EventStoreContract {
         assertEquals(7, store.append(longId, 6, events(1)));
     }
 
+    @Test
+    void categoriesWithCharactersQueryLanguagesTreatAsSpecialAreReadExactly() {
+        List<String> categories = List.of("account", "acc_unt", "acc%", "acc.unt", "acc.*", "^acc", "acc$", "$where",
+                "acc\\unt", "acc'unt", "acc\u0000", "ACC", "acc");
+        for (String category : categories) {
+            store.append(category + "-1", ExpectedVersion.NO_STREAM, events(1));
+        }
+
+        for (String category : categories) {
+            assertEquals(List.of(category + "-1"), streamsOf(readCategory(category, 0)),
+                    "the category '" + category + "' holds its own stream only (not a pattern, nor a prefix)");
+        }
+        assertEquals(List.of(), readCategory("ac", 0));
+        assertEquals(List.of(), readCategory("acc_", 0));
+    }
+
     // ---- bad arguments ----
 
     @Test
@@ -1083,6 +1099,73 @@ public abstract class EventStoreContract {
                     + " append to a stream it wants (it may skip the others: AppendListeners does): told " + told.size()
                     + " times, " + toldOfOther + " of them for another stream");
         }
+    }
+
+    @Test
+    void aStoreThatTellsItsListenersTellsThemOnTheAppendingThreadBeforeAppendReturns() throws InterruptedException {
+        Thread appender = Thread.currentThread();
+        AtomicBoolean returned = new AtomicBoolean();
+        List<String> told = new CopyOnWriteArrayList<>();
+        Runnable stop = store.onAppend(() -> told.add((Thread.currentThread() == appender ? "on the appending thread"
+                : "on thread " + Thread.currentThread().getName()) + (returned.get() ? ", after append returned" : "")));
+
+        store.append("account-1", ExpectedVersion.NO_STREAM, events(2));
+        returned.set(true);
+        if (told.isEmpty()) {
+            Thread.sleep(200);      // a store that tells later, on another thread, shows it now
+        }
+        stop.run();
+
+        assertTrue(told.isEmpty() || told.equals(List.of("on the appending thread")),
+                "a store either never calls its listeners (readers poll) or calls each once per append, on the"
+                        + " appending thread before append returns: " + told);
+    }
+
+    @Test
+    void callsFromAThreadWhoseInterruptFlagIsSetAnswerAndLeaveTheFlagSet() {
+        EventData first = event("Opened");
+        store.append("account-1", ExpectedVersion.NO_STREAM, List.of(first));
+        Map<String, Callable<Object>> calls = new LinkedHashMap<>();
+        calls.put("append", () -> store.append("account-1", 0, events(1)));
+        calls.put("readStream", () -> readStream("account-1").size());
+        calls.put("streamVersion", () -> store.streamVersion("account-1"));
+        calls.put("readAll", () -> readAll().size());
+        calls.put("readCategory", () -> readCategory("account", 0).size());
+        calls.put("readEvent", () -> store.readEvent(first.eventId()).isPresent());
+        calls.put("lastPosition", () -> store.lastPosition() == readAll().get(1).position());
+        calls.put("onAppend", () -> {
+            store.onAppend(() -> { }).run();
+            return "added and removed";
+        });
+        Map<String, Object> expected = new LinkedHashMap<>();
+        expected.put("append", 1L);
+        expected.put("readStream", 2);
+        expected.put("streamVersion", 1L);
+        expected.put("readAll", 2);
+        expected.put("readCategory", 2);
+        expected.put("readEvent", true);
+        expected.put("lastPosition", true);
+        expected.put("onAppend", "added and removed");
+
+        Map<String, Object> answered = new LinkedHashMap<>();
+        for (Map.Entry<String, Callable<Object>> call : calls.entrySet()) {
+            Thread.currentThread().interrupt();     // as an executor's shutdownNow leaves a task it reached
+            Object answer;
+            try {
+                answer = call.getValue().call();
+            } catch (Exception e) {
+                answer = e.toString();
+            } finally {
+                if (!Thread.interrupted()) {
+                    answer = "the interrupt flag was cleared";
+                }
+            }
+            answered.put(call.getKey(), answer);
+        }
+
+        assertEquals(expected, answered, "a call from a thread whose interrupt flag is set (a task an executor's"
+                + " shutdownNow reached, a cancelled future) does its work as it would without, and leaves the flag set"
+                + " for the caller to act on");
     }
 
     // ---- closing ----
