@@ -6,6 +6,7 @@ import dev.flux.DuplicateEventIdException;
 import dev.flux.EventData;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
 import dev.flux.ForwardingEventStore;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
@@ -276,6 +277,54 @@ class EventStoreContractCatchesBrokenStoresTest {
                             .map(e -> changed(e, e.data(), e.metadata(), Instant.EPOCH)).toList();
                 }
             }),
+            new Mistake("records times finer than a millisecond", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+                    return inner.readAll(afterPosition, maxCount).stream()
+                            .map(e -> changed(e, e.data(), e.metadata(), e.recordedAt().plusNanos(1_000))).toList();
+                }
+            }),
+            new Mistake("checks the version before a repeated id in the batch", inner -> new Forwarding(inner) {
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    if (events != null && events.stream().distinct().count() < events.size()) {
+                        ExpectedVersion.check(streamId, expectedVersion, inner.streamVersion(streamId));
+                    }
+                    return inner.append(streamId, expectedVersion, events);
+                }
+            }),
+            new Mistake("refuses a repeated id in a batch before it finds itself closed", inner -> new Forwarding(inner) {
+                volatile boolean closed;
+
+                @Override
+                public long append(String streamId, long expectedVersion, List<EventData> events) {
+                    if (closed && events != null && events.stream().distinct().count() < events.size()) {
+                        throw new DuplicateEventIdException(streamId, events.get(0).eventId());
+                    }
+                    return inner.append(streamId, expectedVersion, events);
+                }
+
+                @Override
+                public void close() {
+                    closed = true;
+                    inner.close();
+                }
+            }),
+            new Mistake("fails a read from a thread whose interrupt flag is set", inner -> new Forwarding(inner) {
+                @Override
+                public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        throw new FluxException("Could not read the global log: Interrupted waiting for lock");
+                    }
+                    return inner.readAll(afterPosition, maxCount);
+                }
+            }),
+            new Mistake("tells its listeners later, on a thread of its own", inner -> new Forwarding(inner) {
+                @Override
+                public Runnable onAppend(Runnable listener) {
+                    return inner.onAppend(() -> new Thread(listener).start());
+                }
+            }),
             new Mistake("tells its listeners before the events can be read", inner -> new Forwarding(inner) {
                 final List<Runnable> listeners = new CopyOnWriteArrayList<>();
 
@@ -328,6 +377,18 @@ class EventStoreContractCatchesBrokenStoresTest {
                     // forgets to close; the test's store is dropped with the test
                 }
             }),
+            new Mistake("fails a second close()", inner -> new Forwarding(inner) {
+                volatile boolean closed;
+
+                @Override
+                public void close() {
+                    if (closed) {
+                        throw new IllegalStateException("InMemoryEventStore is closed already");
+                    }
+                    closed = true;
+                    inner.close();
+                }
+            }),
             new Mistake("loses its newest event when reopened", Forwarding::new, closed -> reopened(closed, 1)));
 
     @TestFactory
@@ -350,12 +411,12 @@ class EventStoreContractCatchesBrokenStoresTest {
 
     @Test
     void theContractPassesTheSameWrapperWithoutAMistake() {
-        runContract(new Mistake("makes none", Forwarding::new)).assertPassed(41);
+        runContract(new Mistake("makes none", Forwarding::new)).assertPassed(48);
     }
 
     @Test
     void theContractPassesAStoreThatReopensWithEverything() {
-        runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0))).assertPassed(42);
+        runContract(new Mistake("reopens whole", Forwarding::new, closed -> reopened(closed, 0))).assertPassed(49);
     }
 
     /** Runs the whole contract against the stores {@code mistake} makes. */

@@ -72,14 +72,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  *
  * The contract reads as a caller must (in pages, until an empty page), so it also holds for stores
  * that return short pages; run it once more through {@link OneEventPerReadStore} to prove that the
- * store's own callers do the same. It covers empty reads, byte-for-byte round trips (metadata of any
- * text too), versions, pages (each one the next slice of its stream, category or log), expected
- * versions, conflicts and what they name, all-or-none appends (one too large for the store too: kept
- * whole or refused whole), event id uniqueness, reads by category and by id, message-db stream names
- * (prefixes of one another, odd and very long ones), bad arguments, concurrency (one stream and many
- * streams, with readers tailing the global log and a category; racing appends of one event id; an
- * event seen in one read found in every other at once), append listeners and what removes them, calls
- * after close ({@code onAppend} too) and, for durable stores, reopening.
+ * store's own callers do the same. It covers empty reads, byte-for-byte round trips (metadata and
+ * types of any text too), recorded times (to the millisecond, one per append), versions, pages (each
+ * one the next slice of its stream, category or log), expected versions, conflicts and what they name,
+ * all-or-none appends (one too large for the store too: kept whole or refused whole), event id
+ * uniqueness (a batch repeating one is a duplicate whatever the version), reads by category (names a
+ * query language would take for a pattern too) and by id, message-db stream names (prefixes of one
+ * another, odd and very long ones), bad arguments, calls from a thread whose interrupt flag is set,
+ * concurrency (one stream and many streams, with readers tailing the global log and a category; racing
+ * appends of one event id; an event seen in one read found in every other at once), append listeners
+ * (on the appending thread) and what removes them, calls after close (each an
+ * {@link IllegalStateException}, {@code onAppend} too; closing twice) and, for durable stores, reopening.
  */
 public abstract class EventStoreContract {
     /** Threads in the concurrency tests. */
