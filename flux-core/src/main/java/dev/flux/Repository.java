@@ -125,7 +125,8 @@ public final class Repository<A extends Aggregate> {
      *
      * @throws IllegalArgumentException                         when the id is null or blank
      * @throws MissingHandlerException                          when a recorded event of a type the serializer's
-     *                                                          {@code EventTypes} registers has no handler
+     *                                                          {@code EventTypes} registers has no handler; the
+     *                                                          message names the stream, version and type
      * @throws dev.flux.serialization.EventDecodingException    when a recorded event cannot be decoded, its type
      *                                                          not registered included
      * @throws FluxException                                    when a handler throws replaying a recorded event;
@@ -155,7 +156,7 @@ public final class Repository<A extends Aggregate> {
                 try {
                     aggregate.replay(event, recorded.version());
                 } catch (MissingHandlerException e) {
-                    throw e;
+                    throw new MissingHandlerException(e, recorded);
                 } catch (RuntimeException e) {
                     throw replayFailed(recorded, e);
                 }

@@ -741,14 +741,17 @@ class RepositoryTest {
     }
 
     @Test
-    void replayingAnEventTheAggregateCannotHandleFailsFast() {
+    void replayingAnEventTheAggregateCannotHandleFailsFastNamingTheStreamVersionAndType() {
         record Stray(int n) {}
         accounts.serializer().eventTypes().register(Stray.class);
-        store.append("Account-5", ExpectedVersion.NO_STREAM,
+        accounts.update("5", a -> a.open("ana"));
+        store.append("Account-5", 0,
                 List.of(EventData.of("Stray", "{\"n\":1}".getBytes(StandardCharsets.UTF_8), Map.of())));
 
         MissingHandlerException missing = assertThrows(MissingHandlerException.class, () -> accounts.load("5"));
 
-        assertTrue(missing.getMessage().contains("handleStray"), missing.getMessage());
+        assertTrue(missing.getMessage().startsWith("Cannot load Account-5: " + Account.class.getName() + " has no handler")
+                && missing.getMessage().contains("'void handleStray(Stray event)'")
+                && missing.getMessage().endsWith("(replaying version 1, type 'Stray', position 2)"), missing.getMessage());
     }
 }
