@@ -12,6 +12,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -103,11 +104,12 @@ public final class Repository<A extends Aggregate> {
      * {@value #DEFAULT_MAX_ATTEMPTS} attempts in {@link #update}.
      *
      * @throws IllegalArgumentException when an argument is null, or the class has no no-argument
-     *                                  constructor or is abstract or anonymous (no simple name for the
-     *                                  category: use {@link #builder} and {@link Builder#category}), or a
-     *                                  handler takes an interface or an abstract class, or one the
-     *                                  serializer's {@link EventTypes} refuses (a name another class
-     *                                  holds); the message names the handler
+     *                                  constructor (an inner class, not declared static, has none) or is
+     *                                  abstract or anonymous (no simple name for the category: use
+     *                                  {@link #builder} and {@link Builder#category}), or a handler takes an
+     *                                  interface or an abstract class, or one the serializer's
+     *                                  {@link EventTypes} refuses (a name another class holds); the message
+     *                                  names the handler
      */
     public static <A extends Aggregate> Repository<A> of(Class<A> aggregateClass, EventStore store) {
         return builder(aggregateClass, store).build();
@@ -341,6 +343,15 @@ public final class Repository<A extends Aggregate> {
             MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(aggregateClass, MethodHandles.lookup());
             return lookup.findConstructor(aggregateClass, MethodType.methodType(void.class));
         } catch (NoSuchMethodException e) {
+            Class<?> enclosing = aggregateClass.getEnclosingClass();
+            if (enclosing != null && !Modifier.isStatic(aggregateClass.getModifiers())
+                    && Arrays.stream(aggregateClass.getDeclaredConstructors())
+                            .anyMatch(c -> c.getParameterCount() > 0 && c.getParameterTypes()[0] == enclosing)) {
+                throw new IllegalArgumentException(aggregateClass.getName() + " is an inner class of " + enclosing.getName()
+                        + ": its constructors take the " + enclosing.getSimpleName() + " it belongs to, so even one"
+                        + " declared without parameters is no no-argument constructor the Repository can call. Declare it"
+                        + " static, or give it a file of its own", e);
+            }
             throw new IllegalArgumentException(aggregateClass.getName()
                     + " needs a no-argument constructor (any visibility) for the Repository to create it", e);
         } catch (IllegalAccessException e) {

@@ -695,6 +695,23 @@ class RepositoryTest {
         assertTrue(error.getMessage().contains("no-argument constructor"), error.getMessage());
     }
 
+    /** Declared without static: its constructor, without parameters in the source, takes a RepositoryTest. */
+    class InnerAccount extends Aggregate {
+        InnerAccount() {
+        }
+    }
+
+    @Test
+    void anInnerClassIsRefusedSayingToDeclareItStaticNotToAddTheConstructorItHas() {
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+                () -> Repository.of(InnerAccount.class, store));
+
+        assertEquals(InnerAccount.class.getName() + " is an inner class of " + RepositoryTest.class.getName()
+                + ": its constructors take the RepositoryTest it belongs to, so even one declared without parameters is"
+                + " no no-argument constructor the Repository can call. Declare it static, or give it a file of its own",
+                error.getMessage());
+    }
+
     /** An anonymous aggregate class: its simple name is empty. */
     private static final Aggregate ANONYMOUS = new Aggregate() {
         private long balance;
