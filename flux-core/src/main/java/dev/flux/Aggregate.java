@@ -24,11 +24,12 @@ import java.util.Map;
  * }
  * }</pre>
  *
- * <p>Subclasses need a no-argument constructor (any visibility); {@link Repository} creates and
- * replays them. Handlers only change state: they must not throw for events that were recorded,
- * since replay runs them again, nor call {@code update} (a load that meets such a call fails, as each
- * load would apply the event again and each save store it again). An aggregate instance is not
- * thread-safe: load one per unit of work.
+ * <p>Subclasses need a no-argument constructor (any visibility; a nested class is declared
+ * {@code static}); {@link Repository} creates and replays them. Handlers only change state: they
+ * must not throw for events that were recorded, since replay runs them again, nor call
+ * {@code update}, nor may the constructor (a load that meets such a call fails, as each load would
+ * apply the event again and each save store it again). An aggregate instance is not thread-safe:
+ * load one per unit of work.
  */
 public abstract class Aggregate {
     private final Handlers handlers = Handlers.of(getClass());

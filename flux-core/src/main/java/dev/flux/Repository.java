@@ -133,9 +133,10 @@ public final class Repository<A extends Aggregate> {
      *                                                          not registered included
      * @throws FluxException                                    when a handler throws replaying a recorded event;
      *                                                          the message names the stream, version and type;
-     *                                                          or when a handler calls {@code update}; or when the
-     *                                                          store returns the stream's events out of order or
-     *                                                          with a gap, before that event is replayed
+     *                                                          or when a handler or the aggregate's constructor
+     *                                                          calls {@code update}; or when the store returns
+     *                                                          the stream's events out of order or with a gap,
+     *                                                          before that event is replayed
      */
     public A load(String id) {
         String streamId = streamId(id);
@@ -313,13 +314,30 @@ public final class Repository<A extends Aggregate> {
     }
 
     private A newAggregate() {
+        A aggregate;
         try {
-            return aggregateClass.cast(constructor.invoke());
+            aggregate = aggregateClass.cast(constructor.invoke());
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable e) {
             throw new FluxException("The constructor of " + aggregateClass.getName() + " threw", e);
         }
+        if (aggregate.hasUncommittedEvents()) {
+            throw updatedInConstructor(aggregate);
+        }
+        return aggregate;
+    }
+
+    /**
+     * A constructor that called {@code update}: every aggregate made to be loaded would hold its events as new
+     * ones, applied once more on each load and stored once more on each save.
+     */
+    private FluxException updatedInConstructor(A aggregate) {
+        List<String> buffered = aggregate.uncommittedEvents().stream().map(e -> e.getClass().getSimpleName()).toList();
+        return new FluxException("The constructor of " + aggregateClass.getName() + " called update(...), which applied and"
+                + " buffered " + buffered + " as new events. The Repository makes an aggregate for every load, so each"
+                + " would hold them again, apply them again and store them again on each save: set the initial state in"
+                + " fields or the constructor itself; call update from command methods");
     }
 
     private static void backOff(int attempt, ConcurrencyConflictException conflict) {

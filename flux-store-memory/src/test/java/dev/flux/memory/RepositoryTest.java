@@ -496,6 +496,32 @@ class RepositoryTest {
         assertEquals(1, store.streamVersion("BonusAccount-7"), "the two events of the first save, nothing more");
     }
 
+    /** Its constructor opens it by calling update, which every aggregate the repository makes to load would run. */
+    public static class SelfOpeningAccount extends Aggregate {
+        private String owner;
+
+        SelfOpeningAccount() {
+            update(new AccountOpened("nobody"));
+        }
+
+        private void handleAccountOpened(AccountOpened e) {
+            owner = e.owner();
+        }
+    }
+
+    @Test
+    void aConstructorThatCallsUpdateFailsTheLoadSayingSoNotBlamingAHandler() {
+        Repository<SelfOpeningAccount> selfOpening = Repository.of(SelfOpeningAccount.class, store);
+
+        dev.flux.FluxException failed = assertThrows(dev.flux.FluxException.class, () -> selfOpening.load("7"));
+
+        assertEquals("The constructor of " + SelfOpeningAccount.class.getName() + " called update(...), which applied and"
+                + " buffered [AccountOpened] as new events. The Repository makes an aggregate for every load, so each would"
+                + " hold them again, apply them again and store them again on each save: set the initial state in fields"
+                + " or the constructor itself; call update from command methods", failed.getMessage());
+        assertEquals(List.of(), store.readAll(0, 10));
+    }
+
     @Test
     void metadataTravelsWithEachEvent() {
         Account account = accounts.load("42");
