@@ -69,6 +69,10 @@ public abstract class Aggregate {
      * @throws IllegalArgumentException when the event is null
      * @throws MissingHandlerException  when this class has no {@code handle<EventName>} method for it;
      *                                  nothing is applied or buffered
+     * @throws RuntimeException         what the handler throws (a checked exception wrapped in a
+     *                                  {@link FluxException}): the event is not buffered, but what the handler
+     *                                  changed before it threw stays changed, so check a command's rules
+     *                                  before calling {@code update}
      */
     public final void update(Object event) {
         if (event == null) {
@@ -87,6 +91,8 @@ public abstract class Aggregate {
      * @throws IllegalArgumentException when the event is null, or the metadata holds a null or a lone
      *                                  surrogate (see {@link Utf8}), which no store could save; nothing is
      *                                  applied or buffered
+     * @throws MissingHandlerException  as {@link #update(Object)} does
+     * @throws RuntimeException         what the handler throws, as {@link #update(Object)} says
      */
     public final void update(Object event, Map<String, String> metadata) {
         if (event == null) {

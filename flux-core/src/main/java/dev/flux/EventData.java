@@ -71,7 +71,8 @@ public record EventData(UUID eventId, String type, byte[] data, Map<String, Stri
 
     /**
      * A new random event id, time-ordered (UUID version 7: 48 bits of milliseconds, 74 random bits),
-     * so ids made one after the other sort and index well. Cheap enough to call per event.
+     * so ids made in different milliseconds sort in the order they were made and index well; within
+     * one millisecond their order is random. Cheap enough to call per event.
      */
     public static UUID newEventId() {
         ThreadLocalRandom random = ThreadLocalRandom.current();

@@ -260,10 +260,18 @@ public final class Repository<A extends Aggregate> {
      *
      * <p>Only a conflict of this save is retried: once the events are stored they are published (see
      * {@link Builder#publishTo}) and an exception of a bus listener, even a conflict of its own save,
-     * reaches the caller without a retry.
+     * reaches the caller without a retry. Nor is a store failure retried: whether the events were
+     * stored is then unknown, and calling {@code update} again runs the action again on what it
+     * loads, storing its events a second time when the failed append had stored them. Where that
+     * matters, load, act and save yourself: saving the same aggregate again stores its events once,
+     * or conflicts when they were stored (see {@link Aggregate#save()}).
      *
      * @return the saved aggregate
      * @throws ConcurrencyConflictException the last conflict, when every attempt met one
+     * @throws IllegalArgumentException     when the id is null or blank, or the action is null
+     * @throws FluxException                when the store fails (whether the events were stored is then
+     *                                      unknown, see above), or the thread is interrupted while
+     *                                      waiting to retry (nothing of that attempt was stored)
      * @throws RuntimeException             whatever the action throws (nothing is saved then), or a bus
      *                                      listener throws (the events are stored then)
      */

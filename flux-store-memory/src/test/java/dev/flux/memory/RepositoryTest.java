@@ -339,6 +339,21 @@ class RepositoryTest {
         assertEquals(10, accounts.load("42").balance());
     }
 
+    @Test
+    void updateDoesNotRetryAStoreFailureOfUnknownOutcomeSoTheActionRunsOnce() {
+        Repository<Account> viaFlaky = Repository.of(Account.class, new LosesTheAnswerOnce(store));
+        List<String> actions = new ArrayList<>();
+
+        dev.flux.FluxException failed = assertThrows(dev.flux.FluxException.class, () -> viaFlaky.update("42", a -> {
+            actions.add("credit 10");
+            a.credit(10);
+        }));
+
+        assertTrue(failed.getMessage().startsWith("connection lost"), failed.getMessage());
+        assertEquals(List.of("credit 10"), actions);
+        assertEquals(10, accounts.load("42").balance(), "stored once, by the one attempt");
+    }
+
     public interface Reason {}
 
     public record Gift(String from) implements Reason {}
