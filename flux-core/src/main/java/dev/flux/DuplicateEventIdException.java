@@ -15,7 +15,9 @@ public class DuplicateEventIdException extends FluxException {
 
     public DuplicateEventIdException(String streamId, UUID eventId) {
         super("Event id " + eventId + " appended to stream '" + streamId
-                + "' is already in the store (or twice in the same append); nothing was written");
+                + "' is already in the store (or twice in the same append); nothing was written. Give each event"
+                + " a new id (EventData.of does); an append retried after a failure of unknown outcome meets this when"
+                + " the failed attempt stored its events");
         this.streamId = streamId;
         this.eventId = eventId;
     }

@@ -2,7 +2,15 @@ package dev.flux;
 
 import java.util.List;
 
-/** The writing role of an {@link EventStore}. */
+/**
+ * The writing role of an {@link EventStore}.
+ *
+ * <p>An append that failed with its outcome unknown (a {@link FluxException}, a time-out say) may be
+ * retried with the same events, their ids unchanged: it stores them once. When the failed attempt had
+ * stored them, the retry is refused, with a {@link DuplicateEventIdException}, or, with an exact
+ * expected version, a {@link ConcurrencyConflictException} (which refusal comes first is the store's
+ * choice); {@link EventReader#readEvent} of one of the ids then tells whether they are the ones stored.
+ */
 public interface EventAppender {
 
     /**

@@ -340,6 +340,23 @@ class RepositoryTest {
     }
 
     @Test
+    void anAppendRetriedWithItsOwnEventIdsAfterAFailureOfUnknownOutcomeIsStoredOnceAndSaysSo() {
+        EventStore flaky = new LosesTheAnswerOnce(store);
+        List<EventData> events = List.of(EventData.of("AccountCredited", "{\"amount\":1}".getBytes(StandardCharsets.UTF_8),
+                Map.of()));
+        assertThrows(dev.flux.FluxException.class, () -> flaky.append("Account-42", ExpectedVersion.ANY, events));
+
+        dev.flux.DuplicateEventIdException retried = assertThrows(dev.flux.DuplicateEventIdException.class,
+                () -> flaky.append("Account-42", ExpectedVersion.ANY, events));
+
+        assertEquals(events.get(0).eventId(), retried.eventId());
+        assertTrue(retried.getMessage().contains("an append retried after a failure of unknown outcome meets this when the"
+                + " failed attempt stored its events"), retried.getMessage());
+        assertEquals(0, store.streamVersion("Account-42"), "stored once");
+        assertEquals("Account-42", store.readEvent(events.get(0).eventId()).orElseThrow().streamId());
+    }
+
+    @Test
     void updateDoesNotRetryAStoreFailureOfUnknownOutcomeSoTheActionRunsOnce() {
         Repository<Account> viaFlaky = Repository.of(Account.class, new LosesTheAnswerOnce(store));
         List<String> actions = new ArrayList<>();
