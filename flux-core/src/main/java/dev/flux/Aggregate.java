@@ -27,9 +27,9 @@ import java.util.Map;
  * <p>Subclasses need a no-argument constructor (any visibility; a nested class is declared
  * {@code static}); {@link Repository} creates and replays them. Handlers only change state: they
  * must not throw for events that were recorded, since replay runs them again, nor call
- * {@code update}, nor may the constructor (a load that meets such a call fails, as each load would
- * apply the event again and each save store it again). An aggregate instance is not thread-safe:
- * load one per unit of work.
+ * {@code update}, nor may the constructor (such a call fails, in {@code update} or in a load, as
+ * each load would apply the event again and each save store it again). An aggregate instance is not
+ * thread-safe: load one per unit of work.
  */
 public abstract class Aggregate {
     private final Handlers handlers = Handlers.of(getClass());
@@ -40,6 +40,8 @@ public abstract class Aggregate {
     private long version = ExpectedVersion.NO_STREAM;
     private Repository<?> repository;
     private long snapshotVersion = ExpectedVersion.NO_STREAM;
+    /** The event whose handler {@link #update} is running, null when none: a handler must not update again. */
+    private Object applying;
 
     protected Aggregate() {
     }
@@ -69,6 +71,8 @@ public abstract class Aggregate {
      * @throws IllegalArgumentException when the event is null
      * @throws MissingHandlerException  when this class has no {@code handle<EventName>} method for it;
      *                                  nothing is applied or buffered
+     * @throws IllegalStateException    when called from a handler, while {@code update} applies another event;
+     *                                  this event is neither applied nor buffered
      * @throws RuntimeException         what the handler throws (a checked exception wrapped in a
      *                                  {@link FluxException}): the event is not buffered, but what the handler
      *                                  changed before it threw stays changed, so check a command's rules
@@ -78,7 +82,7 @@ public abstract class Aggregate {
         if (event == null) {
             update(null, Map.of());     // throws, naming the aggregate
         }
-        handlers.apply(this, event);
+        apply(event);
         uncommitted.add(event);
         if (uncommittedMetadata != null) {
             uncommittedMetadata.add(Map.of());
@@ -92,6 +96,7 @@ public abstract class Aggregate {
      *                                  surrogate (see {@link Utf8}), which no store could save; nothing is
      *                                  applied or buffered
      * @throws MissingHandlerException  as {@link #update(Object)} does
+     * @throws IllegalStateException    when called from a handler, as {@link #update(Object)} says
      * @throws RuntimeException         what the handler throws, as {@link #update(Object)} says
      */
     public final void update(Object event, Map<String, String> metadata) {
@@ -100,7 +105,7 @@ public abstract class Aggregate {
                     + id + ")");
         }
         if (metadata == null || metadata.isEmpty()) {
-            handlers.apply(this, event);
+            apply(event);
             uncommitted.add(event);
             if (uncommittedMetadata != null) {
                 uncommittedMetadata.add(Map.of());
@@ -113,12 +118,34 @@ public abstract class Aggregate {
             Utf8.requireEncodable(entry.getKey(), "metadata key of", owner);
             Utf8.requireEncodable(entry.getValue(), "metadata value of", owner);
         }
-        handlers.apply(this, event);
+        apply(event);
         if (uncommittedMetadata == null) {
             uncommittedMetadata = new ArrayList<>(Collections.nCopies(uncommitted.size(), Map.of()));
         }
         uncommitted.add(event);
         uncommittedMetadata.add(checked);
+    }
+
+    /** Runs the event's handler for {@code update}, refusing an update from within a handler. */
+    private void apply(Object event) {
+        if (applying != null) {
+            throw updatedInHandler(event);
+        }
+        applying = event;
+        try {
+            handlers.apply(this, event);
+        } finally {
+            applying = null;
+        }
+    }
+
+    private IllegalStateException updatedInHandler(Object event) {
+        String nested = event.getClass().getSimpleName();
+        String running = applying.getClass().getSimpleName();
+        return new IllegalStateException(getClass().getSimpleName() + " " + id + ": update(" + nested + ") was called"
+                + " while the handler of " + running + " ran. Saved, " + nested + " would come before the " + running
+                + " that led to it, and every load, replaying " + running + ", would apply it again and fail: handlers must"
+                + " only change state; call update from command methods");
     }
 
     /**

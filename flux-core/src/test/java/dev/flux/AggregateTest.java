@@ -225,6 +225,51 @@ class AggregateTest {
         assertEquals(List.of(), strict.uncommittedEvents());
     }
 
+    record Rewarded(long points) {}
+
+    /** A handler that records a reward for each credit by calling update: what replay would do again. */
+    static class Rewarding extends Aggregate {
+        long balance;
+        long points;
+        boolean swallow;
+
+        @SuppressWarnings("unused")
+        private void handleCredited(Credited e) {
+            balance += e.amount();
+            try {
+                update(new Rewarded(e.amount() / 10), Map.of("reason", "credit"));
+            } catch (IllegalStateException refused) {
+                if (!swallow) {
+                    throw refused;
+                }
+            }
+        }
+
+        @SuppressWarnings("unused")
+        private void handleRewarded(Rewarded e) {
+            points += e.points();
+        }
+    }
+
+    @Test
+    void anUpdateFromAHandlerIsRefusedAndNeitherEventIsBuffered() {
+        Rewarding account = new Rewarding();
+
+        IllegalStateException refused = assertThrows(IllegalStateException.class, () -> account.update(new Credited(50)));
+
+        assertTrue(refused.getMessage().startsWith("Rewarding null: update(Rewarded) was called while the handler of"
+                + " Credited ran"), refused.getMessage());
+        assertEquals(List.of(), account.uncommittedEvents());
+        assertEquals(0, account.points, "the nested event was not applied");
+        account.swallow = true;
+        account.update(new Credited(20), Map.of("user", "ana"));
+        assertEquals(List.of(new Credited(20)), account.uncommittedEvents(), "a handler catching the refusal: the outer"
+                + " event alone is buffered, and update works again after it");
+        assertEquals(Map.of("user", "ana"), account.uncommittedMetadata(0));
+        account.update(new Rewarded(3));
+        assertEquals(3, account.points);
+    }
+
     @Test
     void theHandlersEventClassesAreKnownPerClass() {
         assertEquals(java.util.Set.of(Opened.class, Credited.class, Debited.class), Handlers.of(Account.class).eventClasses());

@@ -513,19 +513,36 @@ class RepositoryTest {
     }
 
     @Test
-    void aHandlerThatCallsUpdateFailsTheLoadInsteadOfLeavingItsEventToBeStoredAgain() {
+    void aHandlerThatCallsUpdateIsRefusedSoNothingIsStoredThatNoLoadCouldReplay() {
         Repository<BonusAccount> bonusAccounts = Repository.of(BonusAccount.class, store);
         BonusAccount opened = bonusAccounts.load("7");
-        opened.update(new AccountOpened("ana"));
+
+        IllegalStateException refused = assertThrows(IllegalStateException.class,
+                () -> opened.update(new AccountOpened("ana")));
         opened.save();
-        assertEquals(10, opened.balance);
+
+        assertEquals("BonusAccount 7: update(BonusGranted) was called while the handler of AccountOpened ran. Saved,"
+                + " BonusGranted would come before the AccountOpened that led to it, and every load, replaying AccountOpened,"
+                + " would apply it again and fail: handlers must only change state; call update from command methods",
+                refused.getMessage());
+        assertEquals(List.of(), opened.uncommittedEvents());
+        assertEquals(0, opened.balance);
+        assertEquals(ExpectedVersion.NO_STREAM, store.streamVersion("BonusAccount-7"));
+        assertEquals(ExpectedVersion.NO_STREAM, bonusAccounts.load("7").version(), "the stream still loads");
+    }
+
+    @Test
+    void aHandlerThatCallsUpdateWhileReplayingFailsTheLoadInsteadOfLeavingItsEventToBeStoredAgain() {
+        Repository<BonusAccount> bonusAccounts = Repository.of(BonusAccount.class, store);
+        store.append("BonusAccount-7", ExpectedVersion.NO_STREAM, List.of(
+                EventData.of("AccountOpened", "{\"owner\":\"ana\"}".getBytes(StandardCharsets.UTF_8), Map.of())));
 
         dev.flux.FluxException failed = assertThrows(dev.flux.FluxException.class, () -> bonusAccounts.load("7"));
 
         assertTrue(failed.getMessage().startsWith("Cannot load BonusAccount-7: replaying it, a handler of BonusAccount"
                 + " called update(...), which applied and buffered [BonusGranted]")
                 && failed.getMessage().contains("call update from command methods"), failed.getMessage());
-        assertEquals(1, store.streamVersion("BonusAccount-7"), "the two events of the first save, nothing more");
+        assertEquals(0, store.streamVersion("BonusAccount-7"), "the one event appended, nothing more");
     }
 
     /** Its constructor opens it by calling update, which every aggregate the repository makes to load would run. */
