@@ -115,7 +115,12 @@ public final class Repository<A extends Aggregate> {
         return builder(aggregateClass, store).build();
     }
 
-    /** A builder to set the category, serializer or retry attempts. */
+    /**
+     * A builder to set the category, serializer, retry attempts, snapshots or bus; {@link Builder#build()}
+     * checks the class as {@link #of} does.
+     *
+     * @throws IllegalArgumentException when an argument is null
+     */
     public static <A extends Aggregate> Builder<A> builder(Class<A> aggregateClass, EventStore store) {
         return new Builder<>(aggregateClass, store);
     }
@@ -421,7 +426,12 @@ public final class Repository<A extends Aggregate> {
             return this;
         }
 
-        /** How many times {@link Repository#update} tries before rethrowing a conflict (default {@value Repository#DEFAULT_MAX_ATTEMPTS}). */
+        /**
+         * How many times {@link Repository#update} tries before rethrowing a conflict, at least 1 (default
+         * {@value Repository#DEFAULT_MAX_ATTEMPTS}).
+         *
+         * @throws IllegalArgumentException when it is below 1
+         */
         public Builder<A> maxAttempts(int maxAttempts) {
             if (maxAttempts < 1) {
                 throw new IllegalArgumentException("maxAttempts must be >= 1, was " + maxAttempts);
