@@ -40,8 +40,6 @@ public abstract class Aggregate {
     private long version = ExpectedVersion.NO_STREAM;
     private Repository<?> repository;
     private long snapshotVersion = ExpectedVersion.NO_STREAM;
-    /** The event whose handler {@link #update} is running, null when none: a handler must not update again. */
-    private Object applying;
 
     protected Aggregate() {
     }
@@ -71,8 +69,8 @@ public abstract class Aggregate {
      * @throws IllegalArgumentException when the event is null
      * @throws MissingHandlerException  when this class has no {@code handle<EventName>} method for it;
      *                                  nothing is applied or buffered
-     * @throws IllegalStateException    when called from a handler, while {@code update} applies another event;
-     *                                  this event is neither applied nor buffered
+     * @throws IllegalStateException    when the event's handler called {@code update} itself: neither event is
+     *                                  buffered (the handlers' changes to the state stay, as below)
      * @throws RuntimeException         what the handler throws (a checked exception wrapped in a
      *                                  {@link FluxException}): the event is not buffered, but what the handler
      *                                  changed before it threw stays changed, so check a command's rules
@@ -126,26 +124,46 @@ public abstract class Aggregate {
         uncommittedMetadata.add(checked);
     }
 
-    /** Runs the event's handler for {@code update}, refusing an update from within a handler. */
+    /**
+     * Runs the event's handler for {@code update}. A handler that called {@code update} itself is refused once it
+     * returns, and what it buffered is dropped; so is what a handler that throws had buffered. The buffer's size
+     * is all this takes on the way: no field is written for it.
+     */
     private void apply(Object event) {
-        if (applying != null) {
-            throw updatedInHandler(event);
-        }
-        applying = event;
+        int buffered = uncommitted.size();
         try {
             handlers.apply(this, event);
-        } finally {
-            applying = null;
+        } catch (RuntimeException | Error e) {
+            dropAfter(buffered);
+            throw e;
+        }
+        if (uncommitted.size() != buffered) {
+            throw updatedInHandler(event, buffered);
         }
     }
 
-    private IllegalStateException updatedInHandler(Object event) {
-        String nested = event.getClass().getSimpleName();
-        String running = applying.getClass().getSimpleName();
+    private IllegalStateException updatedInHandler(Object event, int buffered) {
+        String running = event.getClass().getSimpleName();
+        if (uncommitted.size() < buffered) {
+            return new IllegalStateException(getClass().getSimpleName() + " " + id + ": the handler of " + running
+                    + " saved the aggregate; handlers must only change state: save from command methods");
+        }
+        String nested = uncommitted.get(buffered).getClass().getSimpleName();
+        dropAfter(buffered);
         return new IllegalStateException(getClass().getSimpleName() + " " + id + ": update(" + nested + ") was called"
                 + " while the handler of " + running + " ran. Saved, " + nested + " would come before the " + running
                 + " that led to it, and every load, replaying " + running + ", would apply it again and fail: handlers must"
-                + " only change state; call update from command methods");
+                + " only change state; call update from command methods. Neither event is buffered");
+    }
+
+    /** Drops the uncommitted events after the first {@code count}, and their metadata. */
+    private void dropAfter(int count) {
+        if (uncommitted.size() > count) {
+            uncommitted.truncate(count);
+            if (uncommittedMetadata != null) {
+                uncommittedMetadata.subList(count, uncommittedMetadata.size()).clear();
+            }
+        }
     }
 
     /**

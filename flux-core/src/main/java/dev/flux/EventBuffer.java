@@ -43,6 +43,14 @@ final class EventBuffer extends AbstractList<Object> implements RandomAccess {
         return size;
     }
 
+    /** Keeps the first {@code count} events (at most as many as it holds) and drops the rest. */
+    void truncate(int count) {
+        Objects.checkIndex(count, size + 1);
+        Arrays.fill(events, count, size, null);
+        size = count;
+        modCount++;
+    }
+
     /** Empties the buffer, keeping its array for the aggregate's next events. */
     @Override
     public void clear() {
