@@ -3,6 +3,9 @@ package dev.flux.serialization;
 import com.fasterxml.jackson.annotation.JsonAutoDetect;
 import com.fasterxml.jackson.annotation.PropertyAccessor;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.databind.BeanDescription;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -22,6 +25,9 @@ import dev.flux.RecordedEvent;
 
 import java.io.IOException;
 import java.lang.reflect.Modifier;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -35,7 +41,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * no-argument constructor (any visibility) or a {@code @JsonCreator}; the first event of each class is
  * written and read back before it is stored, so a class Jackson cannot read is refused up front, and so
  * is every later event of a class with a field that may hold other classes (of an interface, abstract or
- * non-final class type, however deep), which one event may leave null and the next fill. The
+ * non-final class type, however deep), which one event may leave null and the next fill, and every event
+ * long enough to hold a value over the limits the mapper reads JSON within (its JsonFactory's
+ * {@link StreamReadConstraints}; by default a string of over 20,000,000 characters, a number of over 1,000
+ * digits, a map key of over 50,000 characters), which Jackson writes but then refuses to read. The
  * {@code schema_version} metadata is always the class's own (see {@link SchemaVersion}), whatever the
  * caller's metadata held. Upcasting keeps decimals exact. Readers and writers are cached per class.
  * Thread-safe.
@@ -51,8 +60,21 @@ public final class JacksonEventSerializer implements EventSerializer {
     /** Per type name no upcaster reads: its class, version and reader, while EventTypes says the same. */
     private final Map<String, Decoder> decoders = new ConcurrentHashMap<>();
 
-    /** {@code readBack}: every event of the class is read back before it is stored (see {@link #holdsOpenTypes}). */
-    private record Encoder(String type, int schemaVersion, ObjectWriter writer, boolean readBack) {
+    /**
+     * {@code readBackOver}: an event of the class whose JSON is longer than this many bytes is read back before
+     * it is stored; -1 for every event (see {@link #findRisks} and {@link #readBackOver(Set)}).
+     */
+    private record Encoder(String type, int schemaVersion, ObjectWriter writer, long readBackOver) {
+    }
+
+    /** What may make an event of a class unreadable though Jackson wrote it (see {@link #findRisks}). */
+    private enum Risk {
+        /** A value of a class its property does not fix: every event is read back. */
+        OPEN_TYPE,
+        /** A number of any length: read back when the JSON could hold one over the mapper's limit. */
+        LONG_NUMBER,
+        /** Names of any length (map keys): read back when the JSON could hold one over the mapper's limit. */
+        LONG_NAME
     }
 
     private record Decoder(EventTypes.Plain plain, ObjectReader reader) {
@@ -128,13 +150,15 @@ public final class JacksonEventSerializer implements EventSerializer {
             throw new FluxException("Cannot serialize event " + eventClass.getName() + " (type '" + type + "') to JSON: "
                     + e.getOriginalMessage(), e);
         }
-        if (encoder.readBack()) {
+        if (json.length > encoder.readBackOver()) {
             try {
                 readerFor(eventClass).readValue(json);
             } catch (IOException e) {
+                String advice = readBackAdvice(e);
                 throw new FluxException("This event of " + eventClass.getName() + " (type '" + type + "') can be written as"
-                        + " JSON but not read back, so it is not stored: " + e.getMessage() + ". A field that may hold"
-                        + " other classes needs to tell Jackson which (@JsonTypeInfo and @JsonSubTypes on its type, say)", e);
+                        + " JSON but not read back, so it is not stored: " + e.getMessage() + ". " + (advice != null ? advice
+                        : "A field that may hold other classes needs to tell Jackson which (@JsonTypeInfo and @JsonSubTypes"
+                        + " on its type, say)"), e);
             }
         }
         return EventData.of(type, json, metadata);
@@ -175,61 +199,134 @@ public final class JacksonEventSerializer implements EventSerializer {
      * The encoder of a class, made on its first event, which it writes and reads back: a class Jackson
      * writes but cannot read (a field of an interface type, say) is refused before any event of it is stored.
      * The first event shows only its own values (a field of an interface type may be null in it), so the
-     * events of a class that {@link #holdsOpenTypes holds open types} are each read back.
+     * events of a class that {@link #findRisks holds open types} are each read back, and those of any class
+     * long enough to hold a value over the mapper's read limits (see {@link #readBackOver(Set)}).
      */
     private Encoder newEncoder(Class<?> eventClass, String type, Object firstEvent) {
         ObjectWriter writer = mapper.writerFor(eventClass);
         try {
             readerFor(eventClass).readValue(writer.writeValueAsBytes(firstEvent));
         } catch (IOException e) {
+            String advice = readBackAdvice(e);
+            if (advice != null) {
+                throw new FluxException("This event of " + eventClass.getName() + " (type '" + type + "') can be written"
+                        + " as JSON but not read back, so it is not stored: " + e.getMessage() + ". " + advice, e);
+            }
             throw new FluxException("Events of " + eventClass.getName() + " (type '" + type + "') can be written as JSON"
                     + " but not read back, so none is stored: " + e.getMessage()
                     + ". Give each field a concrete type, or tell Jackson how to read it (@JsonTypeInfo, @JsonCreator)", e);
         }
-        JavaType eventType = mapper.constructType(eventClass);
-        boolean readBack = holdsOpenTypes(eventType, true, new HashSet<>());
-        return new Encoder(type, eventTypes.schemaVersionOf(eventClass), writer, readBack);
+        Set<Risk> risks = EnumSet.noneOf(Risk.class);
+        findRisks(mapper.constructType(eventClass), true, new HashSet<>(), risks);
+        return new Encoder(type, eventTypes.schemaVersionOf(eventClass), writer, readBackOver(risks));
     }
 
     /**
-     * Whether a value of {@code type} may hold an object whose class its properties do not fix, however
-     * deep: an interface, an abstract class or a class open to subclasses (its own properties' types, as
-     * Jackson reads them, included). Such a property may be null or empty in one event and hold, in the
-     * next, a value Jackson writes but cannot read back. {@code Object} (read back as maps, lists and
-     * scalars), enums, JDK collections and maps (their elements are looked at) and concrete JDK classes are
-     * closed. A type Jackson cannot describe counts as open.
+     * What a value of {@code type} may hold that Jackson writes but this mapper may not read back, however
+     * deep, added to {@code risks}: an object whose class its property does not fix, an interface, an
+     * abstract class or a class open to subclasses (its own properties' types, as Jackson reads them,
+     * included), which may be null or empty in one event and hold, in the next, a value Jackson cannot read;
+     * a number of any length ({@code BigInteger}, {@code BigDecimal}, or an {@code Object}); names of any
+     * length (map keys). {@code Object} (read back as maps, lists and scalars), enums, JDK collections and
+     * maps (their elements are looked at) and concrete JDK classes are closed. A type Jackson cannot
+     * describe counts as open.
      */
-    private boolean holdsOpenTypes(JavaType type, boolean root, Set<Class<?>> seen) {
+    private void findRisks(JavaType type, boolean root, Set<Class<?>> seen, Set<Risk> risks) {
+        if (risks.contains(Risk.OPEN_TYPE)) {
+            return;
+        }
+        if (type.isMapLikeType()) {
+            risks.add(Risk.LONG_NAME);
+        }
         if (type.isContainerType() || type.isReferenceType()) {
             for (JavaType within : new JavaType[] {type.getKeyType(), type.getContentType()}) {
-                if (within != null && holdsOpenTypes(within, false, seen)) {
-                    return true;
+                if (within != null) {
+                    findRisks(within, false, seen, risks);
                 }
             }
-            return false;
+            return;
         }
         Class<?> raw = type.getRawClass();
-        if (raw == Object.class || raw.isPrimitive() || raw.isEnum() || type.isEnumType() || !seen.add(raw)) {
-            return false;
+        if (raw == Object.class) {
+            risks.add(Risk.LONG_NUMBER);
+            risks.add(Risk.LONG_NAME);
+            return;
+        }
+        if (raw.isPrimitive() || raw.isEnum() || type.isEnumType() || !seen.add(raw)) {
+            return;
         }
         boolean abstractType = raw.isInterface() || Modifier.isAbstract(raw.getModifiers());
         ClassLoader loader = raw.getClassLoader();
         if (loader == null || loader == ClassLoader.getPlatformClassLoader()) {
-            return abstractType;
+            if (abstractType) {
+                risks.add(Risk.OPEN_TYPE);
+            } else if (raw == BigInteger.class || raw == BigDecimal.class) {
+                risks.add(Risk.LONG_NUMBER);
+            }
+            return;
         }
         if (abstractType || !root && !Modifier.isFinal(raw.getModifiers())) {
-            return true;    // the event's own class is its runtime class; a property's value may be a subclass
+            risks.add(Risk.OPEN_TYPE);    // the event's own class is its runtime class; a property's value may be a subclass
+            return;
         }
         try {
-            for (BeanPropertyDefinition property : mapper.getDeserializationConfig().introspect(type).findProperties()) {
-                if (holdsOpenTypes(property.getPrimaryType(), false, seen)) {
-                    return true;
-                }
+            BeanDescription description = mapper.getDeserializationConfig().introspect(type);
+            if (description.findAnySetterAccessor() != null) {
+                risks.add(Risk.LONG_NAME);
+            }
+            for (BeanPropertyDefinition property : description.findProperties()) {
+                findRisks(property.getPrimaryType(), false, seen, risks);
             }
         } catch (RuntimeException e) {
-            return true;
+            risks.add(Risk.OPEN_TYPE);
         }
-        return false;
+    }
+
+    /**
+     * The JSON length above which an event with these risks is read back before it is stored: none for an
+     * open type (every event); else the shortest JSON that can hold a value over one of the limits the mapper
+     * reads with (its {@link StreamReadConstraints}; each counts characters, tokens or levels, none more than
+     * the bytes they take): a string's length (20,000,000 by default), a number's (1,000) and a name's (50,000)
+     * for classes that may hold such, the document's and the token count when set, the nesting depth when
+     * the mapper writes deeper than it reads.
+     */
+    private long readBackOver(Set<Risk> risks) {
+        if (risks.contains(Risk.OPEN_TYPE)) {
+            return -1;
+        }
+        StreamReadConstraints limits = mapper.getFactory().streamReadConstraints();
+        long over = limits.getMaxStringLength();
+        if (limits.getMaxDocumentLength() > 0) {
+            over = Math.min(over, limits.getMaxDocumentLength());
+        }
+        if (limits.getMaxTokenCount() > 0) {
+            over = Math.min(over, limits.getMaxTokenCount());
+        }
+        if (mapper.getFactory().streamWriteConstraints().getMaxNestingDepth() > limits.getMaxNestingDepth()) {
+            over = Math.min(over, limits.getMaxNestingDepth());
+        }
+        if (risks.contains(Risk.LONG_NUMBER)) {
+            over = Math.min(over, limits.getMaxNumberLength());
+        }
+        if (risks.contains(Risk.LONG_NAME)) {
+            over = Math.min(over, limits.getMaxNameLength());
+        }
+        return over;
+    }
+
+    /**
+     * What to do about an event Jackson wrote but could not read back: keep its values within the limits
+     * the mapper reads with, when it broke one, or else tell Jackson how to read a field's class.
+     */
+    private static String readBackAdvice(IOException e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof StreamConstraintsException) {
+                return "It is over a limit the serializer's ObjectMapper reads JSON within (its JsonFactory's"
+                        + " StreamReadConstraints): keep such values smaller, or give every serializer that reads these"
+                        + " events a mapper whose JsonFactory reads them (JsonFactory.builder().streamReadConstraints(...))";
+            }
+        }
+        return null;
     }
 
     private ObjectReader readerFor(Class<?> eventClass) {

@@ -1,5 +1,7 @@
 package dev.flux.serialization;
 
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flux.EventData;
 import dev.flux.FluxException;
 import dev.flux.Metadata;
@@ -7,6 +9,7 @@ import dev.flux.RecordedEvent;
 import org.junit.jupiter.api.Test;
 
 import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -324,6 +327,60 @@ class JacksonEventSerializerTest {
         EventData squares = json.serialize(new Tiled(List.of(new Square(1), new Square(2))), Map.of());
 
         assertEquals(new Tiled(List.of(new Square(1), new Square(2))), json.deserialize(recorded(squares)));
+    }
+
+    record Document(String text) {}
+
+    record Modulus(BigInteger value) {}
+
+    record Counted(Map<String, Integer> counts) {}
+
+    @Test
+    void anEventWithAValueTooLongForTheMapperToReadIsRefusedBeforeItIsStoredEvenAfterReadableOnes() {
+        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Document.class, Modulus.class, Counted.class));
+        json.serialize(new Document("short"), Map.of());
+        json.serialize(new Modulus(BigInteger.TWO), Map.of());
+        json.serialize(new Counted(Map.of("a", 1)), Map.of());
+
+        // Over Jackson's default read limits: 20,000,000 characters a string, 1,000 digits a number, 50,000 a name.
+        FluxException text = assertThrows(FluxException.class,
+                () -> json.serialize(new Document("x".repeat(20_000_001)), Map.of()));
+        FluxException number = assertThrows(FluxException.class,
+                () -> json.serialize(new Modulus(BigInteger.TEN.pow(1_000)), Map.of()));
+        FluxException name = assertThrows(FluxException.class,
+                () -> json.serialize(new Counted(Map.of("k".repeat(50_001), 1)), Map.of()));
+
+        for (FluxException refused : List.of(text, number, name)) {
+            assertTrue(refused.getMessage().contains("not read back, so it is not stored")
+                    && refused.getMessage().contains("StreamReadConstraints")
+                    && !refused.getMessage().contains("@JsonTypeInfo"), refused.getMessage());
+        }
+        assertTrue(text.getMessage().contains(Document.class.getName()), text.getMessage());
+        assertEquals(new Modulus(BigInteger.TEN.pow(999)),
+                json.deserialize(recorded(json.serialize(new Modulus(BigInteger.TEN.pow(999)), Map.of()))), "1,000 digits pass");
+    }
+
+    @Test
+    void theFirstEventOfAClassTooLongForTheMapperToReadIsRefusedAsThatEventAloneAndALaterOneIsStored() {
+        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Modulus.class));
+
+        FluxException refused = assertThrows(FluxException.class,
+                () -> json.serialize(new Modulus(BigInteger.TEN.pow(1_000)), Map.of()));
+
+        assertTrue(refused.getMessage().contains("so it is not stored") && refused.getMessage().contains("StreamReadConstraints"),
+                refused.getMessage());
+        assertEquals(new Modulus(BigInteger.ONE), json.deserialize(recorded(json.serialize(new Modulus(BigInteger.ONE), Map.of()))));
+    }
+
+    @Test
+    void aMapperThatReadsLongerValuesStoresAndReadsThem() {
+        ObjectMapper generous = JacksonEventSerializer.defaultObjectMapper();
+        generous.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNumberLength(5_000).build());
+        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Modulus.class), generous);
+        json.serialize(new Modulus(BigInteger.TWO), Map.of());
+        Modulus large = new Modulus(BigInteger.TEN.pow(4_000));
+
+        assertEquals(large, json.deserialize(recorded(json.serialize(large, Map.of()))));
     }
 
     private static RecordedEvent recorded(EventData data) {
