@@ -30,6 +30,7 @@ import java.math.BigInteger;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -46,7 +47,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link StreamReadConstraints}; by default a string of over 20,000,000 characters, a number of over 1,000
  * digits, a map key of over 50,000 characters), which Jackson writes but then refuses to read. The
  * {@code schema_version} metadata is always the class's own (see {@link SchemaVersion}), whatever the
- * caller's metadata held. Upcasting keeps decimals exact. Readers and writers are cached per class.
+ * caller's metadata held. A stored body is decoded only when it is one JSON value, the event's: one with
+ * more after it (two bodies run together, a body with junk after it) fails as the feed fails it, whatever
+ * the mapper's {@code FAIL_ON_TRAILING_TOKENS} says, and so does JSON {@code null}, never decoded as a null event. Upcasting keeps decimals exact. Readers and writers are cached per class.
  * Thread-safe.
  */
 public final class JacksonEventSerializer implements EventSerializer {
@@ -101,6 +104,7 @@ public final class JacksonEventSerializer implements EventSerializer {
         this.eventTypes = eventTypes;
         this.mapper = mapper;
         this.trees = mapper.reader().with(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                 .without(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES);
     }
 
@@ -331,7 +335,8 @@ public final class JacksonEventSerializer implements EventSerializer {
 
     private ObjectReader readerFor(Class<?> eventClass) {
         ObjectReader reader = readers.get(eventClass);
-        return reader != null ? reader : readers.computeIfAbsent(eventClass, mapper::readerFor);
+        return reader != null ? reader : readers.computeIfAbsent(eventClass,
+                cls -> mapper.readerFor(cls).with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS));
     }
 
     private Object read(RecordedEvent recorded, Class<?> eventClass) {
@@ -339,12 +344,18 @@ public final class JacksonEventSerializer implements EventSerializer {
     }
 
     private static Object read(RecordedEvent recorded, ObjectReader reader, Class<?> eventClass) {
+        Object event;
         try {
-            return reader.readValue(recorded.dataStream());
+            event = reader.readValue(recorded.dataStream());
         } catch (IOException e) {
             throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
                     "the JSON does not fit " + eventClass.getName() + ": " + e.getMessage(), e);
         }
+        if (event == null) {
+            throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
+                    "the stored body is JSON null, not " + eventClass.getName() + " (no event is written as null)", null);
+        }
+        return event;
     }
 
     /**
@@ -402,7 +413,9 @@ public final class JacksonEventSerializer implements EventSerializer {
         }
         if (!(tree instanceof ObjectNode object)) {
             throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
-                    "only a JSON object can be upcast, the stored body is " + (tree == null ? "empty" : tree.getNodeType()), null);
+                    "only a JSON object can be upcast, the stored body is "
+                    + (tree == null || tree.isMissingNode() ? "empty" : tree.getNodeType().toString().toLowerCase(Locale.ROOT)),
+                    null);
         }
         try {
             return eventTypes.upcast(recorded.type(), storedVersion, object);

@@ -153,6 +153,38 @@ class JacksonEventSerializerTest {
     }
 
     @Test
+    void aBodyWithMoreAfterItsJsonValueIsRefusedAsTheFeedRefusesItWhateverTheMapperSays() {
+        ObjectMapper lenient = JacksonEventSerializer.defaultObjectMapper()
+                .disable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+        JacksonEventSerializer own = new JacksonEventSerializer(EventTypes.of(Credited.class), lenient);
+        JacksonEventSerializer upcasting = new JacksonEventSerializer(new EventTypes().register("Credited", Credited.class, 2)
+                .upcaster("Credited", 1, json -> json));
+
+        for (JacksonEventSerializer json : List.of(serializer, own, upcasting)) {
+            for (String body : List.of("{\"amount\":1} {\"amount\":2}", "{\"amount\":1} garbage", "{\"amount\":1}]")) {
+                EventDecodingException error = assertThrows(EventDecodingException.class,
+                        () -> json.deserialize(recorded("Credited", body)), body);
+                assertTrue(error.getMessage().startsWith("Cannot decode event Account-42@3 of type 'Credited'"), error.getMessage());
+            }
+        }
+        assertEquals(1, ((Credited) serializer.deserialize(recorded("Credited", " {\"amount\":1} \n"))).amount(),
+                "white space around the value is fine");
+    }
+
+    @Test
+    void aBodyThatIsJsonNullIsRefusedRatherThanDecodedAsANullEvent() {
+        EventDecodingException error = assertThrows(EventDecodingException.class,
+                () -> serializer.deserialize(recorded("Credited", "null")));
+        EventDecodingException empty = assertThrows(EventDecodingException.class, () -> new JacksonEventSerializer(
+                new EventTypes().register("Credited", Credited.class, 2).upcaster("Credited", 1, json -> json))
+                .deserialize(recorded("Credited", "")));
+
+        assertTrue(error.getMessage().startsWith("Cannot decode event Account-42@3 of type 'Credited'")
+                && error.getMessage().contains("JSON null"), error.getMessage());
+        assertTrue(empty.getMessage().endsWith("the stored body is empty"), empty.getMessage());
+    }
+
+    @Test
     void missingFieldsTakeTheirDefaults() {
         Credited partial = (Credited) serializer.deserialize(recorded("Credited", "{\"amount\":7}"));
 
