@@ -38,8 +38,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The JSON {@link EventSerializer}, on Jackson. By default events are written field by field (every
  * field, any visibility; getters are not used), so nothing is lost from a class without getters, and
- * {@code java.time} values are ISO-8601 strings. Records work as they are; a plain class needs a
- * no-argument constructor (any visibility) or a {@code @JsonCreator}; the first event of each class is
+ * {@code java.time} values are ISO-8601 strings, durations too ({@code "PT1.5S"}). Records work as they
+ * are; a plain class needs a no-argument constructor (any visibility) or a {@code @JsonCreator}; the first
+ * event of each class is
  * written and read back before it is stored, so a class Jackson cannot read is refused up front, and so
  * is every later event of a class with a field that may hold other classes (of an interface, abstract or
  * non-final class type, however deep), which one event may leave null and the next fill, and every event
@@ -109,7 +110,9 @@ public final class JacksonEventSerializer implements EventSerializer {
     }
 
     /**
-     * The mapper flux uses unless given one: fields of any visibility, no getters, ISO-8601 dates; an
+     * The mapper flux uses unless given one: fields of any visibility, no getters, {@code java.time} values as
+     * ISO-8601 strings ({@code "2026-11-22T10:15:30Z"}, a {@code Duration} as {@code "PT1.5S"}; a duration stored
+     * as seconds, {@code 1.5}, as before flux wrote them so, reads back the same); an
      * {@code OffsetDateTime} or {@code ZonedDateTime} is read back at the offset it was written with (a
      * {@code ZonedDateTime}'s region, Europe/Paris say, is not written: it comes back as its offset).
      */
@@ -117,6 +120,7 @@ public final class JacksonEventSerializer implements EventSerializer {
         return JsonMapper.builder()
                 .addModule(new JavaTimeModule())
                 .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+                .disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS)
                 .disable(DeserializationFeature.ADJUST_DATES_TO_CONTEXT_TIME_ZONE)
                 .visibility(PropertyAccessor.ALL, JsonAutoDetect.Visibility.NONE)
                 .visibility(PropertyAccessor.FIELD, JsonAutoDetect.Visibility.ANY)

@@ -293,6 +293,22 @@ class JacksonEventSerializerTest {
         assertEquals(booked, json.deserialize(recorded(json.serialize(booked, Map.of()))));
     }
 
+    record Timed(java.time.Duration took, Instant at) {}
+
+    @Test
+    void aDurationIsWrittenAsAnIsoStringWithEveryNanosecondAndOneStoredAsSecondsStillReadsBack() {
+        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Timed.class));
+        Timed timed = new Timed(java.time.Duration.ofSeconds(90, 123_456_789), Instant.parse("2026-11-22T10:15:30.000000001Z"));
+
+        EventData written = json.serialize(timed, Map.of());
+
+        assertEquals("{\"took\":\"PT1M30.123456789S\",\"at\":\"2026-11-22T10:15:30.000000001Z\"}",
+                new String(written.data(), StandardCharsets.UTF_8));
+        assertEquals(timed, json.deserialize(recorded(written)));
+        assertEquals(timed, json.deserialize(recorded("Timed", "{\"took\":90.123456789,\"at\":\"2026-11-22T10:15:30.000000001Z\"}")),
+                "as flux wrote durations before");
+    }
+
     interface Shape {}
 
     record Circle(int radius) implements Shape {}
