@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamWriteConstraints;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
@@ -87,16 +88,23 @@ import java.util.function.UnaryOperator;
  * or one of those above, freed; without one, a consumer that stops reading holds the thread writing
  * its answer until TCP gives up.
  *
- * <p>An event's {@code data} is served as stored: numbers keep every digit (a decimal is never
- * passed through a {@code double}).
+ * <p>An event's {@code data} is the stored JSON value, written compactly: white space is dropped and
+ * strings are escaped as Jackson writes them, so the bytes may differ from the stored ones while every
+ * string, key (in order, repeats kept) and number is the same. Numbers keep every digit (a decimal is
+ * never passed through a {@code double}); strings, names and numbers of any length are served.
  */
 public final class FeedHandler implements HttpHandler, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(FeedHandler.class.getName());
     /**
      * Writes answers that nest a stored body up to three deep (the page, its events, the entry), so it may
-     * write three deeper than Jackson's default limit, which it reads the stored body with.
+     * write three deeper than Jackson's default limit, which it reads the stored body with. It reads strings,
+     * names and numbers of any length: a body is served as it is stored, and Jackson's default bounds (20,000,000,
+     * 50,000 and 1,000 characters) would refuse, on every request for good, an event a serializer with a mapper
+     * that reads longer ones stored; numbers are copied as their text, never parsed.
      */
     private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE)
+                    .maxNameLength(Integer.MAX_VALUE).maxNumberLength(Integer.MAX_VALUE).build())
             .streamWriteConstraints(StreamWriteConstraints.builder()
                     .maxNestingDepth(StreamWriteConstraints.DEFAULT_MAX_DEPTH + 3).build())
             .build());

@@ -67,8 +67,10 @@ import java.util.concurrent.TimeoutException;
  * JSON throws a {@link FluxException} naming the URL; the subscription backs off and tries again.
  * Stopping the subscription cancels a long poll in flight. A feed that answers a long poll at once
  * with nothing (it holds as many as it may, or is closing) is not asked again at once: the
- * subscription waits its poll interval first. Numbers in the events' data arrive as the feed wrote
- * them, copied as text (every digit, the scale and the sign of {@code -0.0} kept; never a {@code double}).
+ * subscription waits its poll interval first. The events' data arrive as the feed wrote them, numbers
+ * copied as text (every digit, the scale and the sign of {@code -0.0} kept; never a {@code double}),
+ * strings and names as long as the answer bound lets through; a number of over 1,000 digits fails the
+ * read as a malformed answer.
  *
  * <p>One answer's body is held in memory, up to {@link #DEFAULT_MAX_ANSWER_BYTES} (64 MiB; see
  * {@link #withMaxAnswerBytes}): an answer that declares a longer body is refused before its body is
@@ -89,11 +91,16 @@ import java.util.concurrent.TimeoutException;
 public final class HttpEventSource implements EventSource {
     /**
      * A page nests its entries' data three deep (the page, its events, the entry): it may be three deeper
-     * than Jackson's default limit, which the feed reads the stored data with.
+     * than Jackson's default limit, which the feed reads the stored data with. Its strings and names may be
+     * as long as the answer bound lets them: with Jackson's defaults (20,000,000 and 50,000 characters), an
+     * event the feed serves with a longer one failed every read, for good. Numbers keep Jackson's bound
+     * (1,000 digits), since a page's own fields are parsed, which takes time that grows with the square of
+     * their length.
      */
     private static final ObjectMapper JSON = JsonMapper.builder(JsonFactory.builder()
                     .streamReadConstraints(StreamReadConstraints.builder()
-                            .maxNestingDepth(StreamReadConstraints.DEFAULT_MAX_DEPTH + 3).build())
+                            .maxNestingDepth(StreamReadConstraints.DEFAULT_MAX_DEPTH + 3)
+                            .maxStringLength(Integer.MAX_VALUE).maxNameLength(Integer.MAX_VALUE).build())
                     .build())
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .disable(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES)
