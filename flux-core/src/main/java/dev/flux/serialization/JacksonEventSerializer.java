@@ -67,15 +67,18 @@ public final class JacksonEventSerializer implements EventSerializer {
     /**
      * {@code readBackOver}: an event of the class whose JSON is longer than this many bytes is read back before
      * it is stored; -1 for every event (see {@link #findRisks} and {@link #readBackOver(Set)}).
+     * {@code longestNumber}: for a class that may hold numbers of any length, the most characters the mapper
+     * reads a number with, and an event is read back when its JSON has a longer run of the characters numbers
+     * are written with; -1 for other classes.
      */
-    private record Encoder(String type, int schemaVersion, ObjectWriter writer, long readBackOver) {
+    private record Encoder(String type, int schemaVersion, ObjectWriter writer, long readBackOver, int longestNumber) {
     }
 
     /** What may make an event of a class unreadable though Jackson wrote it (see {@link #findRisks}). */
     private enum Risk {
         /** A value of a class its property does not fix: every event is read back. */
         OPEN_TYPE,
-        /** A number of any length: read back when the JSON could hold one over the mapper's limit. */
+        /** A number of any length: read back when the JSON has a run of digits over the mapper's limit. */
         LONG_NUMBER,
         /** Names of any length (map keys): read back when the JSON could hold one over the mapper's limit. */
         LONG_NAME
@@ -158,7 +161,8 @@ public final class JacksonEventSerializer implements EventSerializer {
             throw new FluxException("Cannot serialize event " + eventClass.getName() + " (type '" + type + "') to JSON: "
                     + e.getOriginalMessage(), e);
         }
-        if (json.length > encoder.readBackOver()) {
+        if (json.length > encoder.readBackOver()
+                || encoder.longestNumber() >= 0 && json.length > encoder.longestNumber() && hasRunOver(json, encoder.longestNumber())) {
             try {
                 readerFor(eventClass).readValue(json);
             } catch (IOException e) {
@@ -226,7 +230,8 @@ public final class JacksonEventSerializer implements EventSerializer {
         }
         Set<Risk> risks = EnumSet.noneOf(Risk.class);
         findRisks(mapper.constructType(eventClass), true, new HashSet<>(), risks);
-        return new Encoder(type, eventTypes.schemaVersionOf(eventClass), writer, readBackOver(risks));
+        return new Encoder(type, eventTypes.schemaVersionOf(eventClass), writer, readBackOver(risks),
+                risks.contains(Risk.LONG_NUMBER) ? mapper.getFactory().streamReadConstraints().getMaxNumberLength() : -1);
     }
 
     /**
@@ -294,9 +299,9 @@ public final class JacksonEventSerializer implements EventSerializer {
      * The JSON length above which an event with these risks is read back before it is stored: none for an
      * open type (every event); else the shortest JSON that can hold a value over one of the limits the mapper
      * reads with (its {@link StreamReadConstraints}; each counts characters, tokens or levels, none more than
-     * the bytes they take): a string's length (20,000,000 by default), a number's (1,000) and a name's (50,000)
-     * for classes that may hold such, the document's and the token count when set, the nesting depth when
-     * the mapper writes deeper than it reads.
+     * the bytes they take): a string's length (20,000,000 by default), a name's (50,000) for classes that may
+     * hold maps, the document's and the token count when set, the nesting depth when the mapper writes deeper
+     * than it reads. (A number's, 1,000, is looked for in the JSON instead: see {@link #hasRunOver}.)
      */
     private long readBackOver(Set<Risk> risks) {
         if (risks.contains(Risk.OPEN_TYPE)) {
@@ -313,13 +318,29 @@ public final class JacksonEventSerializer implements EventSerializer {
         if (mapper.getFactory().streamWriteConstraints().getMaxNestingDepth() > limits.getMaxNestingDepth()) {
             over = Math.min(over, limits.getMaxNestingDepth());
         }
-        if (risks.contains(Risk.LONG_NUMBER)) {
-            over = Math.min(over, limits.getMaxNumberLength());
-        }
         if (risks.contains(Risk.LONG_NAME)) {
             over = Math.min(over, limits.getMaxNameLength());
         }
         return over;
+    }
+
+    /**
+     * Whether {@code json} has a run of more than {@code max} of the characters a number is written with
+     * (digits, {@code . e E + -}): where a number longer than the mapper reads would be. A scan of the bytes,
+     * far cheaper than reading the event back; a long run in a string makes it read back, no more.
+     */
+    private static boolean hasRunOver(byte[] json, int max) {
+        int run = 0;
+        for (byte b : json) {
+            if (b >= '0' && b <= '9' || b == '.' || b == 'e' || b == 'E' || b == '+' || b == '-') {
+                if (++run > max) {
+                    return true;
+                }
+            } else {
+                run = 0;
+            }
+        }
+        return false;
     }
 
     /**

@@ -383,22 +383,28 @@ class JacksonEventSerializerTest {
 
     record Counted(Map<String, Integer> counts) {}
 
+    record Measured(List<BigDecimal> values) {}
+
     @Test
     void anEventWithAValueTooLongForTheMapperToReadIsRefusedBeforeItIsStoredEvenAfterReadableOnes() {
-        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Document.class, Modulus.class, Counted.class));
+        JacksonEventSerializer json = new JacksonEventSerializer(EventTypes.of(Document.class, Modulus.class, Counted.class,
+                Measured.class));
         json.serialize(new Document("short"), Map.of());
         json.serialize(new Modulus(BigInteger.TWO), Map.of());
         json.serialize(new Counted(Map.of("a", 1)), Map.of());
+        json.serialize(new Measured(List.of()), Map.of());
 
         // Over Jackson's default read limits: 20,000,000 characters a string, 1,000 digits a number, 50,000 a name.
         FluxException text = assertThrows(FluxException.class,
                 () -> json.serialize(new Document("x".repeat(20_000_001)), Map.of()));
         FluxException number = assertThrows(FluxException.class,
                 () -> json.serialize(new Modulus(BigInteger.TEN.pow(1_000)), Map.of()));
+        FluxException decimal = assertThrows(FluxException.class, () -> json.serialize(new Measured(
+                List.of(BigDecimal.ONE, new BigDecimal("9".repeat(600) + "." + "9".repeat(600)))), Map.of()));
         FluxException name = assertThrows(FluxException.class,
                 () -> json.serialize(new Counted(Map.of("k".repeat(50_001), 1)), Map.of()));
 
-        for (FluxException refused : List.of(text, number, name)) {
+        for (FluxException refused : List.of(text, number, decimal, name)) {
             assertTrue(refused.getMessage().contains("not read back, so it is not stored")
                     && refused.getMessage().contains("StreamReadConstraints")
                     && !refused.getMessage().contains("@JsonTypeInfo"), refused.getMessage());
@@ -406,6 +412,8 @@ class JacksonEventSerializerTest {
         assertTrue(text.getMessage().contains(Document.class.getName()), text.getMessage());
         assertEquals(new Modulus(BigInteger.TEN.pow(999)),
                 json.deserialize(recorded(json.serialize(new Modulus(BigInteger.TEN.pow(999)), Map.of()))), "1,000 digits pass");
+        Measured many = new Measured(java.util.Collections.nCopies(500, new BigDecimal("12345.67")));
+        assertEquals(many, json.deserialize(recorded(json.serialize(many, Map.of()))), "many short numbers pass");
     }
 
     @Test
