@@ -157,11 +157,14 @@ public final class EventTypes {
             }
             if (existingClass != null) {
                 throw new IllegalArgumentException("event type name '" + name + "' is already registered for "
-                        + existingClass.getName() + ", cannot register it for " + eventClass.getName());
+                        + existingClass.getName() + ", cannot register it for " + eventClass.getName() + " too: register "
+                        + eventClass.getSimpleName() + " under a name of its own first (EventTypes.register(\"<name>\", "
+                        + eventClass.getSimpleName() + ".class)), which its events are then stored and read under");
             }
             if (existingName != null) {
                 throw new IllegalArgumentException(eventClass.getName() + " is already registered as event type '"
-                        + existingName + "', cannot register it as '" + name + "' too");
+                        + existingName + "', cannot register it as '" + name + "' too: a class has one type name (events"
+                        + " stored under another are read through a renamingUpcaster from that name)");
             }
             Registration registration = new Registration(name, eventClass, schemaVersion);
             byName.put(name, registration);

@@ -214,8 +214,12 @@ class JacksonEventSerializerTest {
 
     @Test
     void namesAndClassesAreRegisteredOnceEach() {
-        assertThrows(IllegalArgumentException.class, () -> types.register("Credited", Renamed.class));
-        assertThrows(IllegalArgumentException.class, () -> types.register("other", Credited.class));
+        IllegalArgumentException name = assertThrows(IllegalArgumentException.class, () -> types.register("Credited", Renamed.class));
+        IllegalArgumentException twice = assertThrows(IllegalArgumentException.class, () -> types.register("other", Credited.class));
+        assertTrue(name.getMessage().contains("'Credited' is already registered for " + Credited.class.getName())
+                && name.getMessage().contains("register Renamed under a name of its own"), name.getMessage());
+        assertTrue(twice.getMessage().contains("as event type 'Credited', cannot register it as 'other' too: a class has one type"
+                + " name"), twice.getMessage());
         assertThrows(IllegalArgumentException.class, () -> types.register(Runnable.class));
         assertThrows(IllegalArgumentException.class, () -> types.register(" ", Credited.class));
         types.register(Credited.class);
