@@ -185,6 +185,22 @@ class JacksonEventSerializerTest {
     }
 
     @Test
+    void anotherServicesJsonIsReadAsTheReadmeSays() {
+        ObjectMapper strict = JacksonEventSerializer.defaultObjectMapper()
+                .disable(com.fasterxml.jackson.databind.DeserializationFeature.ACCEPT_FLOAT_AS_INT);
+        ObjectMapper lenient = JacksonEventSerializer.defaultObjectMapper()
+                .disable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+        assertThrows(EventDecodingException.class, () -> serializer.deserialize(recorded("Credited", "{\"amount\":1,\"extra\":2}")));
+        assertEquals(1, ((Credited) new JacksonEventSerializer(types, lenient)
+                .deserialize(recorded("Credited", "{\"amount\":1,\"extra\":2}"))).amount());
+        assertEquals(0, ((Credited) serializer.deserialize(recorded("Credited", "{\"amount\":null}"))).amount());
+        assertEquals(5, ((Credited) serializer.deserialize(recorded("Credited", "{\"amount\":5.7}"))).amount(), "cut");
+        assertThrows(EventDecodingException.class, () -> new JacksonEventSerializer(types, strict)
+                .deserialize(recorded("Credited", "{\"amount\":5.0}")));
+    }
+
+    @Test
     void missingFieldsTakeTheirDefaults() {
         Credited partial = (Credited) serializer.deserialize(recorded("Credited", "{\"amount\":7}"));
 
