@@ -1,8 +1,10 @@
 package dev.flux;
 
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -110,6 +112,27 @@ public record EventData(UUID eventId, String type, byte[] data, Map<String, Stri
             }
         }
         return events;
+    }
+
+    /**
+     * Checks that no event id repeats within a batch, for stores to call after their other checks of an
+     * append (the arguments, being open): such a batch could never be appended, so every store refuses it
+     * as a duplicate whatever the stream's version, never as a conflict a retry could mend.
+     *
+     * @throws IllegalArgumentException  as {@link #requireBatch} does
+     * @throws DuplicateEventIdException naming the stream and the first id that repeats
+     */
+    public static void requireDistinctIds(String streamId, List<EventData> events) {
+        requireBatch(streamId, events);
+        if (events.size() < 2) {
+            return;
+        }
+        Set<UUID> seen = new HashSet<>();
+        for (EventData event : events) {
+            if (!seen.add(event.eventId())) {
+                throw new DuplicateEventIdException(streamId, event.eventId());
+            }
+        }
     }
 
     @Override

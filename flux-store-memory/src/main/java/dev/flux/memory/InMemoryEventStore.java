@@ -10,11 +10,9 @@ import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 
 import java.time.Instant;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -50,7 +48,7 @@ public final class InMemoryEventStore implements EventStore {
         ExpectedVersion.requireValid(expectedVersion);
         EventData.requireBatch(streamId, events);
         requireOpen();
-        requireDistinctIds(streamId, events);
+        EventData.requireDistinctIds(streamId, events);
         long newVersion;
         appendLock.lock();
         try {
@@ -102,19 +100,6 @@ public final class InMemoryEventStore implements EventStore {
         }
         requireOpen();
         return appendListeners.add(listener);
-    }
-
-    /** A batch that repeats an id could never be appended: refused as such, whatever the stream's version. */
-    private static void requireDistinctIds(String streamId, List<EventData> events) {
-        if (events.size() < 2) {
-            return;
-        }
-        Set<UUID> batch = new HashSet<>();
-        for (EventData event : events) {
-            if (!batch.add(event.eventId())) {
-                throw new DuplicateEventIdException(streamId, event.eventId());
-            }
-        }
     }
 
     private void requireNewIds(String streamId, List<EventData> events) {

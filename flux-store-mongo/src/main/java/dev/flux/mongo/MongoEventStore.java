@@ -323,7 +323,7 @@ public final class MongoEventStore implements EventStore {
         ExpectedVersion.requireValid(expectedVersion);
         EventData.requireBatch(streamId, events);
         requireOpen();
-        requireDistinctIds(streamId, events);
+        EventData.requireDistinctIds(streamId, events);
         // The driver fails any call made while the thread's interrupt flag is set: an append from a thread
         // asked to stop (an executor shutting down, say) goes ahead, and the caller finds its flag set after.
         boolean interrupted = Thread.interrupted();
@@ -594,18 +594,6 @@ public final class MongoEventStore implements EventStore {
         DuplicateEventIdException exception = new DuplicateEventIdException(streamId, duplicate);
         exception.initCause(cause);
         return exception;
-    }
-
-    private static void requireDistinctIds(String streamId, List<EventData> events) {
-        if (events.size() < 2) {
-            return;
-        }
-        Set<UUID> seen = new HashSet<>();
-        for (EventData event : events) {
-            if (!seen.add(event.eventId())) {
-                throw new DuplicateEventIdException(streamId, event.eventId());
-            }
-        }
     }
 
     /**

@@ -10,9 +10,7 @@ import jetbrains.exodus.ArrayByteIterable;
 import jetbrains.exodus.ByteIterable;
 
 import java.nio.charset.StandardCharsets;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -51,12 +49,9 @@ final class Append implements GroupCommit.Work<AppendBatch> {
         this.eventIds = new UUID[count];
         this.eventIdKeys = new ByteIterable[count];
         this.records = new byte[count][];
-        Set<UUID> seen = count > 1 ? new HashSet<>() : null;
+        EventData.requireDistinctIds(streamId, events);
         for (int i = 0; i < count; i++) {
             EventData event = events.get(i);
-            if (seen != null && !seen.add(event.eventId())) {
-                throw new DuplicateEventIdException(streamId, event.eventId());
-            }
             eventIds[i] = event.eventId();
             eventIdKeys[i] = layout.eventIdKey(event.eventId());
             records[i] = EventRecord.encode(streamId, stream, event, maxRecordBytes);
