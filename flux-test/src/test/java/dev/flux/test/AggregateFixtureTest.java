@@ -34,6 +34,38 @@ class AggregateFixtureTest {
         }
     }
 
+    /** An event whose own equals sees a field JSON leaves out: it does not survive serialization. */
+    static final class Noted {
+        public long amount;
+        public transient String note;
+
+        @SuppressWarnings("unused")
+        private Noted() {
+        }
+
+        Noted(long amount, String note) {
+            this.amount = amount;
+            this.note = note;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Noted other && other.amount == amount && java.util.Objects.equals(other.note, note);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(amount);
+        }
+
+        @Override
+        public String toString() {
+            return "Noted(" + amount + ", " + note + ")";
+        }
+    }
+
+    record Closed(String accountId) {}
+
     static class Account extends Aggregate {
         long balance;
 
@@ -48,8 +80,20 @@ class AggregateFixtureTest {
             update(new Debited(amount));
         }
 
+        void close() {
+            update(new Closed(id()));
+        }
+
         @SuppressWarnings("unused")
         private void handleOpened(Opened e) {
+        }
+
+        @SuppressWarnings("unused")
+        private void handleNoted(Noted e) {
+        }
+
+        @SuppressWarnings("unused")
+        private void handleClosed(Closed e) {
         }
 
         @SuppressWarnings("unused")
@@ -134,5 +178,49 @@ class AggregateFixtureTest {
         assertTrue(failure.getMessage().contains(IllegalStateException.class.getName())
                 && failure.getMessage().contains("balance is only 0"), failure.getMessage());
         assertSame(thrown, failure.getCause(), "the thrown exception, with its stack trace, is the failure's cause");
+    }
+
+    @Test
+    void anAppliedEventThatDoesNotSurviveJsonFailsShowingItAsAppliedAndAsReadBack() {
+        AssertionFailedError failure = assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
+                .when(account -> account.update(new Noted(5, "kept only in memory")))
+                .expectEvents(new Noted(5, "kept only in memory")));
+
+        assertTrue(failure.getMessage().contains("as applied and as read back")
+                && failure.getMessage().contains("Noted(5, kept only in memory)")
+                && failure.getMessage().contains("Noted(5, null)"), failure.getMessage());
+    }
+
+    @Test
+    void aGivenEventThatDoesNotSurviveJsonFailsShowingItAsWrittenAndAsReadBack() {
+        AssertionFailedError failure = assertThrows(AssertionFailedError.class, () -> AggregateFixture.of(Account.class)
+                .given(new Opened("ana"), new Noted(5, "kept only in memory"))
+                .when(account -> account.open("bo")));
+
+        assertTrue(failure.getMessage().contains("given events as written and as read back")
+                && failure.getMessage().contains("Noted(5, kept only in memory)")
+                && failure.getMessage().contains("Noted(5, null)"), failure.getMessage());
+    }
+
+    @Test
+    void withIdSetsTheIdOfTheAggregateTheCommandRunsOn() {
+        AggregateFixture.of(Account.class)
+                .withId("42")
+                .given(new Opened("ana"))
+                .when(Account::close)
+                .expectEvents(new Closed("42"))
+                .expectState(account -> assertEquals("42", account.id()));
+        AggregateFixture.of(Account.class)
+                .when(Account::close)
+                .expectEvents(new Closed("test"));
+    }
+
+    @Test
+    void withIdRefusesANullOrBlankIdNamingIt() {
+        IllegalArgumentException blank = assertThrows(IllegalArgumentException.class,
+                () -> AggregateFixture.of(Account.class).withId(" "));
+        assertThrows(IllegalArgumentException.class, () -> AggregateFixture.of(Account.class).withId(null));
+
+        assertTrue(blank.getMessage().contains("id") && blank.getMessage().contains("' '"), blank.getMessage());
     }
 }
