@@ -12,11 +12,24 @@ import java.util.UUID;
  * An adversarial decorator: every read returns at most one event, as a store may when it cuts a page
  * short. Code that reads a stream or the log correctly (in a loop until an empty page) works the same
  * through it; code that stops at the first short page does not. Run {@link EventStoreContract} and
- * your consumers' tests through it to catch paging bugs. Everything else passes through.
+ * your consumers' tests through it to catch paging bugs. Everything else passes through, the methods
+ * with defaults ({@code readCategory}, {@code lastPosition}, {@code onAppend}) too, so the wrapped
+ * store's own answers are the ones tested. Thread-safe when the wrapped store is.
+ *
+ * <pre>{@code
+ * class MyStoreOneEventPerReadTest extends EventStoreContract {
+ *     protected EventStore newStore() { return new OneEventPerReadStore(new MyStore()); }
+ * }
+ * }</pre>
  */
 public final class OneEventPerReadStore implements EventStore {
     private final EventStore delegate;
 
+    /**
+     * Wraps {@code delegate}; closing this closes it.
+     *
+     * @throws IllegalArgumentException when the delegate is null
+     */
     public OneEventPerReadStore(EventStore delegate) {
         if (delegate == null) {
             throw new IllegalArgumentException("delegate must not be null");
@@ -47,6 +60,11 @@ public final class OneEventPerReadStore implements EventStore {
     @Override
     public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
         return delegate.readCategory(category, afterPosition, Math.min(maxCount, 1));
+    }
+
+    @Override
+    public long lastPosition() {
+        return delegate.lastPosition();
     }
 
     @Override
