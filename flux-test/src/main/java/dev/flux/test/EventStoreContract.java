@@ -12,6 +12,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.function.Executable;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -105,7 +106,9 @@ public abstract class EventStoreContract {
      * store overrides this together with {@link #isDurable()}; the default refuses.
      */
     protected EventStore reopen(EventStore current) throws Exception {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " declares a store that cannot be reopened");
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " declares a durable store (isDurable()"
+                + " returns true) but does not override reopen(EventStore): override it to close the store it is given"
+                + " and open the same store again, as a process restart would");
     }
 
     /** Whether the store keeps its events across {@link #reopen}. Declared by the store's test. */
@@ -693,27 +696,27 @@ public abstract class EventStoreContract {
         List<EventData> one = events(1);
         List<EventData> withNull = new ArrayList<>(events(1));
         withNull.add(null);
-        assertThrows(IllegalArgumentException.class, () -> store.append(null, ExpectedVersion.ANY, one));
-        assertThrows(IllegalArgumentException.class, () -> store.append("", ExpectedVersion.ANY, one));
-        assertThrows(IllegalArgumentException.class, () -> store.append("  ", ExpectedVersion.ANY, one));
-        assertThrows(IllegalArgumentException.class, () -> store.append("account-1", ExpectedVersion.ANY, List.of()));
-        assertThrows(IllegalArgumentException.class, () -> store.append("account-1", ExpectedVersion.ANY, null));
-        assertThrows(IllegalArgumentException.class, () -> store.append("account-1", ExpectedVersion.ANY, withNull));
-        assertThrows(IllegalArgumentException.class, () -> store.append("account-1", -3, one));
-        assertThrows(IllegalArgumentException.class, () -> store.readStream(null, 0, 10));
-        assertThrows(IllegalArgumentException.class, () -> store.readStream(" ", 0, 10));
-        assertThrows(IllegalArgumentException.class, () -> store.readStream("account-1", -1, 10));
-        assertThrows(IllegalArgumentException.class, () -> store.readStream("account-1", 0, -1));
-        assertThrows(IllegalArgumentException.class, () -> store.streamVersion(null));
-        assertThrows(IllegalArgumentException.class, () -> store.streamVersion(""));
-        assertThrows(IllegalArgumentException.class, () -> store.readAll(-1, 10));
-        assertThrows(IllegalArgumentException.class, () -> store.readAll(0, -1));
-        assertThrows(IllegalArgumentException.class, () -> store.readCategory(null, 0, 10));
-        assertThrows(IllegalArgumentException.class, () -> store.readCategory("", 0, 10));
-        assertThrows(IllegalArgumentException.class, () -> store.readCategory("account-1", 0, 10));
-        assertThrows(IllegalArgumentException.class, () -> store.readCategory("account", -1, 10));
-        assertThrows(IllegalArgumentException.class, () -> store.readCategory("account", 0, -1));
-        assertThrows(IllegalArgumentException.class, () -> store.readEvent(null));
+        assertRefused("store.append(null, ExpectedVersion.ANY, one)", () -> store.append(null, ExpectedVersion.ANY, one));
+        assertRefused("store.append(\"\", ExpectedVersion.ANY, one)", () -> store.append("", ExpectedVersion.ANY, one));
+        assertRefused("store.append(\"  \", ExpectedVersion.ANY, one)", () -> store.append("  ", ExpectedVersion.ANY, one));
+        assertRefused("store.append(\"account-1\", ExpectedVersion.ANY, List.of())", () -> store.append("account-1", ExpectedVersion.ANY, List.of()));
+        assertRefused("store.append(\"account-1\", ExpectedVersion.ANY, null)", () -> store.append("account-1", ExpectedVersion.ANY, null));
+        assertRefused("store.append(\"account-1\", ExpectedVersion.ANY, withNull)", () -> store.append("account-1", ExpectedVersion.ANY, withNull));
+        assertRefused("store.append(\"account-1\", -3, one)", () -> store.append("account-1", -3, one));
+        assertRefused("store.readStream(null, 0, 10)", () -> store.readStream(null, 0, 10));
+        assertRefused("store.readStream(\" \", 0, 10)", () -> store.readStream(" ", 0, 10));
+        assertRefused("store.readStream(\"account-1\", -1, 10)", () -> store.readStream("account-1", -1, 10));
+        assertRefused("store.readStream(\"account-1\", 0, -1)", () -> store.readStream("account-1", 0, -1));
+        assertRefused("store.streamVersion(null)", () -> store.streamVersion(null));
+        assertRefused("store.streamVersion(\"\")", () -> store.streamVersion(""));
+        assertRefused("store.readAll(-1, 10)", () -> store.readAll(-1, 10));
+        assertRefused("store.readAll(0, -1)", () -> store.readAll(0, -1));
+        assertRefused("store.readCategory(null, 0, 10)", () -> store.readCategory(null, 0, 10));
+        assertRefused("store.readCategory(\"\", 0, 10)", () -> store.readCategory("", 0, 10));
+        assertRefused("store.readCategory(\"account-1\", 0, 10)", () -> store.readCategory("account-1", 0, 10));
+        assertRefused("store.readCategory(\"account\", -1, 10)", () -> store.readCategory("account", -1, 10));
+        assertRefused("store.readCategory(\"account\", 0, -1)", () -> store.readCategory("account", 0, -1));
+        assertRefused("store.readEvent(null)", () -> store.readEvent(null));
 
         assertEquals(List.of(), readAll(), "no refused call wrote anything");
     }
@@ -725,10 +728,10 @@ public abstract class EventStoreContract {
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
                     () -> store.append(lone, ExpectedVersion.ANY, one));
             assertTrue(refused.getMessage().contains("lone surrogate"), refused.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> store.readStream(lone, 0, 10));
-            assertThrows(IllegalArgumentException.class, () -> store.streamVersion(lone));
+            assertRefused("store.readStream(lone, 0, 10)", () -> store.readStream(lone, 0, 10));
+            assertRefused("store.streamVersion(lone)", () -> store.streamVersion(lone));
         }
-        assertThrows(IllegalArgumentException.class, () -> store.readCategory("acc\uD800", 0, 10));
+        assertRefused("store.readCategory(\"acc\\uD800\", 0, 10)", () -> store.readCategory("acc\uD800", 0, 10));
         assertEquals(List.of(), readAll(), "no refused call wrote anything");
 
         String emoji = "account-\uD83D\uDE00";       // U+1F600, a surrogate pair in Java
@@ -1171,6 +1174,42 @@ public abstract class EventStoreContract {
                 + " for the caller to act on");
     }
 
+    /**
+     * Asserts that {@code call} is refused with an {@link IllegalArgumentException}, the message naming
+     * the call and the helpers a store checks its arguments with.
+     */
+    private static void assertRefused(String call, Executable executable) {
+        assertThrows(IllegalArgumentException.class, executable, call + " must be refused with an"
+                + " IllegalArgumentException naming the bad argument, before the store does anything: check arguments"
+                + " with the helpers the built-in stores use (StreamName.requireStreamId / requireCategory,"
+                + " ExpectedVersion.requireValid, EventData.requireBatch, EventReader.requireRange; null ids refused"
+                + " by name)");
+    }
+
+    /**
+     * For a call a closed store answered: when it went to a default method of {@link EventStore} that the
+     * store keeps (which cannot tell that the store is closed), what to do about it; else nothing.
+     */
+    private static String throughDefault(EventStore closed, String call) {
+        String method = call.split(" ")[0];
+        for (java.lang.reflect.Method declared : EventStore.class.getMethods()) {
+            if (declared.getName().equals(method) && declared.isDefault()) {
+                try {
+                    Class<?> owner = closed.getClass().getMethod(method, declared.getParameterTypes()).getDeclaringClass();
+                    if (owner.isInterface()) {
+                        return " (through " + owner.getSimpleName() + "'s default " + method + ", which cannot tell that"
+                                + " the store is closed" + (method.equals("readCategory") ? " and reads nothing to ask for"
+                                + " none" : "") + ": override " + method + " to refuse after close, then answer as the"
+                                + " default does)";
+                    }
+                } catch (NoSuchMethodException e) {
+                    return "";
+                }
+            }
+        }
+        return "";
+    }
+
     // ---- closing ----
 
     @Test
@@ -1194,7 +1233,8 @@ public abstract class EventStoreContract {
         calls.put("lastPosition", closed::lastPosition);
         calls.put("onAppend", () -> closed.onAppend(() -> { }));
 
-        List<String> answered = calls.keySet().stream().filter(name -> !fails(calls.get(name))).toList();
+        List<String> answered = calls.keySet().stream().filter(name -> !fails(calls.get(name)))
+                .map(name -> name + throughDefault(closed, name)).toList();
 
         assertEquals(List.of(), answered, "calls a closed store answered instead of failing with IllegalStateException"
                 + " (onAppend's default cannot tell that its store closed: a store overrides it to refuse then, and a"
@@ -1259,7 +1299,7 @@ public abstract class EventStoreContract {
         calls.forEach((name, call) -> {
             try {
                 call.run();
-                notRefusedAsClosed.put(name, "answered");
+                notRefusedAsClosed.put(name, "answered" + throughDefault(closed, name));
             } catch (IllegalStateException refused) {
                 if (refused.getMessage() == null || !refused.getMessage().contains("closed")) {
                     notRefusedAsClosed.put(name, "refused without saying the store is closed: " + refused);

@@ -5,6 +5,7 @@ import dev.flux.subscription.OffsetStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,7 +39,9 @@ public abstract class OffsetStoreContract {
 
     /** Closes {@code current} and opens the same offsets again. Durable stores override it with {@link #isDurable()}. */
     protected OffsetStore reopen(OffsetStore current) throws Exception {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " declares an offset store that cannot be reopened");
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " declares a durable offset store"
+                + " (isDurable() returns true) but does not override reopen(OffsetStore): override it to close the store"
+                + " it is given and open the same offsets again");
     }
 
     /** Whether saved offsets survive {@link #reopen}. */
@@ -102,7 +105,8 @@ public abstract class OffsetStoreContract {
         offsets.save("balances", 7);
         offsets.save("balances", 0);
 
-        assertEquals(OptionalLong.of(0), offsets.find("balances"), "a reset to 0 is stored, not taken for nothing stored");
+        assertEquals(OptionalLong.of(0), offsets.find("balances"), "a reset to 0 is stored, not taken for nothing stored"
+                + keepsDefaultFind());
 
         offsets.save("balances", Long.MAX_VALUE);
         assertEquals(Long.MAX_VALUE, offsets.load("balances"));
@@ -162,7 +166,7 @@ public abstract class OffsetStoreContract {
         offsets.save("later", 9);
 
         assertEquals(OptionalLong.of(0), offsets.find("from-start"),
-                "a subscription that stored 0 must not be taken for a new one");
+                "a subscription that stored 0 must not be taken for a new one" + keepsDefaultFind());
         assertEquals(OptionalLong.of(9), offsets.find("later"));
         offsets.delete("later");
         assertTrue(offsets.find("later").isEmpty());
@@ -171,20 +175,21 @@ public abstract class OffsetStoreContract {
 
     @Test
     void badArgumentsAreRefused() {
-        assertThrows(IllegalArgumentException.class, () -> offsets.load(null));
-        assertThrows(IllegalArgumentException.class, () -> offsets.load(" "));
-        assertThrows(IllegalArgumentException.class, () -> offsets.save(null, 1));
-        assertThrows(IllegalArgumentException.class, () -> offsets.save("a", -1));
-        assertThrows(IllegalArgumentException.class, () -> offsets.delete(""));
+        assertRefused("offsets.load(null)", () -> offsets.load(null));
+        assertRefused("offsets.load(\" \")", () -> offsets.load(" "));
+        assertRefused("offsets.save(null, 1)", () -> offsets.save(null, 1));
+        assertRefused("offsets.save(\"a\", -1)", () -> offsets.save("a", -1));
+        assertRefused("offsets.delete(\"\")", () -> offsets.delete(""));
         assertEquals(0, offsets.load("a"), "a refused save stored nothing");
     }
 
     @Test
     void aNameUtf8CannotHoldIsRefusedAndSupplementaryCharactersRoundTrip() {
-        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> offsets.save("sub-\uD800", 1));
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> offsets.save("sub-\uD800", 1),
+                "offsets.save(\"sub-\\uD800\", 1): a name UTF-8 cannot hold is refused (OffsetStore.requireValid checks it)");
         assertTrue(refused.getMessage().contains("lone surrogate"), refused.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> offsets.load("sub-\uDC00"));
-        assertThrows(IllegalArgumentException.class, () -> offsets.delete("sub-\uDC00"));
+        assertRefused("offsets.load(\"sub-\\uDC00\")", () -> offsets.load("sub-\uDC00"));
+        assertRefused("offsets.delete(\"sub-\\uDC00\")", () -> offsets.delete("sub-\uDC00"));
 
         offsets.save("sub-\uD83D\uDE00", 7);
         offsets.save("sub-\uFFFD", 9);
@@ -242,6 +247,27 @@ public abstract class OffsetStoreContract {
                 + " shutdownNow reached, a subscription being stopped) does its work as it would without, and leaves the"
                 + " flag set for the caller to act on");
         assertEquals(OptionalLong.empty(), offsets.find("balances"));
+    }
+
+    /**
+     * Asserts that {@code call} is refused with an {@link IllegalArgumentException}, the message naming
+     * the call and the helper a store checks its arguments with.
+     */
+    private static void assertRefused(String call, Executable executable) {
+        assertThrows(IllegalArgumentException.class, executable, call + " must be refused with an"
+                + " IllegalArgumentException naming the bad argument: check names and positions with"
+                + " OffsetStore.requireValid, as the built-in stores do");
+    }
+
+    /** When the store keeps {@link OffsetStore#find}'s default, which takes a stored 0 for none, what to do. */
+    private String keepsDefaultFind() {
+        try {
+            return offsets.getClass().getMethod("find", String.class).getDeclaringClass() == OffsetStore.class
+                    ? " (the store keeps OffsetStore's default find, which takes a stored 0 for nothing stored: override"
+                    + " find to answer OptionalLong.of(0) for a stored 0 and empty only when nothing is stored)" : "";
+        } catch (NoSuchMethodException e) {
+            return "";
+        }
     }
 
     @Test

@@ -6,6 +6,7 @@ import dev.flux.snapshot.SnapshotStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -40,7 +41,9 @@ public abstract class SnapshotStoreContract {
 
     /** Closes {@code current} and opens the same snapshots again. Durable stores override it with {@link #isDurable()}. */
     protected SnapshotStore reopen(SnapshotStore current) throws Exception {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " declares a snapshot store that cannot be reopened");
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " declares a durable snapshot store"
+                + " (isDurable() returns true) but does not override reopen(SnapshotStore): override it to close the"
+                + " store it is given and open the same snapshots again");
     }
 
     /** Whether saved snapshots survive {@link #reopen}. */
@@ -265,12 +268,22 @@ public abstract class SnapshotStoreContract {
 
     @Test
     void badArgumentsAreRefused() {
-        assertThrows(IllegalArgumentException.class, () -> snapshots.load(null));
-        assertThrows(IllegalArgumentException.class, () -> snapshots.load(" "));
-        assertThrows(IllegalArgumentException.class, () -> snapshots.save(null));
-        assertThrows(IllegalArgumentException.class, () -> snapshots.delete(""));
-        assertThrows(IllegalArgumentException.class, () -> snapshots.load("Account-\uD800"));
-        assertThrows(IllegalArgumentException.class, () -> snapshots.delete("Account-\uDC00"));
+        assertRefused("snapshots.load(null)", () -> snapshots.load(null));
+        assertRefused("snapshots.load(\" \")", () -> snapshots.load(" "));
+        assertRefused("snapshots.save(null)", () -> snapshots.save(null));
+        assertRefused("snapshots.delete(\"\")", () -> snapshots.delete(""));
+        assertRefused("snapshots.load(\"Account-\\uD800\")", () -> snapshots.load("Account-\uD800"));
+        assertRefused("snapshots.delete(\"Account-\\uDC00\")", () -> snapshots.delete("Account-\uDC00"));
+    }
+
+    /**
+     * Asserts that {@code call} is refused with an {@link IllegalArgumentException}, the message naming
+     * the call and the helper a store checks its arguments with.
+     */
+    private static void assertRefused(String call, Executable executable) {
+        assertThrows(IllegalArgumentException.class, executable, call + " must be refused with an"
+                + " IllegalArgumentException naming the bad argument: check stream ids with StreamName.requireStreamId"
+                + " (which refuses null, blank and text UTF-8 cannot hold), as the built-in stores do");
     }
 
     @Test
