@@ -49,7 +49,10 @@ public interface EventReader {
     /**
      * Events of the global log whose stream is in {@code category} (see {@link StreamName#category})
      * with position {@code > afterPosition}, in position order. The default filters
-     * {@link #readAll}; stores with a category index override it.
+     * {@link #readAll}; stores with a category index override it. The default cannot tell that its store
+     * is closed when it reads nothing ({@code maxCount} 0), so a store that keeps it still overrides it to
+     * refuse after {@link EventStore#close()} and then call the default, as {@code EventStoreContract}
+     * checks.
      *
      * @throws IllegalArgumentException when the category is null, blank or holds {@code -}, or a number is negative
      */

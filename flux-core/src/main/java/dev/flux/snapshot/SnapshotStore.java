@@ -6,14 +6,15 @@ import java.util.Optional;
  * Keeps the latest snapshot of each stream. Implementations are thread-safe; a durable one has the
  * snapshot on disk when {@link #save} returns. A call from a thread whose interrupt flag is set
  * does its work as it would without, and leaves the flag set. Every implementation passes
- * {@code dev.flux.test.SnapshotStoreContract}.
+ * {@code dev.flux.test.SnapshotStoreContract}, and checks stream ids with
+ * {@link dev.flux.StreamName#requireStreamId}, as the built-in stores do.
  */
 public interface SnapshotStore {
 
     /**
      * The latest snapshot of {@code streamId}, if any.
      *
-     * @throws IllegalArgumentException when the stream id is null or blank
+     * @throws IllegalArgumentException when the stream id is null or blank or holds a lone surrogate
      */
     Optional<Snapshot> load(String streamId);
 
@@ -28,7 +29,7 @@ public interface SnapshotStore {
     /**
      * Forgets the snapshot of {@code streamId}; the next load replays every event.
      *
-     * @throws IllegalArgumentException when the stream id is null or blank
+     * @throws IllegalArgumentException when the stream id is null or blank or holds a lone surrogate
      */
     void delete(String streamId);
 }

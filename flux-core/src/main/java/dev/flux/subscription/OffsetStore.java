@@ -26,9 +26,10 @@ public interface OffsetStore {
     /**
      * The position stored under {@code name}, or empty when none is: unlike {@link #load}, this tells
      * a stored 0 from nothing stored, which a subscription that starts at the end of its source needs.
-     * The default treats 0 as nothing stored; implementations that can tell override it, and a
-     * subscription that {@linkplain Subscription.Builder#startAtEnd starts at the end} refuses a store
-     * that does not (its stored start of 0 would read back as none, and a restart skip to the end).
+     * The default treats 0 as nothing stored; every store overrides it ({@code OffsetStoreContract} checks
+     * that a stored 0 is found), and a subscription that {@linkplain Subscription.Builder#startAtEnd starts
+     * at the end} refuses a store that does not (its stored start of 0 would read back as none, and a
+     * restart skip to the end).
      *
      * @throws IllegalArgumentException when the name is null or blank
      */

@@ -69,7 +69,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * forwards all nine of its methods itself, the three with defaults too: kept, {@code onAppend}'s default
  * never tells the wrapped store's appends (subscriptions poll instead of being woken) and cannot refuse
  * after close, which the contract catches, and the defaults of {@code readCategory} and
- * {@code lastPosition} scan the global log.
+ * {@code lastPosition} scan the global log. A store written from scratch that keeps the defaults of
+ * {@code onAppend} or {@code readCategory} overrides them to refuse after close (then answers as the
+ * default does): the defaults cannot tell that the store closed. A case a store fails says what the
+ * store did and, where it can tell, what to override.
  *
  * The contract reads as a caller must (in pages, until an empty page), so it also holds for stores
  * that return short pages; run it once more through {@link OneEventPerReadStore} to prove that the

@@ -28,7 +28,19 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The promises of {@link OffsetStore}, as a JUnit 5 suite every implementation runs unchanged: a
- * subclass supplies a fresh store, and a durable one says how to reopen it.
+ * subclass supplies a fresh store, and a durable one says how to reopen it (without, the reopening
+ * test is skipped); a store that processes share declares {@link #sharesClaims()}:
+ *
+ * <pre>{@code
+ * class MyOffsetStoreTest extends OffsetStoreContract {
+ *     protected OffsetStore newOffsetStore() { return new MyOffsetStore(); }
+ * }
+ * }</pre>
+ *
+ * Besides {@code load}, {@code save} and {@code delete}, every store overrides {@link OffsetStore#find}
+ * (whose default takes a stored 0 for nothing stored) and checks its arguments with
+ * {@link OffsetStore#requireValid} and {@link OffsetStore#requireClaim}. A store that is
+ * {@link AutoCloseable} is closed after each test.
  */
 public abstract class OffsetStoreContract {
     /** The offset store under test; a fresh one for every test. */

@@ -30,7 +30,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The promises of {@link SnapshotStore}, as a JUnit 5 suite every implementation runs unchanged.
+ * The promises of {@link SnapshotStore}, as a JUnit 5 suite every implementation runs unchanged: a
+ * subclass supplies a fresh store, and a durable one says how to reopen it (without, the reopening
+ * test is skipped):
+ *
+ * <pre>{@code
+ * class MySnapshotStoreTest extends SnapshotStoreContract {
+ *     protected SnapshotStore newSnapshotStore() { return new MySnapshotStore(); }
+ * }
+ * }</pre>
+ *
+ * A store checks stream ids with {@link dev.flux.StreamName#requireStreamId} (null, blank and text
+ * UTF-8 cannot hold are refused). A store that is {@link AutoCloseable} is closed after each test.
  */
 public abstract class SnapshotStoreContract {
     /** The snapshot store under test; a fresh one for every test. */
