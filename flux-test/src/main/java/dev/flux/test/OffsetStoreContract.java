@@ -239,21 +239,7 @@ public abstract class OffsetStoreContract {
         expected.put("release", "released");
         expected.put("delete", "deleted");
 
-        Map<String, Object> answered = new LinkedHashMap<>();
-        for (Map.Entry<String, Callable<Object>> call : calls.entrySet()) {
-            Thread.currentThread().interrupt();     // as an executor's shutdownNow leaves a task it reached
-            Object answer;
-            try {
-                answer = call.getValue().call();
-            } catch (Exception e) {
-                answer = e.toString();
-            } finally {
-                if (!Thread.interrupted()) {
-                    answer = "the interrupt flag was cleared";
-                }
-            }
-            answered.put(call.getKey(), answer);
-        }
+        Map<String, Object> answered = InterruptedCalls.answers(calls);
 
         assertEquals(expected, answered, "a call from a thread whose interrupt flag is set (a task an executor's"
                 + " shutdownNow reached, a subscription being stopped) does its work as it would without, and leaves the"
