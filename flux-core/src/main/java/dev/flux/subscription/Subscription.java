@@ -113,7 +113,9 @@ import java.util.function.Consumer;
  * (it releases the claim) or dies (its lease runs out). One that finds its claim taken (it was paused
  * past its lease) stops handling at once, stores nothing, and stands by; its offsets are stored only
  * under its claim ({@link OffsetStore#saveClaimed}), so a save that lands after another took over
- * stores nothing. For work shared between processes rather than failover, see {@link Builder#group}.
+ * stores nothing. One whose claim ran out while another process took it, stored an offset and gave it up
+ * (stopped, or died and let it run out) finds that offset when it renews the claim, and reads on from there
+ * instead of storing its own, older position over it. For work shared between processes rather than failover, see {@link Builder#group}.
  */
 public final class Subscription implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Subscription.class.getName());
@@ -688,6 +690,7 @@ public final class Subscription implements AutoCloseable {
             try {
                 if (offsets.claim(name, owner, lease)) {
                     claimed(now);
+                    storedPosition = -1;    // unknown until restorePosition reads it under this claim
                     synchronized (lifecycle) {
                         if (state == State.STANDBY) {
                             state = pauseRequested ? State.PAUSED : State.RUNNING;
@@ -757,6 +760,17 @@ public final class Subscription implements AutoCloseable {
         }
         try {
             if (offsets.claim(name, owner, lease)) {
+                long stored = storedMeanwhile();
+                if (stored >= 0) {
+                    LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " renewed its name's claim"
+                            + " after another process had held it and stored offset " + stored + " (was this one paused"
+                            + " past its lease of " + lease + "?): it gives the claim back and reads on from the stored"
+                            + " offset once it holds it again, instead of storing its own position " + position
+                            + " over the other's");
+                    releaseClaim();
+                    standBy();
+                    return false;
+                }
                 claimed(now);
                 return true;
             }
@@ -777,6 +791,22 @@ public final class Subscription implements AutoCloseable {
         holdsClaim = false;
         standBy();
         return false;
+    }
+
+    /**
+     * The offset stored under the name when it is not the one this subscription last stored there, else -1:
+     * another process took the claim while this one's lease had run out, handled events and stored its offset,
+     * and gave the claim back (it stopped) or let it run out (it died), so that this renewal took it anew. This
+     * one's position is then not where the name is: storing it would move the offset back (or past events the
+     * other has not handled, were it ahead). A store's claim answers true alike for a renewal and a new claim,
+     * so the stored offset tells. Not before this claim's position was restored (see {@link #claimName}).
+     */
+    private long storedMeanwhile() {
+        if (!sharedClaims || storedPosition < 0) {
+            return -1;
+        }
+        long stored = offsets.load(name);
+        return stored == storedPosition || stored == position ? -1 : stored;   // the latter: a save that seemed to fail
     }
 
     /** Gives the claim back as the subscription stops, so that a standby takes over at once. */

@@ -125,6 +125,41 @@ class MongoSubscriptionClaimTest {
     }
 
     @Test
+    void aProcessPausedPastItsLeaseWhileAnotherHandledAndStoppedReadsOnFromTheOthersOffset() throws Exception {
+        append(3);
+        CountDownLatch hung = new CountDownLatch(1);
+        CountDownLatch unhang = new CountDownLatch(1);
+        ProcessOffsets offsets = new ProcessOffsets();
+        List<Long> first = Collections.synchronizedList(new ArrayList<>());
+        Subscription a = start(offsets, Duration.ofMillis(600), recorded -> {
+            first.add(recorded.position());
+            if (recorded.position() == 2) {
+                hung.countDown();
+                awaitQuietly(unhang);   // a pause past the lease: a long GC, a laptop asleep
+            }
+        }, UnaryOperator.identity());
+        assertTrue(hung.await(10, TimeUnit.SECONDS));
+        Subscription b = start(Duration.ofSeconds(30), recorded -> { });
+        assertTrue(b.awaitPosition(3, Duration.ofSeconds(10)), "the second takes over once the first's lease ran out");
+        append(2);
+        assertTrue(b.awaitPosition(5, Duration.ofSeconds(10)));
+        assertTrue(b.stop(Duration.ofSeconds(10)));   // a deploy stops it: it stores 5 and gives the claim back
+        MongoOffsetStore shared = new MongoOffsetStore(database.database());
+        assertEquals(5, shared.load("balances"));
+        int savesBefore = offsets.saved.size();
+
+        unhang.countDown();
+        append(1);
+
+        assertTrue(a.awaitPosition(6, Duration.ofSeconds(10)));
+        assertEquals(List.of(1L, 2L, 6L), first, "the first reads on from the second's offset, not from its own position");
+        List<Long> savedSince = new ArrayList<>(offsets.saved.subList(savesBefore, offsets.saved.size()));
+        assertTrue(savedSince.stream().allMatch(position -> position >= 5),
+                "the first never stored an offset below the second's 5: " + savedSince);
+        await(() -> shared.load("balances") == 6, "the first stores its offset once caught up");
+    }
+
+    @Test
     void aSubscriptionStandingByStopsAtOnceAndLeavesTheOthersClaimAndOffsetAlone() throws Exception {
         append(2);
         Subscription a = start(Duration.ofSeconds(30), recorded -> { });
@@ -560,6 +595,8 @@ class MongoSubscriptionClaimTest {
         final AtomicInteger failedClaims = new AtomicInteger();
         final AtomicInteger failedDeletes = new AtomicInteger();
         final List<Long> savedAfterAFailedClaim = Collections.synchronizedList(new ArrayList<>());
+        /** The positions its saves under the claim stored, in order. */
+        final List<Long> saved = Collections.synchronizedList(new ArrayList<>());
 
         ProcessOffsets() {
             processOffsets.add(this);
@@ -623,7 +660,11 @@ class MongoSubscriptionClaimTest {
             if (failedClaims.get() > 0) {
                 savedAfterAFailedClaim.add(position);
             }
-            return shared.saveClaimed(name, position, owner);
+            boolean stored = shared.saveClaimed(name, position, owner);
+            if (stored) {
+                saved.add(position);
+            }
+            return stored;
         }
 
         @Override
