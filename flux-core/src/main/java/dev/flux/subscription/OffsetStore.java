@@ -93,6 +93,22 @@ public interface OffsetStore {
     }
 
     /**
+     * Forgets the position stored under {@code name} only while {@code owner} holds the name's claim (see
+     * {@link #claim}), and says whether it did: a subscription on a store that keeps claims resets so
+     * ({@link Subscription.Builder#reset}), so that one that lost its claim just before its reset (its
+     * process paused past the lease) cannot wipe out the offset of the process that took over. The default
+     * deletes and returns true, as its claims always succeed.
+     *
+     * @return false when another owner holds the claim (nothing was deleted)
+     * @throws IllegalArgumentException when the name or owner is null or blank
+     */
+    default boolean deleteClaimed(String name, String owner) {
+        requireClaim(name, owner, Duration.ofMillis(1));
+        delete(name);
+        return true;
+    }
+
+    /**
      * Ends {@code owner}'s claim on {@code name}, if it holds it, so that another owner can claim it at
      * once. The default does nothing (see {@link #claim}).
      *

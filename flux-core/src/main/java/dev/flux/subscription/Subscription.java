@@ -870,7 +870,9 @@ public final class Subscription implements AutoCloseable {
                 OptionalLong stored = OptionalLong.empty();
                 if (offsets != null) {
                     if (reset && !resetDone) {
-                        offsets.delete(name);
+                        if (!forget()) {
+                            return false;   // the claim was lost meanwhile: the offset is another process's now
+                        }
                         resetDone = true;
                     } else {
                         stored = offsets.find(name);
@@ -895,6 +897,25 @@ public final class Subscription implements AutoCloseable {
                 sleep(backoff(failures));
             }
         }
+        return false;
+    }
+
+    /**
+     * Forgets the stored offset for {@link Builder#reset}: on a store that keeps claims, only under this
+     * subscription's claim ({@link OffsetStore#deleteClaimed}); false, and standing by, when it no longer holds it.
+     */
+    private boolean forget() {
+        if (!sharedClaims) {
+            offsets.delete(name);
+            return true;
+        }
+        if (offsets.deleteClaimed(name, owner)) {
+            return true;
+        }
+        LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " found its name's claim taken as it"
+                + " reset its offset (was this one paused past its lease of " + lease + "?), reset nothing, and stands by");
+        holdsClaim = false;
+        standBy();
         return false;
     }
 
@@ -1340,7 +1361,9 @@ public final class Subscription implements AutoCloseable {
         /**
          * Forget the stored offset on start and begin again as if none were stored. Needs {@link #name}.
          * On a store that keeps claims, the reset is done once the subscription first holds its name's
-         * claim, and not again when it takes the claim back after standing by.
+         * claim, and not again when it takes the claim back after standing by; it forgets the offset only
+         * under that claim ({@link OffsetStore#deleteClaimed}), so a reset that lands after another process
+         * took over leaves that one's offset alone.
          */
         public Builder reset() {
             this.reset = true;

@@ -155,6 +155,21 @@ public final class MongoOffsetStore implements OffsetStore {
                 Updates.set(POSITION, new BsonInt64(position))).getMatchedCount() == 1);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>One update unsetting the position where the document names {@code owner}; the claim stays.
+     *
+     * @throws FluxException when the server fails; whether the position was forgotten is then unknown
+     */
+    @Override
+    public boolean deleteClaimed(String name, String owner) {
+        OffsetStore.requireClaim(name, owner, Duration.ofMillis(1));
+        return call("delete the offset of '" + name + "' for " + owner + " from", () -> offsets.updateOne(
+                Filters.and(Filters.eq("_id", name), Filters.eq(OWNER, owner)),
+                Updates.unset(POSITION)).getMatchedCount() == 1);
+    }
+
     /** {@inheritDoc} @throws FluxException when the server fails */
     @Override
     public void release(String name, String owner) {

@@ -306,6 +306,26 @@ class MongoSubscriptionClaimTest {
     }
 
     @Test
+    void aResetThatComesAfterAnotherProcessTookTheClaimLeavesTheOthersOffset() throws Exception {
+        append(3);
+        ProcessOffsets offsets = new ProcessOffsets();
+        List<Long> handled = Collections.synchronizedList(new ArrayList<>());
+        // Between this process's claim and its reset, another takes the name over (this one paused past its
+        // lease, say) and stores its own offset.
+        offsets.beforeSave = () -> database.database().getCollection("flux_offsets").updateOne(
+                Filters.eq("_id", "balances"), Updates.combine(Updates.set("owner", "another process"),
+                        Updates.set("leaseUntil", System.currentTimeMillis() + 60_000), Updates.set("position", 100L)));
+
+        Subscription a = start(offsets, Duration.ofSeconds(30), recorded -> handled.add(recorded.position()),
+                Subscription.Builder::reset);
+
+        await(() -> offsets.refused.get() > 0, "the first finds its claim taken as it resets, and asks for it again");
+        assertEquals(100, offsets.load("balances"), "its late reset did not wipe out the new owner's offset");
+        assertEquals(Subscription.State.STANDBY, a.state());
+        assertEquals(List.of(), handled);
+    }
+
+    @Test
     void aPausedSubscriptionKeepsItsClaimWhateverItsPollInterval() throws Exception {
         append(2);
         // A lease of 1 s (renewed every 333 ms) leaves a busy machine's scheduler room; 300 ms did not, under load.
@@ -588,7 +608,7 @@ class MongoSubscriptionClaimTest {
         volatile boolean down;
         volatile boolean downFromDelete;
         volatile CountDownLatch answer;
-        /** Runs once, just before the next save under a claim. */
+        /** Runs once, just before the next save or delete under a claim. */
         volatile Runnable beforeSave;
         final CountDownLatch claimWaiting = new CountDownLatch(1);
         final AtomicInteger refused = new AtomicInteger();
@@ -668,7 +688,25 @@ class MongoSubscriptionClaimTest {
         }
 
         @Override
+        public boolean deleteClaimed(String name, String owner) {
+            Runnable hook = beforeSave;
+            beforeSave = null;
+            if (hook != null) {
+                hook.run();
+            }
+            if (down || downFromDelete) {
+                delete(name);   // fails, as its server is away
+            }
+            return shared.deleteClaimed(name, owner);
+        }
+
+        @Override
         public void delete(String name) {
+            Runnable hook = beforeSave;
+            beforeSave = null;
+            if (hook != null) {
+                hook.run();
+            }
             if (downFromDelete) {
                 downFromDelete = false;
                 down = true;
