@@ -1441,7 +1441,12 @@ public final class Subscription implements AutoCloseable {
         /**
          * Makes this subscription member {@code member} of a consumer group of {@code size}: it handles
          * only streams for which {@link Subscription#groupMemberOf} gives {@code member}, so each
-         * stream's events stay in order on one member. Give every member its own durable name.
+         * stream's events stay in order on one member. Give every member its own durable name: members
+         * sharing one on a shared offset store take turns on one claim and one offset, each passing over the
+         * others' streams. Changing {@code size} moves streams between members while each reads on from its
+         * own offset, so a stream that moves to a member further along skips the events between the two
+         * offsets: stop every member, and start the new ones under new names with the lowest offset the old
+         * ones stored saved under each name first ({@link OffsetStore#save}).
          */
         public Builder group(int member, int size) {
             if (size < 1 || member < 0 || member >= size) {
