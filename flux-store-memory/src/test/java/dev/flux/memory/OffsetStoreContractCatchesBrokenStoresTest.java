@@ -124,6 +124,14 @@ class OffsetStoreContractCatchesBrokenStoresTest {
                     return true;
                 }
             }),
+            new Mistake("forgets a position under a claim another owner holds", () -> new ClaimingOffsets() {
+                @Override
+                public synchronized boolean deleteClaimed(String name, String owner) {
+                    OffsetStore.requireClaim(name, owner, Duration.ofMillis(1));
+                    delete(name);
+                    return true;
+                }
+            }),
             new Mistake("forgets a claim when a position is saved", () -> new ClaimingOffsets() {
                 @Override
                 public synchronized void save(String name, long position) {
@@ -159,7 +167,7 @@ class OffsetStoreContractCatchesBrokenStoresTest {
 
     @Test
     void theContractPassesTheStoreWithoutAMistake() {
-        runContract(new Mistake("makes none", ClaimingOffsets::new, closed -> closed)).assertPassed(21);
+        runContract(new Mistake("makes none", ClaimingOffsets::new, closed -> closed)).assertPassed(23);
     }
 
     private static ContractRun runContract(Mistake mistake) {
@@ -242,12 +250,26 @@ class OffsetStoreContractCatchesBrokenStoresTest {
         public synchronized boolean saveClaimed(String name, long position, String owner) {
             OffsetStore.requireClaim(name, owner, Duration.ofMillis(1));
             OffsetStore.requireValid(name, position);
-            Claim held = claims.get(name);
-            if (held == null || !held.owner.equals(owner) || held.until - System.nanoTime() <= 0) {
+            if (!holds(name, owner)) {
                 return false;
             }
             positions.put(name, position);
             return true;
+        }
+
+        @Override
+        public synchronized boolean deleteClaimed(String name, String owner) {
+            OffsetStore.requireClaim(name, owner, Duration.ofMillis(1));
+            if (!holds(name, owner)) {
+                return false;
+            }
+            positions.remove(name);
+            return true;
+        }
+
+        private boolean holds(String name, String owner) {
+            Claim held = claims.get(name);
+            return held != null && held.owner.equals(owner) && held.until - System.nanoTime() > 0;
         }
 
         @Override

@@ -8,11 +8,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
-import java.util.OptionalLong;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The offset contract against a MongoDB server, and what only Mongo's documents can show; subclasses pick another server. */
@@ -52,21 +49,6 @@ class MongoOffsetStoreTest extends OffsetStoreContract {
 
         assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)), "a lease no process can read has run out");
         assertFalse(offsets.claim("balances", "b", Duration.ofMinutes(1)), "and a's claim now holds");
-    }
-
-    @Test
-    void aDeleteUnderAClaimForgetsThePositionOnlyForItsOwner() {
-        assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)));
-        assertTrue(offsets.saveClaimed("balances", 9, "a"));
-
-        assertFalse(offsets.deleteClaimed("balances", "b"), "b does not hold the claim");
-        assertEquals(OptionalLong.of(9), offsets.find("balances"), "so nothing was forgotten");
-        assertTrue(offsets.deleteClaimed("balances", "a"));
-        assertEquals(OptionalLong.empty(), offsets.find("balances"));
-        assertFalse(offsets.claim("balances", "b", Duration.ofMinutes(1)), "the claim stays a's");
-        assertFalse(offsets.deleteClaimed("nobody's", "a"), "a name nobody claimed is no one's to forget");
-        assertThrows(IllegalArgumentException.class, () -> offsets.deleteClaimed("balances", " "));
-        assertThrows(IllegalArgumentException.class, () -> offsets.deleteClaimed(null, "a"));
     }
 
     @AfterEach

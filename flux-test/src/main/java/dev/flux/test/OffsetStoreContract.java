@@ -392,6 +392,34 @@ public abstract class OffsetStoreContract {
     }
 
     @Test
+    void aDeleteUnderAClaimForgetsThePositionForItsOwner() {
+        assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)));
+        assertTrue(offsets.saveClaimed("balances", 9, "a"));
+
+        assertTrue(offsets.deleteClaimed("balances", "a"));
+
+        assertEquals(OptionalLong.empty(), offsets.find("balances"));
+        assertThrows(IllegalArgumentException.class, () -> offsets.deleteClaimed("balances", " "));
+        assertThrows(IllegalArgumentException.class, () -> offsets.deleteClaimed("balances", null));
+        assertThrows(IllegalArgumentException.class, () -> offsets.deleteClaimed(null, "a"));
+    }
+
+    @Test
+    void aDeleteUnderAClaimAnotherOwnerHoldsForgetsNothing() {
+        assumeTrue(sharesClaims(), "this store is used by one process: its claims always succeed");
+        assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)));
+        assertTrue(offsets.saveClaimed("balances", 9, "a"));
+
+        assertFalse(offsets.deleteClaimed("balances", "b"), "b does not hold the claim");
+        assertEquals(OptionalLong.of(9), offsets.find("balances"), "so nothing was forgotten");
+        assertFalse(offsets.claim("balances", "b", Duration.ofMinutes(1)), "and the claim stays a's");
+        assertFalse(offsets.deleteClaimed("nobody's", "a"), "a name nobody claimed is no one's to forget");
+        offsets.release("balances", "a");
+        assertFalse(offsets.deleteClaimed("balances", "a"), "released, a holds it no more");
+        assertEquals(OptionalLong.of(9), offsets.find("balances"));
+    }
+
+    @Test
     void aClaimKeepsOtherOwnersOutUntilReleased() {
         assumeTrue(sharesClaims(), "this store is used by one process: its claims always succeed");
         assertTrue(offsets.claim("balances", "a", Duration.ofMinutes(1)));
