@@ -61,7 +61,36 @@ final class Balances implements OffsetStore {
             });
             position = storedPosition.asLong();
             stored = true;
+        } else if (file != null) {
+            requireWritableDirectory(file);
         }
+    }
+
+    /**
+     * Makes the model's directory, or refuses to start: a read side that only found out at its first save
+     * would serve balances it can never store, retrying the save for good.
+     */
+    private static void requireWritableDirectory(Path file) {
+        Path directory = file.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(directory);
+        } catch (IOException e) {
+            throw unwritable(file, e);
+        }
+        if (!Files.isWritable(directory)) {
+            throw new FluxException("cannot store the balances read model in " + file + ": the directory " + directory
+                    + " is not writable; make it writable, or give the read side another directory (--data)");
+        }
+    }
+
+    private static FluxException unwritable(Path file, IOException e) {
+        for (Path dir = file.toAbsolutePath().getParent(); dir != null; dir = dir.getParent()) {
+            if (Files.exists(dir) && !Files.isDirectory(dir)) {
+                return new FluxException("cannot store the balances read model in " + file + ": " + dir
+                        + " is a file, not a directory; move it away, or give the read side another directory (--data)", e);
+            }
+        }
+        return new FluxException("cannot store the balances read model in " + file + ": " + e, e);
     }
 
     private static FluxException unreadable(Path file, String what, Throwable cause) {
@@ -126,7 +155,7 @@ final class Balances implements OffsetStore {
                 Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
             }
         } catch (IOException e) {
-            throw new FluxException("cannot store the balances read model in " + file + ": " + e.getMessage(), e);
+            throw unwritable(file, e);
         }
     }
 

@@ -49,13 +49,15 @@ public final class ReadSide implements AutoCloseable {
      * @param allowedHosts   the names, besides its own, that the server answers to in a request's Host
      *                       header, as on the {@link CommandSide}
      * @throws IllegalArgumentException when an allowed host is not a host name or IP address without a port
+     * @throws dev.flux.FluxException   when {@code modelFile} holds no balances the example wrote, or its
+     *                                  directory cannot be made or written (a file in its place, say)
      */
     public ReadSide(URI feed, Path modelFile, String host, int port, Duration requestTimeout, List<String> allowedHosts)
             throws IOException {
         InetSocketAddress address = new InetSocketAddress(host, port);
         AllowedHosts hosts = Http.hosts(address, allowedHosts);
+        this.balances = new Balances(modelFile);    // first: a model it cannot store leaves nothing to close
         this.requests = new RequestTimeout("read-side", 4, requestTimeout);
-        this.balances = new Balances(modelFile);
         this.subscription = Subscription.builder(HttpEventSource.of(feed, Duration.ofSeconds(5)))
                 .name("balances", balances)
                 .batchSize(500)

@@ -270,14 +270,31 @@ class AccountExampleTest {
 
     @Test
     void aReadModelSaveThatCannotWriteItsFileLeavesTheOffsetStoredBefore(@TempDir Path dir) throws Exception {
-        java.nio.file.Files.writeString(dir.resolve("read-side"), "a file where the model's directory should be");
         Balances model = new Balances(dir.resolve("read-side").resolve("balances.json"));
+        java.nio.file.Files.delete(dir.resolve("read-side"));
+        java.nio.file.Files.writeString(dir.resolve("read-side"), "a file where the model's directory should be");
 
         FluxException refused = assertThrows(FluxException.class, () -> model.save("balances", 7));
 
         assertTrue(refused.getMessage().contains("balances.json"), refused.getMessage());
         assertEquals(OptionalLong.empty(), model.find("balances"), "nothing was stored");
         assertEquals(0, model.load("balances"));
+    }
+
+    @Test
+    void aReadSideWhoseModelDirectoryIsAFileRefusesToStartNamingItAndTheExampleEnds(@TempDir Path dir) throws Exception {
+        java.nio.file.Files.writeString(dir.resolve("read-side"), "a file where the model's directory should be");
+        commands = new CommandSide(store, "127.0.0.1", 0);
+
+        FluxException refused = assertThrows(FluxException.class, () -> new ReadSide(commands.feedUri(),
+                dir.resolve("read-side").resolve("balances.json"), "127.0.0.1", 0));
+        assertTrue(refused.getMessage().contains(dir.resolve("read-side") + " is a file, not a directory")
+                && refused.getMessage().contains("--data"), refused.getMessage());
+
+        String[] args = {"--store", "xodus", "--data", dir.toString(), "--port", "0", "--read-port", "0"};
+        FluxException ended = assertThrows(FluxException.class, () -> Main.run(Main.parse(args), new CountDownLatch(0)),
+                "the example ends (exit 1, the message on one line) instead of running a read side that cannot store");
+        assertTrue(ended.getMessage().contains("is a file, not a directory"), ended.getMessage());
     }
 
     @Test
