@@ -1,5 +1,6 @@
 package dev.flux.example.account;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,7 +21,12 @@ import java.util.List;
 
 /** The little JSON-over-HTTP plumbing the example's two APIs share. */
 final class Http {
-    static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /**
+     * Strict where a lenient read would act on what the client did not mean: text after the JSON, and a
+     * field given twice ({@code {"amount": 1, "amount": 1000}} would otherwise move the last one silently).
+     */
+    static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     /**
      * The largest request body read: a command is a few bytes, and a client must not fill the heap. The
      * servers' {@link RequestTimeout} refuses a larger one before a handler runs.

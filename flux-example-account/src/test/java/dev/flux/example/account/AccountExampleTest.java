@@ -233,6 +233,25 @@ class AccountExampleTest {
     }
 
     @Test
+    void aFieldGivenTwiceIsRefusedNamingItAndMovesNoMoney() throws Exception {
+        start(null);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+        post("/accounts/" + id + "/credit", "{\"amount\": 100}");
+
+        HttpResponse<String> twice = post("/accounts/" + id + "/debit", "{\"amount\": 1, \"amount\": 90}");
+        HttpResponse<String> ownerTwice = post("/accounts", "{\"owner\": \"Ada\", \"owner\": \"Bo\"}");
+
+        assertEquals(400, twice.statusCode(), twice.body());
+        assertEquals("bad_request", json(twice).get("error").asText());
+        assertTrue(json(twice).get("message").asText().contains("Duplicate field 'amount'"), twice.body());
+        assertEquals(400, ownerTwice.statusCode(), ownerTwice.body());
+        JsonNode account = json(get(URI.create(commands.uri() + "/accounts/" + id)));
+        assertEquals(100, account.get("balance").asLong(), "neither amount was taken");
+        assertEquals(1, account.get("version").asLong());
+        assertEquals(2, store.lastPosition(), "no account opened for either owner");
+    }
+
+    @Test
     void theReadModelAndItsOffsetSurviveARestartTogether(@TempDir Path dir) throws Exception {
         Path model = dir.resolve("balances.json");
         start(model);
