@@ -80,6 +80,7 @@ public final class CommandSide implements AutoCloseable {
         this.feed = FeedServer.builder(store).handler();    // after listen: a port in use leaves no feed polling the store
         Http.serve(server, "/accounts", Http.json(this::route), hosts, requests);
         Http.serve(server, "/events", feed, hosts, requests);
+        Http.serveNotFound(server, "/accounts and /events", hosts, requests);
         server.start();
     }
 

@@ -119,6 +119,17 @@ final class Http {
         return hosts.guard(context);
     }
 
+    /**
+     * Serves a JSON 404 for every path none of the server's other contexts takes (the JDK's own answer is
+     * an HTML page), naming the paths it does serve.
+     */
+    static void serveNotFound(HttpServer server, String served, AllowedHosts hosts, RequestTimeout requests) {
+        serve(server, "/", json(exchange -> {
+            throw new Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath()
+                    + "; this server serves " + served);
+        }), hosts, requests);
+    }
+
     /** A result that answers 201 Created. */
     record Created(Object body) {
     }

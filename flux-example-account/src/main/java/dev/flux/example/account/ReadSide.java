@@ -78,6 +78,7 @@ public final class ReadSide implements AutoCloseable {
             body.put("position", subscription.position());
             return body;
         }), hosts, requests);
+        Http.serveNotFound(server, "/balances", hosts, requests);
         server.start();
         subscription.start();
     }

@@ -252,6 +252,23 @@ class AccountExampleTest {
     }
 
     @Test
+    void aPathNoSideServesGetsAJsonNotFoundNamingWhatIsServed() throws Exception {
+        start(null);
+
+        for (URI unknown : List.of(URI.create(commands.uri() + "/"), URI.create(commands.uri() + "/account"),
+                reads.uri().resolve("/"), reads.uri().resolve("/accounts"))) {
+            HttpResponse<String> answer = get(unknown);
+
+            assertEquals(404, answer.statusCode(), unknown + ": " + answer.body());
+            assertEquals("application/json; charset=utf-8", answer.headers().firstValue("Content-Type").orElse(""), unknown.toString());
+            assertEquals("not_found", json(answer).get("error").asText(), answer.body());
+            assertTrue(json(answer).get("message").asText().contains("no such resource: " + unknown.getPath() + "; this server serves /"),
+                    answer.body());
+        }
+        assertEquals(421, get(commands.uri(), "/", "attacker.example").status(), "the Host guard comes first");
+    }
+
+    @Test
     void theReadModelAndItsOffsetSurviveARestartTogether(@TempDir Path dir) throws Exception {
         Path model = dir.resolve("balances.json");
         start(model);
