@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
@@ -30,6 +31,8 @@ final class Balances implements OffsetStore {
     private final Path file;
     private final Map<String, Long> balances = new TreeMap<>();
     private long position;
+    /** The position of the last event applied since the start (0 before one is). */
+    private long applied;
     private boolean stored;
 
     Balances(Path file) {
@@ -98,12 +101,27 @@ final class Balances implements OffsetStore {
                 + "; delete the file to rebuild the balances from the feed", cause);
     }
 
-    synchronized void opened(String account) {
+    synchronized void opened(String account, long at) {
         balances.putIfAbsent(account, 0L);
+        applied = at;
     }
 
-    synchronized void add(String account, long amount) {
+    synchronized void add(String account, long amount, long at) {
         balances.merge(account, amount, Long::sum);
+        applied = at;
+    }
+
+    /**
+     * The balances, their total and the position of the last event in them, taken together under the
+     * lock: read one by one, an event applied in between made the total differ from the balances shown,
+     * or the position from the events they hold.
+     */
+    synchronized Map<String, Object> view() {
+        Map<String, Object> view = new LinkedHashMap<>();
+        view.put("accounts", new TreeMap<>(balances));
+        view.put("total", total());
+        view.put("position", Math.max(applied, position));
+        return view;
     }
 
     synchronized Map<String, Long> snapshot() {
@@ -165,6 +183,7 @@ final class Balances implements OffsetStore {
         OffsetStore.requireValid(name, 0);
         balances.clear();
         position = 0;
+        applied = 0;
         stored = false;
         if (file != null) {
             try {

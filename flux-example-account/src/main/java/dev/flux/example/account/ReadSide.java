@@ -12,14 +12,14 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * The read side: follows the command side's feed over HTTP with a durable offset and keeps every
  * account's balance, served at {@code GET /balances} as
- * {@code {"accounts": {id: balance, ...}, "total": ..., "position": ...}}. A request must name in its
+ * {@code {"accounts": {id: balance, ...}, "total": ..., "position": ...}}: one snapshot, whose total is the
+ * sum of the balances shown and whose position is that of the last event they hold. A request must name in its
  * Host header a host the server answers to (else 421), and one that has not come in whole within the
  * request timeout is dropped, as on the {@link CommandSide}.
  */
@@ -62,9 +62,9 @@ public final class ReadSide implements AutoCloseable {
                 .name("balances", balances)
                 .batchSize(500)
                 .errorDelay(Duration.ofMillis(100), Duration.ofSeconds(5))
-                .onRecorded(AccountOpened.class, (e, recorded) -> balances.opened(StreamName.id(recorded.streamId())))
-                .onRecorded(AccountCredited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), e.amount()))
-                .onRecorded(AccountDebited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), -e.amount()))
+                .onRecorded(AccountOpened.class, (e, recorded) -> balances.opened(StreamName.id(recorded.streamId()), recorded.position()))
+                .onRecorded(AccountCredited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), e.amount(), recorded.position()))
+                .onRecorded(AccountDebited.class, (e, recorded) -> balances.add(StreamName.id(recorded.streamId()), -e.amount(), recorded.position()))
                 .build();
         this.server = Http.listen(address, 64, requests, "read side", "--read-port");
         Http.serve(server, "/balances", Http.json(exchange -> {
@@ -72,11 +72,7 @@ public final class ReadSide implements AutoCloseable {
             if (!exchange.getRequestURI().getPath().equals("/balances")) {
                 throw new Http.Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath());
             }
-            Map<String, Object> body = new LinkedHashMap<>();
-            body.put("accounts", balances.snapshot());
-            body.put("total", balances.total());
-            body.put("position", subscription.position());
-            return body;
+            return balances.view();
         }), hosts, requests);
         Http.serveNotFound(server, "/balances", hosts, requests);
         server.start();

@@ -269,6 +269,44 @@ class AccountExampleTest {
     }
 
     @Test
+    void everyBalancesAnswerIsOneConsistentSnapshotWhileEventsArrive() throws Exception {
+        start(null);
+        int accounts = 200;
+        for (int i = 0; i < accounts; i++) {
+            store.append("Account-" + i, dev.flux.ExpectedVersion.NO_STREAM,
+                    List.of(event("AccountOpened", "{\"owner\": \"owner " + i + "\"}")));
+        }
+        assertTrue(reads.awaitPosition(accounts, Duration.ofSeconds(20)));
+        java.util.concurrent.atomic.AtomicBoolean asked = new java.util.concurrent.atomic.AtomicBoolean();
+        CompletableFuture<Void> credits = CompletableFuture.runAsync(() -> {
+            for (int i = 0; !asked.get() && i < 1_000_000; i++) {
+                store.append("Account-" + (i % accounts), dev.flux.ExpectedVersion.ANY,
+                        List.of(event("AccountCredited", "{\"amount\": 1}")));
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000);   // a steady stream, not a heap full
+            }
+        });
+
+        for (int answers = 0; answers < 500 && !credits.isDone(); answers++) {
+            JsonNode balances = json(http.send(HttpRequest.newBuilder(reads.uri()).timeout(Duration.ofSeconds(10)).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+            long sum = 0;
+            for (JsonNode balance : (Iterable<JsonNode>) () -> balances.get("accounts").elements()) {
+                sum += balance.asLong();
+            }
+            long credited = balances.get("position").asLong() - accounts;   // every event after the opens credits 1
+
+            assertEquals(sum, balances.get("total").asLong(), "the total is the sum of the balances shown");
+            assertEquals(credited, sum, "the balances hold exactly the events up to the position shown");
+        }
+        asked.set(true);
+        credits.get();
+    }
+
+    private static dev.flux.EventData event(String type, String json) {
+        return new dev.flux.EventData(java.util.UUID.randomUUID(), type, json.getBytes(StandardCharsets.UTF_8), Map.of());
+    }
+
+    @Test
     void theReadModelAndItsOffsetSurviveARestartTogether(@TempDir Path dir) throws Exception {
         Path model = dir.resolve("balances.json");
         start(model);
