@@ -34,6 +34,18 @@ final class Http {
     static final int MAX_BODY_BYTES = RequestTimeout.MAX_BODY_BYTES;
     private static final System.Logger LOG = System.getLogger(Http.class.getName());
 
+    /*
+     * Without TCP_NODELAY the JDK's server holds every answer ~40 ms (Nagle and the client's delayed ACK;
+     * see FeedServer). It reads the property once, at the first HttpServer made in the JVM, which is the
+     * example's own (listen() runs before the feed handler, whose FeedServer would set it), so set it here,
+     * before listen() makes one, unless the one who started the JVM chose.
+     */
+    static {
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
+    }
+
     private Http() {
     }
 

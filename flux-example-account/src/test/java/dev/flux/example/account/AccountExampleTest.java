@@ -721,6 +721,34 @@ class AccountExampleTest {
     }
 
     @Test
+    void theLaunchedExampleAnswersWithoutNaglesDelay() throws Exception {
+        int port = freePort();
+        Process example = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), Main.class.getName(), "--store", "memory", "--port",
+                String.valueOf(port), "--read-port", "0").redirectErrorStream(true).start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(example.getInputStream(), StandardCharsets.UTF_8));
+            for (String line = out.readLine(); !line.startsWith("Ctrl-C"); line = out.readLine()) {
+                assertTrue(line != null && !line.startsWith("flux example:"), "the example started: " + line);
+            }
+            URI account = URI.create("http://127.0.0.1:" + port + "/accounts/nobody");
+            get(account);   // connected, warmed up
+
+            long started = System.nanoTime();
+            for (int i = 0; i < 100; i++) {
+                assertEquals(404, get(account).statusCode());
+            }
+            Duration took = elapsed(started);
+
+            // ~40 ms each with Nagle's algorithm holding the body behind the headers: 4 s and more
+            assertTrue(took.compareTo(Duration.ofMillis(2_500)) < 0, "100 answers on one connection took " + took.toMillis() + " ms");
+        } finally {
+            example.destroy();
+            assertTrue(example.waitFor(30, TimeUnit.SECONDS), "the example stopped on SIGTERM");
+        }
+    }
+
+    @Test
     void aCommandSideThatCannotListenLeavesNoFeedRunningOnItsStore() throws Exception {
         int before = feedTimersAfterSettling(0);
 
