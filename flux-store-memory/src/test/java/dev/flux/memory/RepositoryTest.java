@@ -531,6 +531,34 @@ class RepositoryTest {
         assertEquals(ExpectedVersion.NO_STREAM, bonusAccounts.load("7").version(), "the stream still loads");
     }
 
+    /** Its handler of a bonus saves the aggregate: what a handler must not do either. */
+    public static class SelfSavingAccount extends Aggregate {
+        private String owner;
+
+        private void handleAccountOpened(AccountOpened e) {
+            owner = e.owner();
+        }
+
+        private void handleBonusGranted(BonusGranted e) {
+            save();
+        }
+    }
+
+    @Test
+    void aHandlerThatSavesIsRefusedNamingItAndItsEventIsNotBuffered() {
+        Repository<SelfSavingAccount> selfSaving = Repository.of(SelfSavingAccount.class, store);
+        SelfSavingAccount account = selfSaving.load("7");
+        account.update(new AccountOpened("ana"));
+
+        IllegalStateException refused = assertThrows(IllegalStateException.class, () -> account.update(new BonusGranted(5)));
+
+        assertEquals("SelfSavingAccount 7: the handler of BonusGranted saved the aggregate; handlers must only change"
+                + " state: save from command methods", refused.getMessage());
+        assertEquals(List.of(), account.uncommittedEvents(), "the bonus is not buffered");
+        assertEquals(List.of("AccountOpened"), store.readStream("SelfSavingAccount-7", 0, 10).stream()
+                .map(RecordedEvent::type).toList(), "what the handler's save stored stays stored, as any save's");
+    }
+
     @Test
     void aHandlerThatCallsUpdateWhileReplayingFailsTheLoadInsteadOfLeavingItsEventToBeStoredAgain() {
         Repository<BonusAccount> bonusAccounts = Repository.of(BonusAccount.class, store);
