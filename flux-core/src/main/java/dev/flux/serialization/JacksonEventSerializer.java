@@ -72,6 +72,10 @@ public final class JacksonEventSerializer implements EventSerializer {
      * are written with; -1 for other classes.
      */
     private record Encoder(String type, int schemaVersion, ObjectWriter writer, long readBackOver, int longestNumber) {
+        /** Whether this event's JSON is read back before it is stored. */
+        boolean readsBack(byte[] json) {
+            return json.length > readBackOver || longestNumber >= 0 && json.length > longestNumber && hasRunOver(json, longestNumber);
+        }
     }
 
     /** What may make an event of a class unreadable though Jackson wrote it (see {@link #findRisks}). */
@@ -161,16 +165,12 @@ public final class JacksonEventSerializer implements EventSerializer {
             throw new FluxException("Cannot serialize event " + eventClass.getName() + " (type '" + type + "') to JSON: "
                     + e.getOriginalMessage(), e);
         }
-        if (json.length > encoder.readBackOver()
-                || encoder.longestNumber() >= 0 && json.length > encoder.longestNumber() && hasRunOver(json, encoder.longestNumber())) {
+        if (encoder.readsBack(json)) {
             try {
                 readerFor(eventClass).readValue(json);
             } catch (IOException e) {
-                String advice = readBackAdvice(e);
-                throw new FluxException("This event of " + eventClass.getName() + " (type '" + type + "') can be written as"
-                        + " JSON but not read back, so it is not stored: " + e.getMessage() + ". " + (advice != null ? advice
-                        : "A field that may hold other classes needs to tell Jackson which (@JsonTypeInfo and @JsonSubTypes"
-                        + " on its type, say)"), e);
+                throw notReadBack(eventClass, type, e, "A field that may hold other classes needs to tell Jackson which"
+                        + " (@JsonTypeInfo and @JsonSubTypes on its type, say)");
             }
         }
         return EventData.of(type, json, metadata);
@@ -219,10 +219,8 @@ public final class JacksonEventSerializer implements EventSerializer {
         try {
             readerFor(eventClass).readValue(writer.writeValueAsBytes(firstEvent));
         } catch (IOException e) {
-            String advice = readBackAdvice(e);
-            if (advice != null) {
-                throw new FluxException("This event of " + eventClass.getName() + " (type '" + type + "') can be written"
-                        + " as JSON but not read back, so it is not stored: " + e.getMessage() + ". " + advice, e);
+            if (readBackAdvice(e) != null) {
+                throw notReadBack(eventClass, type, e, null);
             }
             throw new FluxException("Events of " + eventClass.getName() + " (type '" + type + "') can be written as JSON"
                     + " but not read back, so none is stored: " + e.getMessage()
@@ -343,9 +341,17 @@ public final class JacksonEventSerializer implements EventSerializer {
         return false;
     }
 
+    /** The refusal of an event Jackson wrote but could not read back: what to do, {@code otherwise} when no limit was broken. */
+    private static FluxException notReadBack(Class<?> eventClass, String type, IOException e, String otherwise) {
+        String advice = readBackAdvice(e);
+        return new FluxException("This event of " + eventClass.getName() + " (type '" + type + "') can be written as"
+                + " JSON but not read back, so it is not stored: " + e.getMessage() + ". "
+                + (advice != null ? advice : otherwise), e);
+    }
+
     /**
-     * What to do about an event Jackson wrote but could not read back: keep its values within the limits
-     * the mapper reads with, when it broke one, or else tell Jackson how to read a field's class.
+     * What to do about an event Jackson wrote but could not read back because it broke a limit the mapper
+     * reads with: keep its values within them; null when no limit was broken.
      */
     private static String readBackAdvice(IOException e) {
         for (Throwable cause = e; cause != null; cause = cause.getCause()) {
