@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.flux.ConcurrencyConflictException;
 import dev.flux.EventStore;
 import dev.flux.Repository;
+import dev.flux.subscription.Subscription;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -31,19 +33,38 @@ final class Demo {
     private final ReadSide reads;
     private final PrintStream out;
     private final HttpClient http = HttpClient.newHttpClient();
+    /** Opened by Ctrl-C: the demo ends at its next step, so that the caller closes the stores. */
+    private final CountDownLatch stop;
 
     Demo(EventStore store, CommandSide commands, ReadSide reads, PrintStream out) {
+        this(store, commands, reads, out, new CountDownLatch(1));
+    }
+
+    Demo(EventStore store, CommandSide commands, ReadSide reads, PrintStream out, CountDownLatch stop) {
         this.store = store;
         this.commands = commands;
         this.reads = reads;
         this.out = out;
+        this.stop = stop;
     }
 
-    /** Runs it; true when the command side's and the read side's totals match. */
+    private boolean stopped() {
+        return stop.getCount() == 0;
+    }
+
+    private boolean stoppedEarly() {
+        out.println("stopped before the end (Ctrl-C)");
+        return false;
+    }
+
+    /** Runs it; true when the command side's and the read side's totals match, false when they differ or it was stopped. */
     boolean run(int accountCount, int threads, int movesPerThread) throws Exception {
         long started = System.nanoTime();
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < accountCount; i++) {
+            if (stopped()) {
+                return stoppedEarly();
+            }
             JsonNode opened = post(URI.create(commands.uri() + "/accounts"), "{\"owner\": \"owner " + i + "\"}", 201);
             String id = opened.get("id").asText();
             post(URI.create(commands.uri() + "/accounts/" + id + "/credit"), "{\"amount\": 1000}", 200);
@@ -59,7 +80,7 @@ final class Demo {
             for (int t = 0; t < threads; t++) {
                 done.add(pool.submit(() -> {
                     ThreadLocalRandom random = ThreadLocalRandom.current();
-                    for (int i = 0; i < movesPerThread; i++) {
+                    for (int i = 0; i < movesPerThread && !stopped(); i++) {
                         String id = ids.get(random.nextInt(ids.size()));
                         String action = random.nextBoolean() ? "credit" : "debit";
                         int status = postStatus(URI.create(commands.uri() + "/accounts/" + id + "/" + action),
@@ -81,15 +102,29 @@ final class Demo {
         } finally {
             pool.shutdown();
         }
+        if (stopped()) {
+            return stoppedEarly();
+        }
         out.printf("%d threads moved money %d times (%d debits refused for insufficient funds) in %.1f s%n",
                 threads, moved.get(), refused.get(), (System.nanoTime() - started) / 1e9);
 
         showConflict(ids.get(0));
 
         long head = store.lastPosition();
-        if (!reads.awaitPosition(head, Duration.ofSeconds(60))) {
-            out.printf("the read side did not catch up with position %d (at %d)%n", head, reads.subscription().position());
-            return false;
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!reads.awaitPosition(head, Duration.ofMillis(100))) {
+            if (stopped()) {
+                return stoppedEarly();
+            }
+            if (reads.subscription().state() == Subscription.State.FAILED) {
+                out.printf("the read side stopped at position %d: %s%n", reads.subscription().position(),
+                        reads.subscription().failure().getMessage());
+                return false;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                out.printf("the read side did not catch up with position %d (at %d)%n", head, reads.subscription().position());
+                return false;
+            }
         }
         long commandTotal = 0;
         long readTotal = 0;

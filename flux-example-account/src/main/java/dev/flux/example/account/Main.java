@@ -59,29 +59,43 @@ public final class Main {
             System.exit(2);
             return;
         }
+        CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        // Ctrl-C and SIGTERM, in every mode, the demo's too (registered before anything opens): stop the run and
+        // let it close the stores, so that a Xodus directory is left closed cleanly, with its last position.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop.countDown();
+            try {
+                closed.await(SHUTDOWN_WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "flux-example-shutdown"));
+        int status;
         try {
-            System.exit(run(options, new CountDownLatch(1)));
+            status = run(options, stop);
         } catch (FluxException | IOException e) {
             // A store that cannot open, a port in use: their messages say what and where; no stack trace.
             System.err.println("flux example: " + e.getMessage());
-            System.exit(1);
-        }
-    }
-
-    /** Opened when {@link #run} has closed everything, so a shutdown hook can wait for the stores to close. */
-    private static final CountDownLatch CLOSED = new CountDownLatch(1);
-
-    /** Runs with parsed options until {@code stop} opens (or the demo ends); the exit status. */
-    static int run(Map<String, String> options, CountDownLatch stop) throws Exception {
-        try {
-            return runUntilStopped(options, stop);
+            status = 1;
         } finally {
-            CLOSED.countDown();
+            closed.countDown();
         }
+        System.exit(status);
     }
 
-    private static int runUntilStopped(Map<String, String> options, CountDownLatch stop) throws Exception {
+    /** How long a Ctrl-C waits for the run to close the stores: longer than the read side's stop (30 s) takes at most. */
+    private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(40);
+
+    /**
+     * Runs with parsed options until {@code stop} opens (or the demo ends, or {@code stop} ends it early);
+     * the exit status. Everything it opened is closed when it returns. A null {@code stop} never opens.
+     */
+    static int run(Map<String, String> options, CountDownLatch stop) throws Exception {
         check(options);
+        if (stop == null) {
+            stop = new CountDownLatch(1);
+        }
         String mode = options.getOrDefault("--mode", "both");
         boolean demo = options.containsKey("--demo");
         String storeName = options.getOrDefault("--store", "xodus");
@@ -117,7 +131,7 @@ public final class Main {
             try (ReadSide reads = new ReadSide(commands.feedUri(), modelFile, "127.0.0.1", readPort, requestTimeout, allowedHosts)) {
                 System.out.println("read side:    " + reads.uri());
                 if (demo) {
-                    return new Demo(store, commands, reads, System.out).run(10, 8, 100) ? 0 : 1;
+                    return new Demo(store, commands, reads, System.out, stop).run(10, 8, 100) ? 0 : 1;
                 }
                 await(stop);
                 return 0;
@@ -220,14 +234,6 @@ public final class Main {
     }
 
     private static void await(CountDownLatch stop) throws InterruptedException {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            stop.countDown();
-            try {
-                CLOSED.await(10, java.util.concurrent.TimeUnit.SECONDS); // let run() close the stores
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }));
         System.out.println("Ctrl-C stops it.");
         stop.await();
     }

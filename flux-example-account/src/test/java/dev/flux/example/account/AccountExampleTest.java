@@ -749,6 +749,38 @@ class AccountExampleTest {
     }
 
     @Test
+    void sigtermDuringTheDemoClosesTheStoresCleanly(@TempDir Path dir) throws Exception {
+        Process demo = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), Main.class.getName(), "--store", "xodus", "--data", dir.toString(),
+                "--port", "0", "--read-port", "0", "--demo").redirectErrorStream(true).start();
+        StringBuilder output = new StringBuilder();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(demo.getInputStream(), StandardCharsets.UTF_8));
+            for (String line = out.readLine(); line == null || !line.startsWith("opened "); line = out.readLine()) {
+                assertTrue(line != null && !line.startsWith("flux example:"), "the demo started: " + output);
+                output.append(line).append('\n');
+            }
+
+            // SIGTERM (as Ctrl-C's SIGINT, it runs the shutdown hooks) while money moves; the handle's, which leaves the output open
+            assertTrue(demo.toHandle().destroy());
+
+            assertTrue(demo.waitFor(60, TimeUnit.SECONDS), "the demo stopped: " + output);
+            output.append(new String(demo.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        } finally {
+            demo.destroyForcibly();
+        }
+        assertTrue(output.toString().contains("stopped before the end"), output.toString());
+        assertFalse(output.toString().contains("totals match"), "it stopped, rather than ran to its end: " + output);
+        // The Xodus store writes its last position there only when it is closed (the store was new at the start).
+        Path mark = dir.resolve("events").resolve("flux-last-position");
+        assertTrue(java.nio.file.Files.exists(mark), "the event store was closed: " + output);
+        try (dev.flux.xodus.XodusEventStore reopened = new dev.flux.xodus.XodusEventStore(dir.resolve("events"))) {
+            assertEquals(reopened.lastPosition() + "\n", java.nio.file.Files.readString(mark), "closed after its last append");
+            assertTrue(reopened.lastPosition() >= 20, "the accounts opened and credited are kept");
+        }
+    }
+
+    @Test
     void aCommandSideThatCannotListenLeavesNoFeedRunningOnItsStore() throws Exception {
         int before = feedTimersAfterSettling(0);
 
