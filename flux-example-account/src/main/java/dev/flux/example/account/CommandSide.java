@@ -26,10 +26,12 @@ import java.util.UUID;
  * POST /accounts                {"owner": "Ada"}  -> 201 {"id": ..., "owner": "Ada", "balance": 0, "version": 0}
  * POST /accounts/{id}/credit    {"amount": 100}   -> 200 the account
  * POST /accounts/{id}/debit     {"amount": 30}    -> 200 the account, or 409 insufficient_funds
- * GET  /accounts/{id}                             -> 200 the account, or 404
+ * GET  /accounts/{id}                             -> 200 the account, or 404 (HEAD: the same, without the body)
  * GET  /events ...                                -> the flux feed
  * </pre>
  *
+ * A body with a field besides those shown is refused (400 naming it), so that a typo such as
+ * {@code {"amout": 5}} is not taken for a body that left the field out.
  * Credits and debits go through {@link Repository#update}, which reloads and retries when another
  * request saved the same account first. A POST must send its body as {@code Content-Type:
  * application/json} (else 415), so that a web page cannot make a browser post to it. Every request,
@@ -107,7 +109,7 @@ public final class CommandSide implements AutoCloseable {
         }
         if (parts.length == 2) {
             Http.requireMethod(exchange, "POST");
-            return new Http.Created(open(Http.body(exchange)));
+            return new Http.Created(open(Http.body(exchange, "owner")));
         }
         if (parts.length == 3) {
             Http.requireMethod(exchange, "GET");
@@ -119,7 +121,7 @@ public final class CommandSide implements AutoCloseable {
         }
         if (parts.length == 4 && (parts[3].equals("credit") || parts[3].equals("debit"))) {
             Http.requireMethod(exchange, "POST");
-            long amount = Http.positiveAmount(Http.body(exchange));
+            long amount = Http.positiveAmount(Http.body(exchange, "amount"));
             String id = parts[2];
             if (!accounts.load(id).isOpen()) {
                 throw new Http.Problem(404, "not_found", "no account " + id);

@@ -151,8 +151,9 @@ final class Http {
      * browser post a body of type {@code text/plain}, a form or multipart to any site, this one on
      * localhost too, without asking it first (a cross-site request forgery); only a body of type
      * {@code application/json} needs the site's consent (a CORS preflight, which this API never gives).
+     * A field not among {@code fields} is refused (400 naming it).
      */
-    static JsonNode body(HttpExchange exchange) throws IOException {
+    static JsonNode body(HttpExchange exchange, String... fields) throws IOException {
         requireJson(exchange);
         try (InputStream in = exchange.getRequestBody()) {
             byte[] bytes = in.readNBytes(MAX_BODY_BYTES + 1);
@@ -162,6 +163,17 @@ final class Http {
             JsonNode node = bytes.length == 0 ? null : JSON.readTree(bytes);
             if (node == null || !node.isObject()) {
                 throw new Problem(400, "bad_request", "the body must be a JSON object");
+            }
+            // A typo ({"amout": 5}) must not pass for a body that left the field out, nor a field this API
+            // does not take ({"owner": "Ada", "balance": 100}) for one it acts on.
+            List<String> known = List.of(fields);
+            for (java.util.Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
+                String name = names.next();
+                if (!known.contains(name)) {
+                    throw new Problem(400, "bad_request", "the body has an unknown field '" + name + "'; "
+                            + exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath() + " takes only '"
+                            + String.join("', '", known) + "'");
+                }
             }
             return node;
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -189,11 +201,17 @@ final class Http {
         }
     }
 
+    /**
+     * Refuses (405) a request whose method is not {@code method}; a GET resource also takes HEAD, answered
+     * as GET without the body (see {@link #send}), as HTTP says every GET resource should.
+     */
     static void requireMethod(HttpExchange exchange, String method) {
-        if (!exchange.getRequestMethod().equals(method)) {
-            exchange.getResponseHeaders().set("Allow", method);
-            throw new Problem(405, "method_not_allowed", exchange.getRequestURI().getPath() + " takes " + method
-                    + ", not " + exchange.getRequestMethod());
+        String asked = exchange.getRequestMethod();
+        if (!asked.equals(method) && !(method.equals("GET") && asked.equals("HEAD"))) {
+            String allowed = method.equals("GET") ? "GET, HEAD" : method;
+            exchange.getResponseHeaders().set("Allow", allowed);
+            throw new Problem(405, "method_not_allowed", exchange.getRequestURI().getPath() + " takes " + allowed
+                    + ", not " + asked);
         }
     }
 
@@ -206,9 +224,19 @@ final class Http {
         return JSON.createObjectNode().put("error", code).put("message", message);
     }
 
+    /**
+     * Answers {@code body} as JSON; to a HEAD, the same status and headers, Content-Length included, and no
+     * body (the JDK's server takes no length for a HEAD: given one, it logs a warning and its body stream
+     * refuses the write).
+     */
     private static void send(HttpExchange exchange, int status, Object body) throws IOException {
         byte[] bytes = JSON.writeValueAsBytes(body);
         exchange.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+        if (exchange.getRequestMethod().equals("HEAD")) {
+            exchange.getResponseHeaders().set("Content-Length", String.valueOf(bytes.length));
+            exchange.sendResponseHeaders(status, -1);
+            return;
+        }
         exchange.sendResponseHeaders(status, bytes.length);
         try (OutputStream out = exchange.getResponseBody()) {
             out.write(bytes);

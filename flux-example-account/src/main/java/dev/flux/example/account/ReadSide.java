@@ -19,7 +19,9 @@ import java.util.Map;
  * The read side: follows the command side's feed over HTTP with a durable offset and keeps every
  * account's balance, served at {@code GET /balances} as
  * {@code {"accounts": {id: balance, ...}, "total": ..., "position": ...}}: one snapshot, whose total is the
- * sum of the balances shown and whose position is that of the last event they hold. A request must name in its
+ * sum of the balances shown and whose position is that of the last event they hold. Once the subscription has
+ * stopped on a failure ({@link Subscription.State#FAILED}: the feed went back, say), it answers 503
+ * {@code read_side_failed} naming the failure instead of balances that no longer move. A request must name in its
  * Host header a host the server answers to (else 421), and one that has not come in whole within the
  * request timeout is dropped, as on the {@link CommandSide}.
  */
@@ -71,6 +73,14 @@ public final class ReadSide implements AutoCloseable {
             Http.requireMethod(exchange, "GET");
             if (!exchange.getRequestURI().getPath().equals("/balances")) {
                 throw new Http.Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath());
+            }
+            // A subscription that stopped leaves balances that no longer move: never serve them as current.
+            if (subscription.state() == Subscription.State.FAILED) {
+                throw new Http.Problem(503, "read_side_failed", "the balances stopped at position "
+                        + subscription.position() + " and no longer follow the feed " + feed + ": "
+                        + (subscription.failure() == null ? "see the log" : subscription.failure().getMessage()) + "; restart the read side once that is mended"
+                        + (modelFile == null ? "" : " (when the feed went back, delete " + modelFile
+                        + " first, and it rebuilds the balances from the feed)"));
             }
             return balances.view();
         }), hosts, requests);

@@ -252,6 +252,94 @@ class AccountExampleTest {
     }
 
     @Test
+    void aBodyWithAFieldTheApiDoesNotTakeIsRefusedNamingItAndChangesNothing() throws Exception {
+        start(null);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+        post("/accounts/" + id + "/credit", "{\"amount\": 100}");
+        long before = store.lastPosition();
+
+        HttpResponse<String> typo = post("/accounts/" + id + "/credit", "{\"amout\": 5}");
+        HttpResponse<String> typoBeside = post("/accounts/" + id + "/debit", "{\"amount\": 5, \"amout\": 50}");
+        HttpResponse<String> balance = post("/accounts", "{\"owner\": \"Bo\", \"balance\": 100}");
+
+        assertEquals(400, typo.statusCode(), typo.body());
+        assertEquals("bad_request", json(typo).get("error").asText());
+        assertEquals("the body has an unknown field 'amout'; POST /accounts/" + id + "/credit takes only 'amount'",
+                json(typo).get("message").asText(), "the typo named, not taken for a missing amount");
+        assertEquals(400, typoBeside.statusCode(), typoBeside.body());
+        assertTrue(json(typoBeside).get("message").asText().contains("unknown field 'amout'"), typoBeside.body());
+        assertEquals(400, balance.statusCode(), balance.body());
+        assertEquals("the body has an unknown field 'balance'; POST /accounts takes only 'owner'",
+                json(balance).get("message").asText());
+        assertEquals(before, store.lastPosition(), "no money moved, no account opened");
+        assertEquals(100, json(get(URI.create(commands.uri() + "/accounts/" + id))).get("balance").asLong());
+    }
+
+    @Test
+    void headOnTheGetResourcesAnswersAsGetWithoutABody() throws Exception {
+        start(null);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+        assertTrue(reads.awaitPosition(store.lastPosition(), Duration.ofSeconds(20)));
+        URI account = URI.create(commands.uri() + "/accounts/" + id);
+
+        for (URI resource : List.of(account, reads.uri())) {
+            HttpResponse<String> got = get(resource);
+            HttpResponse<String> head = http.send(HttpRequest.newBuilder(resource).method("HEAD", HttpRequest.BodyPublishers.noBody())
+                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> after = get(resource);   // the same connection, still in step
+
+            assertEquals(200, head.statusCode(), resource.toString());
+            assertEquals("", head.body());
+            assertEquals("application/json; charset=utf-8", head.headers().firstValue("Content-Type").orElse(""));
+            assertEquals(String.valueOf(got.body().getBytes(StandardCharsets.UTF_8).length),
+                    head.headers().firstValue("Content-Length").orElse(""), "the length GET's body has");
+            assertEquals(got.body(), after.body());
+            Answer raw = send(resource, "HEAD " + resource.getPath() + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            assertEquals(200, raw.status());
+            assertEquals("", raw.body(), "no body bytes after the headers");
+        }
+        Answer notFound = send(commands.uri(), "HEAD /accounts/nobody HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        HttpResponse<String> postOnly = http.send(HttpRequest.newBuilder(URI.create(commands.uri() + "/accounts"))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(404, notFound.status());
+        assertEquals("", notFound.body());
+        assertEquals(405, postOnly.statusCode());
+        assertEquals("POST", postOnly.headers().firstValue("Allow").orElse(""));
+        HttpResponse<String> put = http.send(HttpRequest.newBuilder(account).PUT(HttpRequest.BodyPublishers.ofString("{}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, put.statusCode());
+        assertEquals("GET, HEAD", put.headers().firstValue("Allow").orElse(""));
+        assertEquals("/accounts/" + id + " takes GET, HEAD, not PUT", json(put).get("message").asText());
+    }
+
+    @Test
+    void aReadSideWhoseSubscriptionFailedAnswers503NamingTheFailureWhileTheCommandSideWorks(@TempDir Path dir) throws Exception {
+        // A read model stored at position 50 of a feed that now ends at 0: a memory command side started again.
+        Path model = dir.resolve("balances.json");
+        java.nio.file.Files.writeString(model, "{\"position\": 50, \"balances\": {\"gone\": 70}}");
+        start(model);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (reads.subscription().state() != dev.flux.subscription.Subscription.State.FAILED) {
+            assertTrue(System.nanoTime() < deadline, "the subscription failed: " + reads.subscription().state());
+            Thread.sleep(20);
+        }
+
+        HttpResponse<String> balances = get(reads.uri());
+        HttpResponse<String> opened = post("/accounts", "{\"owner\": \"Ada\"}");
+        HttpResponse<String> credited = post("/accounts/" + json(opened).get("id").asText() + "/credit", "{\"amount\": 5}");
+
+        assertEquals(503, balances.statusCode(), balances.body());
+        assertEquals("application/json; charset=utf-8", balances.headers().firstValue("Content-Type").orElse(""));
+        assertEquals("read_side_failed", json(balances).get("error").asText(), balances.body());
+        String message = json(balances).get("message").asText();
+        assertTrue(message.startsWith("the balances stopped at position 50 and no longer follow the feed " + commands.feedUri()), message);
+        assertTrue(message.contains("beyond the end of its source") && message.contains("delete " + model), message);
+        assertEquals(201, opened.statusCode(), opened.body());
+        assertEquals(200, credited.statusCode(), credited.body());
+        assertEquals(503, get(reads.uri()).statusCode(), "still refused: the balances do not move");
+    }
+
+    @Test
     void aPathNoSideServesGetsAJsonNotFoundNamingWhatIsServed() throws Exception {
         start(null);
 
