@@ -6,6 +6,7 @@ import dev.flux.FluxException;
 import dev.flux.subscription.OffsetStore;
 
 import java.io.IOException;
+import java.math.BigInteger;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -119,7 +120,7 @@ final class Balances implements OffsetStore {
     synchronized Map<String, Object> view() {
         Map<String, Object> view = new LinkedHashMap<>();
         view.put("accounts", new TreeMap<>(balances));
-        view.put("total", total());
+        view.put("total", total());     // whole: the balances of a few accounts can pass the long range together
         view.put("position", Math.max(applied, position));
         return view;
     }
@@ -128,8 +129,13 @@ final class Balances implements OffsetStore {
         return Map.copyOf(balances);
     }
 
-    synchronized long total() {
-        return balances.values().stream().mapToLong(Long::longValue).sum();
+    /** The sum of the balances, exact: each balance fits a long, their sum need not (two of Long.MAX_VALUE). */
+    synchronized BigInteger total() {
+        BigInteger total = BigInteger.ZERO;
+        for (long balance : balances.values()) {
+            total = total.add(BigInteger.valueOf(balance));
+        }
+        return total;
     }
 
     @Override

@@ -8,6 +8,7 @@ import dev.flux.feed.RequestTimeout;
 import dev.flux.subscription.Subscription;
 
 import java.io.IOException;
+import java.math.BigInteger;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
@@ -99,14 +100,27 @@ public final class ReadSide implements AutoCloseable {
         return subscription.awaitPosition(position, timeout);
     }
 
+    /**
+     * The sum of every account's balance, as {@code /balances} shows it.
+     *
+     * @throws ArithmeticException when the sum passes the {@code long} range, as the balances of two accounts
+     *                             near {@link Long#MAX_VALUE} do ({@code /balances} gives it whole)
+     */
     public long total() {
-        return balances.total();
+        BigInteger total = balances.total();
+        if (total.bitLength() >= Long.SIZE) {
+            throw new ArithmeticException("the total of the balances, " + total + ", passes the long range;"
+                    + " GET /balances gives it whole");
+        }
+        return total.longValue();
     }
 
+    /** Every account's balance by account id: a copy, taken at once. */
     public Map<String, Long> balances() {
         return balances.snapshot();
     }
 
+    /** The subscription that follows the feed: its position, state, and {@link Subscription#failure()} once it failed. */
     public Subscription subscription() {
         return subscription;
     }

@@ -233,6 +233,24 @@ class AccountExampleTest {
     }
 
     @Test
+    void theTotalOfBalancesPastTheLongRangeIsShownWholeNotWrappedNegative() throws Exception {
+        start(null);
+        for (String owner : List.of("Ada", "Bo")) {
+            String id = json(post("/accounts", "{\"owner\": \"" + owner + "\"}")).get("id").asText();
+            assertEquals(200, post("/accounts/" + id + "/credit", "{\"amount\": " + Long.MAX_VALUE + "}").statusCode());
+        }
+        assertTrue(reads.awaitPosition(store.lastPosition(), Duration.ofSeconds(20)));
+
+        JsonNode balances = json(get(reads.uri()));
+        ArithmeticException tooBig = assertThrows(ArithmeticException.class, reads::total);
+
+        assertEquals(java.math.BigInteger.valueOf(Long.MAX_VALUE).shiftLeft(1), balances.get("total").bigIntegerValue(),
+                "two balances of Long.MAX_VALUE: " + balances);
+        assertEquals("the total of the balances, 18446744073709551614, passes the long range; GET /balances gives it whole",
+                tooBig.getMessage());
+    }
+
+    @Test
     void aFieldGivenTwiceIsRefusedNamingItAndMovesNoMoney() throws Exception {
         start(null);
         String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
