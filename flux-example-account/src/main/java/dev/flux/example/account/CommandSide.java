@@ -52,6 +52,13 @@ public final class CommandSide implements AutoCloseable {
     private final FeedHandler feed;
     private final RequestTimeout requests;
 
+    /**
+     * Serves {@code store}'s accounts and feed on {@code host}:{@code port} (0 picks a free port), with the
+     * {@linkplain #DEFAULT_REQUEST_TIMEOUT default request timeout}.
+     *
+     * @throws IllegalArgumentException naming the argument and its value, when one is null or out of range
+     * @throws java.net.BindException    when the port is taken, naming it
+     */
     public CommandSide(EventStore store, String host, int port) throws IOException {
         this(store, host, port, DEFAULT_REQUEST_TIMEOUT);
     }
@@ -70,11 +77,17 @@ public final class CommandSide implements AutoCloseable {
      *                       its first bytes; positive. A long poll on the feed may wait longer.
      * @param allowedHosts   the names, besides its own, that the server answers to in a request's Host
      *                       header: host names or IP addresses (IPv6 in brackets), without a port
-     * @throws IllegalArgumentException when an allowed host is not a host name or IP address without a port
+     * @throws IllegalArgumentException naming the argument and its value, when one is null, out of range (a port
+     *                                  past 65535, a host that does not resolve) or an allowed host is not a
+     *                                  host name or IP address without a port
      */
     public CommandSide(EventStore store, String host, int port, Duration requestTimeout, List<String> allowedHosts)
             throws IOException {
-        InetSocketAddress address = new InetSocketAddress(host, port);
+        if (store == null) {
+            throw new IllegalArgumentException("store must be an open event store, was null");
+        }
+        Http.requireOptions(requestTimeout, allowedHosts);
+        InetSocketAddress address = Http.address(host, port);
         AllowedHosts hosts = Http.hosts(address, allowedHosts);
         this.requests = new RequestTimeout("command-side", 8, requestTimeout);
         this.accounts = Repository.of(Account.class, store);

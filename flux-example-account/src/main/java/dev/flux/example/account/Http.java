@@ -17,6 +17,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.List;
 
 /** The little JSON-over-HTTP plumbing the example's two APIs share. */
@@ -82,6 +83,42 @@ final class Http {
                 exchange.close();
             }
         };
+    }
+
+    /**
+     * The address a side listens on, its arguments checked before anything opens.
+     *
+     * @throws IllegalArgumentException naming {@code host} or {@code port} and the bad value
+     */
+    static InetSocketAddress address(String host, int port) {
+        if (host == null || host.isBlank()) {
+            throw new IllegalArgumentException("host must be a host name or IP address to listen on, e.g. 127.0.0.1, was "
+                    + (host == null ? "null" : "'" + host + "'"));
+        }
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be from 0 to 65535 (0 picks a free one), was " + port);
+        }
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        if (address.isUnresolved()) {
+            throw new IllegalArgumentException("host must be a host name or IP address of this machine, was '" + host
+                    + "', which does not resolve");
+        }
+        return address;
+    }
+
+    /**
+     * Checks the arguments the two sides' constructors share besides the address.
+     *
+     * @throws IllegalArgumentException naming {@code requestTimeout} or {@code allowedHosts} and the bad value
+     */
+    static void requireOptions(Duration requestTimeout, List<String> allowedHosts) {
+        if (requestTimeout == null || requestTimeout.isNegative() || requestTimeout.isZero()) {
+            throw new IllegalArgumentException("requestTimeout must be a positive duration, was " + requestTimeout);
+        }
+        if (allowedHosts == null || allowedHosts.stream().anyMatch(java.util.Objects::isNull)) {
+            throw new IllegalArgumentException("allowedHosts must be a list of host names or IP addresses (List.of() for"
+                    + " none), without nulls, was " + allowedHosts);
+        }
     }
 
     /**

@@ -51,13 +51,20 @@ public final class ReadSide implements AutoCloseable {
      * @param requestTimeout how long a request may take to come in whole, counted from its first bytes; positive
      * @param allowedHosts   the names, besides its own, that the server answers to in a request's Host
      *                       header, as on the {@link CommandSide}
-     * @throws IllegalArgumentException when an allowed host is not a host name or IP address without a port
+     * @throws IllegalArgumentException naming the argument and its value, when one is null, out of range (a port
+     *                                  past 65535, a host that does not resolve) or an allowed host is not a
+     *                                  host name or IP address without a port
      * @throws dev.flux.FluxException   when {@code modelFile} holds no balances the example wrote, or its
      *                                  directory cannot be made or written (a file in its place, say)
      */
     public ReadSide(URI feed, Path modelFile, String host, int port, Duration requestTimeout, List<String> allowedHosts)
             throws IOException {
-        InetSocketAddress address = new InetSocketAddress(host, port);
+        if (feed == null || !feed.isAbsolute() || !List.of("http", "https").contains(feed.getScheme()) || feed.getHost() == null) {
+            throw new IllegalArgumentException("feed must be the command side's feed URL, e.g. http://127.0.0.1:8080/events,"
+                    + " was " + feed);
+        }
+        Http.requireOptions(requestTimeout, allowedHosts);
+        InetSocketAddress address = Http.address(host, port);
         AllowedHosts hosts = Http.hosts(address, allowedHosts);
         this.balances = new Balances(modelFile);    // first: a model it cannot store leaves nothing to close
         this.requests = new RequestTimeout("read-side", 4, requestTimeout);

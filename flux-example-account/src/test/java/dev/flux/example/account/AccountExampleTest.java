@@ -925,6 +925,39 @@ class AccountExampleTest {
     }
 
     @Test
+    void bothSidesRefuseABadArgumentNamingItBeforeAnythingOpens(@TempDir Path dir) {
+        URI feed = URI.create("http://127.0.0.1:1/events");
+        Duration timeout = Duration.ofSeconds(1);
+        Path model = dir.resolve("read-side").resolve("balances.json");
+        Map<String, org.junit.jupiter.api.function.Executable> refused = new java.util.LinkedHashMap<>();
+        refused.put("store must be an open event store, was null", () -> new CommandSide(null, "127.0.0.1", 0));
+        refused.put("host must be a host name or IP address to listen on, e.g. 127.0.0.1, was null",
+                () -> new CommandSide(store, null, 0));
+        refused.put("host must be a host name or IP address to listen on, e.g. 127.0.0.1, was ' '",
+                () -> new ReadSide(feed, model, " ", 0));
+        refused.put("host must be a host name or IP address of this machine, was 'no-such-host.invalid', which does not resolve",
+                () -> new CommandSide(store, "no-such-host.invalid", 0));
+        refused.put("port must be from 0 to 65535 (0 picks a free one), was -1", () -> new CommandSide(store, "127.0.0.1", -1));
+        refused.put("port must be from 0 to 65535 (0 picks a free one), was 70000", () -> new ReadSide(feed, model, "127.0.0.1", 70000));
+        refused.put("requestTimeout must be a positive duration, was null", () -> new CommandSide(store, "127.0.0.1", 0, null));
+        refused.put("requestTimeout must be a positive duration, was PT0S", () -> new ReadSide(feed, model, "127.0.0.1", 0, Duration.ZERO));
+        refused.put("allowedHosts must be a list of host names or IP addresses (List.of() for none), without nulls, was null",
+                () -> new CommandSide(store, "127.0.0.1", 0, timeout, null));
+        refused.put("allowedHosts must be a list of host names or IP addresses (List.of() for none), without nulls, was [a, null]",
+                () -> new ReadSide(feed, model, "127.0.0.1", 0, timeout, Arrays.asList("a", null)));
+        refused.put("feed must be the command side's feed URL, e.g. http://127.0.0.1:8080/events, was null",
+                () -> new ReadSide(null, model, "127.0.0.1", 0));
+        refused.put("feed must be the command side's feed URL, e.g. http://127.0.0.1:8080/events, was ftp://host/events",
+                () -> new ReadSide(URI.create("ftp://host/events"), model, "127.0.0.1", 0));
+
+        for (Map.Entry<String, org.junit.jupiter.api.function.Executable> call : refused.entrySet()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call.getValue(), call.getKey());
+            assertEquals(call.getKey(), e.getMessage());
+        }
+        assertFalse(java.nio.file.Files.exists(dir.resolve("read-side")), "no model directory made for a read side refused");
+    }
+
+    @Test
     void theCommandLineRefusesWhatItDoesNotKnow() {
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--colour", "red"}));
         assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--store"}));
