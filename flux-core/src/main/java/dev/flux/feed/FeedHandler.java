@@ -74,7 +74,8 @@ import java.util.function.UnaryOperator;
  *   <li>{@code GET /head}: {@code {"position": P}}, the position of the newest event (0 when none).</li>
  * </ul>
  *
- * <p>Bad parameters get 400, unknown paths and ids 404, other methods 405, each with a JSON body
+ * <p>{@code HEAD} is answered as {@code GET}, with the same status and headers and no body. Bad parameters
+ * get 400, unknown paths and ids 404, other methods 405, each with a JSON body
  * {@code {"error": ..., "message": ...}} naming the problem; never a stack trace. Held long polls do
  * not hold threads: they wait in a list and are answered when the store signals an append (and, for
  * stores shared with other processes, when a periodic check finds new events) or when their wait ends.
@@ -302,9 +303,10 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
 
     /** Answers the request, or holds it as a long poll and returns false. */
     private boolean route(HttpExchange exchange) throws IOException {
-        if (!"GET".equals(exchange.getRequestMethod())) {
-            exchange.getResponseHeaders().set("Allow", "GET");
-            throw new HttpProblem(405, "method_not_allowed", "the feed only answers GET, not " + exchange.getRequestMethod());
+        String method = exchange.getRequestMethod();
+        if (!"GET".equals(method) && !"HEAD".equals(method)) {
+            exchange.getResponseHeaders().set("Allow", "GET, HEAD");
+            throw new HttpProblem(405, "method_not_allowed", "the feed only answers GET and HEAD, not " + method);
         }
         // The path as the JDK's server matched it to the context: decoded (a path with an escaped or non-ASCII
         // character, such as /%C3%A9v%C3%A9nements for a context /événements, would not start with the context raw).
@@ -718,9 +720,18 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         return out.toByteArray();
     }
 
+    /**
+     * Answers {@code body}; to a HEAD, the same status and headers, its length included, without the body (the
+     * JDK's server takes no length for a HEAD: given one, it logs a warning and refuses the body's write).
+     */
     private static void send(HttpExchange exchange, int status, byte[] body) throws IOException {
         exchange.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
         exchange.getResponseHeaders().set("Cache-Control", "no-store");
+        if ("HEAD".equals(exchange.getRequestMethod())) {
+            exchange.getResponseHeaders().set("Content-Length", Integer.toString(body.length));
+            exchange.sendResponseHeaders(status, -1);
+            return;
+        }
         exchange.sendResponseHeaders(status, body.length);
         try (OutputStream out = exchange.getResponseBody()) {
             out.write(body);

@@ -399,8 +399,43 @@ class FeedServerTest extends FeedTestBase {
         HttpResponse<String> post = http.send(HttpRequest.newBuilder(feed.uri())
                 .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(405, post.statusCode());
-        assertEquals("GET", post.headers().firstValue("Allow").orElse(""));
+        assertEquals("GET, HEAD", post.headers().firstValue("Allow").orElse(""));
         assertEquals("method_not_allowed", JSON.readTree(post.body()).get("error").asText());
+    }
+
+    @Test
+    void headIsAnsweredAsGetWithTheSameStatusAndHeadersAndNoBody() throws Exception {
+        append("Account-1", 1);
+        append("Account-2", 2);
+        FeedServer feed = feed(FeedServer.builder(store));
+        UUID id = store.readAll(0, 1).get(0).eventId();
+
+        for (String target : List.of(feed.uri() + "?after=0", feed.uri() + "?category=Account&limit=1",
+                feed.uri() + "/head", feed.uri() + "/" + id, feed.uri() + "/" + UUID.randomUUID(),
+                feed.uri() + "?limit=many", feed.uri() + "/a/b")) {
+            HttpResponse<byte[]> get = http.send(HttpRequest.newBuilder(URI.create(target)).GET().build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<byte[]> head = http.send(HttpRequest.newBuilder(URI.create(target))
+                    .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofByteArray());
+
+            assertEquals(get.statusCode(), head.statusCode(), target);
+            assertEquals(0, head.body().length, target);
+            assertEquals(String.valueOf(get.body().length), head.headers().firstValue("Content-Length").orElse(""), target);
+            assertEquals(get.headers().firstValue("Content-Type"), head.headers().firstValue("Content-Type"), target);
+        }
+
+        HttpResponse<String> put = http.send(HttpRequest.newBuilder(feed.uri())
+                .PUT(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, put.statusCode());
+        assertEquals("GET, HEAD", put.headers().firstValue("Allow").orElse(""));
+
+        assumeTrue(Curl.installed(), "curl is not installed");
+        // The refusals made before the feed handler runs (the Host check here) answer a HEAD without a body too.
+        Curl.Answer refused = Curl.run("-I", "-H", "Host: rebound.example", feed.uri() + "?after=0");
+        assertEquals(421, refused.status(), refused.body());
+        assertTrue(refused.body().toLowerCase(java.util.Locale.ROOT).contains("content-length:"), refused.body());
+        Curl.Answer head = Curl.run("-I", feed.uri() + "/head");
+        assertEquals(200, head.status(), head.body());
     }
 
     @Test
