@@ -2,6 +2,13 @@ package dev.flux.bus;
 
 import dev.flux.FluxException;
 
+import java.lang.reflect.Array;
+import java.lang.reflect.GenericArrayType;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
+import java.lang.reflect.TypeVariable;
+import java.lang.reflect.WildcardType;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,9 +47,21 @@ public final class Bus {
     private record Listener(Class<?> type, Consumer<Object> consumer) {
     }
 
-    /** {@code answers}: registered with {@link #registerQuery}, so {@link #ask} may take it. */
-    private record Handler(Function<Object, Object> function, boolean answers) {
+    /**
+     * {@code handler}: what the user registered, named in errors; {@code answers}: registered with
+     * {@link #registerQuery}, so {@link #ask} may take it.
+     */
+    private record Handler(Class<?> messageClass, Object handler, Function<Object, Object> function, boolean answers) {
     }
+
+    /** What each query class asks for (see {@link #answerType}), found once per class. */
+    private static final ClassValue<Class<?>> ANSWER_TYPES = new ClassValue<>() {
+        @Override
+        protected Class<?> computeValue(Class<?> queryClass) {
+            Class<?> answer = queryArgument(queryClass, Map.of());
+            return answer == null ? Object.class : answer;
+        }
+    };
 
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final Map<Class<?>, Handler> handlers = new ConcurrentHashMap<>();
@@ -88,7 +107,7 @@ public final class Bus {
     public <C> Runnable register(Class<C> commandClass, Consumer<? super C> handler) {
         requireNonNull(commandClass, "commandClass");
         requireNonNull(handler, "handler");
-        return add(commandClass, new Handler(command -> {
+        return add(commandClass, new Handler(commandClass, handler, command -> {
             @SuppressWarnings("unchecked") C typed = (C) command;
             handler.accept(typed);
             return null;
@@ -105,7 +124,7 @@ public final class Bus {
     public <R, Q extends Query<R>> Runnable registerQuery(Class<Q> queryClass, Function<? super Q, ? extends R> handler) {
         requireNonNull(queryClass, "queryClass");
         requireNonNull(handler, "handler");
-        return add(queryClass, new Handler(query -> {
+        return add(queryClass, new Handler(queryClass, handler, query -> {
             @SuppressWarnings("unchecked") Q typed = (Q) query;
             return handler.apply(typed);
         }, true));
@@ -120,7 +139,7 @@ public final class Bus {
      */
     public void dispatch(Object command) {
         requireNonNull(command, "command");
-        handlerFor(command.getClass(), false).apply(command);
+        handlerFor(command.getClass(), false).function().apply(command);
     }
 
     /**
@@ -128,14 +147,33 @@ public final class Bus {
      * supertype that has one, and returns its answer. A command handler ({@link #register}) gives no
      * answer, so it never answers a query, not even one of {@code Object} that takes every command.
      *
+     * <p>The answer is checked against the query's answer type, the {@code R} its class fixes in
+     * {@code Query<R>} ({@code Long} for {@code record Balance(String id) implements Query<Long>}): a
+     * handler registered through a raw or generic query class that answers something else is refused
+     * here, naming the query class, the handler and what it answered, not left to fail as a
+     * {@link ClassCastException} wherever the answer is used. Where the class leaves {@code R} open (a
+     * generic query class), only its bound is checked.
+     *
      * @throws HandlerNotFoundException when no query handler takes it
-     * @throws FluxException            when query handlers of several unrelated supertypes would take it
+     * @throws FluxException            when query handlers of several unrelated supertypes would take it,
+     *                                  or the handler answers with a value that is not of the query's
+     *                                  answer type
      * @throws IllegalArgumentException when the query is null
      */
     @SuppressWarnings("unchecked")
     public <R> R ask(Query<R> query) {
         requireNonNull(query, "query");
-        return (R) handlerFor(query.getClass(), true).apply(query);
+        Handler handler = handlerFor(query.getClass(), true);
+        Object answer = handler.function().apply(query);
+        Class<?> answerType = answerType(query.getClass());
+        if (answer != null && !answerType.isInstance(answer)) {
+            throw new FluxException("the query handler " + handler.handler() + " registered for "
+                    + handler.messageClass().getName() + " answered a " + query.getClass().getName() + " with a "
+                    + answer.getClass().getName() + ", but that query asks for a " + answerType.getName()
+                    + " (it is a Query<" + answerType.getSimpleName() + ">): answer it with a " + answerType.getName()
+                    + " or null, or register a handler of its own for " + query.getClass().getName());
+        }
+        return (R) answer;
     }
 
     private Runnable add(Class<?> messageClass, Handler handler) {
@@ -151,10 +189,10 @@ public final class Bus {
     }
 
     /** The handler of {@code messageClass} or its most specific supertype; of a query handler alone when {@code answering}. */
-    private Function<Object, Object> handlerFor(Class<?> messageClass, boolean answering) {
+    private Handler handlerFor(Class<?> messageClass, boolean answering) {
         Handler exact = handlers.get(messageClass);
         if (exact != null && (exact.answers() || !answering)) {
-            return exact.function();
+            return exact;
         }
         Map<Class<?>, Handler> candidates = new HashMap<>();
         for (Map.Entry<Class<?>, Handler> entry : handlers.entrySet()) {
@@ -178,7 +216,7 @@ public final class Bus {
                         + messageClass.getName() + " itself");
             }
         }
-        return candidates.get(best).function();
+        return candidates.get(best);
     }
 
     /** No query handler takes {@code queryClass}; the message names a command handler that does, which cannot answer. */
@@ -193,6 +231,65 @@ public final class Bus {
         }
         return new HandlerNotFoundException(queryClass, "no query handler is registered for " + queryClass.getName()
                 + " (nor for a supertype of it)" + commandHandler);
+    }
+
+    /** The class of the answer a query class asks for: the erasure of the {@code R} it fixes in {@code Query<R>}. */
+    private static Class<?> answerType(Class<?> queryClass) {
+        return ANSWER_TYPES.get(queryClass);
+    }
+
+    /**
+     * The erasure of {@code Query}'s argument as {@code type} fixes it, its own type variables bound
+     * to the erasures in {@code bound}; null when {@code type} does not implement {@code Query}.
+     */
+    private static Class<?> queryArgument(Class<?> type, Map<TypeVariable<?>, Class<?>> bound) {
+        List<Type> supertypes = new ArrayList<>(List.of(type.getGenericInterfaces()));
+        if (type.getGenericSuperclass() != null) {
+            supertypes.add(type.getGenericSuperclass());
+        }
+        for (Type supertype : supertypes) {
+            if (supertype == Query.class) {
+                return Object.class;    // implemented raw: any answer
+            }
+            if (supertype instanceof ParameterizedType parameterized) {
+                Class<?> raw = (Class<?>) parameterized.getRawType();
+                Type[] arguments = parameterized.getActualTypeArguments();
+                if (raw == Query.class) {
+                    return erasure(arguments[0], bound);
+                }
+                if (Query.class.isAssignableFrom(raw)) {
+                    Map<TypeVariable<?>, Class<?>> rawBound = new HashMap<>();
+                    TypeVariable<?>[] variables = raw.getTypeParameters();
+                    for (int i = 0; i < variables.length; i++) {
+                        rawBound.put(variables[i], erasure(arguments[i], bound));
+                    }
+                    return queryArgument(raw, rawBound);
+                }
+            } else if (supertype instanceof Class<?> raw && Query.class.isAssignableFrom(raw)) {
+                return queryArgument(raw, Map.of());    // a raw supertype: its variables erase to their bounds
+            }
+        }
+        return null;
+    }
+
+    private static Class<?> erasure(Type type, Map<TypeVariable<?>, Class<?>> bound) {
+        if (type instanceof Class<?> plain) {
+            return plain;
+        }
+        if (type instanceof ParameterizedType parameterized) {
+            return (Class<?>) parameterized.getRawType();
+        }
+        if (type instanceof GenericArrayType array) {
+            return Array.newInstance(erasure(array.getGenericComponentType(), bound), 0).getClass();
+        }
+        if (type instanceof TypeVariable<?> variable) {
+            Class<?> value = bound.get(variable);
+            return value != null ? value : erasure(variable.getBounds()[0], bound);
+        }
+        if (type instanceof WildcardType wildcard) {
+            return erasure(wildcard.getUpperBounds()[0], bound);
+        }
+        return Object.class;
     }
 
     private static Class<?> boxed(Class<?> type) {

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -252,6 +253,73 @@ class BusTest {
 
         assertEquals("ann", owner);
         assertEquals(List.of("command b"), seen);
+    }
+
+    interface AccountQuery<R> extends Query<R> { }
+
+    record OwnerOf(String id) implements AccountQuery<String> { }
+
+    record CreditsOf(String id) implements AccountQuery<Long> { }
+
+    /** Fixes the answer two levels up: a page of {@code T} is a {@code Query<List<T>>}. */
+    interface PagedQuery<T> extends Query<List<T>> { }
+
+    record Names(int page) implements PagedQuery<String> { }
+
+    /** Leaves the answer open but bounded: a count of some kind of number. */
+    record Count<N extends Number>(String what) implements Query<N> { }
+
+    @Test
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    void aRawQueryHandlerThatAnswersTheWrongTypeIsRefusedAtTheBusNamingQueryHandlerAndAnswer() {
+        Class<Query<Object>> raw = (Class) Balance.class;
+        bus.registerQuery(raw, q -> "one hundred");
+
+        FluxException e = assertThrows(FluxException.class, () -> {
+            Long balance = bus.ask(new Balance("a"));
+            seen.add("got " + balance);
+        });
+
+        assertTrue(e.getMessage().contains(Balance.class.getName()) && e.getMessage().contains("java.lang.String")
+                && e.getMessage().contains("java.lang.Long") && e.getMessage().contains("query handler"), e.getMessage());
+        assertEquals(List.of(), seen);
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aHandlerOfAGenericQuerySupertypeMayAnswerOnlyWhatEachQueryAsksFor() {
+        bus.registerQuery(AccountQuery.class, q -> q instanceof OwnerOf owner ? "ann " + owner.id() : "no credits");
+
+        String owner = bus.ask(new OwnerOf("a"));
+        FluxException e = assertThrows(FluxException.class, () -> bus.ask(new CreditsOf("a")));
+
+        assertEquals("ann a", owner);
+        assertTrue(e.getMessage().contains(CreditsOf.class.getName()) && e.getMessage().contains(AccountQuery.class.getName())
+                && e.getMessage().contains("java.lang.String") && e.getMessage().contains("java.lang.Long"), e.getMessage());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void theAnswerTypeIsFoundThroughGenericSupertypesAndBounds() {
+        bus.registerQuery(PagedQuery.class, q -> Set.of("not a list"));
+        bus.registerQuery(Count.class, q -> q.what().equals("accounts") ? 7 : "seven");
+
+        FluxException page = assertThrows(FluxException.class, () -> bus.ask(new Names(1)));
+        Number accounts = bus.ask(new Count<>("accounts"));
+        FluxException count = assertThrows(FluxException.class, () -> bus.ask(new Count<>("words")));
+
+        assertTrue(page.getMessage().contains(List.class.getName()), page.getMessage());
+        assertEquals(7, accounts);
+        assertTrue(count.getMessage().contains(Number.class.getName()), count.getMessage());
+    }
+
+    @Test
+    void anAnswerOfASubtypeOrNullPassesTheCheck() {
+        record Amount(String id) implements Query<Number> { }
+        bus.registerQuery(Amount.class, q -> q.id().isEmpty() ? null : 5L);
+
+        assertEquals(5L, bus.ask(new Amount("a")));
+        assertNull(bus.ask(new Amount("")));
     }
 
     @Test
