@@ -40,7 +40,10 @@ import java.util.function.Function;
  *
  * <p>Messages are told apart by their class, never by a name, so two classes named alike in different
  * packages never meet. The bus is thread-safe; subscribing and registering may happen while messages
- * flow. Each {@code subscribe}/{@code register} returns a {@link Runnable} that undoes that one call
+ * flow. Registering and unregistering take one lock and replace the handler table whole; dispatches read
+ * it without a lock, resolve a message class to its handler once per table (a class without a handler of
+ * its own costs a scan of the handlers once, not per message), and a dispatch racing a registration runs
+ * the handler of the table before it or after it, never of a mix. Each {@code subscribe}/{@code register} returns a {@link Runnable} that undoes that one call
  * (the same listener subscribed twice is two subscriptions); running it again does nothing.
  */
 public final class Bus {
@@ -64,8 +67,29 @@ public final class Bus {
     };
 
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
-    private final Map<Class<?>, Handler> handlers = new ConcurrentHashMap<>();
+    /** The handlers now; replaced whole under {@link #registration}, read without a lock. */
+    private volatile Handlers handlers = new Handlers(Map.of());
     private final Object registration = new Object();
+
+    /**
+     * The handlers registered at one moment, and what each message class resolved to among them, so a
+     * class is resolved once, not by a scan of every handler per message. A registration replaces the
+     * whole table, its resolutions with it: a resolution is never of other handlers than its own table's,
+     * whatever registers meanwhile.
+     */
+    private static final class Handlers {
+        private final Map<Class<?>, Handler> byClass;
+        private final Map<Class<?>, Resolution> commands = new ConcurrentHashMap<>();
+        private final Map<Class<?>, Resolution> queries = new ConcurrentHashMap<>();
+
+        Handlers(Map<Class<?>, Handler> byClass) {
+            this.byClass = Map.copyOf(byClass);
+        }
+    }
+
+    /** The handler a message class resolved to, or what is wrong when none may take it. */
+    private record Resolution(Handler handler, Function<Class<?>, FluxException> failure) {
+    }
 
     /**
      * Calls {@code listener} with every event published of {@code eventClass} or a subtype.
@@ -179,20 +203,43 @@ public final class Bus {
     private Runnable add(Class<?> messageClass, Handler handler) {
         boxed(messageClass);
         synchronized (registration) {
-            if (handlers.containsKey(messageClass)) {
+            if (handlers.byClass.containsKey(messageClass)) {
                 throw new IllegalStateException(messageClass.getName() + " already has a handler on this bus;"
                         + " unregister it first (each command or query class has exactly one)");
             }
-            handlers.put(messageClass, handler);
+            Map<Class<?>, Handler> changed = new HashMap<>(handlers.byClass);
+            changed.put(messageClass, handler);
+            handlers = new Handlers(changed);
         }
-        return () -> handlers.remove(messageClass, handler);
+        return () -> {
+            synchronized (registration) {
+                if (handlers.byClass.get(messageClass) == handler) {
+                    Map<Class<?>, Handler> changed = new HashMap<>(handlers.byClass);
+                    changed.remove(messageClass);
+                    handlers = new Handlers(changed);
+                }
+            }
+        };
     }
 
     /** The handler of {@code messageClass} or its most specific supertype; of a query handler alone when {@code answering}. */
     private Handler handlerFor(Class<?> messageClass, boolean answering) {
+        Handlers now = handlers;
+        Map<Class<?>, Resolution> resolved = answering ? now.queries : now.commands;
+        Resolution resolution = resolved.get(messageClass);
+        if (resolution == null) {
+            resolution = resolved.computeIfAbsent(messageClass, type -> resolve(now.byClass, type, answering));
+        }
+        if (resolution.handler() == null) {
+            throw resolution.failure().apply(messageClass);
+        }
+        return resolution.handler();
+    }
+
+    private static Resolution resolve(Map<Class<?>, Handler> handlers, Class<?> messageClass, boolean answering) {
         Handler exact = handlers.get(messageClass);
         if (exact != null && (exact.answers() || !answering)) {
-            return exact;
+            return new Resolution(exact, null);
         }
         Map<Class<?>, Handler> candidates = new HashMap<>();
         for (Map.Entry<Class<?>, Handler> entry : handlers.entrySet()) {
@@ -201,7 +248,7 @@ public final class Bus {
             }
         }
         if (candidates.isEmpty()) {
-            throw answering ? noQueryHandler(messageClass) : new HandlerNotFoundException(messageClass);
+            return new Resolution(null, answering ? type -> noQueryHandler(handlers, type) : HandlerNotFoundException::new);
         }
         Class<?> best = null;
         for (Class<?> candidate : candidates.keySet()) {
@@ -211,16 +258,17 @@ public final class Bus {
         }
         for (Class<?> candidate : candidates.keySet()) {
             if (!candidate.isAssignableFrom(best)) {
-                throw new FluxException(messageClass.getName() + " is handled by " + (answering ? "query " : "")
+                String ambiguous = messageClass.getName() + " is handled by " + (answering ? "query " : "")
                         + "handlers of several unrelated supertypes " + candidates.keySet() + "; register one for "
-                        + messageClass.getName() + " itself");
+                        + messageClass.getName() + " itself";
+                return new Resolution(null, type -> new FluxException(ambiguous));
             }
         }
-        return candidates.get(best);
+        return new Resolution(candidates.get(best), null);
     }
 
     /** No query handler takes {@code queryClass}; the message names a command handler that does, which cannot answer. */
-    private HandlerNotFoundException noQueryHandler(Class<?> queryClass) {
+    private static HandlerNotFoundException noQueryHandler(Map<Class<?>, Handler> handlers, Class<?> queryClass) {
         String commandHandler = "";
         for (Class<?> registered : handlers.keySet()) {
             if (registered.isAssignableFrom(queryClass)) {

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -192,6 +193,88 @@ class BusTest {
         bus.dispatch(new Open("1"));
 
         assertEquals(List.of("admin Purge[reason=old]", "anything"), seen);
+    }
+
+    @Test
+    void aResolvedSupertypeHandlerGivesWayToOneRegisteredLaterAndComesBackWhenItLeaves() {
+        Runnable admin = bus.register(AdminCommand.class, c -> seen.add("admin"));
+        assertThrows(HandlerNotFoundException.class, () -> bus.dispatch(new Open("1")));
+        bus.dispatch(new Purge("old"));
+
+        Runnable purge = bus.register(Purge.class, c -> seen.add("purge"));
+        Runnable anything = bus.register(Object.class, c -> seen.add("anything"));
+        bus.dispatch(new Purge("old"));
+        bus.dispatch(new Open("1"));
+        purge.run();
+        bus.dispatch(new Purge("old"));
+        admin.run();
+        anything.run();
+
+        assertEquals(List.of("admin", "purge", "anything", "admin"), seen);
+        assertThrows(HandlerNotFoundException.class, () -> bus.dispatch(new Purge("old")));
+    }
+
+    @Test
+    void aDispatchWithoutAnExactHandlerCostsTheSameWithThousandsOfHandlersRegistered() {
+        bus.register(AdminCommand.class, c -> { });
+        long few = timeDispatches(50_000);
+        List<Class<?>> others = new ArrayList<>();
+        for (Class<?> component : List.of(String.class, Integer.class, Long.class, Short.class, Byte.class,
+                Double.class, Float.class, Character.class, Boolean.class, Object.class)) {
+            Class<?> array = component;
+            for (int dimensions = 0; dimensions < 200; dimensions++) {
+                array = array.arrayType();
+                others.add(array);
+            }
+        }
+        for (Class<?> other : others) {
+            @SuppressWarnings("unchecked") Class<Object> type = (Class<Object>) other;
+            bus.register(type, c -> { });
+        }
+
+        long many = timeDispatches(50_000);
+
+        // each dispatch scanning the 2,000 handlers would be a thousand times slower, not a few
+        assertTrue(many < 20 * few + 100_000_000L, "with 1 handler " + few / 1_000_000 + " ms, with "
+                + others.size() + " handlers " + many / 1_000_000 + " ms");
+    }
+
+    private long timeDispatches(int count) {
+        Purge purge = new Purge("old");
+        for (int i = 0; i < count; i++) {
+            bus.dispatch(purge);    // warm up
+        }
+        long start = System.nanoTime();
+        for (int i = 0; i < count; i++) {
+            bus.dispatch(purge);
+        }
+        return System.nanoTime() - start;
+    }
+
+    @Test
+    void aDispatchRacingRegistrationsEndsOnTheHandlersRegisteredWhenTheyStop() throws Exception {
+        bus.register(AdminCommand.class, c -> { });
+        AtomicBoolean registering = new AtomicBoolean(true);
+        Thread dispatcher = new Thread(() -> {
+            while (registering.get()) {
+                bus.dispatch(new Purge("old"));
+            }
+        });
+        dispatcher.start();
+        try {
+            for (int i = 0; i < 2_000; i++) {
+                Runnable purge = bus.register(Purge.class, c -> { });
+                purge.run();
+            }
+        } finally {
+            registering.set(false);
+            dispatcher.join(10_000);
+        }
+        bus.register(Purge.class, c -> seen.add("purge"));
+
+        bus.dispatch(new Purge("old"));
+
+        assertEquals(List.of("purge"), seen);
     }
 
     @Test
