@@ -418,6 +418,13 @@ class BusTest {
     }
 
     @Test
+    void aHandlerNotFoundExceptionWithoutAClassIsRefusedNamingTheParameter() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new HandlerNotFoundException(null));
+
+        assertTrue(e.getMessage().contains("messageClass"), e.getMessage());
+    }
+
+    @Test
     void nullsAndPrimitivesAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> bus.publish(null));
         assertThrows(IllegalArgumentException.class, () -> bus.dispatch(null));
