@@ -108,7 +108,7 @@ public final class Bus {
 
     /**
      * Calls every listener of the event's class and its supertypes, in subscription order. A listener's
-     * exception stops the others and propagates.
+     * exception stops the others and reaches the caller unchanged, not wrapped.
      *
      * @throws IllegalArgumentException when the event is null
      */
@@ -155,7 +155,9 @@ public final class Bus {
     }
 
     /**
-     * Runs the handler of the command's class.
+     * Runs the handler of the command's class, or of its most specific supertype that has one, on this
+     * thread; a query's handler runs too and its answer is dropped. What the handler throws reaches the
+     * caller unchanged, not wrapped (a checked exception a handler throws sneakily included).
      *
      * @throws HandlerNotFoundException when no handler takes it
      * @throws FluxException            when handlers of several unrelated supertypes would take it
@@ -176,7 +178,8 @@ public final class Bus {
      * handler registered through a raw or generic query class that answers something else is refused
      * here, naming the query class, the handler and what it answered, not left to fail as a
      * {@link ClassCastException} wherever the answer is used. Where the class leaves {@code R} open (a
-     * generic query class), only its bound is checked.
+     * generic query class), only its bound is checked. What the handler throws reaches the caller
+     * unchanged, not wrapped.
      *
      * @throws HandlerNotFoundException when no query handler takes it
      * @throws FluxException            when query handlers of several unrelated supertypes would take it,

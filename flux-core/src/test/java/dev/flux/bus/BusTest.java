@@ -3,6 +3,7 @@ package dev.flux.bus;
 import dev.flux.FluxException;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -415,6 +416,37 @@ class BusTest {
         bus.dispatch(new Balance("a"));
 
         assertEquals(List.of("asked a"), seen);
+    }
+
+    @Test
+    void whatAHandlerThrowsReachesTheCallerUnwrappedEvenACheckedException() {
+        IOException disk = new IOException("disk full");
+        bus.register(Open.class, c -> sneakyThrow(disk));
+        bus.registerQuery(Balance.class, q -> sneakyThrow(disk));
+
+        Exception dispatched = assertThrows(Exception.class, () -> bus.dispatch(new Open("1")));
+        Exception asked = assertThrows(Exception.class, () -> bus.ask(new Balance("a")));
+
+        assertSame(disk, dispatched);
+        assertSame(disk, asked);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable, R> R sneakyThrow(Throwable t) throws T {
+        throw (T) t;
+    }
+
+    @Test
+    void anUnregisterRunTwiceLeavesALaterRegistrationOfTheSameHandlerInPlace() {
+        Consumer<Open> handler = c -> seen.add("open " + c.id());
+        Runnable first = bus.register(Open.class, handler);
+        first.run();
+        bus.register(Open.class, handler);
+
+        first.run();
+        bus.dispatch(new Open("1"));
+
+        assertEquals(List.of("open 1"), seen);
     }
 
     @Test
