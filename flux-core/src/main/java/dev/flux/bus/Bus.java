@@ -39,12 +39,14 @@ import java.util.function.Function;
  * </ul>
  *
  * <p>Messages are told apart by their class, never by a name, so two classes named alike in different
- * packages never meet. The bus is thread-safe; subscribing and registering may happen while messages
- * flow. Registering and unregistering take one lock and replace the handler table whole; dispatches read
- * it without a lock, resolve a message class to its handler once per table (a class without a handler of
- * its own costs a scan of the handlers once, not per message), and a dispatch racing a registration runs
- * the handler of the table before it or after it, never of a mix. Each {@code subscribe}/{@code register} returns a {@link Runnable} that undoes that one call
- * (the same listener subscribed twice is two subscriptions); running it again does nothing.
+ * packages never meet. The bus is thread-safe: subscribing and registering may happen from any thread
+ * while messages flow. Listeners and handlers run on each caller's thread, so ones that several threads
+ * publish or dispatch to run concurrently and must be thread-safe themselves. Registrations take one
+ * lock and replace the handler table whole; a dispatch reads it without a lock and runs the handler of
+ * the table before or after a racing registration, never of a mix. A message class is resolved to its
+ * handler once per table (a class without a handler of its own costs one scan of the handlers, not one
+ * per message). Each {@code subscribe}/{@code register} returns a {@link Runnable} that undoes that one
+ * call (the same listener subscribed twice is two subscriptions); running it again does nothing.
  */
 public final class Bus {
     private record Listener(Class<?> type, Consumer<Object> consumer) {
