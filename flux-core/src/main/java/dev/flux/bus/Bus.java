@@ -198,9 +198,9 @@ public final class Bus {
         if (answer != null && !answerType.isInstance(answer)) {
             throw new FluxException("the query handler " + handler.handler() + " registered for "
                     + handler.messageClass().getName() + " answered a " + query.getClass().getName() + " with a "
-                    + answer.getClass().getName() + ", but that query asks for a " + answerType.getName()
-                    + " (it is a Query<" + answerType.getSimpleName() + ">): answer it with a " + answerType.getName()
-                    + " or null, or register a handler of its own for " + query.getClass().getName());
+                    + answer.getClass().getName() + ", but " + query.getClass().getSimpleName() + " asks for a "
+                    + answerType.getName() + " (its Query<R>): answer it with a " + answerType.getName() + " or null,"
+                    + " or register a handler of its own for " + query.getClass().getName());
         }
         return (R) answer;
     }
