@@ -141,7 +141,10 @@ public final class Bus {
     }
 
     /**
-     * Makes {@code handler} the one that answers queries of {@code queryClass}.
+     * Makes {@code handler} the one that answers queries of {@code queryClass}, and of its subtypes that
+     * have no query handler of their own. A handler of a raw or generic query class (an interface several
+     * queries share, say) must answer each query with what that query asks for: {@link #ask} refuses
+     * another answer.
      *
      * @return what to run to unregister it
      * @throws IllegalStateException    when the class already has a handler
