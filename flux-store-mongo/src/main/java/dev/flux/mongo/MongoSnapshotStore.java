@@ -77,18 +77,32 @@ public final class MongoSnapshotStore implements SnapshotStore {
         }
     }
 
-    /** @throws FluxException when the server fails; whether the snapshot was stored is then unknown */
+    /**
+     * @throws IllegalArgumentException when the snapshot is null or its {@code takenAt} lies outside what a BSON date
+     *                                  holds (milliseconds since the epoch in a signed 64-bit number, about 292
+     *                                  million years either way, so {@link Instant#MAX} and {@link Instant#MIN} are
+     *                                  out); nothing is written then
+     * @throws FluxException            when the server fails; whether the snapshot was stored is then unknown
+     */
     @Override
     public void save(Snapshot snapshot) {
         if (snapshot == null) {
             throw new IllegalArgumentException("snapshot must not be null");
         }
         Instant takenAt = snapshot.takenAt();
+        long takenAtMillis;
+        try {
+            takenAtMillis = takenAt.toEpochMilli();
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("snapshot.takenAt of stream '" + snapshot.streamId() + "' must fit in a"
+                    + " BSON date (milliseconds since the epoch in a signed 64-bit number), was " + takenAt
+                    + "; nothing was written. Take it with the time it was taken, e.g. Instant.now()", e);
+        }
         BsonDocument document = new BsonDocument("_id", new BsonString(snapshot.streamId()))
                 .append("version", new BsonInt64(snapshot.version()))
                 .append("type", new BsonString(snapshot.type()))
                 .append("data", new BsonBinary(snapshot.data()))
-                .append("takenAt", new BsonDateTime(takenAt.toEpochMilli()))
+                .append("takenAt", new BsonDateTime(takenAtMillis))
                 .append("takenAtNanos", new BsonInt32(takenAt.getNano()));
         // An upsert is not atomic on MongoDB: two first saves of a stream can both find no document, and the one
         // inserting second meets the other's _id. Once more, the filter then sees the document held and decides.

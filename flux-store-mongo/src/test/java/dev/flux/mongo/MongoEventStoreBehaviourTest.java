@@ -739,6 +739,31 @@ class MongoEventStoreBehaviourTest {
     }
 
     @Test
+    void aSnapshotTakenAtATimeABsonDateCannotHoldIsRefusedNamingItsStreamAndNothingIsWritten() {
+        MongoSnapshotStore snapshots = new MongoSnapshotStore(database.database());
+        for (Instant takenAt : List.of(Instant.MAX, Instant.MIN, Instant.ofEpochSecond(Long.MAX_VALUE / 1000 + 1))) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> snapshots.save(
+                    new Snapshot("account-1", 3, "Account", "{}".getBytes(StandardCharsets.UTF_8), takenAt)));
+
+            assertTrue(refused.getMessage().contains("takenAt") && refused.getMessage().contains("'account-1'")
+                    && refused.getMessage().contains(takenAt.toString()), refused.getMessage());
+            assertEquals(Optional.empty(), snapshots.load("account-1"), "nothing is written");
+        }
+    }
+
+    @Test
+    void aSnapshotTakenAtTheEdgesOfWhatABsonDateHoldsComesBackAsTaken() {
+        MongoSnapshotStore snapshots = new MongoSnapshotStore(database.database());
+        for (Instant takenAt : List.of(Instant.ofEpochMilli(Long.MAX_VALUE).plusNanos(999_999), Instant.ofEpochMilli(Long.MIN_VALUE))) {
+            Snapshot saved = new Snapshot("account-1", 3, "Account", "{}".getBytes(StandardCharsets.UTF_8), takenAt);
+            snapshots.save(saved);
+
+            assertEquals(takenAt, snapshots.load("account-1").orElseThrow().takenAt());
+            snapshots.delete("account-1");
+        }
+    }
+
+    @Test
     void readStreamFromTheMiddleOfAnAppendStartsAtTheVersionAskedFor() {
         first.append("account-1", ExpectedVersion.NO_STREAM, events(4));
         first.append("account-1", 3, events(4));
