@@ -17,9 +17,11 @@ import org.bson.conversions.Bson;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -44,6 +46,8 @@ final class Commit {
     /** The fields of what {@link #lookup} answers besides the commit's: the event's index in the commit, and the event. */
     private static final String INDEX = "index";
     private static final String EVENT = "event";
+    /** The field of what {@link #takenIds} answers: the ids asked for that the commit holds. */
+    private static final String TAKEN = "taken";
 
     private Commit() {
     }
@@ -198,16 +202,38 @@ final class Commit {
         return recorded;
     }
 
-    /** The event ids of a commit. @throws FluxException naming the document when it is not a commit */
-    static List<UUID> eventIds(BsonDocument commit, String where) {
+    /**
+     * The aggregation that finds a commit holding any of these event ids and answers its {@code _id} and, in
+     * {@code taken}, which of them it holds: the ids alone, not the commit (whose events may be thousands of
+     * megabyte-sized ones).
+     */
+    static List<Bson> takenIds(List<UUID> eventIds) {
+        BsonArray ids = new BsonArray(new ArrayList<>(eventIds.size()));
+        eventIds.forEach(id -> ids.add(uuid(id)));
+        BsonDocument isArray = new BsonDocument("$isArray", new BsonString("$" + EVENTS));
+        BsonDocument held = new BsonDocument("$cond", new BsonArray(List.of(isArray, new BsonString("$" + EVENT_IDS),
+                new BsonArray())));
+        return List.of(
+                Aggregates.match(Filters.in(EVENT_IDS, ids)),
+                Aggregates.limit(1),
+                Aggregates.project(new BsonDocument(TAKEN, new BsonDocument("$setIntersection",
+                        new BsonArray(List.of(held, ids))))));
+    }
+
+    /**
+     * The ids {@link #takenIds} found taken.
+     *
+     * @throws FluxException naming the document when it is not a commit this store wrote
+     */
+    static Set<UUID> taken(BsonDocument found, String where) {
         try {
-            List<UUID> ids = new ArrayList<>();
-            for (BsonValue value : commit.getArray(EVENTS)) {
-                ids.add(value.asDocument().getBinary(EVENT_ID).asUuid());
+            Set<UUID> ids = new HashSet<>();
+            for (BsonValue value : found.getArray(TAKEN)) {
+                ids.add(value.asBinary().asUuid());
             }
             return ids;
         } catch (RuntimeException e) {
-            throw unreadable(commit, where, e.getMessage(), e);
+            throw unreadable(found, where, "its '" + EVENT_IDS + "' are not UUIDs: " + e.getMessage(), e);
         }
     }
 

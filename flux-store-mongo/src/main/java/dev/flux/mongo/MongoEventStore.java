@@ -33,12 +33,10 @@ import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 import org.bson.BsonDocument;
 import org.bson.BsonSerializationException;
-import org.bson.BsonValue;
 import org.bson.conversions.Bson;
 
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -569,18 +567,19 @@ public final class MongoEventStore implements EventStore {
         return dollar < 0 ? index : index.substring(dollar + 2); // servers before 3.4: "db.coll.$name"
     }
 
-    /** What the refused append's caller gets: which of its ids is taken, found by one lookup. */
+    /**
+     * What the refused append's caller gets: which of its ids is taken, found by one lookup that is sent the taken
+     * ids alone, not the commit holding them.
+     */
     private FluxException duplicateEventId(PendingCommit refused, MongoException cause) {
         String streamId = refused.streamId;
         List<EventData> events = refused.events;
-        List<BsonValue> ids = new ArrayList<>(events.size());
-        for (EventData event : events) {
-            ids.add(Commit.uuid(event.eventId()));
-        }
-        BsonDocument holder;
+        List<UUID> ids = events.stream().map(EventData::eventId).toList();
+        Set<UUID> taken;
         try {
-            holder = call("find the duplicate event id of an append to stream '" + streamId + "' in",
-                    () -> writerView.find(Filters.in(Commit.EVENT_IDS, ids)).first());
+            BsonDocument found = call("find the duplicate event id of an append to stream '" + streamId + "' in",
+                    () -> writerView.aggregate(Commit.takenIds(ids)).first());
+            taken = found == null ? Set.of() : Commit.taken(found, where);
         } catch (FluxException | IllegalStateException lookupFailed) {
             FluxException exception = new FluxException("Could not append " + events.size() + " event(s) to stream '"
                     + streamId + "' at version " + refused.firstVersion + ": an event id of it is already taken, and"
@@ -588,9 +587,7 @@ public final class MongoEventStore implements EventStore {
             exception.addSuppressed(lookupFailed);
             return exception;
         }
-        Set<UUID> taken = holder == null ? Set.of() : new HashSet<>(Commit.eventIds(holder, where));
-        UUID duplicate = events.stream().map(EventData::eventId).filter(taken::contains).findFirst()
-                .orElse(events.get(0).eventId());
+        UUID duplicate = ids.stream().filter(taken::contains).findFirst().orElse(ids.get(0));
         DuplicateEventIdException exception = new DuplicateEventIdException(streamId, duplicate);
         exception.initCause(cause);
         return exception;

@@ -739,6 +739,34 @@ class MongoEventStoreBehaviourTest {
     }
 
     @Test
+    void anAppendRefusedForATakenIdIsSentTheTakenIdsNotTheCommitHoldingThem() {
+        // The taken id was found by fetching the whole commit holding it: 5,000 events here, megabytes of big ones.
+        List<EventData> taken = events(5_000);
+        first.append("bulk-1", ExpectedVersion.NO_STREAM, taken);
+        long commitBytes = bsonSize(database.database().getCollection("flux_events", BsonDocument.class).find().first());
+        AtomicLong bytesSent = new AtomicLong();
+        try (MongoClient client = MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
+                .addCommandListener(new CommandListener() {
+                    @Override
+                    public void commandSucceeded(CommandSucceededEvent event) {
+                        bytesSent.addAndGet(bsonSize(event.getResponse()));
+                    }
+                }).build())) {
+            MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
+            bytesSent.set(0);
+
+            DuplicateEventIdException duplicate = assertThrows(DuplicateEventIdException.class,
+                    () -> store.append("other-1", ExpectedVersion.NO_STREAM, List.of(events(1).get(0), taken.get(2_500))));
+            store.close();
+
+            assertEquals(taken.get(2_500).eventId(), duplicate.eventId());
+            assertTrue(commitBytes > 250_000, "the commit holds " + commitBytes + " bytes");
+            assertTrue(bytesSent.get() < 8192, "the refused append was sent " + bytesSent.get() + " bytes; the commit"
+                    + " holding the taken id has " + commitBytes);
+        }
+    }
+
+    @Test
     void aSnapshotTakenAtATimeABsonDateCannotHoldIsRefusedNamingItsStreamAndNothingIsWritten() {
         MongoSnapshotStore snapshots = new MongoSnapshotStore(database.database());
         for (Instant takenAt : List.of(Instant.MAX, Instant.MIN, Instant.ofEpochSecond(Long.MAX_VALUE / 1000 + 1))) {
