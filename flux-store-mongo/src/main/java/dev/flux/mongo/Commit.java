@@ -52,9 +52,11 @@ final class Commit {
     private Commit() {
     }
 
-    /** The commit document for {@code events}, appended at these versions and positions. */
-    static BsonDocument document(String streamId, String category, long firstVersion, long firstPosition,
-                                 List<EventData> events, Instant recordedAt) {
+    /**
+     * The commit document for {@code events}, appended at these versions; {@link #placeAt} sets its positions and
+     * time when its turn to be inserted comes.
+     */
+    static BsonDocument document(String streamId, String category, long firstVersion, List<EventData> events) {
         BsonArray array = new BsonArray(new ArrayList<>(events.size()));
         for (EventData event : events) {
             BsonArray metadata = new BsonArray(new ArrayList<>(event.metadata().size()));
@@ -68,20 +70,27 @@ final class Commit {
                     .append(METADATA, metadata));
         }
         int n = events.size();
-        return new BsonDocument(LAST_POSITION, new BsonInt64(firstPosition + n - 1))
-                .append(FIRST_POSITION, new BsonInt64(firstPosition))
+        return new BsonDocument(LAST_POSITION, new BsonInt64(n))
+                .append(FIRST_POSITION, new BsonInt64(1))
                 .append(STREAM, new BsonString(streamId))
                 .append(CATEGORY, new BsonString(category))
                 .append(FIRST_VERSION, new BsonInt64(firstVersion))
                 .append(LAST_VERSION, new BsonInt64(firstVersion + n - 1))
-                .append(RECORDED_AT, new BsonDateTime(recordedAt.toEpochMilli()))
+                .append(RECORDED_AT, new BsonDateTime(0))
                 .append(EVENTS, array);
     }
 
-    /** Sets the global positions of a commit document made by {@link #document}. */
-    static void placeAt(BsonDocument commit, long firstPosition, int eventCount) {
+    /** Sets the global positions and the time of a commit document made by {@link #document}. */
+    static void placeAt(BsonDocument commit, long firstPosition, int eventCount, BsonDateTime recordedAt) {
         commit.put(LAST_POSITION, new BsonInt64(firstPosition + eventCount - 1));
         commit.put(FIRST_POSITION, new BsonInt64(firstPosition));
+        commit.put(RECORDED_AT, recordedAt);
+    }
+
+    /** When the commit was recorded (milliseconds since the epoch), or {@code Long.MIN_VALUE} when it holds no date. */
+    static long recordedAtMillis(BsonDocument commit) {
+        BsonValue value = commit.get(RECORDED_AT);
+        return value != null && value.isDateTime() ? value.asDateTime().getValue() : Long.MIN_VALUE;
     }
 
     /** An over-estimate of the document's BSON size: strings at 3 bytes a character. */

@@ -31,11 +31,11 @@ import dev.flux.ExpectedVersion;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
+import org.bson.BsonDateTime;
 import org.bson.BsonDocument;
 import org.bson.BsonSerializationException;
 import org.bson.conversions.Bson;
 
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -65,7 +65,7 @@ import java.util.function.Supplier;
  *   category:      <string>  the stream's category
  *   firstVersion:  <long>    stream version of the first event
  *   lastVersion:   <long>    stream version of the last event
- *   recordedAt:    <date>    when the appending process recorded it (milliseconds)
+ *   recordedAt:    <date>    when its insert's turn came (milliseconds), never before the commit before it
  *   events: [ { id: <UUID, binary subtype 4>, type: <string>, data: <binary>,
  *               metadata: [ [key, value], ... ] }, ... ] }
  * }</pre>
@@ -124,6 +124,14 @@ import java.util.function.Supplier;
  * later position could land first and a reader pass the earlier one for good. A writer that meets a
  * position another process took reads again after a pause (a quarter of a millisecond, doubling up to
  * 20 ms) that gives the other commit time to reach a majority.
+ *
+ * <p>A commit's {@code recordedAt} is taken in its turn, when its positions are, by this process's clock,
+ * and is never before the time of the commit at the position before it (this process's own, or the one it
+ * read as the end of the log): times only grow along the log, so sorting or filtering by them agrees with
+ * positions. Taken before the turn, an append that waited (for a group ahead, or for another process's
+ * commit) went in after a later one with its earlier time. A process whose clock runs ahead moves the
+ * times of the commits after its own up to its clock: keep the machines' clocks in sync, as
+ * {@link MongoOffsetStore}'s claims need too.
  *
  * <h2>Errors</h2>
  * A duplicate key is told apart by the index it hit: {@code position_unique} or {@code _id} is
@@ -225,6 +233,11 @@ public final class MongoEventStore implements EventStore {
     volatile Runnable afterQueued;
     /** The next free global position as far as this process knows, 0 when unknown. Guarded by {@code positionLock}. */
     private long nextPosition;
+    /**
+     * The time recorded on the commit before {@code nextPosition} (milliseconds), {@code Long.MIN_VALUE} when it holds
+     * none: no later commit is recorded earlier. Guarded by {@code positionLock}.
+     */
+    private long lastRecordedAt = Long.MIN_VALUE;
     /** Null unless both concerns are majority: then nothing this process wrote or read can be rolled back. */
     private final StreamHeads heads;
     private final AppendListeners appendListeners = new AppendListeners();
@@ -384,8 +397,7 @@ public final class MongoEventStore implements EventStore {
      * @return false when another commit already starts at {@code firstVersion} (the stream moved on)
      */
     private boolean insert(String streamId, String category, long firstVersion, List<EventData> events) {
-        BsonDocument document = Commit.document(streamId, category, firstVersion, 1, events,
-                Instant.ofEpochMilli(System.currentTimeMillis()));
+        BsonDocument document = Commit.document(streamId, category, firstVersion, events);
         long size = Commit.estimatedSize(document);
         if (size > MAX_DOCUMENT_BYTES) {
             throw new FluxException("The append of " + events.size() + " event(s) to stream '" + streamId
@@ -458,7 +470,11 @@ public final class MongoEventStore implements EventStore {
             while (!todo.isEmpty()) {
                 if (nextPosition == 0) {
                     try {
-                        nextPosition = highestPosition(positionView) + 1;
+                        BsonDocument last = call("read the last position of", () -> positionView.find()
+                                .projection(Projections.include(Commit.LAST_POSITION, Commit.RECORDED_AT))
+                                .sort(Sorts.descending(Commit.LAST_POSITION)).limit(1).first());
+                        nextPosition = last == null ? 1 : Commit.int64(last, Commit.LAST_POSITION, where) + 1;
+                        lastRecordedAt = last == null ? Long.MIN_VALUE : Commit.recordedAtMillis(last);
                     } catch (FluxException | IllegalStateException e) {
                         for (PendingCommit commit : todo) {
                             commit.outcome.completeExceptionally(new FluxException("Could not append "
@@ -470,8 +486,11 @@ public final class MongoEventStore implements EventStore {
                 }
                 List<BsonDocument> documents = new ArrayList<>(todo.size());
                 long position = nextPosition;
+                // The time is taken in the turn, never before the commit before it: times only grow along the log.
+                long now = Math.max(System.currentTimeMillis(), lastRecordedAt);
+                BsonDateTime recordedAt = new BsonDateTime(now);
                 for (PendingCommit commit : todo) {
-                    Commit.placeAt(commit.document, position, commit.events.size());
+                    Commit.placeAt(commit.document, position, commit.events.size(), recordedAt);
                     documents.add(commit.document);
                     position += commit.events.size();
                 }
@@ -479,6 +498,7 @@ public final class MongoEventStore implements EventStore {
                     commits.insertMany(documents, ORDERED);
                     todo.forEach(commit -> commit.outcome.complete(true));
                     nextPosition = position;
+                    lastRecordedAt = now;
                     return;
                 } catch (MongoBulkWriteException e) {
                     if (e.getWriteConcernError() != null || e.getWriteErrors().isEmpty()) {
@@ -487,6 +507,9 @@ public final class MongoEventStore implements EventStore {
                     BulkWriteError error = e.getWriteErrors().get(0);
                     int failed = error.getIndex();
                     inserted(todo, failed);
+                    if (failed > 0) {
+                        lastRecordedAt = now;
+                    }
                     PendingCommit refused = todo.get(failed);
                     String index = error.getCategory() == ErrorCategory.DUPLICATE_KEY ? duplicateKeyIndex(error.getMessage()) : null;
                     if (POSITION_INDEX.equals(index) || "_id_".equals(index)) {

@@ -767,6 +767,52 @@ class MongoEventStoreBehaviourTest {
     }
 
     @Test
+    void recordedTimesNeverStepBackAlongTheLogThoughAnAppendWaitedAfterTakingItsTurnInTheQueue() throws Exception {
+        // The time was taken when the append was made, before its turn: one that waited (here, for another process's
+        // commit) was placed after a later one with its earlier time, and readers sorting or filtering by time saw the
+        // log step back.
+        first.append("warm-1", ExpectedVersion.NO_STREAM, events(1));
+        CountDownLatch queued = new CountDownLatch(1);
+        CountDownLatch overtaken = new CountDownLatch(1);
+        first.afterQueued = () -> {
+            queued.countDown();
+            awaitQuietly(overtaken, 20);
+        };
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<Long> waited = pool.submit(() -> first.append("late-1", ExpectedVersion.NO_STREAM, events(1)));
+            assertTrue(queued.await(20, TimeUnit.SECONDS));
+            Thread.sleep(50);
+            second.append("early-1", ExpectedVersion.NO_STREAM, events(1));
+            overtaken.countDown();
+            waited.get(20, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+
+        List<RecordedEvent> log = readAll(first);
+        assertEquals(List.of("warm-1", "early-1", "late-1"), log.stream().map(RecordedEvent::streamId).toList());
+        for (int i = 1; i < log.size(); i++) {
+            assertTrue(!log.get(i).recordedAt().isBefore(log.get(i - 1).recordedAt()), "position " + log.get(i).position()
+                    + " is recorded at " + log.get(i).recordedAt() + ", before position " + log.get(i - 1).position()
+                    + " at " + log.get(i - 1).recordedAt());
+        }
+    }
+
+    @Test
+    void anAppendAfterACommitRecordedAheadOfThisClockIsRecordedNoEarlierThanIt() {
+        // Another process's clock runs an hour ahead: its commit's time is the earliest the next one can have.
+        second.append("ahead-1", ExpectedVersion.NO_STREAM, events(1));
+        Instant ahead = Instant.ofEpochMilli(System.currentTimeMillis() + 3_600_000);
+        database.database().getCollection("flux_events", BsonDocument.class).updateOne(new BsonDocument("_id", new BsonInt64(1)),
+                new BsonDocument("$set", new BsonDocument("recordedAt", new BsonDateTime(ahead.toEpochMilli()))));
+
+        first.append("behind-1", ExpectedVersion.NO_STREAM, events(1));
+
+        assertEquals(ahead, first.readStream("behind-1", 0, 1).get(0).recordedAt());
+    }
+
+    @Test
     void aSnapshotTakenAtATimeABsonDateCannotHoldIsRefusedNamingItsStreamAndNothingIsWritten() {
         MongoSnapshotStore snapshots = new MongoSnapshotStore(database.database());
         for (Instant takenAt : List.of(Instant.MAX, Instant.MIN, Instant.ofEpochSecond(Long.MAX_VALUE / 1000 + 1))) {
