@@ -298,7 +298,8 @@ public final class MongoEventStore implements EventStore {
      * {@code mongodb://db1,db2,db3/orders?replicaSet=rs0}. The database is the one in the string,
      * else {@code flux}. The store owns the client and closes it in {@link #close()}.
      *
-     * @throws IllegalArgumentException when the connection string is null or malformed
+     * @throws IllegalArgumentException when the connection string is null, malformed or names a database MongoDB
+     *                                  refuses (as {@link MongoOptions#database()} says)
      * @throws FluxException            when the indexes cannot be created (e.g. no server answers)
      */
     public static MongoEventStore connect(String connectionString) {
@@ -310,15 +311,26 @@ public final class MongoEventStore implements EventStore {
      * string, else {@link MongoOptions#database()}. The store owns the client and closes it in
      * {@link #close()}.
      *
-     * @throws IllegalArgumentException when an argument is null or the connection string is malformed
+     * @throws IllegalArgumentException when an argument is null, the connection string is malformed or names a
+     *                                  database MongoDB refuses (as {@link MongoOptions#database()} says)
      * @throws FluxException            when the indexes cannot be created (e.g. no server answers)
      */
     public static MongoEventStore connect(String connectionString, MongoOptions options) {
         if (connectionString == null || options == null) {
             throw new IllegalArgumentException("connectionString and options must not be null");
         }
-        ConnectionString parsed = new ConnectionString(connectionString);
+        ConnectionString parsed;
+        try {
+            parsed = new ConnectionString(connectionString);
+        } catch (IllegalArgumentException e) {
+            // The driver's message ("state should be: databaseName does not contain ' '") names no parameter; the
+            // string is not repeated, as it may hold a password.
+            throw new IllegalArgumentException("connectionString is not one MongoDB takes: " + e.getMessage(), e);
+        }
         String database = parsed.getDatabase() != null ? parsed.getDatabase() : options.database();
+        if (parsed.getDatabase() != null) {
+            MongoOptions.requireDatabaseName("the database of connectionString", database);
+        }
         MongoClient client = MongoClients.create(parsed);
         try {
             return new MongoEventStore(client.getDatabase(database), options, client);

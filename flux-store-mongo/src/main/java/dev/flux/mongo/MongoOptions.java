@@ -37,20 +37,16 @@ public record MongoOptions(String eventsCollection, String offsetsCollection, St
             WriteConcern.MAJORITY, ReadConcern.MAJORITY);
 
     /**
-     * @throws IllegalArgumentException when a name is null, blank or holds {@code $} or NUL, the database name
+     * @throws IllegalArgumentException when a name is null, blank or holds {@code $} or NUL, a collection name starts
+     *                                  with {@code system.}, the database name
      *                                  holds {@code / \ . " } or a space or has 64 bytes or more, a concern is
      *                                  null, or the write concern is unacknowledged ({@code w: 0})
      */
     public MongoOptions {
-        requireName("eventsCollection", eventsCollection);
-        requireName("offsetsCollection", offsetsCollection);
-        requireName("snapshotsCollection", snapshotsCollection);
-        requireName("database", database);
-        if (database.chars().anyMatch(c -> "/\\. \"".indexOf(c) >= 0)
-                || database.getBytes(StandardCharsets.UTF_8).length >= 64) {
-            throw new IllegalArgumentException("database must be a name of under 64 bytes without '/', '\\', '.', ' ' or"
-                    + " '\"' (MongoDB refuses them), was '" + database + "'");
-        }
+        requireCollectionName("eventsCollection", eventsCollection);
+        requireCollectionName("offsetsCollection", offsetsCollection);
+        requireCollectionName("snapshotsCollection", snapshotsCollection);
+        requireDatabaseName("database", database);
         if (eventsCollection.equals(offsetsCollection) || eventsCollection.equals(snapshotsCollection)
                 || offsetsCollection.equals(snapshotsCollection)) {
             throw new IllegalArgumentException("eventsCollection, offsetsCollection and snapshotsCollection must differ, were '"
@@ -105,6 +101,24 @@ public record MongoOptions(String eventsCollection, String offsetsCollection, St
      */
     public MongoOptions withReadConcern(ReadConcern concern) {
         return new MongoOptions(eventsCollection, offsetsCollection, snapshotsCollection, database, writeConcern, concern);
+    }
+
+    private static void requireCollectionName(String what, String name) {
+        requireName(what, name);
+        if (name.startsWith("system.")) {
+            throw new IllegalArgumentException(what + " must not start with 'system.' (MongoDB keeps those names for"
+                    + " itself), was '" + name + "'");
+        }
+    }
+
+    /** Refuses a database name MongoDB refuses, naming {@code what} gave it. */
+    static void requireDatabaseName(String what, String database) {
+        requireName(what, database);
+        if (database.chars().anyMatch(c -> "/\\. \"".indexOf(c) >= 0)
+                || database.getBytes(StandardCharsets.UTF_8).length >= 64) {
+            throw new IllegalArgumentException(what + " must be a name of under 64 bytes without '/', '\\', '.', ' ' or"
+                    + " '\"' (MongoDB refuses them), was '" + database + "'");
+        }
     }
 
     private static void requireName(String what, String name) {

@@ -53,6 +53,26 @@ class MongoOptionsTest {
     }
 
     @Test
+    void collectionNamesMongoDBKeepsForItselfAreRefusedNamingTheOption() {
+        assertRefused("eventsCollection must not start with 'system.' (MongoDB keeps those names for itself), was"
+                + " 'system.events'", () -> defaults.withEventsCollection("system.events"));
+        assertRefused("offsetsCollection must not start with 'system.' (MongoDB keeps those names for itself), was"
+                + " 'system.js'", () -> defaults.withOffsetsCollection("system.js"));
+        assertEquals("systems.events", defaults.withSnapshotsCollection("systems.events").snapshotsCollection());
+    }
+
+    @Test
+    void aConnectionStringNamingADatabaseMongoDBRefusesIsRefusedBeforeConnecting() {
+        // A 64-byte name failed only at the server, after its wait (60 s here), and the driver's bare 'state should
+        // be: databaseName does not contain ' '' named no parameter.
+        assertRefused("the database of connectionString must be a name of under 64 bytes without '/', '\\', '.', ' ' or"
+                + " '\"' (MongoDB refuses them), was '" + "d".repeat(64) + "'",
+                () -> MongoEventStore.connect("mongodb://127.0.0.1:1/" + "d".repeat(64) + "?serverSelectionTimeoutMS=60000"));
+        assertRefused("connectionString is not one MongoDB takes: state should be: databaseName does not contain ' '",
+                () -> MongoEventStore.connect("mongodb://127.0.0.1:1/orders%20eu?serverSelectionTimeoutMS=60000"));
+    }
+
+    @Test
     void twoKindsOfDocumentInOneCollectionAreRefused() {
         assertRefused("eventsCollection, offsetsCollection and snapshotsCollection must differ, were 'flux_offsets',"
                 + " 'flux_offsets' and 'flux_snapshots'", () -> defaults.withEventsCollection("flux_offsets"));
