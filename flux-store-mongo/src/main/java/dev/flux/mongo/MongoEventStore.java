@@ -144,7 +144,10 @@ import java.util.function.Supplier;
  * after a failed append whether it was written is unknown, and a reload tells. After a write concern
  * error (a {@code wtimeout} passed, say) the primary has the append but not the concern's
  * acknowledgement: a reload tells only once the replica set has caught up, and a failover before that may
- * roll it back; the exception says which case it is. A commit must fit in
+ * roll it back; the exception says which case it is. A call already sent waits for its answer as long as
+ * the driver's timeouts let it, by default for good (a server that stops answering without closing its
+ * connections, a majority that never comes), and the appends queued behind it wait with it: bound it with
+ * the driver's {@code timeoutMS} (in the connection string or the client's settings). A commit must fit in
  * one BSON document (16 MB); a larger one is refused with a {@link FluxException} and nothing is
  * written. A document in the events collection that is not a commit this store wrote (another
  * program's, or one edited by hand: a field missing or of another type, an {@code _id} that is not an

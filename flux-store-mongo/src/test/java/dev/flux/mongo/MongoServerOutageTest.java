@@ -14,7 +14,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -23,11 +27,14 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
@@ -160,6 +167,78 @@ class MongoServerOutageTest {
         } finally {
             pool.shutdownNow();
             assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aServerThatStopsAnsweringMidAppendFailsItWithinTheConnectionStringsTimeoutMS() throws Exception {
+        // A server that stops answering without closing its connections (a partition, a frozen VM): the driver waits
+        // for an answer as long as its timeouts let it, by default for good, and every append of the process queues
+        // behind the one in flight. The README tells users to bound it with timeoutMS; this holds the store to it.
+        AtomicBoolean frozen = new AtomicBoolean();
+        List<Socket> sockets = new CopyOnWriteArrayList<>();
+        try (ServerSocket proxy = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+             MongoClient viaProxy = MongoClients.create("mongodb://127.0.0.1:" + proxy.getLocalPort()
+                     + "/?timeoutMS=1000&heartbeatFrequencyMS=500")) {
+            Thread acceptor = new Thread(() -> forward(proxy, frozen, sockets), "proxy");
+            acceptor.setDaemon(true);
+            acceptor.start();
+            MongoEventStore frozenStore = new MongoEventStore(viaProxy.getDatabase("outage"));
+            frozenStore.append("account-1", ExpectedVersion.NO_STREAM, events(1));
+
+            frozen.set(true);
+            long start = System.nanoTime();
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                Future<Long> first = pool.submit(() -> frozenStore.append("account-1", 0, events(1)));
+                Future<Long> queued = pool.submit(() -> frozenStore.append("account-2", ExpectedVersion.NO_STREAM, events(1)));
+                for (Future<Long> append : List.of(first, queued)) {
+                    ExecutionException failed = assertThrows(ExecutionException.class, () -> append.get(30, TimeUnit.SECONDS));
+                    assertInstanceOf(FluxException.class, failed.getCause());
+                    assertTrue(failed.getCause().getMessage().contains("outage.flux_events"), failed.getCause().getMessage());
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            frozenStore.close();
+
+            assertTrue(tookMillis < 15_000, "both appends failed after " + tookMillis + " ms");
+        } finally {
+            for (Socket socket : sockets) {
+                socket.close();
+            }
+        }
+    }
+
+    /** Forwards each connection to the server until {@code frozen}, then holds what comes, answering nothing. */
+    private void forward(ServerSocket proxy, AtomicBoolean frozen, List<Socket> sockets) {
+        while (!proxy.isClosed()) {
+            try {
+                Socket in = proxy.accept();
+                Socket out = new Socket(address.getAddress(), address.getPort());
+                sockets.add(in);
+                sockets.add(out);
+                for (Socket[] pair : List.of(new Socket[] {in, out}, new Socket[] {out, in})) {
+                    Thread pump = new Thread(() -> {
+                        byte[] buffer = new byte[8192];
+                        try {
+                            for (int n; (n = pair[0].getInputStream().read(buffer)) >= 0; ) {
+                                if (!frozen.get()) {
+                                    pair[1].getOutputStream().write(buffer, 0, n);
+                                }
+                            }
+                        } catch (IOException closed) {
+                            // the test is over
+                        }
+                    }, "proxy-pump");
+                    pump.setDaemon(true);
+                    pump.start();
+                }
+            } catch (IOException closed) {
+                return;
+            }
         }
     }
 
