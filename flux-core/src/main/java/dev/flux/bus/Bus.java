@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
@@ -72,6 +73,8 @@ public final class Bus {
     /** The handlers now; replaced whole under {@link #registration}, read without a lock. */
     private volatile Handlers handlers = new Handlers(Map.of());
     private final Object registration = new Object();
+    /** How many times a message class was resolved by a scan of the handlers; for tests in this package. */
+    private final AtomicInteger scans = new AtomicInteger();
 
     /**
      * The handlers registered at one moment, and what each message class resolved to among them, so a
@@ -87,6 +90,11 @@ public final class Bus {
         Handlers(Map<Class<?>, Handler> byClass) {
             this.byClass = Map.copyOf(byClass);
         }
+    }
+
+    /** How many times a message class was resolved by a scan of the handlers registered then. */
+    int scans() {
+        return scans.get();
     }
 
     /** The handler a message class resolved to, or what is wrong when none may take it. */
@@ -236,7 +244,10 @@ public final class Bus {
         Map<Class<?>, Resolution> resolved = answering ? now.queries : now.commands;
         Resolution resolution = resolved.get(messageClass);
         if (resolution == null) {
-            resolution = resolved.computeIfAbsent(messageClass, type -> resolve(now.byClass, type, answering));
+            resolution = resolved.computeIfAbsent(messageClass, type -> {
+                scans.incrementAndGet();
+                return resolve(now.byClass, type, answering);
+            });
         }
         if (resolution.handler() == null) {
             throw resolution.failure().apply(messageClass);

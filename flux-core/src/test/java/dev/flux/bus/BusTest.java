@@ -216,40 +216,18 @@ class BusTest {
     }
 
     @Test
-    void aDispatchWithoutAnExactHandlerCostsTheSameWithThousandsOfHandlersRegistered() {
+    void aMessageClassWithoutAnExactHandlerIsResolvedOnceNotByAScanPerDispatch() {
         bus.register(AdminCommand.class, c -> { });
-        long few = timeDispatches(50_000);
-        List<Class<?>> others = new ArrayList<>();
-        for (Class<?> component : List.of(String.class, Integer.class, Long.class, Short.class, Byte.class,
-                Double.class, Float.class, Character.class, Boolean.class, Object.class)) {
-            Class<?> array = component;
-            for (int dimensions = 0; dimensions < 200; dimensions++) {
-                array = array.arrayType();
-                others.add(array);
-            }
+        for (int i = 0; i < 1_000; i++) {
+            bus.dispatch(new Purge("old"));
         }
-        for (Class<?> other : others) {
-            @SuppressWarnings("unchecked") Class<Object> type = (Class<Object>) other;
-            bus.register(type, c -> { });
-        }
+        assertEquals(1, bus.scans(), "Purge resolved to its supertype's handler once");
 
-        long many = timeDispatches(50_000);
-
-        // each dispatch scanning the 2,000 handlers would be a thousand times slower, not a few
-        assertTrue(many < 20 * few + 100_000_000L, "with 1 handler " + few / 1_000_000 + " ms, with "
-                + others.size() + " handlers " + many / 1_000_000 + " ms");
-    }
-
-    private long timeDispatches(int count) {
-        Purge purge = new Purge("old");
-        for (int i = 0; i < count; i++) {
-            bus.dispatch(purge);    // warm up
+        bus.register(String.class, c -> { });
+        for (int i = 0; i < 1_000; i++) {
+            bus.dispatch(new Purge("old"));
         }
-        long start = System.nanoTime();
-        for (int i = 0; i < count; i++) {
-            bus.dispatch(purge);
-        }
-        return System.nanoTime() - start;
+        assertEquals(2, bus.scans(), "once more after a registration, among the handlers registered now");
     }
 
     @Test
