@@ -5,12 +5,15 @@ import dev.flux.FluxException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The file {@value #FILE} in an event store's directory: the last global position the store knew to be
@@ -19,7 +22,9 @@ import java.util.UUID;
  * store notices. A file is replaced whole or not at all: written to a temporary file of its own (two
  * closes of one store, or a close and the next open, may write at once), synced, renamed over the old
  * one, and the directory synced where the platform allows. A write that fails (a full disk) deletes
- * its temporary file and leaves the old mark as it was.
+ * its temporary file and leaves the old mark as it was. A temporary file is named after the process
+ * writing it, so that one a process killed mid-write left behind (a SIGKILL during close) is
+ * {@linkplain #deleteLeftovers deleted} by the next open instead of staying for good.
  */
 final class PositionMark {
     static final String FILE = "flux-last-position";
@@ -51,13 +56,40 @@ final class PositionMark {
     }
 
     /**
+     * Deletes the temporary files of processes that died while writing a mark (killed during an open or a
+     * close), and those of flux versions that did not name the process. A live process's are left alone:
+     * another store of this process may be closing, or another process may have just closed, the
+     * directory and be writing its mark. Best effort: what cannot be listed or deleted stays.
+     */
+    static void deleteLeftovers(Path directory) {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, FILE + ".*.tmp")) {
+            for (Path file : files) {
+                Matcher name = TEMPORARY.matcher(file.getFileName().toString());
+                if (name.matches() && (name.group(1) == null || !alive(Long.parseLong(name.group(1))))) {
+                    Files.deleteIfExists(file);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // A leftover costs a few bytes; failing to delete one must not fail the open.
+        }
+    }
+
+    /** A temporary mark: {@code flux-last-position.<pid>.<uuid>.tmp}, or without the pid (older flux versions). */
+    private static final Pattern TEMPORARY = Pattern.compile(Pattern.quote(FILE)
+            + "\\.(?:([0-9]{1,18})\\.)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.tmp");
+
+    private static boolean alive(long pid) {
+        return pid == ProcessHandle.current().pid() || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    /**
      * Replaces the mark in {@code directory} with {@code position}.
      *
      * @throws IOException when the file cannot be written (the old mark then stays as it was)
      */
     static void write(Path directory, long position) throws IOException {
         // Not Files.createTempFile, which makes the file readable by its owner only, unlike Xodus's files.
-        Path temporary = directory.resolve(FILE + "." + UUID.randomUUID() + ".tmp");
+        Path temporary = directory.resolve(FILE + "." + ProcessHandle.current().pid() + "." + UUID.randomUUID() + ".tmp");
         try {
             try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 channel.write(StandardCharsets.US_ASCII.encode(position + "\n"));

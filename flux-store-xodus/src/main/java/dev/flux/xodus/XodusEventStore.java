@@ -97,7 +97,8 @@ import java.util.zip.CRC32C;
  * <p>Beside Xodus's files, {@code flux-last-position} holds the last position the store knew to be on
  * disk (in decimal), written, whole or not at all, when it opens (after syncing the log it found) and
  * when it closes cleanly (after a crash it holds the position found at the last open, still a lower
- * bound); it costs appends nothing.
+ * bound); it costs appends nothing. A temporary file of it that a process killed while writing it left
+ * behind ({@code flux-last-position.<pid>.<id>.tmp}) is deleted when the store next opens.
  * Xodus, opening a log damaged in the middle, cuts it at the damage without a word: a store whose log
  * ends below that position refuses to open with a {@link FluxException} naming both positions, instead
  * of giving its positions out again. Restore such a directory from a backup; delete the file only to
@@ -170,6 +171,7 @@ public final class XodusEventStore implements EventStore {
 
     /** Checks the log ends no earlier than {@link PositionMark} says, raises the mark to its end, and returns it. */
     private long mark(long found, BiFunction<Environment, Path, LogSync> syncs) {
+        PositionMark.deleteLeftovers(directory.path);
         long mark = PositionMark.read(directory.path, directory.owner);
         if (found < mark) {
             Path file = directory.path.resolve(PositionMark.FILE);

@@ -15,11 +15,13 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -163,6 +165,30 @@ class XodusPositionMarkTest {
         try (XodusEventStore reopened = new XodusEventStore(directory)) {
             assertEquals(1, reopened.readAll(0, 10).size());
         }
+    }
+
+    @Test
+    void aTemporaryMarkThatAKilledProcessLeftIsDeletedAtTheNextOpenAndALiveProcessIsKept() throws Exception {
+        append(directory, 2);
+        Process exited = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-version")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        exited.waitFor();
+        // As a SIGKILL during a close leaves them: by a process gone, and by a flux that did not name the process.
+        Path killed = directory.resolve(PositionMark.FILE + "." + exited.pid() + "." + UUID.randomUUID() + ".tmp");
+        Path older = directory.resolve(PositionMark.FILE + "." + UUID.randomUUID() + ".tmp");
+        Path live = directory.resolve(PositionMark.FILE + "." + ProcessHandle.current().pid() + "." + UUID.randomUUID() + ".tmp");
+        for (Path leftover : List.of(killed, older, live)) {
+            Files.writeString(leftover, "9");
+        }
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            assertEquals(2, store.lastPosition());
+        }
+
+        assertFalse(Files.exists(killed), "the killed process's temporary mark is deleted");
+        assertFalse(Files.exists(older), "an older flux's temporary mark is deleted");
+        assertTrue(Files.exists(live), "a live process may be writing its mark: left alone");
+        assertEquals("2\n", Files.readString(directory.resolve(PositionMark.FILE)));
     }
 
     private static void append(Path directory, int events) {
