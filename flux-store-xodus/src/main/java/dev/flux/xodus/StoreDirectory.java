@@ -334,6 +334,12 @@ final class StoreDirectory {
                 throw new FluxException(owner + " cannot open " + directory + ": " + io.what() + "; " + io.remedy()
                         + " and open it again", e);
             }
+            if (isLockFailure(e) && Thread.currentThread().isInterrupted()) {
+                // Opening runs with the flag cleared: set now, an interrupt cut Xodus's wait for the lock short.
+                throw new FluxException(owner + " cannot open " + directory + ": it was interrupted while it waited for the"
+                        + " directory's lock, which another process (or another store in this one) holds; nothing was"
+                        + " opened, and the thread's interrupt flag is set", e);
+            }
             if (isLockFailure(e)) {
                 throw new FluxException(owner + " cannot open " + directory + ": the directory is locked by another process"
                         + " (or another store in this one) that has it open; close that first, or give it time with"

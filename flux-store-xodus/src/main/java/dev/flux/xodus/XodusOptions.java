@@ -150,7 +150,9 @@ public final class XodusOptions {
 
         /**
          * How long opening waits for the directory's lock, held by another process or another open store
-         * (default zero: fail at once with a {@link dev.flux.FluxException} naming the directory).
+         * (default zero: fail at once with a {@link dev.flux.FluxException} naming the directory). An
+         * interrupt ends the wait: opening then fails with a {@code FluxException} saying it was interrupted,
+         * and the thread's interrupt flag stays set.
          *
          * @throws IllegalArgumentException when null, negative, or longer than {@link Long#MAX_VALUE} milliseconds
          */

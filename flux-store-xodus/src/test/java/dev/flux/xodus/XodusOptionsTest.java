@@ -1,5 +1,6 @@
 package dev.flux.xodus;
 
+import dev.flux.FluxException;
 import jetbrains.exodus.env.EnvironmentConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -113,6 +114,33 @@ class XodusOptionsTest {
                 assertEquals(0, store.lastPosition());
             }
         }
+    }
+
+    @Test
+    void anOpenInterruptedWhileItWaitsForTheLockSaysSoAndKeepsTheFlag() throws Exception {
+        try (XodusEventStore holder = new XodusEventStore(directory)) {
+            XodusOptions waiting = XodusOptions.builder().lockTimeout(Duration.ofSeconds(60)).build();
+            CompletableFuture<String> outcome = new CompletableFuture<>();
+            Thread opener = new Thread(() -> {
+                try (XodusEventStore opened = new XodusEventStore(directory, waiting)) {
+                    outcome.complete("opened " + opened);
+                } catch (FluxException e) {
+                    outcome.complete(e.getMessage() + " [interrupted: " + Thread.currentThread().isInterrupted() + "]");
+                }
+            });
+            opener.start();
+            Thread.sleep(500);
+
+            opener.interrupt();
+
+            String message = outcome.get(30, TimeUnit.SECONDS);
+            assertTrue(message.contains(directory.toAbsolutePath().toString())
+                    && message.contains("interrupted while it waited for the directory's lock")
+                    && message.endsWith("[interrupted: true]"), message);
+            assertFalse(message.contains("waited 60000 ms"), message);
+            assertEquals(0, holder.lastPosition(), "the store holding the directory is unharmed");
+        }
+        new XodusEventStore(directory).close(); // the interrupted open let go of everything it had
     }
 
     private static void assertRefused(String message, Executable call) {
