@@ -92,7 +92,9 @@ import java.util.zip.CRC32C;
  * </table>
  * Positions are given out by the writer thread in commit order, so the global-log rule holds with
  * contiguous positions. A record whose checksum or structure is wrong is reported with a
- * {@link FluxException} naming its position, stream, version and type.
+ * {@link FluxException} naming its position, stream, version and type; so is an index entry that points
+ * at an event other than the one it is for (another stream's or version, id or category), instead of
+ * that event being returned.
  *
  * <p>Beside Xodus's files, {@code flux-last-position} holds the last position the store knew to be on
  * disk (in decimal), written, whole or not at all, when it opens (after syncing the log it found) and
@@ -376,6 +378,13 @@ public final class XodusEventStore implements EventStore {
                         break;
                     }
                     readIndexed(txn, position, null, -1, page);
+                    RecordedEvent event = page.events.get(page.events.size() - 1);
+                    if (!StreamName.category(event.streamId()).equals(category)) {
+                        throw new FluxException("Corrupt " + directory.owner + ": the category index entry of '" + category
+                                + "' at position " + position + " points to an event of stream '" + event.streamId()
+                                + "' (version " + event.version() + ", type '" + event.type() + "'); its files were"
+                                + " changed outside flux or damaged. Restore the directory from a backup");
+                    }
                 } while (!page.isFull() && cursor.getNext());
             }
             return page.events;
@@ -404,7 +413,14 @@ public final class XodusEventStore implements EventStore {
             }
             Page page = new Page(1);
             readIndexed(txn, position, null, -1, page);
-            return Optional.of(page.events.get(0));
+            RecordedEvent event = page.events.get(0);
+            if (!event.eventId().equals(eventId)) {
+                throw new FluxException("Corrupt " + directory.owner + ": the event index entry of event " + eventId
+                        + " points to position " + position + ", which holds event " + event.eventId() + " (stream '"
+                        + event.streamId() + "' version " + event.version() + "); its files were changed outside flux or"
+                        + " damaged. Restore the directory from a backup");
+            }
+            return Optional.of(event);
         });
     }
 

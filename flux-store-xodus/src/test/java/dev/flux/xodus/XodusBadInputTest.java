@@ -228,6 +228,37 @@ class XodusBadInputTest {
     }
 
     @Test
+    void anIndexEntryPointingAtAnotherEventIsReportedNotReadAsTheEventAskedFor() {
+        UUID credited;
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            store.append("account-1", ExpectedVersion.NO_STREAM, List.of(event("Opened")));
+            EventData event = event("Credited");
+            credited = event.eventId();
+            store.append("account-1", 0, List.of(event));
+            store.append("audit-1", ExpectedVersion.NO_STREAM, List.of(event("Noted")));
+        }
+        rewrite((layout, txn) -> {
+            // Whole 8-byte positions, but of other events: event 2's id to position 1, category 'account' to position 3.
+            layout.eventIndex.put(txn, layout.eventIdKey(credited), Layout.number(1));
+            byte[] account = Layout.prefix("account".getBytes(StandardCharsets.UTF_8));
+            layout.categoryIndex.put(txn, layout.key(account, 3), ArrayByteIterable.EMPTY);
+        });
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            FluxException byId = assertThrows(FluxException.class, () -> store.readEvent(credited));
+            FluxException byCategory = assertThrows(FluxException.class, () -> store.readCategory("account", 0, 10));
+
+            assertTrue(byId.getMessage().contains("the event index entry of event " + credited + " points to position 1")
+                    && byId.getMessage().contains("stream 'account-1' version 0")
+                    && byId.getMessage().contains(directory.toString()), byId.getMessage());
+            assertTrue(byCategory.getMessage().contains("the category index entry of 'account' at position 3 points to an"
+                    + " event of stream 'audit-1'") && byCategory.getMessage().contains(directory.toString()),
+                    byCategory.getMessage());
+            assertEquals(List.of(0L, 1L), versions(store.readStream("account-1", 0, 10)), "the stream reads as before");
+        }
+    }
+
+    @Test
     void aStringThatUtf8CannotHoldIsRefused() {
         try (XodusEventStore store = new XodusEventStore(directory)) {
             String loneSurrogate = "account-\uD800x";
