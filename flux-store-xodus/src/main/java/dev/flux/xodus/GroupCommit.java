@@ -91,6 +91,14 @@ final class GroupCommit<B> {
     private volatile Throwable syncFailure;
     /** Set when a commit failed (see the class documentation): no more writes are taken. */
     private volatile Throwable commitFailure;
+    /**
+     * Set when the writer or sync thread ended on a failure outside a commit (an {@link Error} such as
+     * {@link OutOfMemoryError}): nobody is left to complete what is queued, so it is failed, and so is every
+     * later write, instead of waiting for good.
+     */
+    private volatile Throwable threadFailure;
+    /** Writer thread only: a request taken from the queue and not yet in the batch being written, null when none. */
+    private Request<B> inHand;
     /** Batches handed to the sync thread and not yet told: while any are, later ones must go the same way. */
     private final AtomicInteger syncing = new AtomicInteger();
 
@@ -149,11 +157,18 @@ final class GroupCommit<B> {
         if (closing) {
             throw closed();
         }
+        if (threadFailure != null) {
+            throw threadFailed(threadFailure);
+        }
         queue.add(request);
         // close() sets closing, then queues stop, then fails whatever is left. If we raced it, take our
-        // request back; if we cannot, the writer or close() has it and will complete it.
+        // request back; if we cannot, the writer or close() has it and will complete it. The same with a
+        // writer that ended on a failure: it fails what it finds queued, this request if it was there.
         if (closing && queue.remove(request)) {
             throw closed();
+        }
+        if (threadFailure != null && queue.remove(request)) {
+            throw threadFailed(threadFailure);
         }
         request.await(owner);
     }
@@ -206,30 +221,70 @@ final class GroupCommit<B> {
         return new IllegalStateException(owner + " is closed; nothing was written");
     }
 
+    /**
+     * The writer thread. A failure outside a commit (a commit's own are its callers') ends it: what it held and
+     * what is queued fail, and so does every later write.
+     */
     private void run() {
         List<Request<B>> batch = new ArrayList<>();
+        try {
+            writeUntilStopped(batch);
+        } catch (Throwable e) {
+            if (inHand != null) {
+                batch.add(inHand);
+            }
+            threadEnded(e, batch);
+        }
+    }
+
+    /** Fails {@code held} and everything queued, and every later write, after the writer thread ended on {@code cause}. */
+    private void threadEnded(Throwable cause, List<Request<B>> held) {
+        threadFailure = cause;
+        failAll(held, cause);
+        for (Request<B> left; (left = queue.poll()) != null; ) {
+            if (left != stop) {
+                left.completeIfWaiting(threadFailed(cause));
+            }
+        }
+    }
+
+    private void failAll(List<Request<B>> requests, Throwable cause) {
+        FluxException failure = threadFailed(cause);
+        for (Request<B> request : requests) {
+            request.completeIfWaiting(failure);
+        }
+    }
+
+    private FluxException threadFailed(Throwable cause) {
+        return new FluxException(owner + " takes no more writes: its writer thread ended on " + cause + "; whether the"
+                + " writes it held reached the disk is unknown until the store is opened again. Close the store and open it"
+                + " again (every write it acknowledged is kept)", cause);
+    }
+
+    private void writeUntilStopped(List<Request<B>> batch) {
         boolean stopping = false;
         int lastBatch = 0;
         long lastCommitNanos = 0;
-        Request<B> heldBack = null; // taken, but too large for the last batch: the first of the next
         while (!stopping) {
-            Request<B> next = heldBack != null ? heldBack : take(queue);
-            heldBack = null;
+            Request<B> next = inHand != null ? inHand : take(queue);
+            inHand = next;
             if (lastBatch > 1) {
                 gather(lastBatch - 1, Math.min(MAX_GATHER_NANOS, lastCommitNanos / 2));
             }
             long events = 0;
             while (next != null) {
+                inHand = next;
                 if (next == stop) {
+                    inHand = null;
                     stopping = true;
                     break;
                 }
                 int more = next.work.events();
                 if (!batch.isEmpty() && events + more > maxBatchEvents) {
-                    heldBack = next;
-                    break;
+                    break;  // too large for this batch: the first of the next
                 }
                 batch.add(next);
+                inHand = null;
                 events += more;
                 if (events >= maxBatchEvents) {
                     break;
@@ -333,6 +388,12 @@ final class GroupCommit<B> {
                         // Others wait: let the sync thread sync this batch while this thread starts the next.
                         syncing.incrementAndGet();
                         committedBatches.add(synced);
+                        if (threadFailure != null) {
+                            // The sync thread ended meanwhile: nobody takes this batch but us.
+                            for (Committed<B> left; (left = committedBatches.poll()) != null; ) {
+                                failAll(left.requests(), threadFailure);
+                            }
+                        }
                     } else {
                         // Alone, or Xodus synced it: sync here (if need be), and skip the hand-over to the sync thread.
                         forceOrFail(List.of(synced));
@@ -364,6 +425,24 @@ final class GroupCommit<B> {
      */
     private void syncCommitted() {
         List<Committed<B>> taken = new ArrayList<>();
+        try {
+            syncUntilStopped(taken);
+        } catch (Throwable e) {
+            // Set before taking what is queued: a batch the writer hands over later, it sees this and fails itself.
+            threadFailure = e;
+            syncFailure = e;    // what the writer commits from now on would never be synced: it takes no more
+            List<Request<B>> held = new ArrayList<>();
+            for (Committed<B> batch : taken) {
+                held.addAll(batch.requests());
+            }
+            for (Committed<B> left; (left = committedBatches.poll()) != null; ) {
+                held.addAll(left.requests());
+            }
+            failAll(held, e);   // the writer, still running, fails what it takes next (syncFailure)
+        }
+    }
+
+    private void syncUntilStopped(List<Committed<B>> taken) {
         boolean stopping = false;
         while (!stopping) {
             taken.add(take(committedBatches));
@@ -484,6 +563,13 @@ final class GroupCommit<B> {
 
         Request(Work<B> work) {
             this.work = work;
+        }
+
+        /** Fails the request unless its outcome was already published. */
+        void completeIfWaiting(Throwable failure) {
+            if (!done) {
+                complete(failure);
+            }
         }
 
         /** Publishes the outcome: {@code failure}, or null when the batch committed; wakes the caller. */

@@ -226,11 +226,41 @@ class GroupCommitTest {
     }
 
     /** Puts its key, then runs {@code after} (which may block or throw) inside the transaction. */
+    @Test
+    void anErrorThatEndsTheWriterThreadFailsTheWritesWaitingAndLaterOnesInsteadOfLeavingThemWaiting() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> gate = holdWriter(release);
+        Put poisoned = new Put("poisoned", () -> { });
+        poisoned.sizeFailure = new OutOfMemoryError("simulated: the heap ran out on the writer thread");
+        Put behind = new Put("behind", () -> { });
+        Future<?> poisonedDone = callers.submit(() -> writer.submit(poisoned));
+        awaitWaiting(1);
+        Future<?> behindDone = callers.submit(() -> writer.submit(behind));
+        awaitWaiting(2);
+
+        release.countDown();
+
+        gate.get(30, TimeUnit.SECONDS);
+        for (Future<?> done : List.of(poisonedDone, behindDone)) {
+            Throwable failure = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> done.get(30, TimeUnit.SECONDS), "a write the ended writer held or left queued fails").getCause();
+            assertInstanceOf(FluxException.class, failure);
+            assertTrue(failure.getMessage().contains("writer thread ended on java.lang.OutOfMemoryError"), failure.getMessage());
+            assertTrue(failure.getMessage().contains("open it again"), failure.getMessage());
+        }
+        FluxException later = assertThrows(FluxException.class, () -> writer.submit(new Put("later", () -> { })));
+        assertTrue(later.getMessage().contains("takes no more writes"), later.getMessage());
+        assertFalse(has("poisoned") || has("behind") || has("later"));
+        assertTrue(has("gate"));
+    }
+
     private final class Put implements GroupCommit.Work<Transaction> {
         final String key;
         final Runnable after;
         boolean refuse;
         RuntimeException checkFailure;
+        /** Thrown where the writer thread sizes its batch, outside any commit. */
+        Error sizeFailure;
         int events = 1;
 
         Put(String key, Runnable after) {
@@ -240,6 +270,9 @@ class GroupCommitTest {
 
         @Override
         public int events() {
+            if (sizeFailure != null) {
+                throw sizeFailure;
+            }
             return events;
         }
 
