@@ -794,6 +794,22 @@ public final class Subscription implements AutoCloseable {
     }
 
     /**
+     * Renews the name's claim now, whether due or not, before a decision that a lost claim makes another
+     * process's (stopping {@code FAILED} or skipping an event that failed): the claim may have run out or been
+     * taken while the handler ran, and the event is then the other's to handle, not this one's to fail on.
+     */
+    private boolean claimHeldNow() {
+        if (offsets == null || !sharedClaims) {
+            return true;
+        }
+        if (!holdsClaim) {
+            return false;
+        }
+        renewAt = System.nanoTime();
+        return keepClaim();
+    }
+
+    /**
      * The offset stored under the name when it is not the one this subscription last stored there, else -1:
      * another process took the claim while this one's lease had run out, handled events and stored its offset,
      * and gave the claim back (it stopped) or let it run out (it died), so that this renewal took it anew. This
@@ -966,6 +982,9 @@ public final class Subscription implements AutoCloseable {
                 }
                 lastError = e;
                 if (attempts > maxRetries) {
+                    if (!claimHeldNow()) {
+                        return false;   // lost while the handler ran: the event is another process's now, no failure here
+                    }
                     return afterRetries(event, e, attempts);
                 }
                 int attempt = attempts;

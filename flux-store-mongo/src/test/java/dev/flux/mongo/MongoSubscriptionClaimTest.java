@@ -34,6 +34,7 @@ import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -264,6 +265,25 @@ class MongoSubscriptionClaimTest {
         assertTrue(a.stop(Duration.ofSeconds(5)));
         assertEquals(Subscription.State.STOPPED, a.state(), "standing by is no failure");
         assertEquals(0, new MongoOffsetStore(database.database()).load("balances"));
+    }
+
+    @Test
+    void aClaimLostWhileTheLastAttemptRanStandsByInsteadOfFailing() throws Exception {
+        append(1);
+        AtomicInteger attempts = new AtomicInteger();
+        Subscription a = start(Duration.ofSeconds(30), recorded -> {
+            attempts.incrementAndGet();
+            takeClaimAsAnotherProcess(Duration.ofMinutes(1));   // this one paused past its lease meanwhile
+            throw new IllegalStateException("the read model is down");
+        }, options -> options.maxRetries(0));
+
+        await(() -> attempts.get() == 1, "it tried the event once");
+        await(() -> a.state() != Subscription.State.RUNNING, "it decided after its last attempt");
+
+        assertEquals(Subscription.State.STANDBY, a.state(), "it stands by: the event is the other process's now");
+        assertNull(a.failure(), "no failure: another process owns the work");
+        assertTrue(a.stop(Duration.ofSeconds(5)));
+        assertEquals(Subscription.State.STOPPED, a.state());
     }
 
     @Test
@@ -576,6 +596,10 @@ class MongoSubscriptionClaimTest {
 
     private Subscription start(Duration lease, Consumer<RecordedEvent> handler) {
         return start(new MongoOffsetStore(database.database()), lease, handler, UnaryOperator.identity());
+    }
+
+    private Subscription start(Duration lease, Consumer<RecordedEvent> handler, UnaryOperator<Subscription.Builder> options) {
+        return start(new MongoOffsetStore(database.database()), lease, handler, options);
     }
 
     private Subscription start(OffsetStore offsets, Duration lease, Consumer<RecordedEvent> handler,
