@@ -88,7 +88,8 @@ import java.util.function.Consumer;
  * tell a lag from a new log, which could pass the position while it waited. Reading on would silently skip
  * the source's events up to the position: a memory store or the service behind a feed started again,
  * a store restored from an older copy, a feed URL now pointing at another service. {@link #failure()}
- * says what it found; start it again with {@link Builder#reset()} once the source is the right one.
+ * says what it found; start it again with {@link Builder#reset()} (on an offset store processes share,
+ * {@link Builder#reset(String)}) once the source is the right one.
  * The check is one read of one event (over HTTP, one more request) per check.
  *
  * <p><b>Threads.</b> Each subscription runs on a daemon thread of its own, or on an
@@ -143,6 +144,9 @@ public final class Subscription implements AutoCloseable {
     private static final Duration DEFAULT_LEASE = Duration.ofSeconds(30);
     /** The longest {@link Builder#claimLease}. */
     private static final Duration MAX_LEASE = Duration.ofDays(1);
+
+    /** Appended to a subscription's name for where {@link Builder#reset(String)} records its id (see {@link #resetName}). */
+    static final String RESET_SUFFIX = "#reset";
 
     /** What {@link #checkSource} found at the subscription's position. */
     private enum AtPosition { HELD, REPLACED, MISSING }
@@ -210,6 +214,8 @@ public final class Subscription implements AutoCloseable {
     private long renewAt;
     /** Whether {@link Builder#reset} was done: once, not again each time the claim is taken back. */
     private boolean resetDone;
+    /** What {@link Builder#reset(String)} records under {@link #resetName}: its id's digest; 0 for {@link Builder#reset()}. */
+    private final long resetMark;
 
     private Subscription(Builder builder) {
         this.source = builder.source;
@@ -217,6 +223,7 @@ public final class Subscription implements AutoCloseable {
         this.offsets = builder.offsets;
         this.startAtEnd = builder.startAtEnd;
         this.reset = builder.reset;
+        this.resetMark = builder.resetId == null ? 0 : resetMark(builder.resetId);
         this.batchSize = builder.batchSize;
         this.pollNanos = nanos(builder.pollInterval);
         this.sourceGraceNanos = Math.min(pollNanos, FOREVER_NANOS / SOURCE_GRACE_POLLS) * SOURCE_GRACE_POLLS;
@@ -885,12 +892,14 @@ public final class Subscription implements AutoCloseable {
             try {
                 OptionalLong stored = OptionalLong.empty();
                 if (offsets != null) {
-                    if (reset && !resetDone) {
+                    if (reset && !resetDone && !resetRecorded()) {
                         if (!forget()) {
                             return false;   // the claim was lost meanwhile: the offset is another process's now
                         }
+                        recordReset();
                         resetDone = true;
                     } else {
+                        resetDone = reset;  // another replica did this reset(id), and may have handled since
                         stored = offsets.find(name);
                     }
                 }
@@ -914,6 +923,36 @@ public final class Subscription implements AutoCloseable {
             }
         }
         return false;
+    }
+
+    /** Where {@link Builder#reset(String)} records that it was done: beside the offset, in the same store. */
+    private String resetName() {
+        return name + RESET_SUFFIX;
+    }
+
+    /** Whether a subscription of this name already did this {@link Builder#reset(String)} on this offset store. */
+    private boolean resetRecorded() {
+        return resetMark != 0 && offsets.find(resetName()).orElse(-1) == resetMark;
+    }
+
+    /**
+     * Records a {@link Builder#reset(String)} once the offset is forgotten, not before: a crash between the two
+     * then has the next holder reset again (once too often) rather than never.
+     */
+    private void recordReset() {
+        if (resetMark != 0) {
+            offsets.save(resetName(), resetMark);
+        }
+    }
+
+    /** A reset id's digest: the first 8 bytes of its UTF-8 MD5, made positive and not 0 (a stored offset is >= 0). */
+    private static long resetMark(String id) {
+        byte[] digest = MD5.get().digest(id.getBytes(StandardCharsets.UTF_8));
+        long hash = 0;
+        for (int i = 0; i < 8; i++) {
+            hash = (hash << 8) | (digest[i] & 0xFF);
+        }
+        return (hash & Long.MAX_VALUE) | 1;
     }
 
     /**
@@ -1110,8 +1149,9 @@ public final class Subscription implements AutoCloseable {
                 + ". The source went back: it no longer holds events this subscription has handled (a memory store"
                 + " or the service behind a feed started again, a store restored from an older copy, a feed URL that"
                 + " now points elsewhere). It handles nothing more, since reading on would skip the source's events up"
-                + " to " + position + ". Point it at the right source, or, if this one is right, start it with reset()"
-                + " to handle the source from its beginning (or reset() and startAtEnd() for its new events only)", null);
+                + " to " + position + ". Point it at the right source, or, if this one is right, start it with reset() (reset(id)"
+                + " on an offset store processes share) to handle the source from its beginning (or with startAtEnd()"
+                + " too for its new events only)", null);
         LOG.log(System.Logger.Level.ERROR, failure.getMessage());
         stopRequested = true;
     }
@@ -1322,6 +1362,7 @@ public final class Subscription implements AutoCloseable {
         private OffsetStore offsets;
         private boolean startAtEnd;
         private boolean reset;
+        private String resetId;
         private int batchSize = 256;
         private Duration pollInterval = Duration.ofSeconds(1);
         private Duration errorDelay = Duration.ofMillis(100);
@@ -1378,14 +1419,39 @@ public final class Subscription implements AutoCloseable {
         }
 
         /**
-         * Forget the stored offset on start and begin again as if none were stored. Needs {@link #name}.
-         * On a store that keeps claims, the reset is done once the subscription first holds its name's
-         * claim, and not again when it takes the claim back after standing by; it forgets the offset only
-         * under that claim ({@link OffsetStore#deleteClaimed}), so a reset that lands after another process
-         * took over leaves that one's offset alone.
+         * Forget the stored offset on start and begin again as if none were stored: at every start, so take
+         * it out again once done. Needs {@link #name}, on an offset store one process alone uses (memory,
+         * Xodus); {@link #build()} refuses it on one that processes share, where every replica would reset
+         * as it first took the claim: use {@link #reset(String)} there.
          */
         public Builder reset() {
             this.reset = true;
+            this.resetId = null;
+            return this;
+        }
+
+        /**
+         * Forget the stored offset once for {@code id}, on any offset store: the first subscription of this
+         * name to start with this id on this store (the first replica to hold the name's claim, on a store
+         * that processes share) forgets the offset, begins again as if none were stored, and records the id
+         * beside the offset (under the name followed by {@code #reset}); every later start with the same id,
+         * in any replica, reads on from the stored offset, so a deploy of three replicas replays the source
+         * once, and a replica taking over after a crash reads on from where the others got. Give a new id (a
+         * release's version, the date of the decision) to reset again. On a store that keeps claims, the
+         * offset is forgotten only under the claim ({@link OffsetStore#deleteClaimed}), so a reset that lands
+         * after another process took over leaves that one's offset alone. A process that dies between
+         * forgetting the offset and recording the id leaves the reset to the next holder, which does it
+         * again (once too often rather than never).
+         *
+         * @throws IllegalArgumentException when the id is null or blank
+         */
+        public Builder reset(String id) {
+            if (id == null || id.isBlank()) {
+                throw new IllegalArgumentException("reset id must not be null or blank, was "
+                        + (id == null ? "null" : "'" + id + "'"));
+            }
+            this.reset = true;
+            this.resetId = id;
             return this;
         }
 
@@ -1570,7 +1636,8 @@ public final class Subscription implements AutoCloseable {
         /**
          * The subscription, not yet started.
          *
-         * @throws IllegalArgumentException when it has no handler, {@link #reset()} without a name,
+         * @throws IllegalArgumentException when it has no handler, {@link #reset()} without a name or on an
+         *                                  offset store that processes share (use {@link #reset(String)}),
          *                                  {@link #startAtEnd()} with an {@link OffsetStore} that does not
          *                                  override {@link OffsetStore#find}, or a claim (an offset store that
          *                                  processes share) whose {@link #claimLease lease} is shorter than
@@ -1583,6 +1650,13 @@ public final class Subscription implements AutoCloseable {
             }
             if (reset && name == null) {
                 throw new IllegalArgumentException("reset() needs a durable name(...): without one there is no stored offset to forget");
+            }
+            if (reset && resetId == null && keepsClaims(offsets)) {
+                throw new IllegalArgumentException("reset() on " + offsets + ", an offset store that processes share,"
+                        + " would reset '" + name + "' in every replica as it first takes the name's claim: each would"
+                        + " handle the source again, one taking over after a crash from the beginning. Use reset(id)"
+                        + " with an id for this one reset (a release's version, say): the first replica to hold the"
+                        + " claim resets and records it, the others read on from the stored offset");
             }
             if (startAtEnd && offsets != null && !tellsZeroFromNothing(offsets)) {
                 throw new IllegalArgumentException("startAtEnd() needs an OffsetStore that tells a stored 0 from none: "

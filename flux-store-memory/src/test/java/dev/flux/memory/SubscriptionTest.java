@@ -271,6 +271,34 @@ class SubscriptionTest {
     }
 
     @Test
+    void aResetWithAnIdIsDoneOnceForThatIdAndAgainForANewOne() throws Exception {
+        long last = append("Account-1", new Credited(1), new Credited(2));
+        offsets.save("replay", last);
+        List<Long> seen = new CopyOnWriteArrayList<>();
+        Subscription first = start(Subscription.builder(EventSource.all(store)).name("replay", offsets).reset("release 2")
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(first, last);
+        assertTrue(first.stop(WAIT));
+        assertEquals(allPositions(), seen, "the first start with the id resets");
+
+        long next = append("Account-1", new Credited(3));
+        Subscription again = start(Subscription.builder(EventSource.all(store)).name("replay", offsets).reset("release 2")
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(again, next);
+        assertTrue(again.stop(WAIT));
+        assertEquals(allPositions(), seen, "a restart with the same id reads on from the stored offset");
+
+        Subscription newId = start(Subscription.builder(EventSource.all(store)).name("replay", offsets).reset("release 3")
+                .onRecorded(e -> seen.add(e.position())));
+        awaitPosition(newId, next);
+        assertTrue(newId.stop(WAIT));
+        List<Long> twice = new ArrayList<>(allPositions());
+        twice.addAll(allPositions());
+        assertEquals(twice, seen, "a new id resets again");
+        assertEquals(next, offsets.load("replay"));
+    }
+
+    @Test
     void pauseHoldsDeliveryAndResumeCatchesUp() throws Exception {
         List<Long> seen = new CopyOnWriteArrayList<>();
         Subscription subscription = start(Subscription.builder(EventSource.all(store)).onRecorded(e -> seen.add(e.position())));
@@ -905,6 +933,9 @@ class SubscriptionTest {
         assertThrows(IllegalArgumentException.class, () -> builder.on(Credited.class, e -> { }));
         IllegalArgumentException resetAlone = assertThrows(IllegalArgumentException.class, () -> builder.reset().build());
         assertTrue(resetAlone.getMessage().contains("name"), resetAlone.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> builder.reset(null));
+        IllegalArgumentException blankId = assertThrows(IllegalArgumentException.class, () -> builder.reset(" "));
+        assertTrue(blankId.getMessage().contains("reset id") && blankId.getMessage().contains("' '"), blankId.getMessage());
         assertThrows(IllegalArgumentException.class, () -> EventSource.category(store, "bad-category"));
         assertThrows(IllegalArgumentException.class, () -> EventSource.stream(null, "Account-1"));
     }

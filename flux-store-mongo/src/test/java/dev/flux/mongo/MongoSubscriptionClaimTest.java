@@ -291,7 +291,7 @@ class MongoSubscriptionClaimTest {
         append(3);
         List<Long> handled = Collections.synchronizedList(new ArrayList<>());
         Subscription a = start(new MongoOffsetStore(database.database()), Duration.ofMillis(300),
-                recorded -> handled.add(recorded.position()), Subscription.Builder::reset);
+                recorded -> handled.add(recorded.position()), options -> options.reset("release 2"));
         assertTrue(a.awaitPosition(3, Duration.ofSeconds(10)));
         MongoOffsetStore shared = new MongoOffsetStore(database.database());
         await(() -> shared.load("balances") == 3, "it stored its offset (a save after the takeover would store nothing)");
@@ -306,12 +306,49 @@ class MongoSubscriptionClaimTest {
     }
 
     @Test
+    void threeReplicasStartedWithOneResetIdHandleTheSourceOnceAcrossTakeovers() throws Exception {
+        append(3);
+        MongoOffsetStore shared = new MongoOffsetStore(database.database());
+        shared.save("balances", 3);     // where the previous release got
+        List<Long> handled = Collections.synchronizedList(new ArrayList<>());
+        List<Subscription> replicas = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            replicas.add(start(Duration.ofSeconds(30), recorded -> handled.add(recorded.position()),
+                    options -> options.reset("release 2")));
+        }
+
+        for (int takeover = 0; takeover < 3; takeover++) {
+            await(() -> replicas.stream().anyMatch(r -> r.state() == Subscription.State.RUNNING), "one replica runs");
+            Subscription running = replicas.stream().filter(r -> r.state() == Subscription.State.RUNNING).findFirst()
+                    .orElseThrow();
+            append(1);
+            assertTrue(running.awaitPosition(4 + takeover, Duration.ofSeconds(10)));
+            assertTrue(running.stop(Duration.ofSeconds(10)));   // a crash or a deploy: the next one takes over
+            replicas.remove(running);
+        }
+
+        assertEquals(positions(1, 6), handled, "the source is handled once from its beginning, not once per replica");
+        assertEquals(6, shared.load("balances"));
+    }
+
+    @Test
+    void aResetWithoutAnIdIsRefusedOnAStoreThatProcessesShare() {
+        Subscription.Builder builder = Subscription.builder(EventSource.all(events))
+                .name("balances", new MongoOffsetStore(database.database())).reset().onRecorded(recorded -> { });
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, builder::build);
+
+        assertTrue(refused.getMessage().contains("'balances'") && refused.getMessage().contains("every replica")
+                && refused.getMessage().contains("reset(id)"), refused.getMessage());
+    }
+
+    @Test
     void aResetCutOffByAnOutageLeavesTheOffsetOfTheProcessThatTookOver() throws Exception {
         append(3);
         ProcessOffsets offsets = new ProcessOffsets();
         offsets.downFromDelete = true;
         Subscription a = start(offsets, Duration.ofMillis(600), recorded -> { },
-                options -> options.reset().errorDelay(Duration.ofMillis(50), Duration.ofMillis(200)));
+                options -> options.reset("release 2").errorDelay(Duration.ofMillis(50), Duration.ofMillis(200)));
         await(() -> offsets.failedDeletes.get() > 0, "the first's server went away while it reset its offset");
         Subscription b = start(Duration.ofMillis(600), recorded -> { });
         MongoOffsetStore shared = new MongoOffsetStore(database.database());
@@ -337,7 +374,7 @@ class MongoSubscriptionClaimTest {
                         Updates.set("leaseUntil", System.currentTimeMillis() + 60_000), Updates.set("position", 100L)));
 
         Subscription a = start(offsets, Duration.ofSeconds(30), recorded -> handled.add(recorded.position()),
-                Subscription.Builder::reset);
+                options -> options.reset("release 2"));
 
         await(() -> offsets.refused.get() > 0, "the first finds its claim taken as it resets, and asks for it again");
         assertEquals(100, offsets.load("balances"), "its late reset did not wipe out the new owner's offset");
