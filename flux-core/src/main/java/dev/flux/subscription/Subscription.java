@@ -108,7 +108,7 @@ import java.util.function.Consumer;
  * overwrite each other's offset and each skip or repeat events. The name is free again once the
  * subscription has stopped. Across processes, an offset store they share (a {@code MongoOffsetStore})
  * keeps a claim per name ({@link OffsetStore#claim}): a subscription handles events only while it
- * holds its name's claim, renewing it every third of its {@linkplain Builder#claimLease lease}. Run the
+ * holds its name's claim, renewing it every third of its {@linkplain Builder#claimLease lease} between events (so one event's handling must take under two thirds of it). Run the
  * same subscription in every replica of a service: one handles events, the others are in
  * {@link State#STANDBY}, and one of them takes over from the stored offset when the first stops
  * (it releases the claim) or dies (its lease runs out). One that finds its claim taken (it was paused
@@ -782,7 +782,8 @@ public final class Subscription implements AutoCloseable {
                 return true;
             }
             LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " lost its name's claim to another"
-                    + " process (was this one paused past its lease of " + lease + "?) and stands by");
+                    + " process (was this one paused past its lease of " + lease + ", or did a handler take over two thirds"
+                    + " of it? Give a longer claimLease) and stands by");
         } catch (RuntimeException e) {
             lastError = e;
             long failedAt = System.nanoTime();  // not now: a call that failed may have taken longer than the lease
@@ -1551,10 +1552,15 @@ public final class Subscription implements AutoCloseable {
          * subscription of the same name standing by in another process takes over once it runs out. A
          * lease given here must be at least three times the longest one read of the source can block
          * ({@link EventSource#longestWait()}, checked by {@link #build()}; for an HTTP feed, its
-         * long-poll wait plus the time it gives the answer); keep it well
-         * above the longest a handler takes, and above the clock difference between the machines: a
-         * subscription that cannot renew in time stops handling events and stands by, and meanwhile
-         * the events since its last stored offset may be handled by both (delivery is at-least-once).
+         * long-poll wait plus the time it gives the answer), and above the clock difference between the
+         * machines. The claim is renewed between events, not while a handler runs: one event's handling
+         * (with its retries' attempts) must take less than two thirds of the lease, or the claim may run out
+         * while it runs, another process take over and handle the same events meanwhile, and this one stand by
+         * once its handler returns. That is deliberate: a renewal from another thread during the handler would
+         * also keep the claim of a process whose handler hangs (a deadlock, a read model that never answers),
+         * which no replica could then take over from. A subscription that cannot renew in time stops handling
+         * events and stands by; the events since its last stored offset may then be handled by both (delivery
+         * is at-least-once).
          */
         public Builder claimLease(Duration lease) {
             requirePositive(lease, "claimLease");
