@@ -343,7 +343,10 @@ public final class Subscription implements AutoCloseable {
     /**
      * Stops: waits for the event in hand to be handled, stores the offset (durable subscriptions) and
      * returns. Called from a handler, it returns at once and the subscription stops after that
-     * handler. Calling it again, or on a subscription never started, does nothing.
+     * handler. A handler that throws once this was called (its read model shut down first, say) is
+     * neither retried nor given to the {@link FailureHandler}: the subscription stops (not
+     * {@code FAILED}), that event not passed, so a restart delivers it again. Calling it again, or on a
+     * subscription never started, does nothing.
      */
     public void stop() {
         stop(Duration.ofDays(365));
@@ -1021,6 +1024,11 @@ public final class Subscription implements AutoCloseable {
                     return false;
                 }
                 lastError = e;
+                if (shouldStop()) {
+                    // Stopped while the handler ran, which may have failed for that (its read model shut down
+                    // first): not a failure to judge, nor an event to skip. It is not passed; a restart delivers it.
+                    return false;
+                }
                 if (attempts > maxRetries) {
                     if (!claimHeldNow()) {
                         return false;   // lost while the handler ran: the event is another process's now, no failure here

@@ -299,6 +299,37 @@ class SubscriptionTest {
     }
 
     @Test
+    void aHandlerThatFailsOnceStopWasCalledIsNeitherSkippedNorAFailure() throws Exception {
+        long first = append("Account-1", new Credited(1));
+        long second = append("Account-1", new Credited(2));
+        CountDownLatch inHandler = new CountDownLatch(1);
+        CountDownLatch readModelClosed = new CountDownLatch(1);
+        AtomicInteger judged = new AtomicInteger();
+        Subscription subscription = start(Subscription.builder(EventSource.all(store)).name("balances", offsets)
+                .maxRetries(0)
+                .onFailure((event, error, attempts) -> {
+                    judged.incrementAndGet();
+                    return FailureHandler.Action.SKIP;
+                })
+                .onRecorded(recorded -> {
+                    if (recorded.position() == second) {
+                        inHandler.countDown();
+                        readModelClosed.await();    // the service shuts its read model down while this runs
+                        throw new IllegalStateException("the read model is closed");
+                    }
+                }));
+        assertTrue(inHandler.await(10, TimeUnit.SECONDS));
+
+        assertFalse(subscription.stop(Duration.ofMillis(1)), "the handler still runs");
+        readModelClosed.countDown();
+        assertTrue(subscription.stop(WAIT));
+
+        assertEquals(Subscription.State.STOPPED, subscription.state(), String.valueOf(subscription.failure()));
+        assertEquals(0, judged.get(), "the failure hook never decided to skip it");
+        assertEquals(first, offsets.load("balances"), "the event that failed comes again after a restart");
+    }
+
+    @Test
     void pauseHoldsDeliveryAndResumeCatchesUp() throws Exception {
         List<Long> seen = new CopyOnWriteArrayList<>();
         Subscription subscription = start(Subscription.builder(EventSource.all(store)).onRecorded(e -> seen.add(e.position())));
