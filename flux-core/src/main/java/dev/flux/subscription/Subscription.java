@@ -374,6 +374,9 @@ public final class Subscription implements AutoCloseable {
             if (state == State.NEW) {
                 return true;        // never started: nothing to stop, and it may still be started
             }
+            if (finished.getCount() == 0) {
+                return true;        // stopped already: telling the source to stop waiting would cut short others' reads
+            }
             stopRequested = true;
             if (claimed.compareAndSet(false, true)) {
                 // Started, but its thread or task has not run yet (and now never will).

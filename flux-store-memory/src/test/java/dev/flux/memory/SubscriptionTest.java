@@ -1275,6 +1275,43 @@ class SubscriptionTest {
     }
 
     @Test
+    void stoppingAStoppedSubscriptionAgainLeavesItsSourceAlone() throws Exception {
+        EventSource real = EventSource.all(store);
+        AtomicInteger stopWaitingCalls = new AtomicInteger();
+        EventSource shared = new EventSource() {     // an HttpEventSource other subscriptions read too, say
+            @Override
+            public List<RecordedEvent> read(long after, int maxCount) {
+                return real.read(after, maxCount);
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return real.cursorOf(event);
+            }
+
+            @Override
+            public long end() {
+                return real.end();
+            }
+
+            @Override
+            public void stopWaiting() {
+                stopWaitingCalls.incrementAndGet();     // cuts short every read of this source in flight
+            }
+        };
+        Subscription subscription = start(Subscription.builder(shared).onRecorded(e -> { }));
+        awaitPosition(subscription, append("Account-1", new Credited(1)));
+        subscription.close();
+        int callsWhileStopping = stopWaitingCalls.get();
+
+        subscription.close();
+        assertTrue(subscription.stop(WAIT));
+
+        assertEquals(callsWhileStopping, stopWaitingCalls.get(), "a second stop does nothing, as documented");
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+    }
+
+    @Test
     void aSubscriptionStartedOnAClosedStoreFailsAtOnceSayingSoAndLeavesItsStoredOffset() throws Exception {
         append("Account-1", new Credited(1), new Credited(2));
         offsets.save("balances", 1);
