@@ -108,8 +108,9 @@ import java.util.function.Consumer;
  * overwrite each other's offset and each skip or repeat events. The name is free again once the
  * subscription has stopped. Across processes, an offset store they share (a {@code MongoOffsetStore})
  * keeps a claim per name ({@link OffsetStore#claim}): a subscription handles events only while it
- * holds its name's claim, renewing it every third of its {@linkplain Builder#claimLease lease} between events (so one event's handling must take under two thirds of it). Run the
- * same subscription in every replica of a service: one handles events, the others are in
+ * holds its name's claim, renewing it every third of its {@linkplain Builder#claimLease lease} between
+ * events (so one event's handling must take under two thirds of it). Run the same subscription in
+ * every replica of a service: one handles events, the others are in
  * {@link State#STANDBY}, and one of them takes over from the stored offset when the first stops
  * (it releases the claim) or dies (its lease runs out). One that finds its claim taken (it was paused
  * past its lease) stops handling at once, stores nothing, and stands by; its offsets are stored only
