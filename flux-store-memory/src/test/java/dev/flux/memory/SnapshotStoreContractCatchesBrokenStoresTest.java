@@ -8,6 +8,7 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -137,6 +138,23 @@ class SnapshotStoreContractCatchesBrokenStoresTest {
                             Arrays.copyOf(snapshot.data(), 1 << 20), snapshot.takenAt()));
                 }
             }),
+            new Mistake("fails a time past what its date holds with a bare ArithmeticException", () -> new Forwarding() {
+                @Override
+                public void save(Snapshot snapshot) {
+                    if (snapshot != null) {
+                        snapshot.takenAt().toEpochMilli();     // as a BSON date would take it, unchecked
+                    }
+                    inner.save(snapshot);
+                }
+            }),
+            new Mistake("keeps a far time as the nearest it holds", () -> new Forwarding() {
+                @Override
+                public void save(Snapshot snapshot) {
+                    inner.save(snapshot == null || snapshot.takenAt().getEpochSecond() < Long.MAX_VALUE / 1000 ? snapshot
+                            : new Snapshot(snapshot.streamId(), snapshot.version(), snapshot.type(), snapshot.data(),
+                            Instant.ofEpochMilli(Long.MAX_VALUE)));
+                }
+            }),
             new Mistake("loses its snapshots when reopened", Forwarding::new, closed -> new Forwarding()));
 
     @TestFactory
@@ -148,7 +166,7 @@ class SnapshotStoreContractCatchesBrokenStoresTest {
 
     @Test
     void theContractPassesTheWrapperWithoutAMistake() {
-        runContract(new Mistake("makes none", Forwarding::new, closed -> closed)).assertPassed(13);
+        runContract(new Mistake("makes none", Forwarding::new, closed -> closed)).assertPassed(14);
     }
 
     private static ContractRun runContract(Mistake mistake) {

@@ -96,6 +96,24 @@ public abstract class SnapshotStoreContract {
     }
 
     @Test
+    void aSnapshotTakenAtATimeTheStoreCannotHoldIsKeptExactlyOrRefusedNamingItsStreamAndTheOneHeldStays() {
+        for (Instant edge : new Instant[] {Instant.MAX, Instant.MIN}) {
+            snapshots.save(snapshot("Edge-1", 1, "{}"));
+            Snapshot far = new Snapshot("Edge-1", 2, "test.Aggregate#0123", "{\"far\":true}".getBytes(StandardCharsets.UTF_8),
+                    edge);
+
+            try {
+                snapshots.save(far);
+                assertEquals(edge, snapshots.load("Edge-1").orElseThrow().takenAt(), "kept, then exactly");
+            } catch (IllegalArgumentException refused) {
+                assertTrue(refused.getMessage().contains("Edge-1"), "the refusal names the stream: " + refused.getMessage());
+                assertEquals(1, snapshots.load("Edge-1").orElseThrow().version(), "refused, nothing was written");
+            }
+            snapshots.delete("Edge-1");
+        }
+    }
+
+    @Test
     void aStreamWithoutSnapshotHasNone() {
         assertTrue(snapshots.load("Account-1").isEmpty());
     }
