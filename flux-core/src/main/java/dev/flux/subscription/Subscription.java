@@ -364,7 +364,9 @@ public final class Subscription implements AutoCloseable {
     }
 
     /**
-     * As {@link #stop()}, waiting at most {@code timeout}.
+     * As {@link #stop()}, waiting at most {@code timeout}. An interrupt ends the wait early, as
+     * interrupts do: this returns with the interrupt flag set, the subscription still stopping on its
+     * own thread (its offset perhaps not yet stored); another {@code stop} waits for the end.
      *
      * @return whether the subscription had stopped when this returned
      * @throws IllegalArgumentException when the timeout is null, zero or negative
@@ -1402,10 +1404,16 @@ public final class Subscription implements AutoCloseable {
 
         /**
          * Makes the subscription durable: its offset lives in {@code offsets} under {@code name} and
-         * is restored on start.
+         * is restored on start. A name may not end with {@code #reset}: {@link #reset(String)} records
+         * its ids under the subscription's name followed by that.
          */
         public Builder name(String name, OffsetStore offsets) {
             OffsetStore.requireValid(name, 0);
+            if (name.endsWith(RESET_SUFFIX)) {
+                throw new IllegalArgumentException("subscription name '" + name + "' ends with '" + RESET_SUFFIX
+                        + "', which is kept for where reset(id) records its ids (under the name followed by '"
+                        + RESET_SUFFIX + "'); choose another name");
+            }
             if (offsets == null) {
                 throw new IllegalArgumentException("offsets must not be null");
             }

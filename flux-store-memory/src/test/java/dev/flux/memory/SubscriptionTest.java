@@ -299,6 +299,15 @@ class SubscriptionTest {
     }
 
     @Test
+    void aNameThatEndsWhereResetRecordsItsIdsIsRefused() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> Subscription.builder(EventSource.all(store)).name("replay#reset", offsets));
+        assertTrue(refused.getMessage().contains("'replay#reset'") && refused.getMessage().contains("reset(id)"),
+                refused.getMessage());
+        Subscription.builder(EventSource.all(store)).name("replay#reset-audit", offsets);   // only the very end is kept
+    }
+
+    @Test
     void aHandlerThatFailsOnceStopWasCalledIsNeitherSkippedNorAFailure() throws Exception {
         long first = append("Account-1", new Credited(1));
         long second = append("Account-1", new Credited(2));
