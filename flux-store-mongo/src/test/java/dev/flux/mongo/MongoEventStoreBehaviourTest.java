@@ -527,6 +527,17 @@ class MongoEventStoreBehaviourTest {
         return wrong;
     }
 
+    /** A client of the test server that adds the BSON size of every answer it gets to {@code bytes}. */
+    private MongoClient clientCountingAnswerBytes(AtomicLong bytes) {
+        return MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
+                .addCommandListener(new CommandListener() {
+                    @Override
+                    public void commandSucceeded(CommandSucceededEvent event) {
+                        bytes.addAndGet(bsonSize(event.getResponse()));
+                    }
+                }).build());
+    }
+
     /** A client of the test server that runs {@code onCommand} on the thread sending each such command, before it is sent. */
     private MongoClient clientRunningOn(String command, Consumer<BsonDocument> onCommand) {
         return MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
@@ -745,13 +756,7 @@ class MongoEventStoreBehaviourTest {
         first.append("bulk-1", ExpectedVersion.NO_STREAM, taken);
         long commitBytes = bsonSize(database.database().getCollection("flux_events", BsonDocument.class).find().first());
         AtomicLong bytesSent = new AtomicLong();
-        try (MongoClient client = MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
-                .addCommandListener(new CommandListener() {
-                    @Override
-                    public void commandSucceeded(CommandSucceededEvent event) {
-                        bytesSent.addAndGet(bsonSize(event.getResponse()));
-                    }
-                }).build())) {
+        try (MongoClient client = clientCountingAnswerBytes(bytesSent)) {
             MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
             bytesSent.set(0);
 
@@ -946,13 +951,7 @@ class MongoEventStoreBehaviourTest {
         // One append of 10,000 events: readEvent (the feed's GET /events/{id}, for any caller) fetched the whole
         // commit for one of its events, about 1 MB here and tens of MB for bigger events.
         AtomicLong bytesSent = new AtomicLong();
-        try (MongoClient client = MongoClients.create(MongoClientSettings.builder(MongoTestServer.settings(server().connectionString()))
-                .addCommandListener(new CommandListener() {
-                    @Override
-                    public void commandSucceeded(CommandSucceededEvent event) {
-                        bytesSent.addAndGet(bsonSize(event.getResponse()));
-                    }
-                }).build())) {
+        try (MongoClient client = clientCountingAnswerBytes(bytesSent)) {
             MongoEventStore store = new MongoEventStore(client.getDatabase(database.database().getName()));
             List<EventData> commit = events(10_000);
             store.append("bulk-1", ExpectedVersion.NO_STREAM, commit);
