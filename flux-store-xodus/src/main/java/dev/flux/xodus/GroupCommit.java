@@ -97,6 +97,8 @@ final class GroupCommit<B> {
      * later write, instead of waiting for good.
      */
     private volatile Throwable threadFailure;
+    /** The name of the thread {@link #threadFailure} ended, set before it. */
+    private volatile String endedThread;
     /** Writer thread only: a request taken from the queue and not yet in the batch being written, null when none. */
     private Request<B> inHand;
     /** Batches handed to the sync thread and not yet told: while any are, later ones must go the same way. */
@@ -239,6 +241,7 @@ final class GroupCommit<B> {
 
     /** Fails {@code held} and everything queued, and every later write, after the writer thread ended on {@code cause}. */
     private void threadEnded(Throwable cause, List<Request<B>> held) {
+        endedThread = Thread.currentThread().getName();
         threadFailure = cause;
         failAll(held, cause);
         for (Request<B> left; (left = queue.poll()) != null; ) {
@@ -256,7 +259,7 @@ final class GroupCommit<B> {
     }
 
     private FluxException threadFailed(Throwable cause) {
-        return new FluxException(owner + " takes no more writes: its writer thread ended on " + cause + "; whether the"
+        return new FluxException(owner + " takes no more writes: its thread '" + endedThread + "' ended on " + cause + "; whether the"
                 + " writes it held reached the disk is unknown until the store is opened again. Close the store and open it"
                 + " again (every write it acknowledged is kept)", cause);
     }
@@ -429,6 +432,7 @@ final class GroupCommit<B> {
             syncUntilStopped(taken);
         } catch (Throwable e) {
             // Set before taking what is queued: a batch the writer hands over later, it sees this and fails itself.
+            endedThread = Thread.currentThread().getName();
             threadFailure = e;
             syncFailure = e;    // what the writer commits from now on would never be synced: it takes no more
             List<Request<B>> held = new ArrayList<>();

@@ -245,7 +245,8 @@ class GroupCommitTest {
             Throwable failure = assertThrows(java.util.concurrent.ExecutionException.class,
                     () -> done.get(30, TimeUnit.SECONDS), "a write the ended writer held or left queued fails").getCause();
             assertInstanceOf(FluxException.class, failure);
-            assertTrue(failure.getMessage().contains("writer thread ended on java.lang.OutOfMemoryError"), failure.getMessage());
+            assertTrue(failure.getMessage().contains("thread 'flux-xodus-writer")
+                    && failure.getMessage().contains("ended on java.lang.OutOfMemoryError"), failure.getMessage());
             assertTrue(failure.getMessage().contains("open it again"), failure.getMessage());
         }
         FluxException later = assertThrows(FluxException.class, () -> writer.submit(new Put("later", () -> { })));
