@@ -20,12 +20,15 @@ import dev.flux.subscription.EventSource;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
+import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -412,7 +415,7 @@ public final class HttpEventSource implements EventSource {
                     throw tooLarge;
                 }
             }
-            throw new FluxException("cannot read the feed at " + uri + ": " + cause, cause);
+            throw new FluxException("cannot read the feed at " + uri + ": " + why(uri, cause), cause);
         } catch (InterruptedException e) {
             pending.cancel(true);
             Thread.currentThread().interrupt();
@@ -429,6 +432,24 @@ public final class HttpEventSource implements EventSource {
                     + ": " + (body.length() > 500 ? body.substring(0, 500) + "..." : body));
         }
         return response.body();
+    }
+
+    /**
+     * What went wrong reaching the feed, in words: the JDK's client reports a host that does not resolve and a
+     * refused connection as a bare {@code java.net.ConnectException}, which says neither.
+     */
+    private static String why(URI uri, Throwable cause) {
+        for (Throwable c = cause; c != null; c = c.getCause()) {
+            if (c instanceof UnresolvedAddressException || c instanceof UnknownHostException) {
+                return "the host '" + uri.getHost() + "' does not resolve (check the feed's host name and the DNS) (" + cause + ")";
+            }
+        }
+        if (cause instanceof ConnectException && cause.getMessage() == null) {
+            int port = uri.getPort() >= 0 ? uri.getPort() : uri.getScheme().equals("https") ? 443 : 80;
+            return "no connection to " + uri.getHost() + ":" + port + " (refused: is the feed's service up, and on that"
+                    + " port?) (" + cause + ")";
+        }
+        return cause.toString();
     }
 
     private FluxException notInTime(URI uri, TimeoutException cause) {
