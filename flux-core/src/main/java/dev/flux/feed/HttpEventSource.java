@@ -338,8 +338,8 @@ public final class HttpEventSource implements EventSource {
         }
         JsonNode answer = parse(uri, body);
         JsonNode position = answer.get("position");
-        if (position == null || !position.isIntegralNumber() || position.asLong() < 0) {
-            throw malformed(uri, "no 'position' number");
+        if (position == null || !position.isIntegralNumber() || !position.canConvertToLong() || position.asLong() < 0) {
+            throw malformed(uri, "no 'position' number (a whole number from 0 that a long holds)");
         }
         return position.asLong();
     }
@@ -537,6 +537,7 @@ public final class HttpEventSource implements EventSource {
 
     private RecordedEvent toEvent(URI uri, Entry read) {
         ObjectNode entry = read.fields();
+        long position = number(uri, entry, "position");
         try {
             Map<String, String> metadata = new HashMap<>();
             JsonNode meta = entry.get("metadata");
@@ -555,15 +556,37 @@ public final class HttpEventSource implements EventSource {
                 throw malformed(uri, "an entry has no 'data'");
             }
             return new RecordedEvent(text(uri, entry, "stream_id"), number(uri, entry, "aggregate_version"),
-                    number(uri, entry, "position"), UUID.fromString(text(uri, entry, "event_id")),
-                    text(uri, entry, "event_type"), read.data(), metadata,
+                    position, eventId(uri, entry, position), text(uri, entry, "event_type"), read.data(), metadata,
                     Instant.parse(text(uri, entry, "created")));
         } catch (RuntimeException e) {
             if (e instanceof FluxException flux) {
                 throw flux;
             }
-            throw malformed(uri, "an entry does not fit: " + e.getMessage());
+            throw malformed(uri, "the entry at position " + position + " does not fit: " + e.getMessage());
         }
+    }
+
+    /**
+     * The entry's {@code event_id}, which must be a UUID in its standard form (8-4-4-4-12 hex digits), as a feed
+     * writes it. {@link UUID#fromString} also takes shorter groups ({@code 1-2-3-4-5}), which would hand the
+     * handler another id than the producer's, one a subscription then checks its position by.
+     */
+    private static UUID eventId(URI uri, JsonNode entry, long position) {
+        String text = text(uri, entry, "event_id");
+        UUID id = null;
+        if (text.length() == 36) {
+            try {
+                id = UUID.fromString(text);
+            } catch (IllegalArgumentException notHex) {
+                // refused below
+            }
+        }
+        if (id == null || !id.toString().equalsIgnoreCase(text)) {
+            throw malformed(uri, "the entry at position " + position + " has the event_id '"
+                    + (text.length() > 100 ? text.substring(0, 100) + "..." : text)
+                    + "', not a UUID (8-4-4-4-12 hex digits): is this a flux feed?");
+        }
+        return id;
     }
 
     private static String text(URI uri, JsonNode entry, String field) {

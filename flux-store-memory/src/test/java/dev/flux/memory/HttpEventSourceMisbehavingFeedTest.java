@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
 import dev.flux.feed.HttpEventSource;
 import dev.flux.subscription.Subscription;
 import org.junit.jupiter.api.Test;
@@ -15,6 +16,9 @@ import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -56,6 +60,63 @@ class HttpEventSourceMisbehavingFeedTest extends FeedTestBase {
 
         assertTrue(error.getMessage().contains("the host 'feed.flux-test.invalid' does not resolve (check the feed's host"
                 + " name and the DNS)"), error.getMessage());
+    }
+
+    @Test
+    void aHeadPositionNoLongHoldsIsRefusedNotWrappedAround() throws Exception {
+        String base = serve(exchange -> answer(exchange, 200, "{\"position\": 18446744073709551621}"));   // 2^64 + 5
+
+        FluxException wrapped = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/events"), Duration.ZERO).end());
+
+        assertTrue(wrapped.getMessage().contains("malformed feed response from " + base + "/events/head: no 'position'"
+                + " number (a whole number from 0 that a long holds)"), wrapped.getMessage());
+    }
+
+    @Test
+    void anEventIdThatIsNotAStandardUuidFailsTheReadNamingItAndItsPosition() throws Exception {
+        String base = serve(exchange -> answer(exchange, 200, "{\"events\": ["
+                + entry(exchange.getRequestURI().getPath().endsWith("/short") ? "1-2-3-4-5" : "order-17", 7) + "]}"));
+
+        FluxException shortGroups = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/short"), Duration.ZERO).read(0, 10));
+        FluxException notUuid = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/other"), Duration.ZERO).read(0, 10));
+
+        assertTrue(shortGroups.getMessage().contains("the entry at position 7 has the event_id '1-2-3-4-5', not a UUID"
+                + " (8-4-4-4-12 hex digits)"), shortGroups.getMessage());
+        assertTrue(notUuid.getMessage().startsWith("malformed feed response from " + base + "/other?after=0")
+                && notUuid.getMessage().contains("the entry at position 7 has the event_id 'order-17', not a UUID"),
+                notUuid.getMessage());
+    }
+
+    @Test
+    void anEventIdInCapitalsIsTheSameUuid() throws Exception {
+        UUID id = UUID.randomUUID();
+        String base = serve(exchange -> answer(exchange, 200, "{\"events\": ["
+                + entry(id.toString().toUpperCase(Locale.ROOT), 7) + "]}"));
+
+        List<RecordedEvent> read = HttpEventSource.of(URI.create(base + "/events"), Duration.ZERO).read(0, 10);
+
+        assertEquals(id, read.get(0).eventId());
+    }
+
+    @Test
+    void anEntryThatDoesNotFitNamesItsPosition() throws Exception {
+        String base = serve(exchange -> answer(exchange, 200, "{\"events\": ["
+                + entry(UUID.randomUUID().toString(), 7).replace("2026-01-01T00:00:00Z", "yesterday") + "]}"));
+
+        FluxException error = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/events"), Duration.ZERO).read(0, 10));
+
+        assertTrue(error.getMessage().contains("the entry at position 7 does not fit: Text 'yesterday'"), error.getMessage());
+    }
+
+    /** One entry of a feed page, as {@code include=data} serves it. */
+    private static String entry(String eventId, long position) {
+        return "{\"event_id\":\"" + eventId + "\",\"stream_id\":\"Account-1\",\"aggregate_version\":0,"
+                + "\"event_type\":\"Credited\",\"created\":\"2026-01-01T00:00:00Z\",\"position\":" + position
+                + ",\"metadata\":{},\"data\":{\"amount\":1}}";
     }
 
     private static int freePort() throws IOException {
