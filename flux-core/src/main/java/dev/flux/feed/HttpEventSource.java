@@ -424,12 +424,14 @@ public final class HttpEventSource implements EventSource {
             inFlight = null;
         }
         if (response.statusCode() != 200) {
-            String body = new String(response.body(), StandardCharsets.UTF_8);
             String location = response.headers().firstValue("Location").orElse(null);
+            String retryAfter = response.headers().firstValue("Retry-After").orElse(null);
             throw new FluxException("the feed at " + uri + " answered " + response.statusCode()
+                    + (retryAfter == null ? "" : " (Retry-After: " + quote(retryAfter.getBytes(StandardCharsets.UTF_8), 100)
+                    + "; the subscription retries on its own back-off, its errorDelay)")
                     + (location == null || response.statusCode() / 100 != 3 ? ""
                     : ", redirecting to " + location + ", which the source does not follow: give it the feed's own URL")
-                    + ": " + (body.length() > 500 ? body.substring(0, 500) + "..." : body));
+                    + ": " + quote(response.body(), 500));
         }
         return response.body();
     }
@@ -610,12 +612,22 @@ public final class HttpEventSource implements EventSource {
      * shows for what it is.
      */
     private static FluxException notJson(URI uri, byte[] body, IOException e) {
-        String text = new String(body, 0, Math.min(body.length, 200), StandardCharsets.UTF_8).replaceAll("\\s+", " ");
+        String text = quote(body, 200);
         // A body that starts as a JSON object is the feed's, broken or too deep; anything else may be another page.
         return malformed(uri, "the body is not JSON: "
                 + (e instanceof JsonProcessingException json ? json.getOriginalMessage() : e.getMessage())
-                + "; it starts: '" + text + (body.length > 200 ? "...'" : "'")
+                + "; it starts: '" + text + "'"
                 + (text.stripLeading().startsWith("{") ? "" : " (is this the feed's URL?)"));
+    }
+
+    /**
+     * The start of what a server sent, up to {@code max} bytes, on one line: each run of white space (an HTML
+     * page's line breaks) as one space and other control characters as {@code ?}, so a message that quotes a
+     * proxy's error page stays one line in a log; {@code ...} when there is more.
+     */
+    private static String quote(byte[] bytes, int max) {
+        return new String(bytes, 0, Math.min(bytes.length, max), StandardCharsets.UTF_8).replaceAll("\\s+", " ")
+                .replaceAll("\\p{Cntrl}", "?") + (bytes.length > max ? "..." : "");
     }
 
     private static FluxException malformed(URI uri, String problem) {

@@ -112,6 +112,35 @@ class HttpEventSourceMisbehavingFeedTest extends FeedTestBase {
         assertTrue(error.getMessage().contains("the entry at position 7 does not fit: Text 'yesterday'"), error.getMessage());
     }
 
+    @Test
+    void anOverloadedFeedsErrorPageShowsOnOneLineWithItsRetryAfter() throws Exception {
+        String base = serve(exchange -> {
+            if (exchange.getRequestURI().getPath().startsWith("/busy")) {
+                exchange.getResponseHeaders().set("Retry-After", "120");
+                answer(exchange, 503, "<html>\r\n<body>\u0000Down for maintenance</body>\n</html>\n");
+            } else {
+                answer(exchange, 429, "slow\ndown");
+            }
+        });
+        Subscription subscription = Subscription.builder(HttpEventSource.of(URI.create(base + "/busy"), Duration.ZERO))
+                .errorDelay(Duration.ofMillis(20), Duration.ofMillis(100)).onRecorded(e -> { }).start();
+        String busy;
+        try {
+            assertTrue(waitFor(() -> subscription.lastError() != null));
+            busy = subscription.lastError().getMessage();
+        } finally {
+            assertTrue(subscription.stop(Duration.ofSeconds(10)));
+        }
+        FluxException tooMany = assertThrows(FluxException.class,
+                () -> HttpEventSource.of(URI.create(base + "/many"), Duration.ZERO).read(0, 10));
+
+        assertEquals("the feed at " + base + "/busy?after=0&limit=256&include=data answered 503 (Retry-After: 120; the"
+                + " subscription retries on its own back-off, its errorDelay): <html> <body>?Down for maintenance</body>"
+                + " </html> ", busy);
+        assertEquals("the feed at " + base + "/many?after=0&limit=10&include=data answered 429: slow down",
+                tooMany.getMessage());
+    }
+
     /** One entry of a feed page, as {@code include=data} serves it. */
     private static String entry(String eventId, long position) {
         return "{\"event_id\":\"" + eventId + "\",\"stream_id\":\"Account-1\",\"aggregate_version\":0,"
