@@ -64,10 +64,13 @@ import java.util.concurrent.TimeoutException;
  *
  * <p>Each read asks for the page after the subscription's position with the events' data
  * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
- * events arrive within milliseconds without hammering the server. A connection error, an answer
- * other than 200, a read not answered in full within the wait plus 10 s (a dead or stalled feed; so
- * one read blocks at most that long, see {@link #longestWait()}), or a body that is not the feed's
- * JSON throws a {@link FluxException} naming the URL; the subscription backs off and tries again.
+ * events arrive within milliseconds without hammering the server. A connection error (a refused
+ * connection and a host that does not resolve say so), an answer other than 200 (its body quoted from
+ * its start on one line, with its {@code Retry-After} if any: the subscription's own back-off stands in
+ * for it), a read not answered in full within the wait plus 10 s (a dead or stalled feed; so one read
+ * blocks at most that long, see {@link #longestWait()}), or a body that is not the feed's JSON (an
+ * {@code event_id} not a UUID in its 8-4-4-4-12 form, say) throws a {@link FluxException} naming the
+ * URL; the subscription backs off and tries again.
  * Stopping the subscription cancels a long poll in flight. A feed that answers a long poll at once
  * with nothing (it holds as many as it may, or is closing) is not asked again at once: the
  * subscription waits its poll interval first. The events' data arrive as the feed wrote them, numbers
