@@ -70,6 +70,8 @@ public final class EventTypes {
     /** The registered types no upcaster reads, so that decoding their events takes one lookup. */
     private final Map<String, Plain> plainByName = new ConcurrentHashMap<>();
     private final Object registrationLock = new Object();
+    /** How many upcasters are registered: serializers that cache what upcasters read look again when it moves. */
+    private volatile int upcasterCount;
 
     private record Registration(String name, Class<?> eventClass, int schemaVersion) {
     }
@@ -347,8 +349,14 @@ public final class EventTypes {
             highestUpcast.merge(type, fromVersion, Math::max);
             upcastTypes.add(type);
             plainByName.remove(type);
+            upcasterCount++;
         }
         return this;
+    }
+
+    /** How many upcasters are registered; it only grows, after each is in place. */
+    int upcasterCount() {
+        return upcasterCount;
     }
 
     /** A registered type that no upcaster reads: its class and current schema version. */

@@ -48,7 +48,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link StreamReadConstraints}; by default a string of over 20,000,000 characters, a number of over 1,000
  * digits, a map key of over 50,000 characters), which Jackson writes but then refuses to read. The
  * {@code schema_version} metadata is always the class's own (see {@link SchemaVersion}), whatever the
- * caller's metadata held. A stored body is decoded only when it is one JSON value, the event's: one with
+ * caller's metadata held. An event written at a version an upcaster reads (an upcaster added with a change of
+ * shape whose {@link SchemaVersion} was not raised, say) is read back through the upcasters, as a load would read
+ * it, and refused with a {@link FluxException} when that fails, rather than stored unreadable. A stored body is decoded only when it is one JSON value, the event's: one with
  * more after it (two bodies run together, a body with junk after it) fails as the feed fails it, whatever
  * the mapper's {@code FAIL_ON_TRAILING_TOKENS} says, and so does JSON {@code null}, never decoded as a null event. Upcasting keeps decimals exact. Readers and writers are cached per class.
  * Thread-safe.
@@ -71,10 +73,21 @@ public final class JacksonEventSerializer implements EventSerializer {
      * reads a number with, and an event is read back when its JSON has a longer run of the characters numbers
      * are written with; -1 for other classes.
      */
-    private record Encoder(String type, int schemaVersion, ObjectWriter writer, long readBackOver, int longestNumber) {
+    private record Encoder(String type, int schemaVersion, ObjectWriter writer, long readBackOver, int longestNumber,
+                           int upcasters, boolean readAsOlder) {
         /** Whether this event's JSON is read back before it is stored. */
         boolean readsBack(byte[] json) {
             return json.length > readBackOver || longestNumber >= 0 && json.length > longestNumber && hasRunOver(json, longestNumber);
+        }
+
+        /**
+         * This encoder as of the upcasters {@code types} holds now: {@code readAsOlder} when one reads the version the
+         * class writes, whose events are then read back through the upcasters before they are stored.
+         */
+        Encoder seeing(EventTypes types) {
+            int count = types.upcasterCount();    // read first: an upcaster added after it makes the next event look again
+            return new Encoder(type, schemaVersion, writer, readBackOver, longestNumber, count,
+                    types.needsUpcast(type, schemaVersion));
         }
     }
 
@@ -146,6 +159,10 @@ public final class JacksonEventSerializer implements EventSerializer {
             String name = eventTypes.nameOf(eventClass);  // throws when the class is not registered
             encoder = encoders.computeIfAbsent(eventClass, cls -> newEncoder(cls, name, event));
         }
+        if (encoder.upcasters() != eventTypes.upcasterCount()) {
+            encoder = encoder.seeing(eventTypes);
+            encoders.put(eventClass, encoder);
+        }
         String type = encoder.type();
         ObjectWriter writer = encoder.writer();
         int schemaVersion = encoder.schemaVersion();
@@ -164,6 +181,9 @@ public final class JacksonEventSerializer implements EventSerializer {
         } catch (JsonProcessingException e) {
             throw new FluxException("Cannot serialize event " + eventClass.getName() + " (type '" + type + "') to JSON: "
                     + e.getOriginalMessage(), e);
+        }
+        if (encoder.readAsOlder()) {
+            readBackUpcast(eventClass, type, schemaVersion, json);
         }
         if (encoder.readsBack(json)) {
             try {
@@ -229,7 +249,32 @@ public final class JacksonEventSerializer implements EventSerializer {
         Set<Risk> risks = EnumSet.noneOf(Risk.class);
         findRisks(mapper.constructType(eventClass), true, new HashSet<>(), risks);
         return new Encoder(type, eventTypes.schemaVersionOf(eventClass), writer, readBackOver(risks),
-                risks.contains(Risk.LONG_NUMBER) ? mapper.getFactory().streamReadConstraints().getMaxNumberLength() : -1);
+                risks.contains(Risk.LONG_NUMBER) ? mapper.getFactory().streamReadConstraints().getMaxNumberLength() : -1,
+                -1, false).seeing(eventTypes);
+    }
+
+    /**
+     * Reads back, as a load would, an event written at a version an upcaster reads, and refuses it when that fails:
+     * an upcaster from the version the class still writes (its {@link SchemaVersion} not raised with it) would
+     * otherwise have every new event stored, and its stream no longer load, or, once the version is raised, load
+     * with the upcaster's defaults in place of the values stored.
+     */
+    private void readBackUpcast(Class<?> eventClass, String type, int schemaVersion, byte[] json) {
+        String problem;
+        Throwable cause;
+        try {
+            Upcasted current = eventTypes.upcast(type, schemaVersion, (ObjectNode) trees.readTree(json));
+            Class<?> currentClass = eventTypes.classOf(current.type()).orElseThrow();
+            readerFor(currentClass).readValue(mapper.writeValueAsBytes(current.data()));
+            return;
+        } catch (IllegalStateException | IOException | ClassCastException e) {
+            problem = e.getMessage();
+            cause = e.getCause() != null && e instanceof IllegalStateException ? e.getCause() : e;
+        }
+        throw new FluxException("This event of " + eventClass.getName() + " (type '" + type + "') is written at schema version "
+                + schemaVersion + ", which an upcaster in EventTypes reads as an older event, and it would not read back, so it"
+                + " is not stored: " + problem + ". When the class changed shape with that upcaster, raise its @SchemaVersion to "
+                + (schemaVersion + 1) + "; otherwise remove the upcaster from version " + schemaVersion, cause);
     }
 
     /**

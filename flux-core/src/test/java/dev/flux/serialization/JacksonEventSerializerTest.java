@@ -275,16 +275,57 @@ class JacksonEventSerializerTest {
 
     @Test
     void anUpcasterFromTheVersionTheClassStillWritesIsNamedRatherThanTakenForANewerEvent() {
-        // The upcaster from 2 came before the class's @SchemaVersion was raised to 3: events written now are at 2.
+        // The upcaster from 2 came before the class's @SchemaVersion was raised to 3: an event stored at 2 before that.
         EventTypes ahead = EventTypes.of(Priced.class).upcaster("Priced", 2, body -> body.put("currency", "EUR"));
         JacksonEventSerializer json = new JacksonEventSerializer(ahead);
-        RecordedEvent writtenNow = recorded(json.serialize(new Priced(BigDecimal.ONE, "USD"), Map.of()));
+        RecordedEvent storedAtTwo = recorded(EventData.of("Priced", "{\"price\":1,\"currency\":\"USD\"}".getBytes(StandardCharsets.UTF_8),
+                Map.of(Metadata.SCHEMA_VERSION, "2")));
 
-        EventDecodingException refused = assertThrows(EventDecodingException.class, () -> json.deserialize(writtenNow));
+        EventDecodingException refused = assertThrows(EventDecodingException.class, () -> json.deserialize(storedAtTwo));
 
         assertTrue(refused.getMessage().contains("'Priced' v2 ends as 'Priced' v3")
                 && refused.getMessage().contains("past the version this code reads (2)")
                 && !refused.getMessage().contains("deploy the newer"), refused.getMessage());
+    }
+
+    @Test
+    void anEventThatAnUpcasterFromTheVersionItIsWrittenAtWouldNotLetReadBackIsNotStored() {
+        // The class gained "currency" with the upcaster from 2, but its @SchemaVersion stayed at 2: an event written now
+        // would never load, and once the version is raised it would load with the upcaster's "EUR" in place of "USD".
+        EventTypes ahead = new EventTypes().register("Priced", Priced.class, 2).upcaster("Priced", 2, body -> body.put("currency", "EUR"));
+        JacksonEventSerializer json = new JacksonEventSerializer(ahead);
+
+        FluxException refused = assertThrows(FluxException.class, () -> json.serialize(new Priced(BigDecimal.ONE, "USD"), Map.of()));
+
+        assertTrue(refused.getMessage().contains(Priced.class.getName()) && refused.getMessage().contains("schema version 2")
+                && refused.getMessage().contains("past the version this code reads (2)")
+                && refused.getMessage().contains("raise its @SchemaVersion to 3"), refused.getMessage());
+    }
+
+    @Test
+    void anUpcasterFromTheWrittenVersionAddedAfterEventsWereWrittenRefusesTheNextOne() {
+        EventTypes evolving = new EventTypes().register("Priced", Priced.class, 2);
+        JacksonEventSerializer json = new JacksonEventSerializer(evolving);
+        json.serialize(new Priced(BigDecimal.ONE, "USD"), Map.of());
+
+        evolving.upcaster("Priced", 2, body -> body.put("currency", "EUR"));
+
+        assertThrows(FluxException.class, () -> json.serialize(new Priced(BigDecimal.TEN, "USD"), Map.of()));
+    }
+
+    @Test
+    void anEventThatAnUpcasterFromItsVersionTurnsIntoAReadableOneIsStored() {
+        // The old class is still registered under the old name, whose events are read as the new type.
+        types.register("account-renamed-v2", RenamedTwice.class, 2);
+        types.renamingUpcaster("account-renamed", 1, body -> {
+            body.remove("on");
+            return new Upcasted("account-renamed-v2", body.put("times", 1));
+        });
+
+        EventData written = serializer.serialize(new Renamed("ana", "anna", null), Map.of());
+
+        assertEquals("account-renamed", written.type());
+        assertEquals(new RenamedTwice("ana", "anna", 1), serializer.deserialize(recorded(written)));
     }
 
     record Tagged(Map<String, Object> attributes) {}
