@@ -331,7 +331,9 @@ public final class EventTypes {
     /**
      * Registers how JSON stored as {@code type} at schema version {@code fromVersion} becomes version
      * {@code fromVersion + 1}, under the type name the upcaster returns: a rename, or a split of one
-     * type into several.
+     * type into several. The JSON returned is read as version {@code fromVersion + 1} of the type it names
+     * (a rename from version 1 gives version 2), so that type's class must be registered at that version or
+     * above, with upcasters onward from it.
      *
      * @throws IllegalArgumentException as {@link #upcaster}
      */
@@ -441,8 +443,9 @@ public final class EventTypes {
      *
      * @throws IllegalStateException    naming the problem when it was stored at a version newer than the
      *                                  code knows, no upcaster continues the chain, the chain goes past the
-     *                                  current version (an upcaster from a version the code still writes),
-     *                                  or the type it ends as is not registered
+     *                                  current version (an upcaster from a version the code still writes, or a
+     *                                  rename to a type whose class is registered at a lower version than the
+     *                                  chain reaches), or the type it ends as is not registered
      * @throws IllegalArgumentException when the type is null or blank, the version below 1 or the data null
      */
     public Upcasted upcast(String type, int storedVersion, ObjectNode data) {
@@ -475,6 +478,15 @@ public final class EventTypes {
                     + ", which is not registered (registered: " + names() + ")");
         }
         int current = registration.schemaVersion();
+        if (version > current && !name.equals(type)) {
+            // A renaming upcaster gives the version after the one it reads, of the type it names: versions of the old
+            // type say nothing of the new one's, so the event is not newer than the code; the chain is past its class.
+            throw new IllegalStateException("upcast from '" + type + "' v" + storedVersion + " ends as '" + name + "' v" + version
+                    + ", past the version this code reads it at (" + current + "): a renaming upcaster gives the version after"
+                    + " the one it reads, of the type it names, so register " + registration.eventClass().getName() + " at schema"
+                    + " version " + version + " (@SchemaVersion(" + version + ")), with an upcaster of '" + name + "' from"
+                    + " each version below it that events are stored at");
+        }
         if (version > current && storedVersion <= current) {
             throw new IllegalStateException("upcast from '" + type + "' v" + storedVersion + " ends as '" + name + "' v" + version
                     + ", past the version this code reads (" + current + "): an upcaster on the way is registered from a version"

@@ -289,6 +289,26 @@ class JacksonEventSerializerTest {
     }
 
     @Test
+    void aRenameThatLeadsPastTheVersionOfTheClassItNamesSaysToRaiseThatVersionNotToDeployNewerClasses() {
+        // FundsAdded was at version 3 when it was renamed Credited, whose class was left at version 1.
+        types.renamingUpcaster("FundsAdded", 3, body -> new Upcasted("Credited", body));
+        types.renamingUpcaster("Added", 1, body -> new Upcasted("Credited", body));
+        RecordedEvent atThree = recorded(EventData.of("FundsAdded", "{\"amount\":5}".getBytes(StandardCharsets.UTF_8),
+                Map.of(Metadata.SCHEMA_VERSION, "3")));
+
+        EventDecodingException fromThree = assertThrows(EventDecodingException.class, () -> serializer.deserialize(atThree));
+        EventDecodingException fromOne = assertThrows(EventDecodingException.class,
+                () -> serializer.deserialize(recorded("Added", "{\"amount\":5}")));
+
+        assertTrue(fromThree.getMessage().contains("'FundsAdded' v3 ends as 'Credited' v4")
+                && fromThree.getMessage().contains("@SchemaVersion(4)") && !fromThree.getMessage().contains("deploy the newer"),
+                fromThree.getMessage());
+        assertTrue(fromOne.getMessage().contains("'Added' v1 ends as 'Credited' v2")
+                && fromOne.getMessage().contains("@SchemaVersion(2)") && !fromOne.getMessage().contains("still writes"),
+                fromOne.getMessage());
+    }
+
+    @Test
     void anEventThatAnUpcasterFromTheVersionItIsWrittenAtWouldNotLetReadBackIsNotStored() {
         // The class gained "currency" with the upcaster from 2, but its @SchemaVersion stayed at 2: an event written now
         // would never load, and once the version is raised it would load with the upcaster's "EUR" in place of "USD".
