@@ -47,11 +47,16 @@ import java.util.function.UnaryOperator;
  *
  * <pre>{@code
  * types.upcaster("AccountCredited", 1, json -> json.put("currency", "EUR"));           // v1 -> v2: a new field
- * types.upcaster("AccountCredited", 2, json -> (ObjectNode) json.set("amount", json.remove("value"))); // a rename
- * types.renamingUpcaster("MoneyMoved", 1, json -> json.get("amount").asLong() < 0    // one type split in two
- *         ? new Upcasted("AccountDebited", json.put("amount", -json.get("amount").asLong()))
- *         : new Upcasted("AccountCredited", json));
+ * types.upcaster("AccountCredited", 2, json -> (ObjectNode) json.set("amount", json.remove("value"))); // v2 -> v3: a rename
+ * types.renamingUpcaster("MoneyMoved", 1, json -> json.get("value").asLong() < 0     // one type split in two, each at v2
+ *         ? new Upcasted("AccountDebited", json.objectNode().put("amount", -json.get("value").asLong()))
+ *         : new Upcasted("AccountCredited", json.put("currency", "EUR")));           // the v2 shape: the v2 -> v3 upcaster follows
  * }</pre>
+ *
+ * A renaming upcaster gives the JSON of the next version of the type it names, which that type's upcasters then
+ * take on: above, a credit split out of {@code MoneyMoved} is AccountCredited's version 2 shape ({@code value},
+ * {@code currency}), which its upcaster from 2 renames. Had it given the version 3 shape ({@code amount}), that
+ * upcaster would have set {@code amount} to JSON null, read as 0.
  *
  * An event stored at a version newer than the code knows, or older without an upcaster, fails to
  * decode with a clear {@link EventDecodingException}.

@@ -288,6 +288,28 @@ class JacksonEventSerializerTest {
                 && !refused.getMessage().contains("deploy the newer"), refused.getMessage());
     }
 
+    @SchemaVersion(3)
+    record AccountCredited(long amount, String currency) {}
+
+    @SchemaVersion(2)
+    record AccountDebited(long amount) {}
+
+    @Test
+    void theUpcastersOfTheEventTypesJavadocReadEveryOldShapeToItsValues() {
+        EventTypes types = EventTypes.of(AccountCredited.class, AccountDebited.class);
+        // As in the Javadoc of EventTypes.
+        types.upcaster("AccountCredited", 1, json -> json.put("currency", "EUR"));           // v1 -> v2: a new field
+        types.upcaster("AccountCredited", 2, json -> (com.fasterxml.jackson.databind.node.ObjectNode) json.set("amount", json.remove("value")));
+        types.renamingUpcaster("MoneyMoved", 1, json -> json.get("value").asLong() < 0     // one type split in two, each at v2
+                ? new Upcasted("AccountDebited", json.objectNode().put("amount", -json.get("value").asLong()))
+                : new Upcasted("AccountCredited", json.put("currency", "EUR")));
+        JacksonEventSerializer json = new JacksonEventSerializer(types);
+
+        assertEquals(new AccountCredited(100, "EUR"), json.deserialize(recorded("AccountCredited", "{\"value\":100}")));
+        assertEquals(new AccountCredited(7, "EUR"), json.deserialize(recorded("MoneyMoved", "{\"value\":7}")));
+        assertEquals(new AccountDebited(3), json.deserialize(recorded("MoneyMoved", "{\"value\":-3}")));
+    }
+
     @Test
     void aRenameThatLeadsPastTheVersionOfTheClassItNamesSaysToRaiseThatVersionNotToDeployNewerClasses() {
         // FundsAdded was at version 3 when it was renamed Credited, whose class was left at version 1.
