@@ -208,23 +208,26 @@ public final class JacksonEventSerializer implements EventSerializer {
                 decoder = new Decoder(plain, readerFor(plain.eventClass()));
                 decoders.put(recorded.type(), decoder);
             }
-            return read(recorded, decoder.reader(), plain.eventClass());
+            return read(recorded, decoder.reader(), plain.eventClass(), storedVersion);
         }
         if (eventTypes.needsUpcast(recorded.type(), storedVersion)) {
             Upcasted current = upcast(recorded, storedVersion);
             Class<?> eventClass = eventTypes.classOf(current.type()).orElseThrow();
+            int currentVersion = eventTypes.schemaVersionOf(eventClass);
             try {
                 // Through the JSON text, as a current event is read: its decimals exact, and a number in an Object
                 // field the same class (Double) as in an event stored at the current version.
                 return readerFor(eventClass).readValue(mapper.writeValueAsBytes(current.data()));
             } catch (IOException e) {
                 throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
-                        "the upcast JSON does not fit " + eventClass.getName() + ": " + e.getMessage(), e);
+                        "the JSON upcast from '" + recorded.type() + "' v" + storedVersion + " to '" + current.type() + "' v"
+                        + currentVersion + " does not fit " + eventClass.getName() + ": " + e.getMessage() + ". Make the upcasters"
+                        + " on the way give the shape of version " + currentVersion + " of " + eventClass.getName(), e);
             }
         }
         Class<?> eventClass = eventTypes.classOf(recorded.type()).orElseThrow(() -> new EventDecodingException(
                 recorded.streamId(), recorded.version(), recorded.type(), notRegistered(recorded.type(), storedVersion), null));
-        return read(recorded, eventClass);
+        return read(recorded, readerFor(eventClass), eventClass, storedVersion);
     }
 
     /**
@@ -415,17 +418,16 @@ public final class JacksonEventSerializer implements EventSerializer {
                 cls -> mapper.readerFor(cls).with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS));
     }
 
-    private Object read(RecordedEvent recorded, Class<?> eventClass) {
-        return read(recorded, readerFor(eventClass), eventClass);
-    }
-
-    private static Object read(RecordedEvent recorded, ObjectReader reader, Class<?> eventClass) {
+    private static Object read(RecordedEvent recorded, ObjectReader reader, Class<?> eventClass, int storedVersion) {
         Object event;
         try {
             event = reader.readValue(recorded.dataStream());
         } catch (IOException e) {
-            throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
-                    "the JSON does not fit " + eventClass.getName() + ": " + e.getMessage(), e);
+            throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(), "the JSON stored at"
+                    + " schema version " + storedVersion + " does not fit " + eventClass.getName() + ": " + e.getMessage()
+                    + ". If the class changed shape since it was stored, raise its @SchemaVersion to " + (storedVersion + 1)
+                    + " and register an upcaster from version " + storedVersion + " that turns the stored JSON into the new"
+                    + " shape (EventTypes.upcaster)", e);
         }
         if (event == null) {
             throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),

@@ -153,6 +153,24 @@ class JacksonEventSerializerTest {
     }
 
     @Test
+    void jsonThatDoesNotFitNamesTheSchemaVersionItWasStoredAtAndTheUpcasterToWrite() {
+        EventTypes evolving = new EventTypes().register("Credited", Credited.class, 2)
+                .upcaster("Credited", 1, body -> body.put("currency", "EUR"));
+        JacksonEventSerializer json = new JacksonEventSerializer(evolving);
+
+        EventDecodingException current = assertThrows(EventDecodingException.class, () -> json.deserialize(recorded(EventData.of(
+                "Credited", "{\"value\":1}".getBytes(StandardCharsets.UTF_8), Map.of(Metadata.SCHEMA_VERSION, "2")))));
+        EventDecodingException upcast = assertThrows(EventDecodingException.class,
+                () -> json.deserialize(recorded("Credited", "{\"amount\":1}")));
+
+        assertTrue(current.getMessage().contains("Account-42@3") && current.getMessage().contains("schema version 2")
+                && current.getMessage().contains("raise its @SchemaVersion to 3")
+                && current.getMessage().contains("upcaster from version 2"), current.getMessage());
+        assertTrue(upcast.getMessage().contains("upcast from 'Credited' v1 to 'Credited' v2")
+                && upcast.getMessage().contains("currency") && upcast.getMessage().contains("Make the upcasters"), upcast.getMessage());
+    }
+
+    @Test
     void aBodyWithMoreAfterItsJsonValueIsRefusedAsTheFeedRefusesItWhateverTheMapperSays() {
         ObjectMapper lenient = JacksonEventSerializer.defaultObjectMapper()
                 .disable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
