@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flux.Aggregate;
 import dev.flux.EventData;
 import dev.flux.ExpectedVersion;
+import dev.flux.FluxException;
 import dev.flux.Metadata;
 import dev.flux.RecordedEvent;
 import dev.flux.Repository;
@@ -219,6 +220,34 @@ class UpcastingTest {
                 "{}".getBytes(StandardCharsets.UTF_8), Map.of(Metadata.SCHEMA_VERSION, "two")), first.recordedAt());
         EventDecodingException bad = assertThrows(EventDecodingException.class, () -> serializer.deserialize(badVersion));
         assertTrue(bad.getMessage().contains("'two'"), bad.getMessage());
+    }
+
+    /** Gained "memo" with an upcaster from 1, but its @SchemaVersion was not raised to 2 with it. */
+    record AccountNoted(String memo) { }
+
+    public static class Noted extends Aggregate {
+        String memo;
+
+        void note(String memo) {
+            update(new AccountNoted(memo));
+        }
+
+        private void handleAccountNoted(AccountNoted e) {
+            memo = e.memo();
+        }
+    }
+
+    @Test
+    void aSaveWhoseEventAnUpcasterFromItsOwnVersionWouldMisreadStoresNothing() {
+        EventTypes forgotten = new EventTypes().upcaster("AccountNoted", 1, json -> json.put("memo", "none"));
+        Repository<Noted> notes = Repository.builder(Noted.class, store).serializer(new JacksonEventSerializer(forgotten)).build();
+        Noted noted = notes.load("1");
+        noted.note("paid in cash");
+
+        FluxException refused = assertThrows(FluxException.class, noted::save);
+
+        assertTrue(refused.getMessage().contains("raise its @SchemaVersion to 2"), refused.getMessage());
+        assertEquals(-1, store.streamVersion("Noted-1"));
     }
 
     @Test
