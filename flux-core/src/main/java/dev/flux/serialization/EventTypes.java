@@ -498,8 +498,12 @@ public final class EventTypes {
                     + " the code still writes; raise the class's schema version with it, or remove it");
         }
         if (version > current) {
+            Integer highest = highestUpcast.get(name);
+            String lowered = highest == null || highest < current ? ""
+                    : "; or, as upcasters here read '" + name + "' up to version " + highest + ", its class's @SchemaVersion was"
+                    + " lowered by mistake: raise it back to " + (highest + 1);
             throw new IllegalStateException("stored at schema version " + version + " of '" + name
-                    + "', newer than this code knows (version " + current + "): deploy the newer event classes first");
+                    + "', newer than this code knows (version " + current + "): deploy the newer event classes first" + lowered);
         }
         if (version < current) {
             throw new IllegalStateException("stored at schema version " + version + " of '" + name + "', but the code reads version "

@@ -12,7 +12,8 @@ import java.lang.annotation.Target;
  * with their version in the {@code schema_version} metadata and upcast to the current one on read.
  *
  * <p>On an aggregate class, the version of its snapshots' state: raise it when a handler changes what
- * it makes of the same events, and snapshots taken before are ignored (the aggregate is rebuilt from
+ * it makes of the same events, or an upcaster of its events is changed in place (its version kept), and
+ * snapshots taken before are ignored (the aggregate is rebuilt from
  * its events). Changes to its fields, to the classes they hold and to its event classes and their
  * schema versions are seen without it.
  */

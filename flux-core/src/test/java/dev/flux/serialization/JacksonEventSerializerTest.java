@@ -349,6 +349,24 @@ class JacksonEventSerializerTest {
     }
 
     @Test
+    void anEventAboveAVersionLoweredByMistakeSaysToRaiseItBackAsWellAsToDeployNewerClasses() {
+        // Priced was at version 3, with upcasters from 1 and 2; a merge put its @SchemaVersion back to 2.
+        EventTypes lowered = new EventTypes().register("Priced", Priced.class, 2)
+                .upcaster("Priced", 1, body -> body).upcaster("Priced", 2, body -> body);
+        RecordedEvent atThree = recorded(EventData.of("Priced", "{\"price\":1,\"currency\":\"USD\"}".getBytes(StandardCharsets.UTF_8),
+                Map.of(Metadata.SCHEMA_VERSION, "3")));
+
+        EventDecodingException refused = assertThrows(EventDecodingException.class,
+                () -> new JacksonEventSerializer(lowered).deserialize(atThree));
+
+        assertTrue(refused.getMessage().contains("newer than this code knows (version 2)")
+                && refused.getMessage().contains("lowered by mistake: raise it back to 3"), refused.getMessage());
+        EventDecodingException newer = assertThrows(EventDecodingException.class, () -> new JacksonEventSerializer(
+                new EventTypes().register("Priced", Priced.class, 2).upcaster("Priced", 1, body -> body)).deserialize(atThree));
+        assertTrue(newer.getMessage().contains("deploy the newer") && !newer.getMessage().contains("lowered"), newer.getMessage());
+    }
+
+    @Test
     void anEventThatAnUpcasterFromTheVersionItIsWrittenAtWouldNotLetReadBackIsNotStored() {
         // The class gained "currency" with the upcaster from 2, but its @SchemaVersion stayed at 2: an event written now
         // would never load, and once the version is raised it would load with the upcaster's "EUR" in place of "USD".
