@@ -426,6 +426,11 @@ public final class Subscription implements AutoCloseable {
      * get there, or for the timeout. Called from a handler (or anything else on the subscription's
      * thread), it answers at once: the subscription cannot move on while its own handler waits.
      *
+     * <p>The cursor is the source's: on a category source it moves only to the global positions of that
+     * category's events, so wait for one of those, not {@code EventReader.lastPosition()}, which may be
+     * another category's and is then never reached; on a stream source it is the version after the last
+     * event handled (version + 1).
+     *
      * @return whether it got there within {@code timeout}; false also when it stopped first, and at once
      *         on the subscription's thread when it is not there yet
      * @throws IllegalArgumentException when the cursor is negative or the timeout is null, zero or negative

@@ -616,6 +616,20 @@ class SubscriptionTest {
     }
 
     @Test
+    void aCategorySubscriptionReachesOnlyThePositionsOfItsOwnEvents() throws Exception {
+        long account = append("Account-1", new Credited(1));
+        long order = append("Order-1", new Unhandled("order"));
+        Subscription category = start(Subscription.builder(EventSource.category(store, "Account"))
+                .onRecorded(e -> { }));
+
+        awaitPosition(category, account);
+
+        assertFalse(category.awaitPosition(order, Duration.ofMillis(300)),
+                "the store's last position is another category's, which a category source never passes");
+        assertEquals(account, category.position());
+    }
+
+    @Test
     void aCaughtUpSubscriptionIsWokenByAnAppendNotByItsPoll() throws Exception {
         List<Long> seen = new CopyOnWriteArrayList<>();
         Subscription subscription = start(Subscription.builder(EventSource.all(store))
