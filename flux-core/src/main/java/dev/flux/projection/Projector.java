@@ -57,7 +57,8 @@ public final class Projector<S> {
 
     /**
      * A projector with no reducers that starts from {@code initial}, decoding with a default
-     * {@link JacksonEventSerializer}.
+     * {@link JacksonEventSerializer}: it knows none of your upcasters or mapper settings, so give a
+     * projector of events that need them the serializer holding them, with {@link #from(Object, EventSerializer)}.
      *
      * @throws IllegalArgumentException when {@code initial} is null
      */
