@@ -378,8 +378,10 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             try {
                 ready = hasEventsAfter.computeIfAbsent(new Place(poll.request.category, poll.request.after),
                         place -> !read(place.category, place.after, 1).isEmpty());
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "feed cannot check for new events: " + e, e);
+            } catch (RuntimeException | Error e) {
+                // Thrown out of the timer's periodic task, it would end the recheck for good, silently.
+                LOG.log(e instanceof Error ? System.Logger.Level.ERROR : System.Logger.Level.WARNING,
+                        "feed cannot check for new events: " + e, e);
                 return;
             }
             if (ready) {

@@ -25,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
@@ -109,6 +110,50 @@ class FeedHandlerHeldPollTest {
         assertTrue(answer.body().contains("\"Account-1\""), answer.body());
     }
 
+    @Test
+    void anErrorInTheRecheckIsLoggedAndTheRecheckGoesOnFindingEventsOtherProcessesAppend() throws Exception {
+        // The recheck ran on a ScheduledExecutorService, which ends a periodic task for good, silently, when it
+        // throws: one Error from a store read and held polls waited out their whole wait ever after.
+        List<String> logged = new CopyOnWriteArrayList<>();
+        java.util.logging.Logger logger = java.util.logging.Logger.getLogger(FeedHandler.class.getName());
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord record) {
+                logged.add(record.getLevel() + " " + record.getMessage());
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        logger.addHandler(capture);
+        try {
+            log.failTimerReadsOnceWith(new AssertionError("a store's bug"));
+            handler = FeedServer.builder(log).maxWait(Duration.ofSeconds(60)).recheck(Duration.ofMillis(20)).handler();
+            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+            server.createContext("/events", handler);
+            server.start();
+            URI feed = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events?after=0&wait=60");
+            CompletableFuture<HttpResponse<String>> poll = HttpClient.newHttpClient()
+                    .sendAsync(HttpRequest.newBuilder(feed).build(), HttpResponse.BodyHandlers.ofString());
+            assertTrue(waitUntil(() -> log.timerFailed.get()), "the recheck met the error");
+
+            log.appendUntold("Account-1", "Opened");     // another process's append: only the recheck finds it
+
+            HttpResponse<String> answer = poll.get(10, TimeUnit.SECONDS);
+            assertEquals(200, answer.statusCode());
+            assertTrue(answer.body().contains("\"Account-1\""), answer.body());
+            assertTrue(logged.stream().anyMatch(line -> line.startsWith("SEVERE") && line.contains("a store's bug")),
+                    () -> "the error is logged: " + logged);
+        } finally {
+            logger.removeHandler(capture);
+        }
+    }
+
     private static boolean waitUntil(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!condition.getAsBoolean()) {
@@ -137,16 +182,36 @@ class FeedHandlerHeldPollTest {
             return release;
         }
 
+        /** Set once a read of the feed's timer thread threw the error {@link #failTimerReadsOnceWith} gave. */
+        final AtomicBoolean timerFailed = new AtomicBoolean();
+        private volatile Error timerError;
+
+        /** Makes the next read on the feed's timer thread throw {@code error}. */
+        void failTimerReadsOnceWith(Error error) {
+            timerError = error;
+        }
+
         void append(String streamId, String type) {
+            appendUntold(streamId, type);
+            listeners.forEach(Runnable::run);
+        }
+
+        /** Appends without telling the listeners, as another process appending to a shared store does. */
+        void appendUntold(String streamId, String type) {
             EventData data = EventData.of(type, "{}".getBytes(StandardCharsets.UTF_8), Map.of());
             events.add(RecordedEvent.of(streamId, 0, events.size() + 1, data, Instant.now()));
-            listeners.forEach(Runnable::run);
         }
 
         @Override
         public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
             CountDownLatch release = timerReads;
             boolean onTimer = Thread.currentThread().getName().equals("flux-feed-timer");
+            Error error = timerError;
+            if (error != null && onTimer) {
+                timerError = null;
+                timerFailed.set(true);
+                throw error;
+            }
             if (release != null && onTimer) {
                 timerReading.countDown();
                 try {
