@@ -41,6 +41,10 @@ import java.util.function.UnaryOperator;
  * response of the JDK's server waits ~40 ms; it takes effect only if no {@code HttpServer} was
  * created in the JVM before (set it yourself at start-up when you mount a {@link FeedHandler} in a
  * server created earlier).
+ *
+ * <p>Its own threads are daemons ({@code flux-feed-N}, {@code flux-feed-request-timeout-N},
+ * {@code flux-feed-timer}, {@code flux-feed-answer}); the JDK's {@code HTTP-Dispatcher} thread is not, so
+ * a feed not closed keeps the JVM running after {@code main} returns. {@link #close()} ends them all.
  */
 public final class FeedServer implements AutoCloseable {
     /*
