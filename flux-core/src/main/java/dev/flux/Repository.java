@@ -234,6 +234,9 @@ public final class Repository<A extends Aggregate> {
                     + streamId(aggregate.id()) + " in " + store + ". Save it with aggregate.save(), or through the"
                     + " repository that loaded it");
         }
+        // Read before the events: a save of this instance on another thread (unsafe, yet seen) that commits meanwhile
+        // then makes this append conflict, rather than store what it read of the same events at the new version.
+        long expectedVersion = aggregate.version();
         List<Object> events = aggregate.uncommittedEvents();
         if (events.isEmpty()) {
             return List.of();
@@ -244,7 +247,7 @@ public final class Repository<A extends Aggregate> {
         }
         String streamId = streamId(aggregate.id());
         List<Object> saved = bus == null ? List.of() : List.copyOf(events);
-        long newVersion = store.append(streamId, aggregate.version(), batch);
+        long newVersion = store.append(streamId, expectedVersion, batch);
         aggregate.markCommitted(newVersion);
         if (snapshots != null) {
             snapshots.afterSave(aggregate, streamId, batch.get(batch.size() - 1).eventId());

@@ -13,6 +13,7 @@ import dev.flux.RecordedEvent;
 import dev.flux.Repository;
 import dev.flux.bus.Bus;
 import dev.flux.serialization.EventDecodingException;
+import dev.flux.serialization.EventSerializer;
 import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
 import dev.flux.test.OneEventPerReadStore;
@@ -660,6 +661,67 @@ class RepositoryTest {
 
         assertEquals(3, attempts.size());
         assertEquals(3, accounts.load("42").balance(), "only the rivals' credits are there");
+    }
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void twoThreadsSavingOneAggregateInstanceStoreItsEventsOnceNeverAgainAtTheNextVersion() throws Exception {
+        CountDownLatch slowSerializing = new CountDownLatch(1);
+        CountDownLatch fastSaved = new CountDownLatch(1);
+        JacksonEventSerializer jackson = new JacksonEventSerializer(new EventTypes());
+        EventSerializer slowForOneThread = new EventSerializer() {
+            @Override
+            public EventData serialize(Object event, Map<String, String> metadata) {
+                EventData data = jackson.serialize(event, metadata);
+                if (Thread.currentThread().getName().equals("slow saver")) {
+                    slowSerializing.countDown();
+                    await(fastSaved);
+                }
+                return data;
+            }
+
+            @Override
+            public Object deserialize(RecordedEvent recorded) {
+                return jackson.deserialize(recorded);
+            }
+
+            @Override
+            public EventTypes eventTypes() {
+                return jackson.eventTypes();
+            }
+        };
+        Account shared = Repository.builder(Account.class, store).serializer(slowForOneThread).build().load("42");
+        shared.open("ana");
+        shared.credit(5);
+        List<Throwable> slowOutcome = new ArrayList<>();
+        Thread slow = new Thread(() -> {
+            try {
+                shared.save();
+            } catch (Throwable e) {
+                slowOutcome.add(e);
+            }
+        }, "slow saver");
+
+        slow.start();
+        slowSerializing.await();
+        shared.save();
+        fastSaved.countDown();
+        slow.join();
+
+        assertEquals(List.of("AccountOpened", "AccountCredited"),
+                store.readStream("Account-42", 0, 10).stream().map(RecordedEvent::type).toList(), "stored once");
+        assertEquals(1, slowOutcome.size());
+        assertInstanceOf(ConcurrencyConflictException.class, slowOutcome.get(0));
+        assertEquals(5, accounts.load("42").balance());
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     @Test
