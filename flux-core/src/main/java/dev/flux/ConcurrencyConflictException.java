@@ -22,6 +22,17 @@ public class ConcurrencyConflictException extends FluxException {
         this.actualVersion = actualVersion;
     }
 
+    /**
+     * The conflict {@code last} with another message, for a caller that ran into it and knows more (that it
+     * retried, say); {@code last} is its cause.
+     */
+    ConcurrencyConflictException(String message, ConcurrencyConflictException last) {
+        super(message, last);
+        this.streamId = last.streamId;
+        this.expectedVersion = last.expectedVersion;
+        this.actualVersion = last.actualVersion;
+    }
+
     /** The stream the append was for. */
     public String streamId() {
         return streamId;

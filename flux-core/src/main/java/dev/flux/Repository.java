@@ -264,7 +264,12 @@ public final class Repository<A extends Aggregate> {
     /**
      * Loads the aggregate, runs {@code action} on it and saves it; on a
      * {@link ConcurrencyConflictException} it reloads and runs the action again, up to the configured
-     * number of attempts, waiting a short random time between attempts after the first retry.
+     * number of attempts, waiting a short random time between attempts after the first retry. Each
+     * attempt runs the action on a newly loaded aggregate, so what the action does besides updating it
+     * (a mail sent, say) is done once per attempt.
+     *
+     * <p>An action may save the aggregate itself; a conflict of update's own save after that is not
+     * retried, since running the action again would store what it saved a second time.
      *
      * <p>Only a conflict of this save is retried: once the events are stored they are published (see
      * {@link Builder#publishTo}) and an exception of a bus listener, even a conflict of its own save,
@@ -275,7 +280,11 @@ public final class Repository<A extends Aggregate> {
      * or conflicts when they were stored (see {@link Aggregate#save()}).
      *
      * @return the saved aggregate
-     * @throws ConcurrencyConflictException the last conflict, when every attempt met one
+     * @throws ConcurrencyConflictException when every attempt met a conflict: it names the stream, the
+     *                                      attempts and the last conflict's versions, and has that conflict
+     *                                      as its cause; or, at once, when the action saved the aggregate
+     *                                      itself and update's own save then met a conflict (what the
+     *                                      action saved stays stored, the events after it are not)
      * @throws IllegalArgumentException     when the id is null or blank, or the action is null
      * @throws FluxException                when the store fails (whether the events were stored is then
      *                                      unknown, see above), or the thread is interrupted while
@@ -289,13 +298,17 @@ public final class Repository<A extends Aggregate> {
         }
         for (int attempt = 1; ; attempt++) {
             A aggregate = load(id);
+            long loaded = aggregate.version();
             action.accept(aggregate);
             List<Object> saved;
             try {
                 saved = commit(aggregate);
             } catch (ConcurrencyConflictException conflict) {
+                if (aggregate.version() != loaded) {
+                    throw savedByAction(conflict, aggregate.version());
+                }
                 if (attempt >= maxAttempts) {
-                    throw conflict;
+                    throw gaveUp(conflict, attempt);
                 }
                 backOff(attempt, conflict);
                 continue;
@@ -303,6 +316,29 @@ public final class Repository<A extends Aggregate> {
             publish(saved);
             return aggregate;
         }
+    }
+
+    /** The last conflict of an update that ran out of attempts, saying so: "reload and retry" is what it did. */
+    private static ConcurrencyConflictException gaveUp(ConcurrencyConflictException last, int attempts) {
+        return new ConcurrencyConflictException("Repository.update gave up on stream '" + last.streamId() + "' after "
+                + attempts + (attempts == 1 ? " attempt, which" : " attempts, each") + " met a conflict (the last expected "
+                + ExpectedVersion.describe(last.expectedVersion()) + " but the stream is at "
+                + ExpectedVersion.describe(last.actualVersion()) + "); nothing of them was written. Another writer saves"
+                + " this stream as often as update does: raise Repository.builder(...).maxAttempts(n), or save it from"
+                + " fewer writers", last);
+    }
+
+    /**
+     * A conflict after the action saved the aggregate itself: running the action again on a new load would store
+     * what it saved a second time.
+     */
+    private static ConcurrencyConflictException savedByAction(ConcurrencyConflictException conflict, long savedAt) {
+        return new ConcurrencyConflictException("Repository.update did not retry a conflict on stream '"
+                + conflict.streamId() + "' (expected " + ExpectedVersion.describe(conflict.expectedVersion())
+                + " but the stream is at " + ExpectedVersion.describe(conflict.actualVersion()) + "): its action saved"
+                + " the aggregate itself, to version " + savedAt + ", so running it again would store those events a"
+                + " second time. The events after that save are not stored: leave saving to update, or load, act and"
+                + " save yourself", conflict);
     }
 
     /** The stream id of the aggregate with this id: {@code <category>-<id>}. */

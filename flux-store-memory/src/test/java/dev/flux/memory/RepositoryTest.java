@@ -664,6 +664,66 @@ class RepositoryTest {
     }
 
     @Test
+    void anExhaustedRetrySaysUpdateGaveUpNamingTheStreamTheAttemptsAndTheLastVersions() {
+        Repository<Account> twoTries = Repository.builder(Account.class, store).maxAttempts(2).build();
+
+        ConcurrencyConflictException gaveUp = assertThrows(ConcurrencyConflictException.class, () -> twoTries.update("42",
+                a -> {
+                    accounts.update("42", rival -> rival.credit(1));
+                    a.credit(100);
+                }));
+
+        assertEquals("Account-42", gaveUp.streamId());
+        assertEquals(0, gaveUp.expectedVersion());
+        assertEquals(1, gaveUp.actualVersion());
+        assertInstanceOf(ConcurrencyConflictException.class, gaveUp.getCause(), "the last conflict");
+        assertEquals("Repository.update gave up on stream 'Account-42' after 2 attempts, each met a conflict (the last"
+                + " expected version 0 but the stream is at version 1); nothing of them was written. Another writer saves"
+                + " this stream as often as update does: raise Repository.builder(...).maxAttempts(n), or save it from"
+                + " fewer writers", gaveUp.getMessage());
+    }
+
+    @Test
+    void aConflictAfterTheActionSavedTheAggregateItselfIsNotRetriedSoWhatItSavedIsStoredOnce() {
+        List<String> actions = new ArrayList<>();
+
+        ConcurrencyConflictException notRetried = assertThrows(ConcurrencyConflictException.class,
+                () -> accounts.update("42", a -> {
+                    actions.add("open, save, credit");
+                    a.open("ana");
+                    a.save();
+                    accounts.update("42", rival -> rival.credit(1));
+                    a.credit(100);
+                }));
+
+        assertEquals(List.of("open, save, credit"), actions);
+        assertEquals(List.of("AccountOpened", "AccountCredited"),
+                store.readStream("Account-42", 0, 10).stream().map(RecordedEvent::type).toList(), "opened once");
+        assertEquals(0, notRetried.expectedVersion());
+        assertEquals(1, notRetried.actualVersion());
+        assertTrue(notRetried.getMessage().startsWith("Repository.update did not retry a conflict on stream 'Account-42'"
+                + " (expected version 0 but the stream is at version 1): its action saved the aggregate itself, to version"
+                + " 0, so running it again would store those events a second time"), notRetried.getMessage());
+    }
+
+    @Test
+    void eachAttemptRunsTheActionOnAFreshlyLoadedAggregate() {
+        List<Long> loadedAt = new ArrayList<>();
+
+        Account updated = accounts.update("42", a -> {
+            loadedAt.add(a.version());
+            if (loadedAt.size() == 1) {
+                accounts.update("42", rival -> rival.open("bo"));
+            }
+            a.credit(5);
+        });
+
+        assertEquals(List.of(-1L, 0L), loadedAt, "each attempt acts on a fresh load");
+        assertEquals(1, updated.version());
+        assertEquals(5, accounts.load("42").balance());
+    }
+
+    @Test
     @Timeout(value = 30, unit = TimeUnit.SECONDS)
     void twoThreadsSavingOneAggregateInstanceStoreItsEventsOnceNeverAgainAtTheNextVersion() throws Exception {
         CountDownLatch slowSerializing = new CountDownLatch(1);
