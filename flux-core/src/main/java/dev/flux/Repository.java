@@ -211,8 +211,9 @@ public final class Repository<A extends Aggregate> {
      * Appends the aggregate's uncommitted events; {@code aggregate.save()} calls this. See
      * {@link Aggregate#save()}.
      *
-     * @throws IllegalArgumentException when the aggregate is null, or was loaded by a repository of another
-     *                                  store or category (its version is that stream's); nothing is written
+     * @throws IllegalArgumentException when the aggregate is null, was not loaded by a repository (made with
+     *                                  {@code new}), or was loaded by a repository of another store or category
+     *                                  (its version is that stream's); nothing is written
      */
     public void save(A aggregate) {
         publish(commit(aggregate));
@@ -224,8 +225,8 @@ public final class Repository<A extends Aggregate> {
             throw new IllegalArgumentException("aggregate must not be null");
         }
         if (aggregate.id() == null) {
-            throw new IllegalStateException(aggregateClass.getSimpleName()
-                    + " has no id: get it with repository.load(id) before saving it");
+            throw new IllegalArgumentException("aggregate " + aggregate.getClass().getSimpleName() + " was not loaded by a"
+                    + " Repository, so it has no id or stream: get it with repository.load(id) before saving it");
         }
         Repository<?> loadedBy = aggregate.repository();
         if (loadedBy != this && (loadedBy.store != store || !loadedBy.category.equals(category))) {

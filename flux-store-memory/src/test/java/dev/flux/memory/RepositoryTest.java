@@ -969,6 +969,14 @@ class RepositoryTest {
     }
 
     @Test
+    void saveRefusesAnAggregateNoRepositoryLoadedAsABadArgumentSayingToLoadIt() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> accounts.save(new Account()));
+
+        assertEquals("aggregate Account was not loaded by a Repository, so it has no id or stream: get it with"
+                + " repository.load(id) before saving it", refused.getMessage());
+    }
+
+    @Test
     void aRecordedEventWithoutAHandlerOrDecoderFailsTheLoadNamingIt() {
         store.append("Account-9", ExpectedVersion.NO_STREAM,
                 List.of(EventData.of("AccountFrozen", "{}".getBytes(StandardCharsets.UTF_8), Map.of())));
