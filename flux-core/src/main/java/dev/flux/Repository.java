@@ -288,8 +288,9 @@ public final class Repository<A extends Aggregate> {
      *                                      action saved stays stored, the events after it are not)
      * @throws IllegalArgumentException     when the id is null or blank, or the action is null
      * @throws FluxException                when the store fails (whether the events were stored is then
-     *                                      unknown, see above), or the thread is interrupted while
-     *                                      waiting to retry (nothing of that attempt was stored)
+     *                                      unknown, see above), or the thread is interrupted when a
+     *                                      conflict would be retried, before or while waiting (nothing of
+     *                                      that attempt was stored; the interrupt stays set)
      * @throws RuntimeException             whatever the action throws (nothing is saved then), or a bus
      *                                      listener throws (the events are stored then)
      */
@@ -393,7 +394,14 @@ public final class Repository<A extends Aggregate> {
                 + " fields or the constructor itself; call update from command methods");
     }
 
+    /**
+     * Waits before the next attempt, or throws when the thread is interrupted: checked before each retry, the first
+     * too (which does not wait), since a sleep of a random 0 returns without looking at the interrupt.
+     */
     private static void backOff(int attempt, ConcurrencyConflictException conflict) {
+        if (Thread.currentThread().isInterrupted()) {
+            throw interrupted(conflict);
+        }
         if (attempt == 1) {
             return;
         }
@@ -402,8 +410,15 @@ public final class Repository<A extends Aggregate> {
             TimeUnit.MICROSECONDS.sleep(ThreadLocalRandom.current().nextLong(capMicros + 1));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new FluxException("Interrupted while retrying after a conflict on " + conflict.streamId(), conflict);
+            throw interrupted(conflict);
         }
+    }
+
+    private static FluxException interrupted(ConcurrencyConflictException conflict) {
+        return new FluxException("Repository.update stopped retrying stream '" + conflict.streamId() + "': the thread was"
+                + " interrupted after a conflict (expected " + ExpectedVersion.describe(conflict.expectedVersion())
+                + " but the stream is at " + ExpectedVersion.describe(conflict.actualVersion()) + "); nothing of that"
+                + " attempt was stored, and the interrupt stays set", conflict);
     }
 
     private static MethodHandle noArgConstructor(Class<?> aggregateClass) {

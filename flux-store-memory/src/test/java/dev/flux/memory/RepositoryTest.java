@@ -724,6 +724,29 @@ class RepositoryTest {
     }
 
     @Test
+    void anInterruptedThreadStopsRetryingAtItsFirstConflictKeepingTheInterrupt() {
+        List<String> actions = new ArrayList<>();
+        Thread.currentThread().interrupt();
+        try {
+            FluxException stopped = assertThrows(FluxException.class, () -> accounts.update("42", a -> {
+                actions.add("credit 100");
+                accounts.update("42", rival -> rival.credit(1));
+                a.credit(100);
+            }));
+
+            assertTrue(Thread.currentThread().isInterrupted(), "the interrupt stays set");
+            assertEquals(List.of("credit 100"), actions, "not retried");
+            assertInstanceOf(ConcurrencyConflictException.class, stopped.getCause());
+            assertEquals("Repository.update stopped retrying stream 'Account-42': the thread was interrupted after a"
+                    + " conflict (expected no stream (version -1) but the stream is at version 0); nothing of that"
+                    + " attempt was stored, and the interrupt stays set", stopped.getMessage());
+            assertEquals(1, accounts.load("42").balance(), "only the rival's credit");
+        } finally {
+            Thread.interrupted();
+        }
+    }
+
+    @Test
     @Timeout(value = 30, unit = TimeUnit.SECONDS)
     void twoThreadsSavingOneAggregateInstanceStoreItsEventsOnceNeverAgainAtTheNextVersion() throws Exception {
         CountDownLatch slowSerializing = new CountDownLatch(1);
