@@ -8,7 +8,10 @@ import java.util.UUID;
  * keys below, and anything else is the application's own.
  */
 public final class Metadata {
-    /** Id of the request or conversation an event belongs to; copied from cause to effect. */
+    /**
+     * Id of the request or conversation an event belongs to, the same on a cause and its effects. flux sets
+     * and copies none of these keys: pass the cause's on (see {@link #causedBy}) when you update.
+     */
     public static final String CORRELATION_ID = "correlation_id";
     /** Id of the message (command or event) that caused this event. */
     public static final String CAUSATION_ID = "causation_id";
