@@ -141,7 +141,8 @@ public final class Repository<A extends Aggregate> {
      *                                                          or when a handler or the aggregate's constructor
      *                                                          calls {@code update}; or when the store returns
      *                                                          the stream's events out of order or with a gap,
-     *                                                          before that event is replayed
+     *                                                          or another stream's, before that event is
+     *                                                          replayed
      */
     public A load(String id) {
         String streamId = streamId(id);
@@ -157,7 +158,7 @@ public final class Repository<A extends Aggregate> {
                 return aggregate;
             }
             for (RecordedEvent recorded : page) {
-                if (recorded.version() != next) {
+                if (recorded.version() != next || !recorded.streamId().equals(streamId)) {
                     throw outOfOrder(streamId, recorded, next);
                 }
                 Object event = serializer.deserialize(recorded);
@@ -174,14 +175,16 @@ public final class Repository<A extends Aggregate> {
     }
 
     /**
-     * A reader that answered a stream's events out of order, or with a gap: replayed, an event would count twice
-     * (a reader ignoring the version asked for would even be read forever) or the state miss one.
+     * A reader that answered a stream's events out of order, with a gap, or another stream's: replayed, an event
+     * would count twice (a reader ignoring the version asked for would even be read forever), the state miss one,
+     * or take one of another aggregate (a reader matching ids case aside, say).
      */
     private FluxException outOfOrder(String streamId, RecordedEvent recorded, long due) {
         return new FluxException("Cannot load " + streamId + ": " + store + " returned " + recorded.type() + " "
                 + recorded.streamId() + "@" + recorded.version() + " (id " + recorded.eventId() + ") where version " + due
-                + " was due. An EventReader must return a stream's events from the version asked for, in order and"
-                + " without gaps: fix the reader");
+                + " was due" + (recorded.streamId().equals(streamId) ? "" : " in " + streamId) + ". An EventReader must"
+                + " return the events of the stream asked for, exactly that one, from the version asked for, in order"
+                + " and without gaps: fix the reader");
     }
 
     /**

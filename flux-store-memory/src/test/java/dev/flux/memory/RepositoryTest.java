@@ -266,6 +266,23 @@ class RepositoryTest {
     }
 
     @Test
+    void aStoreThatAnswersAnotherStreamFailsTheLoadInsteadOfReplayingAnotherAggregatesEvents() {
+        accounts.update("A", a -> a.open("ana"));
+        EventStore caseInsensitive = new ForwardingEventStore(store) {
+            @Override
+            public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                return super.readStream(streamId.toUpperCase(java.util.Locale.ROOT).replace("ACCOUNT", "Account"),
+                        fromVersion, maxCount);
+            }
+        };
+
+        FluxException e = assertThrows(FluxException.class, () -> Repository.of(Account.class, caseInsensitive).load("a"));
+
+        assertTrue(e.getMessage().startsWith("Cannot load Account-a: ") && e.getMessage().contains("AccountOpened Account-A@0")
+                && e.getMessage().contains("where version 0 was due in Account-a."), e.getMessage());
+    }
+
+    @Test
     void aConflictLeavesTheAggregateAndTheStoreAsTheyWere() {
         Account mine = accounts.load("42");
         Account theirs = accounts.load("42");
