@@ -36,7 +36,7 @@ import java.util.function.Consumer;
  * aggregates it returns are not (one per unit of work).
  */
 public final class Repository<A extends Aggregate> {
-    /** How many attempts {@link #update} makes by default before rethrowing the last conflict. */
+    /** How many attempts {@link #update} makes by default before it gives up with a conflict. */
     public static final int DEFAULT_MAX_ATTEMPTS = 50;
     private static final int PAGE_SIZE = 1_000;
 
@@ -346,7 +346,11 @@ public final class Repository<A extends Aggregate> {
                 + " save yourself", conflict);
     }
 
-    /** The stream id of the aggregate with this id: {@code <category>-<id>}. */
+    /**
+     * The stream id of the aggregate with this id: {@code <category>-<id>}.
+     *
+     * @throws IllegalArgumentException when the id is null or blank
+     */
     public String streamId(String id) {
         if (id == null || id.isBlank()) {
             throw new IllegalArgumentException("aggregate id must not be null or blank, was "
@@ -485,7 +489,8 @@ public final class Repository<A extends Aggregate> {
         }
 
         /**
-         * How many times {@link Repository#update} tries before rethrowing a conflict, at least 1 (default
+         * How many times {@link Repository#update} tries before it gives up with a conflict naming the stream,
+         * the attempts and the last conflict's versions, at least 1 (default
          * {@value Repository#DEFAULT_MAX_ATTEMPTS}).
          *
          * @throws IllegalArgumentException when it is below 1
