@@ -238,8 +238,8 @@ public final class Repository<A extends Aggregate> {
                     + streamId(aggregate.id()) + " in " + store + ". Save it with aggregate.save(), or through the"
                     + " repository that loaded it");
         }
-        // Read before the events: a save of this instance on another thread (unsafe, yet seen) that commits meanwhile
-        // then makes this append conflict, rather than store what it read of the same events at the new version.
+        // Read before the events: when another thread saves this instance meanwhile (aggregates are not thread-safe,
+        // but it happens), this append then conflicts, rather than store the same events again at the new version.
         long expectedVersion = aggregate.version();
         List<Object> events = aggregate.uncommittedEvents();
         if (events.isEmpty()) {
