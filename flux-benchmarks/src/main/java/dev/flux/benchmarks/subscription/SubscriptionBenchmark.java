@@ -4,6 +4,7 @@ import dev.flux.EventData;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
 import dev.flux.RecordedEvent;
+import dev.flux.benchmarks.Directories;
 import dev.flux.memory.InMemoryEventStore;
 import dev.flux.xodus.XodusEventStore;
 import dev.flux.xodus.XodusOptions;
@@ -25,9 +26,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -66,9 +65,9 @@ public class SubscriptionBenchmark {
         long last;
 
         @Setup(Level.Trial)
-        public void fill() throws IOException {
+        public void fill() {
             if (storeKind.equals("xodus")) {
-                dir = Files.createTempDirectory("flux-bench-subscription");
+                dir = Directories.create("flux-bench-subscription");
                 store = new XodusEventStore(dir, XodusOptions.builder().durableWrites(false).build());
             } else {
                 store = new InMemoryEventStore();
@@ -80,12 +79,11 @@ public class SubscriptionBenchmark {
         }
 
         @TearDown(Level.Trial)
-        public void close() throws IOException {
-            store.close();
-            if (dir != null) {
-                try (var files = Files.walk(dir)) {
-                    files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-                }
+        public void close() {
+            try {
+                store.close();
+            } finally {
+                Directories.delete(dir);
             }
         }
     }

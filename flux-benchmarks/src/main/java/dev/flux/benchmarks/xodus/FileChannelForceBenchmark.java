@@ -1,5 +1,6 @@
 package dev.flux.benchmarks.xodus;
 
+import dev.flux.benchmarks.Directories;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -41,8 +42,11 @@ public class FileChannelForceBenchmark {
 
     @TearDown(Level.Trial)
     public void close() throws IOException {
-        channel.close();
-        Directories.delete(directory);
+        try {
+            channel.close();
+        } finally {
+            Directories.delete(directory);
+        }
     }
 
     @Benchmark

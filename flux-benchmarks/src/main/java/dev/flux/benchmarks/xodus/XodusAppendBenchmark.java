@@ -2,6 +2,7 @@ package dev.flux.benchmarks.xodus;
 
 import dev.flux.EventData;
 import dev.flux.Metadata;
+import dev.flux.benchmarks.Directories;
 import dev.flux.xodus.XodusEventStore;
 import dev.flux.xodus.XodusOptions;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -60,8 +61,11 @@ public class XodusAppendBenchmark {
 
     @TearDown(Level.Trial)
     public void close() {
-        store.close();
-        Directories.delete(directory);
+        try {
+            store.close();
+        } finally {
+            Directories.delete(directory);
+        }
     }
 
     /** One writer thread's stream and the version it is at. */

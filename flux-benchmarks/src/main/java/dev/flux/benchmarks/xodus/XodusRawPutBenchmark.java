@@ -1,5 +1,6 @@
 package dev.flux.benchmarks.xodus;
 
+import dev.flux.benchmarks.Directories;
 import jetbrains.exodus.ArrayByteIterable;
 import jetbrains.exodus.env.Environment;
 import jetbrains.exodus.env.EnvironmentConfig;
@@ -56,8 +57,11 @@ public class XodusRawPutBenchmark {
 
     @TearDown(Level.Trial)
     public void close() {
-        environment.close();
-        Directories.delete(directory);
+        try {
+            environment.close();
+        } finally {
+            Directories.delete(directory);
+        }
     }
 
     @Benchmark
