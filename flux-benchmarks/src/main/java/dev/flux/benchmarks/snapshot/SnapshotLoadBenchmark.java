@@ -5,6 +5,7 @@ import dev.flux.EventData;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
 import dev.flux.Repository;
+import dev.flux.benchmarks.Directories;
 import dev.flux.memory.InMemoryEventStore;
 import dev.flux.memory.InMemorySnapshotStore;
 import dev.flux.serialization.EventTypes;
@@ -28,8 +29,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,10 +77,10 @@ public class SnapshotLoadBenchmark {
     Repository<Ledger> snapshotted;
 
     @Setup(Level.Trial)
-    public void fill() throws IOException {
+    public void fill() {
         SnapshotStore snapshots;
         if (storeKind.equals("xodus")) {
-            dir = Files.createTempDirectory("flux-bench-snapshot");
+            dir = Directories.create("flux-bench-snapshot");
             XodusOptions fast = XodusOptions.builder().durableWrites(false).build();
             store = new XodusEventStore(dir.resolve("events"), fast);
             xodusSnapshots = new XodusSnapshotStore(dir.resolve("snapshots"), fast);
@@ -109,18 +108,26 @@ public class SnapshotLoadBenchmark {
         for (int i = 0; i < 49; i++) {
             plain.update("1", l -> l.deposit(1, "tail"));       // a tail the snapshot does not cover
         }
+        // Without a snapshot loadFromSnapshot would be a full replay too, and the two would compare nothing.
+        long snapshotVersion = snapshots.load("Ledger-1").map(snapshot -> snapshot.version()).orElse(-1L);
+        if (snapshotVersion != EVENTS - 50) {
+            throw new IllegalStateException("the snapshot of Ledger-1 is at version " + snapshotVersion + ", expected "
+                    + (EVENTS - 50) + " (-1: none was taken; the repository logs why)");
+        }
+        if (plain.load("1").version() != EVENTS - 1 || snapshotted.load("1").version() != EVENTS - 1) {
+            throw new IllegalStateException("Ledger-1 does not load at version " + (EVENTS - 1));
+        }
     }
 
     @TearDown(Level.Trial)
-    public void close() throws IOException {
-        store.close();
-        if (xodusSnapshots != null) {
-            xodusSnapshots.close();
-        }
-        if (dir != null) {
-            try (var files = Files.walk(dir)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    public void close() {
+        try {
+            store.close();
+            if (xodusSnapshots != null) {
+                xodusSnapshots.close();
             }
+        } finally {
+            Directories.delete(dir);
         }
     }
 
