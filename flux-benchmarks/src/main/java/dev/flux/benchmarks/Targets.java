@@ -1,6 +1,7 @@
 package dev.flux.benchmarks;
 
 import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.BenchmarkException;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
@@ -33,6 +34,10 @@ import java.util.regex.Pattern;
  * defaults, with the README's: three warm-ups of 2 s, five of 3 s), or with one warm-up and two
  * measured iterations of a second under {@code --quick}. Default: three rounds, about ten minutes for
  * all of them. Run it on a quiet machine: the ratios are only as steady as the machine.
+ *
+ * <p>A benchmark that fails (it throws, or its fork dies) is named with its exception and the command that
+ * runs it alone; its target's line says FAILED, the other targets still run, and the exit status is 1. Bad
+ * arguments exit with 2.
  */
 public final class Targets {
 
@@ -43,7 +48,7 @@ public final class Targets {
      * when flux's score (events per second) must also reach a million; {@code iterations} null for
      * those the benchmark class declares.
      */
-    private record Target(String name, String what, String flux, String baseline, Map<String, String> params,
+    record Target(String name, String what, String flux, String baseline, Map<String, String> params,
                           boolean timePerOp, boolean atLeast, double limit, boolean millionEventsPerSecond,
                           Iterations iterations) {
 
@@ -61,12 +66,12 @@ public final class Targets {
         }
 
         String targetText() {
-            return (atLeast ? ">= " : "<= ") + limit + "x";
+            return (atLeast ? ">= " : "<= ") + limit + "x" + (millionEventsPerSecond ? " and >= 1 M events/s" : "");
         }
     }
 
     private static final String CORE = "dev.flux.benchmarks.core.";
-    private static final List<Target> TARGETS = List.of(
+    static final List<Target> TARGETS = List.of(
             new Target("dispatch", "aggregate.update(event) vs the handler called directly",
                     CORE + "DispatchBenchmark.update", CORE + "DispatchBenchmark.directHandler", Map.of(),
                     true, false, 2.0, false, null),
@@ -88,7 +93,7 @@ public final class Targets {
                     Map.of("durable", "true", "eventsPerSave", "1"), false, true, 8.0, false,
                     new Iterations(3, 2, 5, 3)));   // the README's: the class has JMH's defaults, 100 s a run
     /** Warm-up and measured iterations, each so many seconds long. */
-    private record Iterations(int warmups, int warmupSeconds, int measured, int measuredSeconds) {
+    record Iterations(int warmups, int warmupSeconds, int measured, int measuredSeconds) {
     }
 
     /** Under {@code --quick}. */
@@ -104,25 +109,108 @@ public final class Targets {
             + "\n  --rounds N  rounds of each pair, in alternating order (default 3); the median ratio is checked"
             + "\n  --quick     one warm-up and two measured iterations of a second: a smoke run, not a measurement";
 
-    public static void main(String[] args) throws RunnerException {
-        int rounds = 3;
-        boolean quick = false;
-        Set<String> names = new LinkedHashSet<>();
+    /** What the command line asks for: the targets in the order {@link #TARGETS} lists them. */
+    record Request(int rounds, boolean quick, List<Target> targets, boolean help) {
+    }
+
+    /** A target's verdict from its rounds' scores. */
+    record Verdict(double ratio, boolean met, double fluxScore, double baselineScore) {
+    }
+
+    /**
+     * Runs the targets the arguments name and prints the table. Exits with 2 on bad arguments, and with 1,
+     * after the table, when a benchmark failed: its target's line then says so instead of a ratio.
+     */
+    public static void main(String[] args) {
+        Request request;
         try {
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--help", "-h" -> {
-                        System.out.println(USAGE);
-                        return;
-                    }
-                    case "--rounds" -> rounds = rounds(args, ++i);
-                    case "--quick" -> quick = true;
-                    default -> names.add(args[i]);
-                }
-            }
+            request = parse(args);
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage() + "\n" + USAGE);
             System.exit(2);
+            return;
+        }
+        if (request.help()) {
+            System.out.println(USAGE);
+            return;
+        }
+        int rounds = request.rounds();
+        List<String> lines = new ArrayList<>();
+        List<String> failed = new ArrayList<>();
+        for (Target target : request.targets()) {
+            double[] fluxScores = new double[rounds];
+            double[] baselineScores = new double[rounds];
+            String unit = "";
+            Iterations iterations = request.quick() ? QUICK : target.iterations;
+            String running = target.flux;
+            try {
+                for (int round = 0; round < rounds; round++) {
+                    boolean fluxFirst = round % 2 == 0;
+                    running = fluxFirst ? target.flux : target.baseline;
+                    RunResult first = run(running, target.params, iterations);
+                    running = fluxFirst ? target.baseline : target.flux;
+                    RunResult second = run(running, target.params, iterations);
+                    RunResult flux = fluxFirst ? first : second;
+                    RunResult baseline = fluxFirst ? second : first;
+                    fluxScores[round] = flux.getPrimaryResult().getScore();
+                    baselineScores[round] = baseline.getPrimaryResult().getScore();
+                    unit = flux.getPrimaryResult().getScoreUnit();
+                    System.out.printf(Locale.ROOT, "# %s, round %d of %d: %.4g vs %.4g %s, ratio %.2fx%n", target.name,
+                            round + 1, rounds, fluxScores[round], baselineScores[round], unit,
+                            target.ratio(fluxScores[round], baselineScores[round]));
+                }
+            } catch (RunnerException e) {
+                String why = failure(e);
+                System.err.println("# " + target.name + ": " + running + " failed: " + why + "\n# run it alone to see"
+                        + " its output: " + rerun(running, target.params));
+                failed.add(target.name);
+                lines.add(String.format(Locale.ROOT, "%-17s %-70s FAILED: %s", target.name, target.what, why));
+                continue;
+            }
+            Verdict verdict = judge(target, fluxScores, baselineScores);
+            double[] ratios = new double[rounds];
+            for (int round = 0; round < rounds; round++) {
+                ratios[round] = target.ratio(fluxScores[round], baselineScores[round]);
+            }
+            String extra = target.millionEventsPerSecond
+                    ? String.format(Locale.ROOT, "; %.2f M events/s", verdict.fluxScore() / 1e6) : "";
+            lines.add(String.format(Locale.ROOT, "%-17s %-70s %10.4g %10.4g %-8s ratio %.2fx (rounds %s), target %s: %s%s",
+                    target.name, target.what, verdict.fluxScore(), verdict.baselineScore(), unit, verdict.ratio(),
+                    format(ratios), target.targetText(), verdict.met() ? "met" : "NOT met", extra));
+        }
+        System.out.println();
+        System.out.printf(Locale.ROOT, "%-17s %-70s %10s %10s%n", "target", "benchmark", "flux", "baseline");
+        lines.forEach(System.out::println);
+        if (!failed.isEmpty()) {
+            System.err.println("\n" + failed.size() + " of " + request.targets().size() + " targets did not run to the"
+                    + " end: " + String.join(", ", failed) + " (the reason is above each)");
+            System.exit(1);
+        }
+    }
+
+    /**
+     * The request {@code args} make.
+     *
+     * @throws IllegalArgumentException naming the bad argument: an unknown option or target, a bad {@code --rounds}
+     */
+    static Request parse(String[] args) {
+        int rounds = 3;
+        boolean quick = false;
+        Set<String> names = new LinkedHashSet<>();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--help", "-h" -> {
+                    return new Request(rounds, quick, List.of(), true);
+                }
+                case "--rounds" -> rounds = rounds(args, ++i);
+                case "--quick" -> quick = true;
+                default -> {
+                    if (args[i].startsWith("-")) {
+                        throw new IllegalArgumentException("unknown option '" + args[i] + "'");
+                    }
+                    names.add(args[i]);
+                }
+            }
         }
         boolean all = names.isEmpty();
         List<Target> chosen = new ArrayList<>();
@@ -132,45 +220,43 @@ public final class Targets {
             }
         }
         if (!names.isEmpty()) {
-            System.err.println("unknown targets " + names + "\n" + USAGE);
-            System.exit(2);
+            throw new IllegalArgumentException("unknown targets " + names);
         }
+        return new Request(rounds, quick, List.copyOf(chosen), false);
+    }
 
-        List<String> lines = new ArrayList<>();
-        for (Target target : chosen) {
-            double[] ratios = new double[rounds];
-            double[] fluxScores = new double[rounds];
-            double[] baselineScores = new double[rounds];
-            String unit = "";
-            for (int round = 0; round < rounds; round++) {
-                boolean fluxFirst = round % 2 == 0;
-                Iterations iterations = quick ? QUICK : target.iterations;
-                RunResult first = run(fluxFirst ? target.flux : target.baseline, target.params, iterations);
-                RunResult second = run(fluxFirst ? target.baseline : target.flux, target.params, iterations);
-                RunResult flux = fluxFirst ? first : second;
-                RunResult baseline = fluxFirst ? second : first;
-                fluxScores[round] = flux.getPrimaryResult().getScore();
-                baselineScores[round] = baseline.getPrimaryResult().getScore();
-                unit = flux.getPrimaryResult().getScoreUnit();
-                ratios[round] = target.ratio(fluxScores[round], baselineScores[round]);
-                System.out.printf(Locale.ROOT, "# %s, round %d of %d: %.4g vs %.4g %s, ratio %.2fx%n", target.name,
-                        round + 1, rounds, fluxScores[round], baselineScores[round], unit, ratios[round]);
-            }
-            double ratio = median(ratios);
-            boolean met = target.met(ratio);
-            String extra = "";
-            if (target.millionEventsPerSecond) {
-                double eventsPerSecond = median(fluxScores);
-                met &= eventsPerSecond >= MIN_EVENTS_PER_SECOND;
-                extra = String.format(Locale.ROOT, "; %.2f M events/s (target >= 1 M)", eventsPerSecond / 1e6);
-            }
-            lines.add(String.format(Locale.ROOT, "%-17s %-70s %10.4g %10.4g %-8s ratio %.2fx (rounds %s), target %s: %s%s",
-                    target.name, target.what, median(fluxScores), median(baselineScores), unit, ratio,
-                    format(ratios), target.targetText(), met ? "met" : "NOT met", extra));
+    /** The verdict on the median of the rounds' ratios (and, for rehydration, of flux's rates). */
+    static Verdict judge(Target target, double[] fluxScores, double[] baselineScores) {
+        double[] ratios = new double[fluxScores.length];
+        for (int round = 0; round < ratios.length; round++) {
+            ratios[round] = target.ratio(fluxScores[round], baselineScores[round]);
         }
-        System.out.println();
-        System.out.printf(Locale.ROOT, "%-17s %-70s %10s %10s%n", "target", "benchmark", "flux", "baseline");
-        lines.forEach(System.out::println);
+        double ratio = median(ratios);
+        double fluxScore = median(fluxScores);
+        boolean met = target.met(ratio) && (!target.millionEventsPerSecond || fluxScore >= MIN_EVENTS_PER_SECOND);
+        return new Verdict(ratio, met, fluxScore, median(baselineScores));
+    }
+
+    /** What went wrong in a run: the exception the benchmark threw, under JMH's wrappers. */
+    static String failure(Throwable e) {
+        Throwable cause = e;
+        while (cause instanceof RunnerException || cause instanceof BenchmarkException) {
+            Throwable next = cause.getCause() != null && cause.getCause() != cause ? cause.getCause()
+                    : cause.getSuppressed().length > 0 ? cause.getSuppressed()[0] : null;
+            if (next == null) {
+                break;
+            }
+            cause = next;
+        }
+        return cause.getClass().getName() + (cause.getMessage() == null ? "" : ": " + cause.getMessage());
+    }
+
+    /** The command that runs {@code benchmark} alone, with its output. */
+    static String rerun(String benchmark, Map<String, String> params) {
+        StringBuilder command = new StringBuilder("java -jar flux-benchmarks/target/benchmarks.jar '^")
+                .append(benchmark).append("$'");
+        params.forEach((name, value) -> command.append(" -p ").append(name).append('=').append(value));
+        return command.append(" -f 1 -wi 0 -i 1").toString();
     }
 
     private static RunResult run(String benchmark, Map<String, String> params, Iterations iterations)
