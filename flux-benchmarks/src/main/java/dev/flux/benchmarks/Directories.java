@@ -51,7 +51,10 @@ public final class Directories {
      * @throws UncheckedIOException when its files cannot be listed
      */
     public static void delete(Path directory) {
-        if (directory == null || !Files.exists(directory)) {
+        if (directory == null) {
+            return;
+        }
+        if (!Files.exists(directory)) {
             UNDELETED.remove(directory);
             return;
         }

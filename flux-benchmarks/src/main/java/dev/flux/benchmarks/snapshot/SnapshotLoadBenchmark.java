@@ -42,7 +42,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>java -jar flux-benchmarks/target/benchmarks.jar SnapshotLoadBenchmark</pre>
  */
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
+@Fork(value = 1, jvmArgsAppend = {"-Xmx4g", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED"})
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 2)

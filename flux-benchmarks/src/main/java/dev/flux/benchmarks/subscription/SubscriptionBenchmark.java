@@ -41,7 +41,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>java -jar flux-benchmarks/target/benchmarks.jar SubscriptionBenchmark</pre>
  */
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
+@Fork(value = 1, jvmArgsAppend = {"-Xmx4g", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED"})
 public class SubscriptionBenchmark {
     static final int EVENTS = 1_000_000;
     static final byte[] BODY = "{\"amount\":125,\"currency\":\"EUR\",\"note\":\"benchmark\"}".getBytes(StandardCharsets.UTF_8);
