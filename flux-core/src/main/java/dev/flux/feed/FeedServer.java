@@ -167,7 +167,8 @@ public final class FeedServer implements AutoCloseable {
         /** The address to bind; default 127.0.0.1 (this machine only). {@code 0.0.0.0} serves every interface. */
         public Builder host(String host) {
             if (host == null || host.isBlank()) {
-                throw new IllegalArgumentException("host must not be null or blank");
+                throw new IllegalArgumentException("host must not be null or blank, was "
+                        + (host == null ? "null" : "'" + host + "'"));
             }
             this.host = host;
             return this;
@@ -213,7 +214,13 @@ public final class FeedServer implements AutoCloseable {
             return this;
         }
 
-        /** The longest a long poll is held, whatever {@code wait} asks; default 30 s. */
+        /**
+         * The longest a long poll is held, whatever {@code wait} asks; default 30 s. The feed's {@code wait} is
+         * in whole seconds, so a fraction of a second is cut ({@code 1.5 s} holds polls 1 s, and the
+         * {@code next} links say {@code wait=1}).
+         *
+         * @throws IllegalArgumentException when null or under 1 second
+         */
         public Builder maxWait(Duration maxWait) {
             if (maxWait == null || maxWait.isNegative() || maxWait.toSeconds() < 1) {
                 throw new IllegalArgumentException("maxWait must be at least 1 second, was " + maxWait);

@@ -179,7 +179,9 @@ public final class HttpEventSource implements EventSource {
      * subscription's default lease on such a source.
      *
      * @throws IllegalArgumentException when the URI is not an absolute http(s) URI without query or
-     *                                  fragment, or the wait is null, negative or over 1 day
+     *                                  fragment, or its host is not one {@link URI#getHost()} finds (a name
+     *                                  with {@code _}, such as a Compose service {@code feed_svc}, is not),
+     *                                  or the wait is null, negative or over 1 day
      */
     public static HttpEventSource of(URI feed, Duration wait) {
         return create(feed, wait, null);
@@ -225,8 +227,14 @@ public final class HttpEventSource implements EventSource {
     /** Checks the arguments, then makes the source; with the {@link SharedClient} when {@code client} is null. */
     private static HttpEventSource create(URI feed, Duration wait, HttpClient client) {
         if (feed == null || feed.getScheme() == null
-                || !(feed.getScheme().equals("http") || feed.getScheme().equals("https")) || feed.getHost() == null) {
+                || !(feed.getScheme().equals("http") || feed.getScheme().equals("https"))) {
             throw new IllegalArgumentException("feed must be an absolute http(s) URI, was " + feed);
+        }
+        if (feed.getHost() == null) {
+            // java.net.URI takes "feed_svc" (a Compose service name, say) for no host at all, and HttpClient refuses it.
+            throw new IllegalArgumentException("feed must name a host that java.net.URI parses (letters, digits, '-' and"
+                    + " '.', or an IP address; an IPv6 one in brackets), was " + feed + (feed.getRawAuthority() == null ? ""
+                    : ": '" + feed.getRawAuthority() + "' is not one; reach the feed under an alias or address without '_'"));
         }
         if (feed.getRawQuery() != null || feed.getRawFragment() != null) {
             throw new IllegalArgumentException("feed URI must not carry a query or a fragment (the source adds after/limit): "

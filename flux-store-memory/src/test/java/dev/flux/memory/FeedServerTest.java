@@ -1480,6 +1480,34 @@ class FeedServerTest extends FeedTestBase {
     }
 
     @Test
+    void aMaxWaitWithAFractionOfASecondHoldsPollsItsWholeSecondsAsItsJavadocSays() throws Exception {
+        append("Account-1", 1);
+        FeedServer feed = feed(FeedServer.builder(store).maxWait(Duration.ofMillis(1500)));
+
+        JsonNode page = getJson(URI.create(feed.uri() + "?limit=5&wait=20"));
+
+        assertEquals(feed.uri() + "?after=1&limit=5&wait=1", page.get("next").asText());
+    }
+
+    @Test
+    void aBlankHostIsRefusedNamingTheOptionAndTheValue() {
+        IllegalArgumentException blank = assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).host(" "));
+        assertEquals("host must not be null or blank, was ' '", blank.getMessage());
+    }
+
+    @Test
+    void aFeedUriWhoseHostJavaCannotParseIsRefusedSayingSoNotThatItIsNotAbsolute() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> HttpEventSource.of(URI.create("http://feed_svc:8080/events")));
+
+        assertTrue(refused.getMessage().startsWith("feed must name a host"), refused.getMessage());
+        assertTrue(refused.getMessage().contains("'feed_svc:8080' is not one"), refused.getMessage());
+        IllegalArgumentException relative = assertThrows(IllegalArgumentException.class,
+                () -> HttpEventSource.of(URI.create("/events")));
+        assertEquals("feed must be an absolute http(s) URI, was /events", relative.getMessage());
+    }
+
+    @Test
     void badServerOptionsAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(null));
         assertThrows(IllegalArgumentException.class, () -> FeedServer.builder(store).port(70000));
