@@ -21,7 +21,7 @@ import java.time.Duration;
  *       <td>every commit is forced to disk ({@code fdatasync}) before the callers in it return and before
  *       readers see it; off, commits reach the disk within Xodus's sync period (10 s), readers see them at
  *       once, and a machine crash can lose the last ones, never half of one</td></tr>
- *   <tr><td>{@link Builder#cacheSize cacheSize}</td><td>a quarter of the maximum heap</td>
+ *   <tr><td>{@link Builder#cacheSize cacheSize}</td><td>a quarter of the maximum heap, at least 8 MiB</td>
  *       <td>bytes of Xodus log cache for this store; reads that miss it go to the files</td></tr>
  *   <tr><td>{@link Builder#lockTimeout lockTimeout}</td><td>zero</td>
  *       <td>how long opening waits for another process (or store) to release the directory before failing</td></tr>
@@ -57,7 +57,7 @@ public final class XodusOptions {
         this.gcMinUtilization = builder.gcMinUtilization;
     }
 
-    /** Durable writes, a quarter of the heap as cache, fail at once on a locked directory. */
+    /** Durable writes, a quarter of the maximum heap (at least 8 MiB) as cache, fail at once on a locked directory. */
     public static XodusOptions defaults() {
         return DEFAULTS;
     }

@@ -30,9 +30,10 @@ class XodusOptionsTest {
         XodusOptions defaults = XodusOptions.defaults();
 
         assertTrue(defaults.durableWrites());
-        assertTrue(defaults.cacheSize() >= 8L << 20, "cache " + defaults.cacheSize());
+        assertEquals(Math.max(8L << 20, Runtime.getRuntime().maxMemory() / 4), defaults.cacheSize(),
+                "a quarter of the maximum heap, at least 8 MiB");
         assertEquals(Duration.ZERO, defaults.lockTimeout());
-        assertEquals(XodusOptions.DEFAULT_MAX_BATCH_EVENTS, defaults.maxBatchEvents());
+        assertEquals(4_096, defaults.maxBatchEvents(), "the README's default");
         assertEquals(50, defaults.gcMinUtilization());
     }
 
