@@ -428,6 +428,30 @@ class SubscriptionTest {
     }
 
     @Test
+    void byDefaultASubscriptionReadsTwoHundredFiftySixEventsAtATimeAndRetriesAFailingEventTenTimes() throws Exception {
+        for (int i = 0; i < 300; i++) {
+            append("Account-" + i, new Credited(i == 299 ? -1 : i));
+        }
+        List<Integer> asked = new CopyOnWriteArrayList<>();
+        EventSource watched = logReadThrough((real, after, maxCount) -> {
+            asked.add(maxCount);
+            return real.read(after, maxCount);
+        });
+        AtomicInteger attempts = new AtomicInteger();
+        Subscription subscription = start(Subscription.builder(watched).errorDelay(Duration.ofMillis(1), Duration.ofMillis(1))
+                .on(Credited.class, e -> {
+                    if (e.amount() < 0) {
+                        attempts.incrementAndGet();
+                        throw new IllegalArgumentException("cannot apply " + e.amount());
+                    }
+                }));
+
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.FAILED));
+        assertEquals(256, asked.get(0), "the README's default batch size");
+        assertEquals(11, attempts.get(), "the first attempt and the README's default of 10 retries");
+    }
+
+    @Test
     void pastItsRetriesAnEventStopsTheSubscriptionByDefaultAndTheOffsetStaysBeforeIt() throws Exception {
         long first = append("Account-1", new Credited(1));
         append("Account-1", new Credited(2), new Credited(3));
