@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.LongFunction;
+import java.util.function.Predicate;
 import java.util.function.ToLongFunction;
 
 /**
@@ -178,7 +179,8 @@ public final class Projector<S> {
      * The state after every event of {@code streamId}, from the initial state; the initial state when it has none.
      *
      * @throws FluxException            when the reader returns an event out of order (not after the one
-     *                                  before it, or below the version asked for), before folding it,
+     *                                  before it, or below the version asked for) or of another stream,
+     *                                  before folding it,
      *                                  or as {@link #apply} does (a reducer that throws, say)
      * @throws IllegalArgumentException when the reader is null or the stream id is null or blank
      */
@@ -187,14 +189,15 @@ public final class Projector<S> {
         StreamName.requireStreamId(streamId);
         // A stream's cursor is the version to read from next, as in a stream subscription.
         return project(reader, "stream '" + streamId + "'", "from version ", from -> reader.readStream(streamId, from, PAGE),
-                event -> event.version() + 1);
+                event -> event.version() + 1, event -> event.streamId().equals(streamId));
     }
 
     /**
      * The state after every event of {@code category}, in global order, from the initial state.
      *
      * @throws FluxException            when the reader returns an event out of order (not after the one
-     *                                  before it, or at or below the position asked after), before folding it,
+     *                                  before it, or at or below the position asked after) or of another
+     *                                  category, before folding it,
      *                                  or as {@link #apply} does (a reducer that throws, say)
      * @throws IllegalArgumentException when the reader is null or the category is null, blank or holds {@code -}
      */
@@ -202,19 +205,21 @@ public final class Projector<S> {
         requireReader(reader);
         StreamName.requireCategory(category);
         return project(reader, "category '" + category + "'", "after position ",
-                after -> reader.readCategory(category, after, PAGE), RecordedEvent::position);
+                after -> reader.readCategory(category, after, PAGE), RecordedEvent::position,
+                event -> inCategory(event.streamId(), category));
     }
 
     /**
      * Folds every page {@code read} gives from cursor 0 on, each asked for with the cursor of the last event before
      * it. A page is checked before any of it is folded: each event's cursor above the one before, the first above
-     * the cursor asked with. A reader that answers otherwise would have events folded twice, or, repeating its last
-     * page, the projection never end.
+     * the cursor asked with, and each of the stream or category asked for. A reader that answers otherwise would have
+     * events folded twice, or another stream's folded in, or, repeating its last page, the projection never end.
      *
-     * @param asked what a cursor means, for messages: "from version " or "after position "
+     * @param asked    what a cursor means, for messages: "from version " or "after position "
+     * @param belongs  whether an event is of the stream or category asked for
      */
     private S project(EventReader reader, String source, String asked, LongFunction<List<RecordedEvent>> read,
-                      ToLongFunction<RecordedEvent> cursorOf) {
+                      ToLongFunction<RecordedEvent> cursorOf, Predicate<RecordedEvent> belongs) {
         S state = initial;
         long cursor = 0;
         List<RecordedEvent> page;
@@ -230,6 +235,13 @@ public final class Projector<S> {
                             + (i == 0 ? "the place asked for" : "the event before it") + ". Folded, it would"
                             + " count twice; an EventReader must return only the events asked for, in order: fix the reader");
                 }
+                if (!belongs.test(event)) {
+                    throw new FluxException("Cannot project " + source + ": asked " + reader + " for its events " + asked
+                            + cursor + ", it returned " + event.type() + " " + event.streamId() + "@" + event.version()
+                            + " (position " + event.position() + ", id " + event.eventId() + "), which is not of " + source
+                            + ". Folded, it would count in another's state; an EventReader must return only the events"
+                            + " asked for: fix the reader");
+                }
                 previous = next;
             }
             for (RecordedEvent event : page) {
@@ -238,6 +250,12 @@ public final class Projector<S> {
             cursor = previous;
         }
         return state;
+    }
+
+    /** Whether {@code streamId}'s category, the part before its first {@code -} (or all of it), is {@code category}. */
+    private static boolean inCategory(String streamId, String category) {
+        int length = category.length();
+        return streamId.startsWith(category) && (streamId.length() == length || streamId.charAt(length) == '-');
     }
 
     private static void requireState(Object state) {

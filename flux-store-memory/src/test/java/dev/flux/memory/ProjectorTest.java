@@ -8,6 +8,7 @@ import dev.flux.ForwardingEventStore;
 import dev.flux.FluxException;
 import dev.flux.Metadata;
 import dev.flux.RecordedEvent;
+import dev.flux.StreamName;
 import dev.flux.projection.Projector;
 import dev.flux.serialization.EventDecodingException;
 import dev.flux.serialization.EventTypes;
@@ -179,6 +180,47 @@ class ProjectorTest {
         assertTrue(e.getMessage().contains("stream 'Account-1'") && e.getMessage().contains("Account-1@0")
                 && e.getMessage().contains("from version 1"), e.getMessage());
         assertEquals(new Summary(70, 2), summary.projectStream(store, "Account-1"));
+    }
+
+    @Test
+    void aReaderThatAnswersAnotherStreamsEventsFailsTheProjectionInsteadOfFoldingThemIn() {
+        append("Account-a", new Credited(100));
+        append("Account-A", new Credited(7));
+        EventReader caseBlind = new ForwardingEventStore(store) {
+            @Override
+            public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+                // ids matched case aside, as a case-insensitive collation would
+                return super.readStream(StreamName.category(streamId) + "-" + StreamName.id(streamId).toUpperCase(
+                        java.util.Locale.ROOT), fromVersion, maxCount);
+            }
+        };
+
+        FluxException e = assertThrows(FluxException.class, () -> summary.projectStream(caseBlind, "Account-a"));
+
+        assertTrue(e.getMessage().contains("stream 'Account-a'") && e.getMessage().contains("Account-A@0")
+                && e.getMessage().contains("not of stream 'Account-a'"), e.getMessage());
+        assertEquals(new Summary(100, 1), summary.projectStream(store, "Account-a"));
+    }
+
+    @Test
+    void aReaderThatAnswersAnotherCategorysEventsFailsTheProjectionInsteadOfFoldingThemIn() {
+        append("Account-1", new Credited(100));
+        append("AccountArchive-1", new Credited(7));
+        append("Accounts", new Credited(3));
+        EventReader prefixMatching = new ForwardingEventStore(store) {
+            @Override
+            public List<RecordedEvent> readCategory(String category, long afterPosition, int maxCount) {
+                return store.readAll(afterPosition, maxCount).stream()
+                        .filter(event -> event.streamId().startsWith(category)).toList();
+            }
+        };
+
+        FluxException e = assertThrows(FluxException.class, () -> summary.projectCategory(prefixMatching, "Account"));
+
+        assertTrue(e.getMessage().contains("category 'Account'") && e.getMessage().contains("AccountArchive-1@0")
+                && e.getMessage().contains("not of category 'Account'"), e.getMessage());
+        assertEquals(new Summary(100, 1), summary.projectCategory(store, "Account"));
+        assertEquals(new Summary(3, 1), summary.projectCategory(store, "Accounts"), "a stream without '-' is its own category");
     }
 
     @Test
