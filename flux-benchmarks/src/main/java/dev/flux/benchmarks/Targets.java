@@ -181,6 +181,8 @@ public final class Targets {
         System.out.println();
         System.out.printf(Locale.ROOT, "%-17s %-70s %10s %10s%n", "target", "benchmark", "flux", "baseline");
         lines.forEach(System.out::println);
+        System.out.println("(flux and baseline: the median of each side's scores over the rounds, taken apart; the ratio:"
+                + " the median of the rounds' ratios, each of one round's pair, which the target is checked against)");
         if (!failed.isEmpty()) {
             System.err.println("\n" + failed.size() + " of " + request.targets().size() + " targets did not run to the"
                     + " end: " + String.join(", ", failed) + " (the reason is above each)");
