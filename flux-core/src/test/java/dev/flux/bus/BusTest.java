@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
@@ -231,7 +232,12 @@ class BusTest {
     }
 
     @Test
-    void aDispatchRacingRegistrationsEndsOnTheHandlersRegisteredWhenTheyStop() throws Exception {
+    void aHandlerUnregisteredWhileAnotherThreadDispatchesIsNeverRunAgain() throws Exception {
+        // A resolution cached apart from the table it was made from could outlive a racing unregister: a dispatch
+        // on another thread that found Purge's handler, and stored it after the unregister had cleared the cache,
+        // would have every later Purge run the handler unregistered.
+        Thread caller = Thread.currentThread();
+        List<String> afterUnregister = new CopyOnWriteArrayList<>();
         bus.register(AdminCommand.class, c -> { });
         AtomicBoolean registering = new AtomicBoolean(true);
         Thread dispatcher = new Thread(() -> {
@@ -241,9 +247,15 @@ class BusTest {
         });
         dispatcher.start();
         try {
-            for (int i = 0; i < 2_000; i++) {
-                Runnable purge = bus.register(Purge.class, c -> { });
+            for (int i = 0; i < 50_000; i++) {
+                int registration = i;
+                Runnable purge = bus.register(Purge.class, c -> {
+                    if (Thread.currentThread() == caller) {
+                        afterUnregister.add("purge handler " + registration);
+                    }
+                });
                 purge.run();
+                bus.dispatch(new Purge("old"));
             }
         } finally {
             registering.set(false);
@@ -253,6 +265,7 @@ class BusTest {
 
         bus.dispatch(new Purge("old"));
 
+        assertEquals(List.of(), afterUnregister, "handlers run by this thread's dispatches after their unregister");
         assertEquals(List.of("purge"), seen);
     }
 
