@@ -48,6 +48,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /**
  * An {@link EventSource} that follows another process's flux feed (a {@link FeedServer} or a mounted
@@ -166,6 +167,10 @@ public final class HttpEventSource implements EventSource {
      * sources made without a client of yours send with one {@code HttpClient} they all share (5 s connect
      * timeout, daemon threads named {@code flux-http-source-N}), so a source leaves no thread, connection
      * or file descriptor behind once its subscription stops, however many are made.
+     *
+     * @throws IllegalArgumentException as {@link #of(URI, Duration)}
+     * @throws FluxException            when the shared client cannot be made (a process out of file
+     *                                  descriptors, say); the next source made tries again
      */
     public static HttpEventSource of(URI feed) {
         return of(feed, Duration.ofSeconds(5));
@@ -182,6 +187,7 @@ public final class HttpEventSource implements EventSource {
      *                                  fragment, or its host is not one {@link URI#getHost()} finds (a name
      *                                  with {@code _}, such as a Compose service {@code feed_svc}, is not),
      *                                  or the wait is null, negative or over 1 day
+     * @throws FluxException            when the shared client cannot be made (see {@link #of(URI)})
      */
     public static HttpEventSource of(URI feed, Duration wait) {
         return create(feed, wait, null);
@@ -208,23 +214,50 @@ public final class HttpEventSource implements EventSource {
      * (200 subscriptions started and stopped in turn: 108 selector threads, 257 worker threads and 217 file
      * descriptors still there after a GC). Its threads are daemons, named {@code flux-http-source-N} (the
      * JDK names its selector thread {@code HttpClient-N-SelectorManager}), and end when idle.
+     *
+     * <p>Made on first use and kept once made, under this object's lock. A client that cannot be made (a
+     * process out of file descriptors cannot open its selector) fails that source alone and the next one
+     * tries again: made in a class initializer, one failure would fail every later source of the process
+     * with a bare {@link NoClassDefFoundError}.
      */
-    private static final class SharedClient {
-        static final HttpClient INSTANCE = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
-                .executor(Executors.newCachedThreadPool(new ThreadFactory() {
-                    private final AtomicInteger count = new AtomicInteger();
+    static final class SharedClient {
+        private final Supplier<HttpClient> make;
+        /** Guarded by {@code this}. */
+        private HttpClient client;
 
-                    @Override
-                    public Thread newThread(Runnable task) {
-                        Thread thread = new Thread(task, "flux-http-source-" + count.incrementAndGet());
-                        thread.setDaemon(true);
-                        return thread;
-                    }
-                }))
-                .build();
+        SharedClient(Supplier<HttpClient> make) {
+            this.make = make;
+        }
+
+        synchronized HttpClient get() {
+            if (client == null) {
+                try {
+                    client = make.get();
+                } catch (RuntimeException e) {
+                    throw new FluxException("cannot make the HttpClient that HttpEventSources made without one share: "
+                            + e + ". Make the source again once that is fixed (the next one tries again), or give it a"
+                            + " client of your own with HttpEventSource.of(uri, wait, client)", e);
+                }
+            }
+            return client;
+        }
     }
 
-    /** Checks the arguments, then makes the source; with the {@link SharedClient} when {@code client} is null. */
+    private static final SharedClient SHARED_CLIENT = new SharedClient(() -> HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(5))
+            .executor(Executors.newCachedThreadPool(new ThreadFactory() {
+                private final AtomicInteger count = new AtomicInteger();
+
+                @Override
+                public Thread newThread(Runnable task) {
+                    Thread thread = new Thread(task, "flux-http-source-" + count.incrementAndGet());
+                    thread.setDaemon(true);
+                    return thread;
+                }
+            }))
+            .build());
+
+    /** Checks the arguments, then makes the source; with the {@link SharedClient}'s when {@code client} is null. */
     private static HttpEventSource create(URI feed, Duration wait, HttpClient client) {
         if (feed == null || feed.getScheme() == null
                 || !(feed.getScheme().equals("http") || feed.getScheme().equals("https"))) {
@@ -245,7 +278,7 @@ public final class HttpEventSource implements EventSource {
                     + " maxWait, 30 s by default), was " + wait);
         }
         if (client == null) {
-            client = SharedClient.INSTANCE;
+            client = SHARED_CLIENT.get();
         }
         String text = feed.toString();
         URI base = URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
