@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -35,20 +35,25 @@ class HttpEventSourceMisbehavingFeedTest extends FeedTestBase {
 
     @Test
     void aSubscriptionToAFeedWhosePortIsClosedSaysNoConnectionWasTakenThere() throws Exception {
-        int port = freePort();
-        URI nobody = URI.create("http://127.0.0.1:" + port + "/events");
-        Subscription subscription = Subscription.builder(HttpEventSource.of(nobody, Duration.ZERO))
-                .errorDelay(Duration.ofMillis(20), Duration.ofMillis(100)).onRecorded(e -> { }).start();
-        try {
-            assertTrue(waitFor(() -> subscription.lastError() != null));
+        // The port stays bound, not listening, for the whole test: connections to it are refused, and no server of
+        // another test or build on this machine can take it meanwhile, as it could a port found free and let go.
+        try (Socket reserved = new Socket()) {
+            reserved.bind(new InetSocketAddress("127.0.0.1", 0));
+            int port = reserved.getLocalPort();
+            URI nobody = URI.create("http://127.0.0.1:" + port + "/events");
+            Subscription subscription = Subscription.builder(HttpEventSource.of(nobody, Duration.ZERO))
+                    .errorDelay(Duration.ofMillis(20), Duration.ofMillis(100)).onRecorded(e -> { }).start();
+            try {
+                assertTrue(waitFor(() -> subscription.lastError() != null));
 
-            String error = subscription.lastError().getMessage();
-            assertTrue(error.startsWith("cannot read the feed at " + nobody), error);
-            assertTrue(error.contains("no connection to 127.0.0.1:" + port + " (refused: is the feed's service up, and on"
-                    + " that port?)"), error);
-            assertEquals(Subscription.State.RUNNING, subscription.state(), "it goes on trying");
-        } finally {
-            assertTrue(subscription.stop(Duration.ofSeconds(10)));
+                String error = subscription.lastError().getMessage();
+                assertTrue(error.startsWith("cannot read the feed at " + nobody), error);
+                assertTrue(error.contains("no connection to 127.0.0.1:" + port + " (refused: is the feed's service up,"
+                        + " and on that port?)"), error);
+                assertEquals(Subscription.State.RUNNING, subscription.state(), "it goes on trying");
+            } finally {
+                assertTrue(subscription.stop(Duration.ofSeconds(10)));
+            }
         }
     }
 
@@ -146,12 +151,6 @@ class HttpEventSourceMisbehavingFeedTest extends FeedTestBase {
         return "{\"event_id\":\"" + eventId + "\",\"stream_id\":\"Account-1\",\"aggregate_version\":0,"
                 + "\"event_type\":\"Credited\",\"created\":\"2026-01-01T00:00:00Z\",\"position\":" + position
                 + ",\"metadata\":{},\"data\":{\"amount\":1}}";
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
     }
 
     /** Serves {@code handler} on a port of 127.0.0.1, stopped after the test; returns {@code http://127.0.0.1:<port>}. */
