@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
  * one, and the directory synced where the platform allows. A write that fails (a full disk) deletes
  * its temporary file and leaves the old mark as it was. A temporary file is named after the process
  * writing it, so that one a process killed mid-write left behind (a SIGKILL during close) is
- * {@linkplain #deleteLeftovers deleted} by the next open instead of staying for good.
+ * {@linkplain #deleteLeftovers deleted} by a later open (once it is ten seconds old) instead of staying for good.
  */
 final class PositionMark {
     static final String FILE = "flux-last-position";
@@ -57,15 +57,21 @@ final class PositionMark {
 
     /**
      * Deletes the temporary files of processes that died while writing a mark (killed during an open or a
-     * close), and those of flux versions that did not name the process. A live process's are left alone:
-     * another store of this process may be closing, or another process may have just closed, the
-     * directory and be writing its mark. Best effort: what cannot be listed or deleted stays.
+     * close), and those of flux versions that did not name the process, once they are
+     * {@value #LEFTOVER_AGE_MILLIS} ms old. A live process's are left alone: another store of this process
+     * may be closing, or another process may have just closed, the directory and be writing its mark. So is
+     * a younger one whose process is not seen here, as it may be alive where this one cannot see it (another
+     * container's pid namespace, another machine sharing the directory, an older flux): a close writes its
+     * mark after letting go of the directory, so the next open may run while the file is being written, and
+     * deleting it then would fail that close. Best effort: what cannot be listed or deleted stays.
      */
     static void deleteLeftovers(Path directory) {
+        long before = System.currentTimeMillis() - LEFTOVER_AGE_MILLIS;
         try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, FILE + ".*.tmp")) {
             for (Path file : files) {
                 Matcher name = TEMPORARY.matcher(file.getFileName().toString());
-                if (name.matches() && (name.group(1) == null || !alive(Long.parseLong(name.group(1))))) {
+                if (name.matches() && (name.group(1) == null || !alive(Long.parseLong(name.group(1))))
+                        && Files.getLastModifiedTime(file).toMillis() < before) {
                     Files.deleteIfExists(file);
                 }
             }
@@ -73,6 +79,12 @@ final class PositionMark {
             // A leftover costs a few bytes; failing to delete one must not fail the open.
         }
     }
+
+    /**
+     * How old a temporary mark of a process not alive here must be to be deleted: a write of one takes
+     * milliseconds (a write, a sync and a rename), so one this old is not being written.
+     */
+    static final long LEFTOVER_AGE_MILLIS = 10_000;
 
     /** A temporary mark: {@code flux-last-position.<pid>.<uuid>.tmp}, or without the pid (older flux versions). */
     private static final Pattern TEMPORARY = Pattern.compile(Pattern.quote(FILE)

@@ -100,7 +100,8 @@ import java.util.zip.CRC32C;
  * disk (in decimal), written, whole or not at all, when it opens (after syncing the log it found) and
  * when it closes cleanly (after a crash it holds the position found at the last open, still a lower
  * bound); it costs appends nothing. A temporary file of it that a process killed while writing it left
- * behind ({@code flux-last-position.<pid>.<id>.tmp}) is deleted when the store next opens.
+ * behind ({@code flux-last-position.<pid>.<id>.tmp}) is deleted by an open once it is ten seconds old (a
+ * younger one may be another process's, writing its mark as it closes).
  * Xodus, opening a log damaged in the middle, cuts it at the damage without a word: a store whose log
  * ends below that position refuses to open with a {@link FluxException} naming both positions, instead
  * of giving its positions out again. Restore such a directory from a backup; delete the file only to

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -179,6 +180,7 @@ class XodusPositionMarkTest {
         Path live = directory.resolve(PositionMark.FILE + "." + ProcessHandle.current().pid() + "." + UUID.randomUUID() + ".tmp");
         for (Path leftover : List.of(killed, older, live)) {
             Files.writeString(leftover, "9");
+            Files.setLastModifiedTime(leftover, FileTime.fromMillis(System.currentTimeMillis() - 60_000));
         }
 
         try (XodusEventStore store = new XodusEventStore(directory)) {
@@ -189,6 +191,30 @@ class XodusPositionMarkTest {
         assertFalse(Files.exists(older), "an older flux's temporary mark is deleted");
         assertTrue(Files.exists(live), "a live process may be writing its mark: left alone");
         assertEquals("2\n", Files.readString(directory.resolve(PositionMark.FILE)));
+    }
+
+    @Test
+    void aFreshTemporaryMarkOfAProcessNotSeenHereIsLeftAloneAsItMayBeBeingWritten() throws Exception {
+        append(directory, 2);
+        Process exited = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-version")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        exited.waitFor();
+        // A process in another container (pid namespace) or on another machine sharing the directory, closing the
+        // store just before this open took the directory's lock: its pid is no process here, its mark is being written.
+        Path writing = directory.resolve(PositionMark.FILE + "." + exited.pid() + "." + UUID.randomUUID() + ".tmp");
+        Path olderFlux = directory.resolve(PositionMark.FILE + "." + UUID.randomUUID() + ".tmp");
+        Files.writeString(writing, "2\n");
+        Files.writeString(olderFlux, "2\n");
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            assertEquals(2, store.lastPosition());
+        }
+
+        assertTrue(Files.exists(writing), "a temporary mark written moments ago is left for its writer to rename");
+        assertTrue(Files.exists(olderFlux), "an older flux's, written moments ago, too");
+        Files.setLastModifiedTime(writing, FileTime.fromMillis(System.currentTimeMillis() - PositionMark.LEFTOVER_AGE_MILLIS - 1_000));
+        new XodusEventStore(directory).close();
+        assertFalse(Files.exists(writing), "once older than a write takes, it is a leftover and deleted");
     }
 
     private static void append(Path directory, int events) {
