@@ -9,6 +9,7 @@ import org.junit.jupiter.api.function.Executable;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -130,7 +131,9 @@ class XodusOptionsTest {
                 }
             });
             opener.start();
-            Thread.sleep(500);
+            // In Xodus's wait for the lock, not before it: an interrupt landing earlier (a loaded machine, a slow start)
+            // is held back by the open, which clears the flag while it works, and the wait would run its 60 s.
+            awaitWaitingForTheLock(opener);
 
             opener.interrupt();
 
@@ -142,6 +145,15 @@ class XodusOptionsTest {
             assertEquals(0, holder.lastPosition(), "the store holding the directory is unharmed");
         }
         new XodusEventStore(directory).close(); // the interrupted open let go of everything it had
+    }
+
+    private static void awaitWaitingForTheLock(Thread opener) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!(opener.getState() == Thread.State.TIMED_WAITING && Arrays.stream(opener.getStackTrace())
+                .anyMatch(frame -> frame.getClassName().equals("jetbrains.exodus.io.LockingManager")))) {
+            assertTrue(System.nanoTime() < deadline, "the open waits for the lock: " + Arrays.toString(opener.getStackTrace()));
+            Thread.sleep(10);
+        }
     }
 
     private static void assertRefused(String message, Executable call) {
