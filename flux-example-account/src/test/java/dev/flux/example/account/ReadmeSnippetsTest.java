@@ -37,17 +37,24 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The README's snippets that configure things, each as the README writes it (between the {@code README:}
- * comments), so that a change of the API they use fails this class's compilation. The
+ * comments), so that a change of the API they use fails this class's compilation, and a change of the
+ * README's text that this class does not follow fails {@link #everySnippetMarkedReadmeIsWrittenSoInTheReadme}.
+ * The
  * {@link QuickstartTest}-style types they name are declared here; {@code ...} in the README is filled in
  * with the least that compiles. Snippets that bind fixed ports or write to {@code ./data} are only
  * compiled; the others run.
@@ -83,6 +90,53 @@ class ReadmeSnippetsTest {
         final Map<String, Long> balances = new ConcurrentHashMap<>();
 
         void add(String account, long amount) { balances.merge(account, amount, Long::sum); }
+    }
+
+    /**
+     * Each {@code // README:} block of this file stands in the README as written, line for line (indentation
+     * aside), where a README line with {@code ...} takes whatever this file fills in there. Blocks marked
+     * {@code // README (but for ...)} change a detail on purpose and are not compared.
+     */
+    @Test
+    void everySnippetMarkedReadmeIsWrittenSoInTheReadme() throws Exception {
+        List<String> readme = nonBlankLines(Files.readString(Path.of("..", "README.md")));
+        List<String> source = Files.readAllLines(Path.of("src", "test", "java", "dev", "flux", "example", "account",
+                "ReadmeSnippetsTest.java"));
+        int compared = 0;
+        for (int i = 0; i < source.size(); i++) {
+            if (!source.get(i).strip().equals("// README:")) {
+                continue;
+            }
+            List<String> snippet = new ArrayList<>();
+            for (i++; !source.get(i).strip().equals("// :README"); i++) {
+                snippet.add(source.get(i));
+            }
+            List<String> lines = nonBlankLines(String.join("\n", snippet));
+            int line = i - snippet.size();
+            assertTrue(IntStream.rangeClosed(0, readme.size() - lines.size()).anyMatch(at -> IntStream.range(0, lines.size())
+                    .allMatch(k -> writtenAs(readme.get(at + k), lines.get(k)))),
+                    "the snippet at ReadmeSnippetsTest.java:" + line + " is not in README.md as written there: change"
+                            + " one or the other\n" + String.join("\n", lines));
+            compared++;
+        }
+        assertTrue(compared >= 5, "snippets compared: " + compared);
+    }
+
+    private static List<String> nonBlankLines(String text) {
+        return text.lines().map(String::strip).filter(line -> !line.isEmpty()).toList();
+    }
+
+    /** Whether the README's {@code written} line is {@code line}, its {@code ...} standing for anything. */
+    private static boolean writtenAs(String written, String line) {
+        if (!written.contains("...")) {
+            return written.equals(line);
+        }
+        String[] parts = written.split("\\.\\.\\.", -1);
+        StringBuilder pattern = new StringBuilder();
+        for (int k = 0; k < parts.length; k++) {
+            pattern.append(k == 0 ? "" : ".*").append(Pattern.quote(parts[k]));
+        }
+        return Pattern.matches(pattern.toString(), line);
     }
 
     /** "Xodus: the embedded default": compiled only, as it writes to {@code ./data}. */
@@ -187,6 +241,8 @@ class ReadmeSnippetsTest {
         try (FeedServer feed = FeedServer.builder(store).port(8080).start()) {   // 127.0.0.1 unless .host(...)
             System.out.println(feed.uri());                                        // http://127.0.0.1:8080/events
         }
+        // :README
+        // README:
         Subscription.builder(HttpEventSource.of(URI.create("http://accounts:8080/events")))
                 .name("balances", offsets)            // on an offset store replicas share, a claim of 45 s by default: 3 x (5 s wait + 10 s)
                 .onRecorded(AccountCredited.class, (e, recorded) -> { })
