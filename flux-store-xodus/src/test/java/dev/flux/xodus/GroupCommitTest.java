@@ -255,6 +255,42 @@ class GroupCommitTest {
         assertTrue(has("gate"));
     }
 
+    @Test
+    void anErrorThatEndsTheSyncThreadFailsTheBatchItHeldThoseBehindItAndLaterWritesInsteadOfLeavingThemWaiting()
+            throws Exception {
+        writer.close();
+        // With a sync stage, whose thread meets an Error after a sync (the heap ran out as it told the callers).
+        writer = new GroupCommit<>(storeDirectory, 100, txn -> txn, txn -> { }, new LogSync(storeDirectory.environment,
+                directory), txn -> {
+                    if (Thread.currentThread().getName().startsWith("flux-xodus-sync")) {
+                        throw new OutOfMemoryError("simulated: the heap ran out on the sync thread");
+                    }
+                });
+        CountDownLatch release = new CountDownLatch(1);
+        Future<?> gate = holdWriter(release);
+        Future<?> firstDone = callers.submit(() -> writer.submit(new Put("first", () -> { })));
+        Future<?> secondDone = callers.submit(() -> writer.submit(new Put("second", () -> { })));
+        awaitWaiting(2);
+
+        release.countDown();   // the gate's batch commits with others waiting: the sync thread takes it, and ends
+
+        Throwable gateFailure = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> gate.get(30, TimeUnit.SECONDS), "the batch the sync thread held fails").getCause();
+        assertInstanceOf(FluxException.class, gateFailure);
+        assertTrue(gateFailure.getMessage().contains("takes no more writes: its thread 'flux-xodus-sync")
+                && gateFailure.getMessage().contains("ended on java.lang.OutOfMemoryError")
+                && gateFailure.getMessage().contains("open it again"), gateFailure.getMessage());
+        for (Future<?> done : List.of(firstDone, secondDone)) {
+            Throwable failure = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> done.get(30, TimeUnit.SECONDS), "a write behind it fails, whether it was committed or not").getCause();
+            assertInstanceOf(FluxException.class, failure);
+            assertTrue(failure.getMessage().contains("takes no more writes"), failure.getMessage());
+        }
+        FluxException later = assertThrows(FluxException.class, () -> writer.submit(new Put("later", () -> { })));
+        assertTrue(later.getMessage().contains("takes no more writes: its thread 'flux-xodus-sync"), later.getMessage());
+        assertFalse(has("later"));
+    }
+
     private final class Put implements GroupCommit.Work<Transaction> {
         final String key;
         final Runnable after;
