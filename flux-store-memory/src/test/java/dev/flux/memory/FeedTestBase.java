@@ -48,4 +48,16 @@ abstract class FeedTestBase {
                 Map.of(Metadata.CORRELATION_ID, "c-" + amount))));
         return store.lastPosition();
     }
+
+    /** Polls {@code condition} every 10 ms for up to 20 s; whether it came true. */
+    static boolean waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(10);
+        }
+        return true;
+    }
 }

@@ -89,7 +89,7 @@ class HttpEventSourceAnswerBoundTest {
         assertTrue(tooLarge.getMessage().contains("HttpEventSource.withMaxAnswerBytes(long)"), tooLarge.getMessage());
         assertEquals(List.of(1000, 500, 250, 125, 62, 31, 15, 7, 3, 1), limits(queries),
                 "each answer too big, it asked for half as many events, down to one, and then gave up");
-        assertTrue(waitFor(() -> droppedMidBody.size() == queries.size()), droppedMidBody.toString());
+        assertTrue(FeedTestBase.waitFor(() -> droppedMidBody.size() == queries.size()), droppedMidBody.toString());
         assertEquals(List.of(true), droppedMidBody.stream().distinct().toList(), "every connection was dropped mid-body");
     }
 
@@ -134,7 +134,7 @@ class HttpEventSourceAnswerBoundTest {
                 tooLarge.getMessage());
         assertTrue(tooLarge.getMessage().contains("raise the bound with HttpEventSource.withMaxAnswerBytes(long)"),
                 tooLarge.getMessage());
-        assertTrue(waitFor(() -> droppedMidBody.size() == 1), "the server saw its connection closed");
+        assertTrue(FeedTestBase.waitFor(() -> droppedMidBody.size() == 1), "the server saw its connection closed");
         assertEquals(List.of(true), droppedMidBody);
         assertTrue(written.get() < 64L << 20, "the server could write only what sockets buffer past the bound, not "
                 + "the endless body: " + written.get() + " bytes");
@@ -182,7 +182,7 @@ class HttpEventSourceAnswerBoundTest {
                 .name("bounded", offsets).checkpointEvery(1).errorDelay(Duration.ofMillis(20), Duration.ofMillis(200))
                 .onRecorded(event -> seen.add(event.position())).start();
         try {
-            assertTrue(waitFor(() -> bounded.lastError() != null && bounded.position() == 1), String.valueOf(bounded.lastError()));
+            assertTrue(FeedTestBase.waitFor(() -> bounded.lastError() != null && bounded.position() == 1), String.valueOf(bounded.lastError()));
             Thread.sleep(500);                             // it retries: still stuck, nothing skipped
             String message = bounded.lastError().getMessage();
             assertTrue(message.contains("the feed at " + feed + "?after=1&limit=1&"), message);
@@ -299,16 +299,5 @@ class HttpEventSourceAnswerBoundTest {
             limits.add(limit.find() ? Integer.parseInt(limit.group(1)) : -1);
         }
         return limits;
-    }
-
-    private static boolean waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            Thread.sleep(10);
-        }
-        return true;
     }
 }
