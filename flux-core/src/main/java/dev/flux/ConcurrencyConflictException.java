@@ -14,9 +14,8 @@ public class ConcurrencyConflictException extends FluxException {
     private final long actualVersion;
 
     public ConcurrencyConflictException(String streamId, long expectedVersion, long actualVersion) {
-        super("Concurrency conflict on stream '" + streamId + "': expected "
-                + ExpectedVersion.describe(expectedVersion) + " but the stream is at "
-                + ExpectedVersion.describe(actualVersion) + "; nothing was written, reload and retry");
+        super("Concurrency conflict on stream '" + streamId + "': " + versions(expectedVersion, actualVersion)
+                + "; nothing was written, reload and retry");
         this.streamId = streamId;
         this.expectedVersion = expectedVersion;
         this.actualVersion = actualVersion;
@@ -31,6 +30,16 @@ public class ConcurrencyConflictException extends FluxException {
         this.streamId = last.streamId;
         this.expectedVersion = last.expectedVersion;
         this.actualVersion = last.actualVersion;
+    }
+
+    /** "expected ... but the stream is at ...": the versions of this conflict, for messages about it. */
+    String versions() {
+        return versions(expectedVersion, actualVersion);
+    }
+
+    private static String versions(long expectedVersion, long actualVersion) {
+        return "expected " + ExpectedVersion.describe(expectedVersion) + " but the stream is at "
+                + ExpectedVersion.describe(actualVersion);
     }
 
     /** The stream the append was for. */

@@ -326,9 +326,8 @@ public final class Repository<A extends Aggregate> {
     /** The last conflict of an update that ran out of attempts, saying so: "reload and retry" is what it did. */
     private static ConcurrencyConflictException gaveUp(ConcurrencyConflictException last, int attempts) {
         return new ConcurrencyConflictException("Repository.update gave up on stream '" + last.streamId() + "' after "
-                + attempts + (attempts == 1 ? " attempt, which" : " attempts, each") + " met a conflict (the last expected "
-                + ExpectedVersion.describe(last.expectedVersion()) + " but the stream is at "
-                + ExpectedVersion.describe(last.actualVersion()) + "); nothing of them was written. Another writer saves"
+                + attempts + (attempts == 1 ? " attempt, which" : " attempts, each") + " met a conflict (the last "
+                + last.versions() + "); nothing of them was written. Another writer saves"
                 + " this stream as often as update does: raise Repository.builder(...).maxAttempts(n), or save it from"
                 + " fewer writers", last);
     }
@@ -339,8 +338,7 @@ public final class Repository<A extends Aggregate> {
      */
     private static ConcurrencyConflictException savedByAction(ConcurrencyConflictException conflict, long savedAt) {
         return new ConcurrencyConflictException("Repository.update did not retry a conflict on stream '"
-                + conflict.streamId() + "' (expected " + ExpectedVersion.describe(conflict.expectedVersion())
-                + " but the stream is at " + ExpectedVersion.describe(conflict.actualVersion()) + "): its action saved"
+                + conflict.streamId() + "' (" + conflict.versions() + "): its action saved"
                 + " the aggregate itself, to version " + savedAt + ", so running it again would store those events a"
                 + " second time. The events after that save are not stored: leave saving to update, or load, act and"
                 + " save yourself", conflict);
@@ -423,8 +421,7 @@ public final class Repository<A extends Aggregate> {
 
     private static FluxException interrupted(ConcurrencyConflictException conflict) {
         return new FluxException("Repository.update stopped retrying stream '" + conflict.streamId() + "': the thread was"
-                + " interrupted after a conflict (expected " + ExpectedVersion.describe(conflict.expectedVersion())
-                + " but the stream is at " + ExpectedVersion.describe(conflict.actualVersion()) + "); nothing of that"
+                + " interrupted after a conflict (" + conflict.versions() + "); nothing of that"
                 + " attempt was stored, and the interrupt stays set", conflict);
     }
 
