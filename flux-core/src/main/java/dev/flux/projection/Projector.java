@@ -206,7 +206,7 @@ public final class Projector<S> {
         StreamName.requireCategory(category);
         return project(reader, "category '" + category + "'", "after position ",
                 after -> reader.readCategory(category, after, PAGE), RecordedEvent::position,
-                event -> inCategory(event.streamId(), category));
+                event -> category.equals(event.category()));
     }
 
     /**
@@ -250,12 +250,6 @@ public final class Projector<S> {
             cursor = previous;
         }
         return state;
-    }
-
-    /** Whether {@code streamId}'s category, the part before its first {@code -} (or all of it), is {@code category}. */
-    private static boolean inCategory(String streamId, String category) {
-        int length = category.length();
-        return streamId.startsWith(category) && (streamId.length() == length || streamId.charAt(length) == '-');
     }
 
     private static void requireState(Object state) {
