@@ -44,10 +44,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
@@ -245,16 +243,7 @@ public final class HttpEventSource implements EventSource {
 
     private static final SharedClient SHARED_CLIENT = new SharedClient(() -> HttpClient.newBuilder()
             .connectTimeout(Duration.ofSeconds(5))
-            .executor(Executors.newCachedThreadPool(new ThreadFactory() {
-                private final AtomicInteger count = new AtomicInteger();
-
-                @Override
-                public Thread newThread(Runnable task) {
-                    Thread thread = new Thread(task, "flux-http-source-" + count.incrementAndGet());
-                    thread.setDaemon(true);
-                    return thread;
-                }
-            }))
+            .executor(Executors.newCachedThreadPool(RequestTimeout.named("flux-http-source-")))
             .build());
 
     /** Checks the arguments, then makes the source; with the {@link SharedClient}'s when {@code client} is null. */

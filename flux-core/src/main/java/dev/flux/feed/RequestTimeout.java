@@ -257,7 +257,8 @@ public final class RequestTimeout implements Executor, AutoCloseable {
         }
     }
 
-    private static ThreadFactory named(String prefix) {
+    /** Daemon threads named {@code prefix} and a count from 1, for the feed's pools and the shared source client. */
+    static ThreadFactory named(String prefix) {
         AtomicInteger count = new AtomicInteger();
         return task -> {
             Thread thread = new Thread(task, prefix + count.incrementAndGet());
