@@ -113,8 +113,8 @@ public final class Targets {
     record Request(int rounds, boolean quick, List<Target> targets, boolean help) {
     }
 
-    /** A target's verdict from its rounds' scores. */
-    record Verdict(double ratio, boolean met, double fluxScore, double baselineScore) {
+    /** A target's verdict from its rounds' scores; {@code rounds} holds each round's ratio, in order. */
+    record Verdict(double ratio, boolean met, double fluxScore, double baselineScore, double[] rounds) {
     }
 
     /**
@@ -168,15 +168,11 @@ public final class Targets {
                 continue;
             }
             Verdict verdict = judge(target, fluxScores, baselineScores);
-            double[] ratios = new double[rounds];
-            for (int round = 0; round < rounds; round++) {
-                ratios[round] = target.ratio(fluxScores[round], baselineScores[round]);
-            }
             String extra = target.millionEventsPerSecond
                     ? String.format(Locale.ROOT, "; %.2f M events/s", verdict.fluxScore() / 1e6) : "";
             lines.add(String.format(Locale.ROOT, "%-17s %-70s %10.4g %10.4g %-8s ratio %.2fx (rounds %s), target %s: %s%s",
                     target.name, target.what, verdict.fluxScore(), verdict.baselineScore(), unit, verdict.ratio(),
-                    format(ratios), target.targetText(), verdict.met() ? "met" : "NOT met", extra));
+                    format(verdict.rounds()), target.targetText(), verdict.met() ? "met" : "NOT met", extra));
         }
         System.out.println();
         System.out.printf(Locale.ROOT, "%-17s %-70s %10s %10s%n", "target", "benchmark", "flux", "baseline");
@@ -236,7 +232,7 @@ public final class Targets {
         double ratio = median(ratios);
         double fluxScore = median(fluxScores);
         boolean met = target.met(ratio) && (!target.millionEventsPerSecond || fluxScore >= MIN_EVENTS_PER_SECOND);
-        return new Verdict(ratio, met, fluxScore, median(baselineScores));
+        return new Verdict(ratio, met, fluxScore, median(baselineScores), ratios);
     }
 
     /** What went wrong in a run: the exception the benchmark threw, under JMH's wrappers. */
