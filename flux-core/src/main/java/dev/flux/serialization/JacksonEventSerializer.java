@@ -213,12 +213,12 @@ public final class JacksonEventSerializer implements EventSerializer {
         if (eventTypes.needsUpcast(recorded.type(), storedVersion)) {
             Upcasted current = upcast(recorded, storedVersion);
             Class<?> eventClass = eventTypes.classOf(current.type()).orElseThrow();
-            int currentVersion = eventTypes.schemaVersionOf(eventClass);
             try {
                 // Through the JSON text, as a current event is read: its decimals exact, and a number in an Object
                 // field the same class (Double) as in an event stored at the current version.
                 return readerFor(eventClass).readValue(mapper.writeValueAsBytes(current.data()));
             } catch (IOException e) {
+                int currentVersion = eventTypes.schemaVersionOf(eventClass);
                 throw new EventDecodingException(recorded.streamId(), recorded.version(), recorded.type(),
                         "the JSON upcast from '" + recorded.type() + "' v" + storedVersion + " to '" + current.type() + "' v"
                         + currentVersion + " does not fit " + eventClass.getName() + ": " + e.getMessage() + ". Make the upcasters"
