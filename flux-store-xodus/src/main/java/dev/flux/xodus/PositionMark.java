@@ -63,20 +63,29 @@ final class PositionMark {
      * a younger one whose process is not seen here, as it may be alive where this one cannot see it (another
      * container's pid namespace, another machine sharing the directory, an older flux): a close writes its
      * mark after letting go of the directory, so the next open may run while the file is being written, and
-     * deleting it then would fail that close. Best effort: what cannot be listed or deleted stays.
+     * deleting it then would fail that close. Best effort: what cannot be listed or deleted stays, and one
+     * file that cannot be (renamed by its writer since the listing, say) does not keep the others.
      */
     static void deleteLeftovers(Path directory) {
         long before = System.currentTimeMillis() - LEFTOVER_AGE_MILLIS;
         try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, FILE + ".*.tmp")) {
             for (Path file : files) {
-                Matcher name = TEMPORARY.matcher(file.getFileName().toString());
-                if (name.matches() && (name.group(1) == null || !alive(Long.parseLong(name.group(1))))
-                        && Files.getLastModifiedTime(file).toMillis() < before) {
-                    Files.deleteIfExists(file);
-                }
+                deleteIfLeftover(file, before);
             }
         } catch (IOException | RuntimeException e) {
             // A leftover costs a few bytes; failing to delete one must not fail the open.
+        }
+    }
+
+    private static void deleteIfLeftover(Path file, long writtenBefore) {
+        Matcher name = TEMPORARY.matcher(file.getFileName().toString());
+        try {
+            if (name.matches() && (name.group(1) == null || !alive(Long.parseLong(name.group(1))))
+                    && Files.getLastModifiedTime(file).toMillis() < writtenBefore) {
+                Files.deleteIfExists(file);
+            }
+        } catch (IOException | RuntimeException e) {
+            // Gone since the listing, or not ours to delete: it stays, as in deleteLeftovers.
         }
     }
 

@@ -217,6 +217,30 @@ class XodusPositionMarkTest {
         assertFalse(Files.exists(writing), "once older than a write takes, it is a leftover and deleted");
     }
 
+    @Test
+    void aTemporaryMarkThatCannotBeExaminedDoesNotKeepTheOtherLeftoversFromBeingDeleted() throws Exception {
+        append(directory, 2);
+        // A name listed whose file is gone by the time its age is read (its writer renamed it): dangling links stand
+        // in for them, several, so that whatever order the directory lists in, some come before the leftovers.
+        List<Path> leftovers = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            Path leftover = directory.resolve(PositionMark.FILE + "." + UUID.randomUUID() + ".tmp");
+            Files.writeString(leftover, "9");
+            Files.setLastModifiedTime(leftover, FileTime.fromMillis(System.currentTimeMillis() - 60_000));
+            leftovers.add(leftover);
+            if (i % 4 == 0) {
+                Files.createSymbolicLink(directory.resolve(PositionMark.FILE + "." + UUID.randomUUID() + ".tmp"),
+                        directory.resolve("renamed-" + i));
+            }
+        }
+
+        try (XodusEventStore store = new XodusEventStore(directory)) {
+            assertEquals(2, store.lastPosition());
+        }
+
+        assertEquals(List.of(), leftovers.stream().filter(Files::exists).toList(), "every leftover is deleted");
+    }
+
     private static void append(Path directory, int events) {
         try (XodusEventStore store = new XodusEventStore(directory)) {
             for (int i = 0; i < events; i++) {
