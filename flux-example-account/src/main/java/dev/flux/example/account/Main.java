@@ -182,6 +182,11 @@ public final class Main {
         if (options.containsKey(ALLOWED_HOSTS)) {
             allowedHosts(options.get(ALLOWED_HOSTS));
         }
+        if (options.containsKey("--feed") && !mode.equals("read")) {
+            throw new IllegalArgumentException("--feed names the feed a read side alone follows, with --mode read; with"
+                    + " --mode " + mode + " " + (mode.equals("both") ? "the read side follows this process's own feed"
+                    : "no read side runs") + ": leave --feed out, or add --mode read");
+        }
         if (options.containsKey("--feed")) {
             URI feed;
             try {

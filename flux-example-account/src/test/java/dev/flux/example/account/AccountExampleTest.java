@@ -790,13 +790,28 @@ class AccountExampleTest {
     @Test
     void badOptionValuesAreRefusedBeforeAnythingOpensNamingTheOption() {
         for (String[] args : List.of(new String[] {"--port", "abc"}, new String[] {"--read-port", "70000"},
-                new String[] {"--port", "-1"}, new String[] {"--feed", "not a url"}, new String[] {"--feed", "ftp://host/events"},
+                new String[] {"--port", "-1"}, new String[] {"--feed", "not a url", "--mode", "read"},
+                new String[] {"--feed", "ftp://host/events", "--mode", "read"},
                 new String[] {"--store", "paper"}, new String[] {"--read-port", "9000", "--port", "9000"},
                 new String[] {"--read-port", "8080"})) {
             IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Main.check(Main.parse(args)));
             assertTrue(refused.getMessage().startsWith(args[0] + " "), refused.getMessage());
         }
         Main.check(Main.parse(new String[] {"--mode", "command", "--port", "8081"}));    // one side: one port
+        Main.check(Main.parse(new String[] {"--mode", "read", "--feed", "http://orders.internal:8080/events"}));
+    }
+
+    @Test
+    void aFeedGivenWhereNoReadSideFollowsOneIsRefusedInsteadOfIgnored() {
+        for (String mode : List.of("both", "command")) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> Main.check(Main.parse(
+                    new String[] {"--mode", mode, "--feed", "http://orders.internal:8080/events"})));
+            assertTrue(refused.getMessage().startsWith("--feed ") && refused.getMessage().contains("--mode " + mode)
+                    && refused.getMessage().contains("--mode read"), refused.getMessage());
+        }
+        IllegalArgumentException byDefault = assertThrows(IllegalArgumentException.class,
+                () -> Main.check(Main.parse(new String[] {"--feed", "http://orders.internal:8080/events"})));
+        assertTrue(byDefault.getMessage().contains("this process's own feed"), byDefault.getMessage());
         Main.check(Main.parse(new String[] {"--port", "0", "--read-port", "0"}));        // each picks a free one
     }
 
