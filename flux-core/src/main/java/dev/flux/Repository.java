@@ -345,6 +345,19 @@ public final class Repository<A extends Aggregate> {
     }
 
     /**
+     * Whether the aggregate with this id has events in the store: what {@code load(id).version() >= 0}
+     * tells, from the stream's version alone, without replaying anything (so a stream that could not be
+     * loaded exists too). A create-if-absent command still needs the save's conflict check: another writer
+     * may create the aggregate between this call and the save, which then throws
+     * {@link ConcurrencyConflictException}.
+     *
+     * @throws IllegalArgumentException when the id is null or blank
+     */
+    public boolean exists(String id) {
+        return store.streamVersion(streamId(id)) != ExpectedVersion.NO_STREAM;
+    }
+
+    /**
      * The stream id of the aggregate with this id: {@code <category>-<id>}.
      *
      * @throws IllegalArgumentException when the id is null or blank

@@ -32,6 +32,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -139,6 +140,26 @@ class RepositoryTest {
     }
 
     public static class Piggybank extends NamedCreditTotal<AccountCredited> {
+    }
+
+    @Test
+    void existsTellsWhetherTheAggregateHasEventsWithoutReplayingThem() {
+        InMemoryEventStore store = new InMemoryEventStore();
+        Repository<Account> accounts = Repository.of(Account.class, store);
+        assertFalse(accounts.exists("42"), "no events yet");
+        Account loadedNew = accounts.load("42");
+        loadedNew.credit(5);
+        assertFalse(accounts.exists("42"), "an update not saved stores nothing");
+        loadedNew.save();
+        assertTrue(accounts.exists("42"));
+        assertFalse(accounts.exists("43"), "another id's stream");
+
+        // An event no handler takes: a load fails, yet the stream is there, and exists says so without replaying it.
+        store.append(accounts.streamId("44"), ExpectedVersion.NO_STREAM,
+                List.of(EventData.of("Unknown", "{}".getBytes(StandardCharsets.UTF_8), Map.of())));
+        assertThrows(RuntimeException.class, () -> accounts.load("44"));
+        assertTrue(accounts.exists("44"));
+        assertThrows(IllegalArgumentException.class, () -> accounts.exists(" "));
     }
 
     @Test
