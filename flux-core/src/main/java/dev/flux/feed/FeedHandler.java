@@ -226,6 +226,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         // A poll answered early cancels its timeout: drop it from the queue then, instead of keeping it (and
         // the exchange it answers) until the wait would have ended, one per poll answered.
         timer.setRemoveOnCancelPolicy(true);
+        timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
         this.timer = timer;
         this.answers = Executors.newCachedThreadPool(runnable -> {
             Thread thread = new Thread(runnable, "flux-feed-answer");
@@ -784,9 +785,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     }
 
     /**
-     * Answers every held long poll now (with what is there), waits up to 5 s for those answers to be
-     * written, even when interrupted, and stops the timer and the store listener. Close the handler
-     * before the server that runs it, which would drop the answers not yet written.
+     * Answers every held long poll now (with what is there), stops the store listener and the timer, and
+     * waits up to 5 s in all, even when interrupted, for those answers to be written and for a check for new
+     * events under way to end: once it returns, the handler reads the store no more (unless that wait ran
+     * out, which it logs), so the store may be closed next. Close the handler before the server that runs
+     * it, which would drop the answers not yet written.
      */
     @Override
     public void close() {
@@ -797,20 +800,25 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         for (Held poll : held) {
             poll.answer();
         }
-        timer.shutdownNow();
+        // Not shutdownNow(): an interrupt would cut a check's store read short, and some stores' drivers throw then.
+        // The timeouts still queued are dropped; a check under way ends, and is waited for, before the caller closes
+        // the store.
+        timer.shutdown();
         answers.shutdown();     // the answers just handed over still go out
-        awaitAnswers();
+        long deadline = System.nanoTime() + CLOSE_GRACE_NANOS;
+        awaitTermination(timer, deadline, "a check for new events still reading the store");
+        awaitTermination(answers, deadline, "answers to long polls still unwritten: those consumers lose the connection");
     }
 
-    private void awaitAnswers() {
-        long deadline = System.nanoTime() + CLOSE_GRACE_NANOS;
+    /** Waits until {@code deadline} for {@code executor} to end, even when interrupted (the interrupt is kept). */
+    private static void awaitTermination(ExecutorService executor, long deadline, String stillRunning) {
         boolean interrupted = false;
         try {
             while (true) {
                 try {
-                    if (!answers.awaitTermination(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
-                        LOG.log(System.Logger.Level.WARNING, "feed closed with answers to long polls still unwritten after "
-                                + TimeUnit.NANOSECONDS.toSeconds(CLOSE_GRACE_NANOS) + " s: those consumers lose the connection");
+                    if (!executor.awaitTermination(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
+                        LOG.log(System.Logger.Level.WARNING, "feed closed with " + stillRunning + " after "
+                                + TimeUnit.NANOSECONDS.toSeconds(CLOSE_GRACE_NANOS) + " s");
                     }
                     return;
                 } catch (InterruptedException e) {
