@@ -157,6 +157,11 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
      * waits ask for no other (it will see them), so a burst of appends queues one check, not one each.
      */
     private final AtomicBoolean checkQueued = new AtomicBoolean();
+    /** How often a streak of failed checks is logged after its first failure; lowered by tests. */
+    volatile long failureReportNanos = TimeUnit.MINUTES.toNanos(1);
+    /** Checks failed in a row; touched by the timer thread alone, as is {@link #lastFailureReport}. */
+    private long failedChecks;
+    private long lastFailureReport;
 
     /** A long poll waiting for events after {@code after}. */
     private final class Held {
@@ -375,19 +380,48 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private void answerThoseWithEvents() {
         Map<Place, Boolean> hasEventsAfter = new HashMap<>();
         for (Held poll : held) {
+            if (closed.get()) {
+                return;
+            }
             boolean ready;
             try {
                 ready = hasEventsAfter.computeIfAbsent(new Place(poll.request.category, poll.request.after),
                         place -> !read(place.category, place.after, 1).isEmpty());
             } catch (RuntimeException | Error e) {
                 // Thrown out of the timer's periodic task, it would end the recheck for good, silently.
-                LOG.log(e instanceof Error ? System.Logger.Level.ERROR : System.Logger.Level.WARNING,
-                        "feed cannot check for new events: " + e, e);
+                checkFailed(e);
                 return;
             }
             if (ready) {
                 poll.answer();
             }
+        }
+        if (!hasEventsAfter.isEmpty() && failedChecks > 0) {
+            LOG.log(System.Logger.Level.INFO, "feed checks for new events again, after " + failedChecks
+                    + " failed check" + (failedChecks == 1 ? "" : "s"));
+            failedChecks = 0;
+        }
+    }
+
+    /**
+     * Logs a check that failed: the first of a streak with its stack trace, then a line without one at most every
+     * {@link #failureReportNanos} (a closed store fails every check, four a second by default, while polls are held).
+     */
+    private void checkFailed(Throwable e) {
+        if (closed.get()) {
+            return;     // the store closed with the feed
+        }
+        long now = System.nanoTime();
+        failedChecks++;
+        System.Logger.Level level = e instanceof Error ? System.Logger.Level.ERROR : System.Logger.Level.WARNING;
+        if (failedChecks == 1) {
+            LOG.log(level, "feed cannot check for new events for its held long polls: " + e + " (logged again at most"
+                    + " once every " + TimeUnit.NANOSECONDS.toSeconds(failureReportNanos) + " s while checks fail)", e);
+            lastFailureReport = now;
+        } else if (now - lastFailureReport >= failureReportNanos) {
+            LOG.log(level, "feed still cannot check for new events for its held long polls: " + failedChecks
+                    + " checks failed in a row; the latest: " + e);
+            lastFailureReport = now;
         }
     }
 

@@ -88,6 +88,30 @@ class FeedHandlerRecheckTest {
         assertEquals(200, poll.get(10, TimeUnit.SECONDS).statusCode());
     }
 
+    @Test
+    void aStoreFailingEveryCheckIsLoggedOnceWithItsTraceThenBrieflyAndItsRecoveryOnce() throws Exception {
+        handler = serve(Duration.ofMillis(5));
+        handler.failureReportNanos = TimeUnit.MILLISECONDS.toNanos(200);
+        CompletableFuture<HttpResponse<String>> poll = poll();
+        log.failTimerReads(true);
+        assertTrue(waitUntil(() -> records(Level.WARNING).size() >= 2), () -> "a reminder comes after 200 ms: " + text());
+
+        log.failTimerReads(false);
+        assertTrue(waitUntil(() -> !records(Level.INFO).isEmpty()), () -> "the recovery is logged: " + text());
+        log.appendUntold("Account-1", "Opened");    // only the recheck finds it
+
+        assertTrue(poll.get(10, TimeUnit.SECONDS).body().contains("\"Account-1\""));
+        List<LogRecord> warnings = records(Level.WARNING);
+        assertTrue(warnings.get(0).getThrown() != null && warnings.get(0).getMessage().contains("the store is closed"),
+                "the first failure comes with its trace");
+        assertTrue(warnings.stream().skip(1).allMatch(r -> r.getThrown() == null
+                && r.getMessage().contains(" checks failed in a row; the latest: ")), this::text);
+        long firstReminderCount = Long.parseLong(warnings.get(1).getMessage().replaceAll(".*: (\\d+) checks failed.*", "$1"));
+        assertTrue(firstReminderCount >= 2, () -> "a reminder stands for the failures since the line before: " + text());
+        assertEquals(1, records(Level.INFO).size(), this::text);
+        assertTrue(records(Level.INFO).get(0).getMessage().startsWith("feed checks for new events again, after "), this::text);
+    }
+
     private FeedHandler serve(Duration recheck) throws Exception {
         FeedHandler feed = FeedServer.builder(log).maxWait(Duration.ofSeconds(60)).recheck(recheck).handler();
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
