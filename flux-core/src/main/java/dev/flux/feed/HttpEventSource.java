@@ -66,9 +66,9 @@ import java.util.function.Supplier;
  *
  * <p>Each read asks for the page after the subscription's position with the events' data
  * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
- * events arrive within milliseconds without hammering the server. A connection error (a refused
- * connection and a host that does not resolve say so), an answer other than 200 (its body quoted from
- * its start on one line, with its {@code Retry-After} if any: the subscription's own back-off stands in
+ * events arrive within milliseconds without hammering the server. A connection error (a host that
+ * does not resolve says so; a connection refused and a host or network unreachable, which the JDK
+ * reports alike, say that), an answer other than 200 (its body quoted from its start on one line, with its {@code Retry-After} if any: the subscription's own back-off stands in
  * for it), a read not answered in full within the wait plus 10 s (a dead or stalled feed; so one read
  * blocks at most that long, see {@link #longestWait()}), or a body that is not the feed's JSON (an
  * {@code event_id} not a UUID in its 8-4-4-4-12 form, say) throws a {@link FluxException} naming the
@@ -499,8 +499,9 @@ public final class HttpEventSource implements EventSource {
     }
 
     /**
-     * What went wrong reaching the feed, in words: the JDK's client reports a host that does not resolve and a
-     * refused connection as a bare {@code java.net.ConnectException}, which says neither.
+     * What went wrong reaching the feed, in words: the JDK's client reports a host that does not resolve, a
+     * refused connection and an unreachable host or network as a bare {@code java.net.ConnectException}, which
+     * says none of them (nor tells the last two apart).
      */
     private static String why(URI uri, Throwable cause) {
         for (Throwable c = cause; c != null; c = c.getCause()) {
@@ -510,8 +511,8 @@ public final class HttpEventSource implements EventSource {
         }
         if (cause instanceof ConnectException && cause.getMessage() == null) {
             int port = uri.getPort() >= 0 ? uri.getPort() : uri.getScheme().equals("https") ? 443 : 80;
-            return "no connection to " + uri.getHost() + ":" + port + " (refused: is the feed's service up, and on that"
-                    + " port?) (" + cause + ")";
+            return "could not connect to " + uri.getHost() + ":" + port + " (refused or unreachable: is the feed's service"
+                    + " up, on that port, and reachable from here?) (" + cause + ")";
         }
         return cause.toString();
     }
