@@ -32,6 +32,9 @@ import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -46,6 +49,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 
 /**
@@ -68,17 +73,26 @@ import java.util.function.Supplier;
  * ({@code include=data}) and long-polls ({@code wait}, default 5 s) when there is nothing new, so new
  * events arrive within milliseconds without hammering the server. A connection error (a host that
  * does not resolve says so; a connection refused and a host or network unreachable, which the JDK
- * reports alike, say that), an answer other than 200 (its body quoted from its start on one line, with its {@code Retry-After} if any: the subscription's own back-off stands in
- * for it), a read not answered in full within the wait plus 10 s (a dead or stalled feed; so one read
- * blocks at most that long, see {@link #longestWait()}), or a body that is not the feed's JSON (an
- * {@code event_id} not a UUID in its 8-4-4-4-12 form, say) throws a {@link FluxException} naming the
- * URL; the subscription backs off and tries again.
- * Stopping the subscription cancels a long poll in flight. A feed that answers a long poll at once
+ * reports alike, say that), an answer other than 200 (its body quoted from its start on one line, with
+ * its {@code Retry-After} if any, see below), a read not answered in full within the wait plus 10 s (a
+ * dead or stalled feed; so one read blocks at most that long, see {@link #longestWait()}), or a body
+ * that is not the feed's JSON (an {@code event_id} not a UUID in its 8-4-4-4-12 form, say) throws a
+ * {@link FluxException} naming the URL; the subscription backs off and tries again. Stopping the subscription cancels a long poll in flight. A feed that answers a long poll at once
  * with nothing (it holds as many as it may, or is closing) is not asked again at once: the
  * subscription waits its poll interval first. The events' data arrive as the feed wrote them, numbers
  * copied as text (every digit, the scale and the sign of {@code -0.0} kept; never a {@code double}),
  * strings and names as long as the answer bound lets through; a number of over 1,000 digits fails the
  * read as a malformed answer.
+ *
+ * <p>An answer other than 200 with a {@code Retry-After} (a number of seconds or an HTTP date; one that
+ * is neither is ignored) is honoured, up to 5 minutes, so that a wrong header cannot hold a consumer
+ * back for hours: this source sends the feed nothing until it has passed. A read (or {@link #end()})
+ * made before then waits out the rest when that is at most 5 s, half the time a read gives its answer,
+ * so that the read still blocks no longer than {@link #longestWait()} (a claim's lease is never
+ * outlasted); otherwise it throws at once, sending nothing, with a {@link FluxException} saying how long
+ * is left, and the subscription backs off as for any failed read. {@link #stopWaiting()} ends such a
+ * wait as it does a long poll (the read returns empty); an interrupt ends it with a
+ * {@link FluxException}, the interrupt kept.
  *
  * <p>One answer's body is held in memory, up to {@link #DEFAULT_MAX_ANSWER_BYTES} (64 MiB; see
  * {@link #withMaxAnswerBytes}): an answer that declares a longer body is refused before its body is
@@ -122,6 +136,10 @@ public final class HttpEventSource implements EventSource {
     private static final Duration MAX_WAIT = Duration.ofDays(1);
     /** How long a read may take beyond its long-poll wait for the answer to come in whole. */
     private static final Duration ANSWER_MARGIN = Duration.ofSeconds(10);
+    /** The most of a {@code Retry-After} one read waits out before it asks: the rest of {@link #ANSWER_MARGIN} is the answer's. */
+    private static final Duration RETRY_AFTER_WAITED = Duration.ofSeconds(5);
+    /** The longest a {@code Retry-After} holds a source back, whatever it asks. */
+    private static final Duration MAX_RETRY_AFTER = Duration.ofMinutes(5);
     /** The largest byte array the JVM makes. */
     private static final long MAX_ARRAY_BYTES = Integer.MAX_VALUE - 8;
 
@@ -147,6 +165,16 @@ public final class HttpEventSource implements EventSource {
     private volatile boolean answeredAtOnce;
     /** The most events a read asks for: lowered when a page was over the bound, raised again as answers fit easily. */
     private volatile int pageCap = Integer.MAX_VALUE;
+    /** Until when the feed's last {@code Retry-After} holds this source back; null when none does. */
+    private volatile Quiet quiet;
+    /** Counted up by {@link #stopWaiting()}, so that a read waiting out a {@code Retry-After} ends. */
+    private final AtomicLong stops = new AtomicLong();
+    /** The thread waiting out a {@code Retry-After}, for {@link #stopWaiting()} to wake; null when none is. */
+    private volatile Thread waiting;
+
+    /** A {@code Retry-After} being honoured: the {@link System#nanoTime()} it ends at, and the answer that gave it. */
+    private record Quiet(long until, String answer) {
+    }
 
     private HttpEventSource(URI feed, HttpClient client, long waitSeconds, Duration timeout, long maxAnswerBytes,
                             String category) {
@@ -432,13 +460,79 @@ public final class HttpEventSource implements EventSource {
         return (category == null ? "" : "category '" + category + "' of ") + "the feed " + feed;
     }
 
-    /** Cancels a long poll in flight: its read returns empty at once. */
+    /** Cancels a long poll in flight, or ends a wait for a {@code Retry-After} to pass: its read returns empty at once. */
     @Override
     public void stopWaiting() {
+        stops.incrementAndGet();
+        Thread thread = waiting;
+        if (thread != null) {
+            LockSupport.unpark(thread);
+        }
         CompletableFuture<?> pending = inFlight;
         if (pending != null) {
             pending.cancel(true);
         }
+    }
+
+    /**
+     * Waits until the feed's last {@code Retry-After} has passed; false when {@link #stopWaiting()} ended the wait.
+     *
+     * @throws FluxException at once when it ends later than {@link #RETRY_AFTER_WAITED} before the time the request
+     *                       would still need ({@code deadline} less the long poll's wait), or when the thread is
+     *                       interrupted (its interrupt kept)
+     */
+    private boolean waitOutRetryAfter(URI uri, long deadline) {
+        Quiet held = quiet;
+        if (held == null) {
+            return true;
+        }
+        long latest = deadline - TimeUnit.SECONDS.toNanos(waitSeconds) - ANSWER_MARGIN.minus(RETRY_AFTER_WAITED).toNanos();
+        long stopsBefore = stops.get();
+        waiting = Thread.currentThread();
+        try {
+            long left;
+            while ((left = held.until - System.nanoTime()) > 0) {
+                if (held.until - latest > 0) {
+                    throw new FluxException("the feed at " + feed + " " + held.answer + ": this source sends it nothing for "
+                            + TimeUnit.NANOSECONDS.toSeconds(left + 999_999_999) + " s more, longer than a read waits for that ("
+                            + RETRY_AFTER_WAITED.toSeconds() + " s); not asking for " + uri + " before then");
+                }
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new FluxException("interrupted while waiting out the Retry-After of the feed at " + feed
+                            + " before asking for " + uri);
+                }
+                if (stops.get() != stopsBefore) {
+                    return false;
+                }
+                LockSupport.parkNanos(this, left);
+            }
+        } finally {
+            waiting = null;
+        }
+        if (quiet == held) {
+            quiet = null;
+        }
+        return true;
+    }
+
+    /**
+     * How long a {@code Retry-After} value holds the source back, from {@code now}, at most {@link #MAX_RETRY_AFTER}:
+     * whole seconds, or an HTTP date (zero when past); null when it is neither.
+     */
+    static Duration retryAfter(String value, Instant now) {
+        String text = value.strip();
+        Duration hold;
+        if (!text.isEmpty() && text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            hold = text.length() > 18 ? MAX_RETRY_AFTER : Duration.ofSeconds(Long.parseLong(text));
+        } else {
+            try {
+                Instant at = ZonedDateTime.parse(text, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+                hold = at.isAfter(now) ? Duration.between(now, at) : Duration.ZERO;
+            } catch (DateTimeParseException notADate) {
+                return null;
+            }
+        }
+        return hold.compareTo(MAX_RETRY_AFTER) > 0 ? MAX_RETRY_AFTER : hold;
     }
 
     /**
@@ -448,6 +542,9 @@ public final class HttpEventSource implements EventSource {
      * @throws AnswerTooLarge when the answer's body is over {@link #maxAnswerBytes} (its connection is dropped)
      */
     private byte[] get(URI uri, long deadline) throws AnswerTooLarge {
+        if (!waitOutRetryAfter(uri, deadline)) {
+            return null;
+        }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
             throw notInTime(uri, null);
@@ -488,9 +585,17 @@ public final class HttpEventSource implements EventSource {
         if (response.statusCode() != 200) {
             String location = response.headers().firstValue("Location").orElse(null);
             String retryAfter = response.headers().firstValue("Retry-After").orElse(null);
+            String quoted = retryAfter == null ? null : quote(retryAfter.getBytes(StandardCharsets.UTF_8), 100);
+            Duration hold = retryAfter == null ? null : retryAfter(retryAfter, Instant.now());
+            if (hold != null && !hold.isZero()) {
+                quiet = new Quiet(System.nanoTime() + hold.toNanos(), "answered " + response.statusCode()
+                        + " with Retry-After: " + quoted);
+            }
             throw new FluxException("the feed at " + uri + " answered " + response.statusCode()
-                    + (retryAfter == null ? "" : " (Retry-After: " + quote(retryAfter.getBytes(StandardCharsets.UTF_8), 100)
-                    + "; the subscription retries on its own back-off, its errorDelay)")
+                    + (retryAfter == null ? "" : " (Retry-After: " + quoted + (hold == null
+                    ? "; neither seconds nor an HTTP date, ignored: the subscription retries on its own back-off"
+                    : "; this source sends the feed nothing for " + hold.toSeconds() + " s"
+                    + (hold.equals(MAX_RETRY_AFTER) ? ", the most it honours" : "")) + ")")
                     + (location == null || response.statusCode() / 100 != 3 ? ""
                     : ", redirecting to " + location + ", which the source does not follow: give it the feed's own URL")
                     + ": " + quote(response.body(), 500));

@@ -1,0 +1,138 @@
+package dev.flux.feed;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.flux.FluxException;
+import dev.flux.RecordedEvent;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A feed that answers {@code Retry-After} is not asked again before that time has passed. */
+class HttpEventSourceRetryAfterTest {
+    private static final String PAGE = "{\"events\":[{\"event_id\":\"6f1c2a9e-2f4b-4d1e-9a43-0c1b2d3e4f50\","
+            + "\"stream_id\":\"Account-1\",\"aggregate_version\":0,\"event_type\":\"Opened\","
+            + "\"created\":\"2026-01-01T00:00:00Z\",\"position\":1,\"metadata\":{},\"data\":{}}]}";
+
+    /** When each request reached the server, by {@link System#nanoTime()}. */
+    private final List<Long> requests = new CopyOnWriteArrayList<>();
+    private HttpServer server;
+
+    @AfterEach
+    void stop() {
+        if (server != null) {
+            server.stop(0);
+        }
+    }
+
+    @Test
+    void aReadAfterA503WithRetryAfterWaitsItOutBeforeAskingAgain() throws Exception {
+        URI feed = serve("1");
+        HttpEventSource source = HttpEventSource.of(feed, Duration.ZERO);
+
+        FluxException busy = assertThrows(FluxException.class, () -> source.read(0, 10));
+        List<RecordedEvent> read = source.read(0, 10);
+
+        assertTrue(busy.getMessage().contains(" answered 503 (Retry-After: 1; this source sends the feed nothing for 1 s)"),
+                busy.getMessage());
+        assertEquals(1, read.size());
+        assertEquals(2, requests.size());
+        assertTrue(requests.get(1) - requests.get(0) >= TimeUnit.SECONDS.toNanos(1),
+                () -> "asked again " + (requests.get(1) - requests.get(0)) / 1_000_000 + " ms after the 503");
+    }
+
+    @Test
+    void aRetryAfterLongerThanAReadWaitsFailsTheReadsBeforeItEndsWithoutAskingTheFeed() throws Exception {
+        URI feed = serve("120");
+        HttpEventSource source = HttpEventSource.of(feed, Duration.ZERO);
+        assertThrows(FluxException.class, () -> source.read(0, 10));
+
+        FluxException held = assertThrows(FluxException.class, () -> source.read(0, 10));
+        FluxException headHeld = assertThrows(FluxException.class, source::end);
+
+        assertTrue(held.getMessage().startsWith("the feed at " + feed + " answered 503 with Retry-After: 120: this source"
+                + " sends it nothing for "), held.getMessage());
+        assertTrue(held.getMessage().contains(" s more, longer than a read waits for that (5 s); not asking for " + feed
+                + "?after=0&limit=10&include=data before then"), held.getMessage());
+        assertTrue(headHeld.getMessage().contains("not asking for " + feed + "/head before then"), headHeld.getMessage());
+        assertEquals(1, requests.size(), "only the first read reached the feed");
+    }
+
+    @Test
+    void stopWaitingEndsAReadWaitingOutARetryAfterEmpty() throws Exception {
+        URI feed = serve("4");
+        HttpEventSource source = HttpEventSource.of(feed, Duration.ZERO);
+        assertThrows(FluxException.class, () -> source.read(0, 10));
+        AtomicReference<Thread> reader = new AtomicReference<>();
+        CompletableFuture<List<RecordedEvent>> read = CompletableFuture.supplyAsync(() -> {
+            reader.set(Thread.currentThread());
+            return source.read(0, 10);
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while ((reader.get() == null || LockSupport.getBlocker(reader.get()) != source) && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertTrue(reader.get() != null && LockSupport.getBlocker(reader.get()) == source, "the read waits out the Retry-After");
+
+        source.stopWaiting();
+
+        assertEquals(List.of(), read.get(10, TimeUnit.SECONDS));
+        assertEquals(1, requests.size(), "the stopped read asked nothing");
+    }
+
+    @Test
+    void aRetryAfterIsSecondsOrAnHttpDateAndHoldsASourceBackAtMostFiveMinutes() {
+        Instant now = Instant.parse("2026-11-24T12:00:00Z");
+
+        assertEquals(Duration.ofSeconds(30), HttpEventSource.retryAfter(" 30 ", now));
+        assertEquals(Duration.ofSeconds(90), HttpEventSource.retryAfter("Tue, 24 Nov 2026 12:01:30 GMT", now));
+        assertEquals(Duration.ZERO, HttpEventSource.retryAfter("Tue, 24 Nov 2026 11:00:00 GMT", now));
+        assertEquals(Duration.ofMinutes(5), HttpEventSource.retryAfter("86400", now));
+        assertEquals(Duration.ofMinutes(5), HttpEventSource.retryAfter("99999999999999999999999", now));
+        assertNull(HttpEventSource.retryAfter("soon", now));
+        assertNull(HttpEventSource.retryAfter("-5", now));
+    }
+
+    /** A feed answering its first request 503 with {@code Retry-After: retryAfter}, and the next ones a page of one event. */
+    private URI serve(String retryAfter) throws IOException {
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/events", exchange -> {
+            requests.add(System.nanoTime());
+            if (requests.size() == 1) {
+                exchange.getResponseHeaders().set("Retry-After", retryAfter);
+                answer(exchange, 503, "busy");
+            } else {
+                answer(exchange, 200, exchange.getRequestURI().getPath().endsWith("/head") ? "{\"position\":1}" : PAGE);
+            }
+        });
+        server.start();
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
+    }
+
+    private static void answer(HttpExchange exchange, int status, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+}
