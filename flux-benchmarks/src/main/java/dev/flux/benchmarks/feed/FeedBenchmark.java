@@ -4,6 +4,7 @@ import dev.flux.EventData;
 import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
 import dev.flux.RecordedEvent;
+import dev.flux.benchmarks.UnwatchedStore;
 import dev.flux.feed.FeedServer;
 import dev.flux.feed.HttpEventSource;
 import dev.flux.memory.InMemoryEventStore;
@@ -155,22 +156,6 @@ public class FeedBenchmark {
         return target;
     }
 
-    /** A store with no feed and no consumer, for the baseline: an append there wakes no one. */
-    @State(Scope.Benchmark)
-    public static class Unserved {
-        EventStore store;
-
-        @Setup(Level.Trial)
-        public void open() {
-            store = new InMemoryEventStore();
-        }
-
-        @TearDown(Level.Trial)
-        public void close() {
-            store.close();
-        }
-    }
-
     /**
      * Baseline: the append alone, on a store no feed serves (on {@link Tail}'s store each append would also
      * answer the consumer's held poll, and the server and consumer threads would take cores from the appender).
@@ -180,8 +165,8 @@ public class FeedBenchmark {
     @Warmup(iterations = 3, time = 2)
     @Measurement(iterations = 5, time = 2)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    public long appendOnlyBaseline(Unserved unserved) {
-        unserved.store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited", BODY, Map.of())));
-        return unserved.store.lastPosition();
+    public long appendOnlyBaseline(UnwatchedStore unwatched) {
+        unwatched.store().append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited", BODY, Map.of())));
+        return unwatched.store().lastPosition();
     }
 }

@@ -5,6 +5,7 @@ import dev.flux.EventStore;
 import dev.flux.ExpectedVersion;
 import dev.flux.RecordedEvent;
 import dev.flux.benchmarks.Directories;
+import dev.flux.benchmarks.UnwatchedStore;
 import dev.flux.memory.InMemoryEventStore;
 import dev.flux.xodus.XodusEventStore;
 import dev.flux.xodus.XodusOptions;
@@ -160,22 +161,6 @@ public class SubscriptionBenchmark {
         return target;
     }
 
-    /** A store nobody subscribes to, for the baseline: an append there wakes no one. */
-    @State(Scope.Benchmark)
-    public static class Unsubscribed {
-        EventStore store;
-
-        @Setup(Level.Trial)
-        public void open() {
-            store = new InMemoryEventStore();
-        }
-
-        @TearDown(Level.Trial)
-        public void close() {
-            store.close();
-        }
-    }
-
     /**
      * Baseline: the append alone, on a store with no subscription (on {@link Tail}'s store each append would
      * also wake the subscription, and its thread would take a core from the appender's).
@@ -185,9 +170,9 @@ public class SubscriptionBenchmark {
     @Warmup(iterations = 3, time = 2)
     @Measurement(iterations = 5, time = 2)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    public long appendOnlyBaseline(Unsubscribed unsubscribed) {
-        unsubscribed.store.append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited", BODY, Map.of())));
-        return unsubscribed.store.lastPosition();
+    public long appendOnlyBaseline(UnwatchedStore unwatched) {
+        unwatched.store().append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited", BODY, Map.of())));
+        return unwatched.store().lastPosition();
     }
 
     /**
