@@ -949,16 +949,17 @@ class FeedServerTest extends FeedTestBase {
     @Test
     void aConsumerThatReadsABigPageSlowlyButSteadilyGetsAllOfItThoughThatTakesLongerThanTheAnswerTimeout() throws Exception {
         appendPadded(150);      // 6 MB with data
-        // Each 64 KiB the server writes drains in about 40 ms at this pace; a loaded machine may stall the reader
-        // for a while, so the limit is well above that, and still well below the time the whole page takes.
-        Duration timeout = Duration.ofMillis(1500);
+        // Each 64 KiB the server writes drains in about 70 ms at this pace; a loaded machine may stall the reader
+        // for a while (1.5 s seen on a starved core), so the limit is well above that, and still below the time the
+        // whole page takes (6.3 s).
+        Duration timeout = Duration.ofSeconds(3);
         FeedServer feed = feed(FeedServer.builder(store).answerTimeout(timeout));
         long asked = System.nanoTime();
 
         RawAnswer answer;
         try (Socket slow = ask(feed.port(), "/events?after=0&limit=1000&include=data", 16 * 1024)) {
             slow.setSoTimeout(10_000);
-            answer = readAnswer(slow.getInputStream(), Duration.ofMillis(10));    // 16 KiB a time: 1.6 MB/s at most
+            answer = readAnswer(slow.getInputStream(), Duration.ofMillis(17));    // 16 KiB per 17 ms: 0.96 MB/s
         }
         Duration took = elapsed(asked);
 
@@ -1124,8 +1125,13 @@ class FeedServerTest extends FeedTestBase {
     /** An answer as read off the socket: its status line and headers, its Content-length, and as much body as came. */
     private record RawAnswer(String head, int contentLength, byte[] body) { }
 
-    /** Reads one answer until its whole body is in or the connection ends, pausing {@code pause} after each read of up to 16 KiB. */
+    /**
+     * Reads one answer until its whole body is in or the connection ends, at no more than 16 KiB per {@code pause}:
+     * after each read it sleeps until the bytes read so far are due. The pace is kept by the bytes, so the whole
+     * answer takes at least its size over that rate, and a reader the machine stalled catches up after.
+     */
     private static RawAnswer readAnswer(InputStream in, Duration pause) throws IOException, InterruptedException {
+        long started = System.nanoTime();
         ByteArrayOutputStream received = new ByteArrayOutputStream();
         byte[] buffer = new byte[16 * 1024];
         String head = null;
@@ -1147,7 +1153,11 @@ class FeedServerTest extends FeedTestBase {
             if (head != null && received.size() - bodyStart >= contentLength) {
                 break;
             }
-            Thread.sleep(pause.toMillis());
+            long due = started + pause.toNanos() * received.size() / buffer.length;
+            long early = due - System.nanoTime();
+            if (early > 0) {
+                TimeUnit.NANOSECONDS.sleep(early);
+            }
         }
         assertTrue(head != null, "the connection ended within the headers: " + received);
         byte[] all = received.toByteArray();
