@@ -924,7 +924,8 @@ class SubscriptionTest {
                 .checkpointEvery(100_000).checkpointInterval(Duration.ofMillis(50))
                 .onRecorded(e -> Thread.sleep(5)));
 
-        Thread.sleep(700);      // about 100 events of the first batch of 200, and 14 intervals
+        // About 100 events of the first batch of 200: 500 ms of handlers at the least, 10 intervals.
+        assertTrue(waitUntil(() -> slow.position() >= 100), slow::toString);
 
         long handled = slow.position();
         long stored = offsets.load("slow");
