@@ -855,14 +855,19 @@ class AccountExampleTest {
             URI account = URI.create("http://127.0.0.1:" + port + "/accounts/nobody");
             get(account);   // connected, warmed up
 
-            long started = System.nanoTime();
-            for (int i = 0; i < 100; i++) {
+            long[] tookMillis = new long[100];
+            for (int i = 0; i < tookMillis.length; i++) {
+                long started = System.nanoTime();
                 assertEquals(404, get(account).statusCode());
+                tookMillis[i] = elapsed(started).toMillis();
             }
-            Duration took = elapsed(started);
+            Arrays.sort(tookMillis);
 
-            // ~40 ms each with Nagle's algorithm holding the body behind the headers: 4 s and more
-            assertTrue(took.compareTo(Duration.ofMillis(2_500)) < 0, "100 answers on one connection took " + took.toMillis() + " ms");
+            // Nagle's algorithm holds the body behind the headers until the client's delayed ACK, which Linux sends
+            // 40 ms on at the soonest: all but the first few answers take 40 ms and more however fast the machine.
+            // Without it they take what the machine's load makes them (15 ms each at the middle on a starved one).
+            assertTrue(tookMillis[tookMillis.length / 2] < 40, "100 answers on one connection, the middle one held "
+                    + tookMillis[tookMillis.length / 2] + " ms: " + Arrays.toString(tookMillis));
         } finally {
             example.destroy();
             assertTrue(example.waitFor(30, TimeUnit.SECONDS), "the example stopped on SIGTERM");
