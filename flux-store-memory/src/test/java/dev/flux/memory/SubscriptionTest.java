@@ -655,11 +655,20 @@ class SubscriptionTest {
 
     @Test
     void aCaughtUpSubscriptionIsWokenByAnAppendNotByItsPoll() throws Exception {
+        AtomicInteger reads = new AtomicInteger();
+        EventStore counting = new ForwardingEventStore(store) {
+            @Override
+            public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
+                List<RecordedEvent> read = super.readAll(afterPosition, maxCount);
+                reads.incrementAndGet();
+                return read;
+            }
+        };
         List<Long> seen = new CopyOnWriteArrayList<>();
-        Subscription subscription = start(Subscription.builder(EventSource.all(store))
+        Subscription subscription = start(Subscription.builder(EventSource.all(counting))
                 .pollInterval(Duration.ofHours(1)).onRecorded(e -> seen.add(e.position())));
-        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.RUNNING));
-        Thread.sleep(50); // let it read the empty log and park for its hour-long poll
+        // It read the empty log, and parks for its hour-long poll.
+        assertTrue(waitUntil(() -> subscription.state() == Subscription.State.RUNNING && reads.get() > 0));
 
         long last = append("Account-1", new Credited(1));
 
@@ -690,9 +699,9 @@ class SubscriptionTest {
                 .pollInterval(Duration.ofHours(1)).onRecorded(e -> byCategory.add(e.position())));
         Subscription stream = start(Subscription.builder(EventSource.stream(counting, "Account-1"))
                 .pollInterval(Duration.ofHours(1)).onRecorded(e -> byStream.add(e.position())));
+        // Both read their empty sources, and park for their hour-long polls.
         assertTrue(waitUntil(() -> category.state() == Subscription.State.RUNNING
-                && stream.state() == Subscription.State.RUNNING));
-        Thread.sleep(50); // let both read their empty sources and park for their hour-long polls
+                && stream.state() == Subscription.State.RUNNING && categoryReads.get() > 0 && streamReads.get() > 0));
         int categoryReadsIdle = categoryReads.get();
         int streamReadsIdle = streamReads.get();
 
