@@ -1239,7 +1239,7 @@ class FeedServerTest extends FeedTestBase {
 
     @Test
     void aLongPollHeldLongerThanTheRequestAndAnswerTimeoutsIsAnsweredNormally() throws Exception {
-        Duration timeout = Duration.ofMillis(500);     // well under the 3 s wait, which the check below must not reach
+        Duration timeout = Duration.ofSeconds(1);      // well under the 3 s wait, which the check below must not reach
         FeedServer feed = feed(FeedServer.builder(store).requestTimeout(timeout).answerTimeout(timeout)
                 .maxWait(Duration.ofSeconds(5)));
         long polled = System.nanoTime();
