@@ -166,7 +166,6 @@ public class FeedBenchmark {
     @Measurement(iterations = 5, time = 2)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
     public long appendOnlyBaseline(UnwatchedStore unwatched) {
-        unwatched.store().append("Account-1", ExpectedVersion.ANY, List.of(EventData.of("Credited", BODY, Map.of())));
-        return unwatched.store().lastPosition();
+        return unwatched.append("Account-1", EventData.of("Credited", BODY, Map.of()));
     }
 }
