@@ -5,6 +5,7 @@ import dev.flux.EventData;
 import dev.flux.EventReader;
 import dev.flux.RecordedEvent;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetAddress;
@@ -28,15 +29,43 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Long polls answered before their wait ends leave nothing behind in the handler. */
+/**
+ * Held long polls and the periodic check that finds events for them: polls answered before their wait ends
+ * leave nothing behind in the handler, the check ends with the handler, and a failing store is reported.
+ */
 class FeedHandlerHeldPollTest {
+    private final Logger logger = Logger.getLogger(FeedHandler.class.getName());
+    private final List<LogRecord> logged = new CopyOnWriteArrayList<>();
+    private final Handler capture = new Handler() {
+        @Override
+        public void publish(LogRecord record) {
+            logged.add(record);
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
     private final Log log = new Log();
     private FeedHandler handler;
     private HttpServer server;
+
+    @BeforeEach
+    void captureTheFeedsLog() {
+        logger.addHandler(capture);
+    }
 
     @AfterEach
     void close() {
@@ -46,15 +75,13 @@ class FeedHandlerHeldPollTest {
         if (server != null) {
             server.stop(0);
         }
+        logger.removeHandler(capture);
     }
 
     @Test
     void pollsAnsweredByAnAppendDropTheirTimeoutsInsteadOfKeepingThemUntilTheWaitWouldHaveEnded() throws Exception {
         // A recheck that never runs during the test: a running task is out of the queue the test counts.
-        handler = FeedServer.builder(log).maxWait(Duration.ofSeconds(60)).recheck(Duration.ofHours(1)).handler();
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        server.createContext("/events", handler);
-        server.start();
+        handler = serve(Duration.ofHours(1));
         URI feed = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events?after=0&wait=60");
         HttpClient client = HttpClient.newHttpClient();
         int before = handler.scheduledTasks();
@@ -82,10 +109,7 @@ class FeedHandlerHeldPollTest {
     void appendsWhileTheTimerChecksTheHeldPollsQueueOneMoreCheckNotOnePerAppend() throws Exception {
         // Each append queued a check of every held poll on the one timer thread: appends coming faster than the
         // checks ran (a store read each) grew its queue without bound, and the timeouts behind it waited.
-        handler = FeedServer.builder(log).maxWait(Duration.ofSeconds(60)).recheck(Duration.ofHours(1)).handler();
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        server.createContext("/events", handler);
-        server.start();
+        handler = serve(Duration.ofHours(1));
         URI feed = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events?after=0&wait=60");
         int before = handler.scheduledTasks();
         CompletableFuture<HttpResponse<String>> poll = HttpClient.newHttpClient()
@@ -114,44 +138,84 @@ class FeedHandlerHeldPollTest {
     void anErrorInTheRecheckIsLoggedAndTheRecheckGoesOnFindingEventsOtherProcessesAppend() throws Exception {
         // The recheck ran on a ScheduledExecutorService, which ends a periodic task for good, silently, when it
         // throws: one Error from a store read and held polls waited out their whole wait ever after.
-        List<String> logged = new CopyOnWriteArrayList<>();
-        java.util.logging.Logger logger = java.util.logging.Logger.getLogger(FeedHandler.class.getName());
-        java.util.logging.Handler capture = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord record) {
-                logged.add(record.getLevel() + " " + record.getMessage());
-            }
+        log.failTimerReadsOnceWith(new AssertionError("a store's bug"));
+        handler = serve(Duration.ofMillis(20));
+        CompletableFuture<HttpResponse<String>> poll = poll();
+        assertTrue(waitUntil(() -> log.timerFailed.get()), "the recheck met the error");
 
-            @Override
-            public void flush() {
-            }
+        log.appendUntold("Account-1", "Opened");     // another process's append: only the recheck finds it
 
-            @Override
-            public void close() {
-            }
-        };
-        logger.addHandler(capture);
-        try {
-            log.failTimerReadsOnceWith(new AssertionError("a store's bug"));
-            handler = FeedServer.builder(log).maxWait(Duration.ofSeconds(60)).recheck(Duration.ofMillis(20)).handler();
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-            server.createContext("/events", handler);
-            server.start();
-            URI feed = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events?after=0&wait=60");
-            CompletableFuture<HttpResponse<String>> poll = HttpClient.newHttpClient()
-                    .sendAsync(HttpRequest.newBuilder(feed).build(), HttpResponse.BodyHandlers.ofString());
-            assertTrue(waitUntil(() -> log.timerFailed.get()), "the recheck met the error");
+        HttpResponse<String> answer = poll.get(10, TimeUnit.SECONDS);
+        assertEquals(200, answer.statusCode());
+        assertTrue(answer.body().contains("\"Account-1\""), answer.body());
+        assertTrue(records(Level.SEVERE).stream().anyMatch(r -> r.getMessage().contains("a store's bug")),
+                () -> "the error is logged: " + text());
+    }
 
-            log.appendUntold("Account-1", "Opened");     // another process's append: only the recheck finds it
+    @Test
+    void closeReturnsOnlyOnceACheckReadingTheStoreHasEnded() throws Exception {
+        handler = serve(Duration.ofMillis(20));
+        CompletableFuture<HttpResponse<String>> poll = poll();
+        log.holdTimerReadsUntilClosed();
+        assertTrue(log.timerReading.await(10, TimeUnit.SECONDS), "the recheck reads the store for the held poll");
 
-            HttpResponse<String> answer = poll.get(10, TimeUnit.SECONDS);
-            assertEquals(200, answer.statusCode());
-            assertTrue(answer.body().contains("\"Account-1\""), answer.body());
-            assertTrue(logged.stream().anyMatch(line -> line.startsWith("SEVERE") && line.contains("a store's bug")),
-                    () -> "the error is logged: " + logged);
-        } finally {
-            logger.removeHandler(capture);
-        }
+        handler.close();
+        int stillReading = log.timerReadsUnderWay.get();
+        log.closeReturned.countDown();
+
+        assertEquals(0, stillReading, "no check reads the store once close() has returned: the caller may close it next");
+        assertEquals(200, poll.get(10, TimeUnit.SECONDS).statusCode());
+    }
+
+    @Test
+    void aStoreFailingEveryCheckIsLoggedOnceWithItsTraceThenBrieflyAndItsRecoveryOnce() throws Exception {
+        handler = serve(Duration.ofMillis(5));
+        handler.failureReportNanos = TimeUnit.MILLISECONDS.toNanos(200);
+        CompletableFuture<HttpResponse<String>> poll = poll();
+        log.failTimerReads(true);
+        assertTrue(waitUntil(() -> records(Level.WARNING).size() >= 2), () -> "a reminder comes after 200 ms: " + text());
+
+        log.failTimerReads(false);
+        assertTrue(waitUntil(() -> !records(Level.INFO).isEmpty()), () -> "the recovery is logged: " + text());
+        log.appendUntold("Account-1", "Opened");    // only the recheck finds it
+
+        assertTrue(poll.get(10, TimeUnit.SECONDS).body().contains("\"Account-1\""));
+        List<LogRecord> warnings = records(Level.WARNING);
+        assertTrue(warnings.get(0).getThrown() != null && warnings.get(0).getMessage().contains("the store is closed"),
+                "the first failure comes with its trace");
+        assertTrue(warnings.stream().skip(1).allMatch(r -> r.getThrown() == null
+                && r.getMessage().contains(" checks failed in a row; the latest: ")), this::text);
+        long firstReminderCount = Long.parseLong(warnings.get(1).getMessage().replaceAll(".*: (\\d+) checks failed.*", "$1"));
+        assertTrue(firstReminderCount >= 2, () -> "a reminder stands for the failures since the line before: " + text());
+        assertEquals(1, records(Level.INFO).size(), this::text);
+        assertTrue(records(Level.INFO).get(0).getMessage().startsWith("feed checks for new events again, after "), this::text);
+    }
+
+    private FeedHandler serve(Duration recheck) throws Exception {
+        FeedHandler feed = FeedServer.builder(log).maxWait(Duration.ofSeconds(60)).recheck(recheck).handler();
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/events", feed);
+        server.start();
+        return feed;
+    }
+
+    /** A long poll of the whole log, held: nothing is there yet. */
+    private CompletableFuture<HttpResponse<String>> poll() throws InterruptedException {
+        URI feed = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events?after=0&wait=60");
+        int held = handler.scheduledTasks() + 1;
+        CompletableFuture<HttpResponse<String>> poll = HttpClient.newHttpClient()
+                .sendAsync(HttpRequest.newBuilder(feed).build(), HttpResponse.BodyHandlers.ofString());
+        assertTrue(waitUntil(() -> handler.scheduledTasks() >= held), "the poll is held");
+        return poll;
+    }
+
+    private List<LogRecord> records(Level level) {
+        return logged.stream().filter(r -> r.getLevel().equals(level)).toList();
+    }
+
+    private String text() {
+        return logged.stream().map(r -> r.getLevel() + " " + r.getMessage() + (r.getThrown() == null ? "" : " [trace]"))
+                .toList().toString();
     }
 
     private static boolean waitUntil(BooleanSupplier condition) throws InterruptedException {
@@ -165,15 +229,29 @@ class FeedHandlerHeldPollTest {
         return true;
     }
 
-    /** The smallest log a feed serves: events in memory, telling its listeners of each append. */
+    /**
+     * The smallest log a feed serves: events in memory, telling its listeners of each append; its reads on the
+     * feed's timer thread (the checks for held polls) can be held or made to fail.
+     */
     private static final class Log implements EventReader {
         private final List<RecordedEvent> events = new CopyOnWriteArrayList<>();
         private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
-        /** Counted down when a read of the feed's timer thread waits for the latch {@link #holdTimerReads} returned. */
+        /** Counted down when a read of the feed's timer thread is held ({@link #holdTimerReads}, {@link #holdTimerReadsUntilClosed}). */
         final CountDownLatch timerReading = new CountDownLatch(1);
         /** Reads of the log done by other threads than the feed's timer (those the requests make), counted once they have read. */
         final AtomicInteger exchangeReads = new AtomicInteger();
+        /** Set once a read of the feed's timer thread threw the error {@link #failTimerReadsOnceWith} gave. */
+        final AtomicBoolean timerFailed = new AtomicBoolean();
+        /** Reads of the timer held by {@link #holdTimerReadsUntilClosed} and not yet over. */
+        final AtomicInteger timerReadsUnderWay = new AtomicInteger();
+        /** Counted down when the feed stops listening to the log: its close has begun. */
+        final CountDownLatch closeStarted = new CountDownLatch(1);
+        /** Counted down by the test once the feed's close has returned. */
+        final CountDownLatch closeReturned = new CountDownLatch(1);
         private volatile CountDownLatch timerReads;
+        private volatile Error timerError;
+        private volatile boolean failTimerReads;
+        private volatile boolean holdTimerReadUntilClosed;
 
         /** Makes reads on the feed's timer thread wait until the latch returned is counted down. */
         CountDownLatch holdTimerReads() {
@@ -182,13 +260,22 @@ class FeedHandlerHeldPollTest {
             return release;
         }
 
-        /** Set once a read of the feed's timer thread threw the error {@link #failTimerReadsOnceWith} gave. */
-        final AtomicBoolean timerFailed = new AtomicBoolean();
-        private volatile Error timerError;
+        /**
+         * Makes the next read on the timer wait, deaf to interrupts, until the feed stops listening (its close
+         * has begun), then for the test to see close() return or 1 s, whichever comes first.
+         */
+        void holdTimerReadsUntilClosed() {
+            holdTimerReadUntilClosed = true;
+        }
 
         /** Makes the next read on the feed's timer thread throw {@code error}. */
         void failTimerReadsOnceWith(Error error) {
             timerError = error;
+        }
+
+        /** Makes every read on the feed's timer thread fail as a closed store's does, or no longer. */
+        void failTimerReads(boolean fail) {
+            failTimerReads = fail;
         }
 
         void append(String streamId, String type) {
@@ -204,15 +291,29 @@ class FeedHandlerHeldPollTest {
 
         @Override
         public List<RecordedEvent> readAll(long afterPosition, int maxCount) {
-            CountDownLatch release = timerReads;
             boolean onTimer = Thread.currentThread().getName().equals("flux-feed-timer");
+            if (onTimer) {
+                onTimerRead();
+            }
+            List<RecordedEvent> page = events.stream().filter(e -> e.position() > afterPosition).limit(maxCount).toList();
+            if (!onTimer) {
+                exchangeReads.incrementAndGet();    // once read: a look counted has seen all it will see
+            }
+            return page;
+        }
+
+        private void onTimerRead() {
             Error error = timerError;
-            if (error != null && onTimer) {
+            if (error != null) {
                 timerError = null;
                 timerFailed.set(true);
                 throw error;
             }
-            if (release != null && onTimer) {
+            if (failTimerReads) {
+                throw new IllegalStateException("the store is closed");
+            }
+            CountDownLatch release = timerReads;
+            if (release != null) {
                 timerReading.countDown();
                 try {
                     release.await(10, TimeUnit.SECONDS);
@@ -220,11 +321,30 @@ class FeedHandlerHeldPollTest {
                     Thread.currentThread().interrupt();
                 }
             }
-            List<RecordedEvent> page = events.stream().filter(e -> e.position() > afterPosition).limit(maxCount).toList();
-            if (!onTimer) {
-                exchangeReads.incrementAndGet();    // once read: a look counted has seen all it will see
+            if (holdTimerReadUntilClosed) {
+                holdTimerReadUntilClosed = false;
+                timerReadsUnderWay.incrementAndGet();
+                timerReading.countDown();
+                awaitUninterruptibly(closeStarted, 10_000);
+                awaitUninterruptibly(closeReturned, 1_000);
+                timerReadsUnderWay.decrementAndGet();
             }
-            return page;
+        }
+
+        private static void awaitUninterruptibly(CountDownLatch latch, long millis) {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    latch.await(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         @Override
@@ -247,7 +367,10 @@ class FeedHandlerHeldPollTest {
         @Override
         public Runnable onAppend(Runnable listener) {
             listeners.add(listener);
-            return () -> listeners.remove(listener);
+            return () -> {
+                listeners.remove(listener);
+                closeStarted.countDown();
+            };
         }
     }
 }
