@@ -130,17 +130,18 @@ public final class AggregateFixture<A extends Aggregate> {
         try {
             command.accept(aggregate);
         } catch (RuntimeException | AssertionError thrown) {
-            return new Outcome<>(this, aggregate, List.of(), thrown);
+            return new Outcome<>(this, aggregate, List.of(), List.of(), thrown);
         }
         List<Object> applied = List.copyOf(aggregate.uncommittedEvents());
         aggregate.save();
+        List<RecordedEvent> recorded = store.readStream(streamId, given.size(), Integer.MAX_VALUE);
         List<Object> saved = new ArrayList<>();
-        for (RecordedEvent recorded : store.readStream(streamId, given.size(), Integer.MAX_VALUE)) {
-            saved.add(repository.serializer().deserialize(recorded));
+        for (RecordedEvent event : recorded) {
+            saved.add(repository.serializer().deserialize(event));
         }
         assertEventsEqual(applied, saved, "the events as applied and as read back after saving (an event that does not"
                 + " survive JSON: a transient field, a field Jackson cannot see or set)");
-        return new Outcome<>(this, aggregate, saved, null);
+        return new Outcome<>(this, aggregate, saved, List.copyOf(recorded), null);
     }
 
     /** Refuses a null array or element, naming the element's index. */
@@ -222,13 +223,26 @@ public final class AggregateFixture<A extends Aggregate> {
         private final AggregateFixture<A> fixture;
         private final A aggregate;
         private final List<Object> events;
+        private final List<RecordedEvent> recorded;
         private final Throwable thrown;
 
-        private Outcome(AggregateFixture<A> fixture, A aggregate, List<Object> events, Throwable thrown) {
+        private Outcome(AggregateFixture<A> fixture, A aggregate, List<Object> events, List<RecordedEvent> recorded,
+                        Throwable thrown) {
             this.fixture = fixture;
             this.aggregate = aggregate;
             this.events = events;
+            this.recorded = recorded;
             this.thrown = thrown;
+        }
+
+        /**
+         * The events the command saved as the store recorded them, in order: for checks {@code expectEvents}
+         * does not make, on the metadata {@code update(event, metadata)} gave (with the schema version the
+         * serializer adds, see {@code Metadata}), the type names or the versions. Fails when the command threw.
+         */
+        public List<RecordedEvent> recordedEvents() {
+            requireNoException();
+            return recorded;
         }
 
         /**

@@ -1,8 +1,12 @@
 package dev.flux.test;
 
 import dev.flux.Aggregate;
+import dev.flux.RecordedEvent;
 import org.junit.jupiter.api.Test;
 import org.opentest4j.AssertionFailedError;
+
+import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -124,6 +128,26 @@ class AggregateFixtureTest {
         AggregateFixture.of(Account.class)
                 .when(account -> account.update(new Credited(5)))
                 .expectEvents(new Credited(5));
+    }
+
+    @Test
+    void theRecordedEventsShowTheMetadataTypesAndVersionsTheCommandSaved() {
+        List<RecordedEvent> recorded = AggregateFixture.of(Account.class)
+                .given(new Opened("ana"))
+                .when(account -> {
+                    account.update(new Credited(5), Map.of("correlation_id", "c-1"));
+                    account.debit(3);
+                })
+                .expectEvents(new Credited(5), new Debited(3))
+                .recordedEvents();
+
+        assertEquals(List.of("Credited", "Debited"), recorded.stream().map(RecordedEvent::type).toList());
+        assertEquals(List.of(1L, 2L), recorded.stream().map(RecordedEvent::version).toList());
+        assertEquals(Map.of("correlation_id", "c-1"), recorded.get(0).metadata());
+        assertEquals(Map.of(), recorded.get(1).metadata());
+        AssertionError threw = assertThrows(AssertionError.class, () -> AggregateFixture.of(Account.class)
+                .when(account -> account.debit(30)).recordedEvents());
+        assertTrue(threw.getMessage().contains("the command threw"), threw.getMessage());
     }
 
     @Test
