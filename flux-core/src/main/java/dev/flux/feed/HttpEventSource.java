@@ -355,6 +355,10 @@ public final class HttpEventSource implements EventSource {
             uri = URI.create(feed + "?after=" + after + "&limit=" + limit + categoryQuery + "&include=data"
                     + (waitSeconds > 0 ? "&wait=" + waitSeconds : ""));
             answeredAtOnce = false;
+            // Before the clock for an answer at once starts: time spent waiting out a Retry-After is not the feed's.
+            if (!waitOutRetryAfter(uri, deadline)) {
+                return List.of();
+            }
             asked = System.nanoTime();
             try {
                 body = get(uri, deadline);

@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -100,6 +101,20 @@ class HttpEventSourceRetryAfterTest {
     }
 
     @Test
+    void aFeedThatAnswersAtOnceWithNothingOnceTheRetryAfterHasPassedIsNotAskedAgainAtOnce() throws Exception {
+        URI feed = serve("2", "{\"events\":[]}");
+        HttpEventSource source = HttpEventSource.of(feed, Duration.ofSeconds(5));
+        assertThrows(FluxException.class, () -> source.read(0, 10));
+
+        List<RecordedEvent> read = source.read(0, 10);
+
+        assertEquals(List.of(), read);
+        assertEquals(2, requests.size());
+        assertFalse(source.waitsForEvents(), "the long poll after the Retry-After was answered at once, not held: the"
+                + " time waited before asking is not the feed's");
+    }
+
+    @Test
     void aRetryAfterIsSecondsOrAnHttpDateAndHoldsASourceBackAtMostFiveMinutes() {
         Instant now = Instant.parse("2026-11-24T12:00:00Z");
 
@@ -114,6 +129,11 @@ class HttpEventSourceRetryAfterTest {
 
     /** A feed answering its first request 503 with {@code Retry-After: retryAfter}, and the next ones a page of one event. */
     private URI serve(String retryAfter) throws IOException {
+        return serve(retryAfter, PAGE);
+    }
+
+    /** A feed answering its first request 503 with {@code Retry-After: retryAfter}, and the next ones {@code page} at once. */
+    private URI serve(String retryAfter, String page) throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/events", exchange -> {
             requests.add(System.nanoTime());
@@ -121,7 +141,7 @@ class HttpEventSourceRetryAfterTest {
                 exchange.getResponseHeaders().set("Retry-After", retryAfter);
                 answer(exchange, 503, "busy");
             } else {
-                answer(exchange, 200, exchange.getRequestURI().getPath().endsWith("/head") ? "{\"position\":1}" : PAGE);
+                answer(exchange, 200, exchange.getRequestURI().getPath().endsWith("/head") ? "{\"position\":1}" : page);
             }
         });
         server.start();
