@@ -821,9 +821,10 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     /**
      * Answers every held long poll now (with what is there), stops the store listener and the timer, and
      * waits up to 5 s in all, even when interrupted, for those answers to be written and for a check for new
-     * events under way to end: once it returns, the handler reads the store no more (unless that wait ran
-     * out, which it logs), so the store may be closed next. Close the handler before the server that runs
-     * it, which would drop the answers not yet written.
+     * events under way to end: once it returns, the handler's own threads read the store no more (unless
+     * that wait ran out, which it logs). Requests the server still hands it are answered from the store as
+     * before, so close the handler, then the server that runs it (stopped first, it would drop the answers
+     * not yet written), then the store.
      */
     @Override
     public void close() {
