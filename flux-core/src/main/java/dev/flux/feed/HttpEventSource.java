@@ -77,7 +77,8 @@ import java.util.function.Supplier;
  * its {@code Retry-After} if any, see below), a read not answered in full within the wait plus 10 s (a
  * dead or stalled feed; so one read blocks at most that long, see {@link #longestWait()}), or a body
  * that is not the feed's JSON (an {@code event_id} not a UUID in its 8-4-4-4-12 form, say) throws a
- * {@link FluxException} naming the URL; the subscription backs off and tries again. Stopping the subscription cancels a long poll in flight. A feed that answers a long poll at once
+ * {@link FluxException} naming the URL; the subscription backs off and tries again. Stopping the
+ * subscription cancels a long poll in flight. A feed that answers a long poll at once
  * with nothing (it holds as many as it may, or is closing) is not asked again at once: the
  * subscription waits its poll interval first. The events' data arrive as the feed wrote them, numbers
  * copied as text (every digit, the scale and the sign of {@code -0.0} kept; never a {@code double}),
