@@ -38,13 +38,9 @@ import java.util.function.UnaryOperator;
  * within {@link Builder#requestTimeout} is dropped, so clients that send part of a request and stall
  * hold a thread no longer than that; an answer that stops going out for {@link Builder#answerTimeout}
  * (its consumer stopped reading) is dropped too, so consumers that ask for big pages and hang hold a
- * thread no longer than that either. Loading this class sets the system
- * property {@code sun.net.httpserver.nodelay=true} unless it is set already, since without it every
- * response of the JDK's server waits ~40 ms; it takes effect only if no {@code HttpServer} was
- * created in the JVM before (set it yourself at start-up when you mount a {@link FeedHandler} in a
- * server created earlier). It sets {@code jdk.httpserver.maxConnections} likewise, to half the file
- * descriptors the process may open: without a limit, a client that opens connections until the process
- * has no descriptor left stops the JDK's server for good, even after it has gone.
+ * thread no longer than that either. Loading this class sets the system properties the JDK's server
+ * runs by (TCP_NODELAY, a connection limit; see {@link #configureJdkHttpServer()}) unless they are set
+ * already; they take effect only if no {@code HttpServer} was created in the JVM before.
  *
  * <p>Its own threads are daemons ({@code flux-feed-N}, {@code flux-feed-request-timeout-N},
  * {@code flux-feed-timer}, {@code flux-feed-answer}); the JDK's {@code HTTP-Dispatcher} thread is not, so
@@ -60,13 +56,21 @@ public final class FeedServer implements AutoCloseable {
      */
     static final String MAX_CONNECTIONS = "jdk.httpserver.maxConnections";
 
-    /*
-     * The JDK's HttpServer writes a response's headers and body in two TCP segments without
-     * TCP_NODELAY, so Nagle's algorithm and the client's delayed ACK hold every response ~40 ms
-     * (measured here: 100 sequential GETs took 4.5 s, 0.2-0.4 s with it). The server reads this
-     * property once, when the first HttpServer is created; set it unless the application chose.
-     */
     static {
+        configureJdkHttpServer();
+    }
+
+    /**
+     * Sets the system properties the JDK's {@code HttpServer} runs by, each unless it is set already:
+     * {@code sun.net.httpserver.nodelay=true}, without which every answer waits about 40 ms (the server
+     * writes headers and body in two TCP segments, and Nagle's algorithm holds the second for the client's
+     * delayed ACK), and {@code jdk.httpserver.maxConnections}, half the file descriptors the process may
+     * open (10,000 where that is not known), without which a client that opens connections until none is
+     * left stops the server for good. The JDK reads them once, when the first {@code HttpServer} of the JVM
+     * is created. Loading this class calls this method; when you mount a {@link FeedHandler} in a server of
+     * your own, call it before that server is created (or set the properties at start-up).
+     */
+    public static void configureJdkHttpServer() {
         if (System.getProperty("sun.net.httpserver.nodelay") == null) {
             System.setProperty("sun.net.httpserver.nodelay", "true");
         }
@@ -77,9 +81,13 @@ public final class FeedServer implements AutoCloseable {
 
     /** Half the file descriptors the process may open, leaving the rest to the store, the JVM and other servers. */
     static long connectionLimit() {
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
-                && unix.getMaxFileDescriptorCount() > 0) {
-            return Math.max(1, Math.min(Integer.MAX_VALUE, unix.getMaxFileDescriptorCount() / 2));
+        try {
+            if (ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+                    && unix.getMaxFileDescriptorCount() > 0) {
+                return Math.max(1, Math.min(Integer.MAX_VALUE, unix.getMaxFileDescriptorCount() / 2));
+            }
+        } catch (LinkageError | RuntimeException e) {
+            // A runtime without the jdk.management module (a jlink image, say): no count to halve.
         }
         return 10_000;
     }

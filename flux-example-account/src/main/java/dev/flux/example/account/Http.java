@@ -5,18 +5,17 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.management.UnixOperatingSystemMXBean;
 import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.feed.AllowedHosts;
+import dev.flux.feed.FeedServer;
 import dev.flux.feed.RequestTimeout;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.lang.management.ManagementFactory;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -38,30 +37,12 @@ final class Http {
     private static final System.Logger LOG = System.getLogger(Http.class.getName());
 
     /*
-     * Without TCP_NODELAY the JDK's server holds every answer ~40 ms (Nagle and the client's delayed ACK;
-     * see FeedServer). It reads the property once, at the first HttpServer made in the JVM, which is the
-     * example's own (listen() runs before the feed handler, whose FeedServer would set it), so set it here,
-     * before listen() makes one, unless the one who started the JVM chose.
+     * The JDK reads its server's TCP_NODELAY and connection limit once, at the first HttpServer made in the
+     * JVM, which is the example's own (listen() runs before the feed handler, whose FeedServer would set them):
+     * so they are set here, before listen() makes one, unless the one who started the JVM chose.
      */
     static {
-        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-            System.setProperty("sun.net.httpserver.nodelay", "true");
-        }
-        // As FeedServer does, and for the same reason: without a limit, a client that opens connections until the
-        // process has no file descriptor left stops the JDK's server for good, even after it has gone. The JDK reads
-        // it at the first HttpServer made, listen()'s, before the feed's class loads: FeedServer sets it too late.
-        if (System.getProperty("jdk.httpserver.maxConnections") == null) {
-            System.setProperty("jdk.httpserver.maxConnections", Long.toString(connectionLimit()));
-        }
-    }
-
-    /** Half the file descriptors the process may open, leaving the rest to the store and the JVM. */
-    private static long connectionLimit() {
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
-                && unix.getMaxFileDescriptorCount() > 0) {
-            return Math.max(1, Math.min(Integer.MAX_VALUE, unix.getMaxFileDescriptorCount() / 2));
-        }
-        return 10_000;
+        FeedServer.configureJdkHttpServer();
     }
 
     private Http() {
