@@ -159,9 +159,13 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private final AtomicBoolean checkQueued = new AtomicBoolean();
     /** How often a streak of failed checks is logged after its first failure; lowered by tests. */
     volatile long failureReportNanos = TimeUnit.MINUTES.toNanos(1);
-    /** Checks failed in a row; touched by the timer thread alone, as is {@link #lastFailureReport}. */
+    /** Checks failed in a row; touched by the timer thread alone, as are the three fields below. */
     private long failedChecks;
+    /** When a failed check was last logged, if {@link #failureReported}. */
     private long lastFailureReport;
+    private boolean failureReported;
+    /** Whether a failure of the current streak was logged: only then is its end. */
+    private boolean streakLogged;
 
     /** A long poll waiting for events after {@code after}. */
     private final class Held {
@@ -397,15 +401,20 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             }
         }
         if (!hasEventsAfter.isEmpty() && failedChecks > 0) {
-            LOG.log(System.Logger.Level.INFO, "feed checks for new events again, after " + failedChecks
-                    + " failed check" + (failedChecks == 1 ? "" : "s"));
+            if (streakLogged) {
+                LOG.log(System.Logger.Level.INFO, "feed checks for new events again, after " + failedChecks
+                        + " failed check" + (failedChecks == 1 ? "" : "s"));
+            }
             failedChecks = 0;
         }
     }
 
     /**
-     * Logs a check that failed: the first of a streak with its stack trace, then a line without one at most every
-     * {@link #failureReportNanos} (a closed store fails every check, four a second by default, while polls are held).
+     * Logs a check that failed, at most once every {@link #failureReportNanos}: the first failure of a streak with
+     * its stack trace, a later one of the same streak in a line saying how many failed (a closed store fails every
+     * check, four a second by default, while polls are held). A streak that begins within that time of the last
+     * line is counted without one, so a store failing every other check is not logged twice a second either.
+     * An {@link Error} is logged every time.
      */
     private void checkFailed(Throwable e) {
         if (closed.get()) {
@@ -413,16 +422,23 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
         long now = System.nanoTime();
         failedChecks++;
-        System.Logger.Level level = e instanceof Error ? System.Logger.Level.ERROR : System.Logger.Level.WARNING;
         if (failedChecks == 1) {
+            streakLogged = false;
+        }
+        if (failureReported && now - lastFailureReport < failureReportNanos && !(e instanceof Error)) {
+            return;     // an Error, a bug or the JVM in trouble, is logged every time
+        }
+        System.Logger.Level level = e instanceof Error ? System.Logger.Level.ERROR : System.Logger.Level.WARNING;
+        if (!streakLogged) {
             LOG.log(level, "feed cannot check for new events for its held long polls: " + e + " (logged again at most"
                     + " once every " + TimeUnit.NANOSECONDS.toSeconds(failureReportNanos) + " s while checks fail)", e);
-            lastFailureReport = now;
-        } else if (now - lastFailureReport >= failureReportNanos) {
+        } else {
             LOG.log(level, "feed still cannot check for new events for its held long polls: " + failedChecks
                     + " checks failed in a row; the latest: " + e);
-            lastFailureReport = now;
         }
+        lastFailureReport = now;
+        failureReported = true;
+        streakLogged = true;
     }
 
     /** Up to {@code maxCount} events after {@code after}: of {@code category}, or of any when it is null. */

@@ -189,6 +189,22 @@ class FeedHandlerHeldPollTest {
         assertTrue(records(Level.INFO).get(0).getMessage().startsWith("feed checks for new events again, after "), this::text);
     }
 
+    @Test
+    void aStoreFailingEveryOtherCheckIsLoggedOnceNotAtEachFailureAndRecovery() throws Exception {
+        handler = serve(Duration.ofMillis(5));
+        handler.failureReportNanos = TimeUnit.HOURS.toNanos(1);
+        CompletableFuture<HttpResponse<String>> poll = poll();
+        log.flapTimerReads(true);
+        assertTrue(waitUntil(() -> log.timerFailures.get() >= 10), "ten streaks of one failed check each");
+        log.flapTimerReads(false);
+        log.appendUntold("Account-1", "Opened");    // only the recheck finds it
+
+        assertTrue(poll.get(10, TimeUnit.SECONDS).body().contains("\"Account-1\""));
+        assertEquals(1, records(Level.WARNING).size(), this::text);
+        assertTrue(records(Level.WARNING).get(0).getThrown() != null, "the first failure comes with its trace");
+        assertEquals(1, records(Level.INFO).size(), () -> "only the logged streak's end is logged: " + text());
+    }
+
     private FeedHandler serve(Duration recheck) throws Exception {
         FeedHandler feed = FeedServer.builder(log).maxWait(Duration.ofSeconds(60)).recheck(recheck).handler();
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -249,6 +265,10 @@ class FeedHandlerHeldPollTest {
         private volatile CountDownLatch timerReads;
         private volatile Error timerError;
         private volatile boolean failTimerReads;
+        /** Whether reads on the feed's timer thread fail and succeed in turn, and how many failed so. */
+        private volatile boolean flapTimerReads;
+        private boolean nextFlapFails = true;
+        final AtomicInteger timerFailures = new AtomicInteger();
         private volatile boolean holdTimerReadUntilClosed;
 
         /** Makes reads on the feed's timer thread wait until the latch returned is counted down. */
@@ -274,6 +294,11 @@ class FeedHandlerHeldPollTest {
         /** Makes every read on the feed's timer thread fail as a closed store's does, or no longer. */
         void failTimerReads(boolean fail) {
             failTimerReads = fail;
+        }
+
+        /** Makes reads on the feed's timer thread fail and succeed in turn (a failure first), or no longer. */
+        void flapTimerReads(boolean flap) {
+            flapTimerReads = flap;
         }
 
         void append(String streamId, String type) {
@@ -309,6 +334,13 @@ class FeedHandlerHeldPollTest {
             }
             if (failTimerReads) {
                 throw new IllegalStateException("the store is closed");
+            }
+            if (flapTimerReads) {
+                nextFlapFails = !nextFlapFails;     // the timer's one thread alone reads this
+                if (!nextFlapFails) {
+                    timerFailures.incrementAndGet();
+                    throw new IllegalStateException("the store's connection dropped");
+                }
             }
             CountDownLatch release = timerReads;
             if (release != null) {
