@@ -49,8 +49,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 
 /**
@@ -161,17 +159,13 @@ public final class HttpEventSource implements EventSource {
     private final String category;
     /** What the category adds to a page's query: {@code &category=} and its name, encoded; empty for every category. */
     private final String categoryQuery;
-    private volatile CompletableFuture<HttpResponse<byte[]>> inFlight;
+    private volatile CompletableFuture<?> inFlight;
     /** Whether the last read was an empty page the feed answered without holding the poll. */
     private volatile boolean answeredAtOnce;
     /** The most events a read asks for: lowered when a page was over the bound, raised again as answers fit easily. */
     private volatile int pageCap = Integer.MAX_VALUE;
     /** Until when the feed's last {@code Retry-After} holds this source back; null when none does. */
     private volatile Quiet quiet;
-    /** Counted up by {@link #stopWaiting()}, so that a read waiting out a {@code Retry-After} ends. */
-    private final AtomicLong stops = new AtomicLong();
-    /** The thread waiting out a {@code Retry-After}, for {@link #stopWaiting()} to wake; null when none is. */
-    private volatile Thread waiting;
 
     /** A {@code Retry-After} being honoured: the {@link System#nanoTime()} it ends at, and the answer that gave it. */
     private record Quiet(long until, String answer) {
@@ -422,9 +416,12 @@ public final class HttpEventSource implements EventSource {
     @Override
     public long end() {
         URI uri = URI.create(feed + "/head");
-        byte[] body;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        byte[] body = null;
         try {
-            body = get(uri, System.nanoTime() + timeout.toNanos());
+            if (waitOutRetryAfter(uri, deadline)) {
+                body = get(uri, deadline);
+            }
         } catch (AnswerTooLarge e) {
             throw tooLarge(uri, e, null);
         }
@@ -468,11 +465,6 @@ public final class HttpEventSource implements EventSource {
     /** Cancels a long poll in flight, or ends a wait for a {@code Retry-After} to pass: its read returns empty at once. */
     @Override
     public void stopWaiting() {
-        stops.incrementAndGet();
-        Thread thread = waiting;
-        if (thread != null) {
-            LockSupport.unpark(thread);
-        }
         CompletableFuture<?> pending = inFlight;
         if (pending != null) {
             pending.cancel(true);
@@ -491,28 +483,30 @@ public final class HttpEventSource implements EventSource {
         if (held == null) {
             return true;
         }
-        long latest = deadline - TimeUnit.SECONDS.toNanos(waitSeconds) - ANSWER_MARGIN.minus(RETRY_AFTER_WAITED).toNanos();
-        long stopsBefore = stops.get();
-        waiting = Thread.currentThread();
-        try {
-            long left;
-            while ((left = held.until - System.nanoTime()) > 0) {
-                if (held.until - latest > 0) {
-                    throw new FluxException("the feed at " + feed + " " + held.answer + ": this source sends it nothing for "
-                            + TimeUnit.NANOSECONDS.toSeconds(left + 999_999_999) + " s more, longer than a read waits for that ("
-                            + RETRY_AFTER_WAITED.toSeconds() + " s); not asking for " + uri + " before then");
-                }
-                if (Thread.currentThread().isInterrupted()) {
-                    throw new FluxException("interrupted while waiting out the Retry-After of the feed at " + feed
-                            + " before asking for " + uri);
-                }
-                if (stops.get() != stopsBefore) {
-                    return false;
-                }
-                LockSupport.parkNanos(this, left);
+        long left = held.until - System.nanoTime();
+        if (left > 0) {
+            long latest = deadline - TimeUnit.SECONDS.toNanos(waitSeconds) - ANSWER_MARGIN.minus(RETRY_AFTER_WAITED).toNanos();
+            if (held.until - latest > 0) {
+                throw new FluxException("the feed at " + feed + " " + held.answer + ": this source sends it nothing for "
+                        + TimeUnit.NANOSECONDS.toSeconds(left + 999_999_999) + " s more, longer than a read waits for that ("
+                        + RETRY_AFTER_WAITED.toSeconds() + " s); not asking for " + uri + " before then");
             }
-        } finally {
-            waiting = null;
+            // Waited on as a request in flight is, so that stopWaiting() ends it the same way: by cancelling it.
+            CompletableFuture<Void> pause = new CompletableFuture<>();
+            inFlight = pause;
+            try {
+                pause.get(left, TimeUnit.NANOSECONDS);
+            } catch (TimeoutException passed) {
+                // waited out
+            } catch (CancellationException | ExecutionException stopped) {
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new FluxException("interrupted while waiting out the Retry-After of the feed at " + feed
+                        + " before asking for " + uri, e);
+            } finally {
+                inFlight = null;
+            }
         }
         if (quiet == held) {
             quiet = null;
@@ -547,9 +541,6 @@ public final class HttpEventSource implements EventSource {
      * @throws AnswerTooLarge when the answer's body is over {@link #maxAnswerBytes} (its connection is dropped)
      */
     private byte[] get(URI uri, long deadline) throws AnswerTooLarge {
-        if (!waitOutRetryAfter(uri, deadline)) {
-            return null;
-        }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
             throw notInTime(uri, null);
