@@ -132,6 +132,8 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     private static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     private final EventReader reader;
+    /** How log lines name this feed, by the store it serves: a process may run several. */
+    private final String name;
     private final UnaryOperator<RecordedEvent> upcast;
     /** What links start with, from {@link FeedServer.Builder#publicUri}; null to build them from each request. */
     private final String publicBase;
@@ -190,14 +192,14 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                 }
                 Runnable respond = () -> {
                     try {
-                        respondSafely(exchange, () -> {
+                        respondSafely(name, exchange, () -> {
                             list(exchange, request, page(request));
                             return true;
                         });
                     } catch (IOException e) {
                         // Off the exchange's thread this cannot reach the JDK's server, which then keeps the
                         // connection in its books until it stops: JDK 17 has no call that drops it.
-                        LOG.log(System.Logger.Level.DEBUG, () -> "feed answer to held " + exchange.getRequestURI()
+                        LOG.log(System.Logger.Level.DEBUG, () -> name + ": answer to held " + exchange.getRequestURI()
                                 + " failed: " + e);
                     }
                 };
@@ -221,6 +223,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
     FeedHandler(EventReader reader, int defaultLimit, int maxLimit, long maxWaitSeconds, int maxHeld, long recheckMillis,
                 UnaryOperator<RecordedEvent> upcast, String publicBase) {
         this.reader = reader;
+        this.name = "feed of " + reader;
         this.upcast = upcast;
         this.publicBase = publicBase;
         this.defaultLimit = defaultLimit;
@@ -282,7 +285,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
      * @throws IOException when the answer could not be written (see {@link #respondSafely})
      */
     static void refuse(HttpExchange exchange, int status, String code, String message) throws IOException {
-        respondSafely(exchange, () -> {
+        respondSafely("feed", exchange, () -> {
             throw new HttpProblem(status, code, message);
         });
     }
@@ -308,7 +311,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         if (exchange == null) {
             throw new IllegalArgumentException("exchange must not be null");
         }
-        respondSafely(exchange, () -> route(exchange));
+        respondSafely(name, exchange, () -> route(exchange));
     }
 
     /** Answers the request, or holds it as a long poll and returns false. */
@@ -402,7 +405,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
         if (!hasEventsAfter.isEmpty() && failedChecks > 0) {
             if (streakLogged) {
-                LOG.log(System.Logger.Level.INFO, "feed checks for new events again, after " + failedChecks
+                LOG.log(System.Logger.Level.INFO, name + " checks for new events again, after " + failedChecks
                         + " failed check" + (failedChecks == 1 ? "" : "s"));
             }
             failedChecks = 0;
@@ -430,10 +433,10 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         }
         System.Logger.Level level = e instanceof Error ? System.Logger.Level.ERROR : System.Logger.Level.WARNING;
         if (!streakLogged) {
-            LOG.log(level, "feed cannot check for new events for its held long polls: " + e + " (logged again at most"
+            LOG.log(level, name + " cannot check for new events for its held long polls: " + e + " (logged again at most"
                     + " once every " + TimeUnit.NANOSECONDS.toSeconds(failureReportNanos) + " s while checks fail)", e);
         } else {
-            LOG.log(level, "feed still cannot check for new events for its held long polls: " + failedChecks
+            LOG.log(level, name + " still cannot check for new events for its held long polls: " + failedChecks
                     + " checks failed in a row; the latest: " + e);
         }
         lastFailureReport = now;
@@ -802,7 +805,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
      * the JDK's server forgets a connection whose answer broke off only when that reaches it (its handler
      * throws); swallowed, the connection stays in the server's books, with its buffers, until it stops.
      */
-    private static void respondSafely(HttpExchange exchange, Responder responder) throws IOException {
+    private static void respondSafely(String feed, HttpExchange exchange, Responder responder) throws IOException {
         boolean done = true;
         try {
             try {
@@ -815,7 +818,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
                     gen.writeEndObject();
                 }));
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, "feed request " + exchange.getRequestURI() + " failed: " + e, e);
+                LOG.log(System.Logger.Level.ERROR, feed + ": request " + exchange.getRequestURI() + " failed: " + e, e);
                 send(exchange, 500, json(gen -> {
                     gen.writeStartObject();
                     gen.writeStringField("error", "internal_error");
@@ -826,7 +829,7 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
             }
         } catch (RuntimeException e) {
             // Headers were already sent: nothing left to tell the client.
-            LOG.log(System.Logger.Level.DEBUG, () -> "feed response to " + exchange.getRequestURI() + " failed: " + e);
+            LOG.log(System.Logger.Level.DEBUG, () -> feed + ": response to " + exchange.getRequestURI() + " failed: " + e);
         } finally {
             if (done) {
                 exchange.close();
@@ -857,18 +860,18 @@ public final class FeedHandler implements HttpHandler, AutoCloseable {
         timer.shutdown();
         answers.shutdown();     // the answers just handed over still go out
         long deadline = System.nanoTime() + CLOSE_GRACE_NANOS;
-        awaitTermination(timer, deadline, "a check for new events still reading the store");
-        awaitTermination(answers, deadline, "answers to long polls still unwritten: those consumers lose the connection");
+        awaitTermination(timer, deadline, name, "a check for new events still reading the store");
+        awaitTermination(answers, deadline, name, "answers to long polls still unwritten: those consumers lose the connection");
     }
 
     /** Waits until {@code deadline} for {@code executor} to end, even when interrupted (the interrupt is kept). */
-    private static void awaitTermination(ExecutorService executor, long deadline, String stillRunning) {
+    private static void awaitTermination(ExecutorService executor, long deadline, String feed, String stillRunning) {
         boolean interrupted = false;
         try {
             while (true) {
                 try {
                     if (!executor.awaitTermination(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
-                        LOG.log(System.Logger.Level.WARNING, "feed closed with " + stillRunning + " after "
+                        LOG.log(System.Logger.Level.WARNING, feed + " closed with " + stillRunning + " after "
                                 + TimeUnit.NANOSECONDS.toSeconds(CLOSE_GRACE_NANOS) + " s");
                     }
                     return;

@@ -183,10 +183,13 @@ class FeedHandlerHeldPollTest {
         List<LogRecord> warnings = records(Level.WARNING);
         assertTrue(warnings.get(0).getThrown() != null && warnings.get(0).getMessage().contains("the store is closed"),
                 "the first failure comes with its trace");
+        assertTrue(logged.stream().allMatch(r -> r.getMessage().startsWith("feed of " + Log.NAME + " ")),
+                () -> "each line names the feed by its store, for a process that runs several: " + text());
         assertTrue(warnings.stream().skip(1).allMatch(r -> r.getThrown() == null
                 && r.getMessage().contains(" checks failed in a row; the latest: ")), this::text);
         assertEquals(1, records(Level.INFO).size(), this::text);
-        assertTrue(records(Level.INFO).get(0).getMessage().startsWith("feed checks for new events again, after "), this::text);
+        assertTrue(records(Level.INFO).get(0).getMessage().startsWith("feed of " + Log.NAME + " checks for new events again, after "),
+                this::text);
     }
 
     @Test
@@ -248,6 +251,7 @@ class FeedHandlerHeldPollTest {
      * feed's timer thread (the checks for held polls) can be held or made to fail.
      */
     private static final class Log implements EventReader {
+        static final String NAME = "the test log";
         private final List<RecordedEvent> events = new CopyOnWriteArrayList<>();
         private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
         /** Counted down when a read of the feed's timer thread is held ({@link #holdTimerReads}, {@link #holdTimerReadsUntilClosed}). */
@@ -401,6 +405,11 @@ class FeedHandlerHeldPollTest {
                 listeners.remove(listener);
                 closeStarted.countDown();
             };
+        }
+
+        @Override
+        public String toString() {
+            return NAME;
         }
     }
 }
