@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
@@ -25,9 +26,11 @@ import java.util.function.Function;
  * <ul>
  *   <li><b>Events</b>: {@link #publish} calls every listener {@linkplain #subscribe subscribed} to the
  *   event's class or to a supertype of it ({@code Object} gets everything), in the order they
- *   subscribed. A listener that throws stops the rest, and the exception reaches the publisher. A
- *   publish calls the listeners subscribed when it began: one subscribed meanwhile misses that event, one
- *   unsubscribed meanwhile still gets it. A listener that publishes runs that publish to its end before
+ *   subscribed, those {@linkplain #subscribeWithContext subscribed with context} among them: they get the
+ *   event's id and metadata too (an {@link EventContext}), and are otherwise listeners like the rest. A
+ *   listener that throws stops the rest, and the exception reaches the publisher. A publish calls the
+ *   listeners subscribed when it began: one subscribed meanwhile misses that event, one unsubscribed
+ *   meanwhile still gets it. A listener that publishes runs that publish to its end before
  *   the next listener gets the first event, so listeners after it see the second event first.</li>
  *   <li><b>Commands</b>: {@link #dispatch} calls the one handler {@linkplain #register registered} for
  *   the command's class (or, when there is none, for its most specific registered supertype);
@@ -50,7 +53,8 @@ import java.util.function.Function;
  * call (the same listener subscribed twice is two subscriptions); running it again does nothing.
  */
 public final class Bus {
-    private record Listener(Class<?> type, Consumer<Object> consumer) {
+    /** One of {@code consumer} and {@code contextual} is null: a listener takes the event alone or with its context. */
+    private record Listener(Class<?> type, Consumer<Object> consumer, BiConsumer<Object, EventContext> contextual) {
     }
 
     /**
@@ -111,22 +115,72 @@ public final class Bus {
     public <E> Runnable subscribe(Class<E> eventClass, Consumer<? super E> listener) {
         requireNonNull(eventClass, "eventClass");
         requireNonNull(listener, "listener");
-        Listener entry = new Listener(boxed(eventClass), (Consumer<Object>) listener);
+        return addListener(new Listener(boxed(eventClass), (Consumer<Object>) listener, null));
+    }
+
+    /**
+     * Calls {@code listener} with every event published of {@code eventClass} or a subtype, and its
+     * {@link EventContext}: the id and metadata it was saved with when a repository publishes it (see
+     * {@link dev.flux.Repository.Builder#publishTo}), the context given to {@link #publish(Object, EventContext)},
+     * or, from {@link #publish(Object)}, a new id for that publish and empty metadata. It takes its turn
+     * among all listeners in subscription order, as one {@linkplain #subscribe subscribed} without context
+     * does. (A name of its own, not an overload of {@code subscribe}: an overload would make
+     * {@code subscribe(type, list::add)} ambiguous.)
+     *
+     * @return what to run to end this subscription (and no other of the same listener); running it again does nothing
+     * @throws IllegalArgumentException when either is null, or the class is primitive
+     */
+    @SuppressWarnings("unchecked")
+    public <E> Runnable subscribeWithContext(Class<E> eventClass, BiConsumer<? super E, ? super EventContext> listener) {
+        requireNonNull(eventClass, "eventClass");
+        requireNonNull(listener, "listener");
+        return addListener(new Listener(boxed(eventClass), null, (BiConsumer<Object, EventContext>) listener));
+    }
+
+    private Runnable addListener(Listener entry) {
         listeners.add(entry);
         return () -> listeners.removeIf(subscribed -> subscribed == entry);    // by identity: equal entries are other subscriptions
     }
 
     /**
      * Calls every listener of the event's class and its supertypes, in subscription order. A listener's
-     * exception stops the others and reaches the caller unchanged, not wrapped.
+     * exception stops the others and reaches the caller unchanged, not wrapped. Listeners
+     * {@linkplain #subscribeWithContext subscribed with context} get one made for this publish, the same for
+     * each: a new id that no store holds and empty metadata (see {@link EventContext}).
      *
      * @throws IllegalArgumentException when the event is null
      */
     public void publish(Object event) {
         requireNonNull(event, "event");
+        deliver(event, null);
+    }
+
+    /**
+     * Calls every listener of the event's class and its supertypes, in subscription order, as
+     * {@link #publish(Object)} does; those {@linkplain #subscribeWithContext subscribed with context} get
+     * {@code context}. For publishers that hold the id and metadata an event was stored with (a
+     * repository publishes its saved events so).
+     *
+     * @throws IllegalArgumentException when the event or the context is null
+     */
+    public void publish(Object event, EventContext context) {
+        requireNonNull(event, "event");
+        requireNonNull(context, "context");
+        deliver(event, context);
+    }
+
+    /** {@code context} null: one is made for this publish, once a listener asks for it. */
+    private void deliver(Object event, EventContext context) {
         for (Listener listener : listeners) {
             if (listener.type().isInstance(event)) {
-                listener.consumer().accept(event);
+                if (listener.consumer() != null) {
+                    listener.consumer().accept(event);
+                } else {
+                    if (context == null) {
+                        context = EventContext.unsaved();
+                    }
+                    listener.contextual().accept(event, context);
+                }
             }
         }
     }

@@ -5,13 +5,19 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -143,6 +149,151 @@ class BusTest {
         bus.publish(new Opened("c"));
 
         assertEquals(List.of("listener a", "other a", "other b", "listener b", "other c"), seen);
+    }
+
+    @Test
+    void aMethodReferenceToAnOverloadedMethodStillSubscribesWithoutContext() {
+        // List.add has a two-argument form too: a subscribe overload taking a BiConsumer would make this ambiguous.
+        bus.subscribe(String.class, seen::add);
+
+        bus.publish("a");
+
+        assertEquals(List.of("a"), seen);
+    }
+
+    @Test
+    void aListenerWithContextGetsTheEventWithTheContextItWasPublishedWith() {
+        EventContext context = new EventContext(UUID.randomUUID(), Map.of("correlation_id", "req-1"));
+        List<EventContext> contexts = new ArrayList<>();
+        bus.subscribeWithContext(Opened.class, (e, c) -> {
+            seen.add("opened " + e.id());
+            contexts.add(c);
+        });
+
+        bus.publish(new Opened("a"), context);
+
+        assertEquals(List.of("opened a"), seen);
+        assertEquals(List.of(context), contexts);
+    }
+
+    @Test
+    void aPlainPublishGivesListenersWithContextOneNewIdForThatPublishAndNoMetadata() {
+        List<EventContext> contexts = new ArrayList<>();
+        bus.subscribeWithContext(Opened.class, (e, c) -> contexts.add(c));
+        bus.subscribeWithContext(AccountEvent.class, (e, c) -> contexts.add(c));
+
+        bus.publish(new Opened("a"));
+        bus.publish(new Opened("b"));
+
+        assertEquals(4, contexts.size());
+        assertNotNull(contexts.get(0).eventId());
+        assertEquals(Map.of(), contexts.get(0).metadata());
+        assertSame(contexts.get(0), contexts.get(1), "one context per publish, the same for each of its listeners");
+        assertNotEquals(contexts.get(0).eventId(), contexts.get(2).eventId(), "each publish its own id");
+        assertSame(contexts.get(2), contexts.get(3));
+    }
+
+    @Test
+    void listenersWithAndWithoutContextAreCalledInOneSubscriptionOrder() {
+        EventContext context = new EventContext(UUID.randomUUID(), Map.of());
+        bus.subscribe(Object.class, e -> seen.add("plain object"));
+        bus.subscribeWithContext(AccountEvent.class, (e, c) -> seen.add("context account " + (c == context)));
+        bus.subscribe(Opened.class, e -> seen.add("plain opened"));
+        bus.subscribeWithContext(Opened.class, (e, c) -> seen.add("context opened " + (c == context)));
+        bus.subscribeWithContext(Credited.class, (e, c) -> seen.add("context credited"));
+
+        bus.publish(new Opened("a"), context);
+
+        assertEquals(List.of("plain object", "context account true", "plain opened", "context opened true"), seen);
+    }
+
+    @Test
+    void aListenerWithContextThatThrowsStopsTheRestOfEitherKindAndPropagates() {
+        IllegalStateException boom = new IllegalStateException("boom");
+        bus.subscribe(Opened.class, e -> seen.add("before"));
+        bus.subscribeWithContext(Opened.class, (e, c) -> { throw boom; });
+        bus.subscribe(Opened.class, e -> seen.add("after"));
+        bus.subscribeWithContext(Opened.class, (e, c) -> seen.add("after with context"));
+
+        IllegalStateException plain = assertThrows(IllegalStateException.class, () -> bus.publish(new Opened("a")));
+        IllegalStateException withContext = assertThrows(IllegalStateException.class,
+                () -> bus.publish(new Opened("b"), new EventContext(UUID.randomUUID(), Map.of())));
+
+        assertSame(boom, plain);
+        assertSame(boom, withContext);
+        assertEquals(List.of("before", "before"), seen);
+    }
+
+    @Test
+    void aListenerWithContextThatPublishesHasThatEventDeliveredWithItsOwnContextFirst() {
+        EventContext first = new EventContext(UUID.randomUUID(), Map.of("n", "1"));
+        EventContext second = new EventContext(UUID.randomUUID(), Map.of("n", "2"));
+        bus.subscribeWithContext(Opened.class, (e, c) -> {
+            seen.add("first " + e.id() + " " + c.metadata());
+            bus.publish(new Credited(e.id(), 5), second);
+        });
+        bus.subscribeWithContext(AccountEvent.class, (e, c) -> seen.add("second " + e + " " + c.metadata()));
+
+        bus.publish(new Opened("a"), first);
+
+        assertEquals(List.of("first a {n=1}", "second Credited[id=a, amount=5] {n=2}", "second Opened[id=a] {n=1}"), seen);
+    }
+
+    @Test
+    void unsubscribingAListenerWithContextStopsDeliveryToItAlone() {
+        BiConsumer<Opened, EventContext> listener = (e, c) -> seen.add("listener " + e.id());
+        Runnable first = bus.subscribeWithContext(Opened.class, listener);
+        bus.subscribeWithContext(Opened.class, listener);
+
+        first.run();
+        bus.publish(new Opened("a"));
+        first.run();
+        bus.publish(new Opened("b"));
+
+        assertEquals(List.of("listener a", "listener b"), seen);
+    }
+
+    @Test
+    void anEventContextKeepsItsOwnCopyOfTheMetadata() {
+        Map<String, String> metadata = new HashMap<>(Map.of("user", "ana"));
+        EventContext context = new EventContext(UUID.randomUUID(), metadata);
+
+        metadata.put("user", "bo");
+
+        assertEquals(Map.of("user", "ana"), context.metadata());
+        assertThrows(UnsupportedOperationException.class, () -> context.metadata().put("user", "cy"));
+    }
+
+    @Test
+    void nullsInListenersWithContextAndInContextsAreRefusedNamingWhat() {
+        UUID id = UUID.randomUUID();
+        Map<String, String> withNull = new HashMap<>();
+        withNull.put("user", null);
+
+        IllegalArgumentException noClass = assertThrows(IllegalArgumentException.class,
+                () -> bus.subscribeWithContext(null, (e, c) -> { }));
+        IllegalArgumentException noListener = assertThrows(IllegalArgumentException.class,
+                () -> bus.subscribeWithContext(Opened.class, null));
+        IllegalArgumentException primitive = assertThrows(IllegalArgumentException.class,
+                () -> bus.subscribeWithContext(int.class, (e, c) -> { }));
+        IllegalArgumentException noEvent = assertThrows(IllegalArgumentException.class,
+                () -> bus.publish(null, new EventContext(id, Map.of())));
+        IllegalArgumentException noContext = assertThrows(IllegalArgumentException.class,
+                () -> bus.publish(new Opened("a"), null));
+        IllegalArgumentException noId = assertThrows(IllegalArgumentException.class, () -> new EventContext(null, Map.of()));
+        IllegalArgumentException noMetadata = assertThrows(IllegalArgumentException.class, () -> new EventContext(id, null));
+        IllegalArgumentException nullValue = assertThrows(IllegalArgumentException.class, () -> new EventContext(id, withNull));
+
+        assertTrue(noClass.getMessage().contains("eventClass"), noClass.getMessage());
+        assertTrue(noListener.getMessage().contains("listener"), noListener.getMessage());
+        assertTrue(primitive.getMessage().contains("int"), primitive.getMessage());
+        assertTrue(noEvent.getMessage().contains("event"), noEvent.getMessage());
+        assertTrue(noContext.getMessage().contains("context"), noContext.getMessage());
+        assertTrue(noId.getMessage().contains("eventId"), noId.getMessage());
+        assertTrue(noMetadata.getMessage().contains("metadata") && noMetadata.getMessage().contains(id.toString()),
+                noMetadata.getMessage());
+        assertTrue(nullValue.getMessage().contains("user") && nullValue.getMessage().contains(id.toString()),
+                nullValue.getMessage());
     }
 
     @Test

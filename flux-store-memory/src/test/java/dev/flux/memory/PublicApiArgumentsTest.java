@@ -14,6 +14,7 @@ import dev.flux.ForwardingEventStore;
 import dev.flux.RecordedEvent;
 import dev.flux.Repository;
 import dev.flux.bus.Bus;
+import dev.flux.bus.EventContext;
 import dev.flux.bus.Query;
 import dev.flux.projection.Projector;
 import dev.flux.serialization.EventSerializer;
@@ -45,6 +46,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Executor;
+import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -138,6 +140,7 @@ class PublicApiArgumentsTest {
                 .sample(ObjectMapper.class, JacksonEventSerializer::defaultObjectMapper)
                 .sample(ObjectNode.class, JsonNodeFactory.instance::objectNode)
                 .sample(Bus.class, Bus::new)
+                .sample(EventContext.class, () -> new EventContext(UUID.randomUUID(), Map.of()))
                 .sample(EventData.class, () -> data)
                 .sample(List.class, () -> List.of(EventData.of("Sampled", BODY, Map.of())))
                 .sample(Map.class, () -> Map.of("key", "value"))
@@ -152,6 +155,7 @@ class PublicApiArgumentsTest {
                 .sample(Function.class, () -> x -> x)
                 .sample(UnaryOperator.class, () -> x -> x)
                 .sample("upcaster", Function.class, () -> (Function<ObjectNode, Upcasted>) json -> new Upcasted("Sampled", json))
+                .sample(BiConsumer.class, () -> (event, context) -> { })
                 .sample(BiFunction.class, () -> (state, event) -> state)
                 .sample(EventHandler.class, () -> (event, recorded) -> { })
                 .sample(RecordedHandler.class, () -> recorded -> { })
