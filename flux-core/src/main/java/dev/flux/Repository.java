@@ -1,6 +1,7 @@
 package dev.flux;
 
 import dev.flux.bus.Bus;
+import dev.flux.bus.EventContext;
 import dev.flux.serialization.EventSerializer;
 import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
@@ -222,8 +223,13 @@ public final class Repository<A extends Aggregate> {
         publish(commit(aggregate));
     }
 
+    /** Events a save stored, each with what it was stored as, for the bus; {@link #NONE} when there is no bus. */
+    private record Saved(List<Object> events, List<EventData> stored) {
+        static final Saved NONE = new Saved(List.of(), List.of());
+    }
+
     /** Appends the uncommitted events and takes a due snapshot; returns the events to publish (none without a bus). */
-    private List<Object> commit(A aggregate) {
+    private Saved commit(A aggregate) {
         if (aggregate == null) {
             throw new IllegalArgumentException("aggregate must not be null");
         }
@@ -243,14 +249,14 @@ public final class Repository<A extends Aggregate> {
         long expectedVersion = aggregate.version();
         List<Object> events = aggregate.uncommittedEvents();
         if (events.isEmpty()) {
-            return List.of();
+            return Saved.NONE;
         }
         List<EventData> batch = new ArrayList<>(events.size());
         for (int i = 0; i < events.size(); i++) {
             batch.add(serializer.serialize(events.get(i), aggregate.uncommittedMetadata(i)));
         }
         String streamId = streamId(aggregate.id());
-        List<Object> saved = bus == null ? List.of() : List.copyOf(events);
+        Saved saved = bus == null ? Saved.NONE : new Saved(List.copyOf(events), batch);
         long newVersion = store.append(streamId, expectedVersion, batch);
         aggregate.markCommitted(newVersion);
         if (snapshots != null) {
@@ -259,9 +265,10 @@ public final class Repository<A extends Aggregate> {
         return saved;
     }
 
-    private void publish(List<Object> saved) {
-        for (Object event : saved) {
-            bus.publish(event);
+    private void publish(Saved saved) {
+        for (int i = 0; i < saved.events().size(); i++) {
+            EventData stored = saved.stored().get(i);
+            bus.publish(saved.events().get(i), new EventContext(stored.eventId(), stored.metadata()));
         }
     }
 
@@ -305,7 +312,7 @@ public final class Repository<A extends Aggregate> {
             A aggregate = load(id);
             long loaded = aggregate.version();
             action.accept(aggregate);
-            List<Object> saved;
+            Saved saved;
             try {
                 saved = commit(aggregate);
             } catch (ConcurrencyConflictException conflict) {
@@ -550,9 +557,11 @@ public final class Repository<A extends Aggregate> {
 
         /**
          * After each successful save, publishes the saved events to {@code bus}, in order, on the
-         * saving thread. A listener's exception then reaches the caller of {@code save()}, but the
-         * events are already stored and the aggregate is saved (saving it again stores nothing); the
-         * events after the one it threw on are not published.
+         * saving thread, each with the id and metadata it was stored with: what a listener
+         * {@linkplain Bus#subscribeWithContext subscribed with context} gets as its {@link EventContext}.
+         * A listener's exception then reaches the caller of {@code save()}, but the events are already
+         * stored and the aggregate is saved (saving it again stores nothing); the events after the one it
+         * threw on are not published.
          */
         public Builder<A> publishTo(Bus bus) {
             if (bus == null) {

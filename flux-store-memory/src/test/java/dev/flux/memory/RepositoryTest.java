@@ -12,6 +12,7 @@ import dev.flux.MissingHandlerException;
 import dev.flux.RecordedEvent;
 import dev.flux.Repository;
 import dev.flux.bus.Bus;
+import dev.flux.bus.EventContext;
 import dev.flux.serialization.EventDecodingException;
 import dev.flux.serialization.EventSerializer;
 import dev.flux.serialization.EventTypes;
@@ -25,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -843,6 +845,48 @@ class RepositoryTest {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    @Test
+    void aBusListenerWithContextGetsEachSavedEventsStoredIdAndMetadata() {
+        Bus bus = new Bus();
+        List<String> published = new ArrayList<>();
+        List<EventContext> contexts = new ArrayList<>();
+        bus.subscribeWithContext(Object.class, (e, context) -> {
+            published.add(e.toString());
+            contexts.add(context);
+        });
+        Account account = Repository.builder(Account.class, store).publishTo(bus).build().load("42");
+        account.update(new AccountOpened("ana"), Map.of(Metadata.CORRELATION_ID, "req-1", "user", "ana"));
+        account.credit(3);
+
+        account.save();
+
+        List<RecordedEvent> stream = store.readStream("Account-42", 0, 10);
+        assertEquals(List.of("AccountOpened[owner=ana]", "AccountCredited[amount=3]"), published);
+        assertEquals(List.of(new EventContext(stream.get(0).eventId(), stream.get(0).metadata()),
+                new EventContext(stream.get(1).eventId(), stream.get(1).metadata())), contexts);
+        assertEquals(Map.of(Metadata.CORRELATION_ID, "req-1", "user", "ana"), contexts.get(0).metadata());
+        assertEquals(Map.of(), contexts.get(1).metadata());
+    }
+
+    @Test
+    void aBusListenerCarriesTheConversationOnToAnotherAggregateThroughTheSavedEventsContext() {
+        Bus bus = new Bus();
+        Repository<Account> publishing = Repository.builder(Account.class, store).publishTo(bus).build();
+        bus.subscribeWithContext(AccountOpened.class, (opened, context) -> {
+            UUID correlation = UUID.fromString(context.metadata().get(Metadata.CORRELATION_ID));
+            accounts.update("7", bonus -> bonus.update(new AccountCredited(10),
+                    Metadata.causedBy(correlation, context.eventId())));
+        });
+        UUID request = UUID.randomUUID();
+
+        publishing.update("42", a -> a.update(new AccountOpened("ana"), Map.of(Metadata.CORRELATION_ID, request.toString())));
+
+        RecordedEvent opened = store.readStream("Account-42", 0, 10).get(0);
+        RecordedEvent bonus = store.readStream("Account-7", 0, 10).get(0);
+        assertEquals(Map.of(Metadata.CORRELATION_ID, request.toString(), Metadata.CAUSATION_ID, opened.eventId().toString()),
+                bonus.metadata());
     }
 
     @Test
