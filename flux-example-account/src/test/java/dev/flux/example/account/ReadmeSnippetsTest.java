@@ -9,8 +9,11 @@ import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import dev.flux.Aggregate;
 import dev.flux.EventStore;
+import dev.flux.Metadata;
+import dev.flux.RecordedEvent;
 import dev.flux.Repository;
 import dev.flux.bus.Bus;
+import dev.flux.bus.EventContext;
 import dev.flux.bus.Query;
 import dev.flux.feed.FeedServer;
 import dev.flux.feed.HttpEventSource;
@@ -43,6 +46,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.stream.IntStream;
@@ -83,6 +87,13 @@ class ReadmeSnippetsTest {
         private void handleAccountCredited(AccountCredited e) { balance += e.amount(); }
 
         private void handleAccountDebited(AccountDebited e) { balance -= e.amount(); }
+    }
+
+    record FeeCharged(long amount) {}
+
+    /** What the README's bus snippet charges a fee on when an account is credited. */
+    public static class Fees extends Aggregate {
+        private void handleFeeCharged(FeeCharged e) { }
     }
 
     /** What the README's subscription snippet adds balances to. */
@@ -232,6 +243,28 @@ class ReadmeSnippetsTest {
         // :README
         assertEquals(7, b);
         assertEquals(java.util.List.of(new AccountCredited(5), new OpenAccount("42")), notified);
+    }
+
+    @Test
+    void theBusContextSnippetCarriesTheConversationOn() {
+        try (EventStore store = new InMemoryEventStore()) {
+            Bus bus = new Bus();
+            Repository<Fees> fees = Repository.of(Fees.class, store);
+            // README:
+            Repository<Account> accounts = Repository.builder(Account.class, store).publishTo(bus).build();
+            bus.subscribeWithContext(AccountCredited.class, (e, context) -> {   // the saved event's id and metadata
+                String correlation = context.metadata().getOrDefault(Metadata.CORRELATION_ID, context.eventId().toString());
+                fees.update("42", f -> f.update(new FeeCharged(1), Metadata.causedBy(UUID.fromString(correlation), context.eventId())));
+            });
+            // :README
+            UUID request = UUID.randomUUID();
+            accounts.update("42", a -> a.update(new AccountCredited(5), Map.of(Metadata.CORRELATION_ID, request.toString())));
+            bus.publish(new AccountCredited(7), new EventContext(request, Map.of()));
+
+            RecordedEvent credited = store.readStream("Account-42", 0, 1).get(0);
+            List<Map<String, String>> charged = store.readStream("Fees-42", 0, 10).stream().map(RecordedEvent::metadata).toList();
+            assertEquals(List.of(Metadata.causedBy(request, credited.eventId()), Metadata.causedBy(request, request)), charged);
+        }
     }
 
     /** "The HTTP feed" and its consumer: compiled only, as they bind and name port 8080. */
