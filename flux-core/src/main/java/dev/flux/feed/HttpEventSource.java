@@ -17,6 +17,7 @@ import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
 import dev.flux.StreamName;
 import dev.flux.subscription.EventSource;
+import dev.flux.subscription.RetryAfterException;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -85,11 +86,12 @@ import java.util.function.Supplier;
  *
  * <p>An answer other than 200 with a {@code Retry-After} (a number of seconds or an HTTP date; one that
  * is neither is ignored) is honoured, up to 5 minutes, so that a wrong header cannot hold a consumer
- * back for hours: this source sends the feed nothing until it has passed. A read (or {@link #end()})
- * made before then waits out the rest when that is at most 5 s, half the time a read gives its answer,
- * so that the read still blocks no longer than {@link #longestWait()} (a claim's lease is never
- * outlasted); otherwise it throws at once, sending nothing, with a {@link FluxException} saying how long
- * is left, and the subscription backs off as for any failed read. {@link #stopWaiting()} ends such a
+ * back for hours: this source sends the feed nothing until it has passed. The read that got that answer
+ * fails with a {@link RetryAfterException} giving the time, so a subscription waits until then and reads
+ * again instead of backing off. A read (or {@link #end()}) made before then waits out the rest when that
+ * is at most 5 s, half the time a read gives its answer, so that the read still blocks no longer than
+ * {@link #longestWait()} (a claim's lease is never outlasted); otherwise it throws at once, sending
+ * nothing, a {@link RetryAfterException} saying how long is left. {@link #stopWaiting()} ends such a
  * wait as it does a long poll (the read returns empty); an interrupt ends it with a
  * {@link FluxException}, the interrupt kept.
  *
@@ -167,8 +169,11 @@ public final class HttpEventSource implements EventSource {
     /** Until when the feed's last {@code Retry-After} holds this source back; null when none does. */
     private volatile Quiet quiet;
 
-    /** A {@code Retry-After} being honoured: the {@link System#nanoTime()} it ends at, and the answer that gave it. */
-    private record Quiet(long until, String answer) {
+    /**
+     * A {@code Retry-After} being honoured: the {@link System#nanoTime()} it ends at, the same as a time of day (for
+     * {@link RetryAfterException#retryAt()}), and the answer that gave it.
+     */
+    private record Quiet(long until, Instant at, String answer) {
     }
 
     private HttpEventSource(URI feed, HttpClient client, long waitSeconds, Duration timeout, long maxAnswerBytes,
@@ -474,9 +479,9 @@ public final class HttpEventSource implements EventSource {
     /**
      * Waits until the feed's last {@code Retry-After} has passed; false when {@link #stopWaiting()} ended the wait.
      *
-     * @throws FluxException at once when it ends later than {@link #RETRY_AFTER_WAITED} before the time the request
-     *                       would still need ({@code deadline} less the long poll's wait), or when the thread is
-     *                       interrupted (its interrupt kept)
+     * @throws RetryAfterException at once when it ends later than {@link #RETRY_AFTER_WAITED} before the time the
+     *                             request would still need ({@code deadline} less the long poll's wait)
+     * @throws FluxException       when the thread is interrupted (its interrupt kept)
      */
     private boolean waitOutRetryAfter(URI uri, long deadline) {
         Quiet held = quiet;
@@ -487,9 +492,9 @@ public final class HttpEventSource implements EventSource {
         if (left > 0) {
             long latest = deadline - TimeUnit.SECONDS.toNanos(waitSeconds) - ANSWER_MARGIN.minus(RETRY_AFTER_WAITED).toNanos();
             if (held.until - latest > 0) {
-                throw new FluxException("the feed at " + feed + " " + held.answer + ": this source sends it nothing for "
+                throw new RetryAfterException("the feed at " + feed + " " + held.answer + ": this source sends it nothing for "
                         + TimeUnit.NANOSECONDS.toSeconds(left + 999_999_999) + " s more, longer than a read waits for that ("
-                        + RETRY_AFTER_WAITED.toSeconds() + " s); not asking for " + uri + " before then");
+                        + RETRY_AFTER_WAITED.toSeconds() + " s); not asking for " + uri + " before then", held.at);
             }
             // Waited on as a request in flight is, so that stopWaiting() ends it the same way: by cancelling it.
             CompletableFuture<Void> pause = new CompletableFuture<>();
@@ -582,19 +587,23 @@ public final class HttpEventSource implements EventSource {
             String location = response.headers().firstValue("Location").orElse(null);
             String retryAfter = response.headers().firstValue("Retry-After").orElse(null);
             String quoted = retryAfter == null ? null : quote(retryAfter.getBytes(StandardCharsets.UTF_8), 100);
-            Duration hold = retryAfter == null ? null : retryAfter(retryAfter, Instant.now());
-            if (hold != null && !hold.isZero()) {
-                quiet = new Quiet(System.nanoTime() + hold.toNanos(), "answered " + response.statusCode()
-                        + " with Retry-After: " + quoted);
-            }
-            throw new FluxException("the feed at " + uri + " answered " + response.statusCode()
+            Instant now = Instant.now();
+            Duration hold = retryAfter == null ? null : retryAfter(retryAfter, now);
+            String message = "the feed at " + uri + " answered " + response.statusCode()
                     + (retryAfter == null ? "" : " (Retry-After: " + quoted + (hold == null
                     ? "; neither seconds nor an HTTP date, ignored: the subscription retries on its own back-off"
                     : "; this source sends the feed nothing for " + hold.toSeconds() + " s"
                     + (hold.equals(MAX_RETRY_AFTER) ? ", the most it honours" : "")) + ")")
                     + (location == null || response.statusCode() / 100 != 3 ? ""
                     : ", redirecting to " + location + ", which the source does not follow: give it the feed's own URL")
-                    + ": " + quote(response.body(), 500));
+                    + ": " + quote(response.body(), 500);
+            if (hold != null && !hold.isZero()) {
+                Quiet held = new Quiet(System.nanoTime() + hold.toNanos(), now.plus(hold), "answered "
+                        + response.statusCode() + " with Retry-After: " + quoted);
+                quiet = held;
+                throw new RetryAfterException(message, held.at);
+            }
+            throw new FluxException(message);
         }
         return response.body();
     }

@@ -27,6 +27,10 @@ public interface EventSource {
      * ({@code read(cursor - 1, 1)}) to check that its source did not go back: an event read twice must
      * come with the same {@link RecordedEvent#eventId() id}, or the subscription stops in
      * {@link Subscription.State#FAILED}. One that throws, or returns null, is retried as a read that failed.
+     *
+     * @throws RetryAfterException when the source must not be read again before a given time (a server that
+     *                             asked for a pause): a {@link Subscription} waits until then and reads
+     *                             again, instead of backing off as after another failure
      */
     List<RecordedEvent> read(long after, int maxCount);
 
@@ -44,6 +48,8 @@ public interface EventSource {
      * {@link Subscription.State#FAILED} when the position is beyond it (the source went back): it must
      * never be below the cursor of an event {@link #read} has returned. One that throws is retried as a
      * read that failed.
+     *
+     * @throws RetryAfterException as {@link #read} does
      */
     long end();
 

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -67,7 +68,12 @@ import java.util.function.Consumer;
  * event after the error delay, doubling up to its maximum, up to {@link Builder#maxRetries} times;
  * then the {@link FailureHandler} decides: stop in state {@link State#FAILED} (the default, see
  * {@link #failure()}) or skip. A source that fails to read (store or server away) is retried with the
- * same back-off for as long as it takes; {@link #lastError()} tells what is going on. One that refuses
+ * same back-off for as long as it takes; {@link #lastError()} tells what is going on. One that fails
+ * with a {@link RetryAfterException} (a feed that answered {@code 503} with a {@code Retry-After}) is
+ * read again at the time it gives instead, or after the first error delay when that is later, and its
+ * back-off does not grow: the subscription stores its offset, keeps renewing its name's claim while
+ * it waits, logs one warning per time given (without a stack trace), and a stop ends the wait at
+ * once. One that refuses
  * to tell of appends ({@link EventSource#onAppend} throws an {@link IllegalStateException}, as it does on
  * a store that is closed, which can have no more events), when the subscription starts or after a read
  * failed, stops it in {@link State#FAILED} at once, its offset stored. An
@@ -213,6 +219,8 @@ public final class Subscription implements AutoCloseable {
     private boolean holdsClaim;
     private long claimedAt;
     private long renewAt;
+    /** The time of the last {@link RetryAfterException} logged, so that it is logged once. Worker thread only. */
+    private Instant loggedRetryAt;
     /** Whether {@link Builder#reset} was done: once, not again each time the claim is taken back. */
     private boolean resetDone;
     /** What {@link Builder#reset(String)} records under {@link #resetName}: its id's digest; 0 for {@link Builder#reset()}. */
@@ -640,12 +648,18 @@ public final class Subscription implements AutoCloseable {
                 // again): check before reading it, or a first read there, a long poll held until the new log
                 // passes the position, would skip its events up to there.
                 sourceToCheck = true;
-                sourceFailures++;
                 lastError = e;
-                LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot read after "
-                        + position + ", retrying: " + e, e);
+                long wait;
+                if (e instanceof RetryAfterException held) {
+                    wait = untilRetry(held, "read after " + position);
+                } else {
+                    sourceFailures++;
+                    LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot read after "
+                            + position + ", retrying: " + e, e);
+                    wait = backoff(sourceFailures);
+                }
                 if (storeBeforeWaiting()) {
-                    sleep(backoff(sourceFailures));
+                    sleep(wait);
                 }
                 continue;
             }
@@ -930,8 +944,12 @@ public final class Subscription implements AutoCloseable {
                 if (shouldStop()) {
                     return false;   // the stop cut the source's end() short (a feed's request cancelled)
                 }
-                failures++;
                 lastError = e;
+                if (e instanceof RetryAfterException held) {
+                    sleep(untilRetry(held, "find where to start"));
+                    continue;
+                }
+                failures++;
                 LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe()
                         + " cannot restore its offset, retrying: " + e, e);
                 sleep(backoff(failures));
@@ -1302,6 +1320,25 @@ public final class Subscription implements AutoCloseable {
             stopRequested = true;
         }
         return stopRequested;
+    }
+
+    /**
+     * How long to wait before reading a source that asked not to be read before {@code held.retryAt()}: until
+     * then, and at least the first error delay, so a source that keeps giving a time already passed is not
+     * read in a loop. Logs it once per time given (the wait may be cut short by a lost claim, and the source
+     * then gives the same time again); the message is the source's, so no stack trace.
+     */
+    private long untilRetry(RetryAfterException held, String doing) {
+        Instant at = held.retryAt();
+        Duration left = Duration.between(Instant.now(), at);
+        long wait = left.compareTo(Duration.ofNanos(errorDelayNanos)) > 0 ? nanos(left) : errorDelayNanos;
+        if (!at.equals(loggedRetryAt)) {
+            loggedRetryAt = at;
+            LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot " + doing + " before "
+                    + at + ", as its source asks, and tries again then (in "
+                    + TimeUnit.NANOSECONDS.toSeconds(wait + 999_999_999) + " s): " + held.getMessage());
+        }
+        return wait;
     }
 
     private long backoff(int failures) {

@@ -4,7 +4,10 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
+import dev.flux.subscription.RetryAfterException;
+import dev.flux.subscription.Subscription;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -20,6 +23,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -35,12 +42,64 @@ class HttpEventSourceRetryAfterTest {
 
     /** When each request reached the server, by {@link System#nanoTime()}. */
     private final List<Long> requests = new CopyOnWriteArrayList<>();
+    /** When the server answered each request it answered 503, by {@link System#nanoTime()}, before sending the answer. */
+    private final List<Long> busyAnswers = new CopyOnWriteArrayList<>();
+    private final Logger logger = Logger.getLogger(Subscription.class.getName());
+    private final List<LogRecord> logged = new CopyOnWriteArrayList<>();
+    private final Handler capture = new Handler() {
+        @Override
+        public void publish(LogRecord record) {
+            logged.add(record);
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
     private HttpServer server;
+
+    @BeforeEach
+    void captureTheSubscriptionsLog() {
+        logger.addHandler(capture);
+    }
 
     @AfterEach
     void stop() {
+        logger.removeHandler(capture);
         if (server != null) {
             server.stop(0);
+        }
+    }
+
+    @Test
+    void aSubscriptionWaitsOutEachRetryAfterOfABusyFeedThenDeliversItsEventsLoggingEachOnceWithoutATrace()
+            throws Exception {
+        URI feed = serve(3, "2", PAGE);
+        List<Long> delivered = new CopyOnWriteArrayList<>();
+
+        try (Subscription subscription = Subscription.builder(HttpEventSource.of(feed, Duration.ZERO))
+                .onRecorded(e -> delivered.add(e.position())).start()) {
+            assertTrue(subscription.awaitPosition(1, Duration.ofSeconds(60)), () -> subscription + ": " + logged());
+        }
+
+        assertEquals(List.of(1L), delivered);
+        assertTrue(requests.size() >= 4, () -> requests.size() + " requests");
+        for (int i = 0; i < busyAnswers.size(); i++) {
+            long after = requests.get(i + 1) - busyAnswers.get(i);
+            assertTrue(after >= TimeUnit.SECONDS.toNanos(2), "request " + (i + 2) + " came " + after / 1_000_000
+                    + " ms after the 503 with Retry-After: 2");
+        }
+        List<LogRecord> warnings = logged.stream().filter(r -> r.getLevel().equals(Level.WARNING)).toList();
+        assertEquals(3, warnings.size(), this::logged);
+        for (LogRecord warning : warnings) {
+            assertNull(warning.getThrown(), this::logged);
+            assertTrue(warning.getMessage().contains("as its source asks, and tries again then (in 2 s): the feed at "
+                    + feed + "?after=0&limit=256&include=data answered 503 (Retry-After: 2; this source sends the feed"
+                    + " nothing for 2 s): busy"), this::logged);
         }
     }
 
@@ -75,6 +134,22 @@ class HttpEventSourceRetryAfterTest {
                 + "?after=0&limit=10&include=data before then"), held.getMessage());
         assertTrue(headHeld.getMessage().contains("not asking for " + feed + "/head before then"), headHeld.getMessage());
         assertEquals(1, requests.size(), "only the first read reached the feed");
+    }
+
+    @Test
+    void theAnswerWithARetryAfterAndTheReadsHeldBackByItGiveTheTimeToReadAgain() throws Exception {
+        URI feed = serve("120");
+        HttpEventSource source = HttpEventSource.of(feed, Duration.ZERO);
+        Instant before = Instant.now();
+
+        RetryAfterException busy = assertThrows(RetryAfterException.class, () -> source.read(0, 10));
+        RetryAfterException held = assertThrows(RetryAfterException.class, () -> source.read(0, 10));
+        RetryAfterException headHeld = assertThrows(RetryAfterException.class, source::end);
+
+        assertFalse(busy.retryAt().isBefore(before.plusSeconds(120)), () -> busy.retryAt() + " is before " + before + " + 120 s");
+        assertFalse(busy.retryAt().isAfter(Instant.now().plusSeconds(120)), () -> busy.retryAt() + " is after now + 120 s");
+        assertEquals(busy.retryAt(), held.retryAt());
+        assertEquals(busy.retryAt(), headHeld.retryAt());
     }
 
     @Test
@@ -135,18 +210,34 @@ class HttpEventSourceRetryAfterTest {
 
     /** A feed answering its first request 503 with {@code Retry-After: retryAfter}, and the next ones {@code page} at once. */
     private URI serve(String retryAfter, String page) throws IOException {
+        return serve(1, retryAfter, page);
+    }
+
+    /**
+     * A feed answering its first {@code busy} requests 503 with {@code Retry-After: retryAfter}, and the next ones
+     * at once: {@code page} after position 0, no events after that.
+     */
+    private URI serve(int busy, String retryAfter, String page) throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/events", exchange -> {
             requests.add(System.nanoTime());
-            if (requests.size() == 1) {
+            if (requests.size() <= busy) {
                 exchange.getResponseHeaders().set("Retry-After", retryAfter);
+                busyAnswers.add(System.nanoTime());
                 answer(exchange, 503, "busy");
+            } else if (exchange.getRequestURI().getPath().endsWith("/head")) {
+                answer(exchange, 200, "{\"position\":1}");
             } else {
-                answer(exchange, 200, exchange.getRequestURI().getPath().endsWith("/head") ? "{\"position\":1}" : page);
+                answer(exchange, 200, exchange.getRequestURI().getQuery().startsWith("after=0&") ? page : "{\"events\":[]}");
             }
         });
         server.start();
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
+    }
+
+    private String logged() {
+        return logged.stream().map(r -> r.getLevel() + " " + r.getMessage() + (r.getThrown() == null ? "" : " [trace]"))
+                .toList().toString();
     }
 
     private static void answer(HttpExchange exchange, int status, String body) throws IOException {

@@ -1,0 +1,286 @@
+package dev.flux.memory;
+
+import dev.flux.EventData;
+import dev.flux.ExpectedVersion;
+import dev.flux.RecordedEvent;
+import dev.flux.subscription.EventSource;
+import dev.flux.subscription.OffsetStore;
+import dev.flux.subscription.RetryAfterException;
+import dev.flux.subscription.Subscription;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A source that says "not before time T" is read again at T, not on the subscription's back-off. */
+class SubscriptionRetryAfterTest {
+    private final InMemoryEventStore store = new InMemoryEventStore();
+    private final InMemoryOffsetStore offsets = new InMemoryOffsetStore();
+    private final List<Subscription> started = new ArrayList<>();
+    private final Logger logger = Logger.getLogger(Subscription.class.getName());
+    private final List<LogRecord> logged = new CopyOnWriteArrayList<>();
+    private final Handler capture = new Handler() {
+        @Override
+        public void publish(LogRecord record) {
+            logged.add(record);
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
+
+    @BeforeEach
+    void captureTheSubscriptionsLog() {
+        logger.addHandler(capture);
+    }
+
+    @AfterEach
+    void stopAll() {
+        started.forEach(s -> s.stop(Duration.ofSeconds(5)));
+        logger.removeHandler(capture);
+        store.close();
+    }
+
+    @Test
+    void aSourceHeldBackIsReadAgainAtTheTimeItGivesWithOneWarningWithoutATrace() throws Exception {
+        long last = append(3);
+        Instant retryAt = Instant.now().plusSeconds(2);
+        List<Instant> heldReads = new CopyOnWriteArrayList<>();
+        List<Instant> reads = new CopyOnWriteArrayList<>();
+        EventSource held = readThrough((real, after, maxCount) -> {
+            Instant now = Instant.now();
+            reads.add(now);
+            if (now.isBefore(retryAt)) {
+                heldReads.add(now);
+                throw new RetryAfterException("the test's service asks for a pause", retryAt);
+            }
+            return real.read(after, maxCount);
+        });
+        List<Long> seen = new CopyOnWriteArrayList<>();
+
+        Subscription subscription = start(Subscription.builder(held).name("held", offsets)
+                .onRecorded(e -> seen.add(e.position())));
+
+        assertTrue(subscription.awaitPosition(last, Duration.ofSeconds(30)), () -> subscription + ": " + text());
+        assertEquals(List.of(1L, 2L, 3L), seen);
+        assertEquals(1, heldReads.size(), () -> "read " + heldReads.size() + " times before " + retryAt + ": " + reads);
+        assertFalse(reads.get(1).isBefore(retryAt), () -> "read again at " + reads.get(1) + ", before " + retryAt);
+        List<LogRecord> warnings = warnings("'held'");
+        assertEquals(1, warnings.size(), this::text);
+        assertNull(warnings.get(0).getThrown(), "the hold is logged without a stack trace");
+        assertTrue(warnings.get(0).getMessage().contains("before " + retryAt + ", as its source asks")
+                && warnings.get(0).getMessage().endsWith(": the test's service asks for a pause"), this::text);
+    }
+
+    @Test
+    void aSourceWhoseEndIsHeldBackIsAskedForItAgainAtTheTimeItGives() throws Exception {
+        long end = append(2);
+        Instant retryAt = Instant.now().plusSeconds(2);
+        List<Instant> heldEnds = new CopyOnWriteArrayList<>();
+        EventSource real = EventSource.all(store);
+        EventSource held = new EventSource() {
+            @Override
+            public List<RecordedEvent> read(long after, int maxCount) {
+                return real.read(after, maxCount);
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return real.cursorOf(event);
+            }
+
+            @Override
+            public long end() {
+                Instant now = Instant.now();
+                if (now.isBefore(retryAt)) {
+                    heldEnds.add(now);
+                    throw new RetryAfterException("the test's service asks for a pause", retryAt);
+                }
+                return real.end();
+            }
+        };
+
+        Subscription subscription = start(Subscription.builder(held).name("new-only", offsets).startAtEnd()
+                .onRecorded(e -> { }));
+
+        assertTrue(waitUntil(() -> offsets.find("new-only").isPresent()), this::text);
+        assertEquals(end, offsets.load("new-only"));
+        assertEquals(1, heldEnds.size(), () -> "asked for the end " + heldEnds.size() + " times before " + retryAt);
+        List<LogRecord> warnings = warnings("'new-only'");
+        assertEquals(1, warnings.size(), this::text);
+        assertNull(warnings.get(0).getThrown(), this::text);
+        assertTrue(warnings.get(0).getMessage().contains("cannot find where to start before " + retryAt), this::text);
+    }
+
+    @Test
+    void aStopDuringALongHoldEndsItAtOnceWithTheOffsetStoredBeforeTheWait() throws Exception {
+        long last = append(2);
+        EventSource held = readThrough((real, after, maxCount) -> {
+            if (after < last) {
+                return real.read(after, maxCount);
+            }
+            throw new RetryAfterException("the test's service asks for an hour's pause", Instant.now().plusSeconds(3600));
+        });
+        Subscription subscription = start(Subscription.builder(held).name("paused-for-an-hour", offsets)
+                .checkpointEvery(1000).checkpointInterval(Duration.ofHours(1)).onRecorded(e -> { }));
+        assertTrue(waitUntil(() -> subscription.lastError() != null), "the source held the subscription back");
+        assertInstanceOf(RetryAfterException.class, subscription.lastError());
+        assertEquals(last, offsets.load("paused-for-an-hour"), "the offset is stored before the wait");
+
+        boolean stopped = subscription.stop(Duration.ofSeconds(30));
+
+        assertTrue(stopped, "the stop ended the hour's wait");
+        assertEquals(Subscription.State.STOPPED, subscription.state());
+    }
+
+    @Test
+    void aDurableSubscriptionKeepsRenewingItsClaimWhileHeldBack() throws Exception {
+        AtomicInteger claims = new AtomicInteger();
+        OffsetStore shared = new ClaimCounting(offsets, claims);
+        AtomicInteger heldReads = new AtomicInteger();
+        EventSource held = readThrough((real, after, maxCount) -> {
+            heldReads.incrementAndGet();
+            throw new RetryAfterException("the test's service asks for an hour's pause", Instant.now().plusSeconds(3600));
+        });
+        Subscription subscription = start(Subscription.builder(held).name("claimed", shared)
+                .claimLease(Duration.ofMillis(300)).onRecorded(e -> { }));
+        assertTrue(waitUntil(() -> heldReads.get() == 1 && subscription.lastError() != null), "held back");
+        int claimsWhenHeld = claims.get();
+
+        assertTrue(waitUntil(() -> claims.get() >= claimsWhenHeld + 5), "the claim is renewed while held back");
+        assertEquals(Subscription.State.RUNNING, subscription.state());
+        assertEquals(1, heldReads.get(), "not read again before the time given");
+    }
+
+    /** A read of a source, given the real one to read from. */
+    private interface Read {
+        List<RecordedEvent> read(EventSource real, long after, int maxCount);
+    }
+
+    /** The store's whole log, each read made by {@code read}. */
+    private EventSource readThrough(Read read) {
+        EventSource real = EventSource.all(store);
+        return new EventSource() {
+            @Override
+            public List<RecordedEvent> read(long after, int maxCount) {
+                return read.read(real, after, maxCount);
+            }
+
+            @Override
+            public long cursorOf(RecordedEvent event) {
+                return real.cursorOf(event);
+            }
+
+            @Override
+            public long end() {
+                return real.end();
+            }
+
+            @Override
+            public String toString() {
+                return "the test's held source";
+            }
+        };
+    }
+
+    /** An offset store that keeps claims (one owner at a time, as a shared one does) and counts the calls. */
+    private static final class ClaimCounting implements OffsetStore {
+        private final OffsetStore offsets;
+        private final AtomicInteger claims;
+
+        ClaimCounting(OffsetStore offsets, AtomicInteger claims) {
+            this.offsets = offsets;
+            this.claims = claims;
+        }
+
+        @Override
+        public long load(String name) {
+            return offsets.load(name);
+        }
+
+        @Override
+        public OptionalLong find(String name) {
+            return offsets.find(name);
+        }
+
+        @Override
+        public void save(String name, long position) {
+            offsets.save(name, position);
+        }
+
+        @Override
+        public void delete(String name) {
+            offsets.delete(name);
+        }
+
+        @Override
+        public boolean claim(String name, String owner, Duration lease) {
+            claims.incrementAndGet();
+            return true;
+        }
+    }
+
+    private Subscription start(Subscription.Builder builder) {
+        Subscription subscription = builder.build();
+        started.add(subscription);
+        return subscription.start();
+    }
+
+    /** Appends {@code count} events to one stream; returns the last one's position. */
+    private long append(int count) {
+        List<EventData> events = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            events.add(new EventData(UUID.randomUUID(), "Credited", "{}".getBytes(StandardCharsets.UTF_8), Map.of()));
+        }
+        store.append("Account-1", ExpectedVersion.ANY, events);
+        return store.lastPosition();
+    }
+
+    /** The warnings of the subscription whose description holds {@code name}. */
+    private List<LogRecord> warnings(String name) {
+        return logged.stream().filter(r -> r.getLevel().equals(Level.WARNING) && r.getMessage().contains(name)).toList();
+    }
+
+    private String text() {
+        return logged.stream().map(r -> r.getLevel() + " " + r.getMessage() + (r.getThrown() == null ? "" : " [trace]"))
+                .toList().toString();
+    }
+
+    private static boolean waitUntil(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
+    }
+}
