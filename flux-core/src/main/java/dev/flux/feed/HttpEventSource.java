@@ -33,9 +33,13 @@ import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeFormatterBuilder;
 import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoField;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -84,8 +88,10 @@ import java.util.function.Supplier;
  * strings and names as long as the answer bound lets through; a number of over 1,000 digits fails the
  * read as a malformed answer.
  *
- * <p>An answer other than 200 with a {@code Retry-After} (a number of seconds or an HTTP date; one that
- * is neither is ignored) is honoured, up to 5 minutes, so that a wrong header cannot hold a consumer
+ * <p>An answer other than 200 with a {@code Retry-After} (a number of seconds or an HTTP date in any of
+ * the three forms RFC 9110 has recipients accept: {@code Sun, 06 Nov 1994 08:49:37 GMT}, the obsolete
+ * {@code Sunday, 06-Nov-94 08:49:37 GMT} and asctime's {@code Sun Nov  6 08:49:37 1994}; a value that is
+ * none of these is ignored) is honoured, up to 5 minutes, so that a wrong header cannot hold a consumer
  * back for hours: this source sends the feed nothing until it has passed. The read that got that answer
  * fails with a {@link RetryAfterException} giving the time, so a subscription waits until then and reads
  * again instead of backing off. A read (or {@link #end()}) made before then waits out the rest when that
@@ -139,6 +145,8 @@ public final class HttpEventSource implements EventSource {
     private static final Duration ANSWER_MARGIN = Duration.ofSeconds(10);
     /** The most of a {@code Retry-After} one read waits out before it asks: the rest of {@link #ANSWER_MARGIN} is the answer's. */
     private static final Duration RETRY_AFTER_WAITED = Duration.ofSeconds(5);
+    /** The HTTP date of C's {@code asctime()}, which has a space before a day of one digit (see {@link #httpDate}). */
+    private static final DateTimeFormatter ASCTIME = DateTimeFormatter.ofPattern("EEE MMM ppd HH:mm:ss uuuu", Locale.ENGLISH);
     /** The longest a {@code Retry-After} holds a source back, whatever it asks. */
     private static final Duration MAX_RETRY_AFTER = Duration.ofMinutes(5);
     /** The largest byte array the JVM makes. */
@@ -529,14 +537,38 @@ public final class HttpEventSource implements EventSource {
         if (!text.isEmpty() && text.chars().allMatch(c -> c >= '0' && c <= '9')) {
             hold = text.length() > 18 ? MAX_RETRY_AFTER : Duration.ofSeconds(Long.parseLong(text));
         } else {
-            try {
-                Instant at = ZonedDateTime.parse(text, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-                hold = at.isAfter(now) ? Duration.between(now, at) : Duration.ZERO;
-            } catch (DateTimeParseException notADate) {
+            Instant at = httpDate(text, now);
+            if (at == null) {
                 return null;
             }
+            hold = at.isAfter(now) ? Duration.between(now, at) : Duration.ZERO;
         }
         return hold.compareTo(MAX_RETRY_AFTER) > 0 ? MAX_RETRY_AFTER : hold;
+    }
+
+    /**
+     * An HTTP date in any of the three forms RFC 9110 (5.6.7) has a recipient accept: IMF-fixdate
+     * ({@code Sun, 06 Nov 1994 08:49:37 GMT}), the obsolete RFC 850 form ({@code Sunday, 06-Nov-94 08:49:37 GMT}),
+     * whose two-digit year is the one within 50 years after {@code now} or less than 50 before it, and asctime
+     * ({@code Sun Nov  6 08:49:37 1994}, in GMT); null when it is none of them, or its day of the week is wrong.
+     */
+    private static Instant httpDate(String text, Instant now) {
+        try {
+            return ZonedDateTime.parse(text, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+        } catch (DateTimeParseException notImfFixdate) {
+            // one of the obsolete forms, below
+        }
+        DateTimeFormatter rfc850 = new DateTimeFormatterBuilder().appendPattern("EEEE, dd-MMM-")
+                .appendValueReduced(ChronoField.YEAR, 2, 2, now.atOffset(ZoneOffset.UTC).getYear() - 49)
+                .appendPattern(" HH:mm:ss 'GMT'").toFormatter(Locale.ENGLISH);
+        for (DateTimeFormatter form : List.of(rfc850, ASCTIME)) {
+            try {
+                return LocalDateTime.parse(text, form).toInstant(ZoneOffset.UTC);
+            } catch (DateTimeParseException notThisForm) {
+                // the next one
+            }
+        }
+        return null;
     }
 
     /**

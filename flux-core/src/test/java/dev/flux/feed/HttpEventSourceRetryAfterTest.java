@@ -203,6 +203,28 @@ class HttpEventSourceRetryAfterTest {
         assertNull(HttpEventSource.retryAfter("-5", now));
     }
 
+    @Test
+    void aRetryAfterDateMayBeInEitherObsoleteFormOfAnHttpDate() {
+        Instant now = Instant.parse("2026-11-24T12:00:00Z");
+
+        assertEquals(Duration.ofSeconds(90), HttpEventSource.retryAfter("Tuesday, 24-Nov-26 12:01:30 GMT", now));
+        assertEquals(Duration.ofSeconds(90), HttpEventSource.retryAfter("Tue Nov 24 12:01:30 2026", now));
+        assertEquals(Duration.ofSeconds(90), HttpEventSource.retryAfter("Tue Nov  3 00:01:30 2026",
+                Instant.parse("2026-11-03T00:00:00Z")));
+        assertEquals(Duration.ZERO, HttpEventSource.retryAfter("Sun Nov  6 08:49:37 1994", now));
+        assertNull(HttpEventSource.retryAfter("Monday, 24-Nov-26 12:01:30 GMT", now), "the wrong day of the week");
+        assertNull(HttpEventSource.retryAfter("Tue Nov 24 12:01:30 2026 GMT", now));
+    }
+
+    @Test
+    void aTwoDigitYearMoreThanFiftyYearsAheadIsTheLastSuchYearGone() {
+        Instant now = Instant.parse("2026-11-24T12:00:00Z");
+
+        assertEquals(Duration.ofMinutes(5), HttpEventSource.retryAfter("Tuesday, 24-Nov-76 12:00:00 GMT", now), "2076");
+        assertEquals(Duration.ZERO, HttpEventSource.retryAfter("Thursday, 24-Nov-77 12:00:00 GMT", now), "1977");
+        assertEquals(Duration.ZERO, HttpEventSource.retryAfter("Sunday, 06-Nov-94 08:49:37 GMT", now), "1994");
+    }
+
     /** A feed answering its first request 503 with {@code Retry-After: retryAfter}, and the next ones a page of one event. */
     private URI serve(String retryAfter) throws IOException {
         return serve(retryAfter, PAGE);
