@@ -653,9 +653,10 @@ public final class Subscription implements AutoCloseable {
                 if (e instanceof RetryAfterException held) {
                     wait = untilRetry(held, "read after " + position);
                 } else {
-                    sourceFailures++;
+                    int attempt = ++sourceFailures;
+                    // The trace once a streak: a store or server away for minutes fails every retry the same way.
                     LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot read after "
-                            + position + ", retrying: " + e, e);
+                            + position + " (attempt " + attempt + "), retrying: " + e, attempt == 1 ? e : null);
                     wait = backoff(sourceFailures);
                 }
                 if (storeBeforeWaiting()) {
@@ -949,9 +950,9 @@ public final class Subscription implements AutoCloseable {
                     sleep(untilRetry(held, "find where to start"));
                     continue;
                 }
-                failures++;
-                LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe()
-                        + " cannot restore its offset, retrying: " + e, e);
+                int attempt = ++failures;
+                LOG.log(System.Logger.Level.WARNING, () -> "subscription " + describe() + " cannot restore its offset"
+                        + " (attempt " + attempt + "), retrying: " + e, attempt == 1 ? e : null);
                 sleep(backoff(failures));
             }
         }
