@@ -36,6 +36,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A source that says "not before time T" is read again at T, not on the subscription's back-off. */
 class SubscriptionRetryAfterTest {
+    /**
+     * A subscription times its wait with {@link System#nanoTime()}, the time given is the wall clock's, which NTP
+     * may slew meanwhile: a read this much before the time given counts as at it.
+     */
+    private static final Duration CLOCK_SLEW = Duration.ofMillis(20);
     private final InMemoryEventStore store = new InMemoryEventStore();
     private final InMemoryOffsetStore offsets = new InMemoryOffsetStore();
     private final List<Subscription> started = new ArrayList<>();
@@ -77,7 +82,7 @@ class SubscriptionRetryAfterTest {
         EventSource held = readThrough((real, after, maxCount) -> {
             Instant now = Instant.now();
             reads.add(now);
-            if (now.isBefore(retryAt)) {
+            if (now.isBefore(retryAt.minus(CLOCK_SLEW))) {
                 heldReads.add(now);
                 throw new RetryAfterException("the test's service asks for a pause", retryAt);
             }
@@ -91,12 +96,39 @@ class SubscriptionRetryAfterTest {
         assertTrue(subscription.awaitPosition(last, Duration.ofSeconds(30)), () -> subscription + ": " + text());
         assertEquals(List.of(1L, 2L, 3L), seen);
         assertEquals(1, heldReads.size(), () -> "read " + heldReads.size() + " times before " + retryAt + ": " + reads);
-        assertFalse(reads.get(1).isBefore(retryAt), () -> "read again at " + reads.get(1) + ", before " + retryAt);
+        assertFalse(reads.get(1).isBefore(retryAt.minus(CLOCK_SLEW)), () -> "read again at " + reads.get(1) + ", before " + retryAt);
         List<LogRecord> warnings = warnings("'held'");
         assertEquals(1, warnings.size(), this::text);
         assertNull(warnings.get(0).getThrown(), "the hold is logged without a stack trace");
         assertTrue(warnings.get(0).getMessage().contains("before " + retryAt + ", as its source asks")
                 && warnings.get(0).getMessage().endsWith(": the test's service asks for a pause"), this::text);
+    }
+
+    @Test
+    void aSourceFailingAgainAndAgainIsLoggedWithItsTraceOnceAStreakNotAtEveryRetry() throws Exception {
+        long last = append(2);
+        AtomicInteger failures = new AtomicInteger();
+        EventSource away = readThrough((real, after, maxCount) -> {
+            if (failures.get() < 5) {     // its server is away for the first 5 reads
+                failures.incrementAndGet();
+                throw new IllegalStateException("the store's server is away");
+            }
+            return real.read(after, maxCount);
+        });
+
+        Subscription subscription = start(Subscription.builder(away).name("away", offsets)
+                .errorDelay(Duration.ofMillis(1), Duration.ofMillis(1)).onRecorded(e -> { }));
+
+        assertTrue(subscription.awaitPosition(last, Duration.ofSeconds(30)), () -> subscription + ": " + text());
+        List<LogRecord> warnings = warnings("'away'");
+        assertEquals(5, warnings.size(), this::text);
+        for (int i = 0; i < 5; i++) {
+            LogRecord warning = warnings.get(i);
+            assertTrue(warning.getMessage().contains("(attempt " + (i + 1) + "), retrying: ")
+                    && warning.getMessage().endsWith("the store's server is away"), this::text);
+            assertEquals(i == 0, warning.getThrown() != null,
+                    () -> "the trace with the streak's first failure alone, not with each retry: " + text());
+        }
     }
 
     @Test
@@ -119,7 +151,7 @@ class SubscriptionRetryAfterTest {
             @Override
             public long end() {
                 Instant now = Instant.now();
-                if (now.isBefore(retryAt)) {
+                if (now.isBefore(retryAt.minus(CLOCK_SLEW))) {
                     heldEnds.add(now);
                     throw new RetryAfterException("the test's service asks for a pause", retryAt);
                 }
@@ -152,7 +184,8 @@ class SubscriptionRetryAfterTest {
                 .checkpointEvery(1000).checkpointInterval(Duration.ofHours(1)).onRecorded(e -> { }));
         assertTrue(waitUntil(() -> subscription.lastError() != null), "the source held the subscription back");
         assertInstanceOf(RetryAfterException.class, subscription.lastError());
-        assertEquals(last, offsets.load("paused-for-an-hour"), "the offset is stored before the wait");
+        // Stored after lastError is set, as the wait begins: nothing else stores it within the hour's checkpoint interval.
+        assertTrue(waitUntil(() -> offsets.load("paused-for-an-hour") == last), "the offset is stored before the wait");
 
         boolean stopped = subscription.stop(Duration.ofSeconds(30));
 
