@@ -29,10 +29,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -42,29 +40,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * leave nothing behind in the handler, the check ends with the handler, and a failing store is reported.
  */
 class FeedHandlerHeldPollTest {
-    private final Logger logger = Logger.getLogger(FeedHandler.class.getName());
-    private final List<LogRecord> logged = new CopyOnWriteArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord record) {
-            logged.add(record);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
+    private CapturedLog logged;
     private final Log log = new Log();
     private FeedHandler handler;
     private HttpServer server;
 
     @BeforeEach
     void captureTheFeedsLog() {
-        logger.addHandler(capture);
+        logged = new CapturedLog(FeedHandler.class);
     }
 
     @AfterEach
@@ -75,7 +58,7 @@ class FeedHandlerHeldPollTest {
         if (server != null) {
             server.stop(0);
         }
-        logger.removeHandler(capture);
+        logged.close();
     }
 
     @Test
@@ -148,8 +131,8 @@ class FeedHandlerHeldPollTest {
         HttpResponse<String> answer = poll.get(10, TimeUnit.SECONDS);
         assertEquals(200, answer.statusCode());
         assertTrue(answer.body().contains("\"Account-1\""), answer.body());
-        assertTrue(records(Level.SEVERE).stream().anyMatch(r -> r.getMessage().contains("a store's bug")),
-                () -> "the error is logged: " + text());
+        assertTrue(logged.at(Level.SEVERE).stream().anyMatch(r -> r.getMessage().contains("a store's bug")),
+                () -> "the error is logged: " + logged.text());
     }
 
     @Test
@@ -173,23 +156,23 @@ class FeedHandlerHeldPollTest {
         handler.failureReportNanos = TimeUnit.MILLISECONDS.toNanos(200);
         CompletableFuture<HttpResponse<String>> poll = poll();
         log.failTimerReads(true);
-        assertTrue(waitUntil(() -> records(Level.WARNING).size() >= 2), () -> "a reminder comes after 200 ms: " + text());
+        assertTrue(waitUntil(() -> logged.at(Level.WARNING).size() >= 2), () -> "a reminder comes after 200 ms: " + logged.text());
 
         log.failTimerReads(false);
-        assertTrue(waitUntil(() -> !records(Level.INFO).isEmpty()), () -> "the recovery is logged: " + text());
+        assertTrue(waitUntil(() -> !logged.at(Level.INFO).isEmpty()), () -> "the recovery is logged: " + logged.text());
         log.appendUntold("Account-1", "Opened");    // only the recheck finds it
 
         assertTrue(poll.get(10, TimeUnit.SECONDS).body().contains("\"Account-1\""));
-        List<LogRecord> warnings = records(Level.WARNING);
+        List<LogRecord> warnings = logged.at(Level.WARNING);
         assertTrue(warnings.get(0).getThrown() != null && warnings.get(0).getMessage().contains("the store is closed"),
                 "the first failure comes with its trace");
-        assertTrue(logged.stream().allMatch(r -> r.getMessage().startsWith("feed of " + Log.NAME + " ")),
-                () -> "each line names the feed by its store, for a process that runs several: " + text());
+        assertTrue(logged.all().stream().allMatch(r -> r.getMessage().startsWith("feed of " + Log.NAME + " ")),
+                () -> "each line names the feed by its store, for a process that runs several: " + logged.text());
         assertTrue(warnings.stream().skip(1).allMatch(r -> r.getThrown() == null
-                && r.getMessage().contains(" checks failed in a row; the latest: ")), this::text);
-        assertEquals(1, records(Level.INFO).size(), this::text);
-        assertTrue(records(Level.INFO).get(0).getMessage().startsWith("feed of " + Log.NAME + " checks for new events again, after "),
-                this::text);
+                && r.getMessage().contains(" checks failed in a row; the latest: ")), logged::text);
+        assertEquals(1, logged.at(Level.INFO).size(), logged::text);
+        assertTrue(logged.at(Level.INFO).get(0).getMessage().startsWith("feed of " + Log.NAME + " checks for new events again, after "),
+                logged::text);
     }
 
     @Test
@@ -203,9 +186,9 @@ class FeedHandlerHeldPollTest {
         log.appendUntold("Account-1", "Opened");    // only the recheck finds it
 
         assertTrue(poll.get(10, TimeUnit.SECONDS).body().contains("\"Account-1\""));
-        assertEquals(1, records(Level.WARNING).size(), this::text);
-        assertTrue(records(Level.WARNING).get(0).getThrown() != null, "the first failure comes with its trace");
-        assertEquals(1, records(Level.INFO).size(), () -> "only the logged streak's end is logged: " + text());
+        assertEquals(1, logged.at(Level.WARNING).size(), logged::text);
+        assertTrue(logged.at(Level.WARNING).get(0).getThrown() != null, "the first failure comes with its trace");
+        assertEquals(1, logged.at(Level.INFO).size(), () -> "only the logged streak's end is logged: " + logged.text());
     }
 
     private FeedHandler serve(Duration recheck) throws Exception {
@@ -224,15 +207,6 @@ class FeedHandlerHeldPollTest {
                 .sendAsync(HttpRequest.newBuilder(feed).build(), HttpResponse.BodyHandlers.ofString());
         assertTrue(waitUntil(() -> handler.scheduledTasks() >= held), "the poll is held");
         return poll;
-    }
-
-    private List<LogRecord> records(Level level) {
-        return logged.stream().filter(r -> r.getLevel().equals(level)).toList();
-    }
-
-    private String text() {
-        return logged.stream().map(r -> r.getLevel() + " " + r.getMessage() + (r.getThrown() == null ? "" : " [trace]"))
-                .toList().toString();
     }
 
     private static boolean waitUntil(BooleanSupplier condition) throws InterruptedException {

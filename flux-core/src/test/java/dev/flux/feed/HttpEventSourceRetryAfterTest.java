@@ -23,10 +23,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -44,32 +42,17 @@ class HttpEventSourceRetryAfterTest {
     private final List<Long> requests = new CopyOnWriteArrayList<>();
     /** When the server answered each request it answered 503, by {@link System#nanoTime()}, before sending the answer. */
     private final List<Long> busyAnswers = new CopyOnWriteArrayList<>();
-    private final Logger logger = Logger.getLogger(Subscription.class.getName());
-    private final List<LogRecord> logged = new CopyOnWriteArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord record) {
-            logged.add(record);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
+    private CapturedLog log;
     private HttpServer server;
 
     @BeforeEach
     void captureTheSubscriptionsLog() {
-        logger.addHandler(capture);
+        log = new CapturedLog(Subscription.class);
     }
 
     @AfterEach
     void stop() {
-        logger.removeHandler(capture);
+        log.close();
         if (server != null) {
             server.stop(0);
         }
@@ -83,7 +66,7 @@ class HttpEventSourceRetryAfterTest {
 
         try (Subscription subscription = Subscription.builder(HttpEventSource.of(feed, Duration.ZERO))
                 .onRecorded(e -> delivered.add(e.position())).start()) {
-            assertTrue(subscription.awaitPosition(1, Duration.ofSeconds(60)), () -> subscription + ": " + logged());
+            assertTrue(subscription.awaitPosition(1, Duration.ofSeconds(60)), () -> subscription + ": " + log.text());
         }
 
         assertEquals(List.of(1L), delivered);
@@ -93,13 +76,13 @@ class HttpEventSourceRetryAfterTest {
             assertTrue(after >= TimeUnit.SECONDS.toNanos(2), "request " + (i + 2) + " came " + after / 1_000_000
                     + " ms after the 503 with Retry-After: 2");
         }
-        List<LogRecord> warnings = logged.stream().filter(r -> r.getLevel().equals(Level.WARNING)).toList();
-        assertEquals(3, warnings.size(), this::logged);
+        List<LogRecord> warnings = log.at(Level.WARNING);
+        assertEquals(3, warnings.size(), log::text);
         for (LogRecord warning : warnings) {
-            assertNull(warning.getThrown(), this::logged);
+            assertNull(warning.getThrown(), log::text);
             assertTrue(warning.getMessage().contains("as its source asks, and tries again then (in 2 s): the feed at "
                     + feed + "?after=0&limit=256&include=data answered 503 (Retry-After: 2; this source sends the feed"
-                    + " nothing for 2 s): busy"), this::logged);
+                    + " nothing for 2 s): busy"), log::text);
         }
     }
 
@@ -255,11 +238,6 @@ class HttpEventSourceRetryAfterTest {
         });
         server.start();
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/events");
-    }
-
-    private String logged() {
-        return logged.stream().map(r -> r.getLevel() + " " + r.getMessage() + (r.getThrown() == null ? "" : " [trace]"))
-                .toList().toString();
     }
 
     private static void answer(HttpExchange exchange, int status, String body) throws IOException {
