@@ -549,7 +549,7 @@ public final class HttpEventSource implements EventSource {
     /**
      * An HTTP date in any of the three forms RFC 9110 (5.6.7) has a recipient accept: IMF-fixdate
      * ({@code Sun, 06 Nov 1994 08:49:37 GMT}), the obsolete RFC 850 form ({@code Sunday, 06-Nov-94 08:49:37 GMT}),
-     * whose two-digit year is the one within 50 years after {@code now} or less than 50 before it, and asctime
+     * whose two-digit year is the latest that puts the time at most 50 years after {@code now}, and asctime
      * ({@code Sun Nov  6 08:49:37 1994}, in GMT); null when it is none of them, or its day of the week is wrong.
      */
     private static Instant httpDate(String text, Instant now) {
@@ -558,17 +558,33 @@ public final class HttpEventSource implements EventSource {
         } catch (DateTimeParseException notImfFixdate) {
             // one of the obsolete forms, below
         }
-        DateTimeFormatter rfc850 = new DateTimeFormatterBuilder().appendPattern("EEEE, dd-MMM-")
-                .appendValueReduced(ChronoField.YEAR, 2, 2, now.atOffset(ZoneOffset.UTC).getYear() - 49)
-                .appendPattern(" HH:mm:ss 'GMT'").toFormatter(Locale.ENGLISH);
-        for (DateTimeFormatter form : List.of(rfc850, ASCTIME)) {
-            try {
-                return LocalDateTime.parse(text, form).toInstant(ZoneOffset.UTC);
-            } catch (DateTimeParseException notThisForm) {
-                // the next one
-            }
+        LocalDateTime latest = LocalDateTime.ofInstant(now, ZoneOffset.UTC).plusYears(50);
+        // The years from 49 before now's to 50 after; a time in that last year more than 50 years ahead is a century
+        // earlier (and its day of the week must be right for that year).
+        LocalDateTime at = parsed(text, rfc850(latest.getYear() - 99));
+        if (at != null && !at.isAfter(latest)) {
+            return at.toInstant(ZoneOffset.UTC);
         }
-        return null;
+        at = parsed(text, rfc850(latest.getYear() - 100));
+        if (at != null && at.plusYears(100).isAfter(latest)) {
+            return at.toInstant(ZoneOffset.UTC);
+        }
+        at = parsed(text, ASCTIME);
+        return at == null ? null : at.toInstant(ZoneOffset.UTC);
+    }
+
+    /** The RFC 850 form of an HTTP date, its two-digit year one of the hundred from {@code baseYear}. */
+    private static DateTimeFormatter rfc850(int baseYear) {
+        return new DateTimeFormatterBuilder().appendPattern("EEEE, dd-MMM-").appendValueReduced(ChronoField.YEAR, 2, 2, baseYear)
+                .appendPattern(" HH:mm:ss 'GMT'").toFormatter(Locale.ENGLISH);
+    }
+
+    private static LocalDateTime parsed(String text, DateTimeFormatter form) {
+        try {
+            return LocalDateTime.parse(text, form);
+        } catch (DateTimeParseException notThisForm) {
+            return null;
+        }
     }
 
     /**

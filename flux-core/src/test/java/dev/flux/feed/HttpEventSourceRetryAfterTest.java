@@ -208,6 +208,17 @@ class HttpEventSourceRetryAfterTest {
         assertEquals(Duration.ZERO, HttpEventSource.retryAfter("Sunday, 06-Nov-94 08:49:37 GMT", now), "1994");
     }
 
+    @Test
+    void aTwoDigitYearFiftyYearsAheadIsTheLastSuchYearGoneFromTheTimeItWouldBeMoreThanFiftyYearsAhead() {
+        Instant now = Instant.parse("2026-11-24T12:00:00Z");
+
+        assertEquals(Duration.ZERO, HttpEventSource.retryAfter("Thursday, 25-Nov-76 12:00:00 GMT", now), "1976, a Thursday");
+        assertNull(HttpEventSource.retryAfter("Wednesday, 25-Nov-76 12:00:00 GMT", now),
+                "1976 too, whose 25 November was no Wednesday (2076's is)");
+        assertNull(HttpEventSource.retryAfter("Thursday, 01-Jan-76 12:00:00 GMT", now),
+                "2076, less than 50 years ahead, whose 1 January is no Thursday (1976's was)");
+    }
+
     /** A feed answering its first request 503 with {@code Retry-After: retryAfter}, and the next ones a page of one event. */
     private URI serve(String retryAfter) throws IOException {
         return serve(retryAfter, PAGE);
