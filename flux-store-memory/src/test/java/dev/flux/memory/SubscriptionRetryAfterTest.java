@@ -22,6 +22,7 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -76,12 +77,13 @@ class SubscriptionRetryAfterTest {
     @Test
     void aSourceHeldBackIsReadAgainAtTheTimeItGivesWithOneWarningWithoutATrace() throws Exception {
         long last = append(3);
-        Instant retryAt = Instant.now().plusSeconds(2);
+        AtomicReference<Instant> firstRetryAt = new AtomicReference<>();
         List<Instant> heldReads = new CopyOnWriteArrayList<>();
         List<Instant> reads = new CopyOnWriteArrayList<>();
         EventSource held = readThrough((real, after, maxCount) -> {
             Instant now = Instant.now();
             reads.add(now);
+            Instant retryAt = twoSecondsAfterTheFirstCall(firstRetryAt, now);
             if (now.isBefore(retryAt.minus(CLOCK_SLEW))) {
                 heldReads.add(now);
                 throw new RetryAfterException("the test's service asks for a pause", retryAt);
@@ -94,6 +96,7 @@ class SubscriptionRetryAfterTest {
                 .onRecorded(e -> seen.add(e.position())));
 
         assertTrue(subscription.awaitPosition(last, Duration.ofSeconds(30)), () -> subscription + ": " + text());
+        Instant retryAt = firstRetryAt.get();
         assertEquals(List.of(1L, 2L, 3L), seen);
         assertEquals(1, heldReads.size(), () -> "read " + heldReads.size() + " times before " + retryAt + ": " + reads);
         assertFalse(reads.get(1).isBefore(retryAt.minus(CLOCK_SLEW)), () -> "read again at " + reads.get(1) + ", before " + retryAt);
@@ -134,7 +137,7 @@ class SubscriptionRetryAfterTest {
     @Test
     void aSourceWhoseEndIsHeldBackIsAskedForItAgainAtTheTimeItGives() throws Exception {
         long end = append(2);
-        Instant retryAt = Instant.now().plusSeconds(2);
+        AtomicReference<Instant> firstRetryAt = new AtomicReference<>();
         List<Instant> heldEnds = new CopyOnWriteArrayList<>();
         EventSource real = EventSource.all(store);
         EventSource held = new EventSource() {
@@ -151,6 +154,7 @@ class SubscriptionRetryAfterTest {
             @Override
             public long end() {
                 Instant now = Instant.now();
+                Instant retryAt = twoSecondsAfterTheFirstCall(firstRetryAt, now);
                 if (now.isBefore(retryAt.minus(CLOCK_SLEW))) {
                     heldEnds.add(now);
                     throw new RetryAfterException("the test's service asks for a pause", retryAt);
@@ -163,6 +167,7 @@ class SubscriptionRetryAfterTest {
                 .onRecorded(e -> { }));
 
         assertTrue(waitUntil(() -> offsets.find("new-only").isPresent()), this::text);
+        Instant retryAt = firstRetryAt.get();
         assertEquals(end, offsets.load("new-only"));
         assertEquals(1, heldEnds.size(), () -> "asked for the end " + heldEnds.size() + " times before " + retryAt);
         List<LogRecord> warnings = warnings("'new-only'");
@@ -210,6 +215,14 @@ class SubscriptionRetryAfterTest {
         assertTrue(waitUntil(() -> claims.get() >= claimsWhenHeld + 5), "the claim is renewed while held back");
         assertEquals(Subscription.State.RUNNING, subscription.state());
         assertEquals(1, heldReads.get(), "not read again before the time given");
+    }
+
+    /**
+     * The time a held source gives: 2 s after its first call, not after the test began, so that a subscription
+     * slow to start (a loaded machine) still makes its first call before it.
+     */
+    private static Instant twoSecondsAfterTheFirstCall(AtomicReference<Instant> retryAt, Instant now) {
+        return retryAt.updateAndGet(given -> given != null ? given : now.plusSeconds(2));
     }
 
     /** A read of a source, given the real one to read from. */
