@@ -23,7 +23,20 @@ public final class RetryAfterException extends FluxException {
      * @throws IllegalArgumentException when {@code retryAt} is null
      */
     public RetryAfterException(String message, Instant retryAt) {
-        super(message);
+        this(message, retryAt, null);
+    }
+
+    /**
+     * For a source whose client reported the pause with an exception of its own (a 429 with a rate limit's
+     * reset time, say): kept as the cause, so that {@link Subscription#lastError()} shows it.
+     *
+     * @param message why the source is held back, naming it
+     * @param retryAt the earliest time to read it again
+     * @param cause   what the source's client threw; may be null
+     * @throws IllegalArgumentException when {@code retryAt} is null
+     */
+    public RetryAfterException(String message, Instant retryAt, Throwable cause) {
+        super(message, cause);
         if (retryAt == null) {
             throw new IllegalArgumentException("retryAt must not be null (" + message + ")");
         }

@@ -183,12 +183,15 @@ class SubscriptionRetryAfterTest {
             if (after < last) {
                 return real.read(after, maxCount);
             }
-            throw new RetryAfterException("the test's service asks for an hour's pause", Instant.now().plusSeconds(3600));
+            throw new RetryAfterException("the test's service asks for an hour's pause", Instant.now().plusSeconds(3600),
+                    new IllegalStateException("429 from the rate limiter"));
         });
         Subscription subscription = start(Subscription.builder(held).name("paused-for-an-hour", offsets)
                 .checkpointEvery(1000).checkpointInterval(Duration.ofHours(1)).onRecorded(e -> { }));
         assertTrue(waitUntil(() -> subscription.lastError() != null), "the source held the subscription back");
         assertInstanceOf(RetryAfterException.class, subscription.lastError());
+        assertEquals("429 from the rate limiter", subscription.lastError().getCause().getMessage(),
+                "what the source's client threw is kept as the cause");
         // Stored after lastError is set, as the wait begins: nothing else stores it within the hour's checkpoint interval.
         assertTrue(waitUntil(() -> offsets.load("paused-for-an-hour") == last), "the offset is stored before the wait");
 
