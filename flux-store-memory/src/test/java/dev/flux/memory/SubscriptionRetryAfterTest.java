@@ -17,7 +17,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -204,7 +203,13 @@ class SubscriptionRetryAfterTest {
     @Test
     void aDurableSubscriptionKeepsRenewingItsClaimWhileHeldBack() throws Exception {
         AtomicInteger claims = new AtomicInteger();
-        OffsetStore shared = new ClaimCounting(offsets, claims);
+        OffsetStore shared = new HookedOffsets(offsets) {     // claims, as a store shared by processes does
+            @Override
+            public boolean claim(String name, String owner, Duration lease) {
+                claims.incrementAndGet();
+                return true;
+            }
+        };
         AtomicInteger heldReads = new AtomicInteger();
         EventSource held = readThrough((real, after, maxCount) -> {
             heldReads.incrementAndGet();
@@ -257,43 +262,6 @@ class SubscriptionRetryAfterTest {
                 return "the test's held source";
             }
         };
-    }
-
-    /** An offset store that keeps claims (one owner at a time, as a shared one does) and counts the calls. */
-    private static final class ClaimCounting implements OffsetStore {
-        private final OffsetStore offsets;
-        private final AtomicInteger claims;
-
-        ClaimCounting(OffsetStore offsets, AtomicInteger claims) {
-            this.offsets = offsets;
-            this.claims = claims;
-        }
-
-        @Override
-        public long load(String name) {
-            return offsets.load(name);
-        }
-
-        @Override
-        public OptionalLong find(String name) {
-            return offsets.find(name);
-        }
-
-        @Override
-        public void save(String name, long position) {
-            offsets.save(name, position);
-        }
-
-        @Override
-        public void delete(String name) {
-            offsets.delete(name);
-        }
-
-        @Override
-        public boolean claim(String name, String owner, Duration lease) {
-            claims.incrementAndGet();
-            return true;
-        }
     }
 
     private Subscription start(Subscription.Builder builder) {

@@ -1768,34 +1768,6 @@ class SubscriptionTest {
         assertEquals(2, offsets.load("stuck-listener"), "the stop stored the offset of what was handled");
     }
 
-    private static class HookedOffsets implements OffsetStore {
-        private final OffsetStore inner;
-
-        HookedOffsets(OffsetStore inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public long load(String name) {
-            return inner.load(name);
-        }
-
-        @Override
-        public OptionalLong find(String name) {
-            return inner.find(name);
-        }
-
-        @Override
-        public void save(String name, long position) {
-            inner.save(name, position);
-        }
-
-        @Override
-        public void delete(String name) {
-            inner.delete(name);
-        }
-    }
-
     private static boolean waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (!condition.getAsBoolean()) {
