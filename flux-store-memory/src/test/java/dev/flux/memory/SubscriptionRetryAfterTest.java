@@ -233,35 +233,9 @@ class SubscriptionRetryAfterTest {
         return retryAt.updateAndGet(given -> given != null ? given : now.plusSeconds(2));
     }
 
-    /** A read of a source, given the real one to read from. */
-    private interface Read {
-        List<RecordedEvent> read(EventSource real, long after, int maxCount);
-    }
-
     /** The store's whole log, each read made by {@code read}. */
-    private EventSource readThrough(Read read) {
-        EventSource real = EventSource.all(store);
-        return new EventSource() {
-            @Override
-            public List<RecordedEvent> read(long after, int maxCount) {
-                return read.read(real, after, maxCount);
-            }
-
-            @Override
-            public long cursorOf(RecordedEvent event) {
-                return real.cursorOf(event);
-            }
-
-            @Override
-            public long end() {
-                return real.end();
-            }
-
-            @Override
-            public String toString() {
-                return "the test's held source";
-            }
-        };
+    private EventSource readThrough(ReadThroughSource.Read read) {
+        return new ReadThroughSource(store, read, null, "the test's held source");
     }
 
     private Subscription start(Subscription.Builder builder) {

@@ -99,13 +99,8 @@ class SubscriptionTest {
         return positions(store.readAll(0, Integer.MAX_VALUE));
     }
 
-    /** A read of a source, given the real one to read from. */
-    private interface Read {
-        List<RecordedEvent> read(EventSource real, long after, int maxCount);
-    }
-
     /** The store's whole log, each read made by {@code read} (a source with a fault of its own). */
-    private EventSource logReadThrough(Read read) {
+    private EventSource logReadThrough(ReadThroughSource.Read read) {
         return logSource(read, null);
     }
 
@@ -113,29 +108,8 @@ class SubscriptionTest {
      * The store's whole log, each read made by {@code read}, telling of appends through {@code onAppend} (the
      * interface's default when null).
      */
-    private EventSource logSource(Read read, java.util.function.UnaryOperator<Runnable> onAppend) {
-        EventSource real = EventSource.all(store);
-        return new EventSource() {
-            @Override
-            public List<RecordedEvent> read(long after, int maxCount) {
-                return read.read(real, after, maxCount);
-            }
-
-            @Override
-            public long cursorOf(RecordedEvent event) {
-                return real.cursorOf(event);
-            }
-
-            @Override
-            public long end() {
-                return real.end();
-            }
-
-            @Override
-            public Runnable onAppend(Runnable listener) {
-                return onAppend == null ? EventSource.super.onAppend(listener) : onAppend.apply(listener);
-            }
-        };
+    private EventSource logSource(ReadThroughSource.Read read, java.util.function.UnaryOperator<Runnable> onAppend) {
+        return new ReadThroughSource(store, read, onAppend, "the store's log, read through the test");
     }
 
     private void awaitPosition(Subscription subscription, long position) throws InterruptedException {
