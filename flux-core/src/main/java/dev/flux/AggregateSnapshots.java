@@ -191,9 +191,10 @@ final class AggregateSnapshots {
      * the snapshot's version + 1, or 0 when there is no usable snapshot (nothing is changed then).
      * The event at the snapshot's version must be the one the snapshot was taken after (by id), which
      * guards against a snapshot of a stream that was since reset, also once the stream grew past it;
-     * such a snapshot is deleted, whatever class took it.
+     * such a snapshot is deleted, whatever class took it. A snapshot taken after {@code atMost} is not used (nor
+     * checked): the aggregate is wanted as it was at that version, before the snapshot.
      */
-    long restore(Aggregate aggregate, String streamId, EventReader events) {
+    long restore(Aggregate aggregate, String streamId, EventReader events, long atMost) {
         Optional<Snapshot> found;
         try {
             found = store.load(streamId);
@@ -205,6 +206,9 @@ final class AggregateSnapshots {
             return 0;
         }
         Snapshot snapshot = found.get();
+        if (snapshot.version() > atMost) {
+            return 0;
+        }
         List<RecordedEvent> last = events.readStream(streamId, snapshot.version(), 1);
         if (last.isEmpty() || last.get(0).version() != snapshot.version()) {
             forgetStale(streamId, snapshot, "the stream has no event at that version");

@@ -146,19 +146,52 @@ public final class Repository<A extends Aggregate> {
      *                                                          replayed
      */
     public A load(String id) {
+        return replay(id, Long.MAX_VALUE);
+    }
+
+    /**
+     * The aggregate with this id as it was at {@code version}: its stream replayed up to and including the event
+     * of that version (from the latest usable snapshot at or below it, with {@link Builder#snapshots}), so that
+     * {@link Aggregate#version()} is {@code version}. For audits and support: what a command saw, what a state
+     * was before a correction. Its events after that version are not read.
+     *
+     * <p>A save of it expects the stream still at {@code version}: once the stream has moved on, it throws
+     * {@link ConcurrencyConflictException} and writes nothing, so an old state is never saved over a newer one.
+     *
+     * @throws IllegalArgumentException when the id is null or blank, the version is negative, or the stream has
+     *                                  no event at that version (its last version is then in the message)
+     * @throws RuntimeException         as {@link #load(String)} does, for the events up to that version
+     */
+    public A load(String id, long version) {
+        if (version < 0) {
+            throw new IllegalArgumentException("version must be >= 0 (the first event's), was " + version
+                    + "; load(id) gives the aggregate at its latest version");
+        }
+        A aggregate = replay(id, version);
+        if (aggregate.version() != version) {
+            throw new IllegalArgumentException("Cannot load " + streamId(id) + " at version " + version + ": "
+                    + (aggregate.version() == ExpectedVersion.NO_STREAM ? "the stream has no events"
+                    : "its last version is " + aggregate.version()));
+        }
+        return aggregate;
+    }
+
+    /** The aggregate with its stream replayed up to {@code last}, or to its end when that comes first. */
+    private A replay(String id, long last) {
         String streamId = streamId(id);
         A aggregate = newAggregate();
         aggregate.bind(this, id);
-        long next = snapshots == null ? 0 : snapshots.restore(aggregate, streamId, store);
-        while (true) {
-            List<RecordedEvent> page = store.readStream(streamId, next, PAGE_SIZE);
+        long next = snapshots == null ? 0 : snapshots.restore(aggregate, streamId, store, last);
+        while (next <= last) {
+            List<RecordedEvent> page = store.readStream(streamId, next, last - next < PAGE_SIZE ? (int) (last - next + 1)
+                    : PAGE_SIZE);
             if (page.isEmpty()) {
-                if (aggregate.hasUncommittedEvents()) {
-                    throw updatedWhileReplaying(streamId, aggregate);
-                }
-                return aggregate;
+                break;
             }
             for (RecordedEvent recorded : page) {
+                if (next > last) {
+                    break;      // a reader that answered more than it was asked for: those events are after the version
+                }
                 if (recorded.version() != next || !recorded.streamId().equals(streamId)) {
                     throw outOfOrder(streamId, recorded, next);
                 }
@@ -173,6 +206,10 @@ public final class Repository<A extends Aggregate> {
                 next++;
             }
         }
+        if (aggregate.hasUncommittedEvents()) {
+            throw updatedWhileReplaying(streamId, aggregate);
+        }
+        return aggregate;
     }
 
     /**

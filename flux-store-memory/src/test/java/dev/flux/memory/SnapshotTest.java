@@ -923,4 +923,37 @@ class SnapshotTest {
     private String typeOfLedgerSnapshots() {
         return validSnapshotOf("type-probe").type();
     }
+
+    @Test
+    void anAggregateLoadedAtAVersionBeforeItsSnapshotIsReplayedFromTheStartAndTheSnapshotIsKept() {
+        history("1", 50);
+        Repository<Ledger> ledgers = repository(snapshots, SnapshotPolicy.everyEvents(1));
+        Ledger latest = ledgers.load("1");
+        latest.deposit(1, "me");
+        latest.save();
+        assertEquals(50, snapshots.load("Ledger-1").orElseThrow().version(), "taken after the save");
+
+        Ledger then = ledgers.load("1", 19);
+
+        assertEquals(20, then.replayed, "every event up to version 19, none after it");
+        assertEquals(withoutSnapshots().load("1", 19).state(), then.state());
+        assertEquals(50, snapshots.load("Ledger-1").orElseThrow().version(), "the newer snapshot is still there");
+        assertEquals(0, ledgers.load("1").replayed, "and still restores the latest state");
+    }
+
+    @Test
+    void anAggregateLoadedAtAVersionAfterItsSnapshotReplaysOnlyTheEventsBetween() {
+        history("1", 30);
+        Repository<Ledger> ledgers = repository(snapshots, SnapshotPolicy.everyEvents(1));
+        Ledger latest = ledgers.load("1");
+        latest.deposit(1, "me");
+        latest.save();      // snapshot at version 30
+        history("1", 20);
+
+        Ledger then = ledgers.load("1", 39);
+
+        assertEquals(9, then.replayed, "versions 31 to 39, after the snapshot");
+        assertEquals(39, then.version());
+        assertEquals(withoutSnapshots().load("1", 39).state(), then.state());
+    }
 }
