@@ -6,6 +6,8 @@ import com.sun.net.httpserver.HttpServer;
 import dev.flux.EventReader;
 import dev.flux.FluxException;
 import dev.flux.RecordedEvent;
+import dev.flux.serialization.EventDecodingException;
+import dev.flux.serialization.EventTypes;
 import dev.flux.serialization.JacksonEventSerializer;
 
 import java.io.IOException;
@@ -411,12 +413,29 @@ public final class FeedServer implements AutoCloseable {
          * Serve every event as the current code sees it: upcast through {@code serializer}'s
          * {@link dev.flux.serialization.EventTypes} to the current schema version and type name, so that
          * consumers need only the current classes. Default: events as stored.
+         *
+         * <p>Events of a type the serializer does not register, and events stored at a schema version newer than
+         * it knows ({@link dev.flux.serialization.EventTypes#isNewerThanKnown}: written by a newer release while
+         * this one still serves, in a rolling deploy), are served as stored, with their {@code schema_version}:
+         * a consumer that knows that version reads them, one that does not fails to decode them, naming the
+         * version, as it would reading the store. An event that cannot be upcast for another reason (an
+         * upcaster that throws, a gap in the chain) is answered with 500 {@code corrupt_event}.
          */
         public Builder upcastWith(JacksonEventSerializer serializer) {
             if (serializer == null) {
                 throw new IllegalArgumentException("serializer must not be null");
             }
-            this.upcast = serializer::upcast;
+            EventTypes types = serializer.eventTypes();
+            this.upcast = stored -> {
+                try {
+                    return serializer.upcast(stored);
+                } catch (EventDecodingException e) {
+                    if (types.isNewerThanKnown(stored)) {
+                        return stored;
+                    }
+                    throw e;
+                }
+            };
             return this;
         }
 

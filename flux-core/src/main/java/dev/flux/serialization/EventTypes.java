@@ -427,6 +427,25 @@ public final class EventTypes {
     }
 
     /**
+     * Whether {@code recorded} was stored at a schema version newer than this code knows: its type is registered
+     * here at a lower version, and no upcaster reads the version it was stored at. That is an event a newer
+     * release stored, read by an older one (during a rolling deploy, or after a rollback). It can be neither
+     * upcast nor decoded here; a reader that only passes events on, as a feed does, may pass it on as stored,
+     * as it passes on a type it does not know.
+     *
+     * @throws IllegalArgumentException when {@code recorded} is null
+     */
+    public boolean isNewerThanKnown(RecordedEvent recorded) {
+        if (recorded == null) {
+            throw new IllegalArgumentException("recorded event must not be null");
+        }
+        Registration current = byName.get(recorded.type());
+        int stored = storedVersion(recorded);
+        return current != null && stored > current.schemaVersion()
+                && !upcasters.containsKey(recorded.type() + '\u0000' + stored);
+    }
+
+    /**
      * The schema version {@code recorded} was stored at, from its metadata ({@link Metadata#SCHEMA_VERSION}; 1
      * without), or 0 when the metadata holds no version number of at least 1.
      */

@@ -82,6 +82,23 @@ class JacksonEventSerializerTest {
         assertFalse(gap.needsUpcast(stored("Moved", Map.of(Metadata.SCHEMA_VERSION, "4"))), "past every upcaster");
     }
 
+    @Test
+    void anEventIsNewerThanKnownWhenItsRegisteredTypeIsAtALowerVersionAndNoUpcasterReadsIt() {
+        EventTypes release3 = new EventTypes().register("Credited", Credited.class, 3)
+                .upcaster("Credited", 1, json -> json).upcaster("Credited", 2, json -> json);
+
+        assertTrue(release3.isNewerThanKnown(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "4"))), "a later release's");
+        assertFalse(release3.isNewerThanKnown(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "3"))), "the current version");
+        assertFalse(release3.isNewerThanKnown(stored("Credited", Map.of())), "version 1, which an upcaster reads");
+        assertFalse(release3.isNewerThanKnown(stored("Debited", Map.of(Metadata.SCHEMA_VERSION, "9"))), "a type not registered");
+        assertFalse(release3.isNewerThanKnown(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "four"))),
+                "not a version: decoding says what is wrong");
+        EventTypes lowered = new EventTypes().register("Credited", Credited.class, 2).upcaster("Credited", 3, json -> json);
+        assertFalse(lowered.isNewerThanKnown(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "3"))),
+                "an upcaster reads it: the class's version was lowered by mistake, not a newer release");
+        assertThrows(IllegalArgumentException.class, () -> release3.isNewerThanKnown(null));
+    }
+
     private static RecordedEvent stored(String type, Map<String, String> metadata) {
         return RecordedEvent.of("Account-1", 0, 1, new EventData(java.util.UUID.randomUUID(), type,
                 "{}".getBytes(StandardCharsets.UTF_8), metadata), Instant.EPOCH);

@@ -11,6 +11,7 @@ import dev.flux.Metadata;
 import dev.flux.RecordedEvent;
 import dev.flux.Repository;
 import dev.flux.feed.FeedServer;
+import dev.flux.feed.HttpEventSource;
 import dev.flux.projection.Projector;
 import dev.flux.serialization.EventDecodingException;
 import dev.flux.serialization.EventTypes;
@@ -180,6 +181,65 @@ class UpcastingTest {
             assertEquals(5, event.get("data").get("amount").asLong());
             assertEquals("USD", event.get("data").get("currency").asText());
             assertEquals("3", event.get("metadata").get(Metadata.SCHEMA_VERSION).asText());
+        }
+    }
+
+    /** AccountCredited as the next release writes it, version 4: a memo added. */
+    @SchemaVersion(4)
+    record AccountCreditedV4(long amount, String currency, String memo) { }
+
+    @Test
+    void aFeedOfAnOlderReleasePassesOnAnEventNewerThanItsCodeAsStoredForConsumersThatKnowIt() throws Exception {
+        appendRaw("AccountCredited", "{\"value\": 100}", null);
+        appendRaw("AccountCredited", "{\"amount\": 1, \"currency\": \"EUR\", \"memo\": \"from v4\"}", 4);
+        RecordedEvent newer = store.readAll(0, 2).get(1);
+        try (FeedServer feed = FeedServer.builder(store).upcastWith(serializer).start()) {
+            HttpClient client = HttpClient.newHttpClient();
+            HttpResponse<String> page = client.send(HttpRequest.newBuilder(URI.create(feed.uri() + "?include=data")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> one = client.send(HttpRequest.newBuilder(URI.create(feed.uri() + "/" + newer.eventId())).build(),
+                    HttpResponse.BodyHandlers.ofString());
+
+            assertEquals(200, page.statusCode(), page.body());
+            JsonNode events = JSON.readTree(page.body()).get("events");
+            assertEquals("3", events.get(0).get("metadata").get(Metadata.SCHEMA_VERSION).asText(), "the old one upcast");
+            assertEquals(100, events.get(0).get("data").get("amount").asLong());
+            for (JsonNode served : List.of(events.get(1), JSON.readTree(one.body()))) {
+                assertEquals("AccountCredited", served.get("event_type").asText());
+                assertEquals("4", served.get("metadata").get(Metadata.SCHEMA_VERSION).asText(), "as stored");
+                assertEquals("from v4", served.get("data").get("memo").asText());
+            }
+            assertEquals(200, one.statusCode());
+
+            JacksonEventSerializer nextRelease = new JacksonEventSerializer(new EventTypes()
+                    .register("AccountCredited", AccountCreditedV4.class, 4)
+                    .upcaster("AccountCredited", 3, json -> json.put("memo", "")));
+            List<AccountCreditedV4> read = new CopyOnWriteArrayList<>();
+            try (Subscription consumer = Subscription.builder(HttpEventSource.of(feed.uri())).serializer(nextRelease)
+                    .on(AccountCreditedV4.class, read::add).start()) {
+                long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                while (read.size() < 2 && System.nanoTime() < deadline) {
+                    Thread.sleep(5);
+                }
+            }
+            assertEquals(List.of(new AccountCreditedV4(100, "EUR", ""), new AccountCreditedV4(1, "EUR", "from v4")), read,
+                    "a consumer of the next release reads both");
+        }
+    }
+
+    @Test
+    void anEventAnUpcasterCannotReadIsStillA500OnTheFeed() throws Exception {
+        appendRaw("MoneyMoved", "{\"amount\": 5}", null);        // no "value": the splitting upcaster throws
+        RecordedEvent broken = store.readAll(0, 1).get(0);
+        try (FeedServer feed = FeedServer.builder(store).upcastWith(serializer).start()) {
+            HttpResponse<String> one = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create(feed.uri() + "/" + broken.eventId())).build(),
+                    HttpResponse.BodyHandlers.ofString());
+
+            assertEquals(500, one.statusCode());
+            JsonNode problem = JSON.readTree(one.body());
+            assertEquals("corrupt_event", problem.get("error").asText(), one.body());
+            assertTrue(problem.get("message").asText().contains(broken.eventId().toString()), one.body());
         }
     }
 
