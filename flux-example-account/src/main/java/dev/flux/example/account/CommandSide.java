@@ -27,6 +27,7 @@ import java.util.UUID;
  * POST /accounts/{id}/credit    {"amount": 100}   -> 200 the account
  * POST /accounts/{id}/debit     {"amount": 30}    -> 200 the account, or 409 insufficient_funds
  * GET  /accounts/{id}                             -> 200 the account, or 404 (HEAD: the same, without the body)
+ * GET  /accounts/{id}?version=N                   -> 200 the account as it was at version N, or 404
  * GET  /events ...                                -> the flux feed
  * </pre>
  *
@@ -126,7 +127,8 @@ public final class CommandSide implements AutoCloseable {
         }
         if (parts.length == 3) {
             Http.requireMethod(exchange, "GET");
-            Account account = accounts.load(parts[2]);
+            Long version = version(exchange.getRequestURI().getRawQuery());
+            Account account = version == null ? accounts.load(parts[2]) : accountAt(parts[2], version);
             if (!account.isOpen()) {
                 throw new Http.Problem(404, "not_found", "no account " + parts[2]);
             }
@@ -154,6 +156,37 @@ public final class CommandSide implements AutoCloseable {
             }
         }
         throw new Http.Problem(404, "not_found", "no such resource: " + exchange.getRequestURI().getPath());
+    }
+
+    /** The {@code version} a GET's query asks for, null without a query; 400 for anything else in it. */
+    private static Long version(String query) {
+        if (query == null || query.isEmpty()) {
+            return null;
+        }
+        if (!query.startsWith("version=") || query.indexOf('&') >= 0) {
+            throw new Http.Problem(400, "bad_request", "the only query an account takes is version=N, was '" + query + "'");
+        }
+        String text = query.substring("version=".length());
+        try {
+            long version = Long.parseLong(text);
+            if (version >= 0) {
+                return version;
+            }
+        } catch (NumberFormatException e) {
+            // refused below
+        }
+        throw new Http.Problem(400, "bad_request", "'version' must be a whole number >= 0, was '" + text + "'");
+    }
+
+    private Account accountAt(String id, long version) {
+        long last = accounts.store().streamVersion(accounts.streamId(id));
+        if (last < 0) {
+            throw new Http.Problem(404, "not_found", "no account " + id);
+        }
+        if (version > last) {
+            throw new Http.Problem(404, "not_found", "account " + id + " has no version " + version + ": its last is " + last);
+        }
+        return accounts.load(id, version);
     }
 
     private Map<String, Object> open(JsonNode body) {

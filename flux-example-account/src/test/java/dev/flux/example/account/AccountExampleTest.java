@@ -212,6 +212,39 @@ class AccountExampleTest {
     }
 
     @Test
+    void anAccountIsShownAsItWasAtAVersionAndAVersionItHasNotReachedOrABadQueryIsRefused() throws Exception {
+        start(null);
+        String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
+        post("/accounts/" + id + "/credit", "{\"amount\": 100}");
+        post("/accounts/" + id + "/debit", "{\"amount\": 30}");
+        URI account = URI.create(commands.uri() + "/accounts/" + id);
+
+        List<Long> balances = new ArrayList<>();
+        for (int version = 0; version <= 2; version++) {
+            HttpResponse<String> then = get(URI.create(account + "?version=" + version));
+            assertEquals(200, then.statusCode(), then.body());
+            assertEquals(version, json(then).get("version").asLong());
+            balances.add(json(then).get("balance").asLong());
+        }
+        assertEquals(List.of(0L, 100L, 70L), balances);
+
+        HttpResponse<String> beyond = get(URI.create(account + "?version=3"));
+        assertEquals(404, beyond.statusCode());
+        assertEquals("account " + id + " has no version 3: its last is 2", json(beyond).get("message").asText());
+        assertEquals(404, get(URI.create(commands.uri() + "/accounts/nobody?version=0")).statusCode());
+        for (String query : List.of("version=-1", "version=two", "version=", "version=1&version=2", "verison=1", "x")) {
+            HttpResponse<String> bad = get(URI.create(account + "?" + query));
+            assertEquals(400, bad.statusCode(), query + " -> " + bad.body());
+            assertEquals("bad_request", json(bad).get("error").asText());
+        }
+        if (commandExists("curl")) {
+            String[] curled = curl(account + "?version=1");
+            assertEquals("200", curled[1]);
+            assertEquals(100, Http.JSON.readTree(curled[0]).get("balance").asLong());
+        }
+    }
+
+    @Test
     void theApiRefusesOddPathsTextAfterTheBodyHugeBodiesAndABalancePastTheLongRange() throws Exception {
         start(null);
         String id = json(post("/accounts", "{\"owner\": \"Ada\"}")).get("id").asText();
