@@ -9,7 +9,7 @@ import java.util.Optional;
  * {@code dev.flux.test.SnapshotStoreContract}, and checks stream ids with
  * {@link dev.flux.StreamName#requireStreamId}, as the built-in stores do.
  */
-public interface SnapshotStore {
+public interface SnapshotStore extends AutoCloseable {
 
     /**
      * The latest snapshot of {@code streamId}, if any.
@@ -32,4 +32,15 @@ public interface SnapshotStore {
      * @throws IllegalArgumentException when the stream id is null or blank or holds a lone surrogate
      */
     void delete(String streamId);
+
+    /**
+     * Releases what the store holds: a Xodus store its environment and its directory's lock. The default does
+     * nothing, for stores that hold nothing of their own (memory) or whose client the caller owns and closes
+     * (MongoDB). A repository never closes the store it is given: close it once the repositories that use it
+     * are done. Declared here so that a store held as a {@code SnapshotStore} can be closed, in a
+     * try-with-resources say.
+     */
+    @Override
+    default void close() {
+    }
 }

@@ -14,7 +14,7 @@ import java.util.OptionalLong;
  * from a thread whose interrupt flag is set (a subscription being stopped, a task an executor's
  * {@code shutdownNow} reached) does its work as it would without, and leaves the flag set.
  */
-public interface OffsetStore {
+public interface OffsetStore extends AutoCloseable {
 
     /**
      * The position stored under {@code name}, or 0 when none is (read the source from its start).
@@ -151,5 +151,16 @@ public interface OffsetStore {
         if (position < 0) {
             throw new IllegalArgumentException("position for '" + name + "' must be >= 0, was " + position);
         }
+    }
+
+    /**
+     * Releases what the store holds: a Xodus store its environment and its directory's lock. The default does
+     * nothing, for stores that hold nothing of their own (memory) or whose client the caller owns and closes
+     * (MongoDB). A subscription never closes the store it is given: close it once the subscriptions that use
+     * it have stopped. Declared here so that a store held as an {@code OffsetStore} can be closed, in a
+     * try-with-resources say.
+     */
+    @Override
+    default void close() {
     }
 }

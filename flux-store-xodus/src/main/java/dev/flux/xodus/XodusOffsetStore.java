@@ -32,7 +32,7 @@ import java.util.OptionalLong;
  * {@link #release} does nothing, also after {@link #close()}. Thread-safe; after {@link #close()} every
  * other method throws {@link IllegalStateException}.
  */
-public final class XodusOffsetStore implements OffsetStore, AutoCloseable {
+public final class XodusOffsetStore implements OffsetStore {
     static final String OFFSETS = "offsets";
 
     private final SingleStore offsets;

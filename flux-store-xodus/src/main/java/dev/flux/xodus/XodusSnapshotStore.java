@@ -23,7 +23,7 @@ import java.util.Optional;
  * it was stored, and the store takes no more writes until it is opened again, as the event store does.
  * Thread-safe; after {@link #close()} every method throws {@link IllegalStateException}.
  */
-public final class XodusSnapshotStore implements SnapshotStore, AutoCloseable {
+public final class XodusSnapshotStore implements SnapshotStore {
     static final String SNAPSHOTS = "snapshots";
     private static final int FIXED = 8 + 8 + 4 + 4;
 

@@ -23,13 +23,24 @@ class XodusOffsetStoreTest extends OffsetStoreContract {
 
     @Override
     protected OffsetStore reopen(OffsetStore current) {
-        ((XodusOffsetStore) current).close();
+        current.close();
         return new XodusOffsetStore(directory);
     }
 
     @Override
     protected boolean isDurable() {
         return true;
+    }
+
+    @Test
+    void aStoreHeldAsAnOffsetStoreClosesInATryWithResourcesAndReleasesItsDirectory() {
+        Path offsetsDirectory = directory.resolve("held-as-interface");
+        try (OffsetStore offsets = new XodusOffsetStore(offsetsDirectory)) {
+            offsets.save("balances", 42);
+        }
+        try (OffsetStore again = new XodusOffsetStore(offsetsDirectory)) {
+            assertEquals(42, again.load("balances"), "opened again in this process: the first released it");
+        }
     }
 
     @Test

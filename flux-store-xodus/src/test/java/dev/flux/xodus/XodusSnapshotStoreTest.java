@@ -25,7 +25,7 @@ class XodusSnapshotStoreTest extends SnapshotStoreContract {
 
     @Override
     protected SnapshotStore reopen(SnapshotStore current) {
-        ((XodusSnapshotStore) current).close();
+        current.close();
         return new XodusSnapshotStore(dir.resolve("snapshots"));
     }
 
