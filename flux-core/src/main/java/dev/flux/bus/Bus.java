@@ -27,10 +27,10 @@ import java.util.function.Function;
  *   <li><b>Events</b>: {@link #publish} calls every listener {@linkplain #subscribe subscribed} to the
  *   event's class or to a supertype of it ({@code Object} gets everything), in the order they
  *   subscribed, those {@linkplain #subscribeWithContext subscribed with context} among them: they get the
- *   event's id and metadata too (an {@link EventContext}), and are otherwise listeners like the rest. A
- *   listener that throws stops the rest, and the exception reaches the publisher. A publish calls the
- *   listeners subscribed when it began: one subscribed meanwhile misses that event, one unsubscribed
- *   meanwhile still gets it. A listener that publishes runs that publish to its end before
+ *   event's id, metadata, stream and version too (an {@link EventContext}), and are otherwise listeners
+ *   like the rest. A listener that throws stops the rest, and the exception reaches the publisher. A
+ *   publish calls the listeners subscribed when it began: one subscribed meanwhile misses that event, one
+ *   unsubscribed meanwhile still gets it. A listener that publishes runs that publish to its end before
  *   the next listener gets the first event, so listeners after it see the second event first.</li>
  *   <li><b>Commands</b>: {@link #dispatch} calls the one handler {@linkplain #register registered} for
  *   the command's class (or, when there is none, for its most specific registered supertype);
@@ -120,12 +120,12 @@ public final class Bus {
 
     /**
      * Calls {@code listener} with every event published of {@code eventClass} or a subtype, and its
-     * {@link EventContext}: the id and metadata it was saved with when a repository publishes it (see
-     * {@link dev.flux.Repository.Builder#publishTo}), the context given to {@link #publish(Object, EventContext)},
-     * or, from {@link #publish(Object)}, a new id for that publish and empty metadata. It takes its turn
-     * among all listeners in subscription order, as one {@linkplain #subscribe subscribed} without context
-     * does. (A name of its own, not an overload of {@code subscribe}: an overload would make
-     * {@code subscribe(type, list::add)} ambiguous.)
+     * {@link EventContext}: the id and metadata it was saved with, and the stream and version it was saved at,
+     * when a repository publishes it (see {@link dev.flux.Repository.Builder#publishTo}), the context given to
+     * {@link #publish(Object, EventContext)}, or, from {@link #publish(Object)}, a new id for that publish, empty
+     * metadata and no stream. It takes its turn among all listeners in subscription order, as one
+     * {@linkplain #subscribe subscribed} without context does. (A name of its own, not an overload of
+     * {@code subscribe}: an overload would make {@code subscribe(type, list::add)} ambiguous.)
      *
      * @return what to run to end this subscription (and no other of the same listener); running it again does nothing
      * @throws IllegalArgumentException when either is null, or the class is primitive

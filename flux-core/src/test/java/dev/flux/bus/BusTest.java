@@ -265,6 +265,66 @@ class BusTest {
     }
 
     @Test
+    void aPlainPublishAndATwoArgumentContextHoldNoStreamAndVersionMinusOne() {
+        EventContext given = new EventContext(UUID.randomUUID(), Map.of("user", "ana"));
+        List<EventContext> contexts = new ArrayList<>();
+        bus.subscribeWithContext(Opened.class, (e, c) -> contexts.add(c));
+
+        bus.publish(new Opened("a"));
+        bus.publish(new Opened("b"), given);
+
+        assertEquals(2, contexts.size());
+        for (EventContext context : contexts) {
+            assertNull(context.streamId());
+            assertEquals(-1, context.version());
+            assertNull(context.aggregateId());
+        }
+    }
+
+    @Test
+    void aContextWithAStreamHoldsItsStreamVersionAndAggregateId() {
+        UUID id = UUID.randomUUID();
+
+        EventContext context = new EventContext(id, Map.of(), "Account-42+7", 3);
+
+        assertEquals("Account-42+7", context.streamId());
+        assertEquals(3, context.version());
+        assertEquals("42+7", context.aggregateId());
+        assertEquals("", new EventContext(id, Map.of(), "Account", 0).aggregateId(), "a stream without '-' has no id part");
+    }
+
+    @Test
+    void contextsAreEqualWhenTheirIdMetadataStreamAndVersionAre() {
+        UUID id = UUID.randomUUID();
+        EventContext saved = new EventContext(id, Map.of("n", "1"), "Account-42", 3);
+
+        assertEquals(saved, new EventContext(id, Map.of("n", "1"), "Account-42", 3));
+        assertEquals(saved.hashCode(), new EventContext(id, Map.of("n", "1"), "Account-42", 3).hashCode());
+        assertEquals(new EventContext(id, Map.of()), new EventContext(id, Map.of(), null, -1));
+        assertNotEquals(saved, new EventContext(id, Map.of("n", "1"), "Account-43", 3));
+        assertNotEquals(saved, new EventContext(id, Map.of("n", "1"), "Account-42", 4));
+        assertNotEquals(saved, new EventContext(id, Map.of("n", "1")));
+    }
+
+    @Test
+    void aBlankStreamANegativeVersionInAStreamAndAVersionWithoutAStreamAreRefusedNamingWhatWasWrong() {
+        UUID id = UUID.randomUUID();
+
+        IllegalArgumentException blank = assertThrows(IllegalArgumentException.class,
+                () -> new EventContext(id, Map.of(), " ", 0));
+        IllegalArgumentException negative = assertThrows(IllegalArgumentException.class,
+                () -> new EventContext(id, Map.of(), "Account-42", -1));
+        IllegalArgumentException noStream = assertThrows(IllegalArgumentException.class,
+                () -> new EventContext(id, Map.of(), null, 0));
+
+        assertTrue(blank.getMessage().contains("streamId") && blank.getMessage().contains(id.toString()), blank.getMessage());
+        assertTrue(negative.getMessage().contains("version") && negative.getMessage().contains("Account-42")
+                && negative.getMessage().contains("-1"), negative.getMessage());
+        assertTrue(noStream.getMessage().contains("version 0") && noStream.getMessage().contains("streamId is null"),
+                noStream.getMessage());
+    }
+
+    @Test
     void nullsInListenersWithContextAndInContextsAreRefusedNamingWhat() {
         UUID id = UUID.randomUUID();
         Map<String, String> withNull = new HashMap<>();
