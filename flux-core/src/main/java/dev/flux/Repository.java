@@ -260,9 +260,12 @@ public final class Repository<A extends Aggregate> {
         publish(commit(aggregate));
     }
 
-    /** Events a save stored, each with what it was stored as, for the bus; {@link #NONE} when there is no bus. */
-    private record Saved(List<Object> events, List<EventData> stored) {
-        static final Saved NONE = new Saved(List.of(), List.of());
+    /**
+     * Events a save stored, each with what it was stored as, for the bus: the i-th at {@code firstVersion + i} in
+     * {@code streamId}; {@link #NONE} when there is no bus.
+     */
+    private record Saved(List<Object> events, List<EventData> stored, String streamId, long firstVersion) {
+        static final Saved NONE = new Saved(List.of(), List.of(), null, ExpectedVersion.NO_STREAM);
     }
 
     /** Appends the uncommitted events and takes a due snapshot; returns the events to publish (none without a bus). */
@@ -293,8 +296,9 @@ public final class Repository<A extends Aggregate> {
             batch.add(serializer.serialize(events.get(i), aggregate.uncommittedMetadata(i)));
         }
         String streamId = streamId(aggregate.id());
-        Saved saved = bus == null ? Saved.NONE : new Saved(List.copyOf(events), batch);
         long newVersion = store.append(streamId, expectedVersion, batch);
+        Saved saved = bus == null ? Saved.NONE     // copied before markCommitted clears the buffer 'events' views
+                : new Saved(List.copyOf(events), batch, streamId, newVersion - batch.size() + 1);
         aggregate.markCommitted(newVersion);
         if (snapshots != null) {
             snapshots.afterSave(aggregate, streamId, batch.get(batch.size() - 1).eventId());
@@ -305,7 +309,8 @@ public final class Repository<A extends Aggregate> {
     private void publish(Saved saved) {
         for (int i = 0; i < saved.events().size(); i++) {
             EventData stored = saved.stored().get(i);
-            bus.publish(saved.events().get(i), new EventContext(stored.eventId(), stored.metadata()));
+            bus.publish(saved.events().get(i),
+                    new EventContext(stored.eventId(), stored.metadata(), saved.streamId(), saved.firstVersion() + i));
         }
     }
 

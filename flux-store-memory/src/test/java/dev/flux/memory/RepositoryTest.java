@@ -864,8 +864,8 @@ class RepositoryTest {
 
         List<RecordedEvent> stream = store.readStream("Account-42", 0, 10);
         assertEquals(List.of("AccountOpened[owner=ana]", "AccountCredited[amount=3]"), published);
-        assertEquals(List.of(new EventContext(stream.get(0).eventId(), stream.get(0).metadata()),
-                new EventContext(stream.get(1).eventId(), stream.get(1).metadata())), contexts);
+        assertEquals(List.of(new EventContext(stream.get(0).eventId(), stream.get(0).metadata(), "Account-42", 0),
+                new EventContext(stream.get(1).eventId(), stream.get(1).metadata(), "Account-42", 1)), contexts);
         assertEquals(Map.of(Metadata.CORRELATION_ID, "req-1", "user", "ana"), contexts.get(0).metadata());
         assertEquals(Map.of(), contexts.get(1).metadata());
     }
