@@ -13,7 +13,6 @@ import dev.flux.Metadata;
 import dev.flux.RecordedEvent;
 import dev.flux.Repository;
 import dev.flux.bus.Bus;
-import dev.flux.bus.EventContext;
 import dev.flux.bus.Query;
 import dev.flux.feed.FeedServer;
 import dev.flux.feed.HttpEventSource;
@@ -246,24 +245,27 @@ class ReadmeSnippetsTest {
     }
 
     @Test
-    void theBusContextSnippetCarriesTheConversationOn() {
+    void theBusContextSnippetChargesTheCreditedAccountAndCarriesTheConversationOn() {
         try (EventStore store = new InMemoryEventStore()) {
             Bus bus = new Bus();
             Repository<Fees> fees = Repository.of(Fees.class, store);
             // README:
             Repository<Account> accounts = Repository.builder(Account.class, store).publishTo(bus).build();
-            bus.subscribeWithContext(AccountCredited.class, (e, context) -> {   // the saved event's id and metadata
+            bus.subscribeWithContext(AccountCredited.class, (e, context) -> {   // the saved event's id, metadata, stream, version
                 String correlation = context.metadata().getOrDefault(Metadata.CORRELATION_ID, context.eventId().toString());
-                fees.update("42", f -> f.update(new FeeCharged(1), Metadata.causedBy(UUID.fromString(correlation), context.eventId())));
+                fees.update(context.aggregateId(), f -> f.update(new FeeCharged(1), Metadata.causedBy(UUID.fromString(correlation), context.eventId())));
             });
             // :README
             UUID request = UUID.randomUUID();
             accounts.update("42", a -> a.update(new AccountCredited(5), Map.of(Metadata.CORRELATION_ID, request.toString())));
-            bus.publish(new AccountCredited(7), new EventContext(request, Map.of()));
+            accounts.update("7", a -> a.credit(7));
 
             RecordedEvent credited = store.readStream("Account-42", 0, 1).get(0);
-            List<Map<String, String>> charged = store.readStream("Fees-42", 0, 10).stream().map(RecordedEvent::metadata).toList();
-            assertEquals(List.of(Metadata.causedBy(request, credited.eventId()), Metadata.causedBy(request, request)), charged);
+            RecordedEvent uncorrelated = store.readStream("Account-7", 0, 1).get(0);
+            List<Map<String, String>> charged42 = store.readStream("Fees-42", 0, 10).stream().map(RecordedEvent::metadata).toList();
+            List<Map<String, String>> charged7 = store.readStream("Fees-7", 0, 10).stream().map(RecordedEvent::metadata).toList();
+            assertEquals(List.of(Metadata.causedBy(request, credited.eventId())), charged42);
+            assertEquals(List.of(Metadata.causedBy(uncorrelated.eventId(), uncorrelated.eventId())), charged7);
         }
     }
 
