@@ -599,7 +599,8 @@ public final class Repository<A extends Aggregate> {
 
         /**
          * After each successful save, publishes the saved events to {@code bus}, in order, on the
-         * saving thread, each with the id and metadata it was stored with: what a listener
+         * saving thread, each with the id and metadata it was stored with and the stream and version it was
+         * stored at: what a listener
          * {@linkplain Bus#subscribeWithContext subscribed with context} gets as its {@link EventContext}.
          * A listener's exception then reaches the caller of {@code save()}, but the events are already
          * stored and the aggregate is saved (saving it again stores nothing); the events after the one it
