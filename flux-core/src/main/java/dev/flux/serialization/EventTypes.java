@@ -428,10 +428,11 @@ public final class EventTypes {
 
     /**
      * Whether {@code recorded} was stored at a schema version newer than this code knows: its type is registered
-     * here at a lower version, and no upcaster reads the version it was stored at. That is an event a newer
-     * release stored, read by an older one (during a rolling deploy, or after a rollback). It can be neither
-     * upcast nor decoded here; a reader that only passes events on, as a feed does, may pass it on as stored,
-     * as it passes on a type it does not know.
+     * here at a lower version, and every upcaster of the type reads a version below that one. That is an event
+     * a newer release stored, read by an older one (during a rolling deploy, or after a rollback). It can be
+     * neither upcast nor decoded here; a reader that only passes events on, as a feed does, may pass it on as
+     * stored, as it passes on a type it does not know. While an upcaster reads the type at or above its
+     * registered version, its class's version was lowered by mistake, and no event of it is newer than known.
      *
      * @throws IllegalArgumentException when {@code recorded} is null
      */
@@ -440,9 +441,8 @@ public final class EventTypes {
             throw new IllegalArgumentException("recorded event must not be null");
         }
         Registration current = byName.get(recorded.type());
-        int stored = storedVersion(recorded);
-        return current != null && stored > current.schemaVersion()
-                && !upcasters.containsKey(recorded.type() + '\u0000' + stored);
+        return current != null && storedVersion(recorded) > current.schemaVersion()
+                && highestUpcast.getOrDefault(recorded.type(), 0) < current.schemaVersion();
     }
 
     /**

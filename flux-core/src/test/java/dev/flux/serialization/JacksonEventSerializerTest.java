@@ -99,6 +99,16 @@ class JacksonEventSerializerTest {
         assertThrows(IllegalArgumentException.class, () -> release3.isNewerThanKnown(null));
     }
 
+    @Test
+    void noEventIsNewerThanKnownWhileUpcastersReadItsTypeAtOrAboveTheVersionItsClassIsRegisteredAt() {
+        EventTypes lowered = new EventTypes().register("Credited", Credited.class, 2).upcaster("Credited", 3, json -> json);
+
+        assertFalse(lowered.isNewerThanKnown(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "4"))),
+                "the version the upcaster from 3 gives: the class's version was lowered by mistake, not a newer release");
+        assertFalse(lowered.isNewerThanKnown(stored("Credited", Map.of(Metadata.SCHEMA_VERSION, "5"))),
+                "above it too: the chain is misconfigured, so nothing tells a newer release's event from it");
+    }
+
     private static RecordedEvent stored(String type, Map<String, String> metadata) {
         return RecordedEvent.of("Account-1", 0, 1, new EventData(java.util.UUID.randomUUID(), type,
                 "{}".getBytes(StandardCharsets.UTF_8), metadata), Instant.EPOCH);
