@@ -414,12 +414,13 @@ public final class FeedServer implements AutoCloseable {
          * {@link dev.flux.serialization.EventTypes} to the current schema version and type name, so that
          * consumers need only the current classes. Default: events as stored.
          *
-         * <p>Events of a type the serializer does not register, and events stored at a schema version newer than
-         * it knows ({@link dev.flux.serialization.EventTypes#isNewerThanKnown}: written by a newer release while
-         * this one still serves, in a rolling deploy), are served as stored, with their {@code schema_version}:
-         * a consumer that knows that version reads them, one that does not fails to decode them, naming the
-         * version, as it would reading the store. An event that cannot be upcast for another reason (an
-         * upcaster that throws, a gap in the chain) is answered with 500 {@code corrupt_event}.
+         * <p>Events of a type the serializer neither registers nor upcasts, and events stored at a schema version
+         * newer than it knows ({@link dev.flux.serialization.EventTypes#isNewerThanKnown}: written by a newer
+         * release while this one still serves, in a rolling deploy), are served as stored, with their
+         * {@code schema_version}: a consumer that knows that version reads them, one that does not fails to decode
+         * them, naming the version, as it would reading the store. An event that cannot be upcast for another
+         * reason (an upcaster that throws, a gap in the chain, a class whose version was lowered below its
+         * upcasters') is answered with 500 {@code corrupt_event}.
          */
         public Builder upcastWith(JacksonEventSerializer serializer) {
             if (serializer == null) {
