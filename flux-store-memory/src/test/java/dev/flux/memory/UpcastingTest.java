@@ -201,6 +201,7 @@ class UpcastingTest {
                     HttpResponse.BodyHandlers.ofString());
 
             assertEquals(200, page.statusCode(), page.body());
+            assertEquals(200, one.statusCode(), one.body());
             JsonNode events = JSON.readTree(page.body()).get("events");
             assertEquals("3", events.get(0).get("metadata").get(Metadata.SCHEMA_VERSION).asText(), "the old one upcast");
             assertEquals(100, events.get(0).get("data").get("amount").asLong());
@@ -209,7 +210,6 @@ class UpcastingTest {
                 assertEquals("4", served.get("metadata").get(Metadata.SCHEMA_VERSION).asText(), "as stored");
                 assertEquals("from v4", served.get("data").get("memo").asText());
             }
-            assertEquals(200, one.statusCode());
 
             JacksonEventSerializer nextRelease = new JacksonEventSerializer(new EventTypes()
                     .register("AccountCredited", AccountCreditedV4.class, 4)
