@@ -924,14 +924,20 @@ class SnapshotTest {
         return validSnapshotOf("type-probe").type();
     }
 
-    @Test
-    void anAggregateLoadedAtAVersionBeforeItsSnapshotIsReplayedFromTheStartAndTheSnapshotIsKept() {
-        history("1", 50);
+    /** Ledger-1 with {@code events} events and a deposit saved after them, snapshotted at that deposit. */
+    private Repository<Ledger> snapshottedAfter(int events) {
+        history("1", events);
         Repository<Ledger> ledgers = repository(snapshots, SnapshotPolicy.everyEvents(1));
         Ledger latest = ledgers.load("1");
         latest.deposit(1, "me");
         latest.save();
-        assertEquals(50, snapshots.load("Ledger-1").orElseThrow().version(), "taken after the save");
+        assertEquals(events, snapshots.load("Ledger-1").orElseThrow().version(), "taken after the save");
+        return ledgers;
+    }
+
+    @Test
+    void anAggregateLoadedAtAVersionBeforeItsSnapshotIsReplayedFromTheStartAndTheSnapshotIsKept() {
+        Repository<Ledger> ledgers = snapshottedAfter(50);
 
         Ledger then = ledgers.load("1", 19);
 
@@ -943,11 +949,7 @@ class SnapshotTest {
 
     @Test
     void anAggregateLoadedAtAVersionAfterItsSnapshotReplaysOnlyTheEventsBetween() {
-        history("1", 30);
-        Repository<Ledger> ledgers = repository(snapshots, SnapshotPolicy.everyEvents(1));
-        Ledger latest = ledgers.load("1");
-        latest.deposit(1, "me");
-        latest.save();      // snapshot at version 30
+        Repository<Ledger> ledgers = snapshottedAfter(30);
         history("1", 20);
 
         Ledger then = ledgers.load("1", 39);
