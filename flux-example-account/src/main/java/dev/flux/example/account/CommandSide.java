@@ -175,7 +175,8 @@ public final class CommandSide implements AutoCloseable {
         } catch (NumberFormatException e) {
             // refused below
         }
-        throw new Http.Problem(400, "bad_request", "'version' must be a whole number >= 0, was '" + text + "'");
+        throw new Http.Problem(400, "bad_request", "'version' must be a whole number from 0 to " + Long.MAX_VALUE
+                + ", was '" + text + "'");
     }
 
     private Account accountAt(String id, long version) {

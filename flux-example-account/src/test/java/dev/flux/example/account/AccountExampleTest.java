@@ -237,6 +237,11 @@ class AccountExampleTest {
             assertEquals(400, bad.statusCode(), query + " -> " + bad.body());
             assertEquals("bad_request", json(bad).get("error").asText());
         }
+        String past = "9223372036854775808";
+        HttpResponse<String> unreadable = get(URI.create(account + "?version=" + past));
+        assertEquals(400, unreadable.statusCode(), unreadable.body());
+        assertEquals("'version' must be a whole number from 0 to 9223372036854775807, was '" + past + "'",
+                json(unreadable).get("message").asText(), "a whole number >= 0 it is; what is wrong is its size");
         if (commandExists("curl")) {
             String[] curled = curl(account + "?version=1");
             assertEquals("200", curled[1]);
