@@ -39,6 +39,10 @@ public interface SnapshotStore extends AutoCloseable {
      * (MongoDB). A repository never closes the store it is given: close it once the repositories that use it
      * are done. Declared here so that a store held as a {@code SnapshotStore} can be closed, in a
      * try-with-resources say.
+     *
+     * <p>It throws no checked exception, so an override of a store of your own cannot declare one: a
+     * {@code close() throws SQLException} (or {@code IOException}, or {@code Exception}) does not compile. Catch it
+     * in {@code close} and rethrow it unchecked, with its cause (a {@link dev.flux.FluxException} naming the store).
      */
     @Override
     default void close() {

@@ -159,6 +159,10 @@ public interface OffsetStore extends AutoCloseable {
      * (MongoDB). A subscription never closes the store it is given: close it once the subscriptions that use
      * it have stopped. Declared here so that a store held as an {@code OffsetStore} can be closed, in a
      * try-with-resources say.
+     *
+     * <p>It throws no checked exception, so an override of a store of your own cannot declare one: a
+     * {@code close() throws SQLException} (or {@code IOException}, or {@code Exception}) does not compile. Catch it
+     * in {@code close} and rethrow it unchecked, with its cause (a {@link dev.flux.FluxException} naming the store).
      */
     @Override
     default void close() {
