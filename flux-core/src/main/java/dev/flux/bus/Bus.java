@@ -158,8 +158,8 @@ public final class Bus {
     /**
      * Calls every listener of the event's class and its supertypes, in subscription order, as
      * {@link #publish(Object)} does; those {@linkplain #subscribeWithContext subscribed with context} get
-     * {@code context}. For publishers that hold the id and metadata an event was stored with (a
-     * repository publishes its saved events so).
+     * {@code context}. For publishers that hold what an event was stored with: its id and metadata, and the
+     * stream and version it is at (a repository publishes its saved events so).
      *
      * @throws IllegalArgumentException when the event or the context is null
      */
