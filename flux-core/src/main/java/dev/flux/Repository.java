@@ -268,22 +268,32 @@ public final class Repository<A extends Aggregate> {
         static final Saved NONE = new Saved(List.of(), List.of(), null, ExpectedVersion.NO_STREAM);
     }
 
-    /** Appends the uncommitted events and takes a due snapshot; returns the events to publish (none without a bus). */
-    private Saved commit(A aggregate) {
+    /**
+     * Refuses an aggregate this repository cannot save: null, made with {@code new}, or loaded from another store
+     * or category, whose version is another stream's.
+     */
+    private void requireOwn(A aggregate, boolean saving) {
         if (aggregate == null) {
             throw new IllegalArgumentException("aggregate must not be null");
         }
         if (aggregate.id() == null) {
             throw new IllegalArgumentException("aggregate " + aggregate.getClass().getSimpleName() + " was not loaded by a"
-                    + " Repository, so it has no id or stream: get it with repository.load(id) before saving it");
+                    + " Repository, so it has no id or stream: get it with repository.load(id) before "
+                    + (saving ? "saving it" : "asking its position"));
         }
         Repository<?> loadedBy = aggregate.repository();
         if (loadedBy != this && (loadedBy.store != store || !loadedBy.category.equals(category))) {
             throw new IllegalArgumentException("aggregate " + loadedBy.streamId(aggregate.id()) + " was loaded from "
-                    + loadedBy.store + ", and its version is that stream's there; this repository would append its events to "
-                    + streamId(aggregate.id()) + " in " + store + ". Save it with aggregate.save(), or through the"
-                    + " repository that loaded it");
+                    + loadedBy.store + ", and its version is that stream's there; this repository would "
+                    + (saving ? "append its events to " : "look its version up in ") + streamId(aggregate.id()) + " in "
+                    + store + ". " + (saving ? "Save it with aggregate.save(), or" : "Ask") + " through the repository"
+                    + " that loaded it");
         }
+    }
+
+    /** Appends the uncommitted events and takes a due snapshot; returns the events to publish (none without a bus). */
+    private Saved commit(A aggregate) {
+        requireOwn(aggregate, true);
         // Read before the events: when another thread saves this instance meanwhile (aggregates are not thread-safe,
         // but it happens), this append then conflicts, rather than store the same events again at the new version.
         long expectedVersion = aggregate.version();
@@ -391,6 +401,39 @@ public final class Repository<A extends Aggregate> {
                 + " the aggregate itself, to version " + savedAt + ", so running it again would store those events a"
                 + " second time. The events after that save are not stored: leave saving to update, or load, act and"
                 + " save yourself", conflict);
+    }
+
+    /**
+     * The global position of {@code aggregate}'s last committed event (the one at its {@link Aggregate#version()}),
+     * for {@link dev.flux.subscription.Subscription#awaitPosition} on a subscription to the store's log or to this
+     * repository's category: a query answered once that returns true sees what the aggregate's save stored.
+     * One read of one event:
+     *
+     * <pre>{@code
+     * Account account = accounts.update("42", a -> a.credit(5));
+     * balances.awaitPosition(accounts.positionOf(account), Duration.ofSeconds(5));
+     * }</pre>
+     *
+     * @return the position, or 0 for an aggregate without committed events (every subscription has passed it)
+     * @throws IllegalArgumentException when the aggregate is null, was not loaded by a repository, or was
+     *                                  loaded by one of another store or category (as {@link #save} does)
+     * @throws FluxException            when the store no longer holds the event at the aggregate's version
+     *                                  (its stream was reset since the aggregate was loaded or saved)
+     */
+    public long positionOf(A aggregate) {
+        requireOwn(aggregate, false);
+        long version = aggregate.version();
+        if (version == ExpectedVersion.NO_STREAM) {
+            return 0;
+        }
+        String streamId = streamId(aggregate.id());
+        List<RecordedEvent> last = store.readStream(streamId, version, 1);
+        if (last.isEmpty() || last.get(0).version() != version || !last.get(0).streamId().equals(streamId)) {
+            throw new FluxException("Cannot tell the position of " + streamId + "@" + version + ": " + store
+                    + (last.isEmpty() ? " holds no event at that version" : " returned " + last.get(0).streamId() + "@"
+                    + last.get(0).version() + " for it") + "; the stream was reset since the aggregate was loaded?");
+        }
+        return last.get(0).position();
     }
 
     /**

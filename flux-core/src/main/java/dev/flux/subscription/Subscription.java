@@ -435,7 +435,8 @@ public final class Subscription implements AutoCloseable {
      * thread), it answers at once: the subscription cannot move on while its own handler waits.
      *
      * <p>The cursor is the source's: on a category source it moves only to the global positions of that
-     * category's events, so wait for one of those, not {@code EventReader.lastPosition()}, which may be
+     * category's events, so wait for one of those ({@link dev.flux.Repository#positionOf} gives an aggregate's
+     * last saved one), not {@code EventReader.lastPosition()}, which may be
      * another category's and is then never reached; on a stream source it is the version after the last
      * event handled (version + 1).
      *
