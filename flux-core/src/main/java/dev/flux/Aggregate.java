@@ -40,6 +40,8 @@ public abstract class Aggregate {
     private long version = ExpectedVersion.NO_STREAM;
     private Repository<?> repository;
     private long snapshotVersion = ExpectedVersion.NO_STREAM;
+    /** What every event saved in this unit of work records beside its own metadata; empty for nothing. */
+    private Map<String, String> unitMetadata = Map.of();
 
     protected Aggregate() {
     }
@@ -110,12 +112,7 @@ public abstract class Aggregate {
             }
             return;
         }
-        String owner = "event " + event.getClass().getSimpleName();
-        Map<String, String> checked = Metadata.copyOf(metadata, owner);
-        for (Map.Entry<String, String> entry : checked.entrySet()) {
-            Utf8.requireEncodable(entry.getKey(), "metadata key of", owner);
-            Utf8.requireEncodable(entry.getValue(), "metadata value of", owner);
-        }
+        Map<String, String> checked = Metadata.checkedCopyOf(metadata, "event " + event.getClass().getSimpleName());
         apply(event);
         if (uncommittedMetadata == null) {
             uncommittedMetadata = new ArrayList<>(Collections.nCopies(uncommitted.size(), Map.of()));
@@ -188,6 +185,40 @@ public abstract class Aggregate {
                     + " was not created by a Repository: get it with repository.load(id) to save it");
         }
         saveThrough(repository);
+    }
+
+    /**
+     * Like {@link #save()}, recording {@code metadata} beside each event saved, under an event's own entries (given to
+     * {@link #update(Object, Map)}) where both have a key: say the correlation and causation ids of the request
+     * or message that led to the command, so that its methods need not take them
+     * ({@code account.save(Metadata.causedBy(correlationId, commandId))}). An empty map adds nothing.
+     *
+     * @throws IllegalArgumentException when the metadata is null or holds a null or a lone surrogate (see
+     *                                  {@link Utf8}); nothing is saved and the aggregate is left as it was
+     * @throws RuntimeException         as {@link #save()} does
+     */
+    public final void save(Map<String, String> metadata) {
+        if (metadata == null) {
+            throw new IllegalArgumentException("metadata must not be null (aggregate " + getClass().getSimpleName() + " "
+                    + id + "); save() saves without");
+        }
+        Map<String, String> checked = Metadata.checkedCopyOf(metadata, "the save of " + getClass().getSimpleName() + " " + id);
+        Map<String, String> before = unitMetadata;
+        unitMetadata = Metadata.layered(before, checked);
+        try {
+            save();
+        } finally {
+            unitMetadata = before;
+        }
+    }
+
+    /** What every event saved now records beside its own metadata (see {@link #save(Map)}); empty for nothing. */
+    final Map<String, String> unitMetadata() {
+        return unitMetadata;
+    }
+
+    final void unitMetadata(Map<String, String> metadata) {
+        unitMetadata = metadata;
     }
 
     @SuppressWarnings("unchecked")

@@ -302,8 +302,9 @@ public final class Repository<A extends Aggregate> {
             return Saved.NONE;
         }
         List<EventData> batch = new ArrayList<>(events.size());
+        Map<String, String> unit = aggregate.unitMetadata();
         for (int i = 0; i < events.size(); i++) {
-            batch.add(serializer.serialize(events.get(i), aggregate.uncommittedMetadata(i)));
+            batch.add(serializer.serialize(events.get(i), Metadata.layered(unit, aggregate.uncommittedMetadata(i))));
         }
         String streamId = streamId(aggregate.id());
         long newVersion = store.append(streamId, expectedVersion, batch);
@@ -357,12 +358,36 @@ public final class Repository<A extends Aggregate> {
      *                                      listener throws (the events are stored then)
      */
     public A update(String id, Consumer<? super A> action) {
+        return update(id, Map.of(), action);
+    }
+
+    /**
+     * Like {@link #update(String, Consumer)}, recording {@code metadata} beside every event the action applies
+     * (under an event's own entries, given to {@link Aggregate#update(Object, Map)}, where both have a key), as
+     * {@link Aggregate#save(Map)} does: the correlation and causation ids of the request or message that led to
+     * the command, say, so that the aggregate's command methods need not take them. Events the action saves
+     * itself record it too. An empty map adds nothing.
+     *
+     * <pre>{@code
+     * accounts.update("42", Metadata.causedBy(correlationId, commandId), a -> a.credit(5));
+     * }</pre>
+     *
+     * @throws IllegalArgumentException when the metadata is null or holds a null or a lone surrogate (nothing
+     *                                  is loaded then), and as {@link #update(String, Consumer)} says
+     * @throws RuntimeException         as {@link #update(String, Consumer)} says
+     */
+    public A update(String id, Map<String, String> metadata, Consumer<? super A> action) {
+        if (metadata == null) {
+            throw new IllegalArgumentException("metadata must not be null; update(id, action) updates without");
+        }
+        Map<String, String> unit = Metadata.checkedCopyOf(metadata, "the update of " + streamId(id));
         if (action == null) {
             throw new IllegalArgumentException("action must not be null");
         }
         for (int attempt = 1; ; attempt++) {
             A aggregate = load(id);
             long loaded = aggregate.version();
+            aggregate.unitMetadata(unit);
             action.accept(aggregate);
             Saved saved;
             try {
@@ -377,6 +402,7 @@ public final class Repository<A extends Aggregate> {
                 backOff(attempt, conflict);
                 continue;
             }
+            aggregate.unitMetadata(Map.of());      // a later save of the aggregate returned records it no more
             publish(saved);
             return aggregate;
         }
