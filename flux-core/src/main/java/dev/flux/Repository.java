@@ -443,8 +443,10 @@ public final class Repository<A extends Aggregate> {
      * @return the position, or 0 for an aggregate without committed events (every subscription has passed it)
      * @throws IllegalArgumentException when the aggregate is null, was not loaded by a repository, or was
      *                                  loaded by one of another store or category (as {@link #save} does)
-     * @throws FluxException            when the store no longer holds the event at the aggregate's version
-     *                                  (its stream was reset since the aggregate was loaded or saved)
+     * @throws FluxException            when the store's read of the event at the aggregate's version finds none
+     *                                  or another event; the message says which and the likely cause: a read
+     *                                  from a replica behind the writes (a MongoDB secondary), a stream reset
+     *                                  since the aggregate was loaded or saved, or a faulty reader
      */
     public long positionOf(A aggregate) {
         requireOwn(aggregate, false);
@@ -455,11 +457,31 @@ public final class Repository<A extends Aggregate> {
         String streamId = streamId(aggregate.id());
         List<RecordedEvent> last = store.readStream(streamId, version, 1);
         if (last.isEmpty() || last.get(0).version() != version || !last.get(0).streamId().equals(streamId)) {
-            throw new FluxException("Cannot tell the position of " + streamId + "@" + version + ": " + store
-                    + (last.isEmpty() ? " holds no event at that version" : " returned " + last.get(0).streamId() + "@"
-                    + last.get(0).version() + " for it") + "; the stream was reset since the aggregate was loaded?");
+            throw positionUnknown(streamId, version, last);
         }
         return last.get(0).position();
+    }
+
+    /**
+     * Why the read of the event at an aggregate's version found none, or another: a reader behind the writes (a
+     * MongoDB secondary) and a reset stream both read nothing, and only the stream's version tells them apart.
+     */
+    private FluxException positionUnknown(String streamId, long version, List<RecordedEvent> read) {
+        String cannot = "Cannot tell the position of " + streamId + "@" + version + ": " + store;
+        if (!read.isEmpty()) {
+            RecordedEvent other = read.get(0);
+            return new FluxException(cannot + " returned " + other.type() + " " + other.streamId() + "@" + other.version()
+                    + " (id " + other.eventId() + ") for it. An EventReader must return the events of the stream asked"
+                    + " for, exactly that one, from the version asked for: fix the reader");
+        }
+        long stored = store.streamVersion(streamId);
+        return new FluxException(cannot + (stored >= version
+                ? " holds " + streamId + " up to version " + stored + ", but its read of version " + version + " found"
+                        + " nothing: the read went to a replica behind the writes (a MongoDB secondary that the"
+                        + " database's read preference allows, say); ask again once it caught up, or read from the primary"
+                : (stored == ExpectedVersion.NO_STREAM ? " holds no event of " + streamId
+                        : " holds " + streamId + " only up to version " + stored)
+                        + ": the stream was reset since the aggregate was loaded or saved"));
     }
 
     /**

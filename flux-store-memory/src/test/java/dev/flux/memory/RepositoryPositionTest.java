@@ -1,7 +1,6 @@
 package dev.flux.memory;
 
 import dev.flux.Aggregate;
-import dev.flux.EventStore;
 import dev.flux.FluxException;
 import dev.flux.ForwardingEventStore;
 import dev.flux.RecordedEvent;
@@ -39,6 +38,26 @@ class RepositoryPositionTest {
 
     private final InMemoryEventStore store = new InMemoryEventStore();
     private final Repository<Account> accounts = Repository.of(Account.class, store);
+
+    interface ReadStream {
+        List<RecordedEvent> read(String streamId, long fromVersion, int maxCount);
+    }
+
+    /** What {@link #faulty}'s reads answer once set, and the stream version it tells then. */
+    private volatile ReadStream answer;
+    private volatile long answeredVersion;
+    private final Repository<Account> faulty = Repository.of(Account.class, new ForwardingEventStore(store) {
+        @Override
+        public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
+            return answer == null ? super.readStream(streamId, fromVersion, maxCount)
+                    : answer.read(streamId, fromVersion, maxCount);
+        }
+
+        @Override
+        public long streamVersion(String streamId) {
+            return answer == null ? super.streamVersion(streamId) : answeredVersion;
+        }
+    });
 
     @AfterEach
     void close() {
@@ -103,23 +122,52 @@ class RepositoryPositionTest {
                 && foreign.getMessage().endsWith("Ask through the repository that loaded it"), foreign.getMessage());
     }
 
-    @Test
-    void anEventTheStoreNoLongerHoldsIsAnErrorNotAPosition() {
-        accounts.update("1", a -> a.credit(1));
-        EventStore forgetful = new ForwardingEventStore(store) {
-            @Override
-            public List<RecordedEvent> readStream(String streamId, long fromVersion, int maxCount) {
-                return fromVersion == 0 ? super.readStream(streamId, fromVersion, maxCount) : List.of();
-            }
-        };
-        Repository<Account> reset = Repository.of(Account.class, forgetful);
-        Account stale = reset.load("1");
-        stale.credit(2);
-        stale.save();       // at version 1, which the store now answers no reads of
+    /** Account 1 saved at version 1 through {@link #faulty}, whose reads answer {@code reads} from then on. */
+    private Account savedThenRead(ReadStream reads, long streamVersion) {
+        faulty.update("1", a -> a.credit(1));
+        Account saved = faulty.update("1", a -> a.credit(2));
+        answeredVersion = streamVersion;
+        answer = reads;
+        return saved;
+    }
 
-        FluxException refused = assertThrows(FluxException.class, () -> reset.positionOf(stale));
+    @Test
+    void aReadBehindTheSaveIsAnErrorNamingALaggingReplica() {
+        Account saved = savedThenRead((streamId, from, max) -> List.of(), 1);
+
+        FluxException refused = assertThrows(FluxException.class, () -> faulty.positionOf(saved));
 
         assertTrue(refused.getMessage().startsWith("Cannot tell the position of Account-1@1: ")
-                && refused.getMessage().contains("holds no event at that version"), refused.getMessage());
+                && refused.getMessage().contains("holds Account-1 up to version 1, but its read of version 1 found nothing")
+                && refused.getMessage().contains("a replica behind the writes"), refused.getMessage());
+    }
+
+    @Test
+    void anEventTheStoreNoLongerHoldsIsAnErrorNamingTheReset() {
+        Account saved = savedThenRead((streamId, from, max) -> List.of(), 0);
+        FluxException shorter = assertThrows(FluxException.class, () -> faulty.positionOf(saved));
+        answeredVersion = -1;
+        FluxException gone = assertThrows(FluxException.class, () -> faulty.positionOf(saved));
+
+        assertTrue(shorter.getMessage().startsWith("Cannot tell the position of Account-1@1: ")
+                && shorter.getMessage().contains("holds Account-1 only up to version 0: the stream was reset"),
+                shorter.getMessage());
+        assertTrue(gone.getMessage().contains("holds no event of Account-1: the stream was reset"), gone.getMessage());
+    }
+
+    @Test
+    void aReaderThatAnswersAnotherEventIsAnErrorNotThatEventsPosition() {
+        accounts.update("2", a -> a.credit(3));
+        accounts.update("2", a -> a.credit(4));
+        Account saved = savedThenRead((streamId, from, max) -> store.readStream(streamId, 0, max), 1);
+        FluxException earlier = assertThrows(FluxException.class, () -> faulty.positionOf(saved));
+        answer = (streamId, from, max) -> store.readStream("Account-2", from, max);
+        FluxException other = assertThrows(FluxException.class, () -> faulty.positionOf(saved));
+
+        assertTrue(earlier.getMessage().startsWith("Cannot tell the position of Account-1@1: ")
+                && earlier.getMessage().contains(" returned Credited Account-1@0 (id ")
+                && earlier.getMessage().endsWith("fix the reader"), earlier.getMessage());
+        assertTrue(other.getMessage().contains(" returned Credited Account-2@1 (id ")
+                && other.getMessage().endsWith("fix the reader"), other.getMessage());
     }
 }
